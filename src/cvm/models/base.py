@@ -1,0 +1,657 @@
+"""The one maximum-likelihood engine every cvm model is fitted with.
+
+A model class writes only its own mathematics (see :class:`LikelihoodModel`):
+the names of its parameters, the per-row log-likelihood, optionally its exact
+gradient, and its predictive formulas. This module owns everything else:
+
+* **Sufficient statistics.** Rows with an identical history are compressed to
+  one row with an integer weight before fitting, so the cost of a fit grows
+  with the number of *distinct* histories, not customers.
+* **Log-parameters.** Positive parameters are optimised as ``z = log(theta)``;
+  the objective is ``-sum_i w_i * ll_i(theta) / sum_i w_i + penalizer *
+  sum(theta_pos ** 2)`` (the same L2 penalty convention as lifetimes).
+* **Exact gradients** where the model supplies them (chain rule
+  ``d/dz = theta * d/dtheta``), central differences otherwise.
+* **A robust optimiser with a fallback**: L-BFGS-B, then BFGS and
+  Nelder-Mead from the best point so far.
+* **Standard errors** from the Hessian of the total negative log-likelihood in
+  ``z``, symmetrised and checked for positive definiteness before inversion;
+  back to the natural scale with the delta method, ``se(theta) = theta *
+  se(z)``. Confidence intervals are computed on the log scale at any level.
+* **Never a silent NaN**: a fit either ends with finite parameters and a finite
+  log-likelihood or raises :class:`~cvm.errors.ConvergenceError` with the
+  reason and what to try.
+* **Persistence** as JSON (parameters, covariance, a format version), never
+  pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from cvm.errors import ConvergenceError, NotFittedError, SchemaError
+
+FORMAT = "cvm-model"
+FORMAT_VERSION = 1
+
+#: every concrete model class, by class name, for :func:`load_model`
+MODEL_REGISTRY: dict[str, type["LikelihoodModel"]] = {}
+
+
+class CvmWarning(UserWarning):
+    """Base class of cvm's warnings (filter them with this class)."""
+
+
+class HessianWarning(CvmWarning):
+    """The Hessian at the optimum is not positive definite: standard errors are unreliable."""
+
+
+class BoundaryWarning(CvmWarning):
+    """A parameter went to the edge of its range; the model may be over-parameterised for the data."""
+
+
+# ----------------------------------------------------------------------------
+# input helpers shared by every model
+# ----------------------------------------------------------------------------
+
+
+def as_float_array(values: Any, name: str) -> np.ndarray:
+    """Convert a column (list, numpy, pandas, polars, Arrow) to a 1-d float array.
+
+    Raises :class:`SchemaError` when the values are not numbers or not finite.
+    """
+    if values is None:
+        raise SchemaError(f"column '{name}' is missing")
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"column '{name}' must hold numbers ({exc})") from None
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1:
+        raise SchemaError(f"column '{name}' must be one-dimensional, got shape {arr.shape}")
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise SchemaError(
+            f"column '{name}' has {bad} missing or infinite value(s)",
+            hint="drop or fill those customers before fitting",
+        )
+    return arr
+
+
+def columns_from(
+    first: Any, rest: Sequence[Any], names: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Accept either arrays in order or one frame holding columns by name.
+
+    ``fit(frame)`` and ``fit(frequency, recency, T)`` are both supported; a
+    frame is anything with ``.columns`` (pandas, polars, Arrow tables).
+    """
+    if hasattr(first, "columns") and all(r is None for r in rest):
+        cols = list(first.columns) if not hasattr(first, "column_names") else list(first.column_names)
+        missing = [n for n in names if n not in cols]
+        if missing:
+            raise SchemaError(
+                f"the frame lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, cols))}",
+                hint="rename your columns to the lifetimes names (frequency, recency, T, monetary_value)",
+            )
+        out = {n: first[n] for n in names}
+        out.update({n: first[n] for n in optional if n in cols})
+        return out
+    values = [first, *rest]
+    return {n: v for n, v in zip(names, values)}
+
+
+def compress(columns: Mapping[str, np.ndarray], weights: np.ndarray | None = None):
+    """Collapse identical rows into unique rows with summed weights.
+
+    Returns ``(unique_columns, unique_weights, inverse)`` where
+    ``inverse`` maps every input row to its unique row.
+    """
+    names = list(columns)
+    n = len(next(iter(columns.values()))) if names else 0
+    if n == 0:
+        return {k: np.asarray(v, float) for k, v in columns.items()}, np.zeros(0), np.zeros(0, int)
+    stacked = np.column_stack([np.asarray(columns[k], dtype=float) for k in names])
+    # a structured view lets np.unique sort rows as single keys (much faster than axis=0)
+    contiguous = np.ascontiguousarray(stacked)
+    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    unique = stacked[first]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    uw = np.bincount(inverse.ravel(), weights=w, minlength=len(first))
+    return {k: unique[:, j] for j, k in enumerate(names)}, uw, inverse.ravel()
+
+
+# ----------------------------------------------------------------------------
+# the summary object: one object, several renderings
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class FitSummary:
+    """What a fit found, rendered as a frame, plain text or HTML."""
+
+    model: str
+    params: pd.Series
+    stderr: pd.Series
+    lower: pd.Series
+    upper: pd.Series
+    level: float
+    log_likelihood: float
+    n_customers: float
+    n_unique: int
+    converged: bool
+    optimizer: str
+    n_iter: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def aic(self) -> float:
+        return 2 * len(self.params) - 2 * self.log_likelihood
+
+    @property
+    def bic(self) -> float:
+        return len(self.params) * np.log(max(self.n_customers, 1.0)) - 2 * self.log_likelihood
+
+    def to_frame(self) -> pd.DataFrame:
+        pct = round(self.level * 100, 4)
+        return pd.DataFrame(
+            {
+                "estimate": self.params,
+                "std_error": self.stderr,
+                f"lower_{pct:g}": self.lower,
+                f"upper_{pct:g}": self.upper,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "stderr": {k: _json_float(v) for k, v in self.stderr.items()},
+            "log_likelihood": float(self.log_likelihood),
+            "aic": float(self.aic),
+            "bic": float(self.bic),
+            "n_customers": float(self.n_customers),
+            "n_unique_histories": int(self.n_unique),
+            "converged": bool(self.converged),
+            "optimizer": self.optimizer,
+            "iterations": int(self.n_iter),
+            "seconds": float(self.seconds),
+            **self.extra,
+        }
+
+    def to_text(self) -> str:
+        frame = self.to_frame()
+        lines = [
+            f"{self.model}  fitted on {self.n_customers:,.0f} customers "
+            f"({self.n_unique:,} distinct histories)",
+            f"log-likelihood {self.log_likelihood:,.3f}   AIC {self.aic:,.2f}   BIC {self.bic:,.2f}",
+            f"converged: {'yes' if self.converged else 'no'} ({self.optimizer}, {self.n_iter} iterations, "
+            f"{self.seconds * 1000:.0f} ms)",
+            "",
+            frame.to_string(float_format=lambda v: f"{v:.4f}"),
+        ]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        head = (
+            f"<p><strong>{self.model}</strong> — {self.n_customers:,.0f} customers, "
+            f"log-likelihood {self.log_likelihood:,.3f}, AIC {self.aic:,.2f}</p>"
+        )
+        return head + self.to_frame().to_html(float_format=lambda v: f"{v:.4f}", classes="cvm-summary")
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _json_float(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+# ----------------------------------------------------------------------------
+# the engine
+# ----------------------------------------------------------------------------
+
+
+class LikelihoodModel:
+    """Base class of every cvm model: fitting, uncertainty, summary, persistence.
+
+    A subclass declares
+
+    * ``parameter_names`` — the positive parameters, named as in the paper;
+    * ``data_columns`` — the per-customer columns its likelihood reads;
+    * ``_log_likelihood(theta, data)`` — per-row log-likelihood (vector);
+    * optionally ``_gradient(theta, data)`` — per-row gradient with respect to
+      the natural-scale parameters, shape ``(n_rows, k)``;
+    * ``_initial_values(data, weights)`` — a starting point (natural scale);
+    * ``_validate(data)`` — raise :class:`SchemaError` on impossible input;
+
+    and its own ``fit`` signature, which calls :meth:`_fit`.
+
+    Models with free (real-valued) coefficients, such as covariate effects,
+    override :meth:`_all_parameter_names` and :meth:`_positive_mask`.
+
+    Parameters
+    ----------
+    penalizer
+        L2 penalty on the positive parameters, ``penalizer * sum(theta**2)``
+        added to the mean negative log-likelihood (lifetimes' convention).
+        Zero gives the plain maximum-likelihood estimate.
+    max_iter
+        Largest number of optimiser iterations per attempt.
+    """
+
+    parameter_names: ClassVar[tuple[str, ...]] = ()
+    data_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000) -> None:
+        if penalizer < 0 or not np.isfinite(penalizer):
+            raise SchemaError(f"penalizer must be a non-negative number, got {penalizer}")
+        self.penalizer = float(penalizer)
+        self.max_iter = int(max_iter)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.parameter_names:
+            MODEL_REGISTRY[cls.__name__] = cls
+
+    # ----------------------------------------------------------- model hooks
+    def _log_likelihood(self, theta: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _gradient(self, theta: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Per-row gradient of the log-likelihood on the natural scale, or None."""
+        return None
+
+    def _initial_values(self, data: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        return np.ones(len(self._all_parameter_names()))
+
+    def _validate(self, data: dict[str, np.ndarray]) -> None:
+        """Raise SchemaError when the data cannot come from this model."""
+
+    def _all_parameter_names(self) -> list[str]:
+        return list(self.parameter_names)
+
+    def _positive_mask(self) -> np.ndarray:
+        return np.array([True] * len(self.parameter_names) + [False] * (len(self._all_parameter_names()) - len(self.parameter_names)))
+
+    # ------------------------------------------------------------ transforms
+    def _to_theta(self, z: np.ndarray) -> np.ndarray:
+        pos = self._positive_mask()
+        with np.errstate(over="ignore"):
+            return np.where(pos, np.exp(np.clip(z, -700, 700)), z)
+
+    def _to_z(self, theta: np.ndarray) -> np.ndarray:
+        pos = self._positive_mask()
+        theta = np.asarray(theta, dtype=float)
+        return np.where(pos, np.log(np.where(pos, theta, 1.0)), theta)
+
+    # --------------------------------------------------------------- fitting
+    def _objective(self, z: np.ndarray, data, weights, total) -> tuple[float, np.ndarray]:
+        theta = self._to_theta(z)
+        pos = self._positive_mask()
+        with np.errstate(all="ignore"):
+            ll = self._log_likelihood(theta, data)
+            value = -np.dot(weights, ll) / total + self.penalizer * np.sum(theta[pos] ** 2)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(z)
+        grad = self._gradient_z(z, theta, data, weights, total)
+        return float(value), grad
+
+    def _gradient_z(self, z, theta, data, weights, total) -> np.ndarray:
+        pos = self._positive_mask()
+        with np.errstate(all="ignore"):
+            g_rows = self._gradient(theta, data)
+        if g_rows is None:
+            return self._numeric_gradient(z, data, weights, total)
+        g_theta = -(weights @ g_rows) / total
+        g_theta = g_theta + np.where(pos, 2 * self.penalizer * theta, 0.0)
+        g = np.where(pos, g_theta * theta, g_theta)
+        if not np.all(np.isfinite(g)):
+            return self._numeric_gradient(z, data, weights, total)
+        return g
+
+    def _objective_value(self, z, data, weights, total) -> float:
+        theta = self._to_theta(z)
+        pos = self._positive_mask()
+        with np.errstate(all="ignore"):
+            value = -np.dot(weights, self._log_likelihood(theta, data)) / total + self.penalizer * np.sum(theta[pos] ** 2)
+        return float(value) if np.isfinite(value) else np.inf
+
+    def _numeric_gradient(self, z, data, weights, total, h: float = 1e-6) -> np.ndarray:
+        g = np.zeros_like(z)
+        for j in range(len(z)):
+            e = np.zeros_like(z)
+            e[j] = h * max(1.0, abs(z[j]))
+            g[j] = (self._objective_value(z + e, data, weights, total) - self._objective_value(z - e, data, weights, total)) / (2 * e[j])
+        return g
+
+    def _fit(self, data: dict[str, Any], weights: Any = None, initial: Mapping[str, float] | None = None):
+        """Compress, optimise, compute the covariance, and store the fitted state."""
+        start_clock = time.perf_counter()
+        arrays = {k: as_float_array(v, k) for k, v in data.items()}
+        n = len(next(iter(arrays.values())))
+        if any(len(v) != n for v in arrays.values()):
+            raise SchemaError("all columns must have the same length: " + ", ".join(f"{k}={len(v)}" for k, v in arrays.items()))
+        if n == 0:
+            raise SchemaError("no customers to fit on", hint="check the as-of date and that transactions were ingested")
+        w = None
+        if weights is not None:
+            w = as_float_array(weights, "weights")
+            if len(w) != n:
+                raise SchemaError(f"weights has {len(w)} values for {n} customers")
+            if np.any(w < 0):
+                raise SchemaError("weights must not be negative")
+        self._validate(arrays)
+        udata, uw, _ = compress(arrays, w)
+        keep = uw > 0
+        udata = {k: v[keep] for k, v in udata.items()}
+        uw = uw[keep]
+        total = float(uw.sum())
+        if total <= 0:
+            raise SchemaError("all weights are zero")
+
+        names = self._all_parameter_names()
+        x0 = self._initial_values(udata, uw)
+        if initial:
+            x0 = np.array([initial.get(nm, x0[i]) for i, nm in enumerate(names)], dtype=float)
+        z0 = self._to_z(x0)
+        fun = lambda z: self._objective(z, udata, uw, total)  # noqa: E731
+        attempts: list[tuple[str, optimize.OptimizeResult]] = []
+        best = None
+        for method in ("L-BFGS-B", "BFGS", "Nelder-Mead"):
+            start = z0 if best is None else best.x
+            try:
+                if method == "Nelder-Mead":
+                    res = optimize.minimize(
+                        lambda z: self._objective_value(z, udata, uw, total), start, method=method,
+                        options={"maxiter": self.max_iter * 5, "xatol": 1e-10, "fatol": 1e-13, "adaptive": True},
+                    )
+                else:
+                    opts = {"maxiter": self.max_iter}
+                    if method == "L-BFGS-B":
+                        opts.update(ftol=1e-15, gtol=1e-10, maxcor=20)
+                    else:
+                        opts.update(gtol=1e-9)
+                    res = optimize.minimize(fun, start, jac=True, method=method, options=opts)
+            except (FloatingPointError, ValueError, OverflowError) as exc:  # pragma: no cover - defensive
+                attempts.append((method, optimize.OptimizeResult(success=False, message=str(exc), fun=np.inf, x=start, nit=0)))
+                continue
+            attempts.append((method, res))
+            if np.isfinite(res.fun) and np.all(np.isfinite(res.x)) and (best is None or res.fun <= best.fun + 1e-12):
+                best = res
+                best.method = method
+            if best is not None and self._is_stationary(best.x, udata, uw, total):
+                break
+        if best is None or not np.isfinite(best.fun):
+            reasons = "; ".join(f"{m}: {r.message}" for m, r in attempts)
+            raise ConvergenceError(
+                f"{type(self).__name__} fit found no finite log-likelihood ({reasons})",
+                hint="check the data for impossible histories, or try a small penalizer, e.g. penalizer=0.001",
+            )
+        theta = self._to_theta(best.x)
+        if not np.all(np.isfinite(theta)):
+            raise ConvergenceError(
+                f"{type(self).__name__} fit ran off to infinite parameters",
+                hint="the data may not identify this model (for example nobody ever repeats); try penalizer=0.01",
+            )
+        converged = self._is_stationary(best.x, udata, uw, total)
+        ll_total = float(np.dot(uw, self._log_likelihood(theta, udata)))
+        if not np.isfinite(ll_total):
+            raise ConvergenceError(f"{type(self).__name__} log-likelihood is not finite at the optimum")
+        pos = self._positive_mask()
+        extreme = [nm for nm, t, p in zip(names, theta, pos) if p and (t > 1e6 or t < 1e-6)]
+        if extreme:
+            warnings.warn(
+                f"{type(self).__name__}: parameter(s) {', '.join(extreme)} went to the edge of their range "
+                f"({', '.join(f'{nm}={theta[names.index(nm)]:.3g}' for nm in extreme)}); "
+                "the data may not identify them. Predictions stay usable; consider a simpler model or a penalizer.",
+                BoundaryWarning,
+                stacklevel=3,
+            )
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__}: the optimiser stopped before the gradient vanished; "
+                "estimates may be imprecise. Try max_iter higher or a small penalizer.",
+                BoundaryWarning,
+                stacklevel=3,
+            )
+        cov_z = self._covariance(best.x, udata, uw, total)
+        self.params_ = pd.Series(theta, index=names, dtype=float)
+        self._theta = theta
+        self.covariance_ = pd.DataFrame(cov_z, index=names, columns=names)
+        se_z = np.sqrt(np.clip(np.diag(cov_z), 0, None)) if np.all(np.isfinite(cov_z)) else np.full(len(names), np.nan)
+        self.stderr_ = pd.Series(np.where(pos, theta * se_z, se_z), index=names, dtype=float)
+        self.log_likelihood_ = ll_total
+        self.n_customers_ = total
+        self.n_unique_ = int(len(uw))
+        self.converged_ = bool(converged)
+        self.optimizer_ = getattr(best, "method", "L-BFGS-B")
+        self.n_iter_ = int(sum(getattr(r, "nit", 0) or 0 for _, r in attempts))
+        self.fit_seconds_ = time.perf_counter() - start_clock
+        return self
+
+    def _is_stationary(self, z, data, weights, total) -> bool:
+        _, g = self._objective(z, data, weights, total)
+        return bool(np.all(np.isfinite(g)) and np.max(np.abs(g)) < 1e-4)
+
+    def _covariance(self, z, data, weights, total) -> np.ndarray:
+        """Inverse Hessian of the total negative log-likelihood in z (central differences of the gradient)."""
+        k = len(z)
+        hess = np.zeros((k, k))
+        for j in range(k):
+            h = 1e-5 * max(1.0, abs(z[j]))
+            e = np.zeros(k)
+            e[j] = h
+            _, gp = self._objective(z + e, data, weights, total)
+            _, gm = self._objective(z - e, data, weights, total)
+            hess[:, j] = (gp - gm) / (2 * h)
+        hess = 0.5 * (hess + hess.T) * total
+        if not np.all(np.isfinite(hess)):
+            warnings.warn(f"{type(self).__name__}: the Hessian is not finite; standard errors unavailable.", HessianWarning, stacklevel=4)
+            return np.full((k, k), np.nan)
+        eig = np.linalg.eigvalsh(hess)
+        if eig.min() <= 1e-12 * max(1.0, abs(eig.max())):
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian is not positive definite at the optimum "
+                "(a parameter is not identified by these data); standard errors are unreliable.",
+                HessianWarning,
+                stacklevel=4,
+            )
+            return np.linalg.pinv(hess)
+        return np.linalg.inv(hess)
+
+    # ------------------------------------------------------ fitted state
+    def _require_fit(self) -> None:
+        if getattr(self, "params_", None) is None:
+            raise NotFittedError(
+                f"this {type(self).__name__} has no parameters yet",
+                hint=f"call .fit(...) first, or {type(self).__name__}.from_params(...)",
+            )
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Natural-scale parameters as a plain dict (raises NotFittedError before a fit)."""
+        self._require_fit()
+        return {k: float(v) for k, v in self.params_.items()}
+
+    def confidence_intervals(self, level: float = 0.95) -> pd.DataFrame:
+        """Wald intervals computed on the log scale (positive parameters) and mapped back.
+
+        ``exp(z_hat +/- q * se(z))`` with ``q`` the normal quantile of the level,
+        so intervals of positive parameters stay positive.
+        """
+        self._require_fit()
+        if not 0 < level < 1:
+            raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
+        q = stats.norm.ppf(0.5 + level / 2)
+        z = self._to_z(self.params_.to_numpy())
+        cov = self.covariance_.to_numpy()
+        se_z = np.sqrt(np.clip(np.diag(cov), 0, None)) if np.all(np.isfinite(cov)) else np.full(len(z), np.nan)
+        lo = self._to_theta(z - q * se_z)
+        hi = self._to_theta(z + q * se_z)
+        return pd.DataFrame({"lower": lo, "upper": hi}, index=self.params_.index)
+
+    def summary(self, level: float = 0.95) -> FitSummary:
+        """The fit as one object with ``to_frame``, ``to_text`` and ``to_html``."""
+        self._require_fit()
+        ci = self.confidence_intervals(level)
+        return FitSummary(
+            model=type(self).__name__,
+            params=self.params_.copy(),
+            stderr=self.stderr_.copy(),
+            lower=ci["lower"],
+            upper=ci["upper"],
+            level=level,
+            log_likelihood=float(getattr(self, "log_likelihood_", np.nan)),
+            n_customers=float(getattr(self, "n_customers_", 0.0)),
+            n_unique=int(getattr(self, "n_unique_", 0)),
+            converged=bool(getattr(self, "converged_", True)),
+            optimizer=str(getattr(self, "optimizer_", "none")),
+            n_iter=int(getattr(self, "n_iter_", 0)),
+            seconds=float(getattr(self, "fit_seconds_", 0.0)),
+        )
+
+    def sample_parameters(self, n_draws: int, seed: int | None = None) -> np.ndarray:
+        """Draws of the natural-scale parameters from the asymptotic normal of ``z``.
+
+        Returns an array of shape ``(n_draws, k)``. With no covariance (a model
+        made by :meth:`from_params`), every draw equals the point estimate.
+        """
+        self._require_fit()
+        z = self._to_z(self.params_.to_numpy())
+        cov = self.covariance_.to_numpy() if getattr(self, "covariance_", None) is not None else None
+        if cov is None or not np.all(np.isfinite(cov)):
+            return np.tile(self._to_theta(z), (n_draws, 1))
+        rng = np.random.default_rng(seed)
+        draws = rng.multivariate_normal(z, cov, size=n_draws, method="eigh")
+        return self._to_theta(draws)
+
+    def with_params(self, theta: np.ndarray | Mapping[str, float]) -> "LikelihoodModel":
+        """A copy of this model (same settings) carrying other parameter values."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update({k: v for k, v in self.__dict__.items() if not k.endswith("_") or k == "covariance_"})
+        names = self._all_parameter_names()
+        values = np.array([theta[n] for n in names], float) if isinstance(theta, Mapping) else np.asarray(theta, float)
+        clone.params_ = pd.Series(values, index=names, dtype=float)
+        clone._theta = values
+        return clone
+
+    # -------------------------------------------------------- persistence
+    @classmethod
+    def from_params(cls, **params: float) -> "LikelihoodModel":
+        """A model with given parameters and no fit (e.g. published values)."""
+        model = cls()
+        names = model._all_parameter_names()
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
+        if missing or extra:
+            raise SchemaError(
+                f"{cls.__name__} takes parameters {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
+        values = np.array([float(params[n]) for n in names])
+        pos = model._positive_mask()
+        if np.any(~np.isfinite(values)) or np.any(values[pos] <= 0):
+            raise SchemaError(f"{cls.__name__} parameters {', '.join(np.array(names)[pos])} must be positive and finite")
+        model.params_ = pd.Series(values, index=names, dtype=float)
+        model._theta = values
+        model.stderr_ = pd.Series(np.nan, index=names, dtype=float)
+        model.covariance_ = None
+        return model
+
+    def _settings(self) -> dict[str, Any]:
+        """Constructor settings that must survive save/load (subclasses extend)."""
+        return {"penalizer": self.penalizer}
+
+    def to_dict(self) -> dict[str, Any]:
+        self._require_fit()
+        cov = getattr(self, "covariance_", None)
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "model": type(self).__name__,
+            "settings": self._settings(),
+            "params": {k: float(v) for k, v in self.params_.items()},
+            "covariance_log": None if cov is None else [[_json_float(v) for v in row] for row in np.asarray(cov)],
+            "log_likelihood": _json_float(getattr(self, "log_likelihood_", np.nan)),
+            "n_customers": _json_float(getattr(self, "n_customers_", np.nan)),
+            "converged": bool(getattr(self, "converged_", True)),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON (parameters, covariance, format version)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> "LikelihoodModel":
+        if payload.get("format") != FORMAT:
+            raise SchemaError("this is not a cvm model file")
+        if int(payload.get("version", 0)) > FORMAT_VERSION:
+            raise SchemaError(f"model file version {payload['version']} is newer than this cvm understands ({FORMAT_VERSION})")
+        name = payload["model"]
+        target = MODEL_REGISTRY.get(name)
+        if target is None:
+            raise SchemaError(f"unknown model '{name}' in file")
+        if cls is not LikelihoodModel and not issubclass(target, cls):
+            raise SchemaError(f"the file holds a {name}, not a {cls.__name__}")
+        model = target(**payload.get("settings", {}))
+        names = model._all_parameter_names()
+        values = np.array([payload["params"][n] for n in names], dtype=float)
+        model.params_ = pd.Series(values, index=names, dtype=float)
+        model._theta = values
+        cov = payload.get("covariance_log")
+        if cov is not None:
+            cov_arr = np.array([[np.nan if v is None else v for v in row] for row in cov], dtype=float)
+            model.covariance_ = pd.DataFrame(cov_arr, index=names, columns=names)
+            se_z = np.sqrt(np.clip(np.diag(cov_arr), 0, None))
+            model.stderr_ = pd.Series(np.where(model._positive_mask(), values * se_z, se_z), index=names)
+        else:
+            model.covariance_ = None
+            model.stderr_ = pd.Series(np.nan, index=names, dtype=float)
+        if payload.get("log_likelihood") is not None:
+            model.log_likelihood_ = float(payload["log_likelihood"])
+        if payload.get("n_customers") is not None:
+            model.n_customers_ = float(payload["n_customers"])
+        model.converged_ = bool(payload.get("converged", True))
+        return model
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LikelihoodModel":
+        """Read a model written by :meth:`save`."""
+        try:
+            payload = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SchemaError(f"cannot read model file {path}: {exc}") from None
+        return cls.from_dict(payload)
+
+    def __repr__(self) -> str:
+        if getattr(self, "params_", None) is None:
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        inner = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"{type(self).__name__}({inner})"
+
+
+def load_model(path: str | Path) -> LikelihoodModel:
+    """Load any cvm model saved with ``save`` (the class is read from the file)."""
+    return LikelihoodModel.load(path)

@@ -1,0 +1,188 @@
+"""Workspace settings: one TOML file (``settings.toml``) beside ``cvm.duckdb``.
+
+Everything a manager may want to change without touching code lives here:
+margin, horizon, discount rate, tier cut-offs, value-matrix weights, journey
+stage rules, currency and language. The CLI (``cvm settings``), the web app and
+the library all read and write the same file through :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cvm.errors import SchemaError
+
+TimeUnit = Literal["day", "week", "month", "year"]
+
+#: days in one time unit (month and year use the mean Gregorian year)
+DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
+
+
+class StageRules(BaseModel):
+    """Rules that place a customer in a journey stage (seed 001: becoming, being, staying a customer).
+
+    Evaluated in this order: prospect (no purchase), new (first purchase within ``new_days``),
+    lapsed (P(alive) below ``lapsed_below``), at risk (P(alive) below ``at_risk_below``),
+    loyal (at least ``loyal_min_purchases`` repeat purchases), otherwise active.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    new_days: int = Field(90, ge=1)
+    at_risk_below: float = Field(0.5, gt=0, lt=1)
+    lapsed_below: float = Field(0.2, gt=0, lt=1)
+    loyal_min_purchases: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "StageRules":
+        if self.lapsed_below >= self.at_risk_below:
+            raise ValueError("lapsed_below must be smaller than at_risk_below")
+        return self
+
+
+class MatrixWeights(BaseModel):
+    """Weights of the value matrix (seed 002): economic, ambassador and strategic value."""
+
+    model_config = ConfigDict(extra="forbid")
+    economic: float = Field(0.6, ge=0)
+    ambassador: float = Field(0.25, ge=0)
+    strategic: float = Field(0.15, ge=0)
+
+    @model_validator(mode="after")
+    def _positive_sum(self) -> "MatrixWeights":
+        if self.economic + self.ambassador + self.strategic <= 0:
+            raise ValueError("at least one value-matrix weight must be positive")
+        return self
+
+
+class Settings(BaseModel):
+    """All workspace settings, validated.
+
+    Attributes
+    ----------
+    margin
+        Share of revenue that is gross contribution (0..1], used when the data have no margin column.
+    horizon
+        Number of ``time_unit`` periods over which CLV is predicted.
+    time_unit
+        Unit of the model's time axis (``day``, ``week``, ``month``, ``year``).
+    discount_rate
+        Yearly discount rate ``d``; converted to the time unit as ``(1 + d) ** (days / 365.25) - 1``.
+    tier_cutoffs
+        Percentile cut-offs (descending) with tier names: the top 5 % are "platinum", etc.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    margin: float = Field(0.3, gt=0, le=1)
+    horizon: int = Field(52, ge=1, le=10_000)
+    time_unit: TimeUnit = "week"
+    discount_rate: float = Field(0.10, ge=0, lt=10)
+    currency: str = "EUR"
+    language: Literal["en", "nl"] = "en"
+    interval_level: float = Field(0.90, gt=0, lt=1)
+    tier_cutoffs: dict[str, float] = Field(
+        default_factory=lambda: {"platinum": 0.95, "gold": 0.80, "silver": 0.50, "bronze": 0.0}
+    )
+    matrix_weights: MatrixWeights = Field(default_factory=MatrixWeights)
+    stage_rules: StageRules = Field(default_factory=StageRules)
+    referral_decay: float = Field(0.5, ge=0, le=1)
+    retention_cost_per_customer: float = Field(0.0, ge=0)
+
+    @field_validator("tier_cutoffs")
+    @classmethod
+    def _cutoffs(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("at least one tier is needed")
+        if any(not 0 <= v < 1 for v in value.values()):
+            raise ValueError("tier cut-offs are percentiles in [0, 1)")
+        if min(value.values()) != 0:
+            raise ValueError("the lowest tier must start at 0 so every customer has a tier")
+        return dict(sorted(value.items(), key=lambda kv: -kv[1]))
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("currency is a three-letter ISO code such as EUR or USD")
+        return value
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def days_per_unit(self) -> float:
+        return DAYS_PER_UNIT[self.time_unit]
+
+    def discount_rate_per_unit(self, time_unit: str | None = None) -> float:
+        """The yearly discount rate expressed per ``time_unit`` (compound conversion)."""
+        days = DAYS_PER_UNIT[time_unit or self.time_unit]
+        return (1.0 + self.discount_rate) ** (days / 365.25) - 1.0
+
+    # ------------------------------------------------------------------ file I/O
+    @classmethod
+    def load(cls, path: str | Path) -> "Settings":
+        """Read ``settings.toml``; a missing file gives the defaults."""
+        path = Path(path)
+        if not path.exists():
+            return cls()
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SchemaError(f"{path} is not valid TOML: {exc}", hint="fix or delete the file") from None
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise SchemaError(f"{path}: {_first_error(exc)}") from None
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(tomli_w.dumps(self.model_dump()), encoding="utf-8")
+        return path
+
+    def set(self, key: str, value: Any) -> "Settings":
+        """Return a copy with one setting changed; ``key`` may be dotted (``stage_rules.new_days``).
+
+        String values from a command line are parsed as TOML literals when possible
+        (``0.25`` becomes a float), so ``cvm settings --set margin=0.25`` works.
+        """
+        if isinstance(value, str):
+            value = _parse_literal(value)
+        data = self.model_dump()
+        parts = key.split(".")
+        target = data
+        for part in parts[:-1]:
+            if part not in target or not isinstance(target[part], dict):
+                raise SchemaError(f"unknown setting '{key}'", hint=f"known settings: {', '.join(self.keys())}")
+            target = target[part]
+        if parts[-1] not in target and parts[0] != "tier_cutoffs":
+            raise SchemaError(f"unknown setting '{key}'", hint=f"known settings: {', '.join(self.keys())}")
+        target[parts[-1]] = value
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as exc:
+            raise SchemaError(f"invalid value for {key}: {_first_error(exc)}") from None
+
+    def keys(self) -> list[str]:
+        out: list[str] = []
+        for name, value in self.model_dump().items():
+            if isinstance(value, dict) and name != "tier_cutoffs":
+                out.extend(f"{name}.{k}" for k in value)
+            else:
+                out.append(name)
+        return out
+
+
+def _parse_literal(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+    return f"{where}: {err.get('msg', 'invalid value')}"
