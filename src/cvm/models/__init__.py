@@ -1,0 +1,82 @@
+"""Probabilistic customer-base models over one shared maximum-likelihood engine.
+
+```python
+from cvm.models import BGNBD, MBGNBD, ParetoNBD, BGBB, ShiftedBetaGeometric, GammaGamma
+```
+Classes are imported on first use, so importing :mod:`cvm.models` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from cvm.models.base import (
+    BoundaryWarning,
+    CvmWarning,
+    FitSummary,
+    HessianWarning,
+    LikelihoodModel,
+    load_model,
+)
+
+_LAZY = {
+    "BGNBD": "cvm.models.bgnbd",
+    "MBGNBD": "cvm.models.mbgnbd",
+    "ParetoNBD": "cvm.models.pnbd",
+    "BGBB": "cvm.models.bgbb",
+    "ShiftedBetaGeometric": "cvm.models.sbg",
+    "GammaGamma": "cvm.models.gamma_gamma",
+    "classic_clv": "cvm.models.formula",
+    "required_retention": "cvm.models.formula",
+    "break_even_retention_cost": "cvm.models.formula",
+    "clv_table": "cvm.models.formula",
+}
+
+#: command-line names of the models (``cvm fit --model NAME``)
+MODEL_NAMES = {
+    "bgnbd": "BGNBD",
+    "mbgnbd": "MBGNBD",
+    "pnbd": "ParetoNBD",
+    "bgbb": "BGBB",
+    "sbg": "ShiftedBetaGeometric",
+    "gg": "GammaGamma",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cvm.models' has no attribute {name!r}")
+
+
+def model_class(name: str) -> type[LikelihoodModel]:
+    """The model class for a command-line name such as ``bgnbd`` (or a class name)."""
+    from cvm.errors import SchemaError
+
+    key = MODEL_NAMES.get(name.lower(), name)
+    if key not in _LAZY:
+        raise SchemaError(f"unknown model '{name}'", hint=f"choose one of {', '.join(MODEL_NAMES)}")
+    return __getattr__(key)
+
+
+__all__ = [
+    "BGBB",
+    "BGNBD",
+    "MBGNBD",
+    "BoundaryWarning",
+    "CvmWarning",
+    "FitSummary",
+    "GammaGamma",
+    "HessianWarning",
+    "LikelihoodModel",
+    "MODEL_NAMES",
+    "ParetoNBD",
+    "ShiftedBetaGeometric",
+    "break_even_retention_cost",
+    "classic_clv",
+    "clv_table",
+    "load_model",
+    "model_class",
+    "required_retention",
+]
