@@ -1,10 +1,671 @@
-"""The ``cvm`` command line (Typer + Rich). Each command parses options and calls one library function."""
+"""The ``cvm`` command line (Typer + Rich).
+
+Each command parses its options and calls one library function; rendering is
+either a Rich table for people or, with ``--json``, exactly one JSON object
+for scripts. Exit codes: 0 ok, 1 a user error (one clear message, no
+traceback), 2 a usage error.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import math
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
-app = typer.Typer(name="cvm", help="Customer value management: CLV models and the decisions that follow.", no_args_is_help=True)
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cvm.errors import CvmError, SchemaError
+
+app = typer.Typer(
+    name="cvm",
+    help="Customer value management: CLV models, a DuckDB workspace, and the decisions that follow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage web-app users (admin).", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(token_app, name="token")
+
+out = Console()
+err = Console(stderr=True)
+
+# ----------------------------------------------------------------------------- shared options
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="CVM_WORKSPACE", help="Workspace folder (cvm.duckdb + settings.toml)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Value customers as of this date (YYYY-MM-DD); default: last transaction.")]
+TimeUnitOpt = Annotated[Optional[str], typer.Option("--time-unit", help="day, week, month or year (default: settings).")]
+ModelOpt = Annotated[str, typer.Option("--model", help="auto (chosen by backtest), bgnbd, mbgnbd or pnbd.")]
+HorizonOpt = Annotated[Optional[int], typer.Option("--horizon", help="Prediction horizon in time units (default: settings).")]
+DiscountOpt = Annotated[Optional[float], typer.Option("--discount-rate", help="Yearly discount rate, e.g. 0.1 (default: settings).")]
+MarginOpt = Annotated[Optional[float], typer.Option("--margin", help="Gross margin as a share of revenue, e.g. 0.3 (default: settings).")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="Write the result to this file (.csv, .parquet or .xlsx).")]
+MapOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--map", help="Column mapping target=SourceColumn, e.g. --map customer_id=Klantnummer (repeatable)."),
+]
+KindOpt = Annotated[str, typer.Option("--kind", help="transactions, customers, referrals, costs or invoices.")]
+
+DEFAULT_WORKSPACE = Path("cvm-workspace")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _jsonable(value: Any) -> Any:
+    """Make numpy/pandas values JSON-safe (NaN -> null, timestamps -> ISO)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [_jsonable(r) for r in value.reset_index().to_dict(orient="records")] if not isinstance(value.index, pd.RangeIndex) else [_jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, pd.Series):
+        return _jsonable(value.to_dict())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "to_dict") and callable(value.to_dict):
+        return _jsonable(value.to_dict())
+    return value
+
+
+def emit_json(payload: Any) -> None:
+    out.file.write(json.dumps(_jsonable(payload), ensure_ascii=False) + "\n")
+    out.file.flush()
+
+
+def frame_table(frame, title: str | None = None, max_rows: int = 30) -> Table:
+    """A Rich table of the first rows of a frame, numbers right-aligned."""
+    import pandas as pd
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    shown = frame.head(max_rows)
+    if not isinstance(shown.index, pd.RangeIndex):
+        shown = shown.reset_index()
+    for col in shown.columns:
+        numeric = pd.api.types.is_numeric_dtype(shown[col])
+        table.add_column(str(col), justify="right" if numeric else "left")
+    for row in shown.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    if len(frame) > max_rows:
+        table.caption = f"{max_rows} of {len(frame):,} rows shown; use --json or --out for all"
+    return table
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "–"
+        return f"{v:,.4f}" if abs(v) < 10 else f"{v:,.2f}"
+    return str(v)
+
+
+def open_workspace(path: Path, create: bool = False):
+    from cvm.data import Workspace
+    from cvm.errors import WorkspaceError
+
+    if not create and not (path / "cvm.duckdb").exists():
+        raise WorkspaceError(
+            f"no workspace at {path}",
+            hint="ingest data first (cvm ingest FILE --workspace DIR) or run 'cvm demo'",
+        )
+    return Workspace.open(path)
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise SchemaError(f"--map takes target=SourceColumn, got '{item}'", hint="e.g. --map customer_id=Klantnummer")
+        target, source = item.split("=", 1)
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+def parse_date(text: str | None, option: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text).date().isoformat() if len(text) <= 10 else datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise SchemaError(f"{option} must be a date like 2024-12-31, got '{text}'") from None
+
+
+def write_frame(frame, path: Path) -> Path:
+    from cvm.value.export import export
+
+    return export(frame, path)
+
+
+# ----------------------------------------------------------------------------- commands: data
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, TXT, Excel (.xlsx) or Parquet file.")],
+    kind: KindOpt = "transactions",
+    map_: MapOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what was detected and a preview; write nothing.")] = False,
+    delimiter: Annotated[Optional[str], typer.Option(help="Override the sniffed delimiter.")] = None,
+    decimal: Annotated[Optional[str], typer.Option(help="Override the sniffed decimal mark ('.' or ',').")] = None,
+    date_format: Annotated[Optional[str], typer.Option("--date-format", help="Override the sniffed date format, e.g. %d-%m-%Y.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Override the sniffed encoding (utf-8, cp1252).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a file into the workspace; rejected rows go to quarantine with their reason."""
+    if not path.exists():
+        raise SchemaError(f"file not found: {path}")
+    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding}.items() if v}
+    ws = open_workspace(workspace, create=True)
+    report = ws.ingest(path, kind=kind, mapping=parse_mapping(map_), dry_run=dry_run, **options)
+    payload = report.to_dict()
+    if as_json:
+        emit_json(payload)
+        return
+    preview = payload.pop("preview", None)
+    detected = payload.pop("detected", None)
+    if detected:
+        out.print("[bold]Detected[/bold]: " + ", ".join(f"{k}={v}" for k, v in detected.items()))
+    if dry_run:
+        out.print("[yellow]dry run: nothing written[/yellow]")
+    if preview is not None and len(preview):
+        import pandas as pd
+
+        out.print(frame_table(pd.DataFrame(preview), title="Preview", max_rows=10))
+    out.print(
+        f"{payload['rows_read']:,} rows read = {payload['accepted']:,} accepted + "
+        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates  → table {payload['table']}"
+    )
+    if payload["quarantined"]:
+        out.print(f"see why: cvm quarantine --workspace {workspace}")
+
+
+@app.command()
+def quarantine(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
+    """Show rejected rows with their source line and reason."""
+    ws = open_workspace(workspace)
+    frame = ws.frame("SELECT source, line, reason, raw FROM quarantine ORDER BY source, line") if ws.has_table("quarantine") else None
+    if as_json:
+        emit_json({"rows": [] if frame is None else frame})
+    elif frame is None or frame.empty:
+        out.print("nothing quarantined")
+    else:
+        out.print(frame_table(frame, title="Quarantine"))
+
+
+# ----------------------------------------------------------------------------- commands: models
+@app.command()
+def fit(
+    model: Annotated[str, typer.Option("--model", help="bgnbd, mbgnbd, pnbd, bgbb, sbg or gg.")] = "bgnbd",
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="Fit a lifetimes-style summary CSV (frequency,recency,T[,monetary_value]) without a workspace.")] = None,
+    as_of: AsOfOpt = None,
+    calibration_end: Annotated[Optional[str], typer.Option("--calibration-end", help="Fit on transactions up to this date.")] = None,
+    time_unit: TimeUnitOpt = None,
+    penalizer: Annotated[float, typer.Option(help="L2 penalty on the parameters (0 = plain maximum likelihood).")] = 0.0,
+    level: Annotated[float, typer.Option(help="Confidence level of the parameter intervals.")] = 0.95,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a model and print its parameters, standard errors and log-likelihood."""
+    from cvm.fitting import fit_summary_file, fit_workspace
+
+    if summary is not None:
+        result = fit_summary_file(summary, model=model, penalizer=penalizer, time_unit=time_unit)
+    else:
+        ws = open_workspace(workspace)
+        result = fit_workspace(
+            ws, model=model, as_of=parse_date(as_of, "--as-of"), calibration_end=parse_date(calibration_end, "--calibration-end"),
+            time_unit=time_unit, penalizer=penalizer,
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(result.model_object.summary(level=level).to_text())
+
+
+@app.command()
+def formula(
+    gc: Annotated[float, typer.Option("--gc", help="Yearly gross contribution per customer (GC).")],
+    m: Annotated[float, typer.Option("--m", help="Yearly retention cost per customer (M), paid mid-year.")],
+    n: Annotated[int, typer.Option("--n", help="Horizon in years (N).")],
+    r: Annotated[float, typer.Option("--r", help="Retention rate (r), e.g. 0.8.")],
+    d: Annotated[float, typer.Option("--d", help="Yearly discount rate (d), e.g. 0.1.")],
+    target: Annotated[Optional[float], typer.Option("--target", help="Also: the retention rate needed for this CLV.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The classic CLV formula of the brief: CLV = GC·Σ rⁱ/(1+d)ⁱ − M·Σ rⁱ⁻¹/(1+d)^(i−½)."""
+    from cvm.models.formula import break_even_retention_cost, classic_clv, required_retention
+
+    clv = float(classic_clv(gc, m, n, r, d))
+    payload: dict[str, Any] = {
+        "clv": clv,
+        "inputs": {"gc": gc, "m": m, "n": n, "r": r, "d": d},
+        "break_even_m": float(break_even_retention_cost(gc, n, r, d)),
+    }
+    if target is not None:
+        payload["required_retention"] = float(required_retention(target, gc, m, n, d))
+    if as_json:
+        emit_json(payload)
+        return
+    out.print(f"CLV = [bold]{clv:,.2f}[/bold] per customer (GC={gc:g}, M={m:g}, N={n}, r={r:g}, d={d:g})")
+    out.print(f"largest retention cost M that keeps CLV ≥ 0: {payload['break_even_m']:,.2f}")
+    if target is not None:
+        out.print(f"retention rate needed for CLV {target:,.2f}: {payload['required_retention']:.4f}")
+
+
+@app.command()
+def backtest(
+    calibration_end: Annotated[str, typer.Option("--calibration-end", help="End of the calibration period (YYYY-MM-DD).")],
+    holdout_end: Annotated[Optional[str], typer.Option("--holdout-end", help="End of the holdout (default: last transaction).")] = None,
+    time_unit: TimeUnitOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit every model on the calibration period and compare them on the holdout."""
+    from cvm.evaluation import backtest as run_backtest
+
+    ws = open_workspace(workspace)
+    result = run_backtest(
+        ws, calibration_end=parse_date(calibration_end, "--calibration-end"), holdout_end=parse_date(holdout_end, "--holdout-end"),
+        time_unit=time_unit or ws.settings.time_unit,
+    )
+    payload = result.to_dict()
+    if as_json:
+        emit_json(payload)
+        return
+    import pandas as pd
+
+    frame = pd.DataFrame(payload["models"]).T
+    out.print(frame_table(frame, title="Backtest on the holdout"))
+    out.print(f"best: [bold]{payload['best']}[/bold] — {payload.get('reason', '')}")
+
+
+# ----------------------------------------------------------------------------- commands: valuation
+@app.command()
+def score(
+    model: ModelOpt = "auto",
+    as_of: AsOfOpt = None,
+    horizon: HorizonOpt = None,
+    time_unit: TimeUnitOpt = None,
+    discount_rate: DiscountOpt = None,
+    margin: MarginOpt = None,
+    out_file: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
+    from cvm.value import score_customers
+
+    ws = open_workspace(workspace)
+    scores = score_customers(
+        ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
+        discount_rate=discount_rate, margin=margin,
+    )
+    if out_file is not None:
+        write_frame(scores, out_file)
+    payload = {
+        "as_of": scores.attrs.get("as_of"),
+        "model": scores.attrs.get("model"),
+        "run_id": scores.attrs.get("run_id"),
+        "n_customers": int(len(scores)),
+        "total_clv": float(scores["clv"].sum()),
+        "out": str(out_file) if out_file else None,
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    out.print(frame_table(scores.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
+    out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
+    if out_file:
+        out.print(f"written to {out_file}")
+
+
+@app.command()
+def run(
+    path: Annotated[Path, typer.Argument(help="Transaction file (CSV, Excel, Parquet) or, with --engine spark, a Parquet folder.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per customer (.csv, .parquet, .xlsx).")],
+    kind: KindOpt = "transactions",
+    map_: MapOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
+    model: ModelOpt = "bgnbd",
+    as_of: AsOfOpt = None,
+    horizon: HorizonOpt = None,
+    time_unit: TimeUnitOpt = None,
+    discount_rate: DiscountOpt = None,
+    margin: MarginOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """One shot: ingest, summarise, fit, score; write one row per customer."""
+    if not path.exists():
+        raise SchemaError(f"file not found: {path}")
+    if engine == "spark":
+        from cvm.data.spark import run_spark_pipeline
+
+        result = run_spark_pipeline(
+            str(path), str(out_file), model=model if model != "auto" else "bgnbd", horizon=horizon or 52,
+            time_unit=time_unit or "week", discount_rate=0.10 if discount_rate is None else discount_rate,
+            margin=0.3 if margin is None else margin, as_of=parse_date(as_of, "--as-of"), mapping=parse_mapping(map_),
+        )
+        payload = result if isinstance(result, dict) else result.to_dict()
+    elif engine == "duckdb":
+        from cvm.value import score_customers
+
+        ws = open_workspace(workspace, create=True)
+        report = ws.ingest(path, kind=kind, mapping=parse_mapping(map_))
+        scores = score_customers(
+            ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
+            discount_rate=discount_rate, margin=margin,
+        )
+        write_frame(scores, out_file)
+        payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
+        payload["ingest"].pop("preview", None)
+    else:
+        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
+    if as_json:
+        emit_json(payload)
+        return
+    out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}")
+
+
+@app.command()
+def customers(
+    sort: Annotated[str, typer.Option("--sort", help="Column to sort by (descending), e.g. clv, probability_alive.")] = "clv",
+    ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending instead.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 20,
+    tier: Annotated[Optional[str], typer.Option("--tier", help="Only this value tier.")] = None,
+    out_file: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The scored customer list of the latest scoring run, sortable."""
+    from cvm.value import latest_scores
+
+    ws = open_workspace(workspace)
+    frame = latest_scores(ws)
+    if sort not in frame.columns:
+        raise SchemaError(f"cannot sort by '{sort}'", hint=f"columns: {', '.join(frame.columns)}")
+    if tier:
+        frame = frame[frame["value_tier"] == tier]
+    frame = frame.sort_values(sort, ascending=ascending)
+    if out_file is not None:
+        write_frame(frame, out_file)
+    if as_json:
+        emit_json({"n_customers": int(len(frame)), "customers": frame.head(limit)})
+    else:
+        out.print(frame_table(frame, title="Customers", max_rows=limit))
+
+
+@app.command()
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The 360° view of one customer."""
+    from cvm.value import customer_view
+
+    ws = open_workspace(workspace)
+    view = customer_view(ws, customer_id)
+    payload = view.to_dict() if hasattr(view, "to_dict") else view
+    if as_json:
+        emit_json(payload)
+        return
+    _print_nested(payload, title=f"Customer {customer_id}")
+
+
+def _print_nested(payload: dict, title: str) -> None:
+    import pandas as pd
+
+    out.rule(title)
+    for key, value in payload.items():
+        if isinstance(value, pd.DataFrame):
+            out.print(frame_table(value, title=key, max_rows=15))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            out.print(frame_table(pd.DataFrame(value), title=key, max_rows=15))
+        elif isinstance(value, dict):
+            out.print(f"[bold]{key}[/bold]: " + ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()))
+        else:
+            out.print(f"[bold]{key}[/bold]: {_fmt(value)}")
+
+
+def _question(fn_name: str, workspace: Path, as_json: bool, title: str, **kwargs: Any) -> Any:
+    """Run one value-management question and render its result."""
+    import cvm.value as value
+
+    ws = open_workspace(workspace)
+    result = getattr(value, fn_name)(ws, **kwargs)
+    payload = result.to_dict() if hasattr(result, "to_dict") and not hasattr(result, "columns") else result
+    if as_json:
+        emit_json(payload if isinstance(payload, dict) else {"rows": payload})
+        return result
+    if hasattr(result, "columns"):
+        out.print(frame_table(result, title=title))
+    else:
+        _print_nested(payload if isinstance(payload, dict) else {"result": payload}, title)
+    return result
+
+
+@app.command()
+def concentration(
+    column: Annotated[str, typer.Option("--column", help="clv (predicted) or historic_value.")] = "clv",
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The 80/20 question: which share of customers makes 80% of value; Lorenz curve and Gini."""
+    _question("concentration", workspace, as_json, "Concentration", column=column)
+
+
+@app.command()
+def segments(
+    by: Annotated[str, typer.Option("--by", help="rfm, value_tier, lifecycle_stage, matrix, channel or a customer attribute.")] = "rfm",
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Customers and value per segment (RFM, tier, stage, value matrix or any attribute)."""
+    _question("segments", workspace, as_json, f"Segments by {by}", by=by)
+
+
+@app.command()
+def migration(
+    from_date: Annotated[str, typer.Option("--from", help="First as-of date.")],
+    to_date: Annotated[str, typer.Option("--to", help="Second as-of date.")],
+    by: Annotated[str, typer.Option("--by", help="value_tier, lifecycle_stage or rfm.")] = "value_tier",
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """How customers moved between tiers or stages from one date to another."""
+    _question("migration", workspace, as_json, "Migration", from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
+
+
+@app.command()
+def cohorts(
+    period: Annotated[str, typer.Option("--period", help="month, quarter or year.")] = "month",
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Acquisition cohorts: retention and cumulative value per cohort."""
+    _question("cohorts", workspace, as_json, "Cohorts", period=period)
+
+
+@app.command()
+def invest(
+    budget: Annotated[Optional[float], typer.Option("--budget", help="Retention budget to allocate.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cost-to-serve, ROI and CLV-to-cost per segment and channel; maximum acquisition cost; budget allocation."""
+    _question("investment", workspace, as_json, "Investment", budget=budget)
+
+
+@app.command()
+def receivables(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
+    """Outstanding and overdue invoices per customer and segment; days-sales-outstanding."""
+    _question("receivables", workspace, as_json, "Receivables")
+
+
+@app.command()
+def actions(
+    out_file: OutOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 20,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Next-best action per customer with its reason; export for campaign tools with --out."""
+    from cvm.value import next_best_actions
+
+    ws = open_workspace(workspace)
+    frame = next_best_actions(ws)
+    if out_file is not None:
+        write_frame(frame, out_file)
+    if as_json:
+        counts = frame["action"].value_counts().to_dict() if "action" in frame else {}
+        emit_json({"n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit), "out": str(out_file) if out_file else None})
+    else:
+        out.print(frame_table(frame, title="Next-best actions", max_rows=limit))
+        if out_file:
+            out.print(f"written to {out_file}")
+
+
+@app.command()
+def settings(
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value, e.g. --set margin=0.25 (repeatable).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change the workspace settings (margin, horizon, discount rate, tiers, weights, stages, language)."""
+    ws = open_workspace(workspace, create=True)
+    current = ws.settings
+    for item in set_ or []:
+        if "=" not in item:
+            raise SchemaError(f"--set takes key=value, got '{item}'")
+        key, value = item.split("=", 1)
+        current = current.set(key.strip(), value.strip())
+    if set_:
+        ws.save_settings(current)
+    if as_json:
+        emit_json(current.model_dump())
+        return
+    for key in current.keys():
+        obj: Any = current
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        out.print(f"{key} = {obj}")
+
+
+# ----------------------------------------------------------------------------- commands: faces
+@app.command()
+def report(
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")] = Path("cvm-report.html"),
+    language: Annotated[Optional[str], typer.Option("--language", help="en or nl (default: settings).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write one self-contained HTML report (works offline)."""
+    from cvm.report import build_report
+
+    ws = open_workspace(workspace)
+    path = build_report(ws, out_file, language=language or ws.settings.language)
+    if as_json:
+        emit_json({"report": str(path)})
+    else:
+        out.print(f"report written to {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+) -> None:
+    """Start the web dashboard (login required; /health is public)."""
+    import uvicorn
+
+    from cvm.web.app import create_app
+
+    open_workspace(workspace)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning: binding {host} exposes the dashboard beyond this machine[/yellow]")
+    uvicorn.run(create_app(workspace), host=host, port=port, log_level="info", access_log=False)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, analyst or viewer.")] = "viewer",
+    password: Annotated[Optional[str], typer.Option("--password", envvar="CVM_PASSWORD", help="Password (prompted when omitted).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a web-app user."""
+    from cvm.web.auth import add_user
+
+    if password is None:
+        if not sys.stdin.isatty():
+            raise SchemaError("no password given", hint="pass --password or set CVM_PASSWORD")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    open_workspace(workspace, create=True)
+    add_user(workspace, name, password, role)
+    if as_json:
+        emit_json({"user": name, "role": role})
+    else:
+        out.print(f"user {name} added with role {role}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="admin, analyst or viewer.")] = "viewer",
+    name: Annotated[Optional[str], typer.Option("--name", help="A label for the token.")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API bearer token (shown once)."""
+    from cvm.web.auth import create_token
+
+    open_workspace(workspace, create=True)
+    token = create_token(workspace, role, name=name)
+    if as_json:
+        emit_json({"token": token, "role": role})
+    else:
+        out.print(token)
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = Path("demo-workspace"),
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="Where to write the report (default: inside the workspace).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a demo workspace from the bundled CDNOW data, fit, score and write the report."""
+    from cvm.demo import run_demo
+
+    result = run_demo(workspace, report_path=report_path, console=None if as_json else out)
+    if as_json:
+        emit_json(result)
 
 
 @app.command()
@@ -15,5 +676,33 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
-    app()
+# ----------------------------------------------------------------------------- entry point
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one message and return 1, usage errors 2."""
+    try:
+        result = app(args=argv if argv is not None else sys.argv[1:], prog_name="cvm", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except CvmError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return int(result) if isinstance(result, int) else 0
+
+
+def entry() -> None:  # console_scripts target
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

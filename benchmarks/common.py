@@ -1,0 +1,37 @@
+"""Small shared pieces of the benchmarks: timing with medians, peak memory, one JSON line out."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+
+def timed(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> tuple[float, list[float], Any]:
+    """Median wall-clock seconds of ``fn`` over ``repeat`` runs (after ``warmup`` runs)."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (and finished children) in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024.0
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    """Print each result row as one JSON line for benchmarks/run.py to collect."""
+    for row in rows:
+        sys.stdout.write("BENCH " + json.dumps(row) + "\n")
+    sys.stdout.flush()

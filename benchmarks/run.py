@@ -1,0 +1,87 @@
+"""Run every benchmark (each in its own process), print medians and ratios against lifetimes.
+
+    python benchmarks/run.py            # full sizes (tens of minutes on 2 cores)
+    python benchmarks/run.py --quick    # small sizes, a few minutes
+    python benchmarks/run.py --only models pipeline
+
+Results are also written to bench-results/results.json and bench-results/table.md
+(the README's performance table is copied from there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: name -> (script, full-size arguments, quick arguments)
+BENCHMARKS = {
+    "models": ("bench_models.py", [], ["--customers", "20000", "--repeat", "3"]),
+    "pipeline": ("bench_pipeline.py", [], ["--customers", "100000"]),
+    "data": ("bench_data.py", [], ["--customers", "1000000", "--csv-transactions", "500000"]),
+    "value": ("bench_value.py", [], ["--customers", "200000"]),
+    "web": ("web_load.py", [], ["--customers", "100000", "--requests", "5000"]),
+    "spark": ("spark_scale.py", [], ["--transactions", "1000000"]),
+}
+
+
+def run_one(name: str, quick: bool) -> list[dict]:
+    script, full, small = BENCHMARKS[name]
+    path = HERE / script
+    if not path.exists():
+        print(f"[{name}] {script} not present, skipped")
+        return []
+    cmd = [sys.executable, str(path), *(small if quick else full)]
+    print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
+    rows = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
+    if proc.returncode != 0:
+        print(f"[{name}] failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    print(f"[{name}] {time.perf_counter() - start:.0f} s", flush=True)
+    return rows
+
+
+def fmt_seconds(v) -> str:
+    if v is None:
+        return "–"
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| benchmark | cvm | lifetimes | ratio | notes |", "|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['ratio']:.1f}×" if r.get("ratio") else "–"
+        notes = r.get("notes", "")
+        if "cvm_ll" in r and "lifetimes_ll" in r:
+            notes = (notes + " " if notes else "") + f"LL cvm {r['cvm_ll']:,.1f} / lifetimes {r['lifetimes_ll']:,.1f}"
+        if "cvm_peak_mb" in r:
+            notes = (notes + "; " if notes else "") + f"peak {r['cvm_peak_mb']:,.0f} MB"
+        lines.append(f"| {r['benchmark']} | {fmt_seconds(r.get('cvm_s'))} | {fmt_seconds(r.get('lifetimes_s'))} | {ratio} | {notes} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--only", nargs="*", choices=list(BENCHMARKS), help="run only these")
+    args = parser.parse_args()
+    rows: list[dict] = []
+    for name in args.only or list(BENCHMARKS):
+        rows.extend(run_one(name, args.quick))
+    out_dir = HERE.parent / "bench-results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+    text = table(rows)
+    (out_dir / "table.md").write_text(text + "\n")
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Fit a model on the data it needs: a workspace or a lifetimes-style summary file.
+
+This is the one place that knows which summary each model reads:
+
+========  =========================================  =========================
+model     data                                       source
+========  =========================================  =========================
+bgnbd     frequency, recency, T                      ``Workspace.summary``
+mbgnbd    frequency, recency, T                      ``Workspace.summary``
+pnbd      frequency, recency, T                      ``Workspace.summary``
+gg        frequency, monetary_value (repeat buyers)  ``Workspace.summary``
+bgbb      frequency, recency, n_periods              ``discrete_summary``
+sbg       cohort survival counts                     ``cohort_survival``
+========  =========================================  =========================
+
+Every fit on a workspace is stored in its ``models`` table, so earlier fits can
+be reloaded and compared.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cvm.errors import SchemaError
+from cvm.models import MODEL_NAMES, model_class
+from cvm.models.base import LikelihoodModel
+
+
+@dataclass
+class FitResult:
+    """A fitted model with what the CLI and the web app show of it."""
+
+    model: str
+    model_object: LikelihoodModel
+    time_unit: str | None
+    n_customers: float
+    model_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.model_object
+        stderr = {k: (float(v) if np.isfinite(v) else None) for k, v in m.stderr_.items()}
+        return {
+            "model": self.model,
+            "params": {k: float(v) for k, v in m.params_.items()},
+            "stderr": stderr,
+            "log_likelihood": float(m.log_likelihood_),
+            "n_customers": float(self.n_customers),
+            "converged": bool(getattr(m, "converged_", True)),
+            "time_unit": self.time_unit,
+            "model_id": self.model_id,
+            "warnings": self.warnings,
+            **self.meta,
+        }
+
+
+def _short_name(model: str) -> str:
+    key = model.lower()
+    if key not in MODEL_NAMES:
+        raise SchemaError(f"unknown model '{model}'", hint=f"choose one of {', '.join(MODEL_NAMES)}")
+    return key
+
+
+def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
+    """Fit a model on a per-customer summary frame with lifetimes' column names."""
+    key = _short_name(model)
+    cls = model_class(key)
+    if key == "gg":
+        if "monetary_value" not in frame.columns:
+            raise SchemaError("Gamma-Gamma needs a monetary_value column", hint="use a summary with spend, or another model")
+        repeat = frame[frame["frequency"] > 0]
+        return cls(penalizer=penalizer).fit(repeat["frequency"], repeat["monetary_value"])
+    if key == "bgbb":
+        periods = "n_periods" if "n_periods" in frame.columns else "periods"
+        weights = frame["weights"] if "weights" in frame.columns else None
+        return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame[periods], weights=weights)
+    if key == "sbg":
+        raise SchemaError("the shifted-beta-geometric model is fitted on cohort survival, not a purchase summary",
+                          hint="fit it from a workspace (cvm fit --model sbg) or with ShiftedBetaGeometric().fit(survivors=...)")
+    weights = frame["weights"] if "weights" in frame.columns else None
+    return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame["T"], weights=weights)
+
+
+def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 0.0, time_unit: str | None = None) -> FitResult:
+    """Fit a lifetimes-style summary CSV (``frequency,recency,T[,monetary_value]``) without a workspace."""
+    path = Path(path)
+    if not path.exists():
+        raise SchemaError(f"file not found: {path}")
+    try:
+        frame = pd.read_csv(path, sep=None, engine="python")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise SchemaError(f"cannot read {path} as CSV: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = fit_frame(model, frame, penalizer=penalizer)
+    return FitResult(
+        model=_short_name(model), model_object=fitted, time_unit=time_unit, n_customers=fitted.n_customers_,
+        warnings=[str(w.message) for w in caught],
+    )
+
+
+def fit_workspace(
+    ws,
+    model: str = "bgnbd",
+    as_of: str | None = None,
+    calibration_end: str | None = None,
+    time_unit: str | None = None,
+    penalizer: float = 0.0,
+    store: bool = True,
+) -> FitResult:
+    """Summarise the workspace's transactions as of a date and fit ``model`` on them.
+
+    ``calibration_end`` fits on the transactions up to that date only (for a
+    later comparison with what happened after); otherwise ``as_of`` (default:
+    the last transaction) ends the observation.
+    """
+    key = _short_name(model)
+    unit = time_unit or ws.settings.time_unit
+    end = calibration_end or as_of
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if key == "bgbb":
+            from cvm.data.summary import discrete_summary
+
+            frame = discrete_summary(ws, as_of=end, time_unit=unit)
+            fitted = fit_frame(key, frame, penalizer)
+        elif key == "sbg":
+            from cvm.data.summary import cohort_survival
+
+            survival = cohort_survival(ws, as_of=end, time_unit=unit)
+            fitted = model_class(key)(penalizer=penalizer).fit(survivors=_pooled_survivors(survival))
+        else:
+            frame = ws.summary(as_of=end, time_unit=unit)
+            fitted = fit_frame(key, frame, penalizer)
+    meta = {"as_of": end}
+    model_id = None
+    if store and hasattr(ws, "save_model"):
+        model_id = ws.save_model(fitted, {"model": key, "time_unit": unit, "as_of": end, "calibration_end": calibration_end})
+    return FitResult(
+        model=key, model_object=fitted, time_unit=unit, n_customers=fitted.n_customers_, model_id=model_id, meta=meta,
+        warnings=[str(w.message) for w in caught],
+    )
+
+
+def _pooled_survivors(survival) -> list[float]:
+    """Accept the cohort-survival output either as a series of counts or a cohort × period frame."""
+    if isinstance(survival, pd.DataFrame):
+        if "alive" in survival.columns and "period" in survival.columns:
+            return survival.groupby("period")["alive"].sum().sort_index().tolist()
+        return survival.sum(axis=0).tolist()
+    return list(np.asarray(survival, dtype=float))
