@@ -661,7 +661,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Build a demo workspace from the bundled CDNOW data, fit, score and write the report."""
-    from cvm.demo import run_demo
+    from cvm.pipeline import run_demo
 
     result = run_demo(workspace, report_path=report_path, console=None if as_json else out)
     if as_json:
