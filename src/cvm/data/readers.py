@@ -1,0 +1,494 @@
+"""Read what people actually export into a DuckDB staging table, without losing a line.
+
+Supported inputs: delimited text (CSV/TXT with ``,`` ``;`` tab or ``|``; UTF-8, UTF-8 with
+BOM, UTF-16 with BOM or cp1252), Excel ``.xlsx`` (openpyxl), Parquet, and pandas, polars
+or Arrow frames.
+
+How a delimited file is read
+----------------------------
+Python looks only at a sample (the first 256 kB) to *sniff* the encoding, the delimiter
+and the header line. The whole file is then streamed by Arrow's C++ CSV reader as one
+string per physical line (blank lines kept, so line numbers are the file's own), in
+batches, straight into DuckDB; DuckDB splits the fields (quote-aware) and, later, parses
+numbers and dates in SQL. No row passes through pandas. DuckDB's own ``read_csv`` is not
+used for text because it skips blank lines and cannot report the source line of a row,
+which the quarantine needs.
+
+Every reader produces a :class:`Source`: a temporary DuckDB table ``_cvm_input`` with the
+1-based source line ``_line``, the row's raw text (``raw_sql``), a ``_blank`` flag and
+one expression per source column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from cvm.errors import SchemaError
+from cvm.data.validate import normalise_name, quote_ident, quote_literal
+
+DELIMITERS = (";", ",", "\t", "|")
+SAMPLE_BYTES = 256 * 1024
+SAMPLE_VALUES = 2000
+INPUT_TABLE = "_cvm_input"
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
+_LINE_SEPARATOR = "\x1f"  # Arrow's "delimiter" for whole lines: the ASCII unit separator
+
+
+@dataclass
+class Source:
+    """A staged input: where it came from, its columns and what was detected."""
+
+    name: str
+    format: str
+    columns: list[str]
+    #: source column → SQL expression over ``_cvm_input`` giving its value
+    column_sql: dict[str, str]
+    #: source column → DuckDB type name (``VARCHAR`` for text files)
+    column_types: dict[str, str]
+    raw_sql: str
+    #: extra condition a row must meet (e.g. the right number of fields), with its reason
+    shape_checks: list[tuple[str, str]] = field(default_factory=list)
+    detected: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- sniffing
+def sniff_encoding(sample: bytes) -> str:
+    """Guess the encoding from a byte sample: a BOM, else UTF-8 if it decodes, else cp1252.
+
+    (cp1252 is what Excel on Dutch Windows writes when it saves "CSV (puntkomma gescheiden)".)
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut off by the sample's end is not evidence against UTF-8
+        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+            return "utf-8"
+        return "cp1252"
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+
+
+def _is_blank(line: str, delimiter: str | None) -> bool:
+    stripped = line.strip().replace('"', "")
+    if delimiter:
+        stripped = stripped.replace(delimiter, "").strip()
+    return stripped == ""
+
+
+def sniff_delimiter(lines: list[str]) -> str:
+    """The candidate delimiter that splits the sample lines most consistently into >1 fields.
+
+    Score: share of non-blank lines whose field count equals the most common count,
+    then the first line (the header) having that count, then the count itself.
+    """
+    best: tuple[float, int, int] | None = None
+    choice = None
+    for delim in DELIMITERS:
+        rows = [_split(line, delim) for line in lines if not _is_blank(line, delim)]
+        if not rows:
+            continue
+        counts = Counter(len(r) for r in rows)
+        modal, n = counts.most_common(1)[0]
+        if modal < 2:
+            continue
+        score = (n / len(rows), int(len(rows[0]) == modal), modal)
+        if best is None or score > best:
+            best, choice = score, delim
+    if choice is None:
+        raise SchemaError(
+            "this file is not a table: no delimiter (; , tab |) splits its lines into columns",
+            hint="export the data as CSV or Excel, or pass --delimiter",
+        )
+    return choice
+
+
+_NUMBER_LIKE = re.compile(r"^[-+−(]?\s*[€$£]?\s*\d[\d.,\s]*\)?$")
+
+
+def _looks_like_data(fields: list[str]) -> bool:
+    return any(_NUMBER_LIKE.match(f.strip()) or sniff_date_format([f]) for f in fields if f.strip())
+
+
+def sniff_header(lines: list[str], delimiter: str) -> tuple[int | None, int]:
+    """Index of the header line in ``lines`` (None if the file has no header) and the field count.
+
+    Title lines above the header (``Omzetrapport 2024``) are skipped: the header is the
+    first line with the most common field count. It is taken to be data, not a header,
+    when any of its cells looks like a number or a date.
+    """
+    rows = [(i, _split(line, delimiter)) for i, line in enumerate(lines) if not _is_blank(line, delimiter)]
+    if not rows:
+        raise SchemaError("the file is empty", hint="check that you exported the right file")
+    modal = Counter(len(r) for _, r in rows).most_common(1)[0][0]
+    first = next(i for i, r in rows if len(r) == modal)
+    fields = _split(lines[first], delimiter)
+    if _looks_like_data(fields):
+        return None, modal
+    return first, modal
+
+
+_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"),
+    (re.compile(r"^\d{4}/\d{1,2}/\d{1,2}"), "%Y/%m/%d"),
+    (re.compile(r"^\d{1,2}-\d{1,2}-\d{4}"), "%d-%m-%Y"),
+    (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}"), "%d/%m/%Y"),
+    (re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}"), "%d.%m.%Y"),
+    (re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?!\d)"), "%d-%m-%y"),
+    (re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?!\d)"), "%d/%m/%y"),
+    (re.compile(r"^(19|20)\d{6}$"), "%Y%m%d"),
+    (re.compile(r"^\d{5}(\.\d+)?$"), "excel"),
+]
+
+
+def sniff_date_format(values: Iterable[str]) -> str | None:
+    """The date format most sample values follow (``strftime`` codes), or ``excel`` for serial numbers.
+
+    Day-first is assumed for ``a/b/yyyy`` (Dutch and most of Europe) unless a value's
+    second number exceeds 12 while no first number does, which can only be month-first.
+    """
+    votes: Counter[str] = Counter()
+    firsts: list[tuple[int, int]] = []
+    for value in values:
+        text = str(value).strip()
+        if not text:
+            continue
+        for pattern, fmt in _DATE_PATTERNS:
+            if pattern.match(text):
+                votes[fmt] += 1
+                if fmt.startswith("%d"):
+                    parts = re.split(r"[-/.]", text[:10])
+                    firsts.append((int(parts[0]), int(parts[1])))
+                break
+    if not votes:
+        return None
+    fmt = votes.most_common(1)[0][0]
+    if fmt.startswith("%d") and firsts:
+        if any(b > 12 for _, b in firsts) and not any(a > 12 for a, _ in firsts):
+            fmt = fmt.replace("%d", "%X").replace("%m", "%d").replace("%X", "%m")
+    return fmt
+
+
+_THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
+_THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def sniff_decimal(values: Iterable[str]) -> tuple[str, str | None]:
+    """Decimal mark and thousands separator of number texts (``1.234,56`` → ``(",", ".")``).
+
+    Evidence, strongest first: both marks in one value (the last one is the decimal);
+    a comma followed by other than three digits (decimal comma); dot-grouped thousands.
+    """
+    cleaned = [re.sub(r"[€$£¥\s\u00a0()]|EUR|USD", "", str(v)).lstrip("+-−") for v in values if str(v).strip()]
+    comma_decimal = dot_decimal = dot_groups = comma_groups = 0
+    for text in cleaned:
+        if "," in text and "." in text:
+            if text.rfind(",") > text.rfind("."):
+                comma_decimal += 1
+            else:
+                dot_decimal += 1
+        elif "," in text:
+            if re.fullmatch(r"\d*,\d{1,2}|\d*,\d{4,}", text):
+                comma_decimal += 1
+            elif _THOUSANDS_COMMA.match(text):
+                comma_groups += 1
+        elif "." in text:
+            if _THOUSANDS_DOT.match(text) and not re.fullmatch(r"\d+\.\d{3}", text):
+                dot_groups += 1
+            elif re.fullmatch(r"\d*\.\d{1,2}|\d*\.\d{4,}", text):
+                dot_decimal += 1
+    if comma_decimal > dot_decimal or (dot_groups and not dot_decimal):
+        return ",", "."
+    if comma_groups or dot_decimal:
+        return ".", ","
+    return ".", None
+
+
+# ----------------------------------------------------------------------------- readers
+def stage(con, source: Any, *, name: str | None = None, delimiter: str | None = None,
+          encoding: str | None = None, has_header: bool | None = None, sheet: str | None = None) -> Source:
+    """Stage ``source`` (a path or a frame) into the temporary table ``_cvm_input`` of ``con``.
+
+    Explicit options (``delimiter``, ``encoding``, ``has_header``, ``sheet``) override sniffing.
+    """
+    drop_staging(con)
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise SchemaError(f"file not found: {path}")
+        if path.is_dir():
+            raise SchemaError(f"{path} is a folder, not a file", hint="pass one CSV, Excel or Parquet file")
+        if path.stat().st_size == 0:
+            raise SchemaError(f"the file {path.name} is empty", hint="check that you exported the right file")
+        suffix = path.suffix.lower()
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if suffix in PARQUET_SUFFIXES or head == b"PAR1":
+            return _stage_parquet(con, path, name or path.name)
+        if suffix in EXCEL_SUFFIXES or head == b"PK\x03\x04":
+            return _stage_excel(con, path, name or path.name, sheet, has_header)
+        if suffix == ".xls":
+            raise SchemaError("old Excel files (.xls) are not supported", hint="save the sheet as .xlsx or CSV")
+        return _stage_text(con, path, name or path.name, delimiter, encoding, has_header)
+    return _stage_frame(con, source, name or f"<{type(source).__module__.split('.')[0]} frame>")
+
+
+def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> Source:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, "rb") as fh:
+        sample_bytes = fh.read(SAMPLE_BYTES)
+    if b"\x00" in sample_bytes and not sample_bytes.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise SchemaError(f"{name} is not a table: it is a binary file", hint="export the data as CSV, Excel or Parquet")
+    encoding = encoding or sniff_encoding(sample_bytes)
+    try:
+        text = sample_bytes.decode(encoding, errors="replace")
+    except LookupError:
+        raise SchemaError(f"unknown encoding '{encoding}'", hint="use utf-8 or cp1252") from None
+    lines = text.lstrip("\ufeff").splitlines()
+    if len(sample_bytes) == SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last sampled line may be cut off
+    if not any(line.strip() for line in lines):
+        raise SchemaError(f"the file {name} is empty", hint="check that you exported the right file")
+    delimiter = delimiter or sniff_delimiter(lines[:500])
+    if delimiter == "\\t":
+        delimiter = "\t"
+    header_index, n_fields = sniff_header(lines[:500], delimiter)
+    if has_header is False:
+        header_index = None
+    elif has_header and header_index is None:
+        header_index = next(i for i, line in enumerate(lines) if not _is_blank(line, delimiter))
+    if header_index is not None:
+        columns = [c.strip() for c in _split(lines[header_index], delimiter)]
+        columns = _unique_names([c or f"column{i + 1}" for i, c in enumerate(columns)])
+        header_line = header_index + 1
+    else:
+        columns = [f"column{i + 1}" for i in range(n_fields)]
+        header_line = 0
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=["_raw"], encoding=arrow_encoding, block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=_LINE_SEPARATOR, quote_char=False, escape_char=False,
+                                             ignore_empty_lines=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.string()}, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, LookupError) as exc:
+        raise SchemaError(f"cannot read {name}: {exc}", hint="pass --encoding or --delimiter") from None
+
+    def numbered() -> Iterable[pa.RecordBatch]:
+        start = 1
+        try:
+            for batch in reader:
+                n = batch.num_rows
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(range(start, start + n), pa.int64()), batch.column(0)], names=["_line", "_raw"])
+                start += n
+        except pa.ArrowInvalid as exc:
+            raise SchemaError(f"cannot read {name}: {exc}", hint="pass --encoding or --delimiter") from None
+
+    schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string())])
+    lines_reader = pa.RecordBatchReader.from_batches(schema, numbered())
+    d = quote_literal(delimiter)
+    esc = re.escape(delimiter)
+    field_pattern = quote_literal(esc + '("(?:[^"]|"")*"|[^' + esc + '"]*)')
+    unquote = "lambda x: CASE WHEN x LIKE '\"%\"' THEN replace(x[2:-2], '\"\"', '\"') ELSE x END"
+    split = (f"CASE WHEN contains(_raw, '\"') THEN list_transform(regexp_extract_all({d} || _raw, {field_pattern}, 1), "
+             f"{unquote}) ELSE string_split(_raw, {d}) END")
+    blank_pattern = quote_literal('[\\s"' + esc + ']')
+    blank = f"regexp_replace(_raw, {blank_pattern}, '', 'g') = ''"
+    con.register("_cvm_lines", lines_reader)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, {split} AS _f, ({blank}) OR _line <= {header_line} AS _blank "
+            f"FROM _cvm_lines"
+        )
+    finally:
+        con.unregister("_cvm_lines")
+    column_sql = {c: f"nullif(trim(_f[{i + 1}]), '')" for i, c in enumerate(columns)}
+    n = len(columns)
+    detected = {
+        "format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
+        "bom": encoding in ("utf-8-sig", "utf-16"), "delimiter": delimiter,
+        "header_line": header_line or None, "columns": columns,
+    }
+    return Source(name=name, format="csv", columns=columns, column_sql=column_sql,
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw",
+                  shape_checks=[(f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)")],
+                  detected=detected)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for n in names:
+        seen[n] += 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return out
+
+
+def _cell_text(value: Any) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return text
+
+
+def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> Source:
+    """Read the first (or the named) sheet of an .xlsx workbook; cells become text for uniform checks."""
+    import pyarrow as pa
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
+        raise SchemaError(f"{name} is not a readable Excel workbook ({type(exc).__name__})",
+                          hint="save it again as .xlsx, or export CSV") from None
+    try:
+        ws = book[sheet] if sheet else book.worksheets[0]
+    except KeyError:
+        raise SchemaError(f"no sheet '{sheet}' in {name}", hint=f"sheets: {', '.join(book.sheetnames)}") from None
+    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    book.close()
+    width = max((max((i + 1 for i, v in enumerate(r) if v not in (None, "")), default=0) for r in rows), default=0)
+    if width == 0:
+        raise SchemaError(f"the sheet in {name} is empty", hint="check that you exported the right sheet")
+    rows = [(r + [None] * width)[:width] for r in rows]
+    nonblank = [i for i, r in enumerate(rows) if any(v not in (None, "") for v in r)]
+    counts = Counter(sum(v not in (None, "") for v in rows[i]) for i in nonblank)
+    modal = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    header_index = next(i for i in nonblank if sum(v not in (None, "") for v in rows[i]) >= min(modal, 2))
+    if has_header is False or (has_header is None and _looks_like_data([v or "" for v in rows[header_index]])):
+        columns = [f"column{i + 1}" for i in range(width)]
+        header_line = 0
+    else:
+        columns = _unique_names([str(v).strip() if v not in (None, "") else f"column{i + 1}"
+                                 for i, v in enumerate(rows[header_index])])
+        header_line = header_index + 1
+    table = pa.table({
+        "_line": pa.array(range(1, len(rows) + 1), pa.int64()),
+        "_blank": pa.array([i + 1 <= header_line or all(v in (None, "") for v in r) for i, r in enumerate(rows)]),
+        **{f"c{j}": pa.array([r[j] for r in rows], pa.string()) for j in range(width)},
+    })
+    con.register("_cvm_sheet", table)
+    try:
+        con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT * FROM _cvm_sheet")
+    finally:
+        con.unregister("_cvm_sheet")
+    column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in enumerate(columns)}
+    raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in range(width)) + "], ';')"
+    detected = {"format": "xlsx", "sheet": ws.title, "header_line": header_line or None, "columns": columns}
+    return Source(name=name, format="xlsx", columns=columns, column_sql=column_sql,
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql=raw, detected=detected)
+
+
+def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, detected: dict) -> Source:
+    """A source whose columns already carry types (Parquet, frames)."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
+    columns = [str(row[0]) for row in described if row[0] not in ("file_row_number", "_line")]
+    types = {str(row[0]): str(row[1]) for row in described}
+    if not columns:
+        raise SchemaError(f"{name} has no columns", hint="pass a table with customer, date and amount columns")
+    select = ", ".join(f"{quote_ident(c)}" for c in columns)
+    con.execute(f"CREATE TEMP VIEW {INPUT_TABLE} AS SELECT {line_sql} AS _line, false AS _blank, {select} FROM {relation_sql}")
+    column_sql = {c: quote_ident(c) for c in columns}
+    raw = "array_to_string([" + ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns) + "], ';')"
+    detected = {**detected, "columns": columns}
+    return Source(name=name, format=fmt, columns=columns, column_sql=column_sql,
+                  column_types={c: types[c] for c in columns}, raw_sql=raw, detected=detected)
+
+
+def _stage_parquet(con, path: Path, name: str) -> Source:
+    try:
+        return _typed_source(con, name, "parquet", f"read_parquet({quote_literal(str(path))}, file_row_number=true)",
+                             "file_row_number + 1", {"format": "parquet"})
+    except SchemaError:
+        raise
+    except Exception as exc:  # duckdb.IOException / InvalidInputException for a damaged file
+        raise SchemaError(f"{name} is not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+
+
+def _to_arrow(frame: Any):
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    module = type(frame).__module__.split(".")[0]
+    if module == "polars":
+        return frame.to_arrow()
+    if module == "pandas":
+        try:
+            return pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # mixed object columns (numbers and text in one column): keep them as text
+            fixed = frame.copy()
+            for col in fixed.columns:
+                if fixed[col].dtype == object:
+                    fixed[col] = fixed[col].map(lambda v: None if v is None else str(v))
+            return pa.Table.from_pandas(fixed, preserve_index=False)
+    if hasattr(frame, "__arrow_c_stream__"):
+        return pa.table(frame)
+    raise SchemaError(f"cannot read a {type(frame).__name__}",
+                      hint="pass a file path, or a pandas, polars or Arrow table")
+
+
+def _stage_frame(con, frame: Any, name: str) -> Source:
+    table = _to_arrow(frame)
+    import pyarrow as pa
+
+    table = table.rename_columns([str(c) for c in table.column_names])
+    if "_line" in table.column_names:
+        raise SchemaError("a column may not be named _line", hint="rename it")
+    table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
+    # stays registered while the ingest runs; the caller unregisters it (see drop_staging)
+    con.register("_cvm_frame", table)
+    return _typed_source(con, name, "frame", "_cvm_frame", "_line", {"format": "frame"})
+
+
+def drop_staging(con) -> None:
+    """Remove the staging objects of a previous or finished ingest."""
+    # (a failing DROP would abort the surrounding transaction, so look the object up first)
+    if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [INPUT_TABLE]).fetchall()[0][0]:
+        con.execute(f"DROP VIEW {INPUT_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS {INPUT_TABLE}")
+    if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = '_cvm_frame'").fetchall()[0][0]:
+        con.unregister("_cvm_frame")
+
+
+def sample_values(con, source: Source, column: str, limit: int = SAMPLE_VALUES) -> list[str]:
+    """Up to ``limit`` non-empty values of a text column (for sniffing number and date formats)."""
+    expr = source.column_sql[column]
+    rows = con.execute(
+        f"SELECT CAST({expr} AS VARCHAR) FROM {INPUT_TABLE} WHERE NOT _blank AND {expr} IS NOT NULL "
+        f"ORDER BY _line LIMIT {int(limit)}").fetchall()
+    return [r[0] for r in rows]
+
+
+def describe_columns(columns: list[str]) -> str:
+    return ", ".join(f"{c} ({normalise_name(c)})" for c in columns)
