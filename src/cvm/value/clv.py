@@ -1,0 +1,592 @@
+"""What every customer is still worth, as of any date.
+
+The predicted customer lifetime value over a horizon of ``H`` periods is
+
+.. math::
+
+    \\mathrm{CLV}_i = m_i \\; E[M_i] \\sum_{k=1}^{H}
+        \\frac{E[X_i(k)] - E[X_i(k-1)]}{(1 + d)^k},
+
+with :math:`E[X_i(t)]` the expected number of purchases in ``(T_i, T_i + t]``
+given the customer's history (``expected_purchases`` of the purchase model:
+BG/NBD, Fader, Hardie & Lee 2005, eq. 10; Pareto/NBD, Schmittlein, Morrison &
+Colombo 1987), :math:`E[M_i]` the expected spend per purchase (Gamma-Gamma,
+Fader, Hardie & Lee 2005b, eq. 5), :math:`m_i` the margin rate and :math:`d`
+the discount rate per model time unit, converted from the yearly rate as
+``(1 + d_year) ** (days_per_unit / 365.25) - 1``. Purchases made during period
+``k`` are discounted to the end of that period.
+
+**Interval.** Parameter uncertainty is carried by the delta method on the log
+scale: ``log CLV = log m + log E[M] + log DE`` where ``DE`` is the discounted
+sum above. The gradient of ``log DE`` over the purchase model's log-parameters
+and of ``log E[M]`` over the Gamma-Gamma log-parameters are taken by central
+differences; with the models' covariance matrices (``covariance_``, on the log
+scale) and independent fits,
+``Var(log CLV) = g_p' C_p g_p + g_s' C_s g_s`` and the interval at level ``L``
+is ``CLV * exp(-/+ z_{(1+L)/2} * sd)``. All of this is evaluated on the unique
+histories only and broadcast back to customers.
+
+**Residual value** is the discounted expected residual lifetime value with no
+horizon cut-off (DERT of Fader, Hardie & Lee 2005, "RFM and CLV", times spend
+and margin) — what the whole remaining relationship is worth today.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
+
+PURCHASE_MODELS = {"bgnbd": "BGNBD", "pnbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
+_STEP = 1e-4  # central-difference step on the log-parameters
+
+
+# ----------------------------------------------------------------------------- numerics
+def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Unique rows of the given columns and the inverse index mapping every row to its unique row."""
+    stacked = np.ascontiguousarray(np.column_stack([np.asarray(c, dtype=float) for c in columns]))
+    keys = stacked.view(np.dtype((np.void, stacked.dtype.itemsize * stacked.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    unique = stacked[first]
+    return [unique[:, j] for j in range(unique.shape[1])], inverse.ravel()
+
+
+def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Discounted and undiscounted expected purchases over ``horizon`` whole periods.
+
+    Returns ``(DE, E[X(H)])`` with
+    ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``).
+    """
+    f, r, t = (np.asarray(a, dtype=float) for a in (frequency, recency, T))
+    previous = np.zeros_like(f)
+    total = np.zeros_like(f)
+    for k in range(1, int(horizon) + 1):
+        current = np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float)
+        total += (current - previous) / (1.0 + discount_rate) ** k
+        previous = current
+    return total, previous
+
+
+def period_increments(model: Any, frequency, recency, T, horizon: int) -> np.ndarray:
+    """Expected purchases in each period ``k = 1..H``: ``E[X(k)] - E[X(k-1)]``, shape ``(H, n)``."""
+    f, r, t = (np.asarray(a, dtype=float) for a in (frequency, recency, T))
+    out = np.empty((int(horizon), len(f)))
+    previous = np.zeros_like(f)
+    for k in range(1, int(horizon) + 1):
+        current = np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float)
+        out[k - 1] = current - previous
+        previous = current
+    return out
+
+
+def _covariance(model: Any) -> np.ndarray | None:
+    cov = getattr(model, "covariance_", None)
+    if cov is None:
+        return None
+    cov = np.asarray(cov, dtype=float)
+    return cov if np.all(np.isfinite(cov)) else None
+
+
+def log_gradient(model: Any, evaluate, base: np.ndarray) -> np.ndarray | None:
+    """Central-difference gradient of ``log evaluate(model)`` over the model's log-parameters.
+
+    Returns an array ``(n, k)`` or None when the model has no usable covariance.
+    """
+    if _covariance(model) is None:
+        return None
+    z = model._to_z(model.params_.to_numpy())
+    grads = np.empty((len(base), len(z)))
+    for j in range(len(z)):
+        step = np.zeros_like(z)
+        step[j] = _STEP
+        up = np.asarray(evaluate(model.with_params(model._to_theta(z + step))), dtype=float)
+        down = np.asarray(evaluate(model.with_params(model._to_theta(z - step))), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grads[:, j] = (np.log(up) - np.log(down)) / (2 * _STEP)
+    return np.nan_to_num(grads, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _quadratic(grad: np.ndarray | None, cov: np.ndarray | None) -> np.ndarray | float:
+    if grad is None or cov is None:
+        return 0.0
+    return np.clip(np.einsum("ij,jk,ik->i", grad, cov, grad), 0.0, None)
+
+
+# ----------------------------------------------------------------------------- pure valuation
+@dataclass
+class Valuation:
+    """Per-customer values plus the period-by-period totals behind them."""
+
+    customers: pd.DataFrame
+    by_period: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def value_customers(
+    summary: pd.DataFrame,
+    purchase_model: Any,
+    spend_model: Any = None,
+    *,
+    horizon: int,
+    discount_rate: float,
+    margin: float | np.ndarray = 0.3,
+    level: float = 0.9,
+    residual: bool = True,
+) -> Valuation:
+    """Value customers from a summary frame with fitted models (no workspace needed).
+
+    Parameters
+    ----------
+    summary
+        One row per customer: ``frequency``, ``recency``, ``T`` (model time units) and
+        ``monetary_value``; ``customer_id`` as index or column.
+    purchase_model
+        A fitted BG/NBD, Pareto/NBD or MBG/NBD model.
+    spend_model
+        A fitted Gamma-Gamma model; None uses the observed mean spend
+        (``total_amount / n_transactions`` when present, else ``monetary_value``).
+    horizon
+        Number of model time units to sum over.
+    discount_rate
+        Discount rate **per model time unit** (already converted from the yearly rate).
+    margin
+        Margin rate applied to predicted spend, one number or one per customer.
+    level
+        Level of the CLV interval, e.g. 0.9.
+
+    Returns
+    -------
+    Valuation
+        ``customers`` adds ``probability_alive, expected_purchases, expected_spend,
+        clv, clv_low, clv_high, residual_value`` to the summary; ``by_period`` holds
+        ``period, expected_purchases, expected_value, discounted_value,
+        cumulative_discounted_value`` summed over customers.
+    """
+    if not 0 < level < 1:
+        raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
+    if int(horizon) < 1:
+        raise SchemaError(f"horizon must be at least one time unit, got {horizon}")
+    if discount_rate < 0:
+        raise SchemaError(f"discount rate must not be negative, got {discount_rate}")
+    frame = summary.reset_index() if "customer_id" not in summary.columns else summary.reset_index(drop=True)
+    missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"the summary lacks column(s) {', '.join(missing)}", hint="use ws.summary(...) or lifetimes' column names")
+    notes: list[str] = []
+    f = frame["frequency"].to_numpy(dtype=float)
+    r = frame["recency"].to_numpy(dtype=float)
+    t = frame["T"].to_numpy(dtype=float)
+    mv = frame["monetary_value"].to_numpy(dtype=float)
+    n = len(frame)
+    margin_arr = np.broadcast_to(np.asarray(margin, dtype=float), (n,)).copy()
+    if np.any(~np.isfinite(margin_arr)) or np.any(margin_arr < 0):
+        raise SchemaError("margin rates must be finite and not negative")
+
+    # --- purchase process on unique (frequency, recency, T)
+    (uf, ur, ut), inv_p = _unique_rows(f, r, t)
+    p_alive_u = np.asarray(purchase_model.probability_alive(uf, ur, ut), dtype=float)
+    de_u, ex_u = discounted_purchases(purchase_model, uf, ur, ut, horizon, discount_rate)
+    cov_p = _covariance(purchase_model)
+    grad_p = log_gradient(purchase_model, lambda m: discounted_purchases(m, uf, ur, ut, horizon, discount_rate)[0], de_u)
+    var_p_u = _quadratic(grad_p, cov_p)
+    if cov_p is None:
+        notes.append("the purchase model has no parameter covariance: its uncertainty is not in the interval")
+
+    # --- spend per purchase on unique (frequency, monetary_value)
+    if spend_model is not None:
+        (sf, sm), inv_s = _unique_rows(f, mv)
+        spend_u = np.asarray(spend_model.expected_spend(sf, sm), dtype=float)
+        cov_s = _covariance(spend_model)
+        grad_s = log_gradient(spend_model, lambda m: m.expected_spend(sf, sm), spend_u)
+        var_s_u = _quadratic(grad_s, cov_s)
+        spend = spend_u[inv_s]
+        var_s = var_s_u[inv_s] if np.ndim(var_s_u) else np.zeros(n)
+    else:
+        if {"total_amount", "n_transactions"} <= set(frame.columns):
+            spend = frame["total_amount"].to_numpy(dtype=float) / np.maximum(frame["n_transactions"].to_numpy(dtype=float), 1.0)
+        else:
+            spend = mv.copy()
+        var_s = np.zeros(n)
+        notes.append("no spend model: expected spend is each customer's observed mean order value")
+
+    de = de_u[inv_p]
+    var = (var_p_u[inv_p] if np.ndim(var_p_u) else np.zeros(n)) + var_s
+    clv = margin_arr * spend * de
+    q = float(stats.norm.ppf(0.5 + level / 2))
+    sd = np.sqrt(var)
+    out = frame.copy()
+    out["probability_alive"] = p_alive_u[inv_p]
+    out["expected_purchases"] = ex_u[inv_p]
+    out["expected_spend"] = spend
+    out["margin_rate"] = margin_arr
+    out["clv"] = clv
+    out["clv_low"] = clv * np.exp(-q * sd)
+    out["clv_high"] = clv * np.exp(q * sd)
+    if residual:
+        out["residual_value"] = margin_arr * spend * _residual_purchases(purchase_model, uf, ur, ut, discount_rate, horizon)[inv_p]
+
+    # --- period-by-period totals: sum_i m_i E[M_i] (E[X_i(k)] - E[X_i(k-1)])
+    weight_u = np.bincount(inv_p, weights=margin_arr * spend, minlength=len(uf))
+    count_u = np.bincount(inv_p, minlength=len(uf)).astype(float)
+    incr = period_increments(purchase_model, uf, ur, ut, horizon)
+    periods = np.arange(1, int(horizon) + 1)
+    value = incr @ weight_u
+    discounted = value / (1.0 + discount_rate) ** periods
+    by_period = pd.DataFrame(
+        {
+            "period": periods,
+            "expected_purchases": incr @ count_u,
+            "expected_value": value,
+            "discounted_value": discounted,
+            "cumulative_discounted_value": np.cumsum(discounted),
+        }
+    )
+    for name in ("clv", "probability_alive"):
+        if not np.all(np.isfinite(out[name])):
+            raise ConvergenceError(
+                f"{name} is not finite for {int((~np.isfinite(out[name])).sum())} customer(s)",
+                hint="the fitted parameters may be extreme; try another model or a penalizer",
+            )
+    return Valuation(out, by_period, notes)
+
+
+def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int) -> np.ndarray:
+    """DERT with no horizon (continuous discounting at delta = ln(1 + d)); long finite sum when unavailable."""
+    method = getattr(model, "discounted_expected_purchases", None)
+    if method is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                values = np.asarray(method(f, r, t, discount_rate, horizon=None), dtype=float)
+            if np.all(np.isfinite(values)):
+                return values
+        except (CvmError, ValueError, TypeError, ArithmeticError):
+            pass
+    # geometric tail: sum until the discount factor falls below 1e-3 (capped for speed)
+    long = int(min(max(horizon * 4, np.ceil(np.log(1e3) / np.log1p(max(discount_rate, 1e-6)))), 5000))
+    return discounted_purchases(model, f, r, t, long, discount_rate)[0]
+
+
+# ----------------------------------------------------------------------------- model choice and fitting
+def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
+    """Fit one purchase model by command-line name (``bgnbd``, ``pnbd``, ``mbgnbd``)."""
+    from cvm.models import model_class
+
+    key = name.lower()
+    if key not in PURCHASE_MODELS:
+        raise SchemaError(f"'{name}' is not a purchase model for valuation", hint="use auto, bgnbd, pnbd or mbgnbd")
+    cls = model_class(key)
+    return cls().fit(summary["frequency"].to_numpy(float), summary["recency"].to_numpy(float), summary["T"].to_numpy(float))
+
+
+def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit: str) -> tuple[str, Any, str]:
+    """``model="auto"``: ask :func:`cvm.evaluation.choose_model`, else best BIC of BG/NBD and Pareto/NBD.
+
+    Returns ``(name, fitted model, reason in words)``.
+    """
+    try:
+        from cvm.evaluation import choose_model  # written by the evaluation engineer
+    except ImportError:
+        choose_model = None
+    if choose_model is not None and ws is not None:
+        params = inspect.signature(choose_model).parameters
+        options = {k: v for k, v in {"as_of": as_of, "time_unit": time_unit}.items() if k in params}
+        try:
+            chosen = choose_model(ws, **options)
+        except CvmError as exc:
+            chosen, why = None, str(exc).splitlines()[0]
+        else:
+            why = ""
+        if chosen is not None:
+            name = chosen if isinstance(chosen, str) else getattr(chosen, "best", str(chosen))
+            reason = getattr(chosen, "reason", None) or f"chosen by cvm.evaluation.choose_model"
+            if name.lower() in PURCHASE_MODELS:
+                return name.lower(), fit_purchase_model(summary, name), reason
+            why = f"choose_model proposed '{name}', which is not a purchase model"
+        fallback_note = f"model choice by backtest unavailable ({why}); "
+    else:
+        fallback_note = "model choice by backtest unavailable; "
+    fits: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in ("bgnbd", "pnbd"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits[name] = fit_purchase_model(summary, name)
+        except CvmError as exc:
+            errors[name] = str(exc).splitlines()[0]
+    if not fits:
+        raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+    bic = {k: m.summary().bic for k, m in fits.items()}
+    best = min(bic, key=bic.get)
+    reason = fallback_note + "lowest BIC on the calibration data: " + ", ".join(f"{k} {v:,.1f}" for k, v in bic.items())
+    return best, fits[best], reason
+
+
+def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
+    """Fit Gamma-Gamma on repeat customers with positive spend; None and a note if that is impossible."""
+    from cvm.models import GammaGamma
+
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeat) < 10:
+        return None, f"only {len(repeat)} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return GammaGamma().fit(repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float)), None
+    except CvmError as exc:
+        return None, f"Gamma-Gamma fit failed ({str(exc).splitlines()[0]}): observed mean spend used"
+
+
+# ----------------------------------------------------------------------------- workspace glue
+def resolve_options(ws: Any, horizon=None, discount_rate=None, margin=None, time_unit=None, level=None) -> dict[str, Any]:
+    """Fill unset options from the workspace settings and convert the yearly discount rate per time unit."""
+    from cvm.settings import DAYS_PER_UNIT
+
+    settings = ws.settings
+    tu = time_unit or settings.time_unit
+    if tu not in DAYS_PER_UNIT:
+        raise SchemaError(f"unknown time unit '{tu}'", hint="use day, week, month or year")
+    yearly = settings.discount_rate if discount_rate is None else float(discount_rate)
+    if not 0 <= yearly < 10:
+        raise SchemaError(f"discount rate {yearly} is out of range", hint="a yearly rate such as 0.1 for 10 %")
+    m = settings.margin if margin is None else float(margin)
+    if not 0 < m <= 1:
+        raise SchemaError(f"margin {m} must lie in (0, 1]", hint="a share of revenue, e.g. 0.3")
+    h = settings.horizon if horizon is None else int(horizon)
+    if h < 1:
+        raise SchemaError(f"horizon must be at least 1, got {h}")
+    lv = settings.interval_level if level is None else float(level)
+    return {
+        "time_unit": tu,
+        "horizon": h,
+        "discount_rate": yearly,
+        "discount_per_unit": (1.0 + yearly) ** (DAYS_PER_UNIT[tu] / 365.25) - 1.0,
+        "margin": m,
+        "level": lv,
+        "days_per_unit": DAYS_PER_UNIT[tu],
+    }
+
+
+def resolve_as_of(ws: Any, as_of: Any) -> pd.Timestamp:
+    """The as-of date: the given date, or the day of the last transaction."""
+    if as_of is not None:
+        try:
+            return pd.Timestamp(as_of)
+        except (ValueError, TypeError):
+            raise SchemaError(f"as-of date '{as_of}' is not a date", hint="use YYYY-MM-DD") from None
+    if not _has_table(ws, "transactions"):
+        raise WorkspaceError("the workspace has no transactions", hint="ingest a transaction file first (cvm ingest FILE)")
+    last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0]
+    if last is None:
+        raise WorkspaceError("the workspace has no transactions", hint="ingest a transaction file first (cvm ingest FILE)")
+    return pd.Timestamp(last).normalize()
+
+
+def _has_table(ws: Any, name: str) -> bool:
+    if hasattr(ws, "has_table"):
+        return bool(ws.has_table(name))
+    row = ws.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def customer_margins(ws: Any, as_of: pd.Timestamp, default: float) -> pd.DataFrame:
+    """Historic margin per customer from ``transactions`` up to and including the as-of day.
+
+    The ``margin`` column of a transaction is its contribution in money; rows
+    without it contribute ``amount * default``. Returns ``historic_value`` and
+    ``margin_rate`` (historic value over revenue; the default when revenue is 0).
+    """
+    end = as_of + pd.Timedelta(days=1)
+    cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'transactions'").fetchall()}
+    margin_expr = "coalesce(margin, amount * ?)" if "margin" in cols else "amount * ?"
+    frame = ws.con.execute(
+        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum(amount) AS revenue, sum({margin_expr}) AS historic_value "
+        "FROM transactions WHERE ts < ? GROUP BY 1",
+        [default, end],
+    ).df()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = frame["historic_value"] / frame["revenue"]
+    frame["margin_rate"] = rate.where(np.isfinite(rate) & (frame["revenue"] > 0), default)
+    return frame.set_index("customer_id")
+
+
+def planned_costs(ws: Any, as_of: pd.Timestamp, customer_ids: pd.Index, per_customer: float) -> pd.Series:
+    """Costs planned after the as-of date per customer (``costs`` rows dated later), plus the setting.
+
+    ``settings.retention_cost_per_customer`` is added for every customer.
+    """
+    out = pd.Series(float(per_customer), index=customer_ids, dtype=float)
+    if not _has_table(ws, "costs"):
+        return out
+    from cvm.value.investment import read_costs
+
+    costs = read_costs(ws)
+    if costs.empty or "customer_id" not in costs.columns:
+        return out
+    later = costs[costs["customer_id"].notna() & (costs["ts"] >= as_of + pd.Timedelta(days=1))]
+    sums = later.groupby("customer_id")["amount"].sum()
+    return out.add(sums.reindex(customer_ids).fillna(0.0), fill_value=0.0)
+
+
+def score_customers(
+    ws: Any,
+    as_of: Any = None,
+    model: str = "auto",
+    horizon: int | None = None,
+    discount_rate: float | None = None,
+    margin: float | None = None,
+    time_unit: str | None = None,
+    level: float | None = None,
+    store: bool = True,
+) -> pd.DataFrame:
+    """Value every customer as of a date and (by default) store the run in ``scores``.
+
+    Parameters
+    ----------
+    ws
+        The workspace (:class:`cvm.data.Workspace`).
+    as_of
+        Valuation date (inclusive); default the day of the last transaction. The
+        models are fitted on everything up to this date (the calibration period).
+    model
+        ``auto`` (:func:`cvm.evaluation.choose_model`, else lowest BIC of BG/NBD
+        and Pareto/NBD), ``bgnbd``, ``pnbd`` or ``mbgnbd``.
+    horizon, time_unit, discount_rate, margin, level
+        Default from ``ws.settings``; ``discount_rate`` is **yearly** and converted
+        per time unit; ``margin`` replaces the settings margin for transactions
+        without a ``margin`` column value.
+    store
+        Append the run to ``scores`` and ``score_runs``.
+
+    Returns
+    -------
+    DataFrame, one row per customer (customers in ``customers`` without purchases
+    appear as prospects with zero value), columns of
+    :data:`cvm.value.store.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
+    ``model``, ``model_reason`` and ``notes``.
+    """
+    from cvm.value.segments import assign_tiers, lifecycle_stages, rank_and_percentile
+    from cvm.value.store import new_run_id, save_scores
+
+    opts = resolve_options(ws, horizon, discount_rate, margin, time_unit, level)
+    stamp = resolve_as_of(ws, as_of)
+    summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
+    if summary is None or len(summary) == 0:
+        raise WorkspaceError(f"no customer has purchased by {stamp.date()}", hint="pick a later --as-of date")
+    summary = summary.copy()
+    summary.index = summary.index.astype(str)
+    summary.index.name = "customer_id"
+
+    name = model.lower()
+    if name == "auto":
+        name, purchase, reason = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
+    else:
+        purchase, reason = fit_purchase_model(summary, name), "chosen by the user"
+    spend, spend_note = fit_spend_model(summary)
+
+    margins = customer_margins(ws, stamp, opts["margin"]).reindex(summary.index)
+    margin_rate = margins["margin_rate"].fillna(opts["margin"]).to_numpy()
+    valuation = value_customers(
+        summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
+        margin=margin_rate, level=opts["level"],
+    )
+    frame = valuation.customers
+    if "total_amount" in frame.columns:
+        fallback = frame["total_amount"].to_numpy(float) * opts["margin"]
+    else:
+        fallback = np.zeros(len(frame))
+    frame["historic_value"] = np.where(margins["historic_value"].notna().to_numpy(), margins["historic_value"].to_numpy(), fallback)
+
+    # customers known in `customers` but without a purchase yet: prospects with zero value
+    if _has_table(ws, "customers"):
+        known = ws.con.execute("SELECT DISTINCT CAST(customer_id AS VARCHAR) FROM customers").fetchall()
+        prospects = sorted({k[0] for k in known if k[0] is not None} - set(frame["customer_id"]))
+        if prospects:
+            zero_cols = ["frequency", "recency", "T", "monetary_value", "n_transactions", "historic_value",
+                         "expected_purchases", "expected_spend", "clv", "clv_low", "clv_high", "residual_value"]
+            extra = pd.DataFrame({"customer_id": prospects})
+            for c in zero_cols:
+                extra[c] = 0.0
+            extra["probability_alive"] = np.nan
+            extra["margin_rate"] = opts["margin"]
+            frame = pd.concat([frame, extra], ignore_index=True)
+
+    purchased = frame["n_transactions"].fillna(0).to_numpy() > 0 if "n_transactions" in frame else frame["probability_alive"].notna().to_numpy()
+    frame["rank"], frame["percentile"] = rank_and_percentile(frame["clv"], frame["customer_id"])
+    frame["value_tier"] = assign_tiers(frame["percentile"], ws.settings.tier_cutoffs)
+    if "first_purchase" in frame.columns:
+        since_first = (stamp - pd.to_datetime(frame["first_purchase"])).dt.total_seconds().to_numpy() / 86400.0
+    else:
+        since_first = frame["T"].to_numpy(float) * opts["days_per_unit"]
+    frame["lifecycle_stage"] = lifecycle_stages(
+        frame["frequency"], frame["probability_alive"].fillna(0.0), np.nan_to_num(since_first, nan=np.inf),
+        ws.settings.stage_rules, purchased=purchased,
+    )
+    costs = planned_costs(ws, stamp, pd.Index(frame["customer_id"]), ws.settings.retention_cost_per_customer)
+    frame["planned_cost"] = costs.to_numpy()
+    frame["max_investment"] = np.clip(frame["clv"].to_numpy() - frame["planned_cost"].to_numpy(), 0.0, None)
+
+    notes = list(valuation.notes) + ([spend_note] if spend_note else [])
+    run_id = new_run_id()
+    frame = frame.sort_values(["rank"]).reset_index(drop=True)
+    frame.attrs.update(
+        run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=name, model_reason=reason,
+        notes=notes, time_unit=opts["time_unit"], horizon=opts["horizon"],
+    )
+    if store:
+        save_scores(
+            ws, frame,
+            {
+                "run_id": run_id, "as_of": stamp, "created": pd.Timestamp.now(), "model": name, "model_reason": reason,
+                "horizon": opts["horizon"], "time_unit": opts["time_unit"], "discount_rate": opts["discount_rate"],
+                "margin": opts["margin"], "level": opts["level"], "n_customers": len(frame),
+                "total_clv": float(frame["clv"].sum()),
+            },
+        )
+    return frame
+
+
+def value_by_period(
+    ws: Any,
+    as_of: Any = None,
+    model: str = "auto",
+    horizon: int | None = None,
+    discount_rate: float | None = None,
+    margin: float | None = None,
+    time_unit: str | None = None,
+) -> pd.DataFrame:
+    """Expected value of the whole customer base period by period over the horizon.
+
+    Columns: ``period`` (1..H in the time unit), ``expected_purchases``,
+    ``expected_value`` (margin x spend x purchases in that period),
+    ``discounted_value`` (divided by ``(1 + d)**period``) and
+    ``cumulative_discounted_value``; the last equals the sum of ``clv`` over
+    customers from :func:`score_customers` with the same options.
+    """
+    opts = resolve_options(ws, horizon, discount_rate, margin, time_unit)
+    stamp = resolve_as_of(ws, as_of)
+    summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"]).copy()
+    summary.index = summary.index.astype(str)
+    name = model.lower()
+    if name == "auto":
+        name, purchase, _ = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
+    else:
+        purchase = fit_purchase_model(summary, name)
+    spend, _ = fit_spend_model(summary)
+    margins = customer_margins(ws, stamp, opts["margin"]).reindex(summary.index)
+    valuation = value_customers(
+        summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
+        margin=margins["margin_rate"].fillna(opts["margin"]).to_numpy(), residual=False,
+    )
+    out = valuation.by_period
+    out.insert(1, "time_unit", opts["time_unit"])
+    out.attrs.update(as_of=stamp.date().isoformat(), model=name)
+    return out

@@ -1,0 +1,246 @@
+"""Investing in the right customers (seed 002): cost-to-serve, ROI, acquisition and retention budgets.
+
+**Allocating costs.** A row of ``costs`` (``ts, amount, customer_id, segment,
+channel, campaign, kind``) dated on or before the as-of day is charged to
+
+1. its ``customer_id`` when it has one; else
+2. every customer whose ``segment`` attribute equals its segment, in equal parts; else
+3. every customer acquired through its ``channel``, in equal parts; else
+4. every scored customer, in equal parts (overhead, campaigns without a target).
+
+Rows dated after the as-of day are *planned* costs (used for the maximum
+justified investment in :func:`cvm.value.score_customers`).
+
+**Per group** (segment or channel): ``cost`` = allocated costs,
+``cost_to_serve`` = cost per customer, ``roi = (historic_value - cost) / cost``
+(realised margin against what was spent), ``clv_to_cost = clv / cost``
+(predicted value against what was spent), and the flags
+
+* ``over-investment`` — ``(historic_value + clv) / cost < 1``: the group's past
+  and future margin together do not pay back what was spent on it;
+* ``under-investment`` — ``clv_share >= 2 x cost_share``: the group holds at
+  least twice the share of future value as it receives of the spending;
+* otherwise ``balanced``.
+
+**Maximum acquisition cost per channel** = mean CLV of the customers acquired
+through that channel times ``target_ratio`` (1 = break even; 1/3 for the common
+"CLV at least three times acquisition cost" rule); compared with the actual
+acquisition cost per customer (``kind = acquisition`` costs of the channel over
+its customers).
+
+**Retention budget.** A retention action costs ``c`` per customer and saves a
+share ``uplift`` of the value at risk. With ``p`` = P(alive), the value if the
+customer is alive is ``clv / p`` (because ``clv = p x value-if-alive`` for these
+models), so the value at risk is ``clv (1 - p) / p`` and the expected saving is
+``uplift x clv (1 - p) / p``. Customers are ranked by saving per unit of
+spend, and selected while the saving exceeds the cost and the budget lasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cvm.errors import SchemaError
+
+COST_COLUMNS = ("ts", "amount", "customer_id", "segment", "channel", "campaign", "kind")
+
+
+def read_costs(ws: Any) -> pd.DataFrame:
+    """The ``costs`` table with every column of :data:`COST_COLUMNS` present (empty when absent)."""
+    from cvm.value.clv import _has_table
+
+    if not _has_table(ws, "costs"):
+        return pd.DataFrame(columns=list(COST_COLUMNS))
+    frame = ws.con.execute("SELECT * FROM costs").df()
+    for col in COST_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    if frame["amount"].isna().any():
+        raise SchemaError("the costs table has rows without an amount", hint="re-ingest costs; amount is required")
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    frame["customer_id"] = frame["customer_id"].astype(object).where(frame["customer_id"].notna(), None)
+    frame.loc[frame["customer_id"].notna(), "customer_id"] = frame.loc[frame["customer_id"].notna(), "customer_id"].astype(str)
+    return frame
+
+
+def allocate_costs(costs: pd.DataFrame, customers: pd.DataFrame, as_of: Any = None) -> pd.Series:
+    """Costs charged to each customer by the rules in the module docstring (pure function).
+
+    ``customers`` has ``customer_id`` and optionally ``segment`` and ``channel``.
+    """
+    ids = customers["customer_id"].astype(str)
+    out = pd.Series(0.0, index=pd.Index(ids, name="customer_id"))
+    if costs.empty or len(ids) == 0:
+        return out
+    rows = costs
+    if as_of is not None and "ts" in rows.columns:
+        rows = rows[pd.to_datetime(rows["ts"]) < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+    has_customer = rows["customer_id"].notna()
+    direct = rows[has_customer].groupby("customer_id")["amount"].sum()
+    out = out.add(direct.reindex(out.index).fillna(0.0), fill_value=0.0)
+    rest = rows[~has_customer]
+    for key in ("segment", "channel"):
+        if key not in customers.columns:
+            continue
+        part = rest[rest[key].notna()]
+        if part.empty:
+            continue
+        members = customers.assign(customer_id=ids).groupby(customers[key].astype(str).to_numpy())["customer_id"].apply(list)
+        for target, amount in part.groupby(part[key].astype(str))["amount"].sum().items():
+            group = members.get(target)
+            if group:
+                out.loc[group] += amount / len(group)
+        rest = rest[rest[key].isna() | ~rest[key].astype(str).isin(members.index)]
+    overhead = float(rest["amount"].sum())
+    if overhead:
+        out += overhead / len(out)
+    return out
+
+
+def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer: float, uplift: float = 0.2) -> pd.DataFrame:
+    """Rank customers by expected saving per unit of retention spend and fill the budget.
+
+    Returns every customer with ``value_at_risk``, ``expected_saving``,
+    ``saving_per_cost``, ``cumulative_cost`` and ``selected``, best first.
+    """
+    if budget < 0:
+        raise SchemaError(f"budget must not be negative, got {budget}")
+    if cost_per_customer <= 0:
+        raise SchemaError(
+            "a retention budget needs a cost per retained customer",
+            hint="set it with 'cvm settings --set retention_cost_per_customer=25' or pass cost_per_customer",
+        )
+    if not 0 < uplift <= 1:
+        raise SchemaError(f"uplift must lie in (0, 1], got {uplift}")
+    frame = scores[scores["probability_alive"].notna()].copy()
+    p = frame["probability_alive"].to_numpy(float)
+    clv = frame["clv"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_risk = np.where(p > 1e-12, clv * (1 - p) / p, 0.0)
+    frame["value_at_risk"] = at_risk
+    frame["expected_saving"] = uplift * at_risk
+    frame["retention_cost"] = float(cost_per_customer)
+    frame["saving_per_cost"] = frame["expected_saving"] / cost_per_customer
+    frame = frame.sort_values(["saving_per_cost", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    worth = frame["expected_saving"] > cost_per_customer
+    frame["cumulative_cost"] = np.where(worth, worth.cumsum() * cost_per_customer, np.nan)
+    frame["selected"] = worth & (frame["cumulative_cost"] <= budget + 1e-9)
+    keep = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
+            "saving_per_cost", "cumulative_cost", "selected"]
+    return frame[keep]
+
+
+def _group_table(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    data = table.assign(**{key: table[key].astype(object).where(table[key].notna(), "(unknown)")})
+    g = data.groupby(key, sort=True)
+    out = pd.DataFrame(
+        {
+            "customers": g.size(),
+            "historic_value": g["historic_value"].sum(),
+            "clv": g["clv"].sum(),
+            "cost": g["cost"].sum(),
+        }
+    )
+    out["cost_to_serve"] = out["cost"] / out["customers"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["roi"] = np.where(out["cost"] > 0, (out["historic_value"] - out["cost"]) / out["cost"], np.nan)
+        out["clv_to_cost"] = np.where(out["cost"] > 0, out["clv"] / out["cost"], np.nan)
+    total_clv, total_cost = out["clv"].sum(), out["cost"].sum()
+    out["clv_share"] = out["clv"] / total_clv if total_clv else 0.0
+    out["cost_share"] = out["cost"] / total_cost if total_cost else 0.0
+    lifetime = out["historic_value"] + out["clv"]
+    over = (out["cost"] > 0) & (lifetime < out["cost"])
+    under = (total_cost > 0) & (out["clv_share"] >= 2 * out["cost_share"]) & (out["clv"] > 0)
+    out["flag"] = np.select([over, under], ["over-investment", "under-investment"], default="balanced")
+    return out.reset_index().rename(columns={key: "group"})
+
+
+@dataclass
+class InvestmentResult:
+    """Cost-to-serve and returns per segment and channel, acquisition ceilings, retention plan."""
+
+    customers: pd.DataFrame
+    by_segment: pd.DataFrame
+    by_channel: pd.DataFrame
+    acquisition: pd.DataFrame
+    retention: pd.DataFrame | None
+    segment_column: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "segment_column": self.segment_column,
+            "by_segment": self.by_segment.to_dict(orient="records"),
+            "by_channel": self.by_channel.to_dict(orient="records"),
+            "acquisition": self.acquisition.to_dict(orient="records"),
+            "total_cost": float(self.customers["cost"].sum()),
+        }
+        if self.retention is not None:
+            chosen = self.retention[self.retention["selected"]]
+            out["retention"] = {
+                "selected": int(len(chosen)),
+                "spend": float(chosen["retention_cost"].sum()),
+                "expected_saving": float(chosen["expected_saving"].sum()),
+                "customers": chosen.head(50).to_dict(orient="records"),
+            }
+        return out
+
+
+def investment(
+    ws: Any,
+    scores: pd.DataFrame | None = None,
+    budget: float | None = None,
+    target_ratio: float = 1.0,
+    uplift: float = 0.2,
+    cost_per_customer: float | None = None,
+    segment_column: str | None = None,
+) -> InvestmentResult:
+    """Are we investing in the right customers? (seed 002's questions, answered per segment and channel)
+
+    Parameters
+    ----------
+    budget
+        Retention budget to allocate (no allocation when None).
+    target_ratio
+        Multiplier on mean CLV for the maximum acquisition cost per channel.
+    uplift, cost_per_customer
+        Retention effect and cost per contacted customer (default
+        ``settings.retention_cost_per_customer``).
+    segment_column
+        Attribute to group by; default ``segment`` when customers carry one, else ``value_tier``.
+    """
+    from cvm.value.profile import customer_table
+
+    if target_ratio <= 0:
+        raise SchemaError(f"target ratio must be positive, got {target_ratio}")
+    table = customer_table(ws, scores, rfm=False)
+    costs = read_costs(ws)
+    as_of = table.attrs.get("as_of")
+    table["cost"] = allocate_costs(costs, table, as_of).reindex(table["customer_id"].astype(str)).to_numpy()
+    if segment_column is None:
+        segment_column = "segment" if "segment" in table.columns and table["segment"].notna().any() else "value_tier"
+    if segment_column not in table.columns:
+        raise SchemaError(f"no customer attribute '{segment_column}'", hint="use segment, value_tier, lifecycle_stage or another attribute")
+    by_segment = _group_table(table, segment_column)
+    by_channel = _group_table(table, "channel")
+
+    acq = costs[costs["kind"].astype(str).str.lower().isin(["acquisition", "acquisitie", "werving"]) & costs["channel"].notna()]
+    if as_of is not None and not acq.empty:
+        acq = acq[acq["ts"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
+    acq_cost = acq.groupby(acq["channel"].astype(str))["amount"].sum()
+    acquisition = by_channel[["group", "customers", "clv"]].copy()
+    acquisition["mean_clv"] = acquisition["clv"] / acquisition["customers"]
+    acquisition["max_acquisition_cost"] = acquisition["mean_clv"] * target_ratio
+    acquisition["acquisition_cost"] = acquisition["group"].map(acq_cost).fillna(0.0) / acquisition["customers"]
+    acquisition["headroom"] = acquisition["max_acquisition_cost"] - acquisition["acquisition_cost"]
+    acquisition = acquisition.rename(columns={"group": "channel"}).drop(columns=["clv"])
+
+    retention = None
+    if budget is not None:
+        cost = ws.settings.retention_cost_per_customer if cost_per_customer is None else cost_per_customer
+        retention = retention_allocation(table, budget, cost, uplift)
+    keep = [c for c in ("customer_id", segment_column, "channel", "historic_value", "clv", "cost") if c in table.columns]
+    return InvestmentResult(table[keep], by_segment, by_channel, acquisition, retention, segment_column)

@@ -1,0 +1,168 @@
+"""Keeping every scoring run: the ``scores`` and ``score_runs`` tables.
+
+Every call of :func:`cvm.value.score_customers` with ``store=True`` appends one
+row per customer to ``scores`` and one row to ``score_runs``, so the value of a
+customer can be shown "at any moment" and compared over time (migration,
+P(alive) history in the customer view).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from cvm.errors import SchemaError, WorkspaceError
+
+#: columns of ``scores`` in storage order (``run_id`` and ``as_of`` first)
+SCORE_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "as_of": "TIMESTAMP",
+    "customer_id": "VARCHAR",
+    "frequency": "DOUBLE",
+    "recency": "DOUBLE",
+    "T": "DOUBLE",
+    "monetary_value": "DOUBLE",
+    "n_transactions": "DOUBLE",
+    "first_purchase": "TIMESTAMP",
+    "last_purchase": "TIMESTAMP",
+    "historic_value": "DOUBLE",
+    "margin_rate": "DOUBLE",
+    "probability_alive": "DOUBLE",
+    "expected_purchases": "DOUBLE",
+    "expected_spend": "DOUBLE",
+    "clv": "DOUBLE",
+    "clv_low": "DOUBLE",
+    "clv_high": "DOUBLE",
+    "residual_value": "DOUBLE",
+    "rank": "BIGINT",
+    "percentile": "DOUBLE",
+    "value_tier": "VARCHAR",
+    "lifecycle_stage": "VARCHAR",
+    "planned_cost": "DOUBLE",
+    "max_investment": "DOUBLE",
+}
+
+RUN_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "as_of": "TIMESTAMP",
+    "created": "TIMESTAMP",
+    "model": "VARCHAR",
+    "model_reason": "VARCHAR",
+    "horizon": "BIGINT",
+    "time_unit": "VARCHAR",
+    "discount_rate": "DOUBLE",
+    "margin": "DOUBLE",
+    "level": "DOUBLE",
+    "n_customers": "BIGINT",
+    "total_clv": "DOUBLE",
+}
+
+
+def _ensure_tables(con) -> None:
+    cols = ", ".join(f'"{k}" {v}' for k, v in SCORE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS scores ({cols})")
+    cols = ", ".join(f'"{k}" {v}' for k, v in RUN_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS score_runs ({cols})")
+
+
+def new_run_id() -> str:
+    """A sortable, unique id: creation time plus a short random suffix."""
+    return datetime.now().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+
+
+def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
+    """Append one scoring run to ``scores`` and ``score_runs``; returns the run id."""
+    con = ws.con
+    _ensure_tables(con)
+    frame = pd.DataFrame({c: scores[c] if c in scores.columns else None for c in SCORE_COLUMNS if c not in ("run_id", "as_of")})
+    frame.insert(0, "as_of", pd.Timestamp(run["as_of"]))
+    frame.insert(0, "run_id", run["run_id"])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    record = pd.DataFrame([{k: run.get(k) for k in RUN_COLUMNS}])
+    con.register("_cvm_scores_in", frame)
+    con.register("_cvm_run_in", record)
+    try:
+        con.execute("INSERT INTO scores BY NAME SELECT * FROM _cvm_scores_in")
+        con.execute("INSERT INTO score_runs BY NAME SELECT * FROM _cvm_run_in")
+    finally:
+        con.unregister("_cvm_scores_in")
+        con.unregister("_cvm_run_in")
+    return run["run_id"]
+
+
+def _has(ws: Any, table: str) -> bool:
+    if hasattr(ws, "has_table"):
+        return bool(ws.has_table(table))
+    row = ws.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()
+    return bool(row and row[0])
+
+
+def score_runs(ws: Any) -> pd.DataFrame:
+    """Every stored scoring run, oldest first (empty frame when none)."""
+    if not _has(ws, "score_runs"):
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return ws.con.execute("SELECT * FROM score_runs ORDER BY created, run_id").df()
+
+
+def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.DataFrame:
+    """The scores of one stored run.
+
+    Parameters
+    ----------
+    run_id
+        A run id from :func:`score_runs`; default the latest run (optionally at ``as_of``).
+    as_of
+        Take the latest run made for exactly this as-of date.
+
+    Raises
+    ------
+    WorkspaceError
+        When no run matches (the hint says how to make one).
+    """
+    runs = score_runs(ws)
+    if runs.empty:
+        raise WorkspaceError("no customers have been scored yet", hint="run 'cvm score' (or cvm.value.score_customers(ws)) first")
+    if run_id is not None:
+        if run_id not in set(runs["run_id"]):
+            raise SchemaError(f"unknown scoring run '{run_id}'", hint=f"known runs: {', '.join(runs['run_id'].tail(5))}")
+        chosen = run_id
+    elif as_of is not None:
+        stamp = pd.Timestamp(as_of)
+        match = runs[pd.to_datetime(runs["as_of"]) == stamp]
+        if match.empty:
+            raise WorkspaceError(
+                f"no scoring run as of {stamp.date()}",
+                hint="score at that date first: score_customers(ws, as_of=...)",
+            )
+        chosen = match["run_id"].iloc[-1]
+    else:
+        chosen = runs["run_id"].iloc[-1]
+    frame = ws.con.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY rank, customer_id", [chosen]).df()
+    info = runs[runs["run_id"] == chosen].iloc[0]
+    frame.attrs.update(
+        run_id=chosen,
+        as_of=str(pd.Timestamp(info["as_of"]).date()),
+        model=info["model"],
+        model_reason=info.get("model_reason"),
+        time_unit=info["time_unit"],
+        horizon=int(info["horizon"]),
+    )
+    return frame
+
+
+def latest_scores(ws: Any) -> pd.DataFrame:
+    """The scores of the most recent run (see :func:`load_scores`)."""
+    return load_scores(ws)
+
+
+def scores_at(ws: Any, as_of: Any, **score_options: Any) -> pd.DataFrame:
+    """Stored scores as of a date, scoring (and storing) that date first if no run exists."""
+    try:
+        return load_scores(ws, as_of=as_of)
+    except WorkspaceError:
+        from cvm.value.clv import score_customers
+
+        return score_customers(ws, as_of=as_of, **score_options)
