@@ -1,0 +1,682 @@
+"""Backtests: fit on a calibration period, compare with what happened in the holdout.
+
+The procedure is the validation of Fader, Hardie & Lee (2005), "Counting your
+customers the easy way", *Marketing Science* 24(2), 275-284:
+
+1. Split the transactions at the calibration end. Customers acquired up to
+   that date form the cohort; their history up to it is summarised
+   (frequency ``x``, recency ``t_x``, age ``T``) by the data layer
+   (``Workspace.summary(calibration_end=..., holdout_end=...)``).
+2. Fit every applicable purchase model (BG/NBD, MBG/NBD, Pareto/NBD) and the
+   Gamma-Gamma spend model on the calibration summary.
+3. Compare on the holdout:
+
+   * **tracking** of repeat transactions by the whole cohort per period and
+     cumulatively. A customer acquired at time ``s_i`` is expected to make
+     ``E[X(t - s_i)]`` repeat purchases by time ``t`` (the unconditional
+     expectation of a new customer), so the cohort's curve is
+     ``sum_i E[X(t - s_i)]`` (FHL 2005, Figures 3 and 4);
+   * **conditional expectations** ``E[Y(t*) | x, t_x, T]`` of each customer's
+     holdout purchases, in total (``holdout_predicted``), per customer
+     (MAE, RMSE) and averaged by calibration frequency ``x = 0..6, 7+``
+     (FHL 2005, Figure 5);
+   * the **calibration histogram**: expected number of customers with ``x``
+     repeat purchases in calibration, ``sum_i P(X(T_i) = x)``, against the
+     observed number, with Pearson's chi-square over the eight groups
+     ``0..6, 7+`` and ``8 - 1 - k`` degrees of freedom for a ``k``-parameter
+     model (3 for BG/NBD and Pareto/NBD);
+   * **calibration of P(alive)**: binned P(alive) at the calibration end
+     against the share of customers who bought in the holdout;
+   * **ranking quality**: the holdout spend predicted by each model (expected
+     purchases times the Gamma-Gamma expected spend) against the realised
+     holdout spend, as a normalised Gini and the share of holdout value held
+     by the predicted top decile.
+
+Time is measured in days and expressed in ``time_unit`` (so a customer's age
+is 38.86 weeks, not 38): purchases on the same day count once, as in the
+paper — the data layer's summary rule.
+
+The best model (what ``--model auto`` uses) has the smallest holdout tracking
+error: the mean absolute percentage error of the cumulative number of repeat
+transactions counted from the calibration end, over the holdout periods.
+Models within one percentage point of the best are treated as tied and the
+tie goes to the lowest BIC of the calibration fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cvm.errors import ConvergenceError, CvmError, SchemaError
+from cvm.evaluation import metrics
+from cvm.settings import DAYS_PER_UNIT
+
+#: purchase models a backtest compares, by command-line name (see cvm.models.MODEL_NAMES)
+PURCHASE_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "pnbd")
+#: models within this absolute difference of tracking error are tied (then BIC decides)
+TIE_TOLERANCE = 0.01
+#: the calibration histogram groups x = 0 .. TOP_GROUP - 1 and TOP_GROUP+
+TOP_GROUP = 7
+BACKTEST_TABLE = "backtests"
+
+
+# ----------------------------------------------------------------------------
+# the result
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest found, as frames and one JSON-ready dict.
+
+    Attributes
+    ----------
+    best
+        Command-line name of the chosen model (``bgnbd``, ``mbgnbd``, ``pnbd``).
+    reason
+        Why, in words.
+    models
+        Model name to its metrics (``holdout_actual``, ``holdout_predicted``,
+        ``tracking_error``, ``mae_purchases``, ``rmse_purchases``, ``chi_square``,
+        ...). A model that could not be fitted holds only ``error``.
+    tracking
+        Long frame: ``period``, ``end`` (date the period ends, exclusive),
+        ``phase``, ``series`` (``actual`` or a model), ``incremental``, ``cumulative``.
+    conditional
+        Indexed by calibration frequency group; ``n_customers``, ``actual`` and one column per model.
+    histogram
+        Indexed by calibration frequency group; ``observed`` and one column per model.
+    probability_alive_calibration
+        Long frame: ``model``, bin edges, ``n_customers``, ``predicted``, ``observed``.
+    customers
+        Per customer: calibration summary, holdout outcome and each model's predictions.
+    fitted
+        Model name to the fitted model object (the Gamma-Gamma fit under ``gg``).
+    """
+
+    best: str
+    reason: str
+    models: dict[str, dict[str, Any]]
+    tracking: pd.DataFrame
+    conditional: pd.DataFrame
+    histogram: pd.DataFrame
+    probability_alive_calibration: pd.DataFrame
+    customers: pd.DataFrame
+    calibration_end: str
+    holdout_end: str
+    time_unit: str
+    tracking_unit: str
+    n_customers: int
+    fitted: dict[str, Any] = field(default_factory=dict)
+    summaries_html: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``cvm backtest --json``): ``best``, ``reason`` and ``models`` → name → metrics."""
+        return _json_safe({
+            "best": self.best,
+            "reason": self.reason,
+            "calibration_end": self.calibration_end,
+            "holdout_end": self.holdout_end,
+            "time_unit": self.time_unit,
+            "tracking_unit": self.tracking_unit,
+            "n_customers": self.n_customers,
+            "models": self.models,
+            "conditional": _frame_records(self.conditional, index_name="frequency"),
+            "histogram": _frame_records(self.histogram, index_name="frequency"),
+        })
+
+    def to_payload(self) -> dict[str, Any]:
+        """Everything the report needs, JSON-ready (stored in the workspace's ``backtests`` table)."""
+        out = self.to_dict()
+        out["tracking"] = _frame_records(self.tracking.assign(end=self.tracking["end"].astype(str)))
+        out["probability_alive_calibration"] = _frame_records(self.probability_alive_calibration)
+        out["summaries_html"] = dict(self.summaries_html)
+        return _json_safe(out)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> "BacktestResult":
+        """Rebuild a result (without fitted models and per-customer rows) from :meth:`to_payload`."""
+        def frame(key: str, index: str | None = None) -> pd.DataFrame:
+            rows = payload.get(key) or []
+            f = pd.DataFrame(rows)
+            if index and index in f.columns:
+                f = f.set_index(index)
+            return f
+
+        return cls(
+            best=payload["best"], reason=payload.get("reason", ""), models=dict(payload.get("models", {})),
+            tracking=frame("tracking"), conditional=frame("conditional", "frequency"),
+            histogram=frame("histogram", "frequency"),
+            probability_alive_calibration=frame("probability_alive_calibration"),
+            customers=pd.DataFrame(), calibration_end=payload.get("calibration_end", ""),
+            holdout_end=payload.get("holdout_end", ""), time_unit=payload.get("time_unit", "week"),
+            tracking_unit=payload.get("tracking_unit", payload.get("time_unit", "week")),
+            n_customers=int(payload.get("n_customers", 0)),
+            summaries_html=dict(payload.get("summaries_html", {})),
+        )
+
+    def metrics_frame(self) -> pd.DataFrame:
+        """One row per model, one column per metric (for tables)."""
+        return pd.DataFrame(self.models).T
+
+
+def _frame_records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
+    if frame is None or frame.empty:
+        return []
+    f = frame.reset_index() if index_name else frame
+    if index_name and f.columns[0] != index_name:
+        f = f.rename(columns={f.columns[0]: index_name})
+    return f.to_dict(orient="records")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+# ----------------------------------------------------------------------------
+# data: calibration summary from the data layer, repeat-purchase times for tracking
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestData:
+    """The inputs of a backtest, in days since ``origin`` (the first day of the data).
+
+    ``customers`` is indexed by customer and holds ``frequency``, ``recency``,
+    ``T`` (in ``time_unit``), ``monetary_value``, ``frequency_holdout``,
+    ``spend_holdout``, ``duration_holdout`` (in ``time_unit``) and
+    ``first_offset`` (days from ``origin`` to the first purchase).
+    ``repeat_offsets`` are the days from ``origin`` of every repeat purchase
+    of those customers up to the holdout end (one per customer and day).
+    """
+
+    customers: pd.DataFrame
+    repeat_offsets: np.ndarray
+    origin: pd.Timestamp
+    calibration_days: float
+    end_days: float
+    time_unit: str
+    calibration_end: pd.Timestamp
+    holdout_end: pd.Timestamp
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise SchemaError(f"{name} '{value}' is not a date", hint="write dates as YYYY-MM-DD") from None
+    if ts is pd.NaT:
+        raise SchemaError(f"{name} is missing")
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _day_floor(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.normalize()
+
+
+def load_backtest_data(ws: Any, calibration_end: Any, holdout_end: Any = None, time_unit: str = "week") -> BacktestData:
+    """Read the calibration/holdout summary and the repeat-purchase days from a workspace."""
+    if time_unit not in DAYS_PER_UNIT:
+        raise SchemaError(f"unknown time unit '{time_unit}'", hint="use day, week, month or year")
+    if not ws.has_table("transactions"):
+        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
+    bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last, count(*) AS n FROM transactions")
+    if int(bounds["n"].iloc[0]) == 0:
+        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
+    first_ts = _timestamp(bounds["first"].iloc[0], "first transaction")
+    last_ts = _timestamp(bounds["last"].iloc[0], "last transaction")
+    cal_end = _timestamp(calibration_end, "calibration_end")
+    hold_end = _timestamp(holdout_end, "holdout_end") if holdout_end is not None else _day_floor(last_ts)
+    if cal_end < first_ts:
+        raise SchemaError(f"the calibration end {cal_end.date()} is before the first transaction ({first_ts.date()})",
+                          hint="choose a calibration end inside the data")
+    if hold_end <= cal_end:
+        raise SchemaError(f"the holdout end {hold_end.date()} is not after the calibration end {cal_end.date()}",
+                          hint=f"the data run to {last_ts.date()}; choose an earlier calibration end")
+
+    summary = ws.summary(time_unit=time_unit, calibration_end=cal_end.date().isoformat(),
+                         holdout_end=hold_end.date().isoformat())
+    summary = _normalise_summary(summary)
+    if summary.empty:
+        raise SchemaError("no customers were acquired by the calibration end", hint="choose a later calibration end")
+    days = ws.frame(
+        "SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id, CAST(ts AS DATE) AS day FROM transactions "
+        "WHERE CAST(ts AS DATE) <= ?",
+        [hold_end.date()],
+    )
+    return _assemble(summary, days, first_ts, cal_end, hold_end, time_unit)
+
+
+def _normalise_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """Accept the workspace's names (frequency, ...) and lifetimes' (frequency_cal, ...)."""
+    rename = {f"{c}_cal": c for c in ("frequency", "recency", "T", "monetary_value")}
+    out = summary.rename(columns={k: v for k, v in rename.items() if k in summary.columns})
+    if "customer_id" in out.columns:
+        out = out.set_index("customer_id")
+    needed = ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]
+    missing = [c for c in needed if c not in out.columns]
+    if missing:
+        raise SchemaError(f"the calibration/holdout summary lacks {', '.join(missing)}")
+    out.index = out.index.astype(str)
+    return out
+
+
+def _assemble(summary: pd.DataFrame, days: pd.DataFrame, first_ts: pd.Timestamp, cal_end: pd.Timestamp,
+              hold_end: pd.Timestamp, time_unit: str) -> BacktestData:
+    """Join the summary (already in ``time_unit``) with the purchase days of the same customers.
+
+    Purchases collapse to one per customer and calendar day, the data layer's rule.
+    """
+    origin = _day_floor(first_ts)
+    days = days[days["customer_id"].isin(summary.index)]
+    offset = (pd.to_datetime(days["day"]) - origin).dt.days.to_numpy().astype(float)
+    first_offset_each = pd.Series(offset).groupby(days["customer_id"].to_numpy()).transform("min").to_numpy()
+    repeat_offsets = np.sort(offset[offset > first_offset_each])
+    first_offset = pd.Series(offset).groupby(days["customer_id"].to_numpy()).min()
+
+    c = pd.DataFrame(index=summary.index)
+    for col in ("frequency", "recency", "T", "frequency_holdout", "duration_holdout"):
+        c[col] = summary[col].astype(float)
+    c["monetary_value"] = summary["monetary_value"].astype(float).fillna(0.0) if "monetary_value" in summary else 0.0
+    if "monetary_value_holdout" in summary:
+        c["spend_holdout"] = c["frequency_holdout"] * summary["monetary_value_holdout"].astype(float).fillna(0.0)
+    else:
+        c["spend_holdout"] = np.nan
+    c["first_offset"] = first_offset.reindex(c.index).to_numpy()
+    if c["first_offset"].isna().any():
+        raise SchemaError("the summary and the transactions disagree about who the customers are")
+    cal_days = float((cal_end.normalize() - origin).days + 1)
+    end_days = float((hold_end.normalize() - origin).days + 1)
+    return BacktestData(c, repeat_offsets, origin, cal_days, end_days, time_unit, cal_end, hold_end)
+
+
+def _workspace_from_transactions(frame: pd.DataFrame, tmpdir: str):
+    from cvm.data import Workspace
+
+    ws = Workspace.open(tmpdir)
+    ws.ingest(frame, kind="transactions")
+    return ws
+
+
+# ----------------------------------------------------------------------------
+# fitting and predictions
+# ----------------------------------------------------------------------------
+
+
+def _fit_quietly(fit, *args) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = fit(*args)
+    return model, sorted({str(w.message) for w in caught})
+
+
+def _unconditional_tracking(model: Any, first_offset: np.ndarray, period_ends: np.ndarray, per_unit: float) -> np.ndarray:
+    """Expected cumulative repeat purchases of the cohort at each period end: ``sum_i E[X(t - s_i)]``.
+
+    Customers acquired on the same day share one evaluation (``np.unique``).
+    """
+    starts, counts = np.unique(first_offset, return_counts=True)
+    ages = (period_ends[:, None] - starts[None, :]) / per_unit  # (periods, cohorts)
+    positive = ages > 0
+    values = np.zeros_like(ages)
+    if np.any(positive):
+        values[positive] = np.asarray(model.expected_purchases_new(ages[positive]), dtype=float)
+    return values @ counts
+
+
+def _histogram_expected(model: Any, T: np.ndarray, top: int = TOP_GROUP) -> np.ndarray:
+    """``sum_i P(X(T_i) = x)`` for ``x = 0..top-1`` and the rest for ``top+``."""
+    ages, counts = np.unique(T, return_counts=True)
+    probs = np.zeros((top + 1, len(ages)))
+    for n in range(top):
+        probs[n] = np.asarray(model.purchase_probability(n, ages), dtype=float)
+    probs[top] = np.clip(1.0 - probs[:top].sum(axis=0), 0.0, None)
+    return probs @ counts
+
+
+def _expected_spend(gg: Any, frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
+    """Gamma-Gamma expected spend per transaction (customers without repeat purchases get the population mean)."""
+    return np.asarray(gg.expected_spend(frequency, np.where(frequency > 0, monetary, 0.0)), dtype=float)
+
+
+# ----------------------------------------------------------------------------
+# the backtest
+# ----------------------------------------------------------------------------
+
+
+def backtest(
+    ws_or_transactions: Any,
+    calibration_end: Any,
+    holdout_end: Any = None,
+    models: Sequence[str] | None = None,
+    time_unit: str = "week",
+    tracking_unit: str | None = None,
+    store: bool = True,
+) -> BacktestResult:
+    """Fit the purchase models on a calibration period and compare them on the holdout.
+
+    Parameters
+    ----------
+    ws_or_transactions
+        A :class:`cvm.data.Workspace`, or a transactions frame with columns
+        ``customer_id``, ``ts`` and optionally ``amount`` (loaded into a
+        temporary workspace through the data layer).
+    calibration_end
+        Last day of the calibration period (inclusive).
+    holdout_end
+        Last day of the holdout (inclusive); default the last transaction.
+    models
+        Purchase models to compare (default ``bgnbd``, ``mbgnbd``, ``pnbd``).
+        The Gamma-Gamma spend model is added when the data hold amounts.
+    time_unit
+        Unit of the fitted parameters and of the reported times.
+    tracking_unit
+        Length of a tracking period (default ``time_unit``).
+    store
+        Keep the result in the workspace's ``backtests`` table (for the report
+        and :func:`choose_model`).
+
+    Returns
+    -------
+    BacktestResult
+
+    Examples
+    --------
+    >>> result = backtest(ws, "1997-09-30", "1998-06-30")        # doctest: +SKIP
+    >>> result.best, result.models["bgnbd"]["holdout_actual"]       # doctest: +SKIP
+    ('pnbd', 1882.0)
+    """
+    tracking_unit = tracking_unit or time_unit
+    if tracking_unit not in DAYS_PER_UNIT:
+        raise SchemaError(f"unknown tracking unit '{tracking_unit}'", hint="use day, week, month or year")
+    names = _model_names(models)
+    if isinstance(ws_or_transactions, pd.DataFrame) or hasattr(ws_or_transactions, "to_pandas"):
+        frame = ws_or_transactions.to_pandas() if hasattr(ws_or_transactions, "to_pandas") else ws_or_transactions
+        with tempfile.TemporaryDirectory(prefix="cvm-backtest-") as tmp:
+            ws = _workspace_from_transactions(frame, tmp)
+            data = load_backtest_data(ws, calibration_end, holdout_end, time_unit)
+            ws_close = getattr(ws, "close", None)
+            if callable(ws_close):
+                ws_close()
+        return run_backtest(data, names, tracking_unit)
+    ws = ws_or_transactions
+    data = load_backtest_data(ws, calibration_end, holdout_end, time_unit)
+    result = run_backtest(data, names, tracking_unit)
+    if store:
+        save_backtest(ws, result)
+    return result
+
+
+def _model_names(models: Iterable[str] | None) -> list[str]:
+    if models is None:
+        return list(PURCHASE_MODELS)
+    names = [str(m).lower() for m in models]
+    unknown = [m for m in names if m not in PURCHASE_MODELS and m != "gg"]
+    if unknown:
+        raise SchemaError(f"cannot backtest model(s) {', '.join(unknown)}",
+                          hint=f"the backtest compares {', '.join(PURCHASE_MODELS)} (and gg for spend)")
+    names = [m for m in names if m != "gg"]
+    if not names:
+        raise SchemaError("name at least one purchase model to backtest", hint=", ".join(PURCHASE_MODELS))
+    return names
+
+
+def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tracking_unit: str | None = None) -> BacktestResult:
+    """The backtest on prepared :class:`BacktestData` (no data access; see :func:`backtest`)."""
+    from cvm.models import model_class
+
+    tracking_unit = tracking_unit or data.time_unit
+    per_unit = DAYS_PER_UNIT[data.time_unit]
+    period_days = DAYS_PER_UNIT[tracking_unit]
+    c = data.customers
+    x = c["frequency"].to_numpy()
+    t_x = c["recency"].to_numpy()
+    T = c["T"].to_numpy()
+    y_hold = c["frequency_holdout"].to_numpy()
+    duration = c["duration_holdout"].to_numpy()
+    first_offset = c["first_offset"].to_numpy()
+    n = len(c)
+
+    # tracking grid: period p ends (exclusive) p * period_days after the origin; the last period may be partial
+    n_periods = int(math.ceil(data.end_days / period_days - 1e-9))
+    ends = np.minimum(np.arange(1, n_periods + 1) * period_days, data.end_days)
+    phase = np.where(ends <= data.calibration_days + 1e-9, "calibration", "holdout")
+    actual_cum = np.searchsorted(data.repeat_offsets, ends, side="left").astype(float)
+    end_dates = [data.origin + pd.Timedelta(days=float(e)) for e in ends]
+    cal_cum_actual = float(np.searchsorted(data.repeat_offsets, data.calibration_days, side="left"))
+    holdout_mask = phase == "holdout"
+
+    tracking_rows = [_tracking_part("actual", ends, end_dates, phase, actual_cum)]
+    conditional = metrics.conditional_expectations(x, y_hold, np.zeros(n), TOP_GROUP)[["n_customers", "actual"]]
+    observed_hist = np.bincount(metrics.frequency_group(x, TOP_GROUP), minlength=TOP_GROUP + 1).astype(float)
+    histogram = pd.DataFrame({"observed": observed_hist}, index=pd.Index(metrics.frequency_labels(TOP_GROUP), name="frequency"))
+    calib_rows: list[pd.DataFrame] = []
+    customers = c.copy()
+    results: dict[str, dict[str, Any]] = {}
+    fitted: dict[str, Any] = {}
+    summaries: dict[str, str] = {}
+
+    gg = None
+    spend_known = bool(np.isfinite(c["spend_holdout"]).all()) and float(c["monetary_value"].sum()) > 0
+    if spend_known:
+        repeat = x > 0
+        try:
+            gg, gg_warnings = _fit_quietly(model_class("gg")().fit, x[repeat], c["monetary_value"].to_numpy()[repeat])
+            fitted["gg"] = gg
+            summaries["gg"] = gg.summary().to_html()
+            results["gg"] = {"log_likelihood": float(gg.log_likelihood_), "warnings": gg_warnings,
+                             "params": {k: float(v) for k, v in gg.params_.items()}}
+        except CvmError as exc:
+            results["gg"] = {"error": str(exc)}
+            gg = None
+    spend_per_tx = _expected_spend(gg, x, c["monetary_value"].to_numpy()) if gg is not None else None
+    spend_actual = c["spend_holdout"].to_numpy()
+
+    for name in models:
+        cls = model_class(name)
+        try:
+            model, fit_warnings = _fit_quietly(cls().fit, x, t_x, T)
+        except CvmError as exc:
+            results[name] = {"error": str(exc)}
+            continue
+        fitted[name] = model
+        summary = model.summary()
+        summaries[name] = summary.to_html()
+        k = len(model.params_)
+
+        expected_cum = _unconditional_tracking(model, first_offset, ends, per_unit)
+        tracking_rows.append(_tracking_part(name, ends, end_dates, phase, expected_cum))
+        conditional_pred = np.asarray(model.expected_purchases(duration, x, t_x, T), dtype=float)
+        palive = np.clip(np.asarray(model.probability_alive(x, t_x, T), dtype=float), 0.0, 1.0)
+        expected_hist = _histogram_expected(model, T, TOP_GROUP)
+        chi = metrics.chi_square(observed_hist, expected_hist, n_params=k)
+        by_x = metrics.conditional_expectations(x, y_hold, conditional_pred, TOP_GROUP)
+        conditional[name] = by_x["predicted"]
+        histogram[name] = expected_hist
+        calib = metrics.calibration_table(palive, y_hold > 0, bins=10)
+        calib_rows.append(calib.assign(model=name))
+        customers[f"expected_{name}"] = conditional_pred
+        customers[f"probability_alive_{name}"] = palive
+
+        # holdout-only cumulative: counted from the calibration end
+        cal_expected = float(_unconditional_tracking(model, first_offset, np.array([data.calibration_days]), per_unit)[0])
+        hold_actual_curve = actual_cum[holdout_mask] - cal_cum_actual
+        hold_pred_curve = expected_cum[holdout_mask] - cal_expected
+        entry: dict[str, Any] = {
+            "holdout_actual": float(y_hold.sum()),
+            "holdout_predicted": float(conditional_pred.sum()),
+            "holdout_error_pct": _pct(conditional_pred.sum(), y_hold.sum()),
+            "tracking_actual_end": float(actual_cum[-1]),
+            "tracking_predicted_end": float(expected_cum[-1]),
+            "tracking_error": metrics.tracking_error(hold_actual_curve, hold_pred_curve) if hold_actual_curve.size and hold_actual_curve.max() > 0 else None,
+            "tracking_error_full": metrics.tracking_error(actual_cum, expected_cum) if actual_cum.max() > 0 else None,
+            "mae_purchases": metrics.mean_absolute_error(y_hold, conditional_pred),
+            "rmse_purchases": metrics.root_mean_squared_error(y_hold, conditional_pred),
+            **chi.to_dict(),
+            "probability_alive_ece": metrics.expected_calibration_error(palive, y_hold > 0),
+            "probability_alive_brier": metrics.brier_score(palive, y_hold > 0),
+            "log_likelihood": float(model.log_likelihood_),
+            "aic": float(summary.aic),
+            "bic": float(summary.bic),
+            "n_params": k,
+            "params": {kk: float(v) for kk, v in model.params_.items()},
+            "converged": bool(getattr(model, "converged_", True)),
+            "warnings": fit_warnings,
+        }
+        if spend_per_tx is not None:
+            spend_pred = conditional_pred * spend_per_tx
+            customers[f"spend_{name}"] = spend_pred
+            entry.update({
+                "holdout_spend_actual": float(spend_actual.sum()),
+                "holdout_spend_predicted": float(spend_pred.sum()),
+                "mae_spend": metrics.mean_absolute_error(spend_actual, spend_pred),
+                "rmse_spend": metrics.root_mean_squared_error(spend_actual, spend_pred),
+            })
+            value_pred, value_actual = spend_pred, spend_actual
+        else:
+            value_pred, value_actual = conditional_pred, y_hold
+        if value_actual.sum() > 0 and np.ptp(value_actual) > 0:
+            entry["ranking_gini"] = metrics.ranking_gini(value_pred, value_actual)
+            entry["top_decile_share"] = metrics.top_share(value_pred, value_actual, 0.1)
+        results[name] = entry
+
+    candidates = {m: r for m, r in results.items() if m != "gg" and "error" not in r}
+    if not candidates:
+        reasons = "; ".join(f"{m}: {r['error']}" for m, r in results.items() if "error" in r)
+        raise ConvergenceError(f"no model could be fitted on the calibration period ({reasons})",
+                               hint="check the calibration end leaves enough repeat purchases, or try a later date")
+    best, reason = _choose(candidates)
+    tracking = pd.concat(tracking_rows, ignore_index=True)
+    calibration_frame = pd.concat(calib_rows, ignore_index=True) if calib_rows else pd.DataFrame()
+    if not calibration_frame.empty:
+        calibration_frame = calibration_frame[["model", *[col for col in calibration_frame.columns if col != "model"]]]
+    return BacktestResult(
+        best=best, reason=reason, models=results, tracking=tracking, conditional=conditional, histogram=histogram,
+        probability_alive_calibration=calibration_frame, customers=customers,
+        calibration_end=data.calibration_end.date().isoformat(), holdout_end=data.holdout_end.date().isoformat(),
+        time_unit=data.time_unit, tracking_unit=tracking_unit, n_customers=n, fitted=fitted, summaries_html=summaries,
+    )
+
+
+def _pct(predicted: float, actual: float) -> float | None:
+    return float((predicted - actual) / actual) if actual else None
+
+
+def _tracking_part(series: str, ends: np.ndarray, end_dates: list, phase: np.ndarray, cumulative: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({
+        "period": np.arange(1, len(ends) + 1),
+        "end": end_dates,
+        "phase": phase,
+        "series": series,
+        "incremental": np.diff(np.concatenate([[0.0], cumulative])),
+        "cumulative": cumulative,
+    })
+
+
+def _choose(candidates: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
+    """Lowest holdout tracking error; models within :data:`TIE_TOLERANCE` of it are tied, then lowest BIC."""
+    scored = {m: r["tracking_error"] for m, r in candidates.items() if r.get("tracking_error") is not None}
+    if not scored:
+        best = min(candidates, key=lambda m: candidates[m]["bic"])
+        return best, f"{best} has the lowest BIC ({candidates[best]['bic']:,.1f}); the holdout had no repeat purchases to track"
+    lowest = min(scored.values())
+    tied = [m for m, e in scored.items() if e <= lowest + TIE_TOLERANCE]
+    best = min(tied, key=lambda m: (candidates[m]["bic"], m))
+    others = ", ".join(f"{m} {scored[m]:.1%}" for m in sorted(scored, key=scored.get) if m != best)
+    if len(tied) == 1:
+        reason = (f"{best} tracks the holdout's cumulative repeat transactions best "
+                  f"(mean absolute error {scored[best]:.1%}" + (f"; {others}" if others else "") + ")")
+    else:
+        reason = (f"{', '.join(sorted(tied))} track the holdout within {TIE_TOLERANCE:.0%} of each other "
+                  f"({', '.join(f'{m} {scored[m]:.1%}' for m in sorted(tied))}); {best} has the lowest BIC "
+                  f"({candidates[best]['bic']:,.1f})")
+    return best, reason
+
+
+# ----------------------------------------------------------------------------
+# storage and model choice
+# ----------------------------------------------------------------------------
+
+
+def _fingerprint(ws: Any) -> str:
+    f = ws.frame("SELECT count(*) AS n, min(ts) AS first, max(ts) AS last, sum(amount) AS total FROM transactions")
+    row = f.iloc[0]
+    return f"{int(row['n'])}|{row['first']}|{row['last']}|{float(row['total'] or 0):.6f}"
+
+
+def _ensure_table(ws: Any) -> None:
+    ws.con.execute(
+        f"CREATE TABLE IF NOT EXISTS {BACKTEST_TABLE} (created TIMESTAMP, calibration_end VARCHAR, holdout_end VARCHAR, "
+        "time_unit VARCHAR, best VARCHAR, reason VARCHAR, fingerprint VARCHAR, payload VARCHAR)"
+    )
+
+
+def save_backtest(ws: Any, result: BacktestResult) -> None:
+    """Append a result to the workspace's ``backtests`` table (the report shows the latest)."""
+    _ensure_table(ws)
+    ws.con.execute(
+        f"INSERT INTO {BACKTEST_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [datetime.now(), result.calibration_end, result.holdout_end, result.time_unit, result.best, result.reason,
+         _fingerprint(ws), json.dumps(result.to_payload())],
+    )
+
+
+def latest_backtest(ws: Any, current_only: bool = False) -> BacktestResult | None:
+    """The most recent stored backtest, or None; ``current_only`` ignores results on older data."""
+    if not ws.has_table(BACKTEST_TABLE):
+        return None
+    rows = ws.frame(f"SELECT fingerprint, payload FROM {BACKTEST_TABLE} ORDER BY created DESC LIMIT 1")
+    if rows.empty:
+        return None
+    if current_only and rows["fingerprint"].iloc[0] != _fingerprint(ws):
+        return None
+    return BacktestResult.from_payload(json.loads(rows["payload"].iloc[0]))
+
+
+def default_calibration_end(ws: Any) -> pd.Timestamp:
+    """Two thirds of the way from the first to the last transaction (the holdout is the last third)."""
+    bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last FROM transactions")
+    first = _timestamp(bounds["first"].iloc[0], "first transaction")
+    last = _timestamp(bounds["last"].iloc[0], "last transaction")
+    if (last - first).days < 3:
+        raise SchemaError("the transactions span fewer than three days; a holdout comparison is impossible")
+    return _day_floor(first + (last - first) * (2 / 3))
+
+
+def choose_model(ws: Any, calibration_end: Any = None, holdout_end: Any = None, time_unit: str | None = None,
+                 models: Sequence[str] | None = None) -> str:
+    """The model ``--model auto`` uses: the best of a backtest (see module docstring).
+
+    Without a calibration end the latest stored backtest on the current data
+    decides; when there is none, a backtest is run with the last third of the
+    data as holdout (and stored).
+    """
+    if calibration_end is None and holdout_end is None and models is None:
+        stored = latest_backtest(ws, current_only=True)
+        if stored is not None and (time_unit is None or stored.time_unit == time_unit):
+            return stored.best
+    unit = time_unit or getattr(getattr(ws, "settings", None), "time_unit", "week")
+    cal = calibration_end if calibration_end is not None else default_calibration_end(ws)
+    return backtest(ws, cal, holdout_end, models=models, time_unit=unit).best
