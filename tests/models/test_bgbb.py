@@ -107,6 +107,13 @@ def test_dert_equals_the_discounted_sum_of_expected_purchase_increments(publishe
     increments = np.diff(cumulative, axis=0)
     plain = np.sum(increments / 1.1 ** k[1:, None], axis=0)
     assert published.discounted_expected_purchases(x, tx, n, 0.10) == pytest.approx(plain, rel=1e-8)
+    # a finite horizon of H opportunities keeps the first H increments
+    finite = np.sum(increments[:5] / 1.1 ** k[1:6, None], axis=0)
+    assert published.discounted_expected_purchases(x, tx, n, 0.10, horizon=5) == pytest.approx(finite, rel=1e-10)
+    # undiscounted, a finite horizon is the conditional expectation itself
+    assert published.discounted_expected_purchases(x, tx, n, 0.0, horizon=5) == pytest.approx(
+        published.expected_purchases(5, x, tx, n), rel=1e-10
+    )
 
 
 def test_new_customer_expectation_equals_the_mean_of_its_distribution(published):

@@ -283,7 +283,9 @@ class BGBB(LikelihoodModel):
         out[ok] = np.exp(logsumexp(np.column_stack([log_alive, log_dead]), axis=1))
         return out
 
-    def discounted_expected_purchases(self, frequency: Any, recency: Any, n_periods: Any, discount_rate: float) -> np.ndarray:
+    def discounted_expected_purchases(
+        self, frequency: Any, recency: Any, n_periods: Any, discount_rate: float, horizon: int | None = None
+    ) -> np.ndarray:
         """Discounted expected residual transactions (DERT), the closed form of Fader, Hardie & Shang (2010).
 
         A purchase at opportunity ``n + k`` is discounted by ``(1 + d)**-k``:
@@ -295,13 +297,28 @@ class BGBB(LikelihoodModel):
         Parameters
         ----------
         discount_rate
-            Discount rate ``d > 0`` per transaction opportunity.
+            Discount rate ``d`` per transaction opportunity (positive when ``horizon`` is None).
+        horizon
+            None for the infinite horizon (the closed form); otherwise the number
+            of future opportunities ``H``, summed exactly:
+            ``sum_{k=1..H} P(purchase at n+k | x, t_x, n) / (1+d)**k`` with
+            ``P(purchase at n+k | .) = B(a+x+1, b+n-x)/B(a,b) * B(g, d+n+k)/B(g,d) / L``.
         """
         x, tx, n = self._histories(frequency, recency, n_periods)
         d_rate = float(discount_rate)
+        a, b, g, d = self._theta
+        if horizon is not None:
+            if int(horizon) != horizon or horizon < 1:
+                raise SchemaError(f"horizon must be a whole number of opportunities, at least 1; got {horizon}")
+            if not np.isfinite(d_rate) or d_rate <= -1:
+                raise SchemaError(f"discount_rate must exceed -1, got {discount_rate}")
+            k = np.arange(1, int(horizon) + 1, dtype=float)[None, :]
+            log_buy = (
+                betaln(a + x + 1, b + n - x) - betaln(a, b) - betaln(g, d) - self._log_likelihood_of(x, tx, n)
+            )[:, None] + betaln(g, d + n[:, None] + k)
+            return np.sum(np.exp(log_buy - k * np.log1p(d_rate)), axis=1)
         if not np.isfinite(d_rate) or d_rate <= 0:
             raise SchemaError(f"discount_rate must be positive for the infinite-horizon DERT, got {discount_rate}")
-        a, b, g, d = self._theta
         log_lead = (
             betaln(a + x + 1, b + n - x) - betaln(a, b) + betaln(g, d + n + 1) - betaln(g, d)
             - np.log1p(d_rate) - self._log_likelihood_of(x, tx, n)
