@@ -60,7 +60,7 @@ class Source:
 
 
 # ----------------------------------------------------------------------------- sniffing
-def sniff_encoding(sample: bytes) -> str:
+def sniff_encoding(sample: bytes, truncated: bool = False) -> str:
     """Guess the encoding from a byte sample: a BOM, else UTF-8 if it decodes, else cp1252.
 
     (cp1252 is what Excel on Dutch Windows writes when it saves "CSV (puntkomma gescheiden)".)
@@ -74,7 +74,7 @@ def sniff_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError as exc:
         # a multi-byte character cut off by the sample's end is not evidence against UTF-8
-        if exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
+        if truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"
         return "cp1252"
 
@@ -187,14 +187,16 @@ _THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
 _THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
-def sniff_decimal(values: Iterable[str]) -> tuple[str, str | None]:
+def sniff_decimal(values: Iterable[str], delimiter: str | None = None) -> tuple[str, str | None]:
     """Decimal mark and thousands separator of number texts (``1.234,56`` → ``(",", ".")``).
 
     Evidence, strongest first: both marks in one value (the last one is the decimal);
     a comma followed by other than three digits (decimal comma); dot-grouped thousands.
+    Values such as ``1.500`` alone are ambiguous: in a semicolon-separated file (the
+    Dutch/European Excel export) they are read as thousands, otherwise as decimals.
     """
     cleaned = [re.sub(r"[€$£¥\s\u00a0()]|EUR|USD", "", str(v)).lstrip("+-−") for v in values if str(v).strip()]
-    comma_decimal = dot_decimal = dot_groups = comma_groups = 0
+    comma_decimal = dot_decimal = dot_groups = comma_groups = ambiguous = 0
     for text in cleaned:
         if "," in text and "." in text:
             if text.rfind(",") > text.rfind("."):
@@ -207,7 +209,9 @@ def sniff_decimal(values: Iterable[str]) -> tuple[str, str | None]:
             elif _THOUSANDS_COMMA.match(text):
                 comma_groups += 1
         elif "." in text:
-            if _THOUSANDS_DOT.match(text) and not re.fullmatch(r"\d+\.\d{3}", text):
+            if re.fullmatch(r"\d{1,3}\.\d{3}", text):
+                ambiguous += 1
+            elif _THOUSANDS_DOT.match(text):
                 dot_groups += 1
             elif re.fullmatch(r"\d*\.\d{1,2}|\d*\.\d{4,}", text):
                 dot_decimal += 1
@@ -215,6 +219,8 @@ def sniff_decimal(values: Iterable[str]) -> tuple[str, str | None]:
         return ",", "."
     if comma_groups or dot_decimal:
         return ".", ","
+    if ambiguous and delimiter == ";":
+        return ",", "."
     return ".", None
 
 
@@ -255,7 +261,7 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> 
         sample_bytes = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample_bytes and not sample_bytes.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise SchemaError(f"{name} is not a table: it is a binary file", hint="export the data as CSV, Excel or Parquet")
-    encoding = encoding or sniff_encoding(sample_bytes)
+    encoding = encoding or sniff_encoding(sample_bytes, truncated=len(sample_bytes) == SAMPLE_BYTES)
     try:
         text = sample_bytes.decode(encoding, errors="replace")
     except LookupError:

@@ -328,7 +328,8 @@ class Workspace:
             elif f.type == "number":
                 if is_text:
                     if "decimal" not in formats:
-                        sniffed = readers.sniff_decimal(readers.sample_values(con, src, col))
+                        sniffed = readers.sniff_decimal(readers.sample_values(con, src, col),
+                                                     src.detected.get("delimiter"))
                         dec = decimal or sniffed[0]
                         thou = thousands if thousands is not None else (sniffed[1] if not decimal else
                                                                         ("." if dec == "," else ","))

@@ -1,0 +1,383 @@
+"""The per-customer summary and its compression, as Spark jobs.
+
+Same contract and the same numbers as the DuckDB engine (:mod:`cvm.data.summary`)
+and as lifetimes' ``summary_data_from_transaction_data``:
+
+* a transaction belongs to the calendar day of its timestamp (UTC); days are
+  counted from 1970-01-01;
+* the time unit has ``u`` days (day 1, week 7, month 365.25/12, year 365.25) and
+  a transaction's period is ``floor((day - first_day) / u)``, counted from the
+  customer's first purchase day, so purchases in one period collapse to one
+  and the first purchase opens period 0;
+* ``frequency`` = number of distinct periods with a purchase - 1 (repeat periods),
+  ``recency`` = period of the last purchase, ``T`` = ``floor((as_of_day - first_day) / u)``;
+* ``monetary_value`` = mean spend of the repeat periods, the first period
+  excluded, 0 for customers without a repeat (lifetimes' convention: amounts in
+  one period are summed first);
+* holdout: ``frequency_holdout`` = distinct periods with a purchase after the
+  calibration end, ``monetary_value_holdout`` = mean amount of those
+  transactions (lifetimes' ``calibration_and_holdout_data``), ``duration_holdout``
+  = ``(holdout_day - calibration_day) / u``.
+
+Only Spark column expressions are used: the work stays on the executors and
+nothing is collected except what a caller asks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from cvm.errors import SchemaError
+from cvm.settings import DAYS_PER_UNIT
+
+SUMMARY_COLUMNS = (
+    "customer_id", "frequency", "recency", "T", "monetary_value",
+    "first_purchase", "last_purchase", "n_transactions", "total_amount",
+)
+HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
+
+
+def days_per_unit(time_unit: str) -> float:
+    """Length of ``time_unit`` in days; a :class:`SchemaError` for unknown units."""
+    try:
+        return DAYS_PER_UNIT[time_unit]
+    except KeyError:
+        raise SchemaError(
+            f"unknown time unit '{time_unit}'", hint=f"choose one of {', '.join(DAYS_PER_UNIT)}"
+        ) from None
+
+
+def as_date(value: Any, name: str) -> date | None:
+    """A date from a string, date, datetime or pandas Timestamp (the time of day is ignored)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime().date()
+    try:
+        return datetime.fromisoformat(str(value).strip()).date()
+    except ValueError:
+        raise SchemaError(f"{name} must be a date like 2024-12-31, got '{value}'") from None
+
+
+def read_transactions(source: Any, spark: Any = None, file_format: str | None = None) -> Any:
+    """A Spark DataFrame from a DataFrame, a table name, or Parquet/CSV path(s).
+
+    Parameters
+    ----------
+    source
+        A Spark DataFrame (returned as is); a pandas DataFrame (sent to Spark);
+        a path or list of paths to Parquet files/folders or CSV files; or the
+        name of a table in the Spark catalog.
+    spark
+        The session to use (default: the active one, or a new local one).
+    file_format
+        ``parquet`` or ``csv``; guessed from the file name when ``None``.
+    """
+    from cvm.data.spark.session import spark_session
+
+    if _is_spark_frame(source):
+        return source
+    spark = spark or spark_session()
+    if hasattr(source, "columns") and hasattr(source, "iloc"):
+        return spark.createDataFrame(source)
+    paths = [str(p) for p in source] if isinstance(source, (list, tuple)) else [str(source)]
+    fmt = file_format or _guess_format(paths[0])
+    if fmt == "table":
+        return spark.table(paths[0])
+    try:
+        if fmt == "csv":
+            return spark.read.csv(paths, header=True, inferSchema=True)
+        return spark.read.parquet(*paths)
+    except Exception as exc:  # AnalysisException: path missing, not Parquet, ...
+        raise SchemaError(
+            f"Spark cannot read {', '.join(paths)} as {fmt}: {_first_line(exc)}",
+            hint="give Parquet files or folders, CSV files with a header, or a Spark table name",
+        ) from None
+
+
+def _guess_format(path: str) -> str:
+    from pathlib import Path
+
+    lower = path.lower()
+    if lower.endswith((".csv", ".csv.gz", ".txt")):
+        return "csv"
+    if lower.endswith((".parquet", ".pq")) or Path(path).is_dir() or "://" in path or "*" in path:
+        return "parquet"
+    if Path(path).exists():
+        return "parquet"
+    if "/" not in path and "." not in path.rsplit("/", 1)[-1][1:]:
+        return "table"
+    return "parquet"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_spark_frame(obj: Any) -> bool:
+    cls = type(obj)
+    return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
+
+
+@dataclass
+class _Columns:
+    customer: str
+    ts: str
+    amount: str | None
+
+
+def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
+    """Select and type the three columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double).
+
+    Raises :class:`SchemaError` naming the missing columns and those present.
+    Rows with an empty customer or a timestamp that does not parse are removed
+    here; :func:`count_unusable` counts them so callers can report them.
+    """
+    from pyspark.sql import functions as F
+
+    wanted = [c for c in (customer_col, datetime_col, amount_col) if c]
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"the transactions lack column(s) {', '.join(missing)}; they have {', '.join(df.columns)}",
+            hint="name the columns with customer_col=, datetime_col=, amount_col= (CLI: --map customer_id=Klant)",
+        )
+    cols = [
+        F.col(customer_col).cast("string").alias("customer_id"),
+        F.col(datetime_col).cast("timestamp").alias("ts"),
+    ]
+    if amount_col:
+        cols.append(F.col(amount_col).cast("double").alias("amount"))
+    out = df.select(*cols)
+    keep = F.col("customer_id").isNotNull() & (F.length(F.trim("customer_id")) > 0) & F.col("ts").isNotNull()
+    if amount_col:
+        keep = keep & F.col("amount").isNotNull() & ~F.isnan("amount")
+    return out.where(keep)
+
+
+def count_unusable(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> int:
+    """Number of rows :func:`clean_transactions` removes (empty id, bad timestamp or amount)."""
+    from pyspark.sql import functions as F
+
+    bad = F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0)
+    bad = bad | F.col(datetime_col).cast("timestamp").isNull()
+    if amount_col:
+        amount = F.col(amount_col).cast("double")
+        bad = bad | amount.isNull() | F.isnan(amount)
+    return int(df.where(bad).count())
+
+
+def summarise_spark(
+    df_or_path: Any,
+    customer_col: str = "customer_id",
+    datetime_col: str = "ts",
+    amount_col: str | None = "amount",
+    as_of: Any = None,
+    time_unit: str = "week",
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    period: str = "day",
+    spark: Any = None,
+) -> Any:
+    """Per-customer ``frequency, recency, T, monetary_value`` as a Spark DataFrame.
+
+    Parameters
+    ----------
+    df_or_path
+        A Spark or pandas DataFrame, Parquet/CSV path(s), or a Spark table name.
+    customer_col, datetime_col, amount_col
+        Column names in the input; ``amount_col=None`` leaves out the spend columns.
+    as_of
+        Observation date (inclusive); default the day of the last transaction.
+        Transactions after it are ignored.
+    time_unit
+        ``day``, ``week`` (7 days), ``month`` (365.25/12 days) or ``year`` (365.25 days).
+    calibration_end, holdout_end
+        With ``calibration_end`` the summary is taken as of that date and the
+        holdout columns count the purchases in ``(calibration_end, holdout_end]``;
+        ``holdout_end`` defaults to ``as_of``, then to the last transaction.
+    period
+        Granularity at which purchases collapse: ``day`` (default, lifetimes'
+        ``freq="D"``) or a time unit (floor-divided from the first purchase).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One row per customer: ``customer_id, frequency, recency, T,
+        monetary_value, first_purchase, last_purchase, n_transactions,
+        total_amount`` (+ ``frequency_holdout, monetary_value_holdout,
+        duration_holdout``). ``frequency, recency, T`` are doubles in units of
+        ``time_unit``; see the module docstring for the exact conventions
+        (those of lifetimes' ``summary_data_from_transaction_data``, Fader,
+        Hardie & Lee 2005).
+
+    Examples
+    --------
+    >>> summary = summarise_spark("tx.parquet", time_unit="week")   # doctest: +SKIP
+    >>> compress_spark(summary).toPandas()                          # doctest: +SKIP
+    """
+    from pyspark.sql import functions as F
+
+    unit = days_per_unit(time_unit)
+    period_days = days_per_unit(period)
+    tx = clean_transactions(read_transactions(df_or_path, spark), customer_col, datetime_col, amount_col)
+    if amount_col is None:
+        tx = tx.withColumn("amount", F.lit(1.0))
+    tx = tx.withColumn("day", F.datediff(F.to_date("ts"), F.lit("1970-01-01").cast("date")))
+    as_of_d = as_date(as_of, "as_of")
+    cal_d = as_date(calibration_end, "calibration_end")
+    hold_d = as_date(holdout_end, "holdout_end")
+    if cal_d is not None:
+        end_d = hold_d or as_of_d or _last_day(tx)
+        if end_d <= cal_d:
+            raise SchemaError(
+                f"the holdout end {end_d} must come after the calibration end {cal_d}",
+                hint="choose a calibration end before the last transaction",
+            )
+        cal_day = _epoch_day(cal_d)
+        cal = _summary(tx.where(F.col("day") <= cal_day), cal_day, unit, period_days)
+        return _holdout(tx, cal, cal_day, _epoch_day(end_d), unit, period_days)
+    if as_of_d is None:
+        as_of_d = _last_day(tx)
+    day = _epoch_day(as_of_d)
+    return _summary(tx.where(F.col("day") <= day), day, unit, period_days)
+
+
+def _epoch_day(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+def _last_day(tx: Any) -> date:
+    from pyspark.sql import functions as F
+
+    row = tx.agg(F.max("ts").alias("last")).collect()[0]
+    if row["last"] is None:
+        raise SchemaError("there are no usable transactions", hint="check the column names and the timestamps")
+    return row["last"].date()
+
+
+def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
+    """The summary of ``tx`` (already cut at ``obs_day``): one row per customer."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    daily = tx.groupBy("customer_id", "day").agg(F.sum("amount").alias("spend"), F.count(F.lit(1)).alias("n"))
+    daily = daily.withColumn("first_day", F.min("day").over(Window.partitionBy("customer_id")))
+    if period == 1:
+        periods = daily.withColumn("key", F.col("day"))
+    else:
+        periods = (
+            daily.withColumn("key", F.floor((F.col("day") - F.col("first_day")) / F.lit(period)).cast("long"))
+            .groupBy("customer_id", "key")
+            .agg(F.min("first_day").alias("first_day"), F.max("day").alias("day"),
+                 F.sum("spend").alias("spend"), F.sum("n").alias("n"))
+        )
+    first_key = F.col("first_day") if period == 1 else F.lit(0)
+    agg = periods.groupBy("customer_id").agg(
+        F.count(F.lit(1)).alias("n_periods"),
+        F.min("first_day").alias("first_day"),
+        F.max("day").alias("last_day"),
+        F.max("key").alias("last_key"),
+        F.sum("n").alias("n_transactions"),
+        F.sum("spend").alias("total_amount"),
+        F.sum(F.when(F.col("key") == first_key, F.col("spend")).otherwise(0.0)).alias("first_spend"),
+    )
+    frequency = (F.col("n_periods") - 1).cast("double")
+    if period == 1:
+        recency = (F.col("last_day") - F.col("first_day")) / F.lit(unit)
+        age = (F.lit(obs_day) - F.col("first_day")) / F.lit(unit)
+    else:
+        recency = F.col("last_key") * F.lit(period / unit)
+        age = F.floor((F.lit(obs_day) - F.col("first_day")) / F.lit(period)) * F.lit(period / unit)
+    monetary = F.when(F.col("n_periods") > 1, (F.col("total_amount") - F.col("first_spend")) / frequency)
+    return agg.select(
+        "customer_id",
+        frequency.alias("frequency"),
+        recency.cast("double").alias("recency"),
+        age.cast("double").alias("T"),
+        monetary.otherwise(F.lit(0.0)).alias("monetary_value"),
+        _day_to_timestamp("first_day").alias("first_purchase"),
+        _day_to_timestamp("last_day").alias("last_purchase"),
+        F.col("n_transactions").cast("long").alias("n_transactions"),
+        F.col("total_amount").cast("double").alias("total_amount"),
+    )
+
+
+def _day_to_timestamp(col: str) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.date_add(F.lit("1970-01-01").cast("date"), F.col(col).cast("int")).cast("timestamp")
+
+
+def _holdout(tx: Any, cal: Any, cal_day: int, end_day: int, unit: float, period: float) -> Any:
+    """Join the holdout columns to the calibration summary ``cal`` (calibration customers only)."""
+    from pyspark.sql import functions as F
+
+    first = cal.select("customer_id", F.datediff(F.to_date("first_purchase"), F.lit("1970-01-01").cast("date")).alias("first_day"))
+    later = tx.where((F.col("day") > cal_day) & (F.col("day") <= end_day)).join(first, "customer_id", "inner")
+    key = F.col("day") if period == 1 else F.floor((F.col("day") - F.col("first_day")) / F.lit(period))
+    per_period = later.groupBy("customer_id", key.alias("key")).agg(F.sum("amount").alias("spend"))
+    hold = per_period.groupBy("customer_id").agg(
+        F.count(F.lit(1)).cast("double").alias("frequency_holdout"),
+        F.avg("spend").alias("monetary_value_holdout"),
+    )
+    out = cal.join(hold, "customer_id", "left").fillna(0.0, subset=["frequency_holdout", "monetary_value_holdout"])
+    return out.withColumn("duration_holdout", F.lit(float(end_day - cal_day) / unit))
+
+
+def compress_spark(summary_df: Any, columns: tuple[str, ...] = ("frequency", "recency", "T")) -> Any:
+    """Unique histories with their counts: the small table a model is fitted on.
+
+    The likelihood of the purchase models depends on a customer only through
+    ``(frequency, recency, T)``, so ``sum_i ll(x_i, t_i, T_i)`` equals
+    ``sum_k w_k ll(x_k, t_k, T_k)`` over the distinct histories ``k`` with
+    ``w_k`` customers each. The group-by runs on the cluster; only this result
+    reaches the driver.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``columns`` + ``weight`` (double), one row per distinct history.
+    """
+    from pyspark.sql import functions as F
+
+    missing = [c for c in columns if c not in summary_df.columns]
+    if missing:
+        raise SchemaError(
+            f"the summary lacks column(s) {', '.join(missing)}",
+            hint="pass the frame summarise_spark returns",
+        )
+    return summary_df.groupBy(*columns).agg(F.count(F.lit(1)).cast("double").alias("weight"))
+
+
+def compress_spend_spark(summary_df: Any, significant_digits: int = 6) -> Any:
+    """Repeat customers' ``(frequency, monetary_value)`` with counts, for the Gamma-Gamma fit.
+
+    Mean spend is continuous, so identical pairs are rare; it is rounded to
+    ``significant_digits`` significant digits first (a relative change below
+    ``5 * 10**-significant_digits``, far inside the sampling error of the
+    Gamma-Gamma parameters) so the table that reaches the driver stays small.
+    Customers with ``frequency == 0`` carry no spend information and are left
+    out (Fader, Hardie & Lee 2005, "RFM and CLV", section on monetary value),
+    as are repeat customers whose mean spend is not positive (net returns).
+    """
+    from pyspark.sql import functions as F
+
+    if "monetary_value" not in summary_df.columns:
+        raise SchemaError("the summary has no monetary_value column", hint="summarise with amount_col set")
+    m = F.col("monetary_value")
+    scale = F.pow(F.lit(10.0), F.lit(significant_digits - 1) - F.floor(F.log10(m)))
+    rounded = F.when(m > 0, F.round(m * scale) / scale).otherwise(m)
+    return (
+        summary_df.where((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
+        .select("frequency", rounded.alias("monetary_value"))
+        .groupBy("frequency", "monetary_value")
+        .agg(F.count(F.lit(1)).cast("double").alias("weight"))
+    )

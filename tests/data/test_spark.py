@@ -1,0 +1,214 @@
+"""The Spark engine on its own: inputs, hand-computed summaries, compression, aggregates, pipeline, errors."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cvm.errors import CvmError, SchemaError
+
+try:  # the shared transaction generator of the backend suite (same folder)
+    from .test_backends import make_transactions
+except ImportError:
+    from test_backends import make_transactions
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from cvm.data.spark.session import java_available, spark_session
+
+    if not java_available():
+        pytest.skip("no Java runtime for Spark")
+    return spark_session("local[2]")
+
+
+# One customer worked by hand (as_of 2024-01-29):
+#   2024-01-01 10.00 and 5.00 (same day), 2024-01-03 20.00, 2024-01-15 30.00
+#   day:  days 0, 0, 2, 14 -> periods {0, 2, 14}: frequency 2, recency 14, T 28, monetary (20 + 30) / 2 = 25
+#   week: periods floor(0/7)=0, floor(2/7)=0, floor(14/7)=2 -> {0, 2}: frequency 1, recency 2,
+#         T floor(28/7) = 4, monetary = spend of period 2 = 30
+#   a second customer with one purchase on 2024-01-20: frequency 0, recency 0, T 9 days / 1 week, monetary 0
+HAND = pd.DataFrame(
+    {
+        "Klant": ["A", "A", "A", "A", "B"],
+        "Datum": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 18:30", "2024-01-03 12:00", "2024-01-15 08:00", "2024-01-20 10:00"]),
+        "Bedrag": [10.0, 5.0, 20.0, 30.0, 12.5],
+    }
+)
+HAND_EXPECTED = {
+    "day": {"A": (2, 14, 28, 25.0), "B": (0, 0, 9, 0.0)},
+    "week": {"A": (1, 2, 4, 30.0), "B": (0, 0, 1, 0.0)},
+}
+
+
+@pytest.mark.parametrize("time_unit", ["day", "week"])
+def test_hand_computed_summary(spark, time_unit):
+    from cvm.data.spark import summarise_spark
+
+    out = summarise_spark(
+        spark.createDataFrame(HAND), customer_col="Klant", datetime_col="Datum", amount_col="Bedrag",
+        as_of="2024-01-29", time_unit=time_unit,
+    ).toPandas().set_index("customer_id")
+    for cust, (f, r, t, m) in HAND_EXPECTED[time_unit].items():
+        assert tuple(out.loc[cust, ["frequency", "recency", "T", "monetary_value"]]) == (f, r, t, m)
+    assert out.loc["A", "n_transactions"] == 4 and out.loc["A", "total_amount"] == 65.0
+
+
+def test_inputs_parquet_path_pandas_and_table_agree(spark, tmp_path):
+    from cvm.data.spark import summarise_spark
+
+    path = tmp_path / "tx.parquet"
+    HAND.to_parquet(path)
+    spark.createDataFrame(HAND).createOrReplaceTempView("cvm_hand_tx")
+    opts = dict(customer_col="Klant", datetime_col="Datum", amount_col="Bedrag", as_of="2024-01-29", time_unit="day")
+    frames = [summarise_spark(src, spark=spark, **opts).toPandas().set_index("customer_id").sort_index()
+              for src in (str(path), HAND, "cvm_hand_tx")]
+    for frame in frames[1:]:
+        pd.testing.assert_frame_equal(frame, frames[0])
+    assert frames[0].loc["A", "frequency"] == 2.0
+
+
+def test_as_of_defaults_to_last_transaction_day(spark):
+    from cvm.data.spark import summarise_spark
+
+    out = summarise_spark(spark.createDataFrame(HAND), "Klant", "Datum", "Bedrag", time_unit="day").toPandas()
+    # last purchase 2024-01-20: A's T = 19 days, B's T = 0
+    assert dict(zip(out["customer_id"], out["T"])) == {"A": 19.0, "B": 0.0}
+
+
+def test_compression_counts_every_customer_once(spark):
+    from cvm.data.spark import compress_spark, compress_spend_spark, summarise_spark
+
+    tx = make_transactions(seed=3, customers=80)
+    summary = summarise_spark(spark.createDataFrame(tx), as_of="2024-02-29", time_unit="week")
+    local = summary.toPandas()
+    histories = compress_spark(summary).toPandas()
+    # reference: pandas value_counts of the (frequency, recency, T) triples
+    expected = local.groupby(["frequency", "recency", "T"]).size()
+    got = histories.set_index(["frequency", "recency", "T"])["weight"].sort_index()
+    assert got.sum() == len(local) == tx["customer_id"].nunique()
+    np.testing.assert_array_equal(got.to_numpy(), expected.sort_index().to_numpy(float))
+    spend = compress_spend_spark(summary).toPandas()
+    repeat = local[(local["frequency"] > 0) & (local["monetary_value"] > 0)]
+    assert spend["weight"].sum() == len(repeat)
+    # rounding to 6 significant digits moves each mean spend by less than 5e-6 relative
+    means = np.repeat(spend["monetary_value"].to_numpy(), spend["weight"].astype(int))
+    np.testing.assert_allclose(np.sort(means), np.sort(repeat["monetary_value"].to_numpy()), rtol=5e-6)
+
+
+@pytest.mark.slow
+def test_tiers_groups_and_concentration_match_numpy(spark):
+    from cvm.data.spark import concentration_spark, value_by_group_spark, value_tiers_spark
+
+    rng = np.random.default_rng(5)
+    clv = np.round(rng.lognormal(3, 1.2, 997), 2)
+    frame = spark.createDataFrame(pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(clv))], "clv": clv})).repartition(4)
+    conc = concentration_spark(frame)
+    # reference: sort descending, smallest k whose cumulative value reaches 80 %, and the Gini
+    # G = sum_i (2i - n - 1) x_(i) / (n sum x) over ascending x (mean-difference form)
+    desc = np.sort(clv)[::-1]
+    k = int(np.searchsorted(np.cumsum(desc), 0.8 * desc.sum()) + 1)
+    asc = np.sort(clv)
+    n = len(asc)
+    gini = np.sum((2 * np.arange(1, n + 1) - n - 1) * asc) / (n * asc.sum())
+    assert conc["top_customers"] == k and conc["customers"] == n
+    assert conc["customer_share"] == pytest.approx(k / n)
+    assert conc["gini"] == pytest.approx(gini, rel=1e-12)
+    # equal values: Gini 0, and 80 % of value needs 80 % of customers
+    flat = concentration_spark(spark.createDataFrame(pd.DataFrame({"clv": [5.0] * 10})))
+    assert flat["gini"] == pytest.approx(0.0, abs=1e-12) and flat["top_customers"] == 8
+
+    tiered, limits = value_tiers_spark(frame, relative_error=0.0)
+    local = tiered.toPandas()
+    assert local["value_tier"].value_counts().to_dict() == pytest.approx(
+        {"platinum": 50, "gold": 150, "silver": 299, "bronze": 498}, abs=1)
+    assert local.loc[local["value_tier"] == "platinum", "clv"].min() >= limits["platinum"]
+    groups = value_by_group_spark(tiered).toPandas().set_index("value_tier")
+    ref = local.groupby("value_tier")["clv"].agg(["size", "sum", "mean"])
+    np.testing.assert_allclose(groups.loc[ref.index, "total_clv"], ref["sum"], rtol=1e-12)
+    np.testing.assert_allclose(groups.loc[ref.index, "mean_clv"], ref["mean"], rtol=1e-12)
+    assert groups["customers"].sum() == n
+
+
+def test_missing_column_and_bad_unit_are_schema_errors(spark):
+    from cvm.data.spark import summarise_spark
+
+    with pytest.raises(SchemaError, match="lack column.*Klant"):
+        summarise_spark(spark.createDataFrame(HAND), customer_col="customer", datetime_col="Datum", amount_col="Bedrag")
+    with pytest.raises(SchemaError, match="unknown time unit"):
+        summarise_spark(spark.createDataFrame(HAND), "Klant", "Datum", "Bedrag", time_unit="fortnight")
+    with pytest.raises(SchemaError, match="holdout end"):
+        summarise_spark(spark.createDataFrame(HAND), "Klant", "Datum", "Bedrag", calibration_end="2024-02-01")
+    with pytest.raises(SchemaError, match="as_of must be a date"):
+        summarise_spark(spark.createDataFrame(HAND), "Klant", "Datum", "Bedrag", as_of="yesterday")
+
+
+def test_missing_java_is_a_clear_error(monkeypatch):
+    from cvm.data.spark import session
+
+    monkeypatch.setattr(session, "active_session", lambda: None)
+    monkeypatch.setattr(session, "java_available", lambda: False)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    with pytest.raises(CvmError, match="Java runtime"):
+        session.spark_session("local[1]")
+
+
+def test_missing_pyspark_is_a_clear_error(monkeypatch):
+    from cvm.data.spark import session
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # makes `import pyspark` raise ImportError
+    with pytest.raises(CvmError, match="pip install 'cvm\\[spark\\]'"):
+        session.require_pyspark()
+
+
+def test_importing_the_package_does_not_import_pyspark():
+    import subprocess
+
+    code = "import sys, cvm.data.spark; print('pyspark' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end(spark, tmp_path):
+    pytest.importorskip("cvm.models.bgnbd")
+    from cvm.data.spark import run_spark_pipeline
+    from cvm.data.spark.summary import summarise_spark
+
+    tx = make_transactions(seed=11, customers=150)
+    tx.loc[len(tx)] = ["", pd.Timestamp("2023-01-01"), 3.0]          # no customer: unusable, counted
+    src = tmp_path / "tx.csv"
+    tx.rename(columns={"customer_id": "Klant"}).to_csv(src, index=False)
+    out = tmp_path / "scores.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_spark_pipeline(str(src), str(out), model="bgnbd", horizon=12, time_unit="week",
+                                    discount_rate=0.1, margin=0.3, mapping={"customer_id": "Klant"}, spark=spark)
+    scores = pd.read_parquet(out)
+    n_customers = tx.loc[tx["customer_id"] != "", "customer_id"].nunique()
+    assert result.n_transactions == len(tx) and result.rows_unusable == 1
+    assert result.n_customers == len(scores) == n_customers
+    # only the distinct histories and spend pairs reach the driver, never one row per customer
+    local = summarise_spark(spark.createDataFrame(tx[tx["customer_id"] != ""]), time_unit="week").toPandas()
+    assert result.unique_histories == len(local.drop_duplicates(["frequency", "recency", "T"]))
+    assert result.driver_rows == result.unique_histories + result.spend_rows
+    for col in ("customer_id", "frequency", "recency", "T", "monetary_value", "probability_alive",
+                "expected_purchases", "clv", "clv_low", "clv_high", "value_tier"):
+        assert col in scores.columns
+    assert np.isfinite(scores["clv"]).all() and (scores["clv_low"] <= scores["clv"]).all()
+    assert result.total_clv == pytest.approx(scores["clv"].sum())
+    assert sum(t["customers"] for t in result.tiers.values()) == n_customers
+    assert 0 < result.concentration["customer_share"] < 0.8
+    assert result.to_dict()["n_customers"] == n_customers
