@@ -1,0 +1,306 @@
+"""The web dashboard and JSON API of cvm (``cvm serve``).
+
+:func:`create_app` builds a FastAPI application over one workspace: server-rendered
+pages (Jinja2 + Plotly, Dutch or English) under ``/`` and a JSON API with OpenAPI
+under ``/api`` (schema at ``/api/openapi.json``). Every route
+needs a login or a bearer token except ``/health``, the login page and the
+stylesheet it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from cvm.errors import CvmError, SchemaError, WorkspaceError
+from cvm.web import lookups
+from cvm.web.deps import (
+    LANG_COOKIE,
+    CsrfRejected,
+    Forbidden,
+    NotAuthenticated,
+    WebConfig,
+    Viewer,
+    WebState,
+    get_state,
+)
+from cvm.web.i18n import LANGUAGES
+
+log = logging.getLogger("cvm.web")
+
+STATIC_DIR = Path(__file__).parent / "static"
+#: static files the login page needs, served without a session
+PUBLIC_STATIC = frozenset({"cvm.css"})
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        b"object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ),
+]
+
+
+def create_app(
+    workspace_path: str | Path,
+    *,
+    max_upload_mb: float = 200,
+    secret_key: str | None = None,
+    secure_cookies: bool = False,
+    job_workers: int = 2,
+) -> FastAPI:
+    """Build the web app for the workspace at ``workspace_path``.
+
+    Parameters
+    ----------
+    workspace_path
+        Workspace folder (``cvm.duckdb`` + ``settings.toml``); created when missing.
+    max_upload_mb
+        Largest upload accepted, in megabytes (bigger requests get HTTP 413).
+    secret_key
+        Key that signs session cookies; default a random key kept in
+        ``web-secret.key`` (mode 0600) inside the workspace.
+    secure_cookies
+        Mark cookies ``Secure`` (set this when serving over HTTPS).
+    job_workers
+        Threads for background fits, scoring and ingest.
+    """
+    if max_upload_mb <= 0:
+        raise SchemaError("max_upload_mb must be positive")
+    config = WebConfig(
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers
+    )
+    state = WebState(workspace_path, config, secret_key=secret_key)
+    lookups.ensure_customer_index(state.ws.con)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        state.jobs.shutdown()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="cvm",
+        summary="Customer value management: scored customers, segments, jobs and uploads.",
+        version=_version(),
+        openapi_url=None,  # served below, behind authentication
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.web = state
+
+    from cvm.web import routes_api, routes_pages
+
+    app.include_router(routes_pages.router)
+    app.include_router(routes_api.router)
+    _add_static(app)
+    _add_error_handlers(app)
+    app.add_middleware(_Guard, max_body=config.max_upload_bytes + 64 * 1024)  # + multipart framing
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi_schema(user: Viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _version() -> str:
+    from cvm import __version__
+
+    return __version__
+
+
+# --------------------------------------------------------------------------- static files
+
+
+def _add_static(app: FastAPI) -> None:
+    files = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+    plotly_js = _plotly_bundle()
+    if plotly_js is not None:
+        files["plotly.min.js"] = plotly_js
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str, request: Request) -> Response:
+        path = files.get(name)
+        if path is None:
+            return Response(status_code=404)
+        if name not in PUBLIC_STATIC:
+            from cvm.web.deps import current_user
+
+            current_user(request)
+        return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
+
+
+def _plotly_bundle() -> Path | None:
+    """plotly.js as shipped inside the installed ``plotly`` package (no CDN)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "package_data" / "plotly.min.js"
+    return path if path.exists() else None
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api") or "application/json" in request.headers.get("accept", "")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    from cvm.web.render import render_error, render_login
+
+    @app.exception_handler(NotAuthenticated)
+    def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_json(request) or request.url.path.startswith("/static"):
+            return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=401,
+                                headers={"www-authenticate": "Bearer"})
+        return render_login(request, status_code=401, next_path=request.url.path)
+
+    @app.exception_handler(Forbidden)
+    @app.exception_handler(CsrfRejected)
+    def forbidden(request: Request, exc: CvmError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=403)
+        return render_error(request, exc, status_code=403)
+
+    @app.exception_handler(CvmError)
+    def user_error(request: Request, exc: CvmError) -> Response:
+        status = 409 if isinstance(exc, WorkspaceError) else 400
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=status)
+        return render_error(request, exc, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        message = "; ".join(f"{'.'.join(e['loc'][1:]) or 'input'}: {e['msg']}" for e in errors)
+        return render_error(request, SchemaError(message), status_code=422)
+
+    @app.exception_handler(Exception)
+    def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s: %s", request.method, _route_of(request.scope), type(exc).__name__,
+                  exc_info=exc)
+        if _wants_json(request):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return render_error(request, CvmError("internal error"), status_code=500)
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+def _route_of(scope: dict[str, Any]) -> str:
+    """The request path with path parameters (customer ids, job ids) replaced by their names."""
+    route = scope.get("route")
+    if route is not None and getattr(route, "path", None):
+        return route.path
+    path = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        if value:
+            path = path.replace(str(value), "{" + name + "}")
+    return path
+
+
+class _Guard:
+    """Pure ASGI middleware: body-size limit, security headers, the language cookie, a data-free access log.
+
+    The log line holds method, route template, status and time: never the query
+    string or path parameters, so no customer ids or search terms reach the logs.
+    """
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _too_large(send)
+            log.info("%s request body too large: 413", scope["method"])
+            return
+        lang = _query_lang(scope.get("query_string", b""))
+        status_holder = {"status": 0}
+        received = 0
+        max_body = self.max_body
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_body:
+                    raise _BodyTooLarge()
+            return message
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = list(SECURITY_HEADERS)
+                if lang:
+                    extra.append((b"set-cookie", f"{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly".encode()))
+                message = {**message, "headers": list(message.get("headers", [])) + extra}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            if status_holder["status"] == 0:
+                await _too_large(send)
+            status_holder["status"] = 413
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s %s %.1f ms", scope["method"], _route_of(scope), status_holder["status"],
+                     (time.perf_counter() - started) * 1000)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send) -> None:
+    body = b'{"detail":"the upload is larger than this server accepts","hint":"split the file or ask an admin to raise max_upload_mb"}'
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _query_lang(query: bytes) -> str | None:
+    from urllib.parse import parse_qs
+
+    if b"lang=" not in query:
+        return None
+    values = parse_qs(query.decode("latin-1")).get("lang")
+    if values and values[0][:2].lower() in LANGUAGES:
+        return values[0][:2].lower()
+    return None
+
+
+def serve(workspace_path: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Run the app with uvicorn on ``host:port`` (loopback by default), without uvicorn's access log."""
+    import uvicorn
+
+    uvicorn.run(create_app(workspace_path, **options), host=host, port=port, access_log=False, log_level="info")

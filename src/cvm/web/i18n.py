@@ -1,0 +1,152 @@
+"""Dutch and English for the web app: message catalogs and locale-aware numbers.
+
+Every user-visible string of the web app lives in ``locales/en.json`` and
+``locales/nl.json`` under the same keys (a test checks both files hold the same
+keys and that every key the templates use exists). Numbers, money, percentages
+and dates are formatted with Babel in ``en_GB`` or ``nl_NL``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES: dict[str, str] = {"en": "en_GB", "nl": "nl_NL"}
+DEFAULT_LANGUAGE = "en"
+
+
+@lru_cache(maxsize=None)
+def catalog(language: str) -> dict[str, str]:
+    """The message catalog of ``language`` (``en`` or ``nl``), read once."""
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    text = resources.files("cvm.web").joinpath("locales").joinpath(f"{language}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def pick_language(*candidates: str | None) -> str:
+    """The first candidate that is a supported language code, else English."""
+    for value in candidates:
+        if value:
+            code = value.strip().lower()[:2]
+            if code in LANGUAGES:
+                return code
+    return DEFAULT_LANGUAGE
+
+
+class Formatter:
+    """Translations and number/date formatting for one language.
+
+    Examples
+    --------
+    >>> Formatter("nl").money(1234.5, "EUR")
+    '€ 1.234,50'
+    >>> Formatter("en").money(1234.5, "EUR")
+    '€1,234.50'
+    """
+
+    def __init__(self, language: str, currency: str = "EUR") -> None:
+        self.language = pick_language(language)
+        self.locale = LANGUAGES[self.language]
+        self.currency = currency
+        self._messages = catalog(self.language)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The message ``key`` in this language, with ``{name}`` placeholders filled in."""
+        text = self._messages.get(key)
+        if text is None:
+            text = catalog(DEFAULT_LANGUAGE).get(key, key)
+        return text.format(**values) if values else text
+
+    def label(self, name: str) -> str:
+        """A column or setting name in words (``col.<name>`` in the catalog), else the name itself."""
+        key = "col." + str(name)
+        return self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or str(name)
+
+    @property
+    def separators(self) -> str:
+        """Plotly's ``layout.separators``: decimal mark then thousands separator of this locale."""
+        from babel.numbers import get_decimal_symbol, get_group_symbol
+
+        return get_decimal_symbol(self.locale) + get_group_symbol(self.locale)
+
+    # numbers -----------------------------------------------------------------
+    @staticmethod
+    def _missing(value: Any) -> bool:
+        if value is None:
+            return True
+        try:
+            return isinstance(value, float) and math.isnan(value)
+        except TypeError:
+            return False
+
+    def number(self, value: Any, digits: int = 0) -> str:
+        from babel.numbers import format_decimal
+
+        if self._missing(value):
+            return "–"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(float(value), format=pattern, locale=self.locale)
+
+    def money(self, value: Any, currency: str | None = None, digits: int = 2) -> str:
+        """Money in the locale's currency pattern; ``digits=0`` rounds to whole units."""
+        from babel import Locale
+        from babel.numbers import format_currency
+
+        if self._missing(value):
+            return "–"
+        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern
+        if digits != 2:
+            pattern = pattern.replace(".00", "." + "0" * digits if digits else "")
+        return format_currency(float(value), currency or self.currency, format=pattern,
+                               locale=self.locale, currency_digits=False)
+
+    def percent(self, value: Any, digits: int = 1) -> str:
+        from babel.numbers import format_percent
+
+        if self._missing(value):
+            return "–"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+        return format_percent(float(value), format=pattern, locale=self.locale)
+
+    def date(self, value: Any) -> str:
+        from babel.dates import format_date
+
+        if self._missing(value) or value == "":
+            return "–"
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        if isinstance(value, datetime):
+            value = value.date()
+        if not isinstance(value, date):
+            return str(value)
+        return format_date(value, format="medium", locale=self.locale)
+
+    def datetime(self, value: Any) -> str:
+        from babel.dates import format_datetime
+
+        if self._missing(value):
+            return "–"
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        return format_datetime(value, format="short", locale=self.locale)
+
+    def value(self, value: Any) -> str:
+        """Format any cell for a table: numbers in the locale, dates as dates, the rest as text."""
+        if self._missing(value):
+            return "–"
+        if isinstance(value, bool):
+            return self("common.yes") if value else self("common.no")
+        if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+            return self.number(value)
+        if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"):
+            return self.number(value, 2 if abs(float(value)) < 1000 else 0)
+        if isinstance(value, (datetime, date)) or hasattr(value, "to_pydatetime"):
+            return self.date(value)
+        return str(value)

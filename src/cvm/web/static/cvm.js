@@ -1,0 +1,38 @@
+// cvm web: draws the page's Plotly charts and follows background jobs. No inline scripts (CSP).
+(function () {
+  "use strict";
+
+  function drawCharts() {
+    if (!window.Plotly) { return; }
+    document.querySelectorAll("script.chart-data").forEach(function (node) {
+      var target = document.getElementById(node.dataset.target);
+      if (!target) { return; }
+      var fig = JSON.parse(node.textContent);
+      window.Plotly.newPlot(target, fig.data, fig.layout, { responsive: true, displaylogo: false });
+      target.dataset.drawn = "1";
+    });
+  }
+
+  function followJob() {
+    var box = document.getElementById("job");
+    if (!box) { return; }
+    var status = box.dataset.status;
+    if (status === "done" || status === "failed") { return; }
+    var bar = box.querySelector("progress");
+    var label = box.querySelector(".job-status");
+    function poll() {
+      fetch("/api/jobs/" + encodeURIComponent(box.dataset.jobId), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (job) {
+          if (bar) { bar.value = job.progress; }
+          if (label && job.message) { label.textContent = job.message; }
+          if (job.status === "done" || job.status === "failed") { window.location.reload(); }
+          else { window.setTimeout(poll, 400); }
+        })
+        .catch(function () { window.setTimeout(poll, 1500); });
+    }
+    window.setTimeout(poll, 200);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(); followJob(); });
+})();

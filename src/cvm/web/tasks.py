@@ -1,0 +1,133 @@
+"""The long work the web app starts in the background: scoring, fitting, backtests, ingesting uploads.
+
+Each ``start_*`` function checks its input in the request (so mistakes are
+answered at once), then queues the work on the app's
+:class:`~cvm.web.jobs.JobRegistry` and returns the job. The work itself is one
+library call, run with a workspace view that has the worker thread's own cursor.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cvm.errors import SchemaError
+from cvm.web import lookups
+from cvm.web.auth import Principal
+from cvm.web.jobs import Job
+
+#: first bytes of the binary formats we accept (Excel .xlsx is a zip file)
+MAGIC = {"xlsx": b"PK\x03\x04", "parquet": b"PAR1"}
+
+
+def _clean(value: Any) -> Any:
+    from cvm.web.render import clean
+
+    return clean(value)
+
+
+def _finish(state) -> None:
+    lookups.ensure_customer_index(state.workspace().con)
+    state.data_changed()
+
+
+def start_score(state, user: Principal, model: str = "auto", as_of: str | None = None,
+                horizon: int | None = None, discount_rate: float | None = None,
+                margin: float | None = None, time_unit: str | None = None) -> Job:
+    """Queue :func:`cvm.value.score_customers` (stores a new run in ``scores``)."""
+    options = {k: v for k, v in {"as_of": as_of, "horizon": horizon, "discount_rate": discount_rate,
+                                  "margin": margin, "time_unit": time_unit}.items() if v is not None}
+
+    def work(progress) -> dict[str, Any]:
+        from cvm.value import score_customers
+
+        progress(0.05, "scoring")
+        frame = score_customers(state.workspace(), model=model, **options)
+        progress(0.95, "storing")
+        _finish(state)
+        return {"n_customers": int(len(frame)), "total_clv": float(frame["clv"].sum()),
+                "run_id": frame.attrs.get("run_id"), "model": frame.attrs.get("model", model)}
+
+    return state.jobs.submit("score", user.name, work)
+
+
+def start_fit(state, user: Principal, model: str = "bgnbd", as_of: str | None = None,
+              calibration_end: str | None = None, time_unit: str | None = None) -> Job:
+    """Queue :func:`cvm.fitting.fit_workspace` (the fit is stored in the ``models`` table)."""
+
+    def work(progress) -> dict[str, Any]:
+        from cvm.fitting import fit_workspace
+
+        progress(0.05, "fitting")
+        result = fit_workspace(state.workspace(), model=model, as_of=as_of, calibration_end=calibration_end,
+                               time_unit=time_unit)
+        return _clean(result.to_dict())
+
+    return state.jobs.submit("fit", user.name, work)
+
+
+def start_backtest(state, user: Principal, calibration_end: str, holdout_end: str | None = None) -> Job:
+    """Queue :func:`cvm.evaluation.backtest` on a calibration / holdout split."""
+
+    def work(progress) -> dict[str, Any]:
+        from cvm.evaluation import backtest
+
+        progress(0.05, "backtesting")
+        result = backtest(state.workspace(), calibration_end=calibration_end, holdout_end=holdout_end)
+        return _clean(result.to_dict())
+
+    return state.jobs.submit("backtest", user.name, work)
+
+
+def safe_filename(name: str | None, default: str = "upload") -> str:
+    """A file name without folders or unusual characters (keeps the extension)."""
+    base = Path(name or default).name
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or default
+    return base[-120:]
+
+
+def check_upload_type(filename: str, head: bytes, allowed: tuple[str, ...]) -> str:
+    """The file's type from its extension, checked against ``allowed`` and its first bytes."""
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext not in allowed:
+        raise SchemaError(f"files of type '.{ext or '?'}' cannot be uploaded",
+                          hint=f"upload one of: {', '.join('.' + a for a in allowed)}")
+    magic = MAGIC.get(ext)
+    if magic is not None and not head.startswith(magic):
+        raise SchemaError(f"the file does not look like a .{ext} file", hint="check that it was saved in that format")
+    if magic is None and b"\x00" in head[:4096]:
+        raise SchemaError("the file looks binary, not like text", hint="export it as CSV (UTF-8 or cp1252)")
+    return ext
+
+
+def start_upload(state, user: Principal, upload, kind: str) -> Job:
+    """Store an uploaded file in the workspace's ``uploads`` folder and queue its ingest.
+
+    ``upload`` is a Starlette ``UploadFile`` (already received; the size limit is
+    enforced while the body streams in).
+    """
+    filename = safe_filename(upload.filename)
+    head = upload.file.read(8192)
+    upload.file.seek(0)
+    if not head:
+        raise SchemaError("the uploaded file is empty")
+    check_upload_type(filename, head, state.config.upload_types)
+    folder = state.path / "uploads" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / filename
+    with target.open("wb") as out:
+        shutil.copyfileobj(upload.file, out, length=1024 * 1024)
+
+    def work(progress) -> dict[str, Any]:
+        progress(0.05, "reading")
+        report = state.workspace().ingest(target, kind=kind)
+        progress(0.95, "loaded")
+        _finish(state)
+        payload = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+        payload["file"] = filename
+        return _clean(payload)
+
+    return state.jobs.submit("upload", user.name, work)
