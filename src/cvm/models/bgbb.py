@@ -338,7 +338,11 @@ class BGBB(LikelihoodModel):
         if int(n_customers) < 1:
             raise SchemaError("n_customers must be at least 1")
         n_customers = int(n_customers)
-        n = np.broadcast_to(as_float_array(n_periods, "n_periods"), (n_customers,)).astype(int)
+        n_float = as_float_array(n_periods, "n_periods")
+        if len(n_float) not in (1, n_customers):
+            raise SchemaError(f"n_periods needs one value or one per customer ({n_customers}), got {len(n_float)}")
+        _integers(n_float, "n_periods")
+        n = np.broadcast_to(n_float, (n_customers,)).astype(int)
         if np.any(n < 1):
             raise SchemaError("n_periods must be at least 1")
         rng = np.random.default_rng(seed)
