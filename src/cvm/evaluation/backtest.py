@@ -655,28 +655,39 @@ def latest_backtest(ws: Any, current_only: bool = False) -> BacktestResult | Non
     return BacktestResult.from_payload(json.loads(rows["payload"].iloc[0]))
 
 
-def default_calibration_end(ws: Any) -> pd.Timestamp:
-    """Two thirds of the way from the first to the last transaction (the holdout is the last third)."""
+def default_calibration_end(ws: Any, as_of: Any = None) -> pd.Timestamp:
+    """Two thirds of the way from the first transaction to ``as_of`` (default the last): the holdout is the last third."""
     bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last FROM transactions")
     first = _timestamp(bounds["first"].iloc[0], "first transaction")
-    last = _timestamp(bounds["last"].iloc[0], "last transaction")
+    last = _timestamp(as_of, "as_of") if as_of is not None else _timestamp(bounds["last"].iloc[0], "last transaction")
     if (last - first).days < 3:
-        raise SchemaError("the transactions span fewer than three days; a holdout comparison is impossible")
+        raise SchemaError("the transactions span fewer than three days; a holdout comparison is impossible",
+                          hint="choose a model yourself (bgnbd, pnbd) or add more history")
     return _day_floor(first + (last - first) * (2 / 3))
 
 
 def choose_model(ws: Any, calibration_end: Any = None, holdout_end: Any = None, time_unit: str | None = None,
-                 models: Sequence[str] | None = None) -> str:
-    """The model ``--model auto`` uses: the best of a backtest (see module docstring).
+                 models: Sequence[str] | None = None, as_of: Any = None) -> str:
+    """The model ``--model auto`` uses: the best of a backtest (see the module docstring).
 
-    Without a calibration end the latest stored backtest on the current data
-    decides; when there is none, a backtest is run with the last third of the
-    data as holdout (and stored).
+    Parameters
+    ----------
+    calibration_end, holdout_end
+        The split; by default the holdout is the last third of the data up to
+        ``as_of`` (or the last transaction).
+    as_of
+        Choose with the data known at this date only (the holdout ends there).
+
+    Without an explicit split, the latest stored backtest on the current data
+    (and the same time unit and end) decides; otherwise a backtest is run and
+    stored.
     """
-    if calibration_end is None and holdout_end is None and models is None:
+    hold = holdout_end if holdout_end is not None else as_of
+    if calibration_end is None and models is None:
         stored = latest_backtest(ws, current_only=True)
-        if stored is not None and (time_unit is None or stored.time_unit == time_unit):
+        if (stored is not None and (time_unit is None or stored.time_unit == time_unit)
+                and (hold is None or stored.holdout_end == _timestamp(hold, "as_of").date().isoformat())):
             return stored.best
     unit = time_unit or getattr(getattr(ws, "settings", None), "time_unit", "week")
-    cal = calibration_end if calibration_end is not None else default_calibration_end(ws)
-    return backtest(ws, cal, holdout_end, models=models, time_unit=unit).best
+    cal = calibration_end if calibration_end is not None else default_calibration_end(ws, hold)
+    return backtest(ws, cal, hold, models=models, time_unit=unit).best
