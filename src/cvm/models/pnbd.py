@@ -28,7 +28,7 @@ from cvm.models.bgnbd import (
 )
 from cvm.models.special import log1mexp, log_hyp2f1, log_hyp2f1_grad
 
-_U_NODES, _U_WEIGHTS = roots_legendre(64)
+_U_NODES, _U_WEIGHTS = roots_legendre(128)
 
 
 class ParetoNBD(LikelihoodModel):
@@ -171,8 +171,8 @@ class ParetoNBD(LikelihoodModel):
             + \int_0^t \frac{s\beta^s}{(\beta+\tau)^{s+1}}\,NB(n; r, \tfrac{\alpha}{\alpha+\tau})\,d\tau
 
         (the mixture behind FHL 2005 note, eq. 20); the integral is evaluated
-        by 64-node Gauss-Legendre quadrature in ``u = (tau/t)^(n+1)``, which
-        absorbs the ``tau^n`` factor.
+        by 128-node Gauss-Legendre quadrature in ``w = tau / (alpha + tau)``,
+        where the integrand ``w^n (1-w)^(r-2) (beta+tau)^-(s+1)`` is smooth.
         """
         r, alpha, s, beta = self._p()
         n = as_float_array(n, "n")
@@ -181,18 +181,15 @@ class ParetoNBD(LikelihoodModel):
         if np.any(n < 0) or np.any(n != np.round(n)):
             raise SchemaError("n must be a whole number >= 0")
         alive = stats.nbinom.pmf(n, r, alpha / (alpha + t)) * np.exp(s * (np.log(beta) - np.log(beta + t)))
-        u = 0.5 * (_U_NODES + 1.0)[None, :]
-        k = (n + 1.0)[:, None]
-        tau = t[:, None] * u ** (1.0 / k)
-        # NB(n; tau) = Gamma(r+n)/(Gamma(r) n!) alpha^r tau^n (alpha+tau)^-(r+n); tau^n dtau = t^(n+1) du / (n+1)
-        log_g = (
-            np.log(s) + s * np.log(beta) - (s + 1.0) * np.log(beta + tau)
-            + (gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + r * np.log(alpha))[:, None]
-            - (r + n)[:, None] * np.log(alpha + tau)
-        )
+        # in w = tau / (alpha + tau): NB(n) = C (1-w)^r w^n and dtau = alpha dw / (1-w)^2,
+        # a smooth integrand on [0, t / (alpha + t)] (Gauss-Legendre, 128 nodes)
+        w_t = (t / (alpha + t))[:, None]
+        w = 0.5 * w_t * (_U_NODES + 1.0)[None, :]
+        tau = alpha * w / (1.0 - w)
+        log_c = gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + np.log(alpha) + np.log(s) + s * np.log(beta)
         with np.errstate(divide="ignore"):
-            scale = (n + 1.0) * np.log(t) - np.log(n + 1.0)
-        dead = 0.5 * np.sum(_U_WEIGHTS[None, :] * np.exp(log_g + scale[:, None]), axis=1)
+            log_inner = log_c[:, None] + n[:, None] * np.log(w) + (r - 2.0) * np.log1p(-w) - (s + 1.0) * np.log(beta + tau)
+        dead = 0.5 * w_t[:, 0] * np.sum(_U_WEIGHTS[None, :] * np.exp(log_inner), axis=1)
         return alive + np.where(t > 0, dead, 0.0)
 
     def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None) -> np.ndarray:

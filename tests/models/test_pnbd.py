@@ -1,0 +1,130 @@
+"""Pareto/NBD against Fader, Hardie & Lee (2005) on CDNOW, lifetimes, mpmath and independent integrals."""
+
+import warnings
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from cvm.models.pnbd import ParetoNBD
+
+CDNOW = Path(__file__).resolve().parents[2] / "src/cvm/data/datasets/cdnow_customers_summary.csv"
+PUBLISHED = dict(r=0.553, alpha=10.578, s=0.606, beta=11.669)  # FHL 2005 note / "RFM and CLV"
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return ParetoNBD().fit(pd.read_csv(CDNOW))
+
+
+def test_cdnow_fit_matches_published_estimates(fitted):
+    for name, value in PUBLISHED.items():
+        assert fitted.params_[name] == pytest.approx(value, abs=2e-3 * max(1, value))
+    assert fitted.log_likelihood_ == pytest.approx(-9595.0, abs=0.05)  # published LL = -9595.0
+
+
+def test_cdnow_customer_predictions(fitted):
+    # x=26, t_x=30.857, T=31: E[Y(52)] = 25.456, P(alive) = 0.99787 (FHL 2005 note, worked example)
+    m = ParetoNBD.from_params(**PUBLISHED)
+    assert m.expected_purchases(52, 26, 30.857, 31)[0] == pytest.approx(25.456, abs=2e-3)
+    assert m.probability_alive(26, 30.857, 31)[0] == pytest.approx(0.99787, abs=1e-5)
+    assert fitted.expected_purchases(52, 26, 30.857, 31)[0] == pytest.approx(25.456, abs=5e-3)
+
+
+def _mp_loglik(r, alpha, s, beta, x, tx, T):
+    """High-precision reference: the FHL note's A0 expression evaluated by mpmath with 50 digits."""
+    mpmath.mp.dps = 50
+    r, alpha, s, beta, x, tx, T = map(mpmath.mpf, (r, alpha, s, beta, x, tx, T))
+    if alpha >= beta:
+        f = lambda y: mpmath.hyp2f1(r + s + x, s + 1, r + s + x + 1, (alpha - beta) / (alpha + y)) / (alpha + y) ** (r + s + x)  # noqa: E731
+    else:
+        f = lambda y: mpmath.hyp2f1(r + s + x, r + x, r + s + x + 1, (beta - alpha) / (beta + y)) / (beta + y) ** (r + s + x)  # noqa: E731
+    a0 = f(tx) - f(T)
+    L = mpmath.gamma(r + x) * alpha**r * beta**s / mpmath.gamma(r) * (1 / ((alpha + T) ** (r + x) * (beta + T) ** s) + s / (r + s + x) * a0)
+    return float(mpmath.log(L))
+
+
+@pytest.mark.parametrize(
+    "params,x,tx,T",
+    [
+        (PUBLISHED, 500, 4000.0, 5000.0),
+        (PUBLISHED, 3000, 4999.0, 5000.0),
+        (dict(r=2.1, alpha=0.5, s=0.3, beta=40.0), 800, 100.0, 5000.0),
+        (dict(r=0.4, alpha=300.0, s=1.7, beta=2.0), 0, 0.0, 5000.0),
+        (PUBLISHED, 2, 30.43, 38.86),
+    ],
+)
+def test_likelihood_is_finite_and_exact_for_extreme_histories(params, x, tx, T):
+    # lifetimes issues 332 and 445: large x or T overflowed the hypergeometric terms
+    m = ParetoNBD.from_params(**params)
+    theta = m.params_.to_numpy()
+    ll = m._log_likelihood(theta, {"frequency": np.array([x], float), "recency": np.array([tx]), "T": np.array([T])})[0]
+    assert np.isfinite(ll)
+    assert ll == pytest.approx(_mp_loglik(*theta, x, tx, T), rel=1e-9)
+
+
+def test_agrees_with_lifetimes():
+    lifetimes = pytest.importorskip("lifetimes")
+    oracle = lifetimes.ParetoNBDFitter()
+    oracle.params_ = pd.Series(PUBLISHED)
+    m = ParetoNBD.from_params(**PUBLISHED)
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 30, 60).astype(float)
+    T = rng.uniform(1, 80, 60)
+    tx = np.where(x > 0, rng.uniform(0, 1, 60) * T, 0.0)
+    assert np.allclose(m.probability_alive(x, tx, T), oracle.conditional_probability_alive(x, tx, T), rtol=1e-9)
+    assert np.allclose(m.expected_purchases(20.0, x, tx, T), oracle.conditional_expected_number_of_purchases_up_to_time(20.0, x, tx, T), rtol=1e-9)
+    t = np.array([1.0, 10.0, 78.0])
+    assert np.allclose(m.expected_purchases_new(t), oracle.expected_number_of_purchases_up_to_time(t), rtol=1e-10)
+
+
+def test_purchase_probability_against_direct_integration():
+    p = PUBLISHED
+    m = ParetoNBD.from_params(**p)
+    t = 30.0
+    for n in (0, 1, 5, 20):
+        # P(X(t)=n) = NB(n; alpha/(alpha+t)) (beta/(beta+t))^s + int_0^t s beta^s (beta+tau)^-(s+1) NB(n; alpha/(alpha+tau)) dtau
+        nb = lambda tau: stats.nbinom.pmf(n, p["r"], p["alpha"] / (p["alpha"] + tau))  # noqa: E731
+        dead = integrate.quad(lambda tau: p["s"] * p["beta"] ** p["s"] * (p["beta"] + tau) ** (-p["s"] - 1) * nb(tau), 0, t, epsabs=1e-14)[0]
+        ref = nb(t) * (p["beta"] / (p["beta"] + t)) ** p["s"] + dead
+        assert m.purchase_probability(n, t)[0] == pytest.approx(ref, rel=1e-8)
+    assert m.purchase_probability(np.arange(500), t).sum() == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("x,tx,T", [(0, 0.0, 38.0), (2, 30.43, 38.86), (26, 30.857, 31.0), (10, 3.0, 70.0)])
+def test_dert_closed_form_matches_integral_of_conditional_rate(x, tx, T):
+    p = PUBLISHED
+    m = ParetoNBD.from_params(**p)
+    delta = np.log(1.15) / 52  # 15% a year, weekly
+    d = np.expm1(delta)
+    closed = m.discounted_expected_purchases(x, tx, T, d)[0]
+    pa = m.probability_alive(x, tx, T)[0]
+    # rate of purchasing at t: P(alive) (r+x)/(alpha+T) ((beta+T)/(beta+T+t))^s
+    rate = lambda t: pa * (p["r"] + x) / (p["alpha"] + T) * ((p["beta"] + T) / (p["beta"] + T + t)) ** p["s"]  # noqa: E731
+    ref = integrate.quad(lambda t: np.exp(-delta * t) * rate(t), 0, np.inf, limit=400, epsabs=0, epsrel=1e-11)[0]
+    assert closed == pytest.approx(ref, rel=1e-7)
+    ref52 = integrate.quad(lambda t: np.exp(-delta * t) * rate(t), 0, 52, epsabs=0, epsrel=1e-12)[0]
+    assert m.discounted_expected_purchases(x, tx, T, d, horizon=52)[0] == pytest.approx(ref52, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_recovers_parameters_from_simulation():
+    truth = dict(r=0.6, alpha=8.0, s=0.8, beta=12.0)
+    sim = ParetoNBD.from_params(**truth).simulate(6_000, T=np.linspace(26, 52, 6_000), seed=21)
+    fit = ParetoNBD().fit(sim)
+    for name, value in truth.items():
+        assert abs(fit.params_[name] - value) < 3 * fit.stderr_[name], name
+    events = ParetoNBD.from_params(**truth).simulate_events(300, T=30.0, seed=1)
+    assert events["t"].between(0, 30).all()
+
+
+def test_degenerate_data_never_gives_nan_parameters():
+    T = np.full(40, 30.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for x, tx in ((np.zeros(40), np.zeros(40)), (np.full(40, 29.0), np.full(40, 29.5))):
+            m = ParetoNBD().fit(x, tx, T)
+            assert np.all(np.isfinite(m.params_)) and np.isfinite(m.log_likelihood_)
