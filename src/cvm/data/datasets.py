@@ -30,18 +30,13 @@ def load_cdnow_transactions(master: bool = False) -> pd.DataFrame:
     """CDNOW transactions as ``customer_id, ts, amount, cds`` (one row per line of the file).
 
     Amounts are in US dollars; ``ts`` is the purchase date (midnight). Customer ids keep
-    their leading zeros (``"00004"``).
+    their leading zeros (``"00004"``). The sample also has ``sample_id`` (1..2,357), the
+    ``ID`` of :func:`load_cdnow_summary`.
     """
     import duckdb
 
     path = cdnow_path(master)
-    if master:
-        names = "{'customer_id': 'VARCHAR', 'date': 'VARCHAR', 'cds': 'BIGINT', 'amount': 'DOUBLE'}"
-        skip = 1
-    else:
-        names = ("{'customer_id': 'VARCHAR', 'sample_id': 'VARCHAR', 'date': 'VARCHAR', 'cds': 'BIGINT', "
-                 "'amount': 'DOUBLE'}")
-        skip = 0
+    skip = 1 if master else 0
     con = duckdb.connect()
     try:
         # the files are space-aligned: collapse runs of spaces, then split
@@ -50,11 +45,10 @@ def load_cdnow_transactions(master: bool = False) -> pd.DataFrame:
             f"FROM read_csv(?, columns={{'line': 'VARCHAR'}}, delim='\\x01', header=false, quote='', escape='', "
             f"skip={skip}) WHERE trim(line) <> '') "
             f"SELECT f[1] AS customer_id, strptime(f[{3 if not master else 2}], '%Y%m%d') AS ts, "
-            f"CAST(f[{5 if not master else 4}] AS DOUBLE) AS amount, CAST(f[{4 if not master else 3}] AS BIGINT) AS cds "
-            f"FROM lines", [str(path)]).df()
+            f"CAST(f[{5 if not master else 4}] AS DOUBLE) AS amount, CAST(f[{4 if not master else 3}] AS BIGINT) AS cds"
+            f"{'' if master else ', CAST(f[2] AS BIGINT) AS sample_id'} FROM lines", [str(path)]).df()
     finally:
         con.close()
-    del names
     return frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
 
 
