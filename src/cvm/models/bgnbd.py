@@ -172,7 +172,7 @@ class BGNBD(LikelihoodModel):
     --------
     >>> m = BGNBD.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
     >>> round(float(m.expected_purchases_new(78)[0]), 3)
-    1.858
+    1.861
     """
 
     parameter_names = ("r", "alpha", "a", "b")
