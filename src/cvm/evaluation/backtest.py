@@ -657,7 +657,11 @@ def latest_backtest(ws: Any, current_only: bool = False) -> BacktestResult | Non
 
 def default_calibration_end(ws: Any, as_of: Any = None) -> pd.Timestamp:
     """Two thirds of the way from the first transaction to ``as_of`` (default the last): the holdout is the last third."""
+    if not ws.has_table("transactions"):
+        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
     bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last FROM transactions")
+    if pd.isna(bounds["first"].iloc[0]):
+        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
     first = _timestamp(bounds["first"].iloc[0], "first transaction")
     last = _timestamp(as_of, "as_of") if as_of is not None else _timestamp(bounds["last"].iloc[0], "last transaction")
     if (last - first).days < 3:
