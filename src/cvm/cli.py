@@ -16,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -187,21 +186,27 @@ def ingest(
         emit_json(payload)
         return
     preview = payload.pop("preview", None)
-    detected = payload.pop("detected", None)
-    if detected:
-        out.print("[bold]Detected[/bold]: " + ", ".join(f"{k}={v}" for k, v in detected.items()))
+    detected = payload.pop("detected", None) or {}
+    shown = {k: detected[k] for k in ("format", "encoding", "delimiter", "decimal", "date_format") if detected.get(k)}
+    if shown:
+        out.print("[bold]Detected[/bold]: " + ", ".join(f"{k} {v!r}" for k, v in shown.items()), highlight=False)
+    if detected.get("mapping"):
+        out.print("[bold]Columns[/bold]: " + ", ".join(f"{src} → {dst}" for dst, src in detected["mapping"].items()), highlight=False)
     if dry_run:
-        out.print("[yellow]dry run: nothing written[/yellow]")
-    if preview is not None and len(preview):
-        import pandas as pd
+        if preview:
+            import pandas as pd
 
-        out.print(frame_table(pd.DataFrame(preview), title="Preview", max_rows=10))
+            out.print(frame_table(pd.DataFrame(preview), title="Preview", max_rows=10))
+        out.print("[yellow]dry run: nothing written[/yellow]")
     out.print(
         f"{payload['rows_read']:,} rows read = {payload['accepted']:,} accepted + "
-        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates  → table {payload['table']}"
+        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates → table {payload['table']}",
+        highlight=False,
     )
+    for reason, count in (payload.get("reasons") or {}).items():
+        out.print(f"  quarantined: {count:,} × {reason}", highlight=False)
     if payload["quarantined"]:
-        out.print(f"see why: cvm quarantine --workspace {workspace}")
+        out.print(f"see every rejected line: cvm quarantine --workspace {workspace}")
 
 
 @app.command()
@@ -678,17 +683,12 @@ def version() -> None:
 
 # ----------------------------------------------------------------------------- entry point
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one message and return 1, usage errors 2."""
+    """Run the CLI; user errors print one message and return 1, usage errors 2 (Typer's own handling)."""
     try:
-        result = app(args=argv if argv is not None else sys.argv[1:], prog_name="cvm", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 1
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="cvm", standalone_mode=True)
+    except SystemExit as exc:  # standalone mode always ends in sys.exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except CvmError as exc:
         err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
         if exc.hint:
@@ -697,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    return int(result) if isinstance(result, int) else 0
+    return 0
 
 
 def entry() -> None:  # console_scripts target
