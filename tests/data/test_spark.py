@@ -36,10 +36,12 @@ def spark():
 
 # One customer worked by hand (as_of 2024-01-29):
 #   2024-01-01 10.00 and 5.00 (same day), 2024-01-03 20.00, 2024-01-15 30.00
-#   day:  days 0, 0, 2, 14 -> periods {0, 2, 14}: frequency 2, recency 14, T 28, monetary (20 + 30) / 2 = 25
-#   week: periods floor(0/7)=0, floor(2/7)=0, floor(14/7)=2 -> {0, 2}: frequency 1, recency 2,
-#         T floor(28/7) = 4, monetary = spend of period 2 = 30
-#   a second customer with one purchase on 2024-01-20: frequency 0, recency 0, T 9 days / 1 week, monetary 0
+#   day periods: days 0, 0, 2, 14 -> {0, 2, 14}: frequency 2, monetary (20 + 30) / 2 = 25;
+#     in days recency 14, T 28; in weeks recency 14/7 = 2, T 28/7 = 4
+#   week periods: floor(0/7)=0, floor(2/7)=0, floor(14/7)=2 -> {0, 2}: frequency 1, recency 2 weeks,
+#     T floor(28/7) = 4 weeks, monetary = spend of period 2 = 30
+#   customer B, one purchase on 2024-01-20: frequency 0, recency 0, T 9 days = 9/7 weeks (day periods)
+#     or floor(9/7) = 1 week (week periods), monetary 0
 HAND = pd.DataFrame(
     {
         "Klant": ["A", "A", "A", "A", "B"],
@@ -48,22 +50,25 @@ HAND = pd.DataFrame(
     }
 )
 HAND_EXPECTED = {
-    "day": {"A": (2, 14, 28, 25.0), "B": (0, 0, 9, 0.0)},
-    "week": {"A": (1, 2, 4, 30.0), "B": (0, 0, 1, 0.0)},
+    ("day", "day"): {"A": (2, 14, 28, 25.0), "B": (0, 0, 9, 0.0)},
+    ("week", "day"): {"A": (2, 2, 4, 25.0), "B": (0, 0, 9 / 7, 0.0)},
+    ("week", "week"): {"A": (1, 2, 4, 30.0), "B": (0, 0, 1, 0.0)},
 }
 
 
-@pytest.mark.parametrize("time_unit", ["day", "week"])
-def test_hand_computed_summary(spark, time_unit):
+@pytest.mark.parametrize(("time_unit", "period"), list(HAND_EXPECTED))
+def test_hand_computed_summary(spark, time_unit, period):
     from cvm.data.spark import summarise_spark
 
     out = summarise_spark(
         spark.createDataFrame(HAND), customer_col="Klant", datetime_col="Datum", amount_col="Bedrag",
-        as_of="2024-01-29", time_unit=time_unit,
+        as_of="2024-01-29", time_unit=time_unit, period=period,
     ).toPandas().set_index("customer_id")
-    for cust, (f, r, t, m) in HAND_EXPECTED[time_unit].items():
-        assert tuple(out.loc[cust, ["frequency", "recency", "T", "monetary_value"]]) == (f, r, t, m)
+    for cust, expected in HAND_EXPECTED[(time_unit, period)].items():
+        got = tuple(out.loc[cust, ["frequency", "recency", "T", "monetary_value"]])
+        assert got == pytest.approx(expected, rel=1e-12)
     assert out.loc["A", "n_transactions"] == 4 and out.loc["A", "total_amount"] == 65.0
+    assert out.loc["A", "first_purchase"] == pd.Timestamp("2024-01-01")
 
 
 def test_inputs_parquet_path_pandas_and_table_agree(spark, tmp_path):

@@ -51,11 +51,12 @@ def _score_batches(
     """The function every partition runs: rebuild the models, value each Arrow batch."""
     import warnings
 
-    from cvm.models.base import LikelihoodModel
+    from cvm.models import model_class
     from cvm.value.clv import value_customers
 
-    purchase_model = LikelihoodModel.from_dict(purchase)
-    spend_model = None if spend is None else LikelihoodModel.from_dict(spend)
+    # model_class imports the model's module, which registers it for from_dict on this worker
+    purchase_model = model_class(purchase["model"]).from_dict(purchase)
+    spend_model = None if spend is None else model_class(spend["model"]).from_dict(spend)
     for batch in batches:
         if batch.empty:
             continue

@@ -1,23 +1,25 @@
 """The per-customer summary and its compression, as Spark jobs.
 
-Same contract and the same numbers as the DuckDB engine (:mod:`cvm.data.summary`)
-and as lifetimes' ``summary_data_from_transaction_data``:
+Same contract and the same numbers as the DuckDB engine
+(:func:`cvm.data.summary.workspace_summary`) and, for day periods, as lifetimes'
+``summary_data_from_transaction_data(..., freq="D", freq_multiplier=u)``
+(Fader, Hardie & Lee 2005, "Counting your customers the easy way", section 2):
 
-* a transaction belongs to the calendar day of its timestamp (UTC); days are
-  counted from 1970-01-01;
-* the time unit has ``u`` days (day 1, week 7, month 365.25/12, year 365.25) and
-  a transaction's period is ``floor((day - first_day) / u)``, counted from the
-  customer's first purchase day, so purchases in one period collapse to one
-  and the first purchase opens period 0;
-* ``frequency`` = number of distinct periods with a purchase - 1 (repeat periods),
-  ``recency`` = period of the last purchase, ``T`` = ``floor((as_of_day - first_day) / u)``;
+* a transaction belongs to the calendar day of its timestamp (UTC); the time unit
+  has ``u`` days (day 1, week 7, month 365.25/12, year 365.25);
+* purchases collapse into **periods**, by default calendar days (several
+  purchases in one period count as one, their amounts summed);
+* ``frequency`` = periods with a purchase - 1 (repeat periods);
+* with day periods: ``recency = days(first, last) / u`` and
+  ``T = days(first, as_of) / u``;
+* with ``period`` of ``P`` days (week, month, year): ``k = floor(days(first, d) / P)``,
+  ``recency = k_last * P / u``, ``T = floor(days(first, as_of) / P) * P / u``;
 * ``monetary_value`` = mean spend of the repeat periods, the first period
-  excluded, 0 for customers without a repeat (lifetimes' convention: amounts in
-  one period are summed first);
-* holdout: ``frequency_holdout`` = distinct periods with a purchase after the
-  calibration end, ``monetary_value_holdout`` = mean amount of those
-  transactions (lifetimes' ``calibration_and_holdout_data``), ``duration_holdout``
-  = ``(holdout_day - calibration_day) / u``.
+  excluded, 0 without a repeat;
+* holdout ``(calibration_end, holdout_end]``: ``frequency_holdout`` = periods
+  with a purchase, ``monetary_value_holdout`` = mean spend per holdout period,
+  ``duration_holdout = days(calibration_end, holdout_end) / u``; only customers
+  seen in the calibration.
 
 Only Spark column expressions are used: the work stays on the executors and
 nothing is collected except what a caller asks for.
@@ -25,7 +27,6 @@ nothing is collected except what a caller asks for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -126,13 +127,6 @@ def _is_spark_frame(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
 
 
-@dataclass
-class _Columns:
-    customer: str
-    ts: str
-    amount: str | None
-
-
 def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
     """Select and type the three columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double).
 
@@ -193,7 +187,7 @@ def summarise_spark(
     df_or_path
         A Spark or pandas DataFrame, Parquet/CSV path(s), or a Spark table name.
     customer_col, datetime_col, amount_col
-        Column names in the input; ``amount_col=None`` leaves out the spend columns.
+        Column names in the input; with ``amount_col=None`` every purchase counts 1.
     as_of
         Observation date (inclusive); default the day of the last transaction.
         Transactions after it are ignored.
@@ -211,12 +205,10 @@ def summarise_spark(
     -------
     pyspark.sql.DataFrame
         One row per customer: ``customer_id, frequency, recency, T,
-        monetary_value, first_purchase, last_purchase, n_transactions,
-        total_amount`` (+ ``frequency_holdout, monetary_value_holdout,
-        duration_holdout``). ``frequency, recency, T`` are doubles in units of
-        ``time_unit``; see the module docstring for the exact conventions
-        (those of lifetimes' ``summary_data_from_transaction_data``, Fader,
-        Hardie & Lee 2005).
+        monetary_value, first_purchase, last_purchase`` (days, as timestamps),
+        ``n_transactions, total_amount`` (+ ``frequency_holdout,
+        monetary_value_holdout, duration_holdout``). ``recency, T`` are in
+        units of ``time_unit``; the module docstring gives the exact conventions.
 
     Examples
     --------
