@@ -398,7 +398,9 @@ class LikelihoodModel:
             if np.isfinite(res.fun) and np.all(np.isfinite(res.x)) and (best is None or res.fun <= best.fun + 1e-12):
                 best = res
                 best.method = method
-            if best is not None and self._is_stationary(best.x, udata, uw, total):
+            if best is not None and (self._is_stationary(best.x, udata, uw, total) or self._at_edge(best.x)):
+                # stationary, or running off to the edge of the space (a warning follows):
+                # further optimisers would only spend time walking further out
                 break
         if best is None or not np.isfinite(best.fun):
             reasons = "; ".join(f"{m}: {r.message}" for m, r in attempts)
@@ -452,6 +454,11 @@ class LikelihoodModel:
         _, g = self._objective(z, data, weights, total)
         return bool(np.all(np.isfinite(g)) and np.max(np.abs(g)) < 1e-4)
 
+    def _at_edge(self, z: np.ndarray) -> bool:
+        """True when a positive parameter is beyond 1e6 or below 1e-6 (|log| > 13.8)."""
+        pos = self._positive_mask()
+        return bool(np.any(np.abs(np.asarray(z)[pos]) > np.log(1e6)))
+
     def _covariance(self, z, data, weights, total) -> np.ndarray:
         """Inverse Hessian of the total negative log-likelihood in z (central differences of the gradient)."""
         k = len(z)
@@ -468,7 +475,7 @@ class LikelihoodModel:
             warnings.warn(f"{type(self).__name__}: the Hessian is not finite; standard errors unavailable.", HessianWarning, stacklevel=4)
             return np.full((k, k), np.nan)
         eig = np.linalg.eigvalsh(hess)
-        if eig.min() <= 1e-12 * max(1.0, abs(eig.max())):
+        if eig.min() <= 1e-8 * max(1.0, abs(eig.max())):  # a flat ridge is as unidentified as a singular matrix
             warnings.warn(
                 f"{type(self).__name__}: the Hessian is not positive definite at the optimum "
                 "(a parameter is not identified by these data); standard errors are unreliable.",
