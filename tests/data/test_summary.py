@@ -116,6 +116,7 @@ def as_frame(log):
     return pd.DataFrame(log, columns=["customer_id", "ts", "amount"])
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(log=logs, unit=st.sampled_from(list(UNITS)), period=st.sampled_from(["day", "week", "month"]),
        end_offset=st.integers(min_value=-200, max_value=30))
@@ -133,6 +134,7 @@ def test_sql_summary_equals_python_reference(log, unit, period, end_offset):
                                    rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(log=logs, freq=st.sampled_from(["D", "W", "h"]), multiplier=st.sampled_from([1, 7]),
        include_first=st.booleans())

@@ -240,4 +240,7 @@ def timestamp_sql(expr: str, date_format: str | None) -> str:
 def totals_sql(expr: str) -> str:
     """SQL that is true when a text cell reads like a totals line (``Totaal``, ``Total:`` …)."""
     words = "|".join(re.escape(w) for w in TOTAL_WORDS)
-    return f"regexp_matches(lower(trim({expr})), '^({words})\\b')"
+    starts = ", ".join(quote_literal(w[:3]) for w in dict.fromkeys(w[:3] for w in TOTAL_WORDS))
+    # a cheap prefix test first, so the regular expression runs only on the rare candidates
+    return (f"(lower(left(ltrim({expr}), 3)) IN ({starts}) "
+            f"AND regexp_matches(lower(trim({expr})), '^({words})\\b'))")

@@ -256,8 +256,9 @@ class Workspace:
             detected.update(formats)
             con.execute(f"DROP TABLE IF EXISTS {PARSED}")
             con.execute(
-                f"CREATE TEMP TABLE {PARSED} AS SELECT * EXCLUDE (raw), CASE WHEN reason IS NOT NULL THEN raw END AS raw "
-                f"FROM (SELECT _line AS line, {select}, {reasons} AS reason FROM {readers.INPUT_TABLE} WHERE NOT _blank)")
+                f"CREATE TEMP TABLE {PARSED} AS SELECT _line AS line, {select}, _reason AS reason, "
+                f"CASE WHEN _reason IS NOT NULL THEN CAST({src.raw_sql} AS VARCHAR) END AS raw "
+                f"FROM (SELECT *, {reasons} AS _reason FROM {readers.INPUT_TABLE} WHERE NOT _blank)")
             rows_read, quarantined = con.execute(
                 f"SELECT count(*), count(reason) FROM {PARSED}").fetchall()[0]
             blank = con.execute(
@@ -379,7 +380,6 @@ class Workspace:
                 f"({quote_literal(c)}, CAST({src.column_sql[c]} AS VARCHAR))" for c in extra) + "]))") if extra else "NULL"
             exprs["attributes"] = f"CAST({attrs} AS VARCHAR)"
         select = ", ".join(f"{v} AS {quote_ident(k)}" for k, v in exprs.items())
-        select += f", CAST({src.raw_sql} AS VARCHAR) AS raw"
         return select, reason, formats
 
     def _insert_new(self, kind: str, source_name: str) -> int:
