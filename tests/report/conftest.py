@@ -1,4 +1,4 @@
-"""One small workspace for the report tests: 800 CDNOW customers, a few bad rows, a backtest.
+"""One small workspace for the report tests: 400 CDNOW customers, a few bad rows, a backtest.
 
 Built once per session; the English and Dutch reports are written from it.
 """
@@ -15,7 +15,7 @@ def report_ws(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("report")
     tx = load_cdnow_transactions()
-    keep = sorted(tx["customer_id"].unique())[:800]
+    keep = sorted(tx["customer_id"].unique())[:400]
     ws = Workspace.open(root / "ws")
     ws.ingest(tx[tx["customer_id"].isin(keep)], kind="transactions")
     bad = root / "export.csv"

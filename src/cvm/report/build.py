@@ -388,7 +388,7 @@ def _segments(b: ReportBuilder, s: Section) -> None:
             s.blocks.append(Block("note", title=fmt.t(key), text=f"{fmt.t('no_data')}: {exc.message}"))
             continue
         s.blocks.append(b.table(frame, fmt.t(key)))
-        label = frame.columns[0]
+        label = "segment" if "segment" in frame.columns else next(c for c in frame.columns if c != "by")
         value_col = next((c for c in ("clv_sum", "total_clv", "clv", "customers", "n_customers") if c in frame.columns), None)
         if value_col is not None and len(frame):
             s.blocks.append(b.figure(plots.bar_figure(frame, x=label, y=value_col, title=fmt.t(key),
