@@ -136,7 +136,8 @@ def fit_workspace(
             from cvm.data.summary import cohort_survival
 
             survival = cohort_survival(ws, as_of=end, time_unit=unit)
-            fitted = model_class(key)(penalizer=penalizer).fit(survivors=_pooled_survivors(survival))
+            periods, alive, weights = cohort_lifetimes(survival)
+            fitted = model_class(key)(penalizer=penalizer).fit(periods, alive, weights=weights)
         else:
             frame = ws.summary(as_of=end, time_unit=unit)
             fitted = fit_frame(key, frame, penalizer)
@@ -150,10 +151,30 @@ def fit_workspace(
     )
 
 
-def _pooled_survivors(survival) -> list[float]:
-    """Accept the cohort-survival output either as a series of counts or a cohort × period frame."""
-    if isinstance(survival, pd.DataFrame):
-        if "alive" in survival.columns and "period" in survival.columns:
-            return survival.groupby("period")["alive"].sum().sort_index().tolist()
-        return survival.sum(axis=0).tolist()
-    return list(np.asarray(survival, dtype=float))
+def cohort_lifetimes(survival: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Turn per-cohort survival counts into individual lifetimes for the sBG likelihood.
+
+    Cohorts are observed for different numbers of periods, so their counts cannot simply be
+    added per period (later periods would be seen by fewer cohorts and survival would look
+    lower than it is). Instead, within each cohort, ``alive[t-1] - alive[t]`` customers churned
+    with a lifetime of ``t`` periods, and the ``alive`` of the last observed period are
+    censored there (Fader & Hardie 2007, eq. 5 for several cohorts). Returns
+    ``(periods, alive, weights)``.
+    """
+    if survival.empty:
+        raise SchemaError("no cohorts to fit on", hint="ingest transactions first")
+    periods, alive, weights = [], [], []
+    for _, cohort in survival.sort_values(["cohort", "period"]).groupby("cohort", sort=True):
+        counts = cohort["alive"].to_numpy(dtype=float)
+        if len(counts) < 2:
+            continue  # acquired in the current period: nothing observed yet
+        churned = counts[:-1] - counts[1:]
+        for t, n in enumerate(churned, start=1):
+            if n > 0:
+                periods.append(t), alive.append(0), weights.append(n)
+        if counts[-1] > 0:
+            periods.append(len(counts) - 1), alive.append(1), weights.append(counts[-1])
+    if not periods:
+        raise SchemaError("no cohort has been observed for a whole period yet",
+                          hint="use a shorter --time-unit or a later --as-of")
+    return np.array(periods, float), np.array(alive, float), np.array(weights, float)
