@@ -80,6 +80,7 @@ def score_spark(
     margin: float = 0.3,
     level: float = 0.9,
     residual: bool = True,
+    colocate_histories: bool = True,
 ) -> Any:
     """Value every customer of a Spark summary, partition by partition.
 
@@ -99,6 +100,10 @@ def score_spark(
         Margin rate on spend; level of the CLV interval.
     residual
         Also compute ``residual_value`` (discounted expected residual value, no horizon).
+    colocate_histories
+        Hash-partition by ``(frequency, recency, T)`` first (one shuffle of the
+        summary), so the model is evaluated once per distinct history rather
+        than once per history and partition.
 
     Returns
     -------
@@ -133,7 +138,10 @@ def score_spark(
     def score_partition(batches: Iterator[Any]) -> Iterator[Any]:
         return _score_batches(batches, purchase, spend, options, out_columns)
 
-    return summary_df.mapInPandas(score_partition, schema)
+    # identical histories go to the same partition, so value_customers (which evaluates each
+    # distinct (frequency, recency, T) once per batch) does the costly model work once per history
+    colocated = summary_df.repartition("frequency", "recency", "T") if colocate_histories else summary_df
+    return colocated.mapInPandas(score_partition, schema)
 
 
 # ----------------------------------------------------------------------------- value aggregates

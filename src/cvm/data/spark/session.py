@@ -66,7 +66,8 @@ def spark_session(
     ----------
     master
         Spark master URL. ``None`` reuses the active session when there is one
-        (a notebook, ``spark-submit``, Databricks), else starts ``local[*]``.
+        (a notebook, Databricks), takes the master given to ``spark-submit``, and
+        otherwise starts ``local[*]`` (or ``$MASTER``).
     app_name
         Name shown in the Spark UI and the cluster manager.
     config
@@ -85,6 +86,9 @@ def spark_session(
             return running
     from pyspark.sql import SparkSession
 
+    if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
+        # launched by spark-submit: the master and settings come from the command line
+        return SparkSession.builder.appName(app_name).getOrCreate()
     if master is None:
         master = os.environ.get("MASTER") or "local[*]"
     local = master.startswith("local")
