@@ -351,7 +351,7 @@ def score(
 
 @app.command()
 def run(
-    path: Annotated[Path, typer.Argument(help="Transaction file (CSV, Excel, Parquet) or, with --engine spark, a Parquet folder.")],
+    path: Annotated[str, typer.Argument(help="Transaction file (CSV, Excel, Parquet) or, with --engine spark, a Parquet/CSV path, URI or table.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per customer (.csv, .parquet, .xlsx).")],
     kind: KindOpt = "transactions",
     map_: MapOpt = None,
@@ -366,7 +366,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """One shot: ingest, summarise, fit, score; write one row per customer."""
-    if not path.exists():
+    if engine != "spark" and not Path(path).exists():
         raise SchemaError(f"file not found: {path}")
     if engine == "spark":
         from cvm.data.spark import run_spark_pipeline
@@ -381,7 +381,7 @@ def run(
         from cvm.value import score_customers
 
         ws = open_workspace(workspace, create=True)
-        report = ws.ingest(path, kind=kind, mapping=parse_mapping(map_))
+        report = ws.ingest(Path(path), kind=kind, mapping=parse_mapping(map_))
         scores = score_customers(
             ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
             discount_rate=discount_rate, margin=margin,
