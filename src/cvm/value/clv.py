@@ -20,7 +20,8 @@ the discount rate per model time unit, converted from the yearly rate as
 scale: ``log CLV = log m + log E[M] + log DE`` where ``DE`` is the discounted
 sum above. The gradient of ``log DE`` over the purchase model's log-parameters
 and of ``log E[M]`` over the Gamma-Gamma log-parameters are taken by central
-differences; with the models' covariance matrices (``covariance_``, on the log
+differences (the horizon path is read at the ends of at most 13 equal blocks
+of periods for this gradient only); with the models' covariance matrices (``covariance_``, on the log
 scale) and independent fits,
 ``Var(log CLV) = g_p' C_p g_p + g_s' C_s g_s`` and the interval at level ``L``
 is ``CLV * exp(-/+ z_{(1+L)/2} * sd)``. All of this is evaluated on the unique
@@ -46,9 +47,16 @@ from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
 
 PURCHASE_MODELS = {"bgnbd": "BGNBD", "pnbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
 _STEP = 1e-4  # central-difference step on the log-parameters
+MIN_T = 1e-6  # smallest observation time (model units) used for prediction
+GRADIENT_BLOCKS = 13  # the interval's gradient reads the horizon path at most at 13 block ends
 
 
 # ----------------------------------------------------------------------------- numerics
+#: models whose conditional expectation factorises as P(alive | x, t_x, T) * E[Y(t) | alive at T, x, T]
+#: (BG/NBD: FHL 2005 eq. 10; MBG/NBD: Batislam, Denizel & Filiztekin 2007; Pareto/NBD: SMC 1987)
+FACTORISED_MODELS = {"BGNBD", "MBGNBD", "ParetoNBD"}
+
+
 def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the given columns and the inverse index mapping every row to its unique row."""
     stacked = np.ascontiguousarray(np.column_stack([np.asarray(c, dtype=float) for c in columns]))
@@ -59,7 +67,7 @@ def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Discounted and undiscounted expected purchases over ``horizon`` whole periods.
+    """Discounted and undiscounted expected purchases over ``horizon`` whole periods (direct evaluation).
 
     Returns ``(DE, E[X(H)])`` with
     ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``).
@@ -72,6 +80,80 @@ def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discou
         total += (current - previous) / (1.0 + discount_rate) ** k
         previous = current
     return total, previous
+
+
+class _PurchasePaths:
+    """Expected purchases of every customer over the horizon, computed on as few histories as possible.
+
+    For the factorised models the costly part, ``E[Y(t) | alive, x, T]``, depends on
+    ``(x, T)`` only; it is read from the model's own functions at the reference
+    recency ``t_x = T`` (``0`` when ``x = 0``) as
+    ``expected_purchases(t, x, t_ref, T) / probability_alive(x, t_ref, T)``, and
+    each customer's value is ``P(alive | x, t_x, T)`` times it. Other models are
+    evaluated directly on unique ``(x, t_x, T)``.
+    """
+
+    def __init__(self, model: Any, f: np.ndarray, r: np.ndarray, t: np.ndarray) -> None:
+        self.factorised = type(model).__name__ in FACTORISED_MODELS
+        (self.pf, self.pr, self.pt), self.inv_p = _unique_rows(f, r, t)
+        if self.factorised:
+            (self.af, self.at), self.inv_a = _unique_rows(f, t)
+            self.ar = np.where(self.af > 0, self.at, 0.0)
+        else:
+            self.af, self.ar, self.at, self.inv_a = self.pf, self.pr, self.pt, self.inv_p
+        #: the (x, T) row of each unique (x, t_x, T) row
+        self.a_of_p = np.empty(len(self.pf), dtype=np.int64)
+        self.a_of_p[self.inv_p] = self.inv_a
+
+    def alive(self, model: Any) -> np.ndarray:
+        """P(alive) on the unique (x, t_x, T)."""
+        return np.asarray(model.probability_alive(self.pf, self.pr, self.pt), dtype=float)
+
+    def increments(self, model: Any, times):
+        """Yield ``t_j, E[Y(t_j)] - E[Y(t_{j-1})]`` on the reduced histories (per alive customer when factorised)."""
+        if self.factorised:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ref = np.asarray(model.probability_alive(self.af, self.ar, self.at), dtype=float)
+            usable = ref > 1e-250
+            scale = np.where(usable, 1.0 / np.where(usable, ref, 1.0), 0.0)
+        previous = np.zeros_like(self.af)
+        for k in times:
+            current = np.asarray(model.expected_purchases(float(k), self.af, self.ar, self.at), dtype=float)
+            if self.factorised:
+                current = current * scale
+            yield k, current - previous
+            previous = current
+
+    def discounted(self, model: Any, horizon: int, discount_rate: float, weights=None, blocks: int | None = None):
+        """``(log DE per unique (x, t_x, T) row, E[X(H)] likewise, per-period totals or None)``.
+
+        ``weights`` (per reduced history) turns on the period totals
+        ``sum_u weights_u * increment_u(k)`` (the caller folds P(alive) into them).
+        ``blocks`` evaluates the path only at the ends of that many equal blocks of
+        periods, each block discounted at its end (used for the interval's gradient).
+        """
+        times = range(1, int(horizon) + 1)
+        if blocks is not None and blocks < horizon:
+            times = sorted({int(np.ceil(j * horizon / blocks)) for j in range(1, blocks + 1)})
+        de = np.zeros_like(self.af)
+        ex = np.zeros_like(self.af)
+        periods = np.zeros(int(horizon)) if weights is not None else None
+        counts = np.zeros(int(horizon)) if weights is not None else None
+        for k, step in self.increments(model, times):
+            de += step / (1.0 + discount_rate) ** k
+            ex += step
+            if weights is not None:
+                periods[k - 1] = step @ weights[0]
+                counts[k - 1] = step @ weights[1]
+        return de, ex, (periods, counts)
+
+    def log_de(self, model: Any, horizon: int, discount_rate: float, blocks: int | None = None) -> np.ndarray:
+        """log DE per customer-level unique row (x, t_x, T)."""
+        de, _, _ = self.discounted(model, horizon, discount_rate, blocks=blocks)
+        with np.errstate(divide="ignore"):
+            if self.factorised:
+                return np.log(self.alive(model)) + np.log(de)[self.a_of_p]
+            return np.log(de)
 
 
 def period_increments(model: Any, frequency, recency, T, horizon: int) -> np.ndarray:
@@ -94,23 +176,22 @@ def _covariance(model: Any) -> np.ndarray | None:
     return cov if np.all(np.isfinite(cov)) else None
 
 
-def log_gradient(model: Any, evaluate, base: np.ndarray) -> np.ndarray | None:
-    """Central-difference gradient of ``log evaluate(model)`` over the model's log-parameters.
+def log_gradient(model: Any, log_evaluate) -> np.ndarray | None:
+    """Central-difference gradient of ``log_evaluate(model)`` (already on the log scale) over the log-parameters.
 
     Returns an array ``(n, k)`` or None when the model has no usable covariance.
     """
     if _covariance(model) is None:
         return None
     z = model._to_z(model.params_.to_numpy())
-    grads = np.empty((len(base), len(z)))
+    columns = []
     for j in range(len(z)):
         step = np.zeros_like(z)
         step[j] = _STEP
-        up = np.asarray(evaluate(model.with_params(model._to_theta(z + step))), dtype=float)
-        down = np.asarray(evaluate(model.with_params(model._to_theta(z - step))), dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grads[:, j] = (np.log(up) - np.log(down)) / (2 * _STEP)
-    return np.nan_to_num(grads, nan=0.0, posinf=0.0, neginf=0.0)
+        up = np.asarray(log_evaluate(model.with_params(model._to_theta(z + step))), dtype=float)
+        down = np.asarray(log_evaluate(model.with_params(model._to_theta(z - step))), dtype=float)
+        columns.append((up - down) / (2 * _STEP))
+    return np.nan_to_num(np.column_stack(columns), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _quadratic(grad: np.ndarray | None, cov: np.ndarray | None) -> np.ndarray | float:
@@ -165,9 +246,9 @@ def value_customers(
     -------
     Valuation
         ``customers`` adds ``probability_alive, expected_purchases, expected_spend,
-        clv, clv_low, clv_high, residual_value`` to the summary; ``by_period`` holds
-        ``period, expected_purchases, expected_value, discounted_value,
-        cumulative_discounted_value`` summed over customers.
+        margin_rate, clv, clv_low, clv_high[, residual_value]`` to the summary;
+        ``by_period`` holds ``period, expected_purchases, expected_value,
+        discounted_value, cumulative_discounted_value`` summed over customers.
     """
     if not 0 < level < 1:
         raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
@@ -182,30 +263,21 @@ def value_customers(
     notes: list[str] = []
     f = frame["frequency"].to_numpy(dtype=float)
     r = frame["recency"].to_numpy(dtype=float)
-    t = frame["T"].to_numpy(dtype=float)
+    # a customer whose first purchase is on the as-of day has T = 0; the models need T > 0,
+    # and at T -> 0 the predictions converge, so such customers are valued at T = 1e-6 units
+    t = np.maximum(frame["T"].to_numpy(dtype=float), MIN_T)
     mv = frame["monetary_value"].to_numpy(dtype=float)
     n = len(frame)
     margin_arr = np.broadcast_to(np.asarray(margin, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(margin_arr)) or np.any(margin_arr < 0):
         raise SchemaError("margin rates must be finite and not negative")
 
-    # --- purchase process on unique (frequency, recency, T)
-    (uf, ur, ut), inv_p = _unique_rows(f, r, t)
-    p_alive_u = np.asarray(purchase_model.probability_alive(uf, ur, ut), dtype=float)
-    de_u, ex_u = discounted_purchases(purchase_model, uf, ur, ut, horizon, discount_rate)
-    cov_p = _covariance(purchase_model)
-    grad_p = log_gradient(purchase_model, lambda m: discounted_purchases(m, uf, ur, ut, horizon, discount_rate)[0], de_u)
-    var_p_u = _quadratic(grad_p, cov_p)
-    if cov_p is None:
-        notes.append("the purchase model has no parameter covariance: its uncertainty is not in the interval")
-
     # --- spend per purchase on unique (frequency, monetary_value)
     if spend_model is not None:
         (sf, sm), inv_s = _unique_rows(f, mv)
         spend_u = np.asarray(spend_model.expected_spend(sf, sm), dtype=float)
-        cov_s = _covariance(spend_model)
-        grad_s = log_gradient(spend_model, lambda m: m.expected_spend(sf, sm), spend_u)
-        var_s_u = _quadratic(grad_s, cov_s)
+        grad_s = log_gradient(spend_model, lambda m: np.log(m.expected_spend(sf, sm)))
+        var_s_u = _quadratic(grad_s, _covariance(spend_model))
         spend = spend_u[inv_s]
         var_s = var_s_u[inv_s] if np.ndim(var_s_u) else np.zeros(n)
     else:
@@ -216,34 +288,52 @@ def value_customers(
         var_s = np.zeros(n)
         notes.append("no spend model: expected spend is each customer's observed mean order value")
 
-    de = de_u[inv_p]
-    var = (var_p_u[inv_p] if np.ndim(var_p_u) else np.zeros(n)) + var_s
-    clv = margin_arr * spend * de
+    # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
+    paths = _PurchasePaths(purchase_model, f, r, t)
+    p_alive_u = paths.alive(purchase_model)
+    p_alive = p_alive_u[paths.inv_p]
+    money = margin_arr * spend
+    n_red = len(paths.af)
+    if paths.factorised:
+        weights = (np.bincount(paths.inv_a, weights=p_alive * money, minlength=n_red),
+                   np.bincount(paths.inv_a, weights=p_alive, minlength=n_red))
+    else:
+        weights = (np.bincount(paths.inv_a, weights=money, minlength=n_red),
+                   np.bincount(paths.inv_a, minlength=n_red).astype(float))
+    de_red, ex_red, (period_value, period_count) = paths.discounted(purchase_model, horizon, discount_rate, weights)
+    scale = p_alive if paths.factorised else 1.0
+    de = scale * de_red[paths.inv_a]
+    expected = scale * ex_red[paths.inv_a]
+
+    cov_p = _covariance(purchase_model)
+    if cov_p is None:
+        notes.append("the purchase model has no parameter covariance: its uncertainty is not in the interval")
+        var_p = np.zeros(n)
+    else:
+        grad_p = log_gradient(purchase_model, lambda m: paths.log_de(m, horizon, discount_rate, GRADIENT_BLOCKS))
+        var_p = _quadratic(grad_p, cov_p)[paths.inv_p]
+
+    clv = money * de
     q = float(stats.norm.ppf(0.5 + level / 2))
-    sd = np.sqrt(var)
+    sd = np.sqrt(var_p + var_s)
     out = frame.copy()
-    out["probability_alive"] = p_alive_u[inv_p]
-    out["expected_purchases"] = ex_u[inv_p]
+    out["probability_alive"] = p_alive
+    out["expected_purchases"] = expected
     out["expected_spend"] = spend
     out["margin_rate"] = margin_arr
     out["clv"] = clv
     out["clv_low"] = clv * np.exp(-q * sd)
     out["clv_high"] = clv * np.exp(q * sd)
     if residual:
-        out["residual_value"] = margin_arr * spend * _residual_purchases(purchase_model, uf, ur, ut, discount_rate, horizon)[inv_p]
+        out["residual_value"] = money * _residual_purchases(purchase_model, paths.pf, paths.pr, paths.pt, discount_rate, horizon)[paths.inv_p]
 
-    # --- period-by-period totals: sum_i m_i E[M_i] (E[X_i(k)] - E[X_i(k-1)])
-    weight_u = np.bincount(inv_p, weights=margin_arr * spend, minlength=len(uf))
-    count_u = np.bincount(inv_p, minlength=len(uf)).astype(float)
-    incr = period_increments(purchase_model, uf, ur, ut, horizon)
     periods = np.arange(1, int(horizon) + 1)
-    value = incr @ weight_u
-    discounted = value / (1.0 + discount_rate) ** periods
+    discounted = period_value / (1.0 + discount_rate) ** periods
     by_period = pd.DataFrame(
         {
             "period": periods,
-            "expected_purchases": incr @ count_u,
-            "expected_value": value,
+            "expected_purchases": period_count,
+            "expected_value": period_value,
             "discounted_value": discounted,
             "cumulative_discounted_value": np.cumsum(discounted),
         }
@@ -283,7 +373,11 @@ def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
     if key not in PURCHASE_MODELS:
         raise SchemaError(f"'{name}' is not a purchase model for valuation", hint="use auto, bgnbd, pnbd or mbgnbd")
     cls = model_class(key)
-    return cls().fit(summary["frequency"].to_numpy(float), summary["recency"].to_numpy(float), summary["T"].to_numpy(float))
+    # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1): leave them out
+    data = summary[summary["T"] > 0]
+    if data.empty:
+        raise SchemaError("every customer bought for the first time on the as-of day", hint="pick a later as-of date")
+    return cls().fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
 
 
 def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit: str) -> tuple[str, Any, str]:
@@ -300,13 +394,13 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit:
         options = {k: v for k, v in {"as_of": as_of, "time_unit": time_unit}.items() if k in params}
         try:
             chosen = choose_model(ws, **options)
-        except CvmError as exc:
+        except (CvmError, ImportError) as exc:
             chosen, why = None, str(exc).splitlines()[0]
         else:
             why = ""
         if chosen is not None:
             name = chosen if isinstance(chosen, str) else getattr(chosen, "best", str(chosen))
-            reason = getattr(chosen, "reason", None) or f"chosen by cvm.evaluation.choose_model"
+            reason = getattr(chosen, "reason", None) or "best holdout accuracy in a backtest (cvm.evaluation.choose_model)"
             if name.lower() in PURCHASE_MODELS:
                 return name.lower(), fit_purchase_model(summary, name), reason
             why = f"choose_model proposed '{name}', which is not a purchase model"
@@ -320,7 +414,7 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fits[name] = fit_purchase_model(summary, name)
-        except CvmError as exc:
+        except (CvmError, ImportError) as exc:
             errors[name] = str(exc).splitlines()[0]
     if not fits:
         raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))

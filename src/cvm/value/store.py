@@ -148,7 +148,7 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
         model=info["model"],
         model_reason=info.get("model_reason"),
         time_unit=info["time_unit"],
-        horizon=int(info["horizon"]),
+        horizon=None if pd.isna(info["horizon"]) else int(info["horizon"]),
     )
     return frame
 

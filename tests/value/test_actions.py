@@ -1,0 +1,49 @@
+"""Next-best actions, the retention team and export."""
+
+import pandas as pd
+import pytest
+
+from cvm.errors import SchemaError
+from cvm.settings import Settings
+from cvm.value.actions import choose_actions
+from cvm.value.export import export
+
+
+def test_rules_first_match_with_reasons():
+    table = pd.DataFrame({
+        "customer_id": ["pay", "keep", "back", "cost", "up", "top", "new"],
+        "clv": [50.0, 400.0, 5.0, 10.0, 80.0, 900.0, 20.0],
+        "historic_value": [10.0, 300.0, 500.0, 5.0, 60.0, 800.0, 1.0],
+        "probability_alive": [0.9, 0.3, 0.1, 0.9, 0.8, 0.9, 0.95],
+        "percentile": [0.4, 0.9, 0.3, 0.2, 0.6, 1.0, 0.1],
+        "value_tier": ["bronze", "gold", "bronze", "bronze", "silver", "platinum", "bronze"],
+        "lifecycle_stage": ["active", "at risk", "lapsed", "active", "loyal", "loyal", "new"],
+        "overdue": [120.0, 0, 0, 0, 0, 0, 0],
+        "max_days_overdue": [45, 0, 0, 0, 0, 0, 0],
+        "cost": [0, 0, 0, 100.0, 0, 0, 0],
+    })
+    out = choose_actions(table, Settings().stage_rules, top_tier="platinum").set_index("customer_id")
+    assert out.loc["pay", "action"] == "collect payment" and "45 days" in out.loc["pay", "reason"]
+    assert out.loc["keep", "action"] == "retain" and "0.30" in out.loc["keep", "reason"]
+    # historic 500 > median 60 and lapsed -> win back
+    assert out.loc["back", "action"] == "win back"
+    # cost 100 > historic 5 + clv 10
+    assert out.loc["cost", "action"] == "lower cost-to-serve"
+    assert out.loc["up", "action"] == "upsell"
+    # the top tier is not upsold; new customers are nurtured
+    assert out.loc["top", "action"] == "nurture" and out.loc["new", "action"] == "nurture"
+    with pytest.raises(SchemaError):
+        choose_actions(table.drop(columns="clv"), Settings().stage_rules, "platinum")
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.xlsx"])
+def test_export_by_extension(tmp_path, name):
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "clv": [1.5, 2.5], "as_of": pd.to_datetime(["2024-01-01"] * 2)})
+    path = export(frame, tmp_path / "sub" / name)
+    back = {"out.csv": pd.read_csv, "out.parquet": pd.read_parquet, "out.xlsx": pd.read_excel}[name](path)
+    assert list(back["clv"]) == [1.5, 2.5]
+
+
+def test_export_rejects_unknown_extension(tmp_path):
+    with pytest.raises(SchemaError):
+        export(pd.DataFrame({"a": [1]}), tmp_path / "x.json")
