@@ -105,13 +105,11 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def web_workspace(tmp_path_factory):
-    """Workspace folder with data, two scoring runs, three users and a token per role."""
+def make_workspace(folder: Path) -> dict:
+    """Workspace with data, two scoring runs, three users (named after their roles) and a token per role."""
     from cvm.data import Workspace
     from cvm.web.auth import add_user, create_token
 
-    folder = tmp_path_factory.mktemp("web") / "ws"
     ws = Workspace.open(folder)
     ws.ingest(transactions_csv(folder.parent / "orders.csv", bad_row=False))
     store_runs(ws)
@@ -121,6 +119,11 @@ def web_workspace(tmp_path_factory):
         add_user(folder, role, PASSWORD, role)
         tokens[role] = create_token(folder, role, name=f"{role} token")
     return {"path": folder, "tokens": tokens}
+
+
+@pytest.fixture(scope="session")
+def web_workspace(tmp_path_factory):
+    return make_workspace(tmp_path_factory.mktemp("web") / "ws")
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ NAV = (
 @lru_cache(maxsize=1)
 def environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
+    from markupsafe import Markup
 
     env = Environment(
         loader=PackageLoader("cvm.web", "templates"),
@@ -45,7 +46,7 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["tojson_safe"] = to_json
+    env.filters["tojson_safe"] = lambda value: Markup(to_json(value))  # to_json escapes "</"
     return env
 
 
