@@ -64,10 +64,10 @@ def test_rfm_scores_on_five_customers():
     # a: R5 F5 M5 -> FM 5 -> Champions;  b: R4 F4 M4 -> Champions
     assert out.loc["a", "rfm_segment"] == "Champions" and out.loc["a", "rfm"] == "555"
     assert out.loc["b", "rfm_segment"] == "Champions"
-    # c: R3, F: ties (1, 1) broken by order -> c 1, e 2; M2 -> FM round(1.5 half up) = 2 -> About to sleep
-    assert (out.loc["c", "R"], out.loc["c", "F"], out.loc["c", "M"]) == (3, 1, 2)
+    # c: R3; F: c and e tie (1 transaction) at mean rank 1.5 -> ceil(5 * 1.5 / 5) = 2; M2 -> FM 2 -> About to sleep
+    assert (out.loc["c", "R"], out.loc["c", "F"], out.loc["c", "M"]) == (3, 2, 2)
     assert out.loc["c", "rfm_segment"] == "About to sleep"
-    # d: R2, F3, M3 -> FM 3 -> At risk;  e: R1 F2 M1 -> FM round(1.5) = 2 -> Lost
+    # d: R2, F3, M3 -> FM 3 -> At risk;  e: R1 F2 (tie) M1 -> FM round(1.5 half up) = 2 -> Lost
     assert out.loc["d", "rfm_segment"] == "At risk"
     assert out.loc["e", "rfm_segment"] == "Lost"
 

@@ -8,7 +8,7 @@ action                      when
 collect payment             money is overdue (``overdue > 0`` in :mod:`cvm.value.receivables`)
 retain                      stage "at risk" and in the top half by value (``percentile > 0.5``)
 win back                    stage "lapsed" and historic value in the top half of all customers
-lower cost-to-serve         allocated costs exceed historic plus predicted value
+lower cost-to-serve         cost-to-serve (allocated costs except acquisition) exceeds historic plus predicted value
 upsell                      stage "active" or "loyal", P(alive) >= at_risk_below, below the top tier
 nurture                     everyone else (new customers, low value, prospects)
 ==========================  =====================================================================
@@ -91,14 +91,15 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
 
 
 def _enriched(ws: Any, scores: pd.DataFrame | None) -> pd.DataFrame:
-    from cvm.value.investment import allocate_costs, read_costs
+    from cvm.value.investment import ACQUISITION_KINDS, allocate_costs, read_costs
     from cvm.value.profile import customer_table
     from cvm.value.receivables import read_invoices, summarise_receivables
 
     table = customer_table(ws, scores, rfm=False)
     as_of = table.attrs.get("as_of")
     costs = read_costs(ws)
-    table["cost"] = allocate_costs(costs, table, as_of).reindex(table["customer_id"].astype(str)).to_numpy()
+    # cost-to-serve: every cost except acquisition, which is sunk once the customer is won
+    table["cost"] = allocate_costs(costs, table, as_of, ACQUISITION_KINDS).reindex(table["customer_id"].astype(str)).to_numpy()
     invoices = read_invoices(ws)
     if not invoices.empty:
         rec = summarise_receivables(invoices, as_of).by_customer.set_index("customer_id")

@@ -47,6 +47,8 @@ import pandas as pd
 from cvm.errors import SchemaError
 
 COST_COLUMNS = ("ts", "amount", "customer_id", "segment", "channel", "campaign", "kind")
+#: ``kind`` values that mean acquisition (sunk once the customer is won)
+ACQUISITION_KINDS = ("acquisition", "acquisitie", "werving")
 
 
 def read_costs(ws: Any) -> pd.DataFrame:
@@ -67,16 +69,20 @@ def read_costs(ws: Any) -> pd.DataFrame:
     return frame
 
 
-def allocate_costs(costs: pd.DataFrame, customers: pd.DataFrame, as_of: Any = None) -> pd.Series:
+def allocate_costs(costs: pd.DataFrame, customers: pd.DataFrame, as_of: Any = None, exclude_kinds=()) -> pd.Series:
     """Costs charged to each customer by the rules in the module docstring (pure function).
 
-    ``customers`` has ``customer_id`` and optionally ``segment`` and ``channel``.
+    ``customers`` has ``customer_id`` and optionally ``segment`` and ``channel``;
+    rows whose ``kind`` is in ``exclude_kinds`` are left out (e.g. acquisition,
+    for the cost-to-serve of existing customers).
     """
     ids = customers["customer_id"].astype(str)
     out = pd.Series(0.0, index=pd.Index(ids, name="customer_id"))
     if costs.empty or len(ids) == 0:
         return out
     rows = costs
+    if exclude_kinds:
+        rows = rows[~rows["kind"].astype(str).str.lower().isin([k.lower() for k in exclude_kinds])]
     if as_of is not None and "ts" in rows.columns:
         rows = rows[pd.to_datetime(rows["ts"]) < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
     has_customer = rows["customer_id"].notna()
@@ -227,7 +233,7 @@ def investment(
     by_segment = _group_table(table, segment_column)
     by_channel = _group_table(table, "channel")
 
-    acq = costs[costs["kind"].astype(str).str.lower().isin(["acquisition", "acquisitie", "werving"]) & costs["channel"].notna()]
+    acq = costs[costs["kind"].astype(str).str.lower().isin(ACQUISITION_KINDS) & costs["channel"].notna()]
     if as_of is not None and not acq.empty:
         acq = acq[acq["ts"] < pd.Timestamp(as_of) + pd.Timedelta(days=1)]
     acq_cost = acq.groupby(acq["channel"].astype(str))["amount"].sum()

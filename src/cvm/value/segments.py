@@ -8,7 +8,7 @@
   new (first purchase at most ``new_days`` before the as-of date), lapsed
   (P(alive) < ``lapsed_below``), at risk (P(alive) < ``at_risk_below``), loyal
   (at least ``loyal_min_purchases`` repeat purchases), otherwise active.
-* **RFM** — quintile scores 1..5 for recency (days since the last purchase,
+* **RFM** — quintile scores 1..5 (``ceil(5 * rank / n)``, ties share their mean rank) for recency (days since the last purchase,
   fewer is better), frequency (number of transactions) and monetary value
   (historic revenue); ``FM`` is the rounded-half-up mean of F and M. The
   segment is the first matching row of :data:`RFM_RULES`.
@@ -102,11 +102,11 @@ def lifecycle_stages(
 
 
 def _quintile(values: pd.Series, higher_is_better: bool = True) -> np.ndarray:
-    """Scores 1..5 by rank: score = ceil(5 * rank / n) with rank 1 = worst (ties by order of appearance)."""
+    """Scores 1..5 by rank: score = ceil(5 * rank / n) with rank 1 = worst; tied values share their mean rank."""
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=int)
-    ranks = values.rank(method="first", ascending=higher_is_better).to_numpy()
+    ranks = values.rank(method="average", ascending=higher_is_better).to_numpy()
     return np.ceil(5 * ranks / n).astype(int).clip(1, 5)
 
 
