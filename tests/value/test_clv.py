@@ -7,7 +7,7 @@ from scipy import stats
 
 from cvm.errors import SchemaError
 from cvm.models import BGNBD, GammaGamma
-from cvm.value.clv import discounted_purchases, score_customers, value_customers
+from cvm.value.clv import discounted_purchases, score_customers, value_by_period, value_customers
 
 # published CDNOW estimates: BG/NBD (Fader, Hardie & Lee 2005, p. 281) and Gamma-Gamma (FHL 2005b: p, q, gamma)
 BG = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
@@ -136,3 +136,14 @@ def test_auto_model_says_why(workspace):
     assert out.attrs["model"] in ("bgnbd", "pnbd", "mbgnbd")
     assert out.attrs["model_reason"]
     assert not workspace.has_table("score_runs")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_value_by_period_adds_up_to_total_clv(workspace):
+    _small_shop(workspace, n=40, seed=8)
+    scores = score_customers(workspace, model="bgnbd", horizon=10, store=False)
+    periods = value_by_period(workspace, model="bgnbd", horizon=10)
+    assert list(periods["period"]) == list(range(1, 11))
+    # the per-period totals, discounted and summed, equal the sum of the customers' CLV
+    assert periods["cumulative_discounted_value"].iloc[-1] == pytest.approx(scores["clv"].sum(), rel=1e-9)
+    assert periods["expected_purchases"].sum() == pytest.approx(scores["expected_purchases"].sum(), rel=1e-9)
