@@ -92,6 +92,7 @@ class ConcentrationResult:
             "share": self.share,
             "customers_needed": self.customers_needed,
             "customer_share": self.customer_share,
+            f"share_of_customers_for_{round(self.share * 100):d}pct": self.customer_share,
             "gini": self.gini,
             "by_column": self.by_column,
             "lorenz": self.lorenz.to_dict(orient="records"),
