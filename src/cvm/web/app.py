@@ -138,9 +138,9 @@ def _add_static(app: FastAPI) -> None:
         if path is None:
             return Response(status_code=404)
         if name not in PUBLIC_STATIC:
-            from cvm.web.deps import current_user
+            from cvm.web.deps import authenticate
 
-            current_user(request)
+            authenticate(request)
         return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
 
 

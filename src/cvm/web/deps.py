@@ -155,10 +155,18 @@ def get_state(request: Request) -> WebState:
     return request.app.state.web
 
 
-State = Annotated[WebState, Depends(get_state)]
+# Dependencies are ``async def`` although they do not await: FastAPI runs sync
+# dependencies in its thread pool, and a hop per dependency costs more than the
+# work (a cached token or session check).
+async def _state(request: Request) -> WebState:
+    return request.app.state.web
 
 
-def current_user(request: Request) -> auth.Principal:
+State = Annotated[WebState, Depends(_state)]
+
+
+def authenticate(request: Request) -> auth.Principal:
+    """The principal of the request, or :class:`NotAuthenticated` (HTTP 401)."""
     principal = get_state(request).principal(request)
     if principal is None:
         raise NotAuthenticated("please log in", hint="send a session cookie or 'Authorization: Bearer TOKEN'")
@@ -166,9 +174,13 @@ def current_user(request: Request) -> auth.Principal:
     return principal
 
 
+async def current_user(request: Request) -> auth.Principal:
+    return authenticate(request)
+
+
 def _requiring(role: str):
-    def dependency(request: Request) -> auth.Principal:
-        principal = current_user(request)
+    async def dependency(request: Request) -> auth.Principal:
+        principal = authenticate(request)
         if not principal.can(role):
             raise Forbidden(f"this needs the role '{role}' (you are '{principal.role}')")
         return principal
@@ -205,4 +217,8 @@ def formatter(request: Request) -> Formatter:
     return Formatter(language_of(request), currency=state.settings().currency)
 
 
-Fmt = Annotated[Formatter, Depends(formatter)]
+async def _formatter(request: Request) -> Formatter:
+    return formatter(request)
+
+
+Fmt = Annotated[Formatter, Depends(_formatter)]
