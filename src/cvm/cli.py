@@ -115,6 +115,10 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30) -> Table:
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, (datetime, date)):
+        if isinstance(v, datetime) and (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
+            return v.date().isoformat()
+        return v.isoformat(sep=" ")
     if isinstance(v, float):
         if not math.isfinite(v):
             return "–"
@@ -397,6 +401,13 @@ def run(
     out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}")
 
 
+#: what a person sees of the scored list; --json and --out give every column
+CUSTOMER_COLUMNS = [
+    "customer_id", "value_tier", "lifecycle_stage", "frequency", "probability_alive",
+    "expected_purchases", "historic_value", "clv", "clv_low", "clv_high",
+]
+
+
 @app.command()
 def customers(
     sort: Annotated[str, typer.Option("--sort", help="Column to sort by (descending), e.g. clv, probability_alive.")] = "clv",
@@ -422,7 +433,10 @@ def customers(
     if as_json:
         emit_json({"n_customers": int(len(frame)), "customers": frame.head(limit)})
     else:
-        out.print(frame_table(frame, title="Customers", max_rows=limit))
+        shown = [c for c in CUSTOMER_COLUMNS if c in frame.columns]
+        if sort not in shown:
+            shown.append(sort)
+        out.print(frame_table(frame[shown], title=f"Customers by {sort}", max_rows=limit))
 
 
 @app.command()
