@@ -128,3 +128,47 @@ def test_degenerate_data_never_gives_nan_parameters():
         for x, tx in ((np.zeros(40), np.zeros(40)), (np.full(40, 29.0), np.full(40, 29.5))):
             m = ParetoNBD().fit(x, tx, T)
             assert np.all(np.isfinite(m.params_)) and np.isfinite(m.log_likelihood_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [PUBLISHED, dict(r=2.1, alpha=0.5, s=0.3, beta=40.0), dict(r=0.4, alpha=300.0, s=1.7, beta=2.0),
+     dict(r=0.24, alpha=4.0, s=3.0, beta=0.7), dict(r=1.5, alpha=30.0, s=0.2, beta=29.0)],
+)
+def test_fast_series_agrees_with_hypergeometric_tails(params):
+    # the fast interval series (both expansions) against the 2F1-tail path it replaces, row by row,
+    # and its exact gradient against central differences of the log-likelihood
+    from cvm.models.pnbd import series_plan
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 80, 80).astype(float)
+    T = rng.uniform(1, 300, 80)
+    tx = np.where(x > 0, rng.uniform(0, 1, 80) * T, 0.0)
+    data = {"frequency": x, "recency": tx, "T": T}
+    m = ParetoNBD.from_params(**params)
+    theta = m.params_.to_numpy()
+    plan = series_plan(*theta, x, tx)
+    fast = m._log_dead(theta, data)[0]
+    slow = m._slow_dead(theta, data, np.arange(80), False)[0]
+    assert np.allclose(fast, slow, rtol=1e-12, atol=1e-10)
+    assert np.any(plan >= 0)
+    _, g = m._evaluate(theta, data, True)
+    ok = np.all(np.isfinite(g), axis=1)
+    for j in range(4):
+        h = 1e-6 * theta[j]
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        num = (m._evaluate(up, data, False)[0] - m._evaluate(down, data, False)[0]) / (2 * h)
+        assert np.allclose(g[ok, j], num[ok], rtol=1e-5, atol=1e-6)
+
+
+def test_last_purchase_at_the_end_has_no_dropout_term():
+    # x > 0 with t_x = T: the customer cannot have died unseen, L is the alive term alone (FHL note, eq. 18 with P(alive)=1)
+    m = ParetoNBD.from_params(**PUBLISHED)
+    r, alpha, s, beta = PUBLISHED.values()
+    x, T = 4.0, 30.0
+    ll = m._log_likelihood(m.params_.to_numpy(), {"frequency": np.array([x]), "recency": np.array([T]), "T": np.array([T])})[0]
+    ref = float(mpmath.log(mpmath.gamma(r + x) * alpha**r * beta**s / mpmath.gamma(r) / ((alpha + T) ** (r + x) * (beta + T) ** s)))
+    assert ll == pytest.approx(ref, rel=1e-12)
+    assert m.probability_alive(x, T, T)[0] == pytest.approx(1.0)

@@ -237,10 +237,14 @@ class BGNBD(LikelihoodModel):
         self._require_fit()
         return (float(v) for v in self.params_.to_numpy()[:4])
 
+    def _theta_fitted(self) -> np.ndarray:
+        self._require_fit()
+        return self.params_.to_numpy()
+
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + delta_{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)) (FHL 2005, eq. 11)."""
         x, tx, T = history(frequency, recency, T)
-        _, stay, gone = self._parts(self.params_.to_numpy(), {"frequency": x, "recency": tx, "T": T})
+        _, stay, gone = self._parts(self._theta_fitted(), {"frequency": x, "recency": tx, "T": T})
         return np.exp(stay - np.logaddexp(stay, gone))
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:

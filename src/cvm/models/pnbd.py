@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 
 from cvm.errors import SchemaError
@@ -31,6 +31,125 @@ from cvm.models.special import log1mexp, log_hyp2f1, log_hyp2f1_grad
 _U_NODES, _U_WEIGHTS = roots_legendre(128)
 
 
+#: a row takes the fast series when it needs at most this many terms (else the 2F1 tails)
+_MAX_SERIES_TERMS = 400
+#: rows per block of the series (a block's working arrays stay in cache)
+_CHUNK = 4096
+#: above this many distinct histories, start from the fit of a subsample of half as many
+_WARM_START_ROWS = 8000
+
+
+def _series_cost(b, zeta):
+    """Rough number of terms the interval series needs for 1e-17, inf where it diverges or cancels badly."""
+    az = np.abs(zeta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = np.maximum(b - 1.0, 0.0) * az / (1.0 - az) + 39.0 / -np.log(np.maximum(az, 1e-300))
+        # an alternating series loses about b * log((1+|z|)/(1-|z|)) nats to cancellation: allow ~4 digits
+        cancel = (zeta < 0) & (b * np.log((1.0 + az) / (1.0 - az)) > 9.0)
+    return np.where((az < 1.0) & ~cancel, cost, np.inf)
+
+
+def series_plan(r, alpha, s, beta, x, tx) -> np.ndarray:
+    """Per row: 0 = series around (alpha + tau), 1 = around (beta + tau), -1 = neither converges fast."""
+    cost0 = _series_cost(np.full(x.shape, s + 1.0), (alpha - beta) / (alpha + tx))
+    cost1 = _series_cost(r + x, (beta - alpha) / (beta + tx))
+    # the first form has one b = s + 1 for every row (cheaper per term): take the second only when clearly shorter
+    plan = np.where(cost1 + 4.0 < cost0, 1, 0)
+    return np.where(np.minimum(cost0, cost1) <= _MAX_SERIES_TERMS, plan, -1)
+
+
+def interval_series(m, b, zeta, v, grad=False, tol=1e-17):
+    r"""``log S`` and derivatives for :math:`S = \int_v^1 u^{m-1}(1-\zeta u)^{-b}\,du`.
+
+    With :math:`A = \alpha + t_x` and :math:`u = A / (\alpha + \tau)` the Pareto/NBD dropout
+    integral is :math:`\int_{t_x}^{T} (\alpha+\tau)^{-(r+x)}(\beta+\tau)^{-(s+1)} d\tau
+    = A^{-m} S` with ``m = r + s + x``, ``b = s + 1``, ``zeta = (alpha - beta) / A`` and
+    ``v = A / (alpha + T)`` (or the same with the roles of (alpha, r + x) and (beta, s + 1)
+    exchanged). Expanding :math:`(1-\zeta u)^{-b}` by the binomial series (``|zeta| < 1``):
+
+    .. math::
+        S = \sum_{n\ge 0} \frac{(b)_n}{n!}\,\zeta^n\,\frac{1 - v^{m+n}}{m+n}
+
+    (term by term the incomplete form of FHL 2005 note, eq. 19's 2F1). Every term is a
+    few multiplications (``(b)_n zeta^n / n!`` and ``v^(m+n)`` by recurrence), the sum
+    stops per row once a geometric bound on the tail is below ``tol`` of the sum, and
+    the derivatives are summed alongside: ``d/dm`` of ``(1-v^(m+n))/(m+n)``,
+    ``d (b)_n / db = (b)_n sum_{k<n} 1/(b+k)``, ``d zeta^n / d zeta``, and
+    ``dS/dv = -v^(m-1) (1 - zeta v)^-b`` in closed form.
+
+    Returns ``(log S, dlogS/dm, dlogS/db, dlogS/dzeta, dlogS/dv)`` (the last four None
+    unless ``grad``).
+    """
+    out = [np.empty(m.size) for _ in range(5 if grad else 1)]
+    for lo in range(0, m.size, _CHUNK):
+        sl = slice(lo, lo + _CHUNK)
+        part = _interval_series_rows(m[sl], b if np.ndim(b) == 0 else b[sl], zeta[sl], v[sl], grad, tol)
+        for o, p in zip(out, part):
+            o[sl] = p
+    return tuple(out) if grad else (out[0], None, None, None, None)
+
+
+def _interval_series_rows(m, b, zeta, v, grad, tol):
+    """:func:`interval_series` on one cache-sized block of rows."""
+    n_rows = m.size
+    scalar_b = np.ndim(b) == 0
+    out = np.zeros((4 if grad else 1, n_rows))   # S, then sum n t q, d/dm, d/db sums
+    idx = np.arange(n_rows)
+    mm, zz, vv, bb = m, zeta, v, b
+    log_v = np.log(vv)
+    t = np.ones(n_rows)                 # t_n = (b)_n zeta^n / n!
+    dn = 0.0 if scalar_b else np.zeros(n_rows)   # sum_{k<n} 1 / (b + k) = d log (b)_n / db
+    pw = np.exp(mm * log_v)             # v^(m+n)
+    acc = np.zeros((4 if grad else 1, n_rows))
+    n = 0
+    while idx.size:
+        for _ in range(4):
+            inv = 1.0 / (mm + n)
+            q = (1.0 - pw) * inv
+            tq = t * q
+            acc[0] += tq
+            if grad:
+                acc[1] += n * tq
+                acc[2] -= (t * pw * log_v + tq) * inv
+                acc[3] += tq * dn
+            step = bb + n
+            if grad:
+                dn = dn + 1.0 / step
+            t = t * (zz * (step / (n + 1.0)))
+            pw = pw * vv
+            n += 1
+        # tail bound: |t_n| n / (m+n) / (1 - rho), rho >= every later term ratio
+        rho = np.abs(zz) * np.maximum((bb + n) / n, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = np.abs(t) * n / (mm + n) / (1.0 - rho)
+        done = (rho < 1.0) & (tail <= tol * np.abs(acc[0]))
+        if n >= 4 * _MAX_SERIES_TERMS:
+            done[:] = True
+        if np.all(done):
+            out[:, idx] = acc
+            break
+        # converged rows may run on (their extra terms are below tol); compact only when it pays
+        if np.count_nonzero(done) * 4 > done.size:
+            out[:, idx[done]] = acc[:, done]
+            keep = ~done
+            idx = idx[keep]
+            mm, zz, vv, log_v, t, pw = (a[keep] for a in (mm, zz, vv, log_v, t, pw))
+            acc = acc[:, keep]
+            if not scalar_b:
+                bb, dn = bb[keep], dn[keep]
+    total = out[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.log(total)
+        if not grad:
+            return (log_s,)
+        # d S / d zeta = sum n t_n q_n / zeta; at zeta = 0 only n = 1 counts: b (1 - v^(m+1)) / (m+1)
+        tiny = np.abs(zeta) < 1e-150
+        first = b * -np.expm1((m + 1.0) * np.log(v)) / (m + 1.0)
+        d_z = np.where(tiny, first, out[1] / np.where(tiny, 1.0, zeta))
+        d_v = -np.exp((m - 1.0) * np.log(v) - b * np.log1p(-zeta * v))
+        return log_s, out[2] / total, out[3] / total, d_z / total, d_v / total
+
+
 class ParetoNBD(LikelihoodModel):
     r"""Pareto/NBD model of purchasing while alive with an unobserved exponential lifetime.
 
@@ -46,8 +165,12 @@ class ParetoNBD(LikelihoodModel):
     and for :math:`\alpha < \beta`
     :math:`F(y) = \frac{{}_2F_1(r+s+x, r+x; r+s+x+1; \frac{\beta-\alpha}{\beta+y})}{(r+s+x)(\beta+y)^{r+s+x}}`
     (the note's :math:`A_0` times :math:`(r+s+x)/s`). The argument then lies in
-    ``[0, 1)``; :func:`~cvm.models.special.log_hyp2f1` evaluates the 2F1 in
-    log space and ``F(t_x) - F(T)`` is formed as ``F(t_x) (1 - exp(log F(T) -
+    ``[0, 1)``. The difference ``F(t_x) - F(T)``, the dropout integral
+    :math:`I = \int_{t_x}^T (\alpha+\tau)^{-(r+x)}(\beta+\tau)^{-(s+1)} d\tau`, is summed
+    directly by :func:`interval_series` (a short binomial series with exact
+    derivatives, vectorised over histories) wherever it converges in a few hundred
+    terms; elsewhere :func:`~cvm.models.special.log_hyp2f1` evaluates the two tails
+    in log space and ``F(t_x) - F(T)`` is formed as ``F(t_x) (1 - exp(log F(T) -
     log F(t_x)))``, so large ``x`` or ``T`` never overflow.
 
     Examples
@@ -59,6 +182,8 @@ class ParetoNBD(LikelihoodModel):
 
     parameter_names = ("r", "alpha", "s", "beta")
     data_columns = ("frequency", "recency", "T")
+    # stop near the engine's stationarity threshold instead of chasing rounding noise
+    optimizer_options = {"ftol": 1e-13, "gtol": 1e-7}
 
     def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
         """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
@@ -66,15 +191,35 @@ class ParetoNBD(LikelihoodModel):
         if weights is None and "weights" in cols:
             weights = cols.pop("weights")
         cols.pop("weights", None)
-        return self._fit(cols, weights, initial)
+        try:
+            return self._fit(cols, weights, initial)
+        finally:
+            self._last_eval = None
 
     def _validate(self, data) -> None:
         check_history(data)
 
     def _initial_values(self, data, weights) -> np.ndarray:
+        """A rough start; with many distinct histories, the fit of a weighted subsample of them.
+
+        Starting near the optimum saves full-data iterations, and those far
+        from it are the expensive ones (the series needs more terms when alpha
+        and beta are far apart).
+        """
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)
         mean_T = np.average(data["T"], weights=weights)
-        return np.array([1.0, mean_T / mean_x, 1.0, mean_T])
+        rough = np.array([1.0, mean_T / mean_x, 1.0, mean_T])
+        if weights.size <= _WARM_START_ROWS:
+            return rough
+        pick = np.random.default_rng(0).choice(weights.size, _WARM_START_ROWS // 2, p=weights / weights.sum())
+        sub = {k: v[pick] for k, v in data.items()}
+        ones = np.ones(pick.size)
+        z0 = self._to_z(rough)
+        with np.errstate(all="ignore"):
+            res = optimize.minimize(lambda z: self._objective(z, sub, ones, float(pick.size)), z0, jac=True,
+                                    method="L-BFGS-B", options={"gtol": 1e-6, "maxiter": 500})
+        warm = self._to_theta(res.x)
+        return warm if np.isfinite(res.fun) and np.all(np.isfinite(warm)) else rough
 
     @staticmethod
     def _log_tail(y, r, alpha, s, beta, x) -> np.ndarray:
@@ -100,47 +245,122 @@ class ParetoNBD(LikelihoodModel):
             grad = [dk + gb, -gz / scale, dk, -k / scale + gz * (alpha + y) / scale**2]
         return -k * np.log(scale) - np.log(k) + g, np.stack(grad)
 
-    def _gradient(self, theta, data) -> np.ndarray:
-        """Exact per-row gradient: series derivatives of log 2F1 (NaN rows make the engine fall back on differences)."""
+    def _slow_dead(self, theta, data, rows, grad):
+        """log I (and its gradient, shape (4, n)) from the two 2F1 tails: the exact but slow general path."""
         r, alpha, s, beta = theta[:4]
-        x, tx, T = data["frequency"], data["recency"], data["T"]
+        x, tx, T = data["frequency"][rows], data["recency"][rows], data["T"][rows]
+        if not grad:
+            f_tx = self._log_tail(tx, r, alpha, s, beta, x)
+            f_T = self._log_tail(T, r, alpha, s, beta, x)
+            return f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0)), None
         f_tx, g_tx = self._log_tail_grad(tx, r, alpha, s, beta, x)
         f_T, g_T = self._log_tail_grad(T, r, alpha, s, beta, x)
         q = np.exp(np.minimum(f_T - f_tx, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
-            g_dead = np.where(q < 1, (g_tx - q * g_T) / (1.0 - q), 0.0)
-        g_dead[2] += 1.0 / s
+            g = np.where(q < 1, (g_tx - q * g_T) / (1.0 - q), 0.0)
+        return f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0)), g
+
+    def _log_dead(self, theta, data, grad=False):
+        """``log I``, I the dropout integral of the class docstring, and optionally its gradient (4, n).
+
+        Fast path (:func:`interval_series`) where a short series converges,
+        the 2F1 tails (:meth:`_log_tail`) elsewhere.
+        """
+        r, alpha, s, beta = theta[:4]
+        x, tx, T = data["frequency"], data["recency"], data["T"]
+        m = r + s + x
+        plan = series_plan(r, alpha, s, beta, x, tx)
+        out = np.full(x.size, np.nan)
+        g = np.full((4, x.size), np.nan) if grad else None
+        # last purchase at T: no time to die unseen, I = 0 (its weight in the likelihood is zero)
+        empty = T <= tx
+        plan[empty] = 2
+        out[empty] = -np.inf
+        if grad:
+            g[:, empty] = 0.0
+        for form in (0, 1):
+            rows = np.flatnonzero(plan == form)
+            if not rows.size:
+                continue
+            # form 0 factors out (alpha + tau), expands (beta + tau)^-(s+1); form 1 the other way round
+            own, other = (alpha, beta) if form == 0 else (beta, alpha)
+            b = s + 1.0 if form == 0 else r + x[rows]
+            A = own + tx[rows]
+            D = T[rows] - tx[rows]
+            zeta = (own - other) / A
+            v = A / (A + D)
+            val, d_m, d_b, d_z, d_v = interval_series(m[rows], b, zeta, v, grad)
+            out[rows] = -m[rows] * np.log(A) + val
+            if grad:
+                dm = -np.log(A) + d_m
+                d_own = -m[rows] / A + d_v * D / (A + D) ** 2 + d_z * (other + tx[rows]) / A**2
+                d_other = -d_z / A
+                if form == 0:
+                    g[:, rows] = np.stack([dm, d_own, dm + d_b, d_other])
+                else:
+                    g[:, rows] = np.stack([dm + d_b, d_other, dm, d_own])
+        slow = np.flatnonzero(plan < 0)
+        if slow.size:
+            val, g_slow = self._slow_dead(theta, data, slow, grad)
+            out[slow] = val
+            if grad:
+                g[:, slow] = g_slow
+        return out, g
+
+    def _evaluate(self, theta, data, grad):
+        """Per-row log-likelihood and (optionally) its gradient; the last result is kept for the engine's
+        value-then-gradient calls at the same parameters."""
+        key = (theta.tobytes(), grad)
+        cached = getattr(self, "_last_eval", None)
+        if cached is not None and cached[0] is data["frequency"] and cached[1] in (key, (key[0], True)):
+            return cached[2], cached[3]
+        r, alpha, s, beta = theta[:4]
+        x, T = data["frequency"], data["T"]
+        const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        dead = np.log(s) + f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0))
-        w_dead = np.exp(dead - np.logaddexp(alive, dead))
-        g_alive = np.stack([-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)])
-        g_const = np.stack([digamma(r + x) - digamma(r) + np.log(alpha), np.full_like(x, r / alpha),
-                            np.full_like(x, np.log(beta)), np.full_like(x, s / beta)])
-        return (g_const + (1.0 - w_dead) * g_alive + w_dead * g_dead).T
+        log_i, g_dead = self._log_dead(theta, data, grad)
+        dead = np.log(s) + log_i
+        total = np.logaddexp(alive, dead)
+        ll = const + total
+        g_rows = None
+        if grad:
+            w_dead = np.exp(dead - total)
+            g_dead[2] += 1.0 / s
+            g_alive = np.stack([-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)])
+            g_const = np.stack([digamma(r + x) - digamma(r) + np.log(alpha), np.full_like(x, r / alpha),
+                                np.full_like(x, np.log(beta)), np.full_like(x, s / beta)])
+            g_rows = (g_const + (1.0 - w_dead) * g_alive + w_dead * g_dead).T
+        self._last_eval = (data["frequency"], key, ll, g_rows)
+        return ll, g_rows
+
+    def _gradient(self, theta, data) -> np.ndarray:
+        """Exact per-row gradient (series derivatives; NaN rows make the engine fall back on differences)."""
+        return self._evaluate(theta, data, True)[1]
 
     def _terms(self, theta, data):
         r, alpha, s, beta = theta[:4]
         x, tx, T = data["frequency"], data["recency"], data["T"]
         const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        f_tx = self._log_tail(tx, r, alpha, s, beta, x)
-        f_T = self._log_tail(T, r, alpha, s, beta, x)
-        dead = np.log(s) + f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0))
+        dead = np.log(s) + self._log_dead(theta, data)[0]
         return const, alive, dead
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
-        const, alive, dead = self._terms(theta, data)
-        return const + np.logaddexp(alive, dead)
+        return self._evaluate(theta, data, True)[0]
 
     # ------------------------------------------------------------ predictions
     def _p(self):
         self._require_fit()
         return (float(v) for v in self.params_.to_numpy()[:4])
 
+    def _theta_fitted(self) -> np.ndarray:
+        self._require_fit()
+        return self.params_.to_numpy()
+
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         r"""P(alive | x, t_x, T) = :math:`\frac{\Gamma(r+x)\alpha^r\beta^s}{\Gamma(r)(\alpha+T)^{r+x}(\beta+T)^s} / L` (FHL 2005 note, eq. 18)."""
         x, tx, T = history(frequency, recency, T)
-        _, alive, dead = self._terms(self.params_.to_numpy(), {"frequency": x, "recency": tx, "T": T})
+        _, alive, dead = self._terms(self._theta_fitted(), {"frequency": x, "recency": tx, "T": T})
         return np.exp(alive - np.logaddexp(alive, dead))
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
