@@ -472,8 +472,8 @@ def _print_nested(payload: dict, title: str) -> None:
             out.print(f"[bold]{key}[/bold]: {_fmt(value)}")
 
 
-def _question(fn_name: str, workspace: Path, as_json: bool, title: str, **kwargs: Any) -> Any:
-    """Run one value-management question and render its result."""
+def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=None, **kwargs: Any) -> Any:
+    """Run one value-management question and render it (``render`` for people, JSON for scripts)."""
     import cvm.value as value
 
     ws = open_workspace(workspace)
@@ -482,11 +482,51 @@ def _question(fn_name: str, workspace: Path, as_json: bool, title: str, **kwargs
     if as_json:
         emit_json(payload if isinstance(payload, dict) else {"rows": payload})
         return result
-    if hasattr(result, "columns"):
+    if render is not None:
+        render(payload, title)
+    elif hasattr(result, "columns"):
         out.print(frame_table(result, title=title))
     else:
         _print_nested(payload if isinstance(payload, dict) else {"result": payload}, title)
     return result
+
+
+def _render_concentration(payload: dict, title: str) -> None:
+    out.rule(title)
+    for column, stats in (payload.get("by_column") or {payload["column"]: payload}).items():
+        label = "predicted value (CLV)" if column == "clv" else "historic value" if column == "historic_value" else column
+        out.print(
+            f"{stats['customer_share']:.1%} of customers ({stats['customers_needed']:,} of {payload['n_customers']:,}) "
+            f"make {payload.get('share', 0.8):.0%} of {label}; Gini {stats['gini']:.2f}",
+            highlight=False,
+        )
+    top = payload.get("top")
+    if top:
+        import pandas as pd
+
+        out.print(frame_table(pd.DataFrame(top), title="Most valuable customers", max_rows=10))
+
+
+SEGMENT_COLUMNS = ["segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share", "clv_mean",
+                   "probability_alive_mean"]
+
+
+def _render_segments(payload, title: str) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(payload if isinstance(payload, list) else payload.get("rows", payload))
+    shown = [c for c in SEGMENT_COLUMNS if c in frame.columns]
+    out.print(frame_table(frame[shown] if shown else frame, title=title, max_rows=50))
+
+
+def _render_migration(payload: dict, title: str) -> None:
+    import pandas as pd
+
+    counts = pd.DataFrame(payload["counts"]).T.fillna(0).astype(int)
+    counts.index.name = f"{payload['from']} ↓ / {payload['to']} →"
+    out.print(frame_table(counts.reset_index(), title=f"{title}: customers by {payload['by']}", max_rows=50))
+    out.print(f"moved up {payload.get('moved_up', 0):,}, moved down {payload.get('moved_down', 0):,}, "
+              f"stayed {payload.get('stayed', 0):,}", highlight=False)
 
 
 @app.command()
@@ -496,7 +536,7 @@ def concentration(
     as_json: JsonOpt = False,
 ) -> None:
     """The 80/20 question: which share of customers makes 80% of value; Lorenz curve and Gini."""
-    _question("concentration", workspace, as_json, "Concentration", column=column)
+    _question("concentration", workspace, as_json, "Concentration", render=_render_concentration, column=column)
 
 
 @app.command()
@@ -506,7 +546,7 @@ def segments(
     as_json: JsonOpt = False,
 ) -> None:
     """Customers and value per segment (RFM, tier, stage, value matrix or any attribute)."""
-    _question("segments", workspace, as_json, f"Segments by {by}", by=by)
+    _question("segments", workspace, as_json, f"Segments by {by}", render=_render_segments, by=by)
 
 
 @app.command()
@@ -518,7 +558,7 @@ def migration(
     as_json: JsonOpt = False,
 ) -> None:
     """How customers moved between tiers or stages from one date to another."""
-    _question("migration", workspace, as_json, "Migration", from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
+    _question("migration", workspace, as_json, "Migration", render=_render_migration, from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
 
 
 @app.command()
