@@ -7,7 +7,7 @@ discount 1 % a month):
 * lifetimes: pandas.read_csv -> summary_data_from_transaction_data ->
   BetaGeoFitter -> GammaGammaFitter -> customer_lifetime_value.
 * cvm: Workspace.ingest (DuckDB) -> Workspace.summary (SQL) -> BGNBD ->
-  GammaGamma -> cvm.models.gamma_gamma.customer_lifetime_value.
+  GammaGamma.customer_lifetime_value (30-day periods, as lifetimes' freq='D').
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common import peak_memory_mb, report
+from common import log_likelihood_at, peak_memory_mb, report
 
 
 def cvm_pipeline(csv: Path, workdir: Path):
     from cvm.data import Workspace
     from cvm.models import BGNBD, GammaGamma
-    from cvm.models.gamma_gamma import customer_lifetime_value
 
     ws_path = workdir / "ws"
     shutil.rmtree(ws_path, ignore_errors=True)
@@ -38,9 +37,9 @@ def cvm_pipeline(csv: Path, workdir: Path):
     bg = BGNBD().fit(summary["frequency"], summary["recency"], summary["T"])
     rep = summary[summary["frequency"] > 0]
     gg = GammaGamma().fit(rep["frequency"], rep["monetary_value"])
-    clv = customer_lifetime_value(
-        gg, bg, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"],
-        time=12, discount_rate=0.01, freq="D",
+    clv = gg.customer_lifetime_value(
+        bg, summary["frequency"], summary["recency"], summary["T"], summary["monetary_value"],
+        time=12, discount_rate=0.01, period_length=30,  # lifetimes' freq="D": 30-day months
     )
     seconds = time.perf_counter() - start
     ws.close()
@@ -63,7 +62,9 @@ def lifetimes_pipeline(csv: Path):
         time=12, discount_rate=0.01, freq="D",
     )
     seconds = time.perf_counter() - start
-    ll = float(-bg._negative_log_likelihood_ * len(summary))
+    from cvm.models import BGNBD
+
+    ll = log_likelihood_at(BGNBD, bg.params_, summary["frequency"], summary["recency"], summary["T"])
     return seconds, ll, len(clv)
 
 

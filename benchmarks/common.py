@@ -35,3 +35,16 @@ def report(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         sys.stdout.write("BENCH " + json.dumps(row) + "\n")
     sys.stdout.flush()
+
+
+def log_likelihood_at(model_cls, params, frequency, recency, T) -> float:
+    """Total log-likelihood of a purchase model at given parameters (e.g. lifetimes' estimates).
+
+    lifetimes stores an internal objective, not a comparable total log-likelihood, so both
+    libraries' estimates are scored with the same (cvm's) likelihood on the same summary.
+    """
+    import numpy as np
+
+    model = model_cls.from_params(**{k: float(v) for k, v in dict(params).items()})
+    data = {"frequency": np.asarray(frequency, float), "recency": np.asarray(recency, float), "T": np.asarray(T, float)}
+    return float(np.sum(model._log_likelihood(model.params_.to_numpy(), data)))
