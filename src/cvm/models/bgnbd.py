@@ -9,6 +9,8 @@ purchase ``T``, all in one time unit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -123,19 +125,28 @@ def beta_expected_while_alive(tau, m, a, bb) -> np.ndarray:
     removable singularity) the formula is averaged at ``a +/- 1e-4``; where
     ``a + bb - 1 <= 0`` Gauss-Jacobi quadrature over p is used instead.
     """
-    tau, m, bb = np.broadcast_arrays(np.asarray(tau, float), np.asarray(m, float), np.asarray(bb, float))
-    if abs(a - 1.0) < 1e-4:
-        return 0.5 * (beta_expected_while_alive(tau, m, 1.0 - 1e-4, bb) + beta_expected_while_alive(tau, m, 1.0 + 1e-4, bb))
+    tau, m, a, bb = (np.array(v, dtype=float) for v in np.broadcast_arrays(
+        np.asarray(tau, float), np.asarray(m, float), np.asarray(a, float), np.asarray(bb, float)))
+    near = np.abs(a - 1.0) < 1e-4
+    if np.any(near):
+        out = np.empty(tau.shape)
+        args = (tau[near], m[near])
+        out[near] = 0.5 * (beta_expected_while_alive(*args, 1.0 - 1e-4, bb[near])
+                           + beta_expected_while_alive(*args, 1.0 + 1e-4, bb[near]))
+        if np.any(~near):
+            out[~near] = beta_expected_while_alive(tau[~near], m[~near], a[~near], bb[~near])
+        return out
     out = np.zeros(tau.shape)
     c = a + bb - 1.0
     ok = c > 0.05
     if np.any(ok):
         z = tau[ok] / (1.0 + tau[ok])
         log_bracket = -m[ok] * np.log1p(tau[ok]) + log_hyp2f1(m[ok], bb[ok], c[ok], z)
-        out[ok] = c[ok] / (a - 1.0) * -np.expm1(log_bracket)
-    for value in np.unique(bb[~ok]):  # only customers without repeat purchases when a + b <= 1
-        rows = (~ok) & (bb == value)
-        y, w = roots_jacobi(48, value - 1.0, a - 1.0)
+        out[ok] = c[ok] / (a[ok] - 1.0) * -np.expm1(log_bracket)
+    pairs = np.unique(np.column_stack([bb[~ok], a[~ok]]), axis=0) if np.any(~ok) else ()
+    for value, a_value in pairs:  # only customers without repeat purchases when a + b <= 1
+        rows = (~ok) & (bb == value) & (a == a_value)
+        y, w = roots_jacobi(48, value - 1.0, a_value - 1.0)
         p = 0.5 * (y + 1.0)
         w = w / w.sum()
         tp = tau[rows, None] * p[None, :]
@@ -145,11 +156,146 @@ def beta_expected_while_alive(tau, m, a, bb) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------
+# time-invariant covariates, shared by the BG/NBD family and the Pareto/NBD
+# ----------------------------------------------------------------------------
+
+
+def _covariate_list(names, what) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = [names]
+    out = tuple(str(n) for n in names)
+    if len(set(out)) != len(out):
+        raise SchemaError(f"{what} lists a covariate twice: {', '.join(out)}")
+    return out
+
+
+class CovariateSupport:
+    r"""Time-invariant customer covariates that scale a model's heterogeneity parameters.
+
+    A covariate vector :math:`z_i` (age, channel dummy, ...) moves customer
+    ``i``'s scale parameters, e.g. :math:`\alpha_i = \alpha\,e^{-\gamma_1^\top z_i}`
+    (Fader & Hardie 2007, "Incorporating time-invariant covariates into the
+    Pareto/NBD and BG/NBD models"; the parameterisation of CLVTools). The
+    coefficients are free real parameters named ``purchase[age]`` etc.; all
+    zeros give the model without covariates. Subclasses set ``_effects``: for
+    each coefficient group its name prefix and whether it reads the purchase or
+    the dropout covariates.
+    """
+
+    #: (prefix, 'purchase' | 'dropout') for each coefficient group, in parameter order
+    _effects: tuple[tuple[str, str], ...] = ()
+
+    def _init_covariates(self, purchase_covariates, dropout_covariates) -> None:
+        self.purchase_covariates = _covariate_list(purchase_covariates, "purchase_covariates")
+        self.dropout_covariates = _covariate_list(dropout_covariates, "dropout_covariates")
+
+    def _covariate_names(self) -> list[str]:
+        """Every covariate the model reads, each once, in order."""
+        return list(dict.fromkeys(self.purchase_covariates + self.dropout_covariates))
+
+    def _groups(self):
+        """(prefix, covariate names, first index in theta) for each coefficient group."""
+        start = len(self.parameter_names)
+        out = []
+        for prefix, kind in self._effects:
+            names = self.purchase_covariates if kind == "purchase" else self.dropout_covariates
+            out.append((prefix, names, start))
+            start += len(names)
+        return out
+
+    def _all_parameter_names(self) -> list[str]:
+        return list(self.parameter_names) + [f"{prefix}[{c}]" for prefix, names, _ in self._groups() for c in names]
+
+    def _settings(self):
+        return {**super()._settings(), "purchase_covariates": list(self.purchase_covariates),
+                "dropout_covariates": list(self.dropout_covariates)}
+
+    def _covariate_columns(self, covariates, n_rows=None, frame=None) -> dict[str, np.ndarray]:
+        """The model's covariates as data columns ``z:name`` (from ``covariates`` or, failing that, ``frame``)."""
+        names = self._covariate_names()
+        if not names:
+            return {}
+        source = covariates if covariates is not None else frame
+        if source is None:
+            raise SchemaError(
+                f"this {type(self).__name__} uses covariates {', '.join(names)}; pass covariates=...",
+                hint="a frame or a dict holding one value per customer for each covariate, in the customers' order",
+            )
+        if isinstance(source, Mapping):
+            available = list(source)
+        elif hasattr(source, "columns"):
+            available = list(source.column_names) if hasattr(source, "column_names") else list(source.columns)
+        else:
+            raise SchemaError("covariates must be a data frame or a dict of columns", hint=f"columns needed: {', '.join(names)}")
+        missing = [c for c in names if c not in available]
+        if missing:
+            raise SchemaError(
+                f"covariates lack column(s) {', '.join(missing)}",
+                hint=f"this model was set up with covariates {', '.join(names)}",
+            )
+        out = {f"z:{c}": as_float_array(source[c], f"covariate '{c}'") for c in names}
+        if n_rows is not None:
+            for c, v in out.items():
+                if v.size not in (1, n_rows):
+                    raise SchemaError(f"covariate '{c[2:]}' has {v.size} values for {n_rows} customers")
+        return out
+
+    def _scales(self, theta, data) -> list[np.ndarray | float]:
+        """Per coefficient group: ``exp(gamma^T z_i)`` (an array), or 1.0 without covariates."""
+        out = []
+        for _, names, start in self._groups():
+            if not names:
+                out.append(1.0)
+                continue
+            lin = sum(theta[start + j] * data[f"z:{c}"] for j, c in enumerate(names))
+            out.append(np.exp(lin))
+        return out
+
+    def _chain_covariates(self, g_base, theta, data, scaled) -> np.ndarray:
+        """Full per-row gradient from the gradient in the per-customer parameters.
+
+        ``g_base`` is ``(n, k)`` with respect to the per-customer values of the
+        base parameters; ``scaled`` maps each coefficient group to
+        ``(base column, sign)`` where the customer's value is
+        ``theta_base * exp(sign * gamma^T z)``.
+        """
+        names = self._all_parameter_names()
+        n = g_base.shape[0]
+        g = np.zeros((n, len(names)))
+        g[:, : g_base.shape[1]] = g_base
+        for (prefix, cov, start), (col, sign), scale in zip(self._groups(), scaled, self._scales(theta, data)):
+            if not cov:
+                continue
+            factor = scale if sign > 0 else 1.0 / scale
+            value = theta[col] * factor  # the customer's parameter
+            # d value / d base = factor; d value / d gamma_j = sign * value * z_j
+            g[:, col] = g_base[:, col] * factor
+            for j, c in enumerate(cov):
+                g[:, start + j] = g_base[:, col] * sign * value * data[f"z:{c}"]
+        return g
+
+    def _fit_with_covariates(self, frequency, recency, T, weights, initial, covariates):
+        cols = columns_from(frequency, [recency, T], self.data_columns, optional=("weights",))
+        if weights is None and "weights" in cols:
+            weights = cols.pop("weights")
+        cols.pop("weights", None)
+        frame = frequency if hasattr(frequency, "columns") else None
+        n = len(np.atleast_1d(as_float_array(cols["frequency"], "frequency")))
+        cols.update(self._covariate_columns(covariates, n, frame))
+        return self._fit(cols, weights, initial)
+
+    def _initial_coefficients(self) -> np.ndarray:
+        return np.zeros(len(self._all_parameter_names()) - len(self.parameter_names))
+
+
+# ----------------------------------------------------------------------------
 # the model
 # ----------------------------------------------------------------------------
 
 
-class BGNBD(LikelihoodModel):
+class BGNBD(CovariateSupport, LikelihoodModel):
     r"""Beta-geometric/NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     Log-likelihood of one customer (FHL 2005, eq. 6), with
@@ -163,10 +309,21 @@ class BGNBD(LikelihoodModel):
 
     evaluated with ``logaddexp``; its gradient is exact (analytic).
 
+    Covariates (time-invariant, Fader & Hardie 2007; the parameterisation of
+    CLVTools and pymc-marketing): customer ``i`` with covariates :math:`z_i` has
+    :math:`\alpha_i = \alpha e^{-\gamma_1^\top z_i}`,
+    :math:`a_i = a e^{\gamma_2^\top z_i}` and :math:`b_i = b e^{\gamma_3^\top z_i}`;
+    the coefficients are named ``purchase[name]``, ``dropout_a[name]`` and
+    ``dropout_b[name]``. A positive ``purchase[...]`` raises the purchase rate;
+    the dropout probability per purchase has mean :math:`a_i / (a_i + b_i)`.
+
     Parameters
     ----------
     penalizer, max_iter
         See :class:`~cvm.models.base.LikelihoodModel`.
+    purchase_covariates, dropout_covariates
+        Names of the covariate columns acting on the purchase rate (through
+        ``alpha``) and on the dropout probability (through ``a`` and ``b``).
 
     Examples
     --------
@@ -180,14 +337,28 @@ class BGNBD(LikelihoodModel):
     #: 1 for the MBG/NBD, whose customers may also drop out at time zero
     _extra_drop = 0
 
+    _effects = (("purchase", "purchase"), ("dropout_a", "dropout"), ("dropout_b", "dropout"))
+
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=()) -> None:
+        super().__init__(penalizer=penalizer, max_iter=max_iter)
+        self._init_covariates(purchase_covariates, dropout_covariates)
+
     # ---------------------------------------------------------------- fitting
-    def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
-        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
-        cols = columns_from(frequency, [recency, T], self.data_columns, optional=("weights",))
-        if weights is None and "weights" in cols:
-            weights = cols.pop("weights")
-        cols.pop("weights", None)
-        return self._fit(cols, weights, initial)
+    def fit(self, frequency, recency=None, T=None, weights=None, initial=None, covariates=None):
+        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns.
+
+        ``covariates`` (a frame or dict, one row per customer) is needed when the
+        model has covariates, unless the fitted frame already holds those columns.
+        """
+        return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
+
+    def _row_params(self, theta, data):
+        """``(r, alpha_i, a_i, b_i)``: per-customer arrays when the model has covariates."""
+        r, alpha, a, b = theta[:4]
+        if not (self.purchase_covariates or self.dropout_covariates):
+            return r, alpha, a, b
+        k_purchase, k_a, k_b = self._scales(theta, data)
+        return r, alpha / k_purchase, a * k_a, b * k_b
 
     def _validate(self, data) -> None:
         check_history(data)
@@ -195,11 +366,11 @@ class BGNBD(LikelihoodModel):
     def _initial_values(self, data, weights) -> np.ndarray:
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)
         mean_T = np.average(data["T"], weights=weights)
-        return np.array([1.0, mean_T / mean_x, 1.0, 3.0])
+        return np.concatenate([[1.0, mean_T / mean_x, 1.0, 3.0], self._initial_coefficients()])
 
     def _parts(self, theta, data):
         """The two log terms of the likelihood bracket and the constant part."""
-        r, alpha, a, b = theta[:4]
+        r, alpha, a, b = self._row_params(theta, data)
         x, tx, T = data["frequency"], data["recency"], data["T"]
         e = self._extra_drop
         const = (
@@ -218,7 +389,7 @@ class BGNBD(LikelihoodModel):
         return const + np.logaddexp(stay, gone)
 
     def _gradient(self, theta, data) -> np.ndarray:
-        r, alpha, a, b = theta[:4]
+        r, alpha, a, b = self._row_params(theta, data)
         x, tx, T = data["frequency"], data["recency"], data["T"]
         e = self._extra_drop
         _, stay, gone = self._parts(theta, data)
@@ -230,54 +401,66 @@ class BGNBD(LikelihoodModel):
         d_a = common + w_gone / a
         with np.errstate(divide="ignore", invalid="ignore"):
             d_b = common + digamma(b + x + e) - digamma(b) - np.where(w_gone > 0, w_gone / (b + x + e - 1), 0.0)
-        return np.column_stack([d_r, d_alpha, d_a, d_b])
+        g = np.column_stack(np.broadcast_arrays(d_r, d_alpha, d_a, d_b))
+        if len(theta) > 4:
+            g = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
+        return g
 
     # ------------------------------------------------------------ predictions
-    def _p(self):
-        self._require_fit()
-        return (float(v) for v in self.params_.to_numpy()[:4])
+    def _p(self, covariates=None, n_rows=None):
+        """``(r, alpha_i, a_i, b_i)`` for prediction: scalars, or per-customer arrays with covariates."""
+        theta = self._theta_fitted()
+        data = self._covariate_columns(covariates, n_rows)
+        return tuple(v if np.ndim(v) else float(v) for v in self._row_params(theta, data))
+
+    def _history_data(self, x, tx, T, covariates):
+        return {"frequency": x, "recency": tx, "T": T, **self._covariate_columns(covariates, x.size)}
 
     def _theta_fitted(self) -> np.ndarray:
         self._require_fit()
         return self.params_.to_numpy()
 
-    def probability_alive(self, frequency, recency, T) -> np.ndarray:
+    def probability_alive(self, frequency, recency, T, covariates=None) -> np.ndarray:
         """P(alive | x, t_x, T) = 1 / (1 + delta_{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)) (FHL 2005, eq. 11)."""
         x, tx, T = history(frequency, recency, T)
-        _, stay, gone = self._parts(self._theta_fitted(), {"frequency": x, "recency": tx, "T": T})
+        _, stay, gone = self._parts(self._theta_fitted(), self._history_data(x, tx, T, covariates))
         return np.exp(stay - np.logaddexp(stay, gone))
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+    def expected_purchases(self, t, frequency, recency, T, covariates=None) -> np.ndarray:
         r"""E[Y(t) | x, t_x, T], expected repeat purchases in the next ``t`` (FHL 2005, eq. 10).
 
         .. math::
             \frac{a+b+x-1}{a-1}\Big[1-\Big(\frac{\alpha+T}{\alpha+T+t}\Big)^{r+x}
             {}_2F_1\big(r+x, b+x; a+b+x-1; \tfrac{t}{\alpha+T+t}\big)\Big]\,P(\text{alive})
         """
-        r, alpha, a, b = self._p()
         x, tx, T = history(frequency, recency, T)
+        r, alpha, a, b = self._p(covariates, x.size)
         t = positive_times(t)
         h = beta_expected_while_alive(t / (alpha + T), r + x, a, b + x + self._extra_drop)
-        return self.probability_alive(x, tx, T) * h
+        return self.probability_alive(x, tx, T, covariates) * h
 
-    def expected_purchases_new(self, t) -> np.ndarray:
+    def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] for a new customer (FHL 2005, eq. 9):
         :math:`\frac{a+b-1}{a-1}\big[1-(\frac{\alpha}{\alpha+t})^r\,{}_2F_1(r, b; a+b-1; \frac{t}{\alpha+t})\big]`."""
-        r, alpha, a, b = self._p()
         t = positive_times(t)
-        return beta_expected_while_alive(t / alpha, np.full(t.shape, r), a, np.full(t.shape, b))
+        return self._new_customer_expectation(t, *self._p(covariates))
 
-    def purchase_probability(self, n, t) -> np.ndarray:
+    @staticmethod
+    def _new_customer_expectation(t, r, alpha, a, b):
+        t, alpha, a, b = np.broadcast_arrays(t, alpha, a, b)
+        return beta_expected_while_alive(t / alpha, np.full(t.shape, r), a, b)
+
+    def purchase_probability(self, n, t, covariates=None) -> np.ndarray:
         r"""P(X(t) = n) for a new customer (FHL 2005, eq. 8).
 
         .. math::
             \frac{B(a,b+n)}{B(a,b)} NB(n; r, \tfrac{\alpha}{\alpha+t})
             + \delta_{n>0}\frac{B(a+1,b+n-1)}{B(a,b)}\,P(NB(r, \tfrac{\alpha}{\alpha+t}) \ge n)
         """
-        r, alpha, a, b = self._p()
+        r, alpha, a, b = self._p(covariates)
         n = as_float_array(n, "n")
         t = positive_times(t)
-        n, t = np.broadcast_arrays(n, t)
+        n, t, alpha, a, b = np.broadcast_arrays(n, t, alpha, a, b)
         if np.any(n < 0) or np.any(n != np.round(n)):
             raise SchemaError("n must be a whole number >= 0")
         q = alpha / (alpha + t)
@@ -288,18 +471,18 @@ class BGNBD(LikelihoodModel):
         dead = np.exp(np.where(n + e > 0, dead_logw, -np.inf)) * np.where(n > 0, stats.nbinom.sf(n - 1, r, q), 1.0)
         return alive + dead
 
-    def _alive_rate(self, t, x, T):
+    def _alive_rate(self, t, x, T, r, alpha, a, b):
         """dE[Y(t)]/dt for an alive customer: (m/A) E_p[(1 + p t/A)^-(m+1)], p ~ Beta(a, b + x)."""
-        r, alpha, a, b = self._p()
         A = (alpha + T)[:, None]
         m = (r + x)[:, None]
         bb = (b + x + self._extra_drop)[:, None]
+        a = np.asarray(a)[:, None] if np.ndim(a) else a
         tau = t / A
         m_, bb_ = np.broadcast_arrays(m + 1.0, bb)
         log_f = -(m + 1.0) * np.log1p(tau) + log_hyp2f1(m_, bb_, a + bb_, tau / (1.0 + tau))
         return m / A * np.exp(log_f)
 
-    def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None) -> np.ndarray:
+    def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None, covariates=None) -> np.ndarray:
         r"""DERT: discounted expected residual transactions.
 
         .. math::
@@ -312,18 +495,18 @@ class BGNBD(LikelihoodModel):
         Gauss-Legendre quadrature in :math:`\log(1+t/(\alpha+T))`. ``horizon=None``
         integrates to infinity (needs ``discount_rate > 0``).
         """
-        r, alpha, a, b = self._p()
         x, tx, T = history(frequency, recency, T)
+        r, alpha, a, b = (np.broadcast_to(v, x.shape) for v in self._p(covariates, x.size))
         delta, H = discount_rate_delta(discount_rate, horizon)
-        keys, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
-        ux, uT = keys[:, 0], keys[:, 1]
-        rate = discounted_integral(lambda t: self._alive_rate(t, ux, uT), alpha + uT, delta, H)
-        return self.probability_alive(x, tx, T) * rate[inverse.ravel()]
+        keys, inverse = np.unique(np.column_stack([x, T, alpha, a, b]), axis=0, return_inverse=True)
+        ux, uT, u_alpha, u_a, u_b = keys.T
+        rate = discounted_integral(lambda t: self._alive_rate(t, ux, uT, r[0], u_alpha, u_a, u_b), u_alpha + uT, delta, H)
+        return self.probability_alive(x, tx, T, covariates) * rate[inverse.ravel()]
 
     # ------------------------------------------------------------- simulation
-    def _simulated(self, n_customers, T, seed):
-        r, alpha, a, b = self._p()
+    def _simulated(self, n_customers, T, seed, covariates=None):
         n = int(n_customers)
+        r, alpha, a, b = self._p(covariates, n)
         if n <= 0:
             raise SchemaError("n_customers must be positive")
         T = np.broadcast_to(positive_times(T, "T"), (n,)).astype(float)
@@ -335,17 +518,18 @@ class BGNBD(LikelihoodModel):
         arrivals = rng.poisson(lam * T)
         return rng, T, arrivals, np.minimum(arrivals, k)
 
-    def simulate(self, n_customers: int, T, seed=None) -> pd.DataFrame:
-        """Draw ``(frequency, recency, T)`` summaries from the model's generative process."""
-        rng, T, arrivals, x = self._simulated(n_customers, T, seed)
+    def simulate(self, n_customers: int, T, seed=None, covariates=None) -> pd.DataFrame:
+        """Draw ``(frequency, recency, T)`` summaries from the model's generative process
+        (per-customer ``alpha_i, a_i, b_i`` when the model has covariates)."""
+        rng, T, arrivals, x = self._simulated(n_customers, T, seed, covariates)
         # the x-th of `arrivals` uniform arrival times on (0, T]: T * Beta(x, arrivals - x + 1)
         with np.errstate(invalid="ignore"):
             rec = np.where(x > 0, T * rng.beta(np.maximum(x, 1), np.maximum(arrivals - x + 1, 1)), 0.0)
         return pd.DataFrame({"frequency": x.astype(float), "recency": rec, "T": T})
 
-    def simulate_events(self, n_customers: int, T, seed=None) -> pd.DataFrame:
+    def simulate_events(self, n_customers: int, T, seed=None, covariates=None) -> pd.DataFrame:
         """Draw repeat-purchase times in (0, T_i] per customer: DataFrame[customer, t]."""
-        rng, T, arrivals, x = self._simulated(n_customers, T, seed)
+        rng, T, arrivals, x = self._simulated(n_customers, T, seed, covariates)
         owner, times = order_statistic_times(rng, arrivals, x, T)
         return frame_of_events(owner, times)
 

@@ -41,7 +41,8 @@ class MBGNBD(BGNBD):
 
     _extra_drop = 1
 
-    def expected_purchases_new(self, t):
-        r"""E[X(t)] for a new customer: ``b / (a + b)`` (alive after the first purchase) times the alive expectation."""
-        r, alpha, a, b = self._p()
-        return b / (a + b) * BGNBD.expected_purchases_new(self.with_params({"r": r, "alpha": alpha, "a": a, "b": b + 1.0}), t)
+    @staticmethod
+    def _new_customer_expectation(t, r, alpha, a, b):
+        r"""E[X(t)] for a new customer: ``b / (a + b)`` (alive after the first purchase) times the alive
+        expectation, whose dropout probability then follows Beta(a, b + 1)."""
+        return b / (a + b) * BGNBD._new_customer_expectation(t, r, alpha, a, b + 1.0)

@@ -18,6 +18,7 @@ from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 from cvm.errors import SchemaError
 from cvm.models.base import LikelihoodModel, as_float_array, columns_from
 from cvm.models.bgnbd import (
+    CovariateSupport,
     check_history,
     discount_rate_delta,
     discounted_integral,
@@ -150,7 +151,7 @@ def _interval_series_rows(m, b, zeta, v, grad, tol):
         return log_s, out[2] / total, out[3] / total, d_z / total, d_v / total
 
 
-class ParetoNBD(LikelihoodModel):
+class ParetoNBD(CovariateSupport, LikelihoodModel):
     r"""Pareto/NBD model of purchasing while alive with an unobserved exponential lifetime.
 
     Log-likelihood (FHL 2005 note, eqs. 16-19), written with the tail integral
@@ -173,6 +174,22 @@ class ParetoNBD(LikelihoodModel):
     in log space and ``F(t_x) - F(T)`` is formed as ``F(t_x) (1 - exp(log F(T) -
     log F(t_x)))``, so large ``x`` or ``T`` never overflow.
 
+    Covariates (time-invariant, Fader & Hardie 2007; CLVTools' parameterisation):
+    customer ``i`` with covariate vector :math:`z_i` has
+    :math:`\alpha_i = \alpha e^{-\gamma_1^\top z_i}` and
+    :math:`\beta_i = \beta e^{-\gamma_2^\top z_i}`, so a positive ``purchase[age]``
+    means older customers buy more often and a positive ``dropout[age]`` that they
+    drop out sooner. Every prediction then takes ``covariates=``.
+
+    Parameters
+    ----------
+    penalizer, max_iter
+        See :class:`~cvm.models.base.LikelihoodModel`.
+    purchase_covariates, dropout_covariates
+        Names of covariate columns acting on the purchase rate (through
+        ``alpha``) and on the dropout rate (through ``beta``); coefficients are
+        named ``purchase[name]`` and ``dropout[name]``.
+
     Examples
     --------
     >>> m = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669)
@@ -185,16 +202,31 @@ class ParetoNBD(LikelihoodModel):
     # stop near the engine's stationarity threshold instead of chasing rounding noise
     optimizer_options = {"ftol": 1e-13, "gtol": 1e-7}
 
-    def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
-        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
-        cols = columns_from(frequency, [recency, T], self.data_columns, optional=("weights",))
-        if weights is None and "weights" in cols:
-            weights = cols.pop("weights")
-        cols.pop("weights", None)
+    _effects = (("purchase", "purchase"), ("dropout", "dropout"))
+
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=()) -> None:
+        super().__init__(penalizer=penalizer, max_iter=max_iter)
+        self._init_covariates(purchase_covariates, dropout_covariates)
+
+    def fit(self, frequency, recency=None, T=None, weights=None, initial=None, covariates=None):
+        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns.
+
+        ``covariates`` (a frame or dict with one row per customer) is needed when
+        the model has covariates; when fitting on a frame that already holds
+        the covariate columns it may be left out.
+        """
         try:
-            return self._fit(cols, weights, initial)
+            return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
         finally:
             self._last_eval = None
+
+    def _row_params(self, theta, data):
+        """``(r, alpha_i, s, beta_i)``: per-customer arrays when the model has covariates."""
+        r, alpha, s, beta = theta[:4]
+        if not (self.purchase_covariates or self.dropout_covariates):
+            return r, alpha, s, beta
+        k_purchase, k_dropout = self._scales(theta, data)
+        return r, alpha / k_purchase, s, beta / k_dropout
 
     def _validate(self, data) -> None:
         check_history(data)
@@ -209,6 +241,7 @@ class ParetoNBD(LikelihoodModel):
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)
         mean_T = np.average(data["T"], weights=weights)
         rough = np.array([1.0, mean_T / mean_x, 1.0, mean_T])
+        rough = np.concatenate([rough, self._initial_coefficients()])
         if weights.size <= _WARM_START_ROWS:
             return rough
         pick = np.random.default_rng(0).choice(weights.size, _WARM_START_ROWS // 2, p=weights / weights.sum())
@@ -225,7 +258,7 @@ class ParetoNBD(LikelihoodModel):
     def _log_tail(y, r, alpha, s, beta, x) -> np.ndarray:
         """log F(y), F the tail integral of the class docstring."""
         k = r + s + x
-        if alpha >= beta:
+        if np.all(alpha >= beta):
             return -k * np.log(alpha + y) - np.log(k) + log_hyp2f1(k, s + 1.0, k + 1.0, (alpha - beta) / (alpha + y))
         return -k * np.log(beta + y) - np.log(k) + log_hyp2f1(k, r + x, k + 1.0, (beta - alpha) / (beta + y))
 
@@ -233,7 +266,7 @@ class ParetoNBD(LikelihoodModel):
     def _log_tail_grad(y, r, alpha, s, beta, x):
         """log F(y) and its derivatives with respect to (r, alpha, s, beta), shape (4, n)."""
         k = r + s + x
-        if alpha >= beta:
+        if np.all(alpha >= beta):
             scale, z = alpha + y, (alpha - beta) / (alpha + y)
             g, (ga, gb, gc, gz) = log_hyp2f1_grad(k, s + 1.0, k + 1.0, z)
             dk = -np.log(scale) - 1.0 / k + ga + gc
@@ -245,29 +278,54 @@ class ParetoNBD(LikelihoodModel):
             grad = [dk + gb, -gz / scale, dk, -k / scale + gz * (alpha + y) / scale**2]
         return -k * np.log(scale) - np.log(k) + g, np.stack(grad)
 
-    def _slow_dead(self, theta, data, rows, grad):
+    def _slow_dead(self, params, data, rows, grad):
         """log I (and its gradient, shape (4, n)) from the two 2F1 tails: the exact but slow general path."""
-        r, alpha, s, beta = theta[:4]
+        r, alpha, s, beta = (np.broadcast_to(v, data["frequency"].shape)[rows] for v in params)
         x, tx, T = data["frequency"][rows], data["recency"][rows], data["T"][rows]
-        if not grad:
-            f_tx = self._log_tail(tx, r, alpha, s, beta, x)
-            f_T = self._log_tail(T, r, alpha, s, beta, x)
-            return f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0)), None
-        f_tx, g_tx = self._log_tail_grad(tx, r, alpha, s, beta, x)
-        f_T, g_T = self._log_tail_grad(T, r, alpha, s, beta, x)
-        q = np.exp(np.minimum(f_T - f_tx, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(q < 1, (g_tx - q * g_T) / (1.0 - q), 0.0)
-        return f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0)), g
+        out = np.empty(rows.size)
+        g = np.empty((4, rows.size)) if grad else None
+        high = alpha >= beta
+        for part in (high, ~high):
+            if not np.any(part):
+                continue
+            args = [v[part] for v in (r, alpha, s, beta, x)]
+            if not grad:
+                f_tx = self._log_tail(tx[part], *args)
+                f_T = self._log_tail(T[part], *args)
+                out[part] = f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0))
+                continue
+            f_tx, g_tx = self._log_tail_grad(tx[part], *args)
+            f_T, g_T = self._log_tail_grad(T[part], *args)
+            q = np.exp(np.minimum(f_T - f_tx, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g[:, part] = np.where(q < 1, (g_tx - q * g_T) / (1.0 - q), 0.0)
+            out[part] = f_tx + log1mexp(np.minimum(f_T - f_tx, 0.0))
+        if grad:
+            # where the connection formula gave no derivatives, central differences on those rows only
+            # (otherwise one such row would send the engine to numerical gradients of every row)
+            bad = ~np.all(np.isfinite(g), axis=0)
+            if np.any(bad):
+                full = [np.array(np.broadcast_to(v, data["frequency"].shape), dtype=float) for v in params]
+                sub = rows[bad]
+                for j in range(4):
+                    h = 1e-6 * full[j][sub]
+                    shifted = [v.copy() for v in full]
+                    shifted[j][sub] += h
+                    up = self._slow_dead(shifted, data, sub, False)[0]
+                    shifted[j][sub] -= 2 * h
+                    down = self._slow_dead(shifted, data, sub, False)[0]
+                    g[j, bad] = (up - down) / (2 * h)
+        return out, g
 
-    def _log_dead(self, theta, data, grad=False):
+    def _log_dead(self, params, data, grad=False):
         """``log I``, I the dropout integral of the class docstring, and optionally its gradient (4, n).
 
-        Fast path (:func:`interval_series`) where a short series converges,
-        the 2F1 tails (:meth:`_log_tail`) elsewhere.
+        ``params`` are ``(r, alpha, s, beta)``, scalars or per-row arrays. Fast
+        path (:func:`interval_series`) where a short series converges, the 2F1
+        tails (:meth:`_log_tail`) elsewhere.
         """
-        r, alpha, s, beta = theta[:4]
         x, tx, T = data["frequency"], data["recency"], data["T"]
+        r, alpha, s, beta = (np.broadcast_to(v, x.shape) for v in params)
         m = r + s + x
         plan = series_plan(r, alpha, s, beta, x, tx)
         out = np.full(x.size, np.nan)
@@ -283,8 +341,8 @@ class ParetoNBD(LikelihoodModel):
             if not rows.size:
                 continue
             # form 0 factors out (alpha + tau), expands (beta + tau)^-(s+1); form 1 the other way round
-            own, other = (alpha, beta) if form == 0 else (beta, alpha)
-            b = s + 1.0 if form == 0 else r + x[rows]
+            own, other = (alpha[rows], beta[rows]) if form == 0 else (beta[rows], alpha[rows])
+            b = (s[0] + 1.0 if np.ndim(params[2]) == 0 else s[rows] + 1.0) if form == 0 else r[rows] + x[rows]
             A = own + tx[rows]
             D = T[rows] - tx[rows]
             zeta = (own - other) / A
@@ -301,7 +359,7 @@ class ParetoNBD(LikelihoodModel):
                     g[:, rows] = np.stack([dm + d_b, d_other, dm, d_own])
         slow = np.flatnonzero(plan < 0)
         if slow.size:
-            val, g_slow = self._slow_dead(theta, data, slow, grad)
+            val, g_slow = self._slow_dead(params, data, slow, grad)
             out[slow] = val
             if grad:
                 g[:, slow] = g_slow
@@ -314,11 +372,12 @@ class ParetoNBD(LikelihoodModel):
         cached = getattr(self, "_last_eval", None)
         if cached is not None and cached[0] is data["frequency"] and cached[1] in (key, (key[0], True)):
             return cached[2], cached[3]
-        r, alpha, s, beta = theta[:4]
+        params = self._row_params(theta, data)
+        r, alpha, s, beta = params
         x, T = data["frequency"], data["T"]
         const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        log_i, g_dead = self._log_dead(theta, data, grad)
+        log_i, g_dead = self._log_dead(params, data, grad)
         dead = np.log(s) + log_i
         total = np.logaddexp(alive, dead)
         ll = const + total
@@ -330,6 +389,8 @@ class ParetoNBD(LikelihoodModel):
             g_const = np.stack([digamma(r + x) - digamma(r) + np.log(alpha), np.full_like(x, r / alpha),
                                 np.full_like(x, np.log(beta)), np.full_like(x, s / beta)])
             g_rows = (g_const + (1.0 - w_dead) * g_alive + w_dead * g_dead).T
+            if len(theta) > 4:
+                g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
         self._last_eval = (data["frequency"], key, ll, g_rows)
         return ll, g_rows
 
@@ -337,51 +398,55 @@ class ParetoNBD(LikelihoodModel):
         """Exact per-row gradient (series derivatives; NaN rows make the engine fall back on differences)."""
         return self._evaluate(theta, data, True)[1]
 
-    def _terms(self, theta, data):
-        r, alpha, s, beta = theta[:4]
+    def _terms(self, params, data):
+        r, alpha, s, beta = params
         x, tx, T = data["frequency"], data["recency"], data["T"]
         const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        dead = np.log(s) + self._log_dead(theta, data)[0]
+        dead = np.log(s) + self._log_dead(params, data)[0]
         return const, alive, dead
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
         return self._evaluate(theta, data, True)[0]
 
     # ------------------------------------------------------------ predictions
-    def _p(self):
-        self._require_fit()
-        return (float(v) for v in self.params_.to_numpy()[:4])
+    def _p(self, covariates=None, n_rows=None):
+        """``(r, alpha_i, s, beta_i)`` for prediction: scalars, or per-customer arrays with covariates."""
+        theta = self._theta_fitted()
+        data = self._covariate_columns(covariates, n_rows)
+        return tuple(v if np.ndim(v) else float(v) for v in self._row_params(theta, data))
 
     def _theta_fitted(self) -> np.ndarray:
         self._require_fit()
         return self.params_.to_numpy()
 
-    def probability_alive(self, frequency, recency, T) -> np.ndarray:
+    def probability_alive(self, frequency, recency, T, covariates=None) -> np.ndarray:
         r"""P(alive | x, t_x, T) = :math:`\frac{\Gamma(r+x)\alpha^r\beta^s}{\Gamma(r)(\alpha+T)^{r+x}(\beta+T)^s} / L` (FHL 2005 note, eq. 18)."""
         x, tx, T = history(frequency, recency, T)
-        _, alive, dead = self._terms(self._theta_fitted(), {"frequency": x, "recency": tx, "T": T})
+        params = [np.broadcast_to(v, x.shape) for v in self._p(covariates, x.size)]
+        _, alive, dead = self._terms(params, {"frequency": x, "recency": tx, "T": T})
         return np.exp(alive - np.logaddexp(alive, dead))
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+    def expected_purchases(self, t, frequency, recency, T, covariates=None) -> np.ndarray:
         r"""E[Y(t) | x, t_x, T] (FHL 2005 note, eq. 22):
         :math:`\frac{(r+x)(\beta+T)}{(\alpha+T)(s-1)}\big[1-(\frac{\beta+T}{\beta+T+t})^{s-1}\big] P(\text{alive})`,
         computed as :math:`\frac{r+x}{\alpha+T}(\beta+T)\,L\,\mathrm{exprel}(-(s-1)L)` with
         :math:`L = \ln(1 + t/(\beta+T))`, so ``s = 1`` needs no special case."""
-        r, alpha, s, beta = self._p()
         x, tx, T = history(frequency, recency, T)
+        r, alpha, s, beta = self._p(covariates, x.size)
         t = positive_times(t)
         L = np.log1p(t / (beta + T))
-        return (r + x) / (alpha + T) * (beta + T) * L * exprel(-(s - 1.0) * L) * self.probability_alive(x, tx, T)
+        p_alive = self.probability_alive(x, tx, T, covariates)
+        return (r + x) / (alpha + T) * (beta + T) * L * exprel(-(s - 1.0) * L) * p_alive
 
-    def expected_purchases_new(self, t) -> np.ndarray:
+    def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] = :math:`\frac{r\beta}{\alpha(s-1)}[1-(\frac{\beta}{\beta+t})^{s-1}]` (FHL 2005 note, eq. 17), via ``exprel``."""
-        r, alpha, s, beta = self._p()
         t = positive_times(t)
+        r, alpha, s, beta = self._p(covariates)
         L = np.log1p(t / beta)
         return r / alpha * beta * L * exprel(-(s - 1.0) * L)
 
-    def purchase_probability(self, n, t) -> np.ndarray:
+    def purchase_probability(self, n, t, covariates=None) -> np.ndarray:
         r"""P(X(t) = n) for a new customer.
 
         Alive at ``t`` with ``n`` purchases, or died at ``tau < t`` after ``n``:
@@ -394,10 +459,10 @@ class ParetoNBD(LikelihoodModel):
         by 128-node Gauss-Legendre quadrature in ``w = tau / (alpha + tau)``,
         where the integrand ``w^n (1-w)^(r-2) (beta+tau)^-(s+1)`` is smooth.
         """
-        r, alpha, s, beta = self._p()
+        r, alpha, s, beta = self._p(covariates)
         n = as_float_array(n, "n")
         t = positive_times(t)
-        n, t = np.broadcast_arrays(n, t)
+        n, t, alpha, beta = np.broadcast_arrays(n, t, alpha, beta)
         if np.any(n < 0) or np.any(n != np.round(n)):
             raise SchemaError("n must be a whole number >= 0")
         alive = stats.nbinom.pmf(n, r, alpha / (alpha + t)) * np.exp(s * (np.log(beta) - np.log(beta + t)))
@@ -405,14 +470,14 @@ class ParetoNBD(LikelihoodModel):
         # a smooth integrand on [0, t / (alpha + t)] (Gauss-Legendre, 128 nodes)
         w_t = (t / (alpha + t))[:, None]
         w = 0.5 * w_t * (_U_NODES + 1.0)[None, :]
-        tau = alpha * w / (1.0 - w)
+        tau = alpha[:, None] * w / (1.0 - w)
         log_c = gammaln(r + n) - gammaln(r) - gammaln(n + 1.0) + np.log(alpha) + np.log(s) + s * np.log(beta)
         with np.errstate(divide="ignore"):
-            log_inner = log_c[:, None] + n[:, None] * np.log(w) + (r - 2.0) * np.log1p(-w) - (s + 1.0) * np.log(beta + tau)
+            log_inner = log_c[:, None] + n[:, None] * np.log(w) + (r - 2.0) * np.log1p(-w) - (s + 1.0) * np.log(beta[:, None] + tau)
         dead = 0.5 * w_t[:, 0] * np.sum(_U_WEIGHTS[None, :] * np.exp(log_inner), axis=1)
         return alive + np.where(t > 0, dead, 0.0)
 
-    def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None) -> np.ndarray:
+    def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None, covariates=None) -> np.ndarray:
         r"""DERT, discounted expected residual transactions, with ``delta = ln(1 + d)``.
 
         Infinite horizon, closed form (FHL 2005 "RFM and CLV", eq. 2), with
@@ -425,10 +490,10 @@ class ParetoNBD(LikelihoodModel):
         Finite horizon ``H``: Gauss-Legendre quadrature of
         :math:`\int_0^H e^{-\delta t} P(\text{alive})\frac{r+x}{\alpha+T}(\frac{\beta+T}{\beta+T+t})^s dt`.
         """
-        r, alpha, s, beta = self._p()
         x, tx, T = history(frequency, recency, T)
+        r, alpha, s, beta = self._p(covariates, x.size)
         delta, H = discount_rate_delta(discount_rate, horizon)
-        p_alive = self.probability_alive(x, tx, T)
+        p_alive = self.probability_alive(x, tx, T, covariates)
         if np.isfinite(H):
             def rate(t):
                 return ((r + x) / (alpha + T))[:, None] * np.exp(-s * np.log1p(t / (beta + T)[:, None]))
@@ -439,9 +504,9 @@ class ParetoNBD(LikelihoodModel):
         return p_alive * (r + x) / (alpha + T) * np.exp(s * np.log(beta + T) + (s - 1.0) * np.log(delta) + log_u)
 
     # ------------------------------------------------------------- simulation
-    def _simulated(self, n_customers, T, seed):
-        r, alpha, s, beta = self._p()
+    def _simulated(self, n_customers, T, seed, covariates=None):
         n = int(n_customers)
+        r, alpha, s, beta = self._p(covariates, n)
         if n <= 0:
             raise SchemaError("n_customers must be positive")
         T = np.broadcast_to(positive_times(T, "T"), (n,)).astype(float)
@@ -451,14 +516,15 @@ class ParetoNBD(LikelihoodModel):
         window = np.minimum(rng.exponential(1.0, n) / np.maximum(mu, 1e-300), T)
         return rng, T, window, rng.poisson(lam * window)
 
-    def simulate(self, n_customers: int, T, seed=None) -> pd.DataFrame:
-        """Draw ``(frequency, recency, T)`` summaries from the generative process."""
-        rng, T, window, x = self._simulated(n_customers, T, seed)
+    def simulate(self, n_customers: int, T, seed=None, covariates=None) -> pd.DataFrame:
+        """Draw ``(frequency, recency, T)`` summaries from the generative process (per-customer
+        ``alpha_i``, ``beta_i`` when the model has covariates)."""
+        rng, T, window, x = self._simulated(n_customers, T, seed, covariates)
         rec = np.where(x > 0, window * rng.beta(np.maximum(x, 1), 1.0), 0.0)
         return pd.DataFrame({"frequency": x.astype(float), "recency": rec, "T": T})
 
-    def simulate_events(self, n_customers: int, T, seed=None) -> pd.DataFrame:
+    def simulate_events(self, n_customers: int, T, seed=None, covariates=None) -> pd.DataFrame:
         """Draw repeat-purchase times in (0, T_i] per customer: DataFrame[customer, t]."""
-        rng, T, window, x = self._simulated(n_customers, T, seed)
+        rng, T, window, x = self._simulated(n_customers, T, seed, covariates)
         owner, times = order_statistic_times(rng, x, x, window)
         return frame_of_events(owner, times)
