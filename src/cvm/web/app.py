@@ -57,6 +57,7 @@ def create_app(
     secret_key: str | None = None,
     secure_cookies: bool = False,
     job_workers: int = 2,
+    memory_lookups: bool = True,
 ) -> FastAPI:
     """Build the web app for the workspace at ``workspace_path``.
 
@@ -73,17 +74,23 @@ def create_app(
         Mark cookies ``Secure`` (set this when serving over HTTPS).
     job_workers
         Threads for background fits, scoring and ingest.
+    memory_lookups
+        Keep the latest scoring run in memory (about 300 MB per million customers)
+        so single-customer lookups need no database query.
     """
     if max_upload_mb <= 0:
         raise SchemaError("max_upload_mb must be positive")
     config = WebConfig(
-        max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers,
+        memory_lookups=memory_lookups,
     )
     state = WebState(workspace_path, config, secret_key=secret_key)
     lookups.ensure_customer_index(state.ws.con)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        run = state.latest_run()
+        state.latest_scores.refresh(run["run_id"] if run else None)  # in the background
         yield
         state.jobs.shutdown()
 

@@ -50,6 +50,7 @@ class WebConfig:
     upload_types: tuple[str, ...] = ("csv", "txt", "xlsx", "parquet")
     secure_cookies: bool = False  # set True behind HTTPS
     job_workers: int = 2
+    memory_lookups: bool = True  # keep the latest scoring run in memory for customer lookups
 
 
 class WebState:
@@ -68,6 +69,9 @@ class WebState:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
         auth.ensure_auth_tables(self.ws.con)
+        from cvm.web.latest_scores import LatestScores
+
+        self.latest_scores = LatestScores(self.ws.con.cursor, enabled=config.memory_lookups)
 
     # ------------------------------------------------------------------ database access
     def cursor(self):
@@ -129,13 +133,37 @@ class WebState:
             self._cache[key] = (now, value)
         return value
 
+    def latest_run(self) -> dict[str, Any] | None:
+        """The latest scoring run (cached; forgotten when data change), or None."""
+        from cvm.web import lookups
+
+        return self.cached("latest_run", lambda: lookups.latest_run(self.cursor()))
+
+    def customer_score(self, customer_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """``(run, row)`` of the latest run for one customer: from memory when loaded, else the database."""
+        from cvm.web import lookups
+        from cvm.web.render import clean
+
+        run = self.latest_run()
+        if run is None:
+            return None, None
+        hit, row = self.latest_scores.lookup(run["run_id"], customer_id)
+        if not hit:
+            row = lookups.customer_score(self.cursor(), run["run_id"], customer_id)
+            row = clean(row) if row is not None else None
+        return run, row
+
     # ------------------------------------------------------------------ who is asking
     def principal(self, request: Request) -> auth.Principal | None:
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
             token = header[7:].strip()
             return self.cached("token:" + auth.token_hash(token), lambda: auth.token_principal(self.cursor(), token), ttl=10.0)
-        data = self.signer.loads(request.cookies.get(SESSION_COOKIE))
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        # the signature check is cached for 10 s per cookie (a cookie may outlive its 12 h by at most that)
+        data = self.cached("session:" + cookie, lambda: self.signer.loads(cookie), ttl=10.0)
         if data is None:
             return None
         role = self.cached("user:" + data["u"], lambda: auth.user_role(self.cursor(), data["u"]), ttl=10.0)

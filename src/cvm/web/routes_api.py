@@ -38,7 +38,7 @@ ERRORS = {
 
 
 def _latest_run(state) -> dict[str, Any]:
-    run = state.cached("latest_run", lambda: lookups.latest_run(state.cursor()))
+    run = state.latest_run()
     if run is None:
         raise WorkspaceError("no customers have been scored yet", hint="start a score job: POST /api/jobs/score")
     return run
@@ -110,16 +110,18 @@ def customers(
             responses={**ERRORS, 404: {"model": Problem, "description": "unknown customer"},
                        409: {"model": Problem, "description": "nothing scored yet"}})
 async def customer(customer_id: CustomerId, user: Viewer, state: State) -> JSONResponse:
-    """One customer's scores in the latest run (a point lookup on the customer index).
+    """One customer's scores in the latest run.
 
-    Runs on the event loop: the indexed query takes about a millisecond, less than
-    a hop to the thread pool and back would cost.
+    Served from the in-memory copy of the latest run (see :mod:`cvm.web.latest_scores`)
+    once it is loaded, else by a point query on the customer index. Runs on the event
+    loop: either way the work is shorter than a hop to the thread pool and back.
     """
-    run = _latest_run(state)
-    row = lookups.customer_score(state.cursor(), run["run_id"], customer_id)
+    run, row = state.customer_score(customer_id)
+    if run is None:
+        _latest_run(state)  # raises the "nothing scored yet" error
     if row is None:
         raise HTTPException(404, "unknown customer")
-    return JSONResponse({"run_id": run["run_id"], "customer": clean(row)})
+    return JSONResponse({"run_id": run["run_id"], "customer": row})
 
 
 @router.get("/customers/{customer_id}/view",
