@@ -51,12 +51,22 @@ def _series_cost(b, zeta):
 
 
 def series_plan(r, alpha, s, beta, x, tx) -> np.ndarray:
-    """Per row: 0 = series around (alpha + tau), 1 = around (beta + tau), -1 = neither converges fast."""
-    cost0 = _series_cost(np.full(x.shape, s + 1.0), (alpha - beta) / (alpha + tx))
-    cost1 = _series_cost(r + x, (beta - alpha) / (beta + tx))
-    # the first form has one b = s + 1 for every row (cheaper per term): take the second only when clearly shorter
-    plan = np.where(cost1 + 4.0 < cost0, 1, 0)
-    return np.where(np.minimum(cost0, cost1) <= _MAX_SERIES_TERMS, plan, -1)
+    """Per row: 0 = series around (alpha + tau), 1 = around (beta + tau), -1 = neither converges fast.
+
+    The first form has one ``b = s + 1`` for every row (cheaper per term) and
+    needs few terms when ``|alpha - beta|`` is small against ``alpha + t_x``;
+    only the other rows are costed both ways.
+    """
+    r, alpha, s, beta = (np.broadcast_to(v, x.shape) for v in (r, alpha, s, beta))
+    zeta0 = (alpha - beta) / (alpha + tx)
+    plan = np.zeros(x.shape, dtype=np.int8)
+    hard = np.flatnonzero(np.abs(zeta0) > 0.3)
+    if hard.size:
+        cost0 = _series_cost(s[hard] + 1.0, zeta0[hard])
+        cost1 = _series_cost(r[hard] + x[hard], (beta[hard] - alpha[hard]) / (beta[hard] + tx[hard]))
+        choice = np.where(cost1 + 4.0 < cost0, 1, 0)
+        plan[hard] = np.where(np.minimum(cost0, cost1) <= _MAX_SERIES_TERMS, choice, -1)
+    return plan
 
 
 def interval_series(m, b, zeta, v, grad=False, tol=1e-17):
@@ -218,7 +228,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         try:
             return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
         finally:
-            self._last_eval = None
+            self._last_eval = self._counts = None
 
     def _row_params(self, theta, data):
         """``(r, alpha_i, s, beta_i)``: per-customer arrays when the model has covariates."""
@@ -240,7 +250,9 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         """
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)
         mean_T = np.average(data["T"], weights=weights)
-        rough = np.array([1.0, mean_T / mean_x, 1.0, mean_T])
+        # alpha = beta makes the dropout series a single term, and r = s = 1/2 sits mid-range of published fits
+        # (CDNOW 0.55 / 0.61): measured on CDNOW and three simulated sets, the fewest expensive iterations
+        rough = np.array([0.5, 0.5 * mean_T / mean_x, 0.5, 0.5 * mean_T / mean_x])
         rough = np.concatenate([rough, self._initial_coefficients()])
         if weights.size <= _WARM_START_ROWS:
             return rough
@@ -328,35 +340,40 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         r, alpha, s, beta = (np.broadcast_to(v, x.shape) for v in params)
         m = r + s + x
         plan = series_plan(r, alpha, s, beta, x, tx)
-        out = np.full(x.size, np.nan)
-        g = np.full((4, x.size), np.nan) if grad else None
+        out = np.empty(x.size)
+        g = np.empty((4, x.size)) if grad else None
         # last purchase at T: no time to die unseen, I = 0 (its weight in the likelihood is zero)
         empty = T <= tx
-        plan[empty] = 2
-        out[empty] = -np.inf
-        if grad:
-            g[:, empty] = 0.0
+        if np.any(empty):
+            plan[empty] = 2
+            out[empty] = -np.inf
+            if grad:
+                g[:, empty] = 0.0
         for form in (0, 1):
-            rows = np.flatnonzero(plan == form)
-            if not rows.size:
+            mask = plan == form
+            count = np.count_nonzero(mask)
+            if not count:
                 continue
+            rows = slice(None) if count == x.size else np.flatnonzero(mask)  # a view when every row agrees
             # form 0 factors out (alpha + tau), expands (beta + tau)^-(s+1); form 1 the other way round
             own, other = (alpha[rows], beta[rows]) if form == 0 else (beta[rows], alpha[rows])
-            b = (s[0] + 1.0 if np.ndim(params[2]) == 0 else s[rows] + 1.0) if form == 0 else r[rows] + x[rows]
+            b = (float(params[2]) + 1.0 if np.ndim(params[2]) == 0 else s[rows] + 1.0) if form == 0 else r[rows] + x[rows]
             A = own + tx[rows]
             D = T[rows] - tx[rows]
             zeta = (own - other) / A
             v = A / (A + D)
             val, d_m, d_b, d_z, d_v = interval_series(m[rows], b, zeta, v, grad)
-            out[rows] = -m[rows] * np.log(A) + val
+            log_a = np.log(A)
+            out[rows] = val - m[rows] * log_a
             if grad:
-                dm = -np.log(A) + d_m
-                d_own = -m[rows] / A + d_v * D / (A + D) ** 2 + d_z * (other + tx[rows]) / A**2
+                dm = d_m - log_a
+                d_own = d_v * D / (A + D) ** 2 + (d_z * (other + tx[rows]) / A - m[rows]) / A
                 d_other = -d_z / A
-                if form == 0:
-                    g[:, rows] = np.stack([dm, d_own, dm + d_b, d_other])
-                else:
-                    g[:, rows] = np.stack([dm + d_b, d_other, dm, d_own])
+                i_own, i_other, i_b = (1, 3, 2) if form == 0 else (3, 1, 0)
+                g[i_own, rows] = d_own
+                g[i_other, rows] = d_other
+                g[i_b, rows] = dm + d_b
+                g[2 - i_b, rows] = dm
         slow = np.flatnonzero(plan < 0)
         if slow.size:
             val, g_slow = self._slow_dead(params, data, slow, grad)
@@ -375,8 +392,11 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         params = self._row_params(theta, data)
         r, alpha, s, beta = params
         x, T = data["frequency"], data["T"]
-        const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        # gammaln / digamma of r + x on the distinct purchase counts only
+        ux, inverse = self._distinct_counts(x)
+        log_alpha_t, log_beta_t = np.log(alpha + T), np.log(beta + T)
+        const = (gammaln(r + ux) - gammaln(r))[inverse] + r * np.log(alpha) + s * np.log(beta)
+        alive = -(r + x) * log_alpha_t - s * log_beta_t
         log_i, g_dead = self._log_dead(params, data, grad)
         dead = np.log(s) + log_i
         total = np.logaddexp(alive, dead)
@@ -384,15 +404,25 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         g_rows = None
         if grad:
             w_dead = np.exp(dead - total)
-            g_dead[2] += 1.0 / s
-            g_alive = np.stack([-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)])
-            g_const = np.stack([digamma(r + x) - digamma(r) + np.log(alpha), np.full_like(x, r / alpha),
-                                np.full_like(x, np.log(beta)), np.full_like(x, s / beta)])
-            g_rows = (g_const + (1.0 - w_dead) * g_alive + w_dead * g_dead).T
+            w_alive = 1.0 - w_dead
+            g_rows = np.empty((x.size, 4))
+            g_rows[:, 0] = (digamma(r + ux) - digamma(r))[inverse] + np.log(alpha) - w_alive * log_alpha_t + w_dead * g_dead[0]
+            g_rows[:, 1] = r / alpha - w_alive * (r + x) / (alpha + T) + w_dead * g_dead[1]
+            g_rows[:, 2] = np.log(beta) - w_alive * log_beta_t + w_dead * (g_dead[2] + 1.0 / s)
+            g_rows[:, 3] = s / beta - w_alive * s / (beta + T) + w_dead * g_dead[3]
             if len(theta) > 4:
                 g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
         self._last_eval = (data["frequency"], key, ll, g_rows)
         return ll, g_rows
+
+    def _distinct_counts(self, x):
+        """``(unique x, inverse)``, kept for the array being fitted."""
+        cached = getattr(self, "_counts", None)
+        if cached is not None and cached[0] is x:
+            return cached[1], cached[2]
+        ux, inverse = np.unique(x, return_inverse=True)
+        self._counts = (x, ux, inverse.ravel())
+        return ux, inverse.ravel()
 
     def _gradient(self, theta, data) -> np.ndarray:
         """Exact per-row gradient (series derivatives; NaN rows make the engine fall back on differences)."""
