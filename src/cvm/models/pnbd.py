@@ -16,7 +16,7 @@ from scipy import optimize, stats
 from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 
 from cvm.errors import SchemaError
-from cvm.models.base import LikelihoodModel, as_float_array, columns_from
+from cvm.models.base import LikelihoodModel, as_float_array
 from cvm.models.bgnbd import (
     CovariateSupport,
     check_history,
