@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from tests.web.conftest import N_CUSTOMERS, PASSWORD, bearer, csrf_of, login
 
-PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login")}
+PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login"), ("GET", "/favicon.ico")}  # the icon holds no data
 ANALYST_ROUTES = [
     ("POST", "/api/jobs/score", {"json": {}}),
     ("POST", "/api/jobs/fit", {"json": {}}),
@@ -58,6 +58,8 @@ def test_public_routes_and_login_assets(live_server):
         page = client.get("/login")
         assert page.status_code == 200 and 'name="password"' in page.text
         assert client.get("/static/cvm.css").status_code == 200
+        assert client.get("/static/favicon.svg").status_code == 200  # the login page's icon: no 404 in the console
+        assert client.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
         assert client.get("/static/plotly.min.js").status_code == 401
         assert page.headers["x-frame-options"] == "DENY"
         assert "script-src 'self'" in page.headers["content-security-policy"]

@@ -43,6 +43,10 @@ def test_every_message_key_used_by_the_app_exists():
         "segments.by.": ["rfm", "value_tier", "lifecycle_stage", "matrix", "channel"],
         "cohorts.period.": ["month", "quarter", "year"],
         "data.kind.": ["transactions", "customers", "referrals", "costs", "invoices"],
+        "data.detected.": ["format", "encoding", "delimiter", "decimal", "date_format", "header_line", "sheet"],
+        "cohorts.age.": ["month", "quarter", "year"],
+        "language.": ["en", "nl"],
+        "settings.help.": [],  # optional help lines: the template shows one only when the catalog has it
     }
     assert prefixes <= set(dynamic)
     for prefix, values in dynamic.items():

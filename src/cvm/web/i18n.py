@@ -67,6 +67,54 @@ class Formatter:
         key = "col." + str(name)
         return self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or str(name)
 
+    def attribute_label(self, name: str) -> str:
+        """A column of the user's own customer file: its label when known, else the name in plain words."""
+        key = "col." + str(name)
+        found = self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key)
+        return found or str(name).replace("_", " ").strip().capitalize()
+
+    def term(self, value: Any) -> str:
+        """A code from the library (tier, stage, segment, action, channel, model) in words (``term.<code>``)."""
+        if self._missing(value) or value == "":
+            return "–"
+        key = "term." + str(value)
+        return self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or str(value)
+
+    def cell(self, column: str, value: Any, kind: str | None = None) -> str:
+        """A table cell of ``column`` formatted by its kind (default from :data:`cvm.web.present.COLUMN_KINDS`)."""
+        from cvm.web.present import kind_of
+
+        kind = kind or kind_of(column)
+        if self._missing(value):
+            return "–"
+        try:
+            if kind == "money":
+                return self.money(value, digits=0 if abs(float(value)) >= 1000 else 2)
+            if kind == "percent":
+                return self.percent(value)
+            if kind == "count":
+                return self.number(value)
+            if kind == "number":
+                return self.number(value, 2)
+            if kind == "days":
+                return self("common.days", n=self.number(value))
+            if kind == "date":
+                return self.date(value)
+            if kind == "datetime":
+                return self.datetime(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if kind == "term":
+            return self.term(value)
+        return self.value(value)
+
+    @staticmethod
+    def align(column: str, kind: str | None = None) -> str:
+        """CSS class of a table column: ``num`` (right-aligned) for numbers, else empty."""
+        from cvm.web.present import kind_of
+
+        return "num" if (kind or kind_of(column)) in ("money", "percent", "count", "number", "days") else ""
+
     @property
     def separators(self) -> str:
         """Plotly's ``layout.separators``: decimal mark then thousands separator of this locale."""
@@ -133,6 +181,8 @@ class Formatter:
 
         if self._missing(value):
             return "–"
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
         if hasattr(value, "to_pydatetime"):
             value = value.to_pydatetime()
         return format_datetime(value, format="short", locale=self.locale)

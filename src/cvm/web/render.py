@@ -200,11 +200,11 @@ def figure(traces: list[dict[str, Any]], title: str = "", x_title: str = "", y_t
     """A Plotly figure as a plain dict (drawn in the browser by plotly.js)."""
     base = {
         "title": {"text": title},
-        "margin": {"l": 60, "r": 20, "t": 50 if title else 20, "b": 50},
+        "margin": {"l": 60, "r": 20, "t": 50 if title else 20, "b": 90},
         "xaxis": {"title": {"text": x_title}},
         "yaxis": {"title": {"text": y_title}},
-        "height": 360,
-        "legend": {"orientation": "h"},
+        "height": 380,
+        "legend": {"orientation": "h", "x": 0, "y": -0.28, "yanchor": "top"},  # below the x-axis title
     }
     base.update(layout)
     return {"data": traces, "layout": base}

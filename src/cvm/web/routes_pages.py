@@ -1,7 +1,8 @@
 """The server-rendered pages. Each route parses its input, calls one library function, renders.
 
-Library results are shown as they come (facts and tables, see
-:func:`cvm.web.render.split_result`) plus a chart where the page has one.
+Library results are turned into labelled facts and tables with
+:mod:`cvm.web.present` (chosen columns, headings from the catalogs, values in the
+locale), plus a chart where the page has one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from cvm.errors import AuthError, CvmError, SchemaError
-from cvm.web import auth, lookups
+from cvm.web import auth, lookups, present
 from cvm.web.deps import (
     SESSION_COOKIE,
     Admin,
@@ -24,7 +25,7 @@ from cvm.web.deps import (
     check_csrf,
     get_state,
 )
-from cvm.web.render import figure, frame_records, render, render_login, split_result
+from cvm.web.render import figure, frame_records, render, render_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -113,8 +114,9 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
         conc, error = state.cached("concentration:" + run["run_id"], lambda: _question(state, "concentration", column="clv"))
         context["concentration_error"] = error
         if conc is not None:
-            facts, tables = split_result(conc)
-            context["concentration"] = facts
+            context["concentration"] = _concentration_facts(conc, fmt)
+            context["top_customers"] = present.table(getattr(conc, "top", None),
+                                                     ["customer_id", "clv", "value_share", "cumulative_share"])
             curve = _lorenz(conc)
             if curve is not None:
                 context["lorenz_chart"] = figure(
@@ -123,8 +125,28 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
                       "line": {"dash": "dot"}}],
                     title=fmt("overview.concentration"), x_title=fmt("overview.share_customers"),
                     y_title=fmt("overview.share_value"), separators=fmt.separators,
+                    xaxis={"tickformat": ".0%", "title": {"text": fmt("overview.share_customers")}},
+                    yaxis={"tickformat": ".0%", "title": {"text": fmt("overview.share_value")}},
                 )
     return render(request, "overview.html", **context)
+
+
+def _concentration_facts(conc: Any, fmt) -> list[tuple[str, str]]:
+    """The concentration result in sentences: how few customers make most of the value, and the Gini."""
+    payload = conc.to_dict() if hasattr(conc, "to_dict") else dict(conc)
+    share = payload.get("share", 0.8)
+    facts = [(fmt("overview.conc_needed", share=fmt.percent(share, 0)),
+              fmt("overview.conc_customers", n=fmt.number(payload.get("customers_needed")),
+                  pct=fmt.percent(payload.get("customer_share"))))]
+    historic = (payload.get("by_column") or {}).get("historic_value")
+    if isinstance(historic, dict):
+        facts.append((fmt("overview.conc_needed_historic", share=fmt.percent(share, 0)),
+                      fmt("overview.conc_customers", n=fmt.number(historic.get("customers_needed")),
+                          pct=fmt.percent(historic.get("customer_share")))))
+    facts.append((fmt("overview.gini"), fmt.number(payload.get("gini"), 2)))
+    if isinstance(historic, dict) and historic.get("gini") is not None:
+        facts.append((fmt("overview.gini_historic"), fmt.number(historic.get("gini"), 2)))
+    return facts
 
 
 def _lorenz(result: Any) -> tuple[list[float], list[float]] | None:
@@ -134,13 +156,15 @@ def _lorenz(result: Any) -> tuple[list[float], list[float]] | None:
         return None
     curve = payload.get("lorenz") or payload.get("curve")
     if isinstance(curve, dict):
-        xs = curve.get("share_of_customers") or curve.get("x")
+        xs = curve.get("share_of_customers") or curve.get("customer_share") or curve.get("x")
         ys = curve.get("share_of_value") or curve.get("y")
         if xs is not None and ys is not None:
             return list(xs), list(ys)
     if hasattr(curve, "columns") and {"share_of_customers", "share_of_value"} <= set(curve.columns):
         return curve["share_of_customers"].tolist(), curve["share_of_value"].tolist()
     if isinstance(curve, list) and curve and isinstance(curve[0], dict):
+        if {"customer_share", "value_share"} <= curve[0].keys():
+            return [c["customer_share"] for c in curve], [c["value_share"] for c in curve]
         keys = list(curve[0])
         if len(keys) >= 2:
             return [c[keys[0]] for c in curve], [c[keys[1]] for c in curve]
@@ -153,38 +177,47 @@ def _lorenz(result: Any) -> tuple[list[float], list[float]] | None:
 SegmentBy = Literal["rfm", "value_tier", "lifecycle_stage", "matrix", "channel"]
 
 
+SEGMENT_COLUMNS = ["segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share", "clv_mean",
+                   "probability_alive_mean", "expected_purchases_sum"]
+MATRIX_COLUMNS = ["customer_id", "matrix_segment", "clv", "network_value", "referrals_given", "economic_score",
+                  "relational_score", "composite_score"]
+#: the value matrix quadrants: (economic value high?, relational value high?) -> segment code
+MATRIX_QUADRANTS = [("Ambassadors & partners", "Key customers"), ("Basic customers", "Revenue customers")]
+
+
 @router.get("/segments")
 def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: SegmentBy = "value_tier") -> Response:
     result, error = _question(state, "segments", by=by)
     context: dict[str, Any] = {"by": by, "error": error, "choices": SegmentBy.__args__}
     if result is not None:
-        facts, tables = split_result(result)
-        context.update(facts=facts, tables=tables)
+        context["segments"] = present.table(result, SEGMENT_COLUMNS, labels={"segment": "segments.by." + by})
         chart = _bar_chart(result, fmt, fmt("segments.chart_title"))
         if chart:
             context["chart"] = chart
-    matrix, matrix_error = _question(state, "value_matrix")
+    quadrants, matrix_error = _question(state, "segments", by="matrix")
+    if quadrants is not None and hasattr(quadrants, "columns"):
+        cells = {r["segment"]: r for r in quadrants.to_dict(orient="records")}
+        empty = {"customers": 0, "customer_share": 0.0, "clv_sum": 0.0, "clv_share": 0.0}
+        context["quadrants"] = [[cells.get(code, {"segment": code, **empty}) for code in row] for row in MATRIX_QUADRANTS]
+    matrix, matrix_error2 = _question(state, "value_matrix")
     if matrix is not None:
-        context["matrix_facts"], context["matrix_tables"] = split_result(matrix)
-    context["matrix_error"] = matrix_error
+        top = matrix.sort_values("composite_score", ascending=False) if "composite_score" in matrix else matrix
+        context["matrix"] = present.table(top, MATRIX_COLUMNS, limit=20)
+    context["matrix_error"] = matrix_error or matrix_error2
     return render(request, "segments.html", **context)
 
 
 def _bar_chart(result: Any, fmt, title: str) -> dict[str, Any] | None:
-    """Bar chart of total CLV (or the first numeric column) per segment of a segment frame."""
-    if not hasattr(result, "columns") or result.empty:
+    """Bar chart of predicted value (CLV) per segment, with the segments in words."""
+    if not hasattr(result, "columns") or result.empty or "segment" not in result.columns:
         return None
-    frame = result.reset_index() if result.index.name is not None else result
-    label = frame.columns[0]
-    value_col = next((c for c in ("clv", "total_clv", "clv_sum", "value") if c in frame.columns), None)
+    value_col = next((c for c in ("clv_sum", "clv", "value") if c in result.columns), None)
     if value_col is None:
-        numeric = [c for c in frame.columns[1:] if str(frame[c].dtype).startswith(("float", "int"))]
-        if not numeric:
-            return None
-        value_col = numeric[0]
+        return None
     return figure(
-        [{"type": "bar", "x": frame[label].astype(str).tolist(), "y": frame[value_col].tolist(), "name": str(value_col)}],
-        title=title, x_title=str(label), y_title=str(value_col), separators=fmt.separators,
+        [{"type": "bar", "x": [fmt.term(v) for v in result["segment"]], "y": result[value_col].tolist(),
+          "name": fmt.label(value_col)}],
+        title=title, y_title=fmt.label(value_col), separators=fmt.separators,
     )
 
 
@@ -202,11 +235,17 @@ def customers_page(
     context: dict[str, Any] = {"q": q, "run": run, "page": page}
     if run is not None:
         if q.strip():
-            context["rows"] = lookups.find_customers(cur, run["run_id"], q, limit=50)
-            context["total"] = len(context["rows"])
+            rows = lookups.find_customers(cur, run["run_id"], q, limit=50)
+            total = len(rows)
         else:
-            context["total"], context["rows"] = lookups.customers_page(cur, run["run_id"], page=page, page_size=50)
+            total, rows = lookups.customers_page(cur, run["run_id"], page=page, page_size=50)
+        context["total"] = total
+        context["customers"] = present.table(rows, CUSTOMER_LIST_COLUMNS)
     return render(request, "customers.html", **context)
+
+
+CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "value_tier", "lifecycle_stage",
+                         "historic_value", "expected_purchases", "frequency", "monetary_value", "rank"]
 
 
 @router.get("/customers/{customer_id}")
@@ -215,12 +254,47 @@ def customer_page(request: Request, customer_id: str, user: Viewer, state: State
     context: dict[str, Any] = {"customer_id": customer_id, "error": error}
     if view is not None:
         payload = view.to_dict() if hasattr(view, "to_dict") else dict(view)
-        context["view"] = payload
-        facts, tables = split_result(payload)
-        context.update(facts=facts, tables=tables)
+        context.update(_customer_context(payload, fmt))
         context["timeline_chart"] = _timeline_chart(payload, fmt)
         context["alive_chart"] = _alive_chart(payload, state, customer_id, fmt)
     return render(request, "customer.html", status_code=200 if error is None else 404, **context)
+
+
+#: the score columns shown in the customer's "details" fold, in this order
+SCORE_DETAILS = ["historic_value", "expected_purchases", "expected_spend", "residual_value", "max_investment",
+                 "frequency", "recency", "T", "monetary_value", "n_transactions", "first_purchase", "last_purchase",
+                 "rank", "percentile", "margin_rate", "planned_cost", "as_of"]
+
+
+def _customer_context(payload: dict[str, Any], fmt) -> dict[str, Any]:
+    """What the 360 page shows: the headline first, then history, referrals, invoices, and details in a fold."""
+    score = payload.get("score") or {}
+    attributes = payload.get("attributes") or {}
+    action = payload.get("next_best_action") or {}
+    out: dict[str, Any] = {"score": score, "name": attributes.get("name") or attributes.get("customer_name")}
+    out["action"] = action.get("action")
+    out["action_reason"] = present.action_reason(fmt, action.get("action"), score, action.get("reason"))
+    out["rfm_segment"] = payload.get("rfm_segment")
+    out["stage"] = payload.get("lifecycle_stage") or score.get("lifecycle_stage")
+    out["history"] = present.table(payload.get("history"), ["as_of", "probability_alive", "clv", "clv_low", "clv_high",
+                                                            "value_tier", "lifecycle_stage"])
+    out["channels"] = present.table(payload.get("channels"), ["channel", "transactions", "amount", "first", "last"])
+    out["transactions"] = present.table(payload.get("transactions"), ["ts", "amount", "channel", "order_id", "margin"],
+                                        limit=25, labels={"ts": "common.date", "margin": "col.transaction_margin"},
+                                        kinds={"margin": "money"})
+    out["referrals"] = present.table(payload.get("referrals"), ["direction", "referrer_id", "referred_id", "ts"],
+                                     labels={"ts": "common.date"})
+    out["referred_by"] = payload.get("referred_by")
+    out["network_value"] = payload.get("network_value")
+    invoices = payload.get("invoices")
+    invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_overdue", "bucket"]
+    out["invoices"] = present.table(invoices, invoice_cols, limit=25, kinds={"days_overdue": "days"})
+    out["details"] = [(fmt.label(k), fmt.cell(k, score.get(k))) for k in SCORE_DETAILS if k in score]
+    out["attributes"] = [(fmt.attribute_label(k), fmt.cell(k, v)) for k, v in attributes.items()
+                         if k not in ("name", "customer_name")]
+    out["run_id"] = score.get("run_id")
+    out["notes"] = payload.get("notes") or []
+    return out
 
 
 def _records_of(value: Any) -> list[dict[str, Any]]:
@@ -241,13 +315,15 @@ def _timeline_chart(payload: dict[str, Any], fmt) -> dict[str, Any] | None:
         return None
     by_channel: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_channel.setdefault(str(row.get("channel") or fmt("customer.no_channel")), []).append(row)
+        by_channel.setdefault(fmt.term(row.get("channel")) if row.get("channel") else fmt("customer.no_channel"),
+                              []).append(row)
     traces = [
         {"type": "scatter", "mode": "markers", "name": channel, "x": [r[time_key] for r in items],
          "y": [r["amount"] for r in items], "marker": {"size": 9}}
         for channel, items in by_channel.items()
     ]
-    return figure(traces, title=fmt("customer.timeline"), x_title=fmt("common.date"), y_title=fmt("customer.amount"),
+    return figure(traces, title=fmt("customer.timeline"), x_title=fmt("common.date"),
+                  y_title=f"{fmt('customer.amount')} ({fmt.currency})",
                   separators=fmt.separators)
 
 
@@ -259,30 +335,56 @@ def _alive_chart(payload: dict[str, Any], state, customer_id: str, fmt) -> dict[
     rows = [r for r in rows if "probability_alive" in r and "as_of" in r]
     if not rows:
         return None
+    label = fmt.label("probability_alive")
     return figure(
-        [{"type": "scatter", "mode": "lines+markers", "name": "P(alive)", "x": [r["as_of"] for r in rows],
+        [{"type": "scatter", "mode": "lines+markers", "name": label, "x": [r["as_of"] for r in rows],
           "y": [r["probability_alive"] for r in rows]}],
-        title=fmt("customer.alive_history"), x_title=fmt("common.as_of"), y_title="P(alive)",
-        yaxis={"range": [0, 1.05], "title": {"text": "P(alive)"}}, separators=fmt.separators,
+        title=fmt("customer.alive_history"), x_title=fmt("common.as_of"), y_title=label,
+        yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": {"text": label}}, separators=fmt.separators,
     )
 
 
 # --------------------------------------------------------------------------- investment, cohorts, models
 
 
+INVESTMENT_COLUMNS = ["group", "customers", "historic_value", "clv", "cost", "cost_to_serve", "roi", "clv_share",
+                      "cost_share", "flag"]
+ACQUISITION_COLUMNS = ["channel", "customers", "mean_clv", "acquisition_cost", "max_acquisition_cost", "headroom"]
+
+
 @router.get("/investment")
 def investment_page(
-    request: Request, user: Viewer, state: State,
+    request: Request, user: Viewer, state: State, fmt: Fmt,
     budget: Annotated[float | None, Query(ge=0, le=1e12)] = None,
 ) -> Response:
     result, error = _question(state, "investment", **({"budget": budget} if budget is not None else {}))
     receivables, receivables_error = _question(state, "receivables")
     context: dict[str, Any] = {"budget": budget, "error": error, "receivables_error": receivables_error}
     if result is not None:
-        context["facts"], context["tables"] = split_result(result)
+        data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        context["facts"] = [(fmt.label("total_cost"), fmt.money(data.get("total_cost"), digits=0))]
+        context["by_segment"] = present.table(data.get("by_segment"), INVESTMENT_COLUMNS, labels={"group": "col.segment"})
+        context["by_channel"] = present.table(data.get("by_channel"), INVESTMENT_COLUMNS, labels={"group": "col.channel"})
+        context["acquisition"] = present.table(data.get("acquisition"), ACQUISITION_COLUMNS)
     if receivables is not None:
-        context["receivables_facts"], context["receivables_tables"] = split_result(receivables)
+        data = receivables.to_dict() if hasattr(receivables, "to_dict") else dict(receivables)
+        context["receivables_facts"] = [
+            (fmt.label("as_of"), fmt.date(data.get("as_of"))),
+            (fmt.label("outstanding"), fmt.money(data.get("outstanding"), digits=0)),
+            (fmt.label("overdue"), fmt.money(data.get("overdue"), digits=0)),
+            (fmt.label("dso"), fmt.cell("dso", data.get("dso"))),
+        ]
+        context["ageing"] = present.table(data.get("ageing"), ["bucket", "invoices", "amount"])
+        context["receivables_by_segment"] = present.table(
+            data.get("by_segment"), ["segment", "customers", "invoiced", "outstanding", "overdue", "avg_days_late"])
+        context["receivables_by_customer"] = present.table(
+            data.get("by_customer"), ["customer_id", "invoices", "invoiced", "outstanding", "overdue", "overdue_90_plus",
+                                      "max_days_overdue", "avg_days_late", "collection_risk"], limit=20)
     return render(request, "investment.html", **context)
+
+
+COHORT_COLUMNS = ["cohort", "age", "customers", "active", "retention", "value", "cumulative_value",
+                  "cumulative_value_per_customer"]
 
 
 @router.get("/cohorts")
@@ -296,7 +398,8 @@ def cohorts_page(
     result, error = _question(state, "cohorts", period=period)
     context: dict[str, Any] = {"period": period, "by": by, "error": error}
     if result is not None:
-        context["facts"], context["tables"] = split_result(result)
+        context["cohorts"] = present.table(result, COHORT_COLUMNS, labels={"age": "cohorts.age." + period})
+        context["retention_chart"] = _retention_chart(result, fmt, period)
     dates = [str(r["as_of"])[:10] for r in lookups.value_trend(state.cursor())]
     context["dates"] = dates
     if from_date is None and to_date is None and len(dates) >= 2:
@@ -306,12 +409,38 @@ def cohorts_page(
         migration, migration_error = _question(state, "migration", from_date=str(from_date), to_date=str(to_date), by=by)
         context["migration_error"] = migration_error
         if migration is not None:
-            context["migration_facts"], context["migration_tables"] = split_result(migration)
+            data = migration.to_dict() if hasattr(migration, "to_dict") else dict(migration)
+            context["migration"] = present.matrix(data.get("counts") or {}, data.get("shares"))
+            context["migration_facts"] = [
+                (fmt("cohorts.moved_up"), fmt.number(data.get("moved_up"))),
+                (fmt("cohorts.stayed"), fmt.number(data.get("stayed"))),
+                (fmt("cohorts.moved_down"), fmt.number(data.get("moved_down"))),
+            ]
     return render(request, "cohorts.html", **context)
 
 
+def _retention_chart(result: Any, fmt, period: str) -> dict[str, Any] | None:
+    """Share of each cohort still buying, by periods since the cohort started."""
+    if not hasattr(result, "columns") or result.empty or not {"cohort", "age", "retention"} <= set(result.columns):
+        return None
+    traces = []
+    for cohort, rows in result.groupby("cohort", sort=True):
+        traces.append({"type": "scatter", "mode": "lines+markers", "name": fmt.cell("cohort", cohort),
+                       "x": rows["age"].tolist(), "y": rows["retention"].tolist()})
+    return figure(traces[-12:], title=fmt("cohorts.retention_chart"), x_title=fmt("cohorts.age." + period),
+                  y_title=fmt.label("retention"), separators=fmt.separators,
+                  yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": {"text": fmt.label("retention")}})
+
+
+RUN_COLUMNS = ["as_of", "model", "n_customers", "total_clv", "horizon", "time_unit", "discount_rate", "margin", "level",
+               "created"]
+FIT_COLUMNS = ["created", "model", "as_of", "calibration_end", "time_unit", "n_customers", "log_likelihood"]
+BACKTEST_COLUMNS = ["model", "holdout_actual", "holdout_predicted", "holdout_error_pct", "tracking_error",
+                    "mae_purchases", "chi_square_p_value", "ranking_gini", "top_decile_share", "aic"]
+
+
 @router.get("/models")
-def models_page(request: Request, user: Viewer, state: State, job: str | None = None) -> Response:
+def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
     cur = state.cursor()
     runs: list[dict[str, Any]] = []
     if lookups.has_table(cur, "score_runs"):
@@ -321,17 +450,57 @@ def models_page(request: Request, user: Viewer, state: State, job: str | None = 
     fits: list[dict[str, Any]] = []
     if lookups.has_table(cur, "models"):
         cols = [c for c in lookups.table_columns(cur, "models") if c not in ("payload", "json", "model_json", "params_json")]
-        c = cur.execute("SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models ORDER BY 1 DESC LIMIT 20")
+        c = cur.execute("SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models ORDER BY created DESC LIMIT 20"
+                        if "created" in cols else "SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models LIMIT 20")
         fits = [dict(zip(cols, r)) for r in c.fetchall()]
     finished = [j.to_dict() for j in state.jobs.list() if j.kind in ("backtest", "fit") and j.status == "done"]
     backtest = next((j for j in finished if j["kind"] == "backtest"), None)
     fit = next((j for j in finished if j["kind"] == "fit"), None)
-    context: dict[str, Any] = {"runs": runs, "fits": fits, **_job_context(state, job)}
+    rate_kinds = {"margin": "percent", "discount_rate": "percent", "level": "percent"}
+    context: dict[str, Any] = {
+        "runs": present.table(runs, RUN_COLUMNS, kinds=rate_kinds),
+        "run_details": [(r.get("run_id"), r.get("model_reason")) for r in runs],
+        "fits": present.table(fits, FIT_COLUMNS),
+        **_job_context(state, job),
+    }
     if backtest is not None:
-        context["backtest_facts"], context["backtest_tables"] = split_result(backtest["result"])
+        context.update(_backtest_context(backtest["result"], fmt))
     if fit is not None:
-        context["fit_facts"], context["fit_tables"] = split_result(fit["result"])
+        context.update(_fit_context(fit["result"], fmt))
     return render(request, "models.html", **context)
+
+
+def _backtest_context(result: dict[str, Any], fmt) -> dict[str, Any]:
+    models = result.get("models") or {}
+    rows = [{"model": name, **metrics} for name, metrics in models.items()
+            if isinstance(metrics, dict) and "holdout_actual" in metrics]
+    return {
+        "backtest_facts": [
+            (fmt("models.best"), fmt.term(result.get("best"))),
+            (fmt.label("calibration_end"), fmt.date(result.get("calibration_end"))),
+            (fmt.label("holdout_end"), fmt.date(result.get("holdout_end"))),
+            (fmt.label("n_customers"), fmt.number(result.get("n_customers"))),
+        ],
+        "backtest_reason": result.get("reason"),
+        "backtest_models": present.table(rows, BACKTEST_COLUMNS,
+                                         kinds={"holdout_actual": "count", "holdout_predicted": "count",
+                                                "holdout_error_pct": "percent", "tracking_error": "percent",
+                                                "aic": "count"}),
+    }
+
+
+def _fit_context(result: dict[str, Any], fmt) -> dict[str, Any]:
+    params = result.get("params") or {}
+    stderr = result.get("stderr") or {}
+    return {
+        "fit_facts": [
+            (fmt.label("model"), fmt.term(result.get("model"))),
+            (fmt.label("n_customers"), fmt.number(result.get("n_customers"))),
+            (fmt.label("log_likelihood"), fmt.number(result.get("log_likelihood"), 2)),
+            (fmt("models.converged"), fmt("common.yes") if result.get("converged") else fmt("common.no")),
+        ],
+        "fit_params": [{"parameter": k, "estimate": v, "stderr": stderr.get(k)} for k, v in params.items()],
+    }
 
 
 @router.post("/jobs/{kind}")
@@ -367,7 +536,7 @@ def _iso_date(text: str) -> str:
 
 
 @router.get("/data")
-def data_page(request: Request, user: Viewer, state: State, job: str | None = None) -> Response:
+def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
     total, rows = lookups.quarantine_rows(state.cursor())
     context: dict[str, Any] = {"quarantine_total": total, "quarantine": rows, **_job_context(state, job)}
     uploads = [j.to_dict() for j in state.jobs.list() if j.kind == "upload"][:10]
@@ -376,11 +545,34 @@ def data_page(request: Request, user: Viewer, state: State, job: str | None = No
     if current and current.get("status") == "done" and isinstance(current.get("result"), dict):
         result = dict(current["result"])
         context["report_preview"] = frame_records(result.pop("preview", None), limit=20)
-        context["report_detected"] = result.pop("detected", None)
-        context["report"] = result
+        context["report_detected"] = _detected_facts(result.pop("detected", None), fmt)
+        context["report"] = [(fmt.label(k), fmt.term(v) if k == "table" else fmt.cell(k, v))
+                             for k, v in result.items() if k in ("source", "table", "rows_read", "accepted",
+                                                                 "quarantined", "duplicates")]
     context["max_upload_mb"] = state.config.max_upload_bytes / (1024 * 1024)
     context["upload_types"] = state.config.upload_types
     return render(request, "data.html", **context)
+
+
+def _detected_facts(detected: Any, fmt) -> list[tuple[str, str]]:
+    """What the reader found out about an uploaded file, in words; the column mapping as "label ← file column"."""
+    if not isinstance(detected, dict):
+        return []
+    facts: list[tuple[str, str]] = []
+    for key in ("format", "encoding", "delimiter", "decimal", "date_format", "header_line", "sheet"):
+        value = detected.get(key)
+        if value not in (None, ""):
+            shown = fmt("data.tab") if value == "\t" else str(value)
+            facts.append((fmt("data.detected." + key), shown))
+    mapping = detected.get("mapping")
+    if isinstance(mapping, dict):
+        from markupsafe import Markup
+
+        template = Markup.escape(fmt("data.from_column", column="{column}"))
+        for target, source in mapping.items():
+            # the file's own column name is the user's data: shown as it is, marked as such
+            facts.append((fmt.label(target), template.replace("{column}", Markup('<code class="data">%s</code>') % source)))
+    return facts
 
 
 @router.post("/data/upload")
