@@ -69,7 +69,7 @@ def series_plan(r, alpha, s, beta, x, tx) -> np.ndarray:
     return plan
 
 
-def interval_series(m, b, zeta, v, grad=False, tol=1e-17):
+def interval_series(m, b, zeta, v, grad=False, tol=1e-15):
     r"""``log S`` and derivatives for :math:`S = \int_v^1 u^{m-1}(1-\zeta u)^{-b}\,du`.
 
     With :math:`A = \alpha + t_x` and :math:`u = A / (\alpha + \tau)` the Pareto/NBD dropout
@@ -263,8 +263,39 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         with np.errstate(all="ignore"):
             res = optimize.minimize(lambda z: self._objective(z, sub, ones, float(pick.size)), z0, jac=True,
                                     method="L-BFGS-B", options={"gtol": 1e-6, "maxiter": 500})
-        warm = self._to_theta(res.x)
-        return warm if np.isfinite(res.fun) and np.all(np.isfinite(warm)) else rough
+        if not (np.isfinite(res.fun) and np.all(np.isfinite(res.x))):
+            return rough
+        return self._to_theta(self._newton_polish(res.x, sub, ones, data, weights))
+
+    def _newton_polish(self, z, sub, sub_weights, data, weights, steps=6):
+        """Newton steps on the full data with the subsample's Hessian (of the mean objective, so the
+        same scale), each step one full gradient; stops at a gradient L-BFGS-B accepts at once."""
+        total, sub_total = float(weights.sum()), float(sub_weights.sum())
+        k = z.size
+        hess = np.empty((k, k))
+        with np.errstate(all="ignore"):
+            for j in range(k):
+                e = np.zeros(k)
+                e[j] = 1e-5
+                hess[:, j] = (self._objective(z + e, sub, sub_weights, sub_total)[1]
+                              - self._objective(z - e, sub, sub_weights, sub_total)[1]) / 2e-5
+            hess = 0.5 * (hess + hess.T)
+            if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).min() <= 0:
+                return z
+            value, grad = self._objective(z, data, weights, total)
+            for _ in range(steps):
+                if not np.isfinite(value) or np.max(np.abs(grad)) < 1e-8:
+                    break
+                step = np.linalg.solve(hess, grad)
+                for _ in range(5):  # halve the step until the objective does not rise
+                    new_value, new_grad = self._objective(z - step, data, weights, total)
+                    if np.isfinite(new_value) and new_value <= value + 1e-12 * abs(value):
+                        break
+                    step = step / 2
+                else:
+                    break
+                z, value, grad = z - step, new_value, new_grad
+        return z
 
     @staticmethod
     def _log_tail(y, r, alpha, s, beta, x) -> np.ndarray:
@@ -405,11 +436,13 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         if grad:
             w_dead = np.exp(dead - total)
             w_alive = 1.0 - w_dead
-            g_rows = np.empty((x.size, 4))
-            g_rows[:, 0] = (digamma(r + ux) - digamma(r))[inverse] + np.log(alpha) - w_alive * log_alpha_t + w_dead * g_dead[0]
-            g_rows[:, 1] = r / alpha - w_alive * (r + x) / (alpha + T) + w_dead * g_dead[1]
-            g_rows[:, 2] = np.log(beta) - w_alive * log_beta_t + w_dead * (g_dead[2] + 1.0 / s)
-            g_rows[:, 3] = s / beta - w_alive * s / (beta + T) + w_dead * g_dead[3]
+            g = g_dead  # reused in place, one row per parameter (contiguous rows, returned transposed)
+            g *= w_dead
+            g[0] += (digamma(r + ux) - digamma(r))[inverse] + np.log(alpha) - w_alive * log_alpha_t
+            g[1] += r / alpha - w_alive * (r + x) / (alpha + T)
+            g[2] += np.log(beta) + w_dead / s - w_alive * log_beta_t
+            g[3] += s / beta - w_alive * s / (beta + T)
+            g_rows = g.T
             if len(theta) > 4:
                 g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
         self._last_eval = (data["frequency"], key, ll, g_rows)
