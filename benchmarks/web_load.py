@@ -10,7 +10,11 @@ What it does (loopback only, stops by itself):
 3. runs C concurrent clients (default 50), each in a closed loop of
    ``GET /api/customers/{id}`` with a bearer token and a random customer id,
    until R requests (default 20,000) are done or T seconds (default 30) pass;
-4. prints p50 / p95 / p99 latency, throughput and the error count (JSON with ``--json``).
+4. prints p50 / p95 / p99 latency, throughput, the error count, the machine's load
+   average and the server's memory (JSON with ``--json``).
+
+The server keeps the latest run in memory (:mod:`cvm.web.latest_scores`), loaded
+in the background at start; the warm-up requests run while it loads.
 
 The clients are asyncio coroutines speaking HTTP/1.1 keep-alive over raw
 sockets, so the load generator costs little CPU next to the server.
@@ -171,6 +175,17 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of the server process in MB (Linux /proc), or None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -193,8 +208,11 @@ def main() -> int:
         try:
             if args.warmup:
                 asyncio.run(run_load(port, token, args.customers, min(args.clients, 10), args.warmup, 30))
+            load_before = os.getloadavg()[0]
             latencies, errors, elapsed = asyncio.run(
                 run_load(port, token, args.customers, args.clients, args.requests, args.seconds))
+            load_after = os.getloadavg()[0]
+            server_rss_mb = _rss_mb(proc.pid)
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -208,7 +226,8 @@ def main() -> int:
         "p50_ms": round(percentile(ms, 50), 2), "p95_ms": round(percentile(ms, 95), 2),
         "p99_ms": round(percentile(ms, 99), 2), "max_ms": round(ms[-1], 2) if ms else None,
         "workspace_build_s": round(build_seconds, 1), "server_start_s": round(start_seconds, 1),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(load_after, 2)],
+        "server_rss_mb": server_rss_mb,
     }
     if args.json:
         print(json.dumps(result))
@@ -218,7 +237,9 @@ def main() -> int:
         print(f"latency p50 {result['p50_ms']} ms · p95 {result['p95_ms']} ms · p99 {result['p99_ms']} ms · "
               f"max {result['max_ms']} ms · errors {result['errors']}")
         print(f"(workspace built in {result['workspace_build_s']} s, server up in {result['server_start_s']} s, "
-              f"{result['cpu_count']} CPUs shared with everything else on this machine)")
+              f"{result['cpu_count']} CPUs shared with everything else on this machine, 1-min load average "
+              f"{result['load_average_1min'][0]} before / {result['load_average_1min'][1]} after; "
+              f"server memory {result['server_rss_mb']} MB)")
     return 0 if not errors else 1
 
 

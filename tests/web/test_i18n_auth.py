@@ -126,3 +126,35 @@ def test_session_cookies_are_signed():
     assert signer.loads(tampered) is None
     assert auth.SessionSigner("other key").loads(cookie) is None
     assert auth.csrf_matches("abc", "abc") and not auth.csrf_matches("abc", "abd") and not auth.csrf_matches(None, "")
+
+
+def test_every_column_and_code_the_pages_show_has_words_in_both_languages():
+    """Column labels for every formatted column; words for every code the value layer can produce."""
+    from cvm.value.actions import ACTIONS
+    from cvm.value.matrix import QUADRANTS
+    from cvm.value.receivables import BUCKETS
+    from cvm.value.segments import RFM_RULES, STAGES
+    from cvm.web.present import COLUMN_KINDS
+
+    en, nl = catalog("en"), catalog("nl")
+    for column in COLUMN_KINDS:
+        assert "col." + column in en and "col." + column in nl, column
+    codes = set(ACTIONS) | set(STAGES) | {name for name, _, _ in RFM_RULES} | set(QUADRANTS.values())
+    codes |= set(BUCKETS) | {"platinum", "gold", "silver", "bronze", "balanced", "over-investment", "under-investment"}
+    codes |= {"bgnbd", "mbgnbd", "pnbd", "day", "week", "month", "year"}
+    for code in sorted(codes):
+        assert "term." + code in en and "term." + code in nl, code
+
+
+def test_cells_are_formatted_by_column_kind():
+    en, nl = Formatter("en"), Formatter("nl")
+    assert en.cell("clv", 1234.5) == "€1,234" and nl.cell("clv", 1234.5) == "€\xa01.234"  # whole euros from 1,000 up
+    assert en.cell("clv", 12.5) == "€12.50" and nl.cell("clv", 12.5) == "€\xa012,50"
+    assert en.cell("customer_share", 0.175424) == "17.5%" and nl.cell("customer_share", 0.175424) == "17,5%"
+    assert en.cell("customers", 2417) == "2,417" and nl.cell("customers", 2417) == "2.417"
+    assert en.cell("value_tier", "gold") == "gold" and nl.cell("value_tier", "gold") == "goud"
+    assert nl.cell("lifecycle_stage", "at risk") == "risico" and nl.cell("lifecycle_stage", "at_risk") == "risico"
+    assert nl.cell("avg_days_late", 21.2) == "21 dagen"
+    assert en.cell("as_of", "1998-06-30T00:00:00") == "30 Jun 1998" and nl.cell("as_of", "1998-06-30") == "30 jun 1998"
+    assert en.cell("clv", float("nan")) == "–" and en.cell("value_tier", None) == "–"
+    assert en.term("something new") == "something new"  # an unknown code is shown as it is, never dropped
