@@ -7,16 +7,26 @@ or Arrow frames.
 How a delimited file is read
 ----------------------------
 Python looks only at a sample (the first 256 kB) to *sniff* the encoding, the delimiter
-and the header line. The whole file is then streamed by Arrow's C++ CSV reader as one
-string per physical line (blank lines kept, so line numbers are the file's own), in
-batches, straight into DuckDB; DuckDB splits the fields (quote-aware) and, later, parses
-numbers and dates in SQL. No row passes through pandas. DuckDB's own ``read_csv`` is not
-used for text because it skips blank lines and cannot report the source line of a row,
-which the quarantine needs.
+and the header line, and counts the file's line breaks (a byte scan, no decoding).
 
-Every reader produces a :class:`Source`: a temporary DuckDB table ``_cvm_input`` with the
-1-based source line ``_line``, the row's raw text (``raw_sql``), a ``_blank`` flag and
-one expression per source column.
+*Fast path* (UTF-8 files whose sample is regular): DuckDB's own parallel ``read_csv``
+splits the fields, every column as text; numbers and dates are parsed later in SQL.
+``read_csv`` skips empty lines and cannot report a row's source line, so the line is the
+row's position after the header (``row_number()`` in file order), and that is trusted
+only when it is proven: the file has no empty line between the header and its last
+row and no bare carriage return, and the highest row number equals the number of
+physical lines after the header. Each row takes at least one line, so equal counts
+mean each row is exactly one line. A file that fails any of this (or that ``read_csv``
+refuses: wrong field counts, broken quotes, invalid UTF-8) is read again on the slow path.
+
+*Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines): Arrow's C++
+CSV reader streams the file as one string per physical line (blank lines kept, so line
+numbers are the file's own), in batches, straight into DuckDB; DuckDB splits the fields
+(quote-aware). No row passes through pandas on either path.
+
+Every reader produces a :class:`Source`: a temporary DuckDB table or view ``_cvm_input``
+with the 1-based source line (``line_sql``), the row's raw text (``raw_sql``), a
+``_blank`` flag and one expression per source column.
 """
 
 from __future__ import annotations
@@ -57,6 +67,23 @@ class Source:
     #: extra condition a row must meet (e.g. the right number of fields), with its reason
     shape_checks: list[tuple[str, str]] = field(default_factory=list)
     detected: dict[str, Any] = field(default_factory=dict)
+    #: SQL for the 1-based source line; ``_cvm_rn`` is the row's position in file order
+    line_sql: str = "_line"
+    #: SQL that is true for a blank line (title and header lines count as blank too)
+    blank_sql: str = "_blank"
+    #: ``column_sql`` already gives trimmed text, NULL for an empty cell
+    cells_clean: bool = False
+    #: rows the source holds (blank ones excluded, except on the fast CSV path, where it is
+    #: the number of physical lines after the header: a row per line, blank or not)
+    rows_expected: int | None = None
+    #: blank lines known at staging time (after the header)
+    blank_lines: int = 0
+    #: fast CSV path: the line numbers hold only if the last row is line ``header_line + rows_expected``
+    lines_unproven: bool = False
+    #: fast CSV path: (path, Arrow encoding) to fetch the raw text of rejected lines
+    raw_lines: tuple[Path, str] | None = None
+    #: sampled values per column (text sources read from a Python sample)
+    samples: dict[str, list[str]] | None = None
 
 
 # ----------------------------------------------------------------------------- sniffing
@@ -226,10 +253,12 @@ def sniff_decimal(values: Iterable[str], delimiter: str | None = None) -> tuple[
 
 # ----------------------------------------------------------------------------- readers
 def stage(con, source: Any, *, name: str | None = None, delimiter: str | None = None,
-          encoding: str | None = None, has_header: bool | None = None, sheet: str | None = None) -> Source:
-    """Stage ``source`` (a path or a frame) into the temporary table ``_cvm_input`` of ``con``.
+          encoding: str | None = None, has_header: bool | None = None, sheet: str | None = None,
+          fast: bool = True) -> Source:
+    """Stage ``source`` (a path or a frame) as the temporary table or view ``_cvm_input`` of ``con``.
 
     Explicit options (``delimiter``, ``encoding``, ``has_header``, ``sheet``) override sniffing.
+    ``fast=False`` forces the line-exact path for delimited text.
     """
     drop_staging(con)
     if isinstance(source, (str, Path)):
@@ -249,14 +278,11 @@ def stage(con, source: Any, *, name: str | None = None, delimiter: str | None = 
             return _stage_excel(con, path, name or path.name, sheet, has_header)
         if suffix == ".xls":
             raise SchemaError("old Excel files (.xls) are not supported", hint="save the sheet as .xlsx or CSV")
-        return _stage_text(con, path, name or path.name, delimiter, encoding, has_header)
+        return _stage_text(con, path, name or path.name, delimiter, encoding, has_header, fast)
     return _stage_frame(con, source, name or f"<{type(source).__module__.split('.')[0]} frame>")
 
 
-def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> Source:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
+def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fast: bool = True) -> Source:
     with open(path, "rb") as fh:
         sample_bytes = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample_bytes and not sample_bytes.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -286,7 +312,106 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> 
     else:
         columns = [f"column{i + 1}" for i in range(n_fields)]
         header_line = 0
+    detected = {
+        "format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
+        "bom": encoding in ("utf-8-sig", "utf-16"), "delimiter": delimiter,
+        "header_line": header_line or None, "columns": columns,
+    }
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
+    if fast and arrow_encoding == "utf8":
+        sampled = lines[header_line:]
+        if len(sample_bytes) < SAMPLE_BYTES:  # the whole file: empty lines at its end are counted apart
+            while sampled and not sampled[-1].strip():
+                sampled.pop()
+        body = [_split(line, delimiter) for line in sampled]
+        # every line must split into the header's fields; a line of delimiters only is a blank row
+        # that read_csv keeps (and the checks count as blank), an empty line read_csv would skip
+        regular = all(len(fields) == len(columns) for fields in body)
+        layout = _line_layout(path) if regular else None
+        if layout is not None and not layout.bare_cr:
+            samples = {c: [f[i].strip(" ") for f in body if f[i].strip(" ")][:SAMPLE_VALUES]
+                       for i, c in enumerate(columns)}
+            return _stage_csv_fast(con, path, name, delimiter, header_line, columns, detected, layout, samples)
+    return _stage_text_lines(con, path, name, delimiter, arrow_encoding, header_line, columns, detected)
+
+
+@dataclass
+class _LineLayout:
+    """What a byte scan of a text file tells about its lines."""
+
+    lines: int  # physical lines (a last line without a line break counts)
+    trailing_empty: int  # empty lines after the last non-empty one
+    bare_cr: bool  # a carriage return not followed by a line feed
+
+
+def _line_layout(path: Path, chunk_size: int = 1 << 24) -> _LineLayout | None:
+    """Count the line breaks of a file without decoding it (``bytes.count`` runs in C).
+
+    Returns None when the file ends in more than 64 kB of line breaks (left to the slow path).
+    """
+    newlines = crs = crlfs = 0
+    previous = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            if not chunk:
+                break
+            newlines += chunk.count(b"\n")
+            n_cr = chunk.count(b"\r")
+            if n_cr:
+                crs += n_cr
+                crlfs += chunk.count(b"\r\n")
+            if previous.endswith(b"\r") and chunk.startswith(b"\n"):
+                crlfs += 1
+            previous = chunk[-1:]
+        size = fh.tell()
+        tail_size = min(size, 1 << 16)
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+    body = tail.rstrip(b"\r\n")
+    if not body and tail_size < size:
+        return None
+    end_breaks = tail[len(body):].count(b"\n")
+    lines = newlines + (0 if tail.endswith(b"\n") else 1)
+    return _LineLayout(lines=lines, trailing_empty=max(0, end_breaks - 1), bare_cr=crs != crlfs)
+
+
+def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int, columns: list[str],
+                    detected: dict, layout: _LineLayout, samples: dict[str, list[str]]) -> Source:
+    """The fast path: a view over DuckDB's parallel ``read_csv`` (all columns as text)."""
+    fields = [f"_cvm_f{i + 1}" for i in range(len(columns))]
+    types = ", ".join(f"{quote_literal(f)}: 'VARCHAR'" for f in fields)
+    d = quote_literal(delimiter)
+    reader = (f"read_csv({quote_literal(str(path))}, delim={d}, quote='\"', escape='\"', header=false, "
+              f"skip={int(header_line)}, auto_detect=false, strict_mode=true, null_padding=false, "
+              f"encoding='utf-8', columns={{{types}}})")
+    # blank like on the slow path: nothing but white space, quotes and delimiters (cheap
+    # comparisons first: the regular expression sees only cells that start with one of those)
+    blank_pattern = quote_literal('[\\s"' + re.escape(delimiter) + ']*')
+    blank = " AND ".join(f"({f} IS NULL OR (({f} < '#' OR prefix({f}, {d})) AND regexp_full_match({f}, {blank_pattern})))"
+                         for f in fields)
+    # Materialised with the row's position: row_number() OVER () needs the scan in file order,
+    # which runs on one thread; everything after it (parsing, checks, the insert) then
+    # scans this table in parallel.
+    con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT row_number() OVER () AS _cvm_rn, * FROM {reader}")
+    from cvm.data.validate import text_sql
+
+    detected = {**detected, "reader": "duckdb read_csv"}
+    return Source(name=name, format="csv", columns=columns,
+                  column_sql={c: text_sql(f) for c, f in zip(columns, fields)},
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql="CAST(NULL AS VARCHAR)",
+                  detected=detected, line_sql=f"{int(header_line)} + _cvm_rn", blank_sql=f"({blank})",
+                  cells_clean=True,
+                  rows_expected=layout.lines - header_line - layout.trailing_empty,
+                  blank_lines=layout.trailing_empty, lines_unproven=True, raw_lines=(path, "utf8"),
+                  samples=samples)
+
+
+def line_reader(path: Path, name: str, arrow_encoding: str):
+    """The file as an Arrow stream of ``(_line, _raw)``: one string per physical line, numbered from 1."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
         reader = pacsv.open_csv(
             path,
@@ -310,7 +435,13 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> 
             raise SchemaError(f"cannot read {name}: {exc}", hint="pass --encoding or --delimiter") from None
 
     schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string())])
-    lines_reader = pa.RecordBatchReader.from_batches(schema, numbered())
+    return pa.RecordBatchReader.from_batches(schema, numbered())
+
+
+def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding: str, header_line: int,
+                      columns: list[str], detected: dict) -> Source:
+    """The line-exact path: every physical line staged with its number, fields split in DuckDB."""
+    lines_reader = line_reader(path, name, arrow_encoding)
     d = quote_literal(delimiter)
     esc = re.escape(delimiter)
     field_pattern = quote_literal(esc + '("(?:[^"]|"")*"|[^' + esc + '"]*)')
@@ -329,15 +460,13 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header) -> 
         con.unregister("_cvm_lines")
     column_sql = {c: f"nullif(trim(_f[{i + 1}]), '')" for i, c in enumerate(columns)}
     n = len(columns)
-    detected = {
-        "format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
-        "bom": encoding in ("utf-8-sig", "utf-16"), "delimiter": delimiter,
-        "header_line": header_line or None, "columns": columns,
-    }
-    return Source(name=name, format="csv", columns=columns, column_sql=column_sql,
+    rows, blank_lines = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT _blank), count(*) FILTER (WHERE _blank AND _line > ?) FROM {INPUT_TABLE}",
+        [header_line]).fetchall()[0]
+    return Source(name=name, format="csv", columns=columns, column_sql=column_sql, cells_clean=True,
                   column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw",
                   shape_checks=[(f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)")],
-                  detected=detected)
+                  detected=detected, rows_expected=int(rows), blank_lines=int(blank_lines))
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -408,11 +537,14 @@ def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> S
     column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in enumerate(columns)}
     raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in range(width)) + "], ';')"
     detected = {"format": "xlsx", "sheet": ws.title, "header_line": header_line or None, "columns": columns}
-    return Source(name=name, format="xlsx", columns=columns, column_sql=column_sql,
-                  column_types={c: "VARCHAR" for c in columns}, raw_sql=raw, detected=detected)
+    blank = table.column("_blank").to_pylist()
+    return Source(name=name, format="xlsx", columns=columns, column_sql=column_sql, cells_clean=True,
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql=raw, detected=detected,
+                  rows_expected=blank.count(False), blank_lines=sum(blank[header_line:]))
 
 
-def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, detected: dict) -> Source:
+def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, detected: dict,
+                  rows: int) -> Source:
     """A source whose columns already carry types (Parquet, frames)."""
     described = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
     columns = [str(row[0]) for row in described if row[0] not in ("file_row_number", "_line")]
@@ -425,13 +557,15 @@ def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, de
     raw = "array_to_string([" + ", ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '')" for c in columns) + "], ';')"
     detected = {**detected, "columns": columns}
     return Source(name=name, format=fmt, columns=columns, column_sql=column_sql,
-                  column_types={c: types[c] for c in columns}, raw_sql=raw, detected=detected)
+                  column_types={c: types[c] for c in columns}, raw_sql=raw, detected=detected, rows_expected=rows)
 
 
 def _stage_parquet(con, path: Path, name: str) -> Source:
     try:
-        return _typed_source(con, name, "parquet", f"read_parquet({quote_literal(str(path))}, file_row_number=true)",
-                             "file_row_number + 1", {"format": "parquet"})
+        where = quote_literal(str(path))
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({where})").fetchall()[0][0]  # from the footer
+        return _typed_source(con, name, "parquet", f"read_parquet({where}, file_row_number=true)",
+                             "file_row_number + 1", {"format": "parquet"}, int(rows))
     except SchemaError:
         raise
     except Exception as exc:  # duckdb.IOException / InvalidInputException for a damaged file
@@ -474,7 +608,7 @@ def _stage_frame(con, frame: Any, name: str) -> Source:
     table = table.append_column("_line", pa.array(range(1, table.num_rows + 1), pa.int64()))
     # stays registered while the ingest runs; the caller unregisters it (see drop_staging)
     con.register("_cvm_frame", table)
-    return _typed_source(con, name, "frame", "_cvm_frame", "_line", {"format": "frame"})
+    return _typed_source(con, name, "frame", "_cvm_frame", "_line", {"format": "frame"}, table.num_rows)
 
 
 def drop_staging(con) -> None:
@@ -489,6 +623,8 @@ def drop_staging(con) -> None:
 
 def sample_values(con, source: Source, column: str, limit: int = SAMPLE_VALUES) -> list[str]:
     """Up to ``limit`` non-empty values of a text column (for sniffing number and date formats)."""
+    if source.samples is not None:
+        return source.samples[column][:limit]
     expr = source.column_sql[column]
     rows = con.execute(
         f"SELECT CAST({expr} AS VARCHAR) FROM {INPUT_TABLE} WHERE NOT _blank AND {expr} IS NOT NULL "

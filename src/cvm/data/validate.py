@@ -205,8 +205,29 @@ def quote_literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def text_sql(expr: str) -> str:
+    """SQL giving the text of a cell without surrounding spaces, NULL when nothing is left.
+
+    The same as ``nullif(trim(x), '')``, but ``trim`` (which copies the string) runs only
+    on the rare cells that start or end with a space. ``expr`` should be a column
+    reference: it is repeated.
+    """
+    return (f"CASE WHEN {expr} = '' THEN NULL WHEN prefix({expr}, ' ') OR suffix({expr}, ' ') "
+            f"THEN nullif(trim({expr}), '') ELSE {expr} END")
+
+
 def number_sql(expr: str, decimal: str, thousands: str | None) -> str:
-    """SQL turning text such as ``€ 1.234,56`` or ``-$1,234.56`` into a DOUBLE (NULL if it is not a number)."""
+    """SQL turning text such as ``€ 1.234,56`` or ``-$1,234.56`` into a DOUBLE (NULL if it is not a number).
+
+    A plain number (only the separators to swap) is cast directly; the regular
+    expressions that strip currency signs and read ``(12.50)`` as negative run only on
+    the cells that cast fails on. Both give the same value wherever the direct cast works.
+    """
+    plain = expr
+    if thousands:
+        plain = f"replace({plain}, {quote_literal(thousands)}, '')"
+    if decimal != ".":
+        plain = f"replace({plain}, {quote_literal(decimal)}, '.')"
     cleaned = f"regexp_replace(trim({expr}), '[€$£¥\\s\u00a0]|EUR|USD|GBP', '', 'g')"
     if thousands:
         cleaned = f"replace({cleaned}, {quote_literal(thousands)}, '')"
@@ -215,18 +236,23 @@ def number_sql(expr: str, decimal: str, thousands: str | None) -> str:
     cleaned = f"replace({cleaned}, '−', '-')"
     # (12.50) is a negative amount in accounting exports
     cleaned = f"regexp_replace({cleaned}, '^\\((.*)\\)$', '-\\1')"
-    return f"TRY_CAST({cleaned} AS DOUBLE)"
+    return f"coalesce(TRY_CAST({plain} AS DOUBLE), TRY_CAST({cleaned} AS DOUBLE))"
+
+
+#: sniffed formats whose values DuckDB's own (fast) ISO timestamp cast reads
+ISO_FORMATS = ("%Y-%m-%d",)
 
 
 def timestamp_sql(expr: str, date_format: str | None) -> str:
     """SQL turning text into a TIMESTAMP with the detected format (NULL if it does not parse).
 
     ``excel`` means Excel serial day numbers (days since 1899-12-30, fraction = time of day).
-    Without a format, DuckDB's own ISO cast is tried.
+    Without a format, DuckDB's own ISO cast is tried. For ISO dates that cast is tried
+    first too (it is many times faster than ``strptime``); the format list catches the rest.
     """
     text = f"trim({expr})"
     if date_format == "excel":
-        return (f"(TIMESTAMP '1899-12-30' + to_microseconds(CAST(round(TRY_CAST({text} AS DOUBLE) * 86400e6) AS BIGINT)))")
+        return (f"(TIMESTAMP '1899-12-30' + to_microseconds(TRY_CAST(round(TRY_CAST({text} AS DOUBLE) * 86400e6) AS BIGINT)))")
     if not date_format:
         return f"TRY_CAST({text} AS TIMESTAMP)"
     formats = [date_format]
@@ -234,13 +260,30 @@ def timestamp_sql(expr: str, date_format: str | None) -> str:
         for sep in (" ", "T"):
             formats += [f"{date_format}{sep}%H:%M", f"{date_format}{sep}%H:%M:%S", f"{date_format}{sep}%H:%M:%S.%f"]
     listed = ", ".join(quote_literal(f) for f in formats)
-    return f"try_strptime({text}, [{listed}])"
+    parsed = f"try_strptime({text}, [{listed}])"
+    if date_format in ISO_FORMATS:
+        # DuckDB's cast also reads (and drops) time-zone offsets and words such as 'epoch',
+        # which the format list rejects: it is used only where neither can occur
+        plain = (f"{expr} >= '0' AND {expr} < ':' AND NOT contains({expr}, '+') AND NOT suffix({expr}, 'Z') "
+                 f"AND (strlen({expr}) <= 19 OR (strlen({expr}) <= 26 AND {expr}[20] = '.'))")
+        return f"coalesce(CASE WHEN {plain} THEN TRY_CAST({expr} AS TIMESTAMP) END, {parsed})"
+    return parsed
 
 
 def totals_sql(expr: str) -> str:
     """SQL that is true when a text cell reads like a totals line (``Totaal``, ``Total:`` …)."""
     words = "|".join(re.escape(w) for w in TOTAL_WORDS)
-    starts = ", ".join(quote_literal(w[:3]) for w in dict.fromkeys(w[:3] for w in TOTAL_WORDS))
-    # a cheap prefix test first, so the regular expression runs only on the rare candidates
-    return (f"(lower(left(ltrim({expr}), 3)) IN ({starts}) "
-            f"AND regexp_matches(lower(trim({expr})), '^({words})\\b'))")
+    letters = sorted({w[0] for w in TOTAL_WORDS})
+    # Byte-wise range tests (comparisons, no string copies) pass only cells starting with a
+    # space or control character or with one of the words' first letters in either case;
+    # the regular expression runs on those alone.
+    def starts_with_one(case) -> str:
+        low, high = case(letters[0]), case(letters[-1])
+        inner = " OR ".join(f"({expr} >= {quote_literal(case(c))} AND {expr} < {quote_literal(chr(ord(case(c)) + 1))})"
+                            for c in letters)
+        return f"({expr} >= {quote_literal(low)} AND {expr} < {quote_literal(chr(ord(high) + 1))} AND ({inner}))"
+
+    ranges = f"{starts_with_one(str.upper)} OR {starts_with_one(str.lower)}"
+    # (a constant IN-list would be planned as a join over every row, outside the CASE)
+    return (f"CASE WHEN {expr} < '!' OR {ranges} THEN "
+            f"regexp_matches(lower(trim({expr})), '^({words})\\b') ELSE false END")

@@ -38,6 +38,7 @@ from cvm.data.validate import (
     quote_literal,
     recognise_columns,
     schema_for,
+    text_sql,
     timestamp_sql,
     totals_sql,
 )
@@ -47,6 +48,7 @@ from cvm.settings import Settings
 DB_FILE = "cvm.duckdb"
 SETTINGS_FILE = "settings.toml"
 PARSED = "_cvm_parsed"
+REJECTS = "_cvm_rejects"
 
 _EXTRA_COLUMNS = {"customers": ("attributes VARCHAR",)}
 
@@ -242,55 +244,78 @@ class Workspace:
         -------
         IngestReport
             ``rows_read = accepted + quarantined + duplicates``.
+
+        Notes
+        -----
+        How it runs (see :mod:`cvm.data.readers` for the two ways a CSV is read): every
+        typed value is computed once per row, and a cheap flag says whether the row passes
+        all checks. The passing rows go straight into the table in one ``INSERT … SELECT``
+        (when the table is empty; otherwise they are staged once for the duplicate
+        anti-join). Only when fewer rows pass than the source holds does a second query
+        collect the failing rows with their reasons for ``quarantine``. A fast CSV read
+        whose line numbers cannot be proven is rolled back and read again line by line.
         """
+        options = dict(mapping=mapping, dry_run=dry_run, name=name, delimiter=delimiter, decimal=decimal,
+                       thousands=thousands, date_format=date_format, encoding=encoding, has_header=has_header,
+                       sheet=sheet, preview_rows=preview_rows)
+        try:
+            return self._ingest(source, kind, fast=True, **options)
+        except _ReadAgain:
+            return self._ingest(source, kind, fast=False, **options)
+
+    def _ingest(self, source: Any, kind: str, *, fast: bool, mapping, dry_run, name, delimiter, decimal, thousands,
+                date_format, encoding, has_header, sheet, preview_rows) -> IngestReport:
+        import duckdb
+
         fields = schema_for(kind)
         con = self.con
         con.execute("BEGIN TRANSACTION")
+        src = None
+        ordered = False
         try:
             src = readers.stage(con, source, name=name, delimiter=delimiter, encoding=encoding,
-                                has_header=has_header, sheet=sheet)
+                                has_header=has_header, sheet=sheet, fast=fast)
             found = recognise_columns(src.columns, kind, mapping)
             detected = dict(src.detected)
             detected["mapping"] = dict(found)
-            select, reasons, formats = self._parse_sql(src, kind, found, decimal, thousands, date_format)
-            detected.update(formats)
-            con.execute(f"DROP TABLE IF EXISTS {PARSED}")
-            con.execute(
-                f"CREATE TEMP TABLE {PARSED} AS SELECT _line AS line, {select}, _reason AS reason, "
-                f"CASE WHEN _reason IS NOT NULL THEN CAST({src.raw_sql} AS VARCHAR) END AS raw "
-                f"FROM (SELECT *, {reasons} AS _reason FROM {readers.INPUT_TABLE} WHERE NOT _blank)")
-            rows_read, quarantined = con.execute(
-                f"SELECT count(*), count(reason) FROM {PARSED}").fetchall()[0]
-            blank = con.execute(
-                f"SELECT count(*) FROM {readers.INPUT_TABLE} WHERE _blank AND _line > ?",
-                [int(src.detected.get("header_line") or 0)]).fetchall()[0][0]
+            plan = self._parse_plan(src, kind, found, decimal, thousands, date_format)
+            detected.update(plan.formats)
+            # row_number() OVER () must count rows in file order
+            con.execute("SET preserve_insertion_order = true")
+            ordered = True
             con.execute(table_ddl(kind))
             con.execute(QUARANTINE_DDL)
-            con.execute(
-                f"INSERT INTO quarantine SELECT ?, p.line, p.raw, p.reason, ?, now() FROM {PARSED} p "
-                f"WHERE p.reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? "
-                f"AND q.line = p.line AND q.raw IS NOT DISTINCT FROM p.raw)", [src.name, kind, src.name])
-            accepted = self._insert_new(kind, src.name)
-            duplicates = rows_read - quarantined - accepted
-            why = dict(con.execute(
-                f"SELECT regexp_replace(reason, ':.*$', ''), count(*) FROM {PARSED} WHERE reason IS NOT NULL "
-                f"GROUP BY 1 ORDER BY 2 DESC").fetchall())
-            preview = self._preview(fields, preview_rows)
+            passed, accepted = self._insert_passed(kind, src.name, plan)
+            quarantined, blank, why = 0, src.blank_lines, {}
+            if passed != src.rows_expected:
+                quarantined, blank, why = self._quarantine(kind, src, plan)
+            rows_read = passed + quarantined
+            if not src.lines_unproven and src.rows_expected is not None and rows_read != src.rows_expected:
+                raise WorkspaceError(f"internal check failed: {src.name} holds {src.rows_expected} rows but "
+                                     f"{rows_read} were counted; nothing was ingested",
+                                     hint="please report this with the file's first lines")
+            duplicates = passed - accepted
+            preview = self._preview(plan, fields, preview_rows)
             _after_insert(self)
             if dry_run:
                 con.execute("ROLLBACK")
             else:
-                con.execute(f"DROP TABLE IF EXISTS {PARSED}")
+                for table in (PARSED, REJECTS):
+                    con.execute(f"DROP TABLE IF EXISTS {table}")
                 readers.drop_staging(con)
                 con.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             try:
                 con.execute("ROLLBACK")
             except Exception:  # the transaction may already be gone (connection closed)
                 pass
+            if isinstance(exc, (_ReadAgain, duckdb.Error)) and src is not None and src.lines_unproven:
+                raise _ReadAgain(str(exc)) from exc
             raise
         finally:
             try:
+                if ordered:
+                    con.execute("SET preserve_insertion_order = false")
                 con.unregister("_cvm_frame")
             except Exception:  # the connection was closed part-way
                 pass
@@ -298,39 +323,52 @@ class Workspace:
                             quarantined=int(quarantined), duplicates=int(duplicates), blank_lines=int(blank),
                             dry_run=dry_run, detected=detected, preview=preview, reasons=why)
 
-    def _parse_sql(self, src: readers.Source, kind: str, found: dict[str, str], decimal, thousands, date_format):
-        """SELECT list (typed target columns + raw) and the CASE giving each bad row's reason."""
+    def _parse_plan(self, src: readers.Source, kind: str, found: dict[str, str], decimal, thousands,
+                    date_format) -> "_ParsePlan":
+        """The SQL that parses every row once: typed target columns, a pass flag, and the reason query.
+
+        Three nested projections over the staged input: the cells (``_cvm_c*``), the typed
+        values (``_cvm_v_<target>``), then ``_cvm_line`` and ``_cvm_ok``. A streaming
+        ``row_number()`` between the values and the flag numbers the rows in file order
+        and keeps DuckDB from pushing the ``WHERE _cvm_ok`` filter below the values (which
+        would compute every value twice).
+        """
         con = self.con
-        exprs: dict[str, str] = {}
+        values: dict[str, str] = {}
         checks: list[tuple[str, str]] = list(src.shape_checks)
         formats: dict[str, Any] = {}
         fields = schema_for(kind)
+        extra = [c for c in src.columns if c not in found.values()] if kind == "customers" else []
+        used = list(dict.fromkeys([*found.values(), src.columns[0], *extra]))
+        cell_alias = {c: f"_cvm_c{i}" for i, c in enumerate(used)}
         text_cells = []
         for f in fields:
             if f.name not in found:
-                exprs[f.name] = f"CAST(NULL AS {f.sql_type})"
+                values[f.name] = f"CAST(NULL AS {f.sql_type})"
                 continue
             col = found[f.name]
-            cell = src.column_sql[col]
+            cell = cell_alias[col]
             ctype = src.column_types[col].upper()
             is_text = ctype == "VARCHAR"
             label = quote_literal(col)
-            present = f"({cell}) IS NOT NULL" if not is_text else f"({cell}) IS NOT NULL"
+            value_ref = f"_cvm_v_{f.name}"
             if f.type in ("id", "text"):
                 if ctype in ("DOUBLE", "FLOAT") or ctype.startswith("DECIMAL"):
                     value = (f"CASE WHEN {cell} = trunc({cell}) THEN CAST(CAST({cell} AS HUGEINT) AS VARCHAR) "
                              f"ELSE CAST({cell} AS VARCHAR) END")
+                elif is_text:
+                    value = cell if src.cells_clean else text_sql(cell)
                 else:
                     value = f"nullif(trim(CAST({cell} AS VARCHAR)), '')"
-                exprs[f.name] = value
-                text_cells.append(value)
+                values[f.name] = value
+                text_cells.append(cell if value == cell else value_ref)
                 if f.required:
-                    checks.append((f"{value} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{value_ref} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
             elif f.type == "number":
                 if is_text:
                     if "decimal" not in formats:
                         sniffed = readers.sniff_decimal(readers.sample_values(con, src, col),
-                                                     src.detected.get("delimiter"))
+                                                        src.detected.get("delimiter"))
                         dec = decimal or sniffed[0]
                         thou = thousands if thousands is not None else (sniffed[1] if not decimal else
                                                                         ("." if dec == "," else ","))
@@ -340,11 +378,11 @@ class Workspace:
                     value = number_sql(cell, formats["decimal"], formats["thousands"])
                 else:
                     value = f"TRY_CAST({cell} AS DOUBLE)"
-                exprs[f.name] = value
-                checks.append((f"{present} AND ({value} IS NULL OR NOT isfinite({value}))",
+                values[f.name] = value
+                checks.append((f"{cell} IS NOT NULL AND ({value_ref} IS NULL OR NOT isfinite({value_ref}))",
                                f"'non-numeric {f.name} in column ' || {label} || ': ' || CAST({cell} AS VARCHAR)"))
                 if f.required:
-                    checks.append((f"({cell}) IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
             else:  # timestamp
                 if is_text:
                     fmt = date_format or readers.sniff_date_format(readers.sample_values(con, src, col))
@@ -361,33 +399,49 @@ class Workspace:
                     value = timestamp_sql(f"CAST({cell} AS VARCHAR)", "excel")
                 else:
                     value = f"TRY_CAST({cell} AS TIMESTAMP)"
-                exprs[f.name] = value
-                checks.append((f"{present} AND {value} IS NULL",
+                values[f.name] = value
+                checks.append((f"{cell} IS NOT NULL AND {value_ref} IS NULL",
                                f"'unparseable date in column ' || {label} || ': ' || CAST({cell} AS VARCHAR)"))
                 if f.required:
-                    checks.append((f"({cell}) IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
         # a totals line ("Totaal", "Total") in the first column or in an id/text cell is never a purchase
-        first_cell = src.column_sql[src.columns[0]]
-        if src.column_types[src.columns[0]].upper() == "VARCHAR":
-            text_cells.insert(0, first_cell)
+        first = src.columns[0]
+        if src.column_types[first].upper() == "VARCHAR":
+            text_cells.insert(0, cell_alias[first])
         if text_cells:
             total = " OR ".join(f"coalesce({totals_sql(c)}, false)" for c in dict.fromkeys(text_cells))
             checks.insert(len(src.shape_checks), (f"({total})", "'totals row (not a transaction)'"))
-        reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END" if checks else "NULL"
         if kind == "customers":
-            extra = [c for c in src.columns if c not in found.values()]
             attrs = ("to_json(map_from_entries([" + ", ".join(
-                f"({quote_literal(c)}, CAST({src.column_sql[c]} AS VARCHAR))" for c in extra) + "]))") if extra else "NULL"
-            exprs["attributes"] = f"CAST({attrs} AS VARCHAR)"
-        select = ", ".join(f"{v} AS {quote_ident(k)}" for k, v in exprs.items())
-        return select, reason, formats
+                f"({quote_literal(c)}, CAST({cell_alias[c]} AS VARCHAR))" for c in extra) + "]))") if extra else "NULL"
+            values["attributes"] = f"CAST({attrs} AS VARCHAR)"
+        failed = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks) or "false"
+        reason = ("CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END") if checks else "NULL"
+        cells = ", ".join(f"{src.column_sql[c]} AS {cell_alias[c]}" for c in used)
+        typed = ", ".join(f"{v} AS _cvm_v_{k}" for k, v in values.items())
+        relation = (f"SELECT *, {src.line_sql} AS _cvm_line, {src.blank_sql} AS _cvm_blank, "
+                    f"NOT ({failed}) AND NOT {src.blank_sql} AS _cvm_ok FROM ("
+                    f"SELECT *, row_number() OVER () AS _cvm_barrier FROM ("
+                    f"SELECT *, {typed} FROM (SELECT *, {cells} FROM {readers.INPUT_TABLE})))")
+        return _ParsePlan(relation=relation, columns=list(values), reason=reason, raw=src.raw_sql, formats=formats)
 
-    def _insert_new(self, kind: str, source_name: str) -> int:
-        """Insert the accepted, not-yet-present rows of the parsed table; return how many."""
+    def _insert_passed(self, kind: str, source_name: str, plan: "_ParsePlan") -> tuple[int, int]:
+        """Insert the passing, not-yet-present rows; return (rows that passed, rows inserted)."""
         con = self.con
-        cols = [f.name for f in schema_for(kind)] + ([c.split()[0] for c in _EXTRA_COLUMNS.get(kind, ())])
+        cols = plan.columns
         col_list = ", ".join(quote_ident(c) for c in cols)
+        typed = ", ".join(f"_cvm_v_{c} AS {quote_ident(c)}" for c in cols)
         before = con.execute(f"SELECT count(*) FROM {kind}").fetchall()[0][0]
+        if kind in ("transactions", "costs") and before == 0:
+            # first load: nothing to be a duplicate of, and copies within one file are kept
+            n = con.execute(f"INSERT INTO {kind} ({col_list}, source, line) SELECT "
+                            f"{', '.join('_cvm_v_' + c for c in cols)}, ?, _cvm_line FROM ({plan.relation}) "
+                            f"WHERE _cvm_ok", [source_name]).fetchall()[0][0]
+            return int(n), int(n)
+        con.execute(f"DROP TABLE IF EXISTS {PARSED}")
+        con.execute(f"CREATE TEMP TABLE {PARSED} AS SELECT _cvm_line AS line, {typed} FROM ({plan.relation}) "
+                    f"WHERE _cvm_ok")
+        passed = con.execute(f"SELECT count(*) FROM {PARSED}").fetchall()[0][0]
         ident = IDENTITY[kind]
         if kind in ("transactions", "costs"):
             # multiset identity: n-th copy of a key in this file is new only if the table has fewer than n
@@ -398,24 +452,20 @@ class Workspace:
                 keys = {f"k_{c}": c for c in cols}
             key_select = ", ".join(f"{v} AS {k}" for k, v in keys.items())
             key_names = ", ".join(keys)
-            if before == 0:
-                con.execute(f"INSERT INTO {kind} ({col_list}, source, line) SELECT {col_list}, ?, line FROM {PARSED} "
-                            f"WHERE reason IS NULL", [source_name])
-            else:
-                on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM e.{k}" for k in keys)
-                con.execute(f"""
-                    INSERT INTO {kind} ({col_list}, source, line)
-                    WITH new AS (SELECT *, {key_select} FROM {PARSED} WHERE reason IS NULL),
-                    existing AS (
-                        SELECT {key_names}, count(*) AS m FROM (SELECT {key_select} FROM {kind}
-                            WHERE customer_id IN (SELECT DISTINCT customer_id FROM new)) GROUP BY ALL),
-                    joined AS (SELECT n.*, e.m FROM new n LEFT JOIN existing e ON {on}),
-                    fresh AS (SELECT * FROM joined WHERE m IS NULL),
-                    seen AS (SELECT *, row_number() OVER (PARTITION BY {key_names} ORDER BY line) AS k
-                             FROM joined WHERE m IS NOT NULL)
-                    SELECT {col_list}, ?, line FROM fresh
-                    UNION ALL SELECT {col_list}, ?, line FROM seen WHERE k > m
-                """, [source_name, source_name])
+            on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM e.{k}" for k in keys)
+            con.execute(f"""
+                INSERT INTO {kind} ({col_list}, source, line)
+                WITH new AS (SELECT *, {key_select} FROM {PARSED}),
+                existing AS (
+                    SELECT {key_names}, count(*) AS m FROM (SELECT {key_select} FROM {kind}
+                        WHERE customer_id IN (SELECT DISTINCT customer_id FROM new)) GROUP BY ALL),
+                joined AS (SELECT n.*, e.m FROM new n LEFT JOIN existing e ON {on}),
+                fresh AS (SELECT * FROM joined WHERE m IS NULL),
+                seen AS (SELECT *, row_number() OVER (PARTITION BY {key_names} ORDER BY line) AS k
+                         FROM joined WHERE m IS NOT NULL)
+                SELECT {col_list}, ?, line FROM fresh
+                UNION ALL SELECT {col_list}, ?, line FROM seen WHERE k > m
+            """, [source_name, source_name])
         else:
             key_names = ", ".join(ident)
             on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM n.{k}" for k in ident)
@@ -423,18 +473,57 @@ class Workspace:
                 INSERT INTO {kind} ({col_list}, source, line)
                 SELECT {col_list}, ?, line FROM (
                     SELECT *, row_number() OVER (PARTITION BY {key_names} ORDER BY line) AS k
-                    FROM {PARSED} n WHERE reason IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM {kind} t WHERE {on}))
+                    FROM {PARSED} n WHERE NOT EXISTS (SELECT 1 FROM {kind} t WHERE {on}))
                 WHERE k = 1
             """, [source_name])
         after = con.execute(f"SELECT count(*) FROM {kind}").fetchall()[0][0]
-        return int(after - before)
+        return int(passed), int(after - before)
 
-    def _preview(self, fields, n: int) -> list[dict[str, Any]]:
-        cols = ", ".join(["line"] + [quote_ident(f.name) for f in fields] + ["reason"])
-        cur = self.con.execute(f"SELECT {cols} FROM {PARSED} ORDER BY line LIMIT {int(n)}")
+    def _quarantine(self, kind: str, src: readers.Source, plan: "_ParsePlan") -> tuple[int, int, dict[str, int]]:
+        """Collect the rows that failed a check into ``quarantine``; return (rejected, blank lines, reasons)."""
+        con = self.con
+        last = None
+        if src.lines_unproven:
+            last = int(src.detected.get("header_line") or 0) + int(src.rows_expected)
+        keep_last = f" OR _cvm_line >= {last}" if last is not None else ""
+        con.execute(f"DROP TABLE IF EXISTS {REJECTS}")
+        con.execute(
+            f"CREATE TEMP TABLE {REJECTS} AS SELECT _cvm_line AS line, _cvm_ok AS ok, _cvm_blank AS blank, "
+            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN CAST({plan.raw} AS VARCHAR) END AS raw, "
+            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN {plan.reason} END AS reason "
+            f"FROM ({plan.relation}) WHERE NOT _cvm_ok{keep_last}")
+        rejected, blank_rows, top = con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT ok AND NOT blank), count(*) FILTER (WHERE blank), max(line) "
+            f"FROM {REJECTS}").fetchall()[0]
+        blank = src.blank_lines
+        if last is not None:
+            if top != last:
+                raise _ReadAgain(f"line numbers not proven: last row at line {top}, expected {last}")
+            blank += int(blank_rows)
+        if src.raw_lines is not None and rejected:
+            path, encoding = src.raw_lines
+            con.register("_cvm_lines", readers.line_reader(path, src.name, encoding))
+            try:
+                con.execute(f"UPDATE {REJECTS} SET raw = l._raw FROM _cvm_lines l "
+                            f"WHERE l._line = {REJECTS}.line AND NOT {REJECTS}.ok AND NOT {REJECTS}.blank")
+            finally:
+                con.unregister("_cvm_lines")
+        con.execute(
+            f"INSERT INTO quarantine SELECT ?, p.line, p.raw, p.reason, ?, now() FROM {REJECTS} p "
+            f"WHERE NOT p.ok AND NOT p.blank AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? "
+            f"AND q.line = p.line AND q.raw IS NOT DISTINCT FROM p.raw)", [src.name, kind, src.name])
+        why = dict(con.execute(
+            f"SELECT regexp_replace(reason, ':.*$', ''), count(*) FROM {REJECTS} WHERE reason IS NOT NULL "
+            f"GROUP BY 1 ORDER BY 2 DESC").fetchall())
+        return int(rejected), int(blank), why
+
+    def _preview(self, plan: "_ParsePlan", fields, n: int) -> list[dict[str, Any]]:
+        """The first ``n`` rows as parsed (with the reason where one fails); file order is preserved."""
+        cols = ", ".join(["_cvm_line AS line"] + [f"_cvm_v_{f.name} AS {quote_ident(f.name)}" for f in fields]
+                         + [f"CASE WHEN NOT _cvm_ok THEN {plan.reason} END AS reason"])
+        cur = self.con.execute(f"SELECT {cols} FROM ({plan.relation}) WHERE NOT _cvm_blank LIMIT {int(n)}")
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return sorted((dict(zip(names, row)) for row in cur.fetchall()), key=lambda r: r["line"])
 
     # ------------------------------------------------------------------ summaries
     def summary(self, as_of: Any = None, time_unit: str | None = None, calibration_end: Any = None,
@@ -494,6 +583,21 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return str(value)
+
+
+@dataclass
+class _ParsePlan:
+    """SQL of one ingest: ``relation`` yields ``_cvm_line``, ``_cvm_v_<column>``, ``_cvm_ok``, ``_cvm_blank``."""
+
+    relation: str
+    columns: list[str]
+    reason: str
+    raw: str
+    formats: dict[str, Any]
+
+
+class _ReadAgain(Exception):
+    """The fast CSV read could not prove its line numbers (or was refused): read the file line by line."""
 
 
 def _after_insert(ws: Workspace) -> None:
