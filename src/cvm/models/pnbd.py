@@ -385,6 +385,15 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             count = np.count_nonzero(mask)
             if not count:
                 continue
+            shared = np.ndim(params[1]) == 0 and np.ndim(params[3]) == 0
+            if shared:  # no covariates: rows without repeat purchases share one tail F(0)
+                first = mask & (tx == 0) & (x == 0)
+                if np.count_nonzero(first) > 64:
+                    done = self._first_purchase_rows(params, form, np.flatnonzero(first), data, out, g)
+                    mask = mask & ~done
+                    count = np.count_nonzero(mask)
+                    if not count:
+                        continue
             rows = slice(None) if count == x.size else np.flatnonzero(mask)  # a view when every row agrees
             # form 0 factors out (alpha + tau), expands (beta + tau)^-(s+1); form 1 the other way round
             own, other = (alpha[rows], beta[rows]) if form == 0 else (beta[rows], alpha[rows])
@@ -412,6 +421,48 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             if grad:
                 g[:, slow] = g_slow
         return out, g
+
+    @staticmethod
+    def _log_tail_series(own, other, b, m, y, grad):
+        """log F(y) = log of the integral from y to infinity (the interval series at v = 0) and its
+        gradient (d own, d other, d m, d b)."""
+        A = own + y
+        zeta = (own - other) / A
+        v = np.full(A.shape, 1e-300)  # v^(m+n) underflows to 0: the upper limit is infinity
+        val, d_m, d_b, d_z, _ = interval_series(np.broadcast_to(m, A.shape).astype(float), b, zeta, v, grad)
+        log_a = np.log(A)
+        if not grad:
+            return val - m * log_a, None
+        return val - m * log_a, ((d_z * (other + y) / A - m) / A, -d_z / A, d_m - log_a, d_b)
+
+    def _first_purchase_rows(self, params, form, rows, data, out, g):
+        """Rows with x = 0 (so t_x = 0): I = F(0) - F(T), F(0) computed once; the series for F(T)
+        converges at |alpha - beta| / (alpha + T) instead of |alpha - beta| / alpha. Rows where F(T)
+        is close to F(0) (cancellation) are left to the interval series; returns the rows done here."""
+        r, alpha, s, beta = (float(v) for v in params)
+        own, other = (alpha, beta) if form == 0 else (beta, alpha)
+        b = s + 1.0 if form == 0 else r
+        m = r + s
+        grad = g is not None
+        T = data["T"][rows]
+        f0, g0 = self._log_tail_series(np.array([own]), other, b, m, 0.0, grad)
+        f_t, g_t = self._log_tail_series(own + 0.0 * T, other, b if form == 0 else np.full(T.shape, b), m, T, grad)
+        ratio = f_t - f0[0]
+        ok = ratio < np.log(0.5)
+        use = rows[ok]
+        out[use] = f0[0] + log1mexp(ratio[ok])
+        if grad:
+            q = np.exp(ratio[ok])
+            parts = [(g0[j][0] - q * g_t[j][ok]) / (1.0 - q) for j in range(4)]
+            d_own, d_other, dm, d_b = parts
+            i_own, i_other, i_b = (1, 3, 2) if form == 0 else (3, 1, 0)
+            g[i_own, use] = d_own
+            g[i_other, use] = d_other
+            g[i_b, use] = dm + d_b
+            g[2 - i_b, use] = dm
+        done = np.zeros(data["T"].size, dtype=bool)
+        done[use] = True
+        return done
 
     def _evaluate(self, theta, data, grad):
         """Per-row log-likelihood and (optionally) its gradient; the last result is kept for the engine's
