@@ -5,7 +5,8 @@ import pytest
 
 from cvm.errors import SchemaError
 from cvm.settings import Settings
-from cvm.value.actions import choose_actions
+from cvm.value.actions import REASON_CODES, action_reason, choose_actions
+from cvm.value.explain import REASONS, explain
 from cvm.value.export import export
 
 
@@ -24,16 +25,35 @@ def test_rules_first_match_with_reasons():
     })
     out = choose_actions(table, Settings().stage_rules, top_tier="platinum").set_index("customer_id")
     assert out.loc["pay", "action"] == "collect payment" and "45 days" in out.loc["pay", "reason"]
-    assert out.loc["keep", "action"] == "retain" and "0.30" in out.loc["keep", "reason"]
-    # historic 500 > median 60 and lapsed -> win back
-    assert out.loc["back", "action"] == "win back"
-    # cost 100 > historic 5 + clv 10
+    assert out.loc["pay", "reason_code"] == "collect_overdue"
+    assert out.loc["pay", "reason_values"] == {"amount": 120.0, "days": 45}
+    assert out.loc["keep", "action"] == "retain" and "30%" in out.loc["keep", "reason"]
+    assert out.loc["keep", "reason_code"] == "retain_high_value_at_risk"
+    assert out.loc["keep", "reason_values"] == {"tier": "gold", "clv": 400.0, "probability_alive": 0.3}
+    # historic 500 > median 60 and lapsed -> win back; the sentence calls historic value what it is: margin
+    assert out.loc["back", "action"] == "win back" and out.loc["back", "reason_code"] == "win_back_lapsed_spender"
+    assert "€500.00 of margin so far" in out.loc["back", "reason"]
+    # cost 100 > historic 5 + clv 10: the reason cites the cost and the value it exceeds (5 + 10)
     assert out.loc["cost", "action"] == "lower cost-to-serve"
-    assert out.loc["up", "action"] == "upsell"
+    assert out.loc["cost", "reason_values"] == {"cost": 100.0, "value": 15.0}
+    assert out.loc["up", "action"] == "upsell" and out.loc["up", "reason_code"] == "upsell_active_loyal"
     # the top tier is not upsold; new customers are nurtured
     assert out.loc["top", "action"] == "nurture" and out.loc["new", "action"] == "nurture"
+    assert out.loc["top", "reason_code"] == "nurture_keep_in_touch" and out.loc["new", "reason_code"] == "nurture_new"
+    # the English column is exactly what the shared renderer makes of code and values
+    for _, row in out.iterrows():
+        assert row["reason"] == explain(row["reason_code"], row["reason_values"], "en")
     with pytest.raises(SchemaError):
         choose_actions(table.drop(columns="clv"), Settings().stage_rules, "platinum")
+
+
+def test_every_action_reason_code_is_known_to_the_renderer():
+    codes = {c for group in REASON_CODES.values() for c in group}
+    assert codes <= set(REASONS)
+    row = {"lifecycle_stage": "prospect", "value_tier": "bronze", "probability_alive": float("nan")}
+    assert action_reason("nurture", row) == ("nurture_prospect", {})
+    with pytest.raises(SchemaError):
+        action_reason("send flowers", row)
 
 
 @pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.xlsx"])

@@ -6,7 +6,7 @@ scores = score_customers(ws, as_of="1997-12-31")      # stored in the `scores` t
 concentration(scores).customer_share                  # who makes 80 % of value
 ```
 Several functions share their module's name (``concentration``, ``segments``,
-``migration``, ``cohorts``, ``investment``, ``receivables``, ``export``); the
+``migration``, ``cohorts``, ``investment``, ``receivables``, ``export``, ``explain``); the
 functions are imported here so ``cvm.value.concentration`` is always the
 function. Importing :mod:`cvm` itself does not import this package.
 """
@@ -27,10 +27,11 @@ from cvm.value.receivables import payment_adjusted_clv, receivables
 from cvm.value.actions import next_best_actions, retention_team
 from cvm.value.customer import customer_view
 from cvm.value.export import export
+from cvm.value.explain import explain
 
 __all__ = [
     "RFM_RULES", "Valuation", "aggregate", "cohorts", "concentration", "customer_table", "customer_view",
-    "export", "gini", "investment", "latest_scores", "load_scores", "lorenz_curve", "migration",
+    "explain", "export", "gini", "investment", "latest_scores", "load_scores", "lorenz_curve", "migration",
     "network_value", "next_best_actions", "payment_adjusted_clv", "receivables", "referral_network_value",
     "retention_allocation", "retention_team", "rfm_segments", "score_customers", "score_runs", "scores_at",
     "segments", "value_by_period", "value_customers", "value_matrix",

@@ -1,4 +1,4 @@
-"""Next-best action per customer, with the reason in words, and the retention-team list.
+"""Next-best action per customer, with the reason as a code and its figures, and the retention-team list.
 
 Rules, first match wins (``settings.stage_rules`` supply the P(alive) limits):
 
@@ -13,6 +13,11 @@ upsell                      stage "active" or "loyal", P(alive) >= at_risk_below
 nurture                     everyone else (new customers, low value, prospects)
 ==========================  =====================================================================
 
+Each action comes with a ``reason_code`` (see :data:`REASON_CODES`),
+``reason_values`` (the figures the reason cites, a JSON-ready dict) and
+``reason``, the English sentence :func:`cvm.value.explain.explain` makes of
+them; faces render other languages from the code and values.
+
 The **retention team** list (seed 003: "a dedicated retention team") holds
 high-value customers at risk: percentile above ``min_percentile`` (default
 the gold cut-off) and P(alive) below ``at_risk_below``, ordered by the value at
@@ -21,7 +26,7 @@ risk ``clv (1 - p) / p``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,8 +36,56 @@ from cvm.errors import SchemaError
 ACTIONS = ["collect payment", "retain", "win back", "lower cost-to-serve", "upsell", "nurture"]
 
 
-def _money(value: float, currency: str) -> str:
-    return f"{currency} {value:,.0f}"
+#: every reason code an action can carry (rendered by :func:`cvm.value.explain.explain`)
+REASON_CODES: dict[str, tuple[str, ...]] = {
+    "collect payment": ("collect_overdue",),
+    "retain": ("retain_high_value_at_risk",),
+    "win back": ("win_back_lapsed_spender",),
+    "lower cost-to-serve": ("lower_cost_to_serve",),
+    "upsell": ("upsell_active_loyal",),
+    "nurture": ("nurture_prospect", "nurture_new", "nurture_keep_in_touch"),
+}
+
+
+def _number(row: Mapping[str, Any], key: str, default: float = 0.0) -> float:
+    value = row.get(key)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    return default if np.isnan(value) else value
+
+
+def action_reason(action: str, row: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The reason code of ``action`` for one customer and the figures it cites.
+
+    ``row`` is the customer's row (``clv``, ``historic_value``,
+    ``probability_alive``, ``value_tier``, ``lifecycle_stage`` and, where they
+    apply, ``overdue``, ``max_days_overdue``, ``cost``). The values are plain
+    Python numbers and strings (JSON-ready).
+    """
+    stage = str(row.get("lifecycle_stage"))
+    tier = str(row.get("value_tier"))
+    pa = _number(row, "probability_alive", float("nan"))
+    p_alive = None if np.isnan(pa) else round(pa, 6)
+    if action == "collect payment":
+        return "collect_overdue", {"amount": _number(row, "overdue"), "days": int(_number(row, "max_days_overdue"))}
+    if action == "retain":
+        return "retain_high_value_at_risk", {"tier": tier, "clv": _number(row, "clv"), "probability_alive": p_alive}
+    if action == "win back":
+        return "win_back_lapsed_spender", {"historic_value": _number(row, "historic_value"), "probability_alive": p_alive}
+    if action == "lower cost-to-serve":
+        value = _number(row, "historic_value") + _number(row, "clv")
+        return "lower_cost_to_serve", {"cost": _number(row, "cost"), "value": value}
+    if action == "upsell":
+        return "upsell_active_loyal", {"stage": stage, "tier": tier, "probability_alive": p_alive}
+    if action != "nurture":
+        raise SchemaError(f"unknown next-best action '{action}'", hint="one of: " + ", ".join(ACTIONS))
+    if stage == "prospect":
+        return "nurture_prospect", {}
+    if stage == "new":
+        return "nurture_new", {}
+    return "nurture_keep_in_touch", {"stage": stage, "tier": tier}
 
 
 def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str = "EUR") -> pd.DataFrame:
@@ -40,7 +93,12 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
 
     ``table`` needs ``customer_id, clv, historic_value, probability_alive, percentile,
     value_tier, lifecycle_stage``; ``overdue``, ``max_days_overdue`` and ``cost`` are used when present.
+    Returns ``customer_id, action, reason, value_tier, lifecycle_stage, clv,
+    probability_alive, reason_code, reason_values``; ``reason`` is the English
+    sentence (money in ``currency``).
     """
+    from cvm.value.explain import explain
+
     need = ["customer_id", "clv", "historic_value", "probability_alive", "percentile", "value_tier", "lifecycle_stage"]
     missing = [c for c in need if c not in table.columns]
     if missing:
@@ -64,29 +122,19 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
         np.isin(stage, ["active", "loyal"]) & (np.nan_to_num(pa) >= rules.at_risk_below) & (tier != top_tier),
     ]
     action = np.select(conditions, ACTIONS[:5], default="nurture")
-    reasons = []
+    codes, values, reasons = [], [], []
     for i in range(n):
-        a = action[i]
-        if a == "collect payment":
-            r = f"{_money(overdue[i], currency)} overdue, oldest {int(days[i])} days past due"
-        elif a == "retain":
-            r = f"{tier[i]} customer (CLV {_money(clv[i], currency)}) whose P(alive) fell to {pa[i]:.2f}"
-        elif a == "win back":
-            r = f"spent well ({_money(hist[i], currency)} margin so far) but probably gone: P(alive) {pa[i]:.2f}"
-        elif a == "lower cost-to-serve":
-            r = f"costs {_money(cost[i], currency)} exceed past and predicted value {_money(hist[i] + clv[i], currency)}"
-        elif a == "upsell":
-            r = f"{stage[i]} and likely to stay (P(alive) {pa[i]:.2f}); room to grow from the {tier[i]} tier"
-        elif stage[i] == "prospect":
-            r = "has not bought yet: welcome and explain the offer"
-        elif stage[i] == "new":
-            r = "new customer: start the relationship personally"
-        else:
-            r = f"{stage[i]}, {tier[i]} tier: keep in touch at low cost"
-        reasons.append(r)
+        row = {"overdue": overdue[i], "max_days_overdue": days[i], "cost": cost[i], "lifecycle_stage": stage[i],
+               "value_tier": tier[i], "probability_alive": pa[i], "clv": clv[i], "historic_value": hist[i]}
+        code, cited = action_reason(str(action[i]), row)
+        codes.append(code)
+        values.append(cited)
+        reasons.append(explain(code, cited, "en", currency))
     out = pd.DataFrame({"customer_id": table["customer_id"].to_numpy(), "action": action, "reason": reasons})
     for col in ("value_tier", "lifecycle_stage", "clv", "probability_alive"):
         out[col] = table[col].to_numpy()
+    out["reason_code"] = codes
+    out["reason_values"] = pd.Series(values, index=out.index, dtype=object)
     return out
 
 
