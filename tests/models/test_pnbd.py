@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
+from cvm.models import pnbd
 from cvm.models.pnbd import ParetoNBD
 
 CDNOW = Path(__file__).resolve().parents[2] / "src/cvm/data/datasets/cdnow_customers_summary.csv"
@@ -135,19 +136,20 @@ def test_degenerate_data_never_gives_nan_parameters():
     [PUBLISHED, dict(r=2.1, alpha=0.5, s=0.3, beta=40.0), dict(r=0.4, alpha=300.0, s=1.7, beta=2.0),
      dict(r=0.24, alpha=4.0, s=3.0, beta=0.7), dict(r=1.5, alpha=30.0, s=0.2, beta=29.0)],
 )
-def test_fast_series_agrees_with_hypergeometric_tails(params):
+def test_fast_series_agrees_with_hypergeometric_tails(params, monkeypatch):
     # the fast interval series (both expansions) against the 2F1-tail path it replaces, row by row,
     # and its exact gradient against central differences of the log-likelihood
     from cvm.models.pnbd import series_plan
 
     rng = np.random.default_rng(4)
-    n = 240  # a third without repeat purchases: more than the 64 that switch on the shared-F(0) path
+    n = 240  # a third without repeat purchases, with the shared-F(0) path switched on for them too
     x = np.where(np.arange(n) % 3 == 0, 0, rng.integers(1, 80, n)).astype(float)
     T = rng.uniform(1, 300, n)
     tx = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0)
     data = {"frequency": x, "recency": tx, "T": T}
     m = ParetoNBD.from_params(**params)
     theta = m.params_.to_numpy()
+    monkeypatch.setattr(pnbd, "_SHARED_TAIL_ROWS", 64)
     plan = series_plan(*theta, x, tx)
     fast = m._log_dead(theta, data)[0]
     slow = m._slow_dead(theta, data, np.arange(n), False)[0]

@@ -38,6 +38,8 @@ _MAX_SERIES_TERMS = 400
 _CHUNK = 4096
 #: above this many distinct histories, start from the fit of a subsample of half as many
 _WARM_START_ROWS = 8000
+#: with more rows without repeat purchases than this, they share one tail F(0) (below it, call overhead wins)
+_SHARED_TAIL_ROWS = 2048
 
 
 def _series_cost(b, zeta):
@@ -388,7 +390,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             shared = np.ndim(params[1]) == 0 and np.ndim(params[3]) == 0
             if shared:  # no covariates: rows without repeat purchases share one tail F(0)
                 first = mask & (tx == 0) & (x == 0)
-                if np.count_nonzero(first) > 64:
+                if np.count_nonzero(first) > _SHARED_TAIL_ROWS:
                     done = self._first_purchase_rows(params, form, np.flatnonzero(first), data, out, g)
                     mask = mask & ~done
                     count = np.count_nonzero(mask)
