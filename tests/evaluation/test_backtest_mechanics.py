@@ -17,6 +17,7 @@ import cvm.models
 from cvm.evaluation import backtest as bt_module
 from cvm.evaluation.backtest import BacktestData, BacktestResult, _choose, run_backtest
 from cvm.models.base import LikelihoodModel
+from cvm.value.explain import explain
 
 
 class PoissonPurchases(LikelihoodModel):
@@ -131,6 +132,10 @@ def test_conditional_table_and_json_contract(poisson_models):
     assert cond.loc["0", "bgnbd"] == pytest.approx(2 / 3, rel=1e-6)
     d = result.to_dict()
     assert d["best"] == "bgnbd"
+    # the reason as a code with its figures, and the English words for scripts
+    assert d["reason_code"] in ("best_tracking_error", "tie_broken_by_bic", "lowest_bic_no_holdout")
+    assert d["reason_values"]["model"] == "bgnbd"
+    assert d["reason"] == explain(d["reason_code"], d["reason_values"], "en")
     assert set(d["models"]["bgnbd"]) >= {"holdout_actual", "holdout_predicted", "mae_purchases", "chi_square"}
     # NaN (empty frequency groups) becomes null, so the dict is valid JSON
     import json
@@ -138,6 +143,7 @@ def test_conditional_table_and_json_contract(poisson_models):
     json.dumps(d, allow_nan=False)
     again = BacktestResult.from_payload(json.loads(json.dumps(result.to_payload())))
     assert again.best == "bgnbd"
+    assert (again.reason_code, again.reason_values, again.reason) == (result.reason_code, d["reason_values"], result.reason)
     assert again.tracking["cumulative"].tolist() == result.tracking["cumulative"].tolist()
 
 
@@ -145,9 +151,17 @@ def test_choose_lowest_tracking_error_then_bic():
     a = {"tracking_error": 0.050, "bic": 100.0}
     b = {"tracking_error": 0.030, "bic": 120.0}
     c = {"tracking_error": 0.200, "bic": 10.0}
-    best, reason = _choose({"a": a, "b": b, "c": c})
+    best, code, values = _choose({"a": a, "b": b, "c": c})
     # a is within 1 percentage point? 0.05 - 0.03 = 0.02 > 0.01, so b wins outright
-    assert best == "b" and "b" in reason
+    assert best == "b" and code == "best_tracking_error"
+    assert values == {"model": "b", "tracking_error": 0.03, "others": {"a": 0.05, "c": 0.2}}
+    assert explain(code, values, "en") == ("B tracks the holdout's cumulative repeat transactions best "
+                                           "(mean absolute error 3.0%; a 5.0%, c 20.0%)")
     # within the tolerance the lower BIC wins
-    best, reason = _choose({"a": {"tracking_error": 0.035, "bic": 100.0}, "b": b})
-    assert best == "a" and "BIC" in reason
+    best, code, values = _choose({"a": {"tracking_error": 0.035, "bic": 100.0}, "b": b})
+    assert best == "a" and code == "tie_broken_by_bic"
+    assert values == {"models": ["a", "b"], "tolerance": 0.01, "errors": {"a": 0.035, "b": 0.03}, "model": "a", "bic": 100.0}
+    assert "laagste BIC (100,0)" in explain(code, values, "nl")
+    # no repeat purchases in the holdout: BIC alone
+    best, code, values = _choose({"a": {"tracking_error": None, "bic": 100.0}, "b": {"tracking_error": None, "bic": 90.0}})
+    assert (best, code, values) == ("b", "lowest_bic_no_holdout", {"model": "b", "bic": 90.0})

@@ -104,7 +104,9 @@ def test_best_model_reason_and_ranking_metrics(result):
     best = result.models[result.best]
     others = [m for m in ("bgnbd", "mbgnbd", "pnbd") if m != result.best]
     assert all(best["tracking_error"] <= result.models[m]["tracking_error"] + 0.01 for m in others)
-    assert result.best in result.reason
+    assert result.reason_values["model"] == result.best
+    assert result.reason_code in ("best_tracking_error", "tie_broken_by_bic")
+    assert {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD"}[result.best] in result.reason
     for name in ("bgnbd", "pnbd"):
         m = result.models[name]
         assert 0 < m["ranking_gini"] <= 1

@@ -8,6 +8,7 @@ from scipy import stats
 from cvm.errors import SchemaError
 from cvm.models import BGNBD, GammaGamma
 from cvm.value.clv import discounted_purchases, score_customers, value_by_period, value_customers
+from cvm.value.explain import explain
 
 # published CDNOW estimates: BG/NBD (Fader, Hardie & Lee 2005, p. 281) and Gamma-Gamma (FHL 2005b: p, q, gamma)
 BG = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
@@ -135,7 +136,35 @@ def test_auto_model_says_why(workspace):
     out = score_customers(workspace, model="auto", horizon=4, store=False)
     assert out.attrs["model"] in ("bgnbd", "pnbd", "mbgnbd")
     assert out.attrs["model_reason"]
+    # the reason is a code with its figures; the English text is what the shared renderer makes of them
+    code, values = out.attrs["model_reason_code"], out.attrs["model_reason_values"]
+    assert code in ("best_tracking_error", "tie_broken_by_bic", "lowest_bic_no_holdout", "chosen_by_backtest", "bic_fallback")
+    assert values["model"] == out.attrs["model"]
+    assert out.attrs["model_reason"] == explain(code, values, "en")
+    assert explain(code, values, "nl") != out.attrs["model_reason"]
     assert not workspace.has_table("score_runs")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_bic_fallback_reason_cites_each_models_bic():
+    # no workspace: no backtest can choose, so the lower BIC of BG/NBD and Pareto/NBD decides
+    from cvm.models import BGNBD
+    from cvm.value.clv import choose_purchase_model
+
+    sim = BGNBD.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5).simulate(300, T=30.0, seed=11)
+    name, model, code, values = choose_purchase_model(None, sim, None, "week")
+    assert code == "bic_fallback" and values["model"] == name
+    assert set(values["bic_by_model"]) == {"bgnbd", "pnbd"}
+    assert values["bic_by_model"][name] == pytest.approx(model.summary().bic)
+    assert values["bic_by_model"][name] == min(values["bic_by_model"].values())
+    assert "lowest BIC" in explain(code, values, "en") and "laagste BIC" in explain(code, values, "nl")
+
+
+def test_user_chosen_model_reason(workspace):
+    _small_shop(workspace, n=40, seed=6)
+    out = score_customers(workspace, model="bgnbd", horizon=4, store=False)
+    assert out.attrs["model_reason_code"] == "chosen_by_user"
+    assert out.attrs["model_reason"] == "BG/NBD chosen by the user"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -83,7 +83,8 @@ class BacktestResult:
     best
         Command-line name of the chosen model (``bgnbd``, ``mbgnbd``, ``pnbd``).
     reason
-        Why, in words.
+        Why, in English words (what :func:`cvm.value.explain.explain` makes of
+        ``reason_code`` and ``reason_values``).
     models
         Model name to its metrics (``holdout_actual``, ``holdout_predicted``,
         ``tracking_error``, ``mae_purchases``, ``rmse_purchases``, ``chi_square``,
@@ -101,6 +102,12 @@ class BacktestResult:
         Per customer: calibration summary, holdout outcome and each model's predictions.
     fitted
         Model name to the fitted model object (the Gamma-Gamma fit under ``gg``).
+    reason_code
+        Why this model, as a stable code: ``best_tracking_error``,
+        ``tie_broken_by_bic`` or ``lowest_bic_no_holdout``.
+    reason_values
+        The figures the reason cites (model names, tracking errors, BIC); render
+        them in any language with :func:`cvm.value.explain.explain`.
     """
 
     best: str
@@ -118,12 +125,17 @@ class BacktestResult:
     n_customers: int
     fitted: dict[str, Any] = field(default_factory=dict)
     summaries_html: dict[str, str] = field(default_factory=dict)
+    reason_code: str = ""
+    reason_values: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``cvm backtest --json``): ``best``, ``reason`` and ``models`` → name → metrics."""
+        """The JSON form (``cvm backtest --json``): ``best``, ``reason``, ``reason_code``,
+        ``reason_values`` and ``models`` → name → metrics."""
         return _json_safe({
             "best": self.best,
             "reason": self.reason,
+            "reason_code": self.reason_code,
+            "reason_values": self.reason_values,
             "calibration_end": self.calibration_end,
             "holdout_end": self.holdout_end,
             "time_unit": self.time_unit,
@@ -162,6 +174,7 @@ class BacktestResult:
             tracking_unit=payload.get("tracking_unit", payload.get("time_unit", "week")),
             n_customers=int(payload.get("n_customers", 0)),
             summaries_html=dict(payload.get("summaries_html", {})),
+            reason_code=payload.get("reason_code", ""), reason_values=dict(payload.get("reason_values") or {}),
         )
 
     def metrics_frame(self) -> pd.DataFrame:
@@ -567,13 +580,14 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
         reasons = "; ".join(f"{m}: {r['error']}" for m, r in results.items() if "error" in r)
         raise ConvergenceError(f"no model could be fitted on the calibration period ({reasons})",
                                hint="check the calibration end leaves enough repeat purchases, or try a later date")
-    best, reason = _choose(candidates)
+    best, reason_code, reason_values = _choose(candidates)
     tracking = pd.concat(tracking_rows, ignore_index=True)
     calibration_frame = pd.concat(calib_rows, ignore_index=True) if calib_rows else pd.DataFrame()
     if not calibration_frame.empty:
         calibration_frame = calibration_frame[["model", *[col for col in calibration_frame.columns if col != "model"]]]
     return BacktestResult(
-        best=best, reason=reason, models=results, tracking=tracking, conditional=conditional, histogram=histogram,
+        best=best, reason=_english(reason_code, reason_values), reason_code=reason_code, reason_values=reason_values,
+        models=results, tracking=tracking, conditional=conditional, histogram=histogram,
         probability_alive_calibration=calibration_frame, customers=customers,
         calibration_end=data.calibration_end.date().isoformat(), holdout_end=data.holdout_end.date().isoformat(),
         time_unit=data.time_unit, tracking_unit=tracking_unit, n_customers=n, fitted=fitted, summaries_html=summaries,
@@ -595,24 +609,33 @@ def _tracking_part(series: str, ends: np.ndarray, end_dates: list, phase: np.nda
     })
 
 
-def _choose(candidates: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
-    """Lowest holdout tracking error; models within :data:`TIE_TOLERANCE` of it are tied, then lowest BIC."""
-    scored = {m: r["tracking_error"] for m, r in candidates.items() if r.get("tracking_error") is not None}
+def _choose(candidates: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, dict[str, Any]]:
+    """Lowest holdout tracking error; models within :data:`TIE_TOLERANCE` of it are tied, then lowest BIC.
+
+    Returns the best model, the reason code and the figures the reason cites
+    (see :mod:`cvm.value.explain`).
+    """
+    scored = {m: float(r["tracking_error"]) for m, r in candidates.items() if r.get("tracking_error") is not None}
     if not scored:
         best = min(candidates, key=lambda m: candidates[m]["bic"])
-        return best, f"{best} has the lowest BIC ({candidates[best]['bic']:,.1f}); the holdout had no repeat purchases to track"
+        return best, "lowest_bic_no_holdout", {"model": best, "bic": float(candidates[best]["bic"])}
     lowest = min(scored.values())
     tied = [m for m, e in scored.items() if e <= lowest + TIE_TOLERANCE]
     best = min(tied, key=lambda m: (candidates[m]["bic"], m))
-    others = ", ".join(f"{m} {scored[m]:.1%}" for m in sorted(scored, key=scored.get) if m != best)
     if len(tied) == 1:
-        reason = (f"{best} tracks the holdout's cumulative repeat transactions best "
-                  f"(mean absolute error {scored[best]:.1%}" + (f"; {others}" if others else "") + ")")
-    else:
-        reason = (f"{', '.join(sorted(tied))} track the holdout within {TIE_TOLERANCE:.0%} of each other "
-                  f"({', '.join(f'{m} {scored[m]:.1%}' for m in sorted(tied))}); {best} has the lowest BIC "
-                  f"({candidates[best]['bic']:,.1f})")
-    return best, reason
+        others = {m: scored[m] for m in sorted(scored, key=scored.get) if m != best}
+        return best, "best_tracking_error", {"model": best, "tracking_error": scored[best], "others": others}
+    return best, "tie_broken_by_bic", {
+        "models": sorted(tied), "tolerance": TIE_TOLERANCE, "errors": {m: scored[m] for m in sorted(tied)},
+        "model": best, "bic": float(candidates[best]["bic"]),
+    }
+
+
+def _english(reason_code: str, reason_values: Mapping[str, Any]) -> str:
+    """The reason in English words (the ``reason`` field kept for scripts and the CLI)."""
+    from cvm.value.explain import explain
+
+    return explain(reason_code, reason_values, "en")
 
 
 # ----------------------------------------------------------------------------

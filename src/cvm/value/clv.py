@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
+from cvm.value.explain import explain
 
 PURCHASE_MODELS = {"bgnbd": "BGNBD", "pnbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
 _STEP = 1e-4  # forward-difference step on the log-parameters
@@ -382,15 +383,22 @@ def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
     return cls().fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
 
 
-def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit: str) -> tuple[str, Any, str]:
+def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
+                          time_unit: str) -> tuple[str, Any, str, dict[str, Any]]:
     """``model="auto"``: ask :func:`cvm.evaluation.choose_model`, else best BIC of BG/NBD and Pareto/NBD.
 
-    Returns ``(name, fitted model, reason in words)``.
+    Returns ``(name, fitted model, reason code, reason values)``; the reason is
+    rendered by :func:`cvm.value.explain.explain`. A choice by backtest carries
+    the backtest's own reason (``best_tracking_error``, ``tie_broken_by_bic``,
+    ...) when the stored backtest chose the same model, else
+    ``chosen_by_backtest``; without a backtest the reason is ``bic_fallback``
+    with the BIC of each model and, in ``detail``, why the backtest was unavailable.
     """
     try:
-        from cvm.evaluation import choose_model  # written by the evaluation engineer
+        from cvm.evaluation import choose_model, latest_backtest  # written by the evaluation engineer
     except ImportError:
-        choose_model = None
+        choose_model = latest_backtest = None
+    why = ""
     if choose_model is not None and ws is not None:
         params = inspect.signature(choose_model).parameters
         options = {k: v for k, v in {"as_of": as_of, "time_unit": time_unit}.items() if k in params}
@@ -398,17 +406,12 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit:
             chosen = choose_model(ws, **options)
         except (CvmError, ImportError) as exc:
             chosen, why = None, str(exc).splitlines()[0]
-        else:
-            why = ""
         if chosen is not None:
             name = chosen if isinstance(chosen, str) else getattr(chosen, "best", str(chosen))
-            reason = getattr(chosen, "reason", None) or "best holdout accuracy in a backtest (cvm.evaluation.choose_model)"
             if name.lower() in PURCHASE_MODELS:
-                return name.lower(), fit_purchase_model(summary, name), reason
+                code, values = _backtest_reason(ws, name.lower(), chosen, latest_backtest)
+                return name.lower(), fit_purchase_model(summary, name), code, values
             why = f"choose_model proposed '{name}', which is not a purchase model"
-        fallback_note = f"model choice by backtest unavailable ({why}); "
-    else:
-        fallback_note = "model choice by backtest unavailable; "
     fits: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name in ("bgnbd", "pnbd"):
@@ -420,10 +423,22 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any, time_unit:
             errors[name] = str(exc).splitlines()[0]
     if not fits:
         raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
-    bic = {k: m.summary().bic for k, m in fits.items()}
+    bic = {k: float(m.summary().bic) for k, m in fits.items()}
     best = min(bic, key=bic.get)
-    reason = fallback_note + "lowest BIC on the calibration data: " + ", ".join(f"{k} {v:,.1f}" for k, v in bic.items())
-    return best, fits[best], reason
+    return best, fits[best], "bic_fallback", {"model": best, "bic_by_model": bic, "detail": why or None}
+
+
+def _backtest_reason(ws: Any, name: str, chosen: Any, latest_backtest: Any) -> tuple[str, dict[str, Any]]:
+    """The reason a backtest chose ``name``: its own code and figures when known, else ``chosen_by_backtest``."""
+    result = chosen if getattr(chosen, "reason_code", "") else None
+    if result is None and latest_backtest is not None:
+        try:
+            result = latest_backtest(ws, current_only=True)
+        except CvmError:
+            result = None
+    if result is not None and getattr(result, "best", None) == name and getattr(result, "reason_code", ""):
+        return result.reason_code, dict(result.reason_values)
+    return "chosen_by_backtest", {"model": name}
 
 
 def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
@@ -567,7 +582,9 @@ def score_customers(
     DataFrame, one row per customer (customers in ``customers`` without purchases
     appear as prospects with zero value), columns of
     :data:`cvm.value.store.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
-    ``model``, ``model_reason`` and ``notes``.
+    ``model``, ``model_reason`` (in English), ``model_reason_code`` and
+    ``model_reason_values`` (render them with :func:`cvm.value.explain.explain`)
+    and ``notes``.
     """
     from cvm.value.segments import assign_tiers, lifecycle_stages, rank_and_percentile
     from cvm.value.store import new_run_id, save_scores
@@ -583,9 +600,10 @@ def score_customers(
 
     name = model.lower()
     if name == "auto":
-        name, purchase, reason = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
+        name, purchase, reason_code, reason_values = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
     else:
-        purchase, reason = fit_purchase_model(summary, name), "chosen by the user"
+        purchase, reason_code, reason_values = fit_purchase_model(summary, name), "chosen_by_user", {"model": name}
+    reason = explain(reason_code, reason_values, "en")
     spend, spend_note = fit_spend_model(summary)
 
     margins = customer_margins(ws, stamp, opts["margin"]).reindex(summary.index)
@@ -635,6 +653,7 @@ def score_customers(
     frame = frame.sort_values(["rank"]).reset_index(drop=True)
     frame.attrs.update(
         run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=name, model_reason=reason,
+        model_reason_code=reason_code, model_reason_values=reason_values,
         notes=notes, time_unit=opts["time_unit"], horizon=opts["horizon"],
     )
     if store:
