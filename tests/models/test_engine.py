@@ -118,3 +118,22 @@ def test_sampled_parameters_centre_on_the_estimate():
     assert draws.shape == (4000, 1)
     assert np.median(draws[:, 0]) == pytest.approx(m.params_["lam"], rel=0.01)
     assert np.std(np.log(draws[:, 0])) == pytest.approx(m.stderr_["lam"] / m.params_["lam"], rel=0.05)
+
+
+def test_standard_errors_are_computed_on_first_use_only():
+    # the Hessian costs 2k extra gradient passes: a fit used only for predictions skips it
+    calls = []
+
+    class Counting(PoissonRate):
+        def _covariance(self, z, data, weights, total):
+            calls.append(1)
+            return super()._covariance(z, data, weights, total)
+
+    m = Counting().fit(X, T)
+    assert calls == []
+    lam_hat = X.sum() / T.sum()
+    assert m.stderr_["lam"] == pytest.approx(np.sqrt(lam_hat / T.sum()), rel=1e-4)
+    m.summary()
+    m.confidence_intervals(0.9)
+    assert calls == [1]  # computed once, then kept
+    assert PoissonRate.from_params(lam=0.5).stderr_.isna().all()

@@ -465,12 +465,11 @@ class LikelihoodModel:
                 BoundaryWarning,
                 stacklevel=3,
             )
-        cov_z = self._covariance(best.x, udata, uw, total)
         self.params_ = pd.Series(theta, index=names, dtype=float)
         self._theta = theta
-        self.covariance_ = pd.DataFrame(cov_z, index=names, columns=names)
-        se_z = np.sqrt(np.clip(np.diag(cov_z), 0, None)) if np.all(np.isfinite(cov_z)) else np.full(len(names), np.nan)
-        self.stderr_ = pd.Series(np.where(pos, theta * se_z, se_z), index=names, dtype=float)
+        # the Hessian costs 2k gradient passes over the data: computed when first asked for
+        self.__dict__["_covariance_log"] = None
+        self.__dict__["_pending_covariance"] = (np.array(best.x, dtype=float), udata, uw, total)
         self.log_likelihood_ = ll_total
         self.n_customers_ = total
         self.n_unique_ = int(len(uw))
@@ -488,6 +487,37 @@ class LikelihoodModel:
         """True when a positive parameter is beyond 1e6 or below 1e-6 (|log| > 13.8)."""
         pos = self._positive_mask()
         return bool(np.any(np.abs(np.asarray(z)[pos]) > np.log(1e6)))
+
+    @property
+    def covariance_(self) -> pd.DataFrame | None:
+        """Covariance of the log-scale parameters: the inverse Hessian of the total negative
+        log-likelihood at the optimum. Computed on first use and then kept (as statsmodels
+        caches ``bse``), so a fit used only for predictions does not pay for it."""
+        pending = self.__dict__.get("_pending_covariance")
+        if pending is not None:
+            z, data, weights, total = pending
+            names = self._all_parameter_names()
+            self.__dict__["_covariance_log"] = pd.DataFrame(self._covariance(z, data, weights, total), index=names, columns=names)
+            self.__dict__["_pending_covariance"] = None
+        return self.__dict__.get("_covariance_log")
+
+    @covariance_.setter
+    def covariance_(self, value: pd.DataFrame | None) -> None:
+        self.__dict__["_covariance_log"] = value
+        self.__dict__["_pending_covariance"] = None
+
+    @property
+    def stderr_(self) -> pd.Series:
+        """Standard errors on the natural scale, by the delta method ``se(theta) = theta * se(log theta)``;
+        NaN where no covariance is known (a model made by :meth:`from_params`)."""
+        self._require_fit()
+        names = self._all_parameter_names()
+        cov = self.covariance_
+        if cov is None or not np.all(np.isfinite(cov.to_numpy())):
+            return pd.Series(np.nan, index=names, dtype=float)
+        se_z = np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None))
+        theta = self.params_.to_numpy()
+        return pd.Series(np.where(self._positive_mask(), theta * se_z, se_z), index=names, dtype=float)
 
     def _covariance(self, z, data, weights, total) -> np.ndarray:
         """Inverse Hessian of the total negative log-likelihood in z (central differences of the gradient)."""
@@ -617,7 +647,6 @@ class LikelihoodModel:
             raise SchemaError(f"{cls.__name__} parameters {', '.join(np.array(names)[pos])} must be positive and finite")
         model.params_ = pd.Series(values, index=names, dtype=float)
         model._theta = values
-        model.stderr_ = pd.Series(np.nan, index=names, dtype=float)
         model.covariance_ = None
         return model
 
@@ -667,11 +696,8 @@ class LikelihoodModel:
         if cov is not None:
             cov_arr = np.array([[np.nan if v is None else v for v in row] for row in cov], dtype=float)
             model.covariance_ = pd.DataFrame(cov_arr, index=names, columns=names)
-            se_z = np.sqrt(np.clip(np.diag(cov_arr), 0, None))
-            model.stderr_ = pd.Series(np.where(model._positive_mask(), values * se_z, se_z), index=names)
         else:
             model.covariance_ = None
-            model.stderr_ = pd.Series(np.nan, index=names, dtype=float)
         if payload.get("log_likelihood") is not None:
             model.log_likelihood_ = float(payload["log_likelihood"])
         if payload.get("n_customers") is not None:
