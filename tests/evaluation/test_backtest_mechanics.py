@@ -145,6 +145,10 @@ def test_conditional_table_and_json_contract(poisson_models):
     assert again.best == "bgnbd"
     assert (again.reason_code, again.reason_values, again.reason) == (result.reason_code, d["reason_values"], result.reason)
     assert again.tracking["cumulative"].tolist() == result.tracking["cumulative"].tolist()
+    # a result stored before reasons had codes gets its code back from the stored metrics
+    legacy = {k: v for k, v in json.loads(json.dumps(result.to_payload())).items() if k not in ("reason_code", "reason_values")}
+    old = BacktestResult.from_payload(legacy)
+    assert (old.reason_code, old.reason_values) == (result.reason_code, d["reason_values"])
 
 
 def test_choose_lowest_tracking_error_then_bic():

@@ -164,8 +164,15 @@ class BacktestResult:
                 f = f.set_index(index)
             return f
 
+        models = dict(payload.get("models", {}))
+        code, values = payload.get("reason_code") or "", dict(payload.get("reason_values") or {})
+        if not code:  # stored before reasons had codes: the choice follows from the stored metrics
+            candidates = {m: r for m, r in models.items()
+                          if m != "gg" and isinstance(r, dict) and "error" not in r and "bic" in r}
+            if candidates and _choose(candidates)[0] == payload["best"]:
+                _, code, values = _choose(candidates)
         return cls(
-            best=payload["best"], reason=payload.get("reason", ""), models=dict(payload.get("models", {})),
+            best=payload["best"], reason=payload.get("reason", ""), models=models,
             tracking=frame("tracking"), conditional=frame("conditional", "frequency"),
             histogram=frame("histogram", "frequency"),
             probability_alive_calibration=frame("probability_alive_calibration"),
@@ -174,7 +181,7 @@ class BacktestResult:
             tracking_unit=payload.get("tracking_unit", payload.get("time_unit", "week")),
             n_customers=int(payload.get("n_customers", 0)),
             summaries_html=dict(payload.get("summaries_html", {})),
-            reason_code=payload.get("reason_code", ""), reason_values=dict(payload.get("reason_values") or {}),
+            reason_code=code, reason_values=values,
         )
 
     def metrics_frame(self) -> pd.DataFrame:

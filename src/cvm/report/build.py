@@ -272,7 +272,8 @@ def _backtest(b: ReportBuilder, s: Section) -> None:
     fmt = b.fmt
     bt = b.backtest()
     s.intro = fmt.t("backtest_intro", calibration_end=fmt.date(bt.calibration_end), holdout_end=fmt.date(bt.holdout_end))
-    s.blocks.append(b.key_figures([(fmt.t("best_model"), bt.best), ("", bt.reason)]))
+    why = fmt.explain(bt.reason_code, bt.reason_values) if getattr(bt, "reason_code", "") else bt.reason
+    s.blocks.append(b.key_figures([(fmt.t("best_model"), fmt.term(bt.best)), ("", why)]))
     keep = ["holdout_actual", "holdout_predicted", "tracking_error", "mae_purchases", "rmse_purchases", "mae_spend",
             "rmse_spend", "chi_square", "chi_square_dof", "chi_square_p_value", "probability_alive_ece", "ranking_gini",
             "top_decile_share", "bic"]
@@ -508,6 +509,34 @@ def _frames_of(result: Any) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
+def _actions(b: ReportBuilder, s: Section) -> None:
+    """How many customers get each action, then the first customers with action and reason in the reader's words."""
+    from cvm.value import next_best_actions
+    from cvm.value.actions import ACTIONS
+
+    fmt = b.fmt
+    frame = next_best_actions(b.ws, b.scores())
+    if frame.empty:
+        s.blocks.append(b.no_data())
+        return
+    counts = frame["action"].value_counts().reindex(ACTIONS).dropna()
+    s.blocks.append(b.table(pd.DataFrame({"action": [fmt.term(a) for a in counts.index],
+                                          "customers": counts.to_numpy(int)}), fmt.t("actions_count")))
+    head = frame.head(MAX_ROWS)
+    shown = pd.DataFrame({
+        "customer_id": head["customer_id"].astype(str).to_numpy(),
+        "action": [fmt.term(a) for a in head["action"]],
+        "reason": [fmt.explain(c, v) for c, v in zip(head["reason_code"], head["reason_values"])],
+        "value_tier": [fmt.term(v) for v in head["value_tier"]],
+        "lifecycle_stage": [fmt.term(v) for v in head["lifecycle_stage"]],
+        "clv": head["clv"].to_numpy(float),
+        "probability_alive": head["probability_alive"].to_numpy(float),
+    })
+    s.blocks.append(b.table(shown, fmt.t("actions_list")))
+    if len(frame) > MAX_ROWS:
+        s.blocks.append(b.note(fmt.t("showing_rows", shown=fmt.integer(MAX_ROWS), total=fmt.integer(len(frame)))))
+
+
 def _network(b: ReportBuilder, s: Section) -> None:
     from cvm.value import network_value
 
@@ -531,7 +560,7 @@ SECTIONS: list[tuple[str, Callable[[ReportBuilder, Section], None], str | None]]
     ("cohorts", _cohorts, "cohorts_intro"),
     ("investment", _generic("investment"), "investment_intro"),
     ("receivables", _generic("receivables"), "receivables_intro"),
-    ("actions", _generic("next_best_actions"), "actions_intro"),
+    ("actions", _actions, "actions_intro"),
     ("network", _network, "network_intro"),
 ]
 

@@ -109,6 +109,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "receivables_intro": "Who pays late, and how much is outstanding.",
         "actions": "Next-best actions",
         "actions_intro": "What to do next for each customer, following value and journey stage.",
+        "actions_count": "Customers per action",
+        "actions_list": "Customers with their action and the reason",
         "network": "Referral network",
         "network_intro": "The value customers bring in through the customers they referred.",
         "footer": "Made with cvm. This file works offline: charts are drawn by plotly.js embedded in the page.",
@@ -198,6 +200,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "receivables_intro": "Wie laat betaalt, en hoeveel er openstaat.",
         "actions": "Volgende beste acties",
         "actions_intro": "Wat de volgende stap is voor elke klant, naar waarde en fase in de klantreis.",
+        "actions_count": "Klanten per actie",
+        "actions_list": "Klanten met hun actie en de reden",
         "network": "Verwijzingsnetwerk",
         "network_intro": "De waarde die klanten binnenbrengen via de klanten die zij aanbrachten.",
         "footer": "Gemaakt met cvm. Dit bestand werkt offline: de grafieken tekent plotly.js, dat in de pagina zit.",
@@ -226,6 +230,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "value_share": "aandeel waarde",
         "customer_share": "aandeel klanten",
         "reason": "reden",
+        "action": "actie",
         "rows": "rijen",
         "source": "bron",
         "line": "regel",
@@ -296,6 +301,18 @@ class Formatter:
 
     def unit(self, time_unit: str) -> str:
         return UNITS[self.language].get(time_unit, time_unit)
+
+    def term(self, value: Any) -> str:
+        """A tier, stage, action or model code in words (:func:`cvm.value.explain.term`)."""
+        from cvm.value.explain import term
+
+        return "–" if self._missing(value) else term(value, self.language)
+
+    def explain(self, reason_code: str, values: Any = None) -> str:
+        """A reason code with its figures in this language and currency (:func:`cvm.value.explain.explain`)."""
+        from cvm.value.explain import explain
+
+        return explain(reason_code, values or {}, self.language, self.currency)
 
     # numbers
     @staticmethod

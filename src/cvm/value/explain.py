@@ -117,11 +117,13 @@ VALUE_KINDS: dict[str, str] = {
     "others": "model_percent1", "errors": "model_percent1", "bic_by_model": "model_number1",
 }
 
-#: Dutch words for the built-in tiers and lifecycle stages (tiers a user names stay as named)
+#: Dutch words for the built-in tiers, lifecycle stages and next-best actions (tiers a user names stay as named)
 TERMS: dict[str, dict[str, str]] = {
     "en": {},
     "nl": {"platinum": "platina", "gold": "goud", "silver": "zilver", "bronze": "brons", "new": "nieuw",
-           "active": "actief", "loyal": "trouw", "at risk": "risico", "lapsed": "verloren", "prospect": "prospect"},
+           "active": "actief", "loyal": "trouw", "at risk": "risico", "lapsed": "verloren", "prospect": "prospect",
+           "collect payment": "betaling innen", "retain": "behouden", "win back": "terugwinnen",
+           "lower cost-to-serve": "bedieningskosten verlagen", "upsell": "meer verkopen", "nurture": "onderhouden"},
 }
 
 #: model names as people write them (the same in both languages)
@@ -137,6 +139,12 @@ _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 def reason_codes() -> list[str]:
     """Every reason code :func:`explain` knows, sorted."""
     return sorted(REASONS)
+
+
+def term(value: Any, language: str = "en") -> str:
+    """A tier, lifecycle stage, action or model code in words of ``language`` (unknown codes as they are)."""
+    text = str(value)
+    return MODEL_NAMES.get(text) or TERMS.get(language, {}).get(text, text)
 
 
 def explain(reason_code: str, values: Mapping[str, Any] | None = None, language: str = "en",
