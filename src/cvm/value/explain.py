@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from cvm.errors import SchemaError
 
@@ -148,7 +148,7 @@ def term(value: Any, language: str = "en") -> str:
 
 
 def explain(reason_code: str, values: Mapping[str, Any] | None = None, language: str = "en",
-            currency: str = "EUR") -> str:
+            currency: str = "EUR", terms: Callable[[Any], str] | None = None) -> str:
     """The reason ``reason_code`` in words, citing ``values`` formatted for ``language``.
 
     Parameters
@@ -162,6 +162,9 @@ def explain(reason_code: str, values: Mapping[str, Any] | None = None, language:
         ``en`` (numbers as en_GB: ``€1,234.50``) or ``nl`` (nl_NL: ``€ 1.234,50``).
     currency
         ISO code of money values (the workspace's ``settings.currency``).
+    terms
+        Words for tiers and stages in a face's own vocabulary (the web app's
+        message catalog); default :func:`term`.
 
     Raises
     ------
@@ -174,7 +177,7 @@ def explain(reason_code: str, values: Mapping[str, Any] | None = None, language:
     if reason_code not in REASONS:
         raise SchemaError(f"unknown reason code '{reason_code}'", hint="known codes: " + ", ".join(reason_codes()))
     values = dict(values or {})
-    shown = {k: _show(k, v, lang, currency) for k, v in values.items()}
+    shown = {k: _show(k, v, lang, currency, terms) for k, v in values.items()}
 
     def optional(match: re.Match) -> str:
         names = _PLACEHOLDER.findall(match.group(1))
@@ -244,7 +247,7 @@ def _style(language: str, currency: str) -> _LocaleStyle:
     return _LocaleStyle(LOCALES[language], currency)
 
 
-def _show(name: str, value: Any, lang: str, currency: str) -> str:
+def _show(name: str, value: Any, lang: str, currency: str, terms: Callable[[Any], str] | None = None) -> str:
     """One value in words for the sentence (empty text for a missing value)."""
     if _missing(value):
         return ""
@@ -262,7 +265,7 @@ def _show(name: str, value: Any, lang: str, currency: str) -> str:
         n = int(round(float(value)))
         return f"{style.number(n, 0)} {_DAYS[lang][0 if n == 1 else 1]}"
     if kind == "term":
-        return TERMS[lang].get(str(value), str(value))
+        return terms(value) if terms is not None else term(value, lang)
     if kind == "model":
         return MODEL_NAMES.get(str(value), str(value))
     if kind == "models":

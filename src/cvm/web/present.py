@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from cvm.errors import CvmError
+
 #: format of each column the pages show: money, percent, count, number (2 digits), days, date, datetime, term, text
 COLUMN_KINDS: dict[str, str] = {
     # money
@@ -98,36 +100,60 @@ def matrix(counts: dict[str, dict[str, Any]], shares: dict[str, dict[str, Any]] 
     return {"to": end, "rows": rows}
 
 
-#: what a next-best action needs from the customer's row to explain itself
-ACTION_REASON_KEYS = {
-    "collect payment": "action.reason.collect_payment",
-    "retain": "action.reason.retain",
-    "win back": "action.reason.win_back",
-    "lower cost-to-serve": "action.reason.lower_cost",
-    "upsell": "action.reason.upsell",
-}
+#: actions whose reason cites only figures of the customer's score row
+SCORE_ONLY_ACTIONS = ("retain", "win back", "upsell", "nurture")
 
 
-def action_reason(fmt, action: str | None, score: dict[str, Any], library_reason: str | None) -> str | None:
-    """The reason for a next-best action in the page's language, from the customer's scores.
+def reason_text(fmt, reason_code: str | None, values: dict[str, Any] | None) -> str | None:
+    """A library reason (code and figures) as a sentence in the page's language and currency.
 
-    The rules are those of :mod:`cvm.value.actions`; the value layer words its
-    reasons in English only, so the page rebuilds them from the same numbers.
-    Falls back to the library's text for an action this page does not know.
+    Words and numbers come from :func:`cvm.value.explain.explain`, the one
+    renderer the report and the CLI use too; tiers and stages take the page's
+    own terms (``term.<code>``).
     """
-    if not action:
+    if not reason_code:
         return None
-    stage = score.get("lifecycle_stage")
-    values = {
-        "tier": fmt.term(score.get("value_tier")),
-        "stage": fmt.term(stage),
-        "clv": fmt.money(score.get("clv"), digits=0),
-        "historic": fmt.money(score.get("historic_value"), digits=0),
-        "p_alive": fmt.percent(score.get("probability_alive"), digits=0),
-    }
-    key = ACTION_REASON_KEYS.get(action)
-    if key is None and action == "nurture":
-        key = {"prospect": "action.reason.prospect", "new": "action.reason.new"}.get(stage, "action.reason.nurture")
-    if key is None:
-        return library_reason
-    return fmt(key, **values)
+    from cvm.value.explain import explain
+
+    text = explain(reason_code, values or {}, fmt.language, fmt.currency, terms=fmt.term)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def backtest_reason(fmt, result: dict[str, Any]) -> str | None:
+    """Why a backtest chose its model, in the page's language (``cvm backtest --json`` result).
+
+    Results stored before reasons had codes carry only the English ``reason``.
+    """
+    code = result.get("reason_code")
+    return reason_text(fmt, code, result.get("reason_values")) if code else result.get("reason")
+
+
+def action_reason(fmt, action: dict[str, Any] | str | None, score: dict[str, Any] | None = None,
+                  library_reason: str | None = None) -> str | None:
+    """The reason for a customer's next-best action in the page's language.
+
+    ``action`` is the customer view's ``next_best_action`` (``action``,
+    ``reason``, ``reason_code``, ``reason_values``) or only the action's name.
+    With a reason code the sentence is rendered from it. Without one, the
+    code and figures are taken from the customer's ``score`` row by the value
+    layer's own rule (:func:`cvm.value.actions.action_reason`), except for
+    "collect payment" and "lower cost-to-serve", whose figures (overdue amount,
+    cost-to-serve) are not in the scores: then no sentence is shown rather than
+    an English one or a wrong amount. ``library_reason`` is kept for callers of
+    the earlier signature.
+    """
+    if isinstance(action, dict):
+        name = action.get("action")
+        code, values = action.get("reason_code"), action.get("reason_values")
+    else:
+        name, code, values = action, None, None
+    if not name:
+        return None
+    if not code and name in SCORE_ONLY_ACTIONS and score:
+        from cvm.value.actions import action_reason as library_rule
+
+        try:
+            code, values = library_rule(str(name), score)
+        except CvmError:
+            return None
+    return reason_text(fmt, code, values)
