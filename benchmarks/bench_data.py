@@ -36,7 +36,7 @@ def main() -> None:
 
     parquet = work / "tx.parquet"
     write_transactions(parquet, n_customers=args.customers, seed=11, format="parquet")
-    n_tx = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchone()[0]
+    n_tx = duckdb.sql(f"SELECT count(*) FROM read_parquet('{parquet}')").fetchall()[0][0]
     start = time.perf_counter()
     ws = Workspace.open(work / "ws")
     ws.ingest(parquet, kind="transactions")
