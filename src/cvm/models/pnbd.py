@@ -269,9 +269,15 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             return rough
         return self._to_theta(self._newton_polish(res.x, sub, ones, data, weights))
 
-    def _newton_polish(self, z, sub, sub_weights, data, weights, steps=6):
-        """Newton steps on the full data with the subsample's Hessian (of the mean objective, so the
-        same scale), each step one full gradient; stops at a gradient L-BFGS-B accepts at once."""
+    def _newton_polish(self, z, sub, sub_weights, data, weights, steps=12):
+        """Quasi-Newton steps on the full data, one full pass (value and gradient) each.
+
+        The first step uses the subsample's Hessian (of the mean objective, so the same
+        scale); after every step the matrix is corrected by the BFGS secant update with
+        the full data's change in gradient, so it converges to the full data's curvature
+        and the steps become Newton-like within a few passes. Stops once the gradient is
+        below L-BFGS-B's tolerance, so the engine's optimiser accepts the point at once.
+        """
         total, sub_total = float(weights.sum()), float(sub_weights.sum())
         k = z.size
         hess = np.empty((k, k))
@@ -285,8 +291,9 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).min() <= 0:
                 return z
             value, grad = self._objective(z, data, weights, total)
+            stop = 0.1 * self.optimizer_options.get("gtol", 1e-10)
             for _ in range(steps):
-                if not np.isfinite(value) or np.max(np.abs(grad)) < 1e-8:
+                if not np.isfinite(value) or np.max(np.abs(grad)) < stop:
                     break
                 step = np.linalg.solve(hess, grad)
                 for _ in range(5):  # halve the step until the objective does not rise
@@ -296,6 +303,11 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                     step = step / 2
                 else:
                     break
+                moved, change = -step, new_grad - grad
+                curvature = moved @ change
+                if curvature > 1e-12 * np.linalg.norm(moved) * np.linalg.norm(change):
+                    h_moved = hess @ moved
+                    hess = hess - np.outer(h_moved, h_moved) / (moved @ h_moved) + np.outer(change, change) / curvature
                 z, value, grad = z - step, new_value, new_grad
         return z
 
@@ -469,10 +481,11 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
     def _evaluate(self, theta, data, grad):
         """Per-row log-likelihood and (optionally) its gradient; the last result is kept for the engine's
         value-then-gradient calls at the same parameters."""
-        key = (theta.tobytes(), grad)
         cached = getattr(self, "_last_eval", None)
-        if cached is not None and cached[0] is data["frequency"] and cached[1] in (key, (key[0], True)):
-            return cached[2], cached[3]
+        if (cached is not None and cached[0] is data["frequency"] and (cached[2] or not grad)
+                and cached[1].shape == theta.shape and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
+            # the same parameters up to the last bit or two (log/exp round trips of the engine)
+            return cached[3], cached[4]
         params = self._row_params(theta, data)
         r, alpha, s, beta = params
         x, T = data["frequency"], data["T"]
@@ -498,7 +511,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             g_rows = g.T
             if len(theta) > 4:
                 g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
-        self._last_eval = (data["frequency"], key, ll, g_rows)
+        self._last_eval = (data["frequency"], np.array(theta, dtype=float), grad, ll, g_rows)
         return ll, g_rows
 
     def _distinct_counts(self, x):
