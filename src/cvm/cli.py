@@ -605,7 +605,8 @@ def actions(
         counts = frame["action"].value_counts().to_dict() if "action" in frame else {}
         emit_json({"n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit), "out": str(out_file) if out_file else None})
     else:
-        out.print(frame_table(frame, title="Next-best actions", max_rows=limit))
+        shown = frame.drop(columns=[c for c in ("reason_code", "reason_values") if c in frame.columns])
+        out.print(frame_table(shown, title="Next-best actions", max_rows=limit))
         if out_file:
             out.print(f"written to {out_file}")
 

@@ -91,8 +91,6 @@ def test_360_page_in_dutch_explains_a_score_based_action(invoice_server):
     assert "klasse" in reason and "tier" not in reason and "customer" not in reason
 
 
-@pytest.mark.xfail(strict=True, reason="cvm.value.customer.customer_view passes only action and reason to the page; "
-                                       "needs reason_code and reason_values in next_best_action (see the report)")
 def test_360_page_in_dutch_shows_the_overdue_amount(invoice_server):
     page = _page(invoice_server, "/customers/K003?lang=nl")
     action = page.split('id="next-best-action"')[1].split("</div>")[0]

@@ -35,6 +35,7 @@ and margin) — what the whole remaining relationship is worth today.
 from __future__ import annotations
 
 import inspect
+import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -661,6 +662,7 @@ def score_customers(
             ws, frame,
             {
                 "run_id": run_id, "as_of": stamp, "created": pd.Timestamp.now(), "model": name, "model_reason": reason,
+                "model_reason_code": reason_code, "model_reason_values": json.dumps(reason_values, default=str),
                 "horizon": opts["horizon"], "time_unit": opts["time_unit"], "discount_rate": opts["discount_rate"],
                 "margin": opts["margin"], "level": opts["level"], "n_customers": len(frame),
                 "total_clv": float(frame["clv"].sum()),

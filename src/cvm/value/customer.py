@@ -133,7 +133,7 @@ def customer_view(ws: Any, customer_id: Any, max_transactions: int = 200) -> Cus
             actions = next_best_actions(ws, latest)
             a = actions[actions["customer_id"].astype(str) == cid]
             if not a.empty:
-                action = {"action": a.iloc[0]["action"], "reason": a.iloc[0]["reason"]}
+                action = {k: a.iloc[0][k] for k in ("action", "reason", "reason_code", "reason_values") if k in a.columns}
     else:
         notes.append("no scoring run yet: run 'cvm score' for value, P(alive) and actions")
 

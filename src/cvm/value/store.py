@@ -51,6 +51,8 @@ RUN_COLUMNS: dict[str, str] = {
     "created": "TIMESTAMP",
     "model": "VARCHAR",
     "model_reason": "VARCHAR",
+    "model_reason_code": "VARCHAR",
+    "model_reason_values": "VARCHAR",  # JSON
     "horizon": "BIGINT",
     "time_unit": "VARCHAR",
     "discount_rate": "DOUBLE",
@@ -66,6 +68,8 @@ def _ensure_tables(con) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS scores ({cols})")
     cols = ", ".join(f'"{k}" {v}' for k, v in RUN_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS score_runs ({cols})")
+    for name, kind in RUN_COLUMNS.items():  # workspaces made by an earlier version lack newer columns
+        con.execute(f'ALTER TABLE score_runs ADD COLUMN IF NOT EXISTS "{name}" {kind}')
 
 
 def new_run_id() -> str:

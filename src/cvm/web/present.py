@@ -119,6 +119,22 @@ def reason_text(fmt, reason_code: str | None, values: dict[str, Any] | None) -> 
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def run_reason(fmt, run: dict[str, Any]) -> str | None:
+    """Why a stored scoring run used its model, in the page's language (English for runs stored
+    before reasons had codes)."""
+    import json
+
+    code = run.get("model_reason_code")
+    if not code:
+        return run.get("model_reason")
+    raw = run.get("model_reason_values")
+    try:
+        values = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        return run.get("model_reason")
+    return reason_text(fmt, code, values)
+
+
 def backtest_reason(fmt, result: dict[str, Any]) -> str | None:
     """Why a backtest chose its model, in the page's language (``cvm backtest --json`` result).
 

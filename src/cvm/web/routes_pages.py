@@ -273,7 +273,7 @@ def _customer_context(payload: dict[str, Any], fmt) -> dict[str, Any]:
     action = payload.get("next_best_action") or {}
     out: dict[str, Any] = {"score": score, "name": attributes.get("name") or attributes.get("customer_name")}
     out["action"] = action.get("action")
-    out["action_reason"] = present.action_reason(fmt, action.get("action"), score, action.get("reason"))
+    out["action_reason"] = present.action_reason(fmt, action, score)
     out["rfm_segment"] = payload.get("rfm_segment")
     out["stage"] = payload.get("lifecycle_stage") or score.get("lifecycle_stage")
     out["history"] = present.table(payload.get("history"), ["as_of", "probability_alive", "clv", "clv_low", "clv_high",
@@ -459,7 +459,7 @@ def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str
     rate_kinds = {"margin": "percent", "discount_rate": "percent", "level": "percent"}
     context: dict[str, Any] = {
         "runs": present.table(runs, RUN_COLUMNS, kinds=rate_kinds),
-        "run_details": [(r.get("run_id"), r.get("model_reason")) for r in runs],
+        "run_details": [(r.get("run_id"), present.run_reason(fmt, r)) for r in runs],
         "fits": present.table(fits, FIT_COLUMNS),
         **_job_context(state, job),
     }
@@ -481,7 +481,7 @@ def _backtest_context(result: dict[str, Any], fmt) -> dict[str, Any]:
             (fmt.label("holdout_end"), fmt.date(result.get("holdout_end"))),
             (fmt.label("n_customers"), fmt.number(result.get("n_customers"))),
         ],
-        "backtest_reason": result.get("reason"),
+        "backtest_reason": present.backtest_reason(fmt, result),
         "backtest_models": present.table(rows, BACKTEST_COLUMNS,
                                          kinds={"holdout_actual": "count", "holdout_predicted": "count",
                                                 "holdout_error_pct": "percent", "tracking_error": "percent",
