@@ -238,36 +238,65 @@ def test_day_calibration_holdout_equals_lifetimes(engine, transactions):
 @pytest.mark.spark
 @pytest.mark.slow
 def test_spark_scoring_equals_local_scoring(transactions):
-    """Scores from mapInPandas partitions equal value_customers on the whole pandas summary."""
+    """Spark's split valuation (purchase part per history, spend part in SQL) equals value_customers."""
     bgnbd = pytest.importorskip("cvm.models.bgnbd")
-    from cvm.data.spark import compress_spark, score_spark
+    from scipy import stats
+
+    from cvm.data.spark import score_spark, summarise_spark
     from cvm.models import GammaGamma
     from cvm.value.clv import value_customers
 
     eng = SparkEngine()
-    from cvm.data.spark import summarise_spark
-
     summary = summarise_spark(eng.spark.createDataFrame(transactions), as_of="2024-02-29", time_unit="week")
     local = summary.toPandas().set_index("customer_id").sort_index()
-    histories = compress_spark(summary).toPandas()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = bgnbd.BGNBD().fit(histories["frequency"], histories["recency"], histories["T"], weights=histories["weight"])
+        model = bgnbd.BGNBD().fit(local["frequency"], local["recency"], local["T"])
         repeat = local[(local["frequency"] > 0) & (local["monetary_value"] > 0)]
         spend = GammaGamma().fit(repeat["frequency"], repeat["monetary_value"])
     options = dict(horizon=26, discount_rate=0.002, margin=0.25, level=0.9)
     ours = score_spark(summary.repartition(3), model, spend, **options).toPandas().set_index("customer_id").sort_index()
-    ref = value_customers(local, model, spend, **options).customers.set_index("customer_id").sort_index()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = value_customers(local, model, spend, **options).customers.set_index("customer_id").sort_index()
     assert list(ours.index) == list(ref.index)
-    for col in ("probability_alive", "expected_purchases", "expected_spend", "clv", "clv_low", "clv_high", "residual_value"):
+    for col in ("probability_alive", "expected_purchases", "expected_spend", "clv", "residual_value"):
         np.testing.assert_allclose(ours[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, err_msg=col)
     assert ours["clv"].gt(0).all()
-    # and, independently of value_customers, straight from the models' predictive functions:
+    # the interval: value_customers differentiates log E[M] by forward differences (step 1e-4 on the
+    # log-parameters, truncation error of relative order 1e-4 in the gradient); Spark uses the closed
+    # form, so the bounds agree to 1e-4 relative, not to rounding
+    for col in ("clv_low", "clv_high"):
+        np.testing.assert_allclose(ours[col].to_numpy(), ref[col].to_numpy(), rtol=1e-4, err_msg=col)
+    assert (ours["clv_low"] < ours["clv"]).all() and (ours["clv"] < ours["clv_high"]).all()
+
+    # independently of value_customers, straight from the models' predictive functions:
     # CLV = margin * E[M] * sum_k (E[X(k)] - E[X(k-1)]) / (1 + d)^k  (docs/architecture.md, cvm.value.clv)
     f, r, t = (ours[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    m = ours["monetary_value"].to_numpy(float)
     np.testing.assert_allclose(ours["probability_alive"], model.probability_alive(f, r, t), rtol=1e-9)
     np.testing.assert_allclose(ours["expected_purchases"], model.expected_purchases(26.0, f, r, t), rtol=1e-9)
     increments = np.diff([np.zeros_like(f)] + [model.expected_purchases(float(k), f, r, t) for k in range(1, 27)], axis=0)
     discounted = sum(increments[k - 1] / 1.002**k for k in range(1, 27))
-    expected_spend = spend.expected_spend(f, ours["monetary_value"].to_numpy(float))
-    np.testing.assert_allclose(ours["clv"], 0.25 * expected_spend * discounted, rtol=1e-9)
+    np.testing.assert_allclose(ours["clv"], 0.25 * spend.expected_spend(f, m) * discounted, rtol=1e-9)
+    # and the spend part of the interval against central differences of the model's own expected_spend
+    # (step 1e-5 on each log-parameter: truncation error ~1e-10), variances added on the log scale:
+    # var(log CLV) = var(log DE) + g' C g; var(log DE) read back from value_customers with unit spend
+    z = np.log(spend.params_.to_numpy())
+    grad = np.empty((len(f), 3))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = 1e-5
+        up = spend.with_params(np.exp(z + step)).expected_spend(f, m)
+        down = spend.with_params(np.exp(z - step)).expected_spend(f, m)
+        grad[:, j] = (np.log(up) - np.log(down)) / 2e-5
+    var_spend = np.einsum("ij,jk,ik->i", grad, spend.covariance_.to_numpy(), grad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unit = value_customers(local.assign(monetary_value=1.0).drop(columns=["total_amount", "n_transactions"]),
+                               model, None, horizon=26, discount_rate=0.002, margin=1.0, level=0.9).customers
+    q = stats.norm.ppf(0.95)
+    var_purchase = (np.log(unit["clv_high"].to_numpy() / unit["clv"].to_numpy()) / q) ** 2
+    np.testing.assert_allclose(unit["clv"].to_numpy(), discounted, rtol=1e-9)
+    expected_low = ours["clv"].to_numpy() * np.exp(-q * np.sqrt(var_purchase + var_spend))
+    np.testing.assert_allclose(ours["clv_low"].to_numpy(), expected_low, rtol=1e-8)

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
+from cvm.data.spark.summary import as_date
 from cvm.errors import CvmError, SchemaError
 
 #: purchase models the pipeline can fit (command-line names)
@@ -41,6 +42,8 @@ class SparkRunResult:
     concentration: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    period: str = "day"
+    shuffle_partitions: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,17 +98,70 @@ def write_scores(scores_df: Any, out: str, out_format: str | None = None, mode: 
     ``out_format``: ``parquet``, ``csv`` or ``table`` (``out`` is then the table
     name); guessed from ``out`` when ``None`` (``.csv`` -> CSV, else Parquet).
     """
-    fmt = out_format or ("csv" if str(out).lower().endswith(".csv") else "parquet")
+    fmt = _output_format(out, out_format)
     writer = scores_df.write.mode(mode)
     if fmt == "table":
         writer.saveAsTable(out)
     elif fmt == "csv":
         writer.option("header", True).csv(str(out))
-    elif fmt == "parquet":
-        writer.parquet(str(out))
     else:
-        raise SchemaError(f"unknown output format '{fmt}'", hint="use parquet, csv or table")
+        writer.parquet(str(out))
     return str(out)
+
+
+def _output_format(out: str, out_format: str | None) -> str:
+    fmt = out_format or ("csv" if str(out).lower().endswith(".csv") else "parquet")
+    if fmt not in ("parquet", "csv", "table"):
+        raise SchemaError(f"unknown output format '{fmt}'", hint="use parquet, csv or table")
+    return fmt
+
+
+def read_scores(spark: Any, out: str, schema: Any, out_format: str | None = None) -> Any:
+    """The scores :func:`write_scores` wrote, read back lazily (columnar for Parquet and tables)."""
+    fmt = _output_format(out, out_format)
+    if fmt == "table":
+        return spark.table(out)
+    if fmt == "csv":
+        return spark.read.schema(schema).option("header", True).csv(str(out))
+    return spark.read.parquet(str(out))
+
+
+def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str) -> tuple[int, int, Any]:
+    """One pass over the input: ``(rows, unusable rows, day of the last usable transaction or None)``.
+
+    Unusable as in :func:`cvm.data.spark.summary.clean_transactions`: an empty
+    customer id, a timestamp that does not parse, or a missing amount. The
+    columns are checked first, so a missing one is a :class:`SchemaError`.
+    """
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.summary import clean_transactions
+
+    clean_transactions(raw, customer_col, datetime_col, amount_col)  # raises SchemaError on missing columns
+    ts = F.col(datetime_col).cast("timestamp")
+    amount = F.col(amount_col).cast("double")
+    bad = (
+        F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0)
+        | ts.isNull() | amount.isNull() | F.isnan(amount)
+    )
+    row = raw.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
+        F.max(F.when(~bad, ts)).alias("last"),
+    ).collect()[0]
+    last = None if row["last"] is None else row["last"].date()
+    return int(row["n"]), int(row["bad"] or 0), last
+
+
+def auto_shuffle_partitions(spark: Any, n_transactions: int, per_partition: int = 2_000_000) -> int:
+    """Shuffle partitions for a local run: one per ``per_partition`` transactions, at least the core count.
+
+    The summary shuffles the transactions once (by customer); partitions of about
+    two million transactions keep each task's hash tables small on a laptop-sized
+    driver, and tiny inputs get one partition per core instead of Spark's 200.
+    """
+    cores = int(spark.sparkContext.defaultParallelism)
+    return max(cores, -(-int(n_transactions) // per_partition))
 
 
 def run_spark_pipeline(
@@ -118,6 +174,7 @@ def run_spark_pipeline(
     margin: float = 0.3,
     as_of: Any = None,
     *,
+    period: str = "day",
     mapping: Mapping[str, str] | None = None,
     customer_col: str = "customer_id",
     datetime_col: str = "ts",
@@ -126,6 +183,8 @@ def run_spark_pipeline(
     penalizer: float = 0.0,
     out_format: str | None = None,
     aggregates: bool = True,
+    shuffle_partitions: int | None = None,
+    spend_digits: int = 6,
     spark: Any = None,
 ) -> SparkRunResult:
     """Read, summarise, compress, fit, score and write on Spark; return the counts.
@@ -147,12 +206,25 @@ def run_spark_pipeline(
     margin
         Margin rate applied to expected spend.
     as_of
-        Observation date; default the last transaction's day.
+        Observation date; default the day of the last usable transaction.
+    period
+        How finely purchases merge before counting: ``day`` (default, as the
+        DuckDB engine and lifetimes' ``freq="D"``) or a time unit. With
+        ``period=time_unit`` recency and T are whole numbers of units, so far
+        fewer distinct histories reach the driver (docs/spark.md has figures);
+        the price is that purchases in one week (month) count once.
     mapping
         ``{"customer_id": source, "ts": source, "amount": source}`` (the CLI's ``--map``).
     aggregates
         Also compute value tiers (written with the scores), the CLV per tier and
-        the concentration (share of customers making 80 % of value, Gini).
+        the concentration (share of customers making 80 % of value, Gini); the
+        last two are read back from the written scores.
+    shuffle_partitions
+        ``spark.sql.shuffle.partitions`` for this run; default: on a local master
+        :func:`auto_shuffle_partitions`, on a cluster the session's own setting.
+    spend_digits
+        Significant digits mean spend is rounded to before the Gamma-Gamma
+        compression (:func:`cvm.data.spark.summary.compress_spend_spark`).
 
     Returns
     -------
@@ -167,30 +239,42 @@ def run_spark_pipeline(
         concentration_spark, discount_rate_per_unit, score_spark, value_by_group_spark, value_tiers_spark,
     )
     from cvm.data.spark.session import spark_session
-    from cvm.data.spark.summary import (
-        compress_spark, compress_spend_spark, count_unusable, days_per_unit, read_transactions, summarise_spark,
-    )
+    from cvm.data.spark.summary import compress_spark, compress_spend_spark, days_per_unit, read_transactions, summarise_spark
 
     days_per_unit(time_unit)
+    days_per_unit(period)
+    _output_format(out, out_format)
     if model.lower() not in PURCHASE_MODELS:
         raise SchemaError(f"'{model}' cannot value customers on Spark", hint=f"use one of {', '.join(PURCHASE_MODELS)}")
     clock: dict[str, float] = {}
+    notes: list[str] = []
     start = time.perf_counter()
     spark = spark or spark_session()
     cust, ts, amount = _columns(mapping, customer_col, datetime_col, amount_col)
     raw = read_transactions(path_or_df, spark)
-    counts = raw.agg(F.count(F.lit(1)).alias("n")).collect()[0]
-    n_tx = int(counts["n"])
+    n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
     if n_tx == 0:
         raise SchemaError("the input holds no transactions")
-    unusable = count_unusable(raw, cust, ts, amount)
+    if last_day is None:
+        raise SchemaError("no transaction has a usable customer id, timestamp and amount",
+                          hint="check the column mapping and the timestamp format")
+    as_of_used = as_date(as_of, "as_of") or last_day
     clock["read"] = time.perf_counter() - start
 
-    step = time.perf_counter()
-    summary = summarise_spark(raw, cust, ts, amount, as_of=as_of, time_unit=time_unit).persist(StorageLevel.MEMORY_AND_DISK)
+    previous_partitions = spark.conf.get("spark.sql.shuffle.partitions")
+    partitions = shuffle_partitions
+    if partitions is None and str(spark.sparkContext.master).startswith("local"):
+        partitions = auto_shuffle_partitions(spark, n_tx)
+    if partitions is not None:
+        spark.conf.set("spark.sql.shuffle.partitions", str(int(partitions)))
+    summary = None
     try:
+        step = time.perf_counter()
+        summary = summarise_spark(raw, cust, ts, amount, as_of=as_of_used, time_unit=time_unit, period=period)
+        summary = summary.persist(StorageLevel.MEMORY_AND_DISK)
         histories = compress_spark(summary).toPandas()
-        spend_rows = compress_spend_spark(summary).toPandas()
+        spend_rows = compress_spend_spark(summary, spend_digits).toPandas()
+        net_returns = int(summary.where((F.col("frequency") > 0) & (F.col("monetary_value") <= 0)).count())
         clock["summarise_compress"] = time.perf_counter() - step
         if histories.empty:
             raise SchemaError("no customer has a usable transaction", hint="check the as-of date and the column mapping")
@@ -198,46 +282,52 @@ def run_spark_pipeline(
         step = time.perf_counter()
         purchase_model = fit_on_driver(model, histories, penalizer)
         spend_model, note = fit_spend_on_driver(spend_rows)
+        if note:
+            notes.append(note)
+        if net_returns and spend_model is not None:
+            notes.append(f"{net_returns} repeat customer(s) with a mean spend that is not positive (net returns) "
+                         "are valued at the population's expected spend")
         clock["fit"] = time.perf_counter() - step
 
         step = time.perf_counter()
         scores = score_spark(
             summary, purchase_model, spend_model, horizon=horizon,
             discount_rate=discount_rate_per_unit(discount_rate, time_unit), margin=margin, level=level,
+            histories=histories,
         )
-        result_tiers: dict[str, dict[str, float]] = {}
-        result_conc: dict[str, float] = {}
+        limits: dict[str, float] = {}
         if aggregates:
-            scores = scores.persist(StorageLevel.MEMORY_AND_DISK)
             scores, limits = value_tiers_spark(scores)
         write_scores(scores, out, out_format)
         clock["score_write"] = time.perf_counter() - step
-        total_clv = float(scores.agg(F.sum("clv")).collect()[0][0] or 0.0)
+
+        step = time.perf_counter()
+        written = read_scores(spark, out, scores.schema, out_format)
+        result_tiers: dict[str, dict[str, float]] = {}
+        result_conc: dict[str, float] = {}
         if aggregates:
-            step = time.perf_counter()
-            for row in value_by_group_spark(scores).collect():
+            for row in value_by_group_spark(written).collect():
                 result_tiers[row["value_tier"]] = {
                     "threshold": limits[row["value_tier"]], "customers": int(row["customers"]),
                     "total_clv": float(row["total_clv"]), "mean_clv": float(row["mean_clv"]),
                 }
-            result_conc = concentration_spark(scores)
-            clock["aggregates"] = time.perf_counter() - step
-            scores.unpersist()
+            total_clv = float(sum(t["total_clv"] for t in result_tiers.values()))
+            result_conc = concentration_spark(written)
+        else:
+            total_clv = float(written.agg(F.sum("clv")).collect()[0][0] or 0.0)
+        clock["aggregates"] = time.perf_counter() - step
     finally:
-        summary.unpersist()
+        if summary is not None:
+            summary.unpersist()
+        spark.conf.set("spark.sql.shuffle.partitions", previous_partitions)
     clock["total"] = time.perf_counter() - start
-    as_of_used = as_of
-    if as_of_used is None:
-        last = raw.select(F.max(F.col(ts).cast("timestamp"))).collect()[0][0]
-        as_of_used = None if last is None else last.date()
     return SparkRunResult(
-        out=str(out), model=model.lower(), time_unit=time_unit,
-        as_of=None if as_of_used is None else str(as_of_used),
+        out=str(out), model=model.lower(), time_unit=time_unit, as_of=str(as_of_used),
         n_transactions=n_tx, rows_unusable=unusable,
         n_customers=int(histories["weight"].sum()),
         unique_histories=int(len(histories)), spend_rows=int(len(spend_rows)),
         driver_rows=int(len(histories) + len(spend_rows)),
         params=purchase_model.params, spend_params=None if spend_model is None else spend_model.params,
         total_clv=total_clv, tiers=result_tiers, concentration=result_conc, seconds=clock,
-        notes=[note] if note else [],
+        notes=notes, period=period, shuffle_partitions=None if partitions is None else int(partitions),
     )

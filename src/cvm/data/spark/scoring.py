@@ -1,22 +1,51 @@
 """Distributed scoring and the value aggregates, as Spark jobs.
 
-The models are fitted on the driver (on the compressed histories); their
-parameters travel to the executors as a few hundred bytes of JSON and every
-partition is valued with Arrow batches (``mapInPandas``) by the same function
-the local engine uses, :func:`cvm.value.clv.value_customers`:
+The models are fitted on the driver on the compressed histories. Scoring then
+splits the customer lifetime value
 
 .. math::
 
-    \\mathrm{CLV}_i = m \\, E[M_i] \\sum_{k=1}^{H} \\frac{E[X_i(k)] - E[X_i(k-1)]}{(1+d)^k}
+    \\mathrm{CLV}_i = m \\; E[M_i] \\; \\underbrace{\\sum_{k=1}^{H}
+        \\frac{E[X_i(k)] - E[X_i(k-1)]}{(1+d)^k}}_{DE(x_i, t_{x,i}, T_i)}
 
 (expected purchases of the purchase model, Fader, Hardie & Lee 2005, eq. 10;
-expected spend of the Gamma-Gamma model, Fader, Hardie & Lee 2005b, eq. 5), so a
-customer gets the same value on Spark as on one machine.
+expected spend of the Gamma-Gamma model, Fader & Hardie 2013, eq. 5) into its
+two factors:
+
+* the **purchase part** -- P(alive), expected purchases over the horizon,
+  ``DE`` and the residual purchases (DERT) -- depends on a customer only
+  through the history ``(x, t_x, T)``. It is computed on the driver for the
+  distinct histories (the table the model was fitted on) by the same function
+  the local engine uses, :func:`cvm.value.clv.value_customers`, and sent back
+  to the cluster as a small broadcast table joined on the history;
+* the **spend part** is a closed form, evaluated as a Spark SQL column
+  expression with the fitted ``p, q, gamma`` as literals:
+
+  .. math:: E[M \\mid x, \\bar m] = \\frac{p(\\gamma + x \\bar m)}{p x + q - 1}.
+
+No Python runs on the executors, and each distinct history is valued once.
+
+**Interval.** Both models are fitted independently, so on the log scale the
+delta-method variances add (as in :mod:`cvm.value.clv`):
+``Var(log CLV) = Var(log DE) + Var(log E[M])``. ``Var(log DE)`` per history comes
+from ``value_customers``; for the spend part the gradient over the log-parameters
+``(log p, log q, log gamma)`` is closed-form,
+
+.. math::
+
+    \\frac{\\partial \\log E[M]}{\\partial \\log p} = \\frac{q-1}{px+q-1},\\quad
+    \\frac{\\partial \\log E[M]}{\\partial \\log q} = \\frac{-q}{px+q-1},\\quad
+    \\frac{\\partial \\log E[M]}{\\partial \\log \\gamma} = \\frac{\\gamma}{\\gamma + x\\bar m},
+
+and ``Var(log E[M]) = g' C g`` with ``C`` the Gamma-Gamma covariance on the log
+scale. The interval is ``CLV * exp(-/+ z_{(1+L)/2} * sd)``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
+
+import numpy as np
 
 from cvm.errors import SchemaError
 
@@ -25,7 +54,10 @@ SCORE_COLUMNS = (
     "probability_alive", "expected_purchases", "expected_spend", "margin_rate",
     "clv", "clv_low", "clv_high", "residual_value",
 )
+HISTORY_KEY = ("frequency", "recency", "T")
 _SUMMARY_INPUT = ("customer_id", "frequency", "recency", "T", "monetary_value")
+#: level at which the purchase part's interval is read back into a standard deviation
+_HISTORY_LEVEL = 0.95
 
 
 def discount_rate_per_unit(yearly_rate: float, time_unit: str) -> float:
@@ -37,37 +69,102 @@ def discount_rate_per_unit(yearly_rate: float, time_unit: str) -> float:
     return (1.0 + yearly_rate) ** (days_per_unit(time_unit) / 365.25) - 1.0
 
 
-def _model_payload(model: Any) -> dict[str, Any] | None:
-    return None if model is None else model.to_dict()
+def value_histories(
+    histories: Any,
+    purchase_model: Any,
+    *,
+    horizon: int,
+    discount_rate: float,
+    residual: bool = True,
+) -> Any:
+    """The purchase part of CLV for each distinct history, on the driver.
 
+    Calls :func:`cvm.value.clv.value_customers` with unit spend and unit margin,
+    so its ``clv`` is the discounted expected purchases ``DE`` and its interval
+    ``DE * exp(+/- z sd)`` gives ``sd``, the delta-method standard deviation of
+    ``log DE`` from the purchase model alone: ``sd = log(high / DE) / z``.
 
-def _score_batches(
-    batches: Iterator[Any],
-    purchase: Mapping[str, Any],
-    spend: Mapping[str, Any] | None,
-    options: Mapping[str, Any],
-    out_columns: list[str],
-) -> Iterator[Any]:
-    """The function every partition runs: rebuild the models, value each Arrow batch."""
+    Parameters
+    ----------
+    histories
+        pandas frame with ``frequency, recency, T`` (other columns ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frequency, recency, T`` (as given) and ``probability_alive,
+        expected_purchases, discounted_purchases, log_variance`` (of ``log DE``)
+        and, with ``residual``, ``residual_purchases`` (DERT, no horizon).
+    """
     import warnings
 
-    from cvm.models import model_class
+    import pandas as pd
+    from scipy import stats
+
     from cvm.value.clv import value_customers
 
-    # model_class imports the model's module, which registers it for from_dict on this worker
-    purchase_model = model_class(purchase["model"]).from_dict(purchase)
-    spend_model = None if spend is None else model_class(spend["model"]).from_dict(spend)
-    for batch in batches:
-        if batch.empty:
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            valued = value_customers(
-                batch, purchase_model, spend_model,
-                horizon=options["horizon"], discount_rate=options["discount_rate"],
-                margin=options["margin"], level=options["level"], residual=options["residual"],
-            ).customers
-        yield valued[out_columns]
+    frame = pd.DataFrame({c: np.asarray(histories[c], dtype=float) for c in HISTORY_KEY})
+    frame["monetary_value"] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        valued = value_customers(
+            frame, purchase_model, None, horizon=int(horizon), discount_rate=float(discount_rate),
+            margin=1.0, level=_HISTORY_LEVEL, residual=residual,
+        ).customers
+    de = valued["clv"].to_numpy(float)
+    high = valued["clv_high"].to_numpy(float)
+    z = float(stats.norm.ppf(0.5 + _HISTORY_LEVEL / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.where(de > 0, np.log(high / np.where(de > 0, de, 1.0)) / z, 0.0)
+    out = frame[list(HISTORY_KEY)].copy()
+    out["probability_alive"] = valued["probability_alive"].to_numpy(float)
+    out["expected_purchases"] = valued["expected_purchases"].to_numpy(float)
+    out["discounted_purchases"] = de
+    out["log_variance"] = np.clip(np.nan_to_num(sd, nan=0.0, posinf=0.0), 0.0, None) ** 2
+    if residual:
+        out["residual_purchases"] = valued["residual_value"].to_numpy(float)
+    return out
+
+
+def spend_columns(spend_model: Any, columns: list[str]) -> tuple[Any, Any]:
+    """Spark column expressions ``(expected spend, Var(log expected spend))`` for a fitted Gamma-Gamma model.
+
+    ``E[M | x, m] = p (gamma + x m) / (p x + q - 1)`` (Fader & Hardie 2013, eq. 5),
+    with ``m`` taken as 0 when ``x = 0`` (the population mean ``p gamma / (q - 1)``)
+    and when the mean repeat spend is not positive (net returns: no usable spend
+    information). The variance is ``g' C g`` with the closed-form gradient of the
+    module docstring; 0 when the model has no finite covariance. With
+    ``spend_model=None`` the spend is each customer's observed mean order value
+    (``total_amount / n_transactions`` when those columns exist, else
+    ``monetary_value``), as in :func:`cvm.value.clv.value_customers`, and the
+    variance 0.
+    """
+    from pyspark.sql import functions as F
+
+    x = F.col("frequency")
+    if spend_model is None:
+        if "total_amount" in columns and "n_transactions" in columns:
+            spend = F.col("total_amount") / F.greatest(F.col("n_transactions").cast("double"), F.lit(1.0))
+        else:
+            spend = F.col("monetary_value")
+        return spend.cast("double"), F.lit(0.0)
+    spend_model._require_fit()
+    spend_model.expected_spend(np.array([0.0]), np.array([0.0]))  # raises on the driver when q <= 1 (no mean)
+    p, q, g = (float(spend_model.params[k]) for k in ("p", "q", "gamma"))
+    m = F.when((x > 0) & (F.col("monetary_value") > 0), F.col("monetary_value")).otherwise(F.lit(0.0))
+    denominator = F.lit(p) * x + F.lit(q - 1.0)
+    spend = F.lit(p) * (F.lit(g) + m * x) / denominator
+    cov = getattr(spend_model, "covariance_", None)
+    cov = None if cov is None else np.asarray(cov, dtype=float)
+    if cov is None or cov.shape != (3, 3) or not np.all(np.isfinite(cov)):
+        return spend, F.lit(0.0)
+    grad = [F.lit(q - 1.0) / denominator, F.lit(-q) / denominator, F.lit(g) / (F.lit(g) + m * x)]
+    variance = None
+    for i in range(3):
+        for j in range(i, 3):
+            term = F.lit(float(cov[i, j]) * (1.0 if i == j else 2.0)) * grad[i] * grad[j]
+            variance = term if variance is None else variance + term
+    return spend, F.greatest(variance, F.lit(0.0))
 
 
 def score_spark(
@@ -80,15 +177,17 @@ def score_spark(
     margin: float = 0.3,
     level: float = 0.9,
     residual: bool = True,
-    colocate_histories: bool = True,
+    histories: Any = None,
 ) -> Any:
-    """Value every customer of a Spark summary, partition by partition.
+    """Value every customer of a Spark summary: purchase part per distinct history, spend part in SQL.
 
     Parameters
     ----------
     summary_df
         Spark DataFrame with ``customer_id, frequency, recency, T,
-        monetary_value`` (other columns are carried along).
+        monetary_value`` (other columns are carried along). Persist it when it is
+        expensive: it is read once here (unless ``histories`` is given) and once
+        by every action on the result.
     purchase_model, spend_model
         Fitted cvm models (``BGNBD``, ``ParetoNBD``, ``MBGNBD``; ``GammaGamma`` or
         None for each customer's observed mean spend).
@@ -100,18 +199,18 @@ def score_spark(
         Margin rate on spend; level of the CLV interval.
     residual
         Also compute ``residual_value`` (discounted expected residual value, no horizon).
-    colocate_histories
-        Hash-partition by ``(frequency, recency, T)`` first (one shuffle of the
-        summary), so the model is evaluated once per distinct history rather
-        than once per history and partition.
+    histories
+        The distinct ``(frequency, recency, T)`` of ``summary_df`` as pandas (e.g.
+        ``compress_spark(summary_df).toPandas()``); collected here when None.
 
     Returns
     -------
     pyspark.sql.DataFrame
         The input columns plus :data:`SCORE_COLUMNS` (``residual_value`` only with
-        ``residual=True``). Lazy: nothing runs until it is written or collected.
+        ``residual=True``). Lazy: nothing more runs until it is written or collected.
     """
-    from pyspark.sql import types as T_
+    from pyspark.sql import functions as F
+    from scipy import stats
 
     missing = [c for c in _SUMMARY_INPUT if c not in summary_df.columns]
     if missing:
@@ -123,25 +222,36 @@ def score_spark(
         raise SchemaError(f"horizon must be at least one time unit, got {horizon}")
     if not 0 < margin <= 1:
         raise SchemaError(f"margin must lie in (0, 1], got {margin}")
+    if not 0 < level < 1:
+        raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
+    if discount_rate < 0:
+        raise SchemaError(f"discount rate must not be negative, got {discount_rate}")
     purchase_model._require_fit()
+    spend, var_spend = spend_columns(spend_model, list(summary_df.columns))
+    if histories is None:
+        histories = summary_df.select(*HISTORY_KEY).distinct().toPandas()
+    valued = value_histories(histories, purchase_model, horizon=horizon, discount_rate=discount_rate, residual=residual)
+    spark = summary_df.sparkSession
+    history_df = F.broadcast(spark.createDataFrame(valued))
+
     added = [c for c in SCORE_COLUMNS if residual or c != "residual_value"]
-    fields = [f for f in summary_df.schema.fields if f.name not in added]
-    schema = T_.StructType(fields + [T_.StructField(c, T_.DoubleType(), False) for c in added])
-    out_columns = [f.name for f in schema.fields]
-    purchase = _model_payload(purchase_model)
-    spend = _model_payload(spend_model)
-    options = {
-        "horizon": int(horizon), "discount_rate": float(discount_rate), "margin": float(margin),
-        "level": float(level), "residual": bool(residual),
+    carried = [c for c in summary_df.columns if c not in added]
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    money = F.lit(float(margin)) * F.col("expected_spend")
+    sd = F.sqrt(F.col("log_variance") + F.col("_var_spend"))
+    joined = summary_df.select(*carried).join(history_df, list(HISTORY_KEY), "left")
+    joined = joined.withColumn("expected_spend", spend).withColumn("_var_spend", var_spend)
+    columns = {
+        "probability_alive": F.col("probability_alive"),
+        "expected_purchases": F.col("expected_purchases"),
+        "expected_spend": F.col("expected_spend"),
+        "margin_rate": F.lit(float(margin)),
+        "clv": money * F.col("discounted_purchases"),
+        "clv_low": money * F.col("discounted_purchases") * F.exp(-F.lit(z) * sd),
+        "clv_high": money * F.col("discounted_purchases") * F.exp(F.lit(z) * sd),
+        "residual_value": money * F.col("residual_purchases") if residual else None,
     }
-
-    def score_partition(batches: Iterator[Any]) -> Iterator[Any]:
-        return _score_batches(batches, purchase, spend, options, out_columns)
-
-    # identical histories go to the same partition, so value_customers (which evaluates each
-    # distinct (frequency, recency, T) once per batch) does the costly model work once per history
-    colocated = summary_df.repartition("frequency", "recency", "T") if colocate_histories else summary_df
-    return colocated.mapInPandas(score_partition, schema)
+    return joined.select(*carried, *[columns[c].cast("double").alias(c) for c in added])
 
 
 # ----------------------------------------------------------------------------- value aggregates

@@ -256,31 +256,45 @@ def _last_day(tx: Any) -> date:
 
 
 def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
-    """The summary of ``tx`` (already cut at ``obs_day``): one row per customer."""
+    """The summary of ``tx`` (already cut at ``obs_day``): one row per customer.
+
+    One shuffle: the transactions are hash-partitioned by customer once, and every
+    later step (per day, per period, per customer) groups within those partitions.
+    With day periods the first period's spend is ``min_by(spend, day)``, so no
+    window is needed; longer periods count from each customer's first day, taken
+    with a window over the (already co-located) customer.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    daily = tx.groupBy("customer_id", "day").agg(F.sum("amount").alias("spend"), F.count(F.lit(1)).alias("n"))
-    daily = daily.withColumn("first_day", F.min("day").over(Window.partitionBy("customer_id")))
+    by_customer = tx.select("customer_id", "day", "amount").repartition("customer_id")
+    daily = by_customer.groupBy("customer_id", "day").agg(F.sum("amount").alias("spend"), F.count(F.lit(1)).alias("n"))
     if period == 1:
-        periods = daily.withColumn("key", F.col("day"))
+        agg = daily.groupBy("customer_id").agg(
+            F.count(F.lit(1)).alias("n_periods"),
+            F.min("day").alias("first_day"),
+            F.max("day").alias("last_day"),
+            F.sum("n").alias("n_transactions"),
+            F.sum("spend").alias("total_amount"),
+            F.min_by("spend", "day").alias("first_spend"),
+        )
     else:
+        daily = daily.withColumn("first_day", F.min("day").over(Window.partitionBy("customer_id")))
         periods = (
             daily.withColumn("key", F.floor((F.col("day") - F.col("first_day")) / F.lit(period)).cast("long"))
             .groupBy("customer_id", "key")
             .agg(F.min("first_day").alias("first_day"), F.max("day").alias("day"),
                  F.sum("spend").alias("spend"), F.sum("n").alias("n"))
         )
-    first_key = F.col("first_day") if period == 1 else F.lit(0)
-    agg = periods.groupBy("customer_id").agg(
-        F.count(F.lit(1)).alias("n_periods"),
-        F.min("first_day").alias("first_day"),
-        F.max("day").alias("last_day"),
-        F.max("key").alias("last_key"),
-        F.sum("n").alias("n_transactions"),
-        F.sum("spend").alias("total_amount"),
-        F.sum(F.when(F.col("key") == first_key, F.col("spend")).otherwise(0.0)).alias("first_spend"),
-    )
+        agg = periods.groupBy("customer_id").agg(
+            F.count(F.lit(1)).alias("n_periods"),
+            F.min("first_day").alias("first_day"),
+            F.max("day").alias("last_day"),
+            F.max("key").alias("last_key"),
+            F.sum("n").alias("n_transactions"),
+            F.sum("spend").alias("total_amount"),
+            F.sum(F.when(F.col("key") == 0, F.col("spend")).otherwise(0.0)).alias("first_spend"),
+        )
     frequency = (F.col("n_periods") - 1).cast("double")
     if period == 1:
         recency = (F.col("last_day") - F.col("first_day")) / F.lit(unit)
