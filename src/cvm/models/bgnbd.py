@@ -350,7 +350,10 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         ``covariates`` (a frame or dict, one row per customer) is needed when the
         model has covariates, unless the fitted frame already holds those columns.
         """
-        return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
+        try:
+            return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
+        finally:
+            self._last_eval = self._tables = None
 
     def _row_params(self, theta, data):
         """``(r, alpha_i, a_i, b_i)``: per-customer arrays when the model has covariates."""
@@ -385,10 +388,14 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         return const, stay, gone
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
+        if len(theta) == len(self.parameter_names):
+            return self._evaluate(theta, data)[0]
         const, stay, gone = self._parts(theta, data)
         return const + np.logaddexp(stay, gone)
 
     def _gradient(self, theta, data) -> np.ndarray:
+        if len(theta) == len(self.parameter_names):
+            return self._evaluate(theta, data)[1]
         r, alpha, a, b = self._row_params(theta, data)
         x, tx, T = data["frequency"], data["recency"], data["T"]
         e = self._extra_drop
@@ -405,6 +412,75 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         if len(theta) > 4:
             g = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
         return g
+
+    def _distinct_tables(self, data):
+        """Distinct values of x, t_x and T with the index of every row, kept for the data being fitted.
+
+        A column is tabulated only when it repeats a lot (day-unit summaries have a few
+        hundred distinct recencies among a million customers); otherwise it is None.
+        """
+        cached = getattr(self, "_tables", None)
+        if cached is not None and cached[0] is data["frequency"]:
+            return cached[1]
+        tables = []
+        for name in ("frequency", "recency", "T"):
+            codes, levels = pd.factorize(data[name], sort=True)
+            tables.append((levels, codes) if name == "frequency" or 8 * len(levels) <= codes.size else None)
+        self._tables = (data["frequency"], tables)
+        return tables
+
+    def _evaluate(self, theta, data):
+        """Per-row log-likelihood and gradient (n, 4) in one pass, without covariates.
+
+        Everything that depends on ``x`` alone (the gamma and beta function ratios,
+        their digammas, ``log(b + x - 1)``) is computed on the distinct purchase
+        counts and gathered; ``log(alpha + T)`` and ``log(alpha + t_x)`` likewise when
+        those columns repeat. The bracket of FHL 2005 eq. 6 is written as
+        ``stay + log(1 + e^d)`` with ``d = gone - stay``, whose logistic ``1 / (1 + e^-d)``
+        is the weight ``1 - P(alive)`` in the gradient. The last result is kept for the
+        engine's value-then-gradient calls at the same parameters.
+        """
+        cached = getattr(self, "_last_eval", None)
+        if (cached is not None and cached[0] is data["frequency"]
+                and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
+            return cached[2], cached[3]
+        r, alpha, a, b = (float(v) for v in theta)
+        e = self._extra_drop
+        x = data["frequency"]
+        (ux, ix), tab_tx, tab_T = self._distinct_tables(data)
+
+        def log_shift(column, table):
+            """log(alpha + column) and 1 / (alpha + column), through the table of distinct values if any."""
+            if table is None:
+                values = np.log(alpha + data[column])
+                return values, np.exp(-values)
+            values = np.log(alpha + table[0])
+            return values[table[1]], np.exp(-values)[table[1]]
+
+        log_T, inv_T = log_shift("T", tab_T)
+        log_tx, inv_tx = log_shift("recency", tab_tx)
+        uxe = ux + e
+        can_go = uxe > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv_b = np.where(can_go, 1.0 / (b + uxe - 1.0), 0.0)
+            gone_x = np.where(can_go, np.log(a) + np.log(inv_b), -np.inf)
+        const_x = (gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + uxe) - gammaln(b)
+                   - gammaln(a + b + uxe) + r * np.log(alpha))
+        m = r + x
+        spread = log_T - log_tx
+        d = gone_x[ix] + m * spread            # log of the dropout term over the alive term
+        tail = np.exp(-np.abs(d))
+        with np.errstate(invalid="ignore"):
+            ll = const_x[ix] - m * log_T + np.maximum(d, 0.0) + np.log1p(tail)
+        w_gone = np.where(d > 0, 1.0, tail) / (1.0 + tail)
+        common_x = digamma(a + b) - digamma(a + b + uxe)
+        g = np.empty((4, x.size))
+        g[0] = (digamma(r + ux) - digamma(r) + np.log(alpha))[ix] - log_T + w_gone * spread
+        g[1] = r / alpha - m * (inv_T + w_gone * (inv_tx - inv_T))
+        g[2] = common_x[ix] + w_gone / a
+        g[3] = (common_x + digamma(b + uxe) - digamma(b))[ix] - w_gone * inv_b[ix]
+        self._last_eval = (data["frequency"], np.array(theta, dtype=float), ll, g.T)
+        return ll, g.T
 
     # ------------------------------------------------------------ predictions
     def _p(self, covariates=None, n_rows=None):
