@@ -17,7 +17,6 @@ _LAZY = {
     "summary_data_from_transaction_data": "cvm.data.summary",
     "calibration_and_holdout_data": "cvm.data.summary",
     "workspace_summary": "cvm.data.summary",
-    "transaction_summary": "cvm.data.summary",
     "compress_summary": "cvm.data.summary",
     "discrete_summary": "cvm.data.summary",
     "cohort_survival": "cvm.data.summary",

@@ -38,6 +38,7 @@ def load_cdnow_transactions(master: bool = False) -> pd.DataFrame:
     path = cdnow_path(master)
     skip = 1 if master else 0
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         # the files are space-aligned: collapse runs of spaces, then split
         frame = con.execute(

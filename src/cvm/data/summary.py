@@ -30,6 +30,7 @@ customer comes back.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -78,6 +79,7 @@ def _connection(source: Any):
         raise SchemaError(f"the frame lacks {', '.join(missing)}; it has {', '.join(table.column_names)}",
                           hint="name the columns customer_id, ts (and amount), or ingest it into a workspace")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     con.register("transactions_frame", table)
     return con, "transactions_frame"
 
@@ -212,16 +214,26 @@ def _freq(freq: str) -> tuple[str, float]:
 
 def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: str,
                   monetary_value_col: str | None, datetime_format: str | None) -> str:
-    """Register the caller's frame and return SQL giving (cid, ts, amount)."""
-    from cvm.data.readers import _to_arrow
+    """Register the caller's frame (or stream a CSV/Parquet file) and return SQL giving (cid, ts, amount)."""
+    if isinstance(transactions, (str, Path)):
+        path = Path(transactions)
+        if not path.exists():
+            raise SchemaError(f"file not found: {path}")
+        reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW log AS SELECT * FROM {reader}({quote_literal(str(path))})")
+        names = [r[0] for r in con.execute("DESCRIBE log").fetchall()]
+        has_rows = True
+    else:
+        from cvm.data.readers import _to_arrow
 
-    table = _to_arrow(transactions)
+        table = _to_arrow(transactions)
+        names, has_rows = table.column_names, table.num_rows > 0
+        con.register("log", table)
     for col in [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else []):
-        if col not in table.column_names:
-            raise SchemaError(f"the transactions have no column '{col}'; columns: {', '.join(table.column_names)}")
-    con.register("log", table)
+        if col not in names:
+            raise SchemaError(f"the transactions have no column '{col}'; columns: {', '.join(names)}")
     ts_type = str(con.execute(f"SELECT typeof({quote_ident(datetime_col)}) FROM log LIMIT 1").fetchall()[0][0]) \
-        if table.num_rows else "TIMESTAMP"
+        if has_rows else "TIMESTAMP"
     ts = quote_ident(datetime_col)
     if ts_type == "VARCHAR":
         ts = f"strptime({ts}, {quote_literal(datetime_format)})" if datetime_format else f"CAST({ts} AS TIMESTAMP)"
@@ -235,9 +247,10 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
                        with_money: bool, include_first: bool, cal_filter: str = "") -> pd.DataFrame:
     part, micros = _freq(freq)
     if end is None:
-        end_sql = f"(SELECT date_trunc('{part}', max(ts)) FROM ({log_sql}))"
-    else:
-        end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
+        # one pass for the end date, then a literal: a scalar subquery here would re-read a streamed file
+        last = con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0]
+        end = pd.Timestamp(last) if last is not None else pd.Timestamp("1970-01-01")
+    end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
     periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum(amount) AS spend FROM ({log_sql}) "
                f"WHERE date_trunc('{part}', ts) <= {end_sql}{cal_filter} GROUP BY cid, p")
     scale = micros * freq_multiplier
@@ -270,6 +283,9 @@ def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, 
     ``T = (end - first) / (freq * freq_multiplier)``, ``monetary_value`` = mean spend per
     repeat period (0 without repeats).
 
+    ``transactions`` is a pandas, polars or Arrow frame, or the path of a CSV or Parquet file,
+    which DuckDB streams without loading it into Python.
+
     Examples
     --------
     >>> import pandas as pd
@@ -283,6 +299,7 @@ def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, 
     import duckdb
 
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         log_sql = _register_log(con, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
         end = None if observation_period_end is None else pd.Timestamp(observation_period_end)
@@ -312,6 +329,7 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
     part, micros = _freq(freq)
     cal = pd.Timestamp(calibration_period_end)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         log_sql = _register_log(con, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
         obs = (pd.Timestamp(con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0])

@@ -173,6 +173,7 @@ class Workspace:
         con.execute(f"SET temp_directory = {quote_literal(str(tmp))}")
         con.execute(f"SET memory_limit = {quote_literal(_default_memory_limit())}")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # no terminal bars in the output of a library
         settings_path = path / SETTINGS_FILE
         settings = Settings.load(settings_path)
         if not settings_path.exists() and not read_only:
