@@ -199,3 +199,26 @@ def test_one_pass_likelihood_and_gradient_match_reference_and_differences(days, 
         h[j] = 1e-6 * theta[j]
         up, down = cls()._log_likelihood(theta + h, data), cls()._log_likelihood(theta - h, data)
         assert exact[:, j] == pytest.approx((up - down) / (2 * h[j]), rel=1e-6, abs=1e-8)
+
+
+@pytest.mark.parametrize("cls_name", ["BGNBD", "MBGNBD"])
+def test_expectations_over_many_customers_equal_one_customer_at_a_time(cls_name):
+    # expected_purchases shares its work between customers with the same (x, T) and
+    # expected_purchases_by_horizon between horizons: both must equal single-customer calls
+    from cvm.models import MBGNBD
+
+    cls = BGNBD if cls_name == "BGNBD" else MBGNBD
+    m = cls.from_params(**PUBLISHED)
+    x, tx, T = random_histories(40)
+    x, tx, T = np.concatenate([x, x[:10]]), np.concatenate([tx, tx[:10] / 2]), np.concatenate([T, T[:10]])
+    horizons = np.array([1.0, 13.0, 52.0])
+    table = m.expected_purchases_by_horizon(horizons, x, tx, T)
+    one_by_one = np.array([[m.expected_purchases(h, x[i], tx[i], T[i])[0] for h in horizons] for i in range(x.size)])
+    assert table.shape == (x.size, 3)
+    assert table == pytest.approx(one_by_one, rel=1e-13)
+    assert m.expected_purchases(13.0, x, tx, T) == pytest.approx(one_by_one[:, 1], rel=1e-13)
+    per_customer_t = np.where(np.arange(x.size) % 2, 1.0, 52.0)
+    assert m.expected_purchases(per_customer_t, x, tx, T) == pytest.approx(
+        np.where(np.arange(x.size) % 2, one_by_one[:, 0], one_by_one[:, 2]), rel=1e-13)
+    with pytest.raises(SchemaError):
+        m.expected_purchases(np.ones(3), x, tx, T)

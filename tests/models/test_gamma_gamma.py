@@ -109,6 +109,34 @@ def test_customer_lifetime_value_matches_lifetimes(cdnow):
     assert ours == pytest.approx(theirs.to_numpy(), rel=1e-10)
 
 
+@pytest.mark.parametrize("purchase_model", ["BGNBD", "ParetoNBD"])
+def test_customer_lifetime_value_with_cvm_purchase_models_matches_lifetimes(cdnow, purchase_model):
+    # cvm's models answer all horizons at once (expected_purchases_by_horizon); lifetimes loops one
+    # horizon at a time with its own conditional expectation at the same parameters (oracle)
+    from cvm.models import BGNBD, ParetoNBD
+
+    lt = _lifetimes()
+    if purchase_model == "BGNBD":
+        params = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)  # F, H & L (2005) BG/NBD, weeks
+        oracle, ours_model = lt.BetaGeoFitter(), BGNBD.from_params(**params)
+    else:
+        params = dict(r=0.553, alpha=10.578, s=0.606, beta=11.669)  # F, H & L (2005) Pareto/NBD on CDNOW
+        oracle, ours_model = lt.ParetoNBDFitter(), ParetoNBD.from_params(**params)
+    oracle.params_ = pd.Series(params)
+    oracle.predict = oracle.conditional_expected_number_of_purchases_up_to_time
+    gg = lt.GammaGammaFitter()
+    gg.params_ = pd.Series([6.25, 3.74, 15.44], index=["p", "q", "v"])
+    sample = pd.concat([cdnow.iloc[:80], cdnow.iloc[:20]])  # repeated histories share their table rows
+    theirs = gg.customer_lifetime_value(
+        oracle, sample["frequency"], sample["recency"], sample["T"], sample["monetary_value"], time=6, discount_rate=0.01, freq="W"
+    )
+    ours = GammaGamma.from_params(**PUBLISHED).customer_lifetime_value(
+        ours_model, sample["frequency"], sample["recency"], sample["T"], sample["monetary_value"],
+        time=6, discount_rate=0.01, period_length=4.345,
+    )
+    assert ours == pytest.approx(theirs.to_numpy(), rel=1e-8)
+
+
 def test_exact_gradient_matches_central_differences(cdnow):
     repeat = cdnow[cdnow["frequency"] > 0]
     data = {"frequency": repeat["frequency"].to_numpy(float), "monetary_value": repeat["monetary_value"].to_numpy(float)}

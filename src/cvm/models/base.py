@@ -120,7 +120,7 @@ def columns_from(
     ``fit(frame)`` and ``fit(frequency, recency, T)`` are both supported; a
     frame is anything with ``.columns`` (pandas, polars, Arrow tables).
     """
-    if hasattr(first, "columns") and all(r is None for r in rest):
+    if all(r is None for r in rest) and hasattr(first, "columns"):  # no hasattr on a Series: it may hash the index
         cols = list(first.columns) if not hasattr(first, "column_names") else list(first.column_names)
         missing = [n for n in names if n not in cols]
         if missing:

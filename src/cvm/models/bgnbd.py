@@ -14,10 +14,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import digamma, gammaln, roots_jacobi, roots_legendre
+from scipy.special import digamma, expit, gammaln, roots_jacobi, roots_legendre
 
 from cvm.errors import SchemaError
-from cvm.models.base import LikelihoodModel, as_float_array, columns_from
+from cvm.models.base import LikelihoodModel, as_float_array, columns_from, compress
 from cvm.models.special import log_hyp2f1
 
 _GL_NODES, _GL_WEIGHTS = roots_legendre(64)
@@ -281,7 +281,7 @@ class CovariateSupport:
         if weights is None and "weights" in cols:
             weights = cols.pop("weights")
         cols.pop("weights", None)
-        frame = frequency if hasattr(frequency, "columns") else None
+        frame = frequency if recency is None and T is None and hasattr(frequency, "columns") else None
         n = len(np.atleast_1d(as_float_array(cols["frequency"], "frequency")))
         cols.update(self._covariate_columns(covariates, n, frame))
         return self._fit(cols, weights, initial)
@@ -497,10 +497,20 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         return self.params_.to_numpy()
 
     def probability_alive(self, frequency, recency, T, covariates=None) -> np.ndarray:
-        """P(alive | x, t_x, T) = 1 / (1 + delta_{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)) (FHL 2005, eq. 11)."""
+        """P(alive | x, t_x, T) = 1 / (1 + delta_{x>0} a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)) (FHL 2005, eq. 11).
+
+        Computed as the logistic ``1 / (1 + e^d)`` of the log odds of having dropped out,
+        ``d = log a - log(b+x-1) + (r+x) (log(alpha+T) - log(alpha+t_x))``.
+        """
         x, tx, T = history(frequency, recency, T)
-        _, stay, gone = self._parts(self._theta_fitted(), self._history_data(x, tx, T, covariates))
-        return np.exp(stay - np.logaddexp(stay, gone))
+        return self._probability_alive(x, tx, T, covariates)
+
+    def _probability_alive(self, x, tx, T, covariates):
+        r, alpha, a, b = self._p(covariates, x.size)
+        e = self._extra_drop
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.log(a) - np.log(b + x + e - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return expit(-np.where(x + e > 0, d, -np.inf))
 
     def expected_purchases(self, t, frequency, recency, T, covariates=None) -> np.ndarray:
         r"""E[Y(t) | x, t_x, T], expected repeat purchases in the next ``t`` (FHL 2005, eq. 10).
@@ -508,12 +518,51 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         .. math::
             \frac{a+b+x-1}{a-1}\Big[1-\Big(\frac{\alpha+T}{\alpha+T+t}\Big)^{r+x}
             {}_2F_1\big(r+x, b+x; a+b+x-1; \tfrac{t}{\alpha+T+t}\big)\Big]\,P(\text{alive})
+
+        The factor after P(alive) is the expectation of an alive customer; it depends on
+        ``(t, x, T)`` only and is computed once per distinct combination.
         """
         x, tx, T = history(frequency, recency, T)
-        r, alpha, a, b = self._p(covariates, x.size)
         t = positive_times(t)
-        h = beta_expected_while_alive(t / (alpha + T), r + x, a, b + x + self._extra_drop)
-        return self.probability_alive(x, tx, T, covariates) * h
+        if t.size == 1:
+            return self._expected_purchases_table(t, x, tx, T, covariates)[:, 0]
+        try:
+            t, x, tx, T = np.broadcast_arrays(t, x, tx, T)
+        except ValueError:
+            raise SchemaError(f"t must be one number or one per customer ({t.size} for {x.size})") from None
+        r, alpha, a, b = self._p(covariates, x.size)
+        keys, inverse = self._distinct_customers({"tau": t / (alpha + T), "x": x}, a, b)
+        h = beta_expected_while_alive(keys["tau"], r + keys["x"], keys["a"], keys["b"] + keys["x"] + self._extra_drop)
+        return self._probability_alive(x, tx, T, covariates) * h[inverse]
+
+    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None) -> np.ndarray:
+        """E[Y(t) | x, t_x, T] at several horizons: shape ``(customers, horizons)``.
+
+        The same as calling :meth:`expected_purchases` once per horizon, with P(alive)
+        and the distinct ``(x, T)`` found once (eq. 10 of FHL 2005 factors into
+        P(alive) and an expectation given alive that depends on ``x`` and ``T`` only).
+        """
+        x, tx, T = history(frequency, recency, T)
+        horizons = positive_times(horizons, "horizons")
+        return self._expected_purchases_table(horizons, x, tx, T, covariates)
+
+    @staticmethod
+    def _distinct_customers(columns, a, b):
+        """Distinct rows of ``columns`` plus the per-customer ``a``, ``b`` (only when they vary, i.e. with
+        covariates), and the index of every customer's row."""
+        varying = {name: v for name, v in (("a", a), ("b", b)) if np.ndim(v)}
+        keys, _, inverse = compress({**columns, **varying})
+        keys.update({name: v for name, v in (("a", a), ("b", b)) if not np.ndim(v)})
+        return keys, inverse
+
+    def _expected_purchases_table(self, horizons, x, tx, T, covariates):
+        r, alpha, a, b = self._p(covariates, x.size)
+        keys, inverse = self._distinct_customers({"x": x, "A": alpha + T}, a, b)
+        m, bb = r + keys["x"], keys["b"] + keys["x"] + self._extra_drop
+        table = np.empty((keys["x"].size, horizons.size))
+        for j, t in enumerate(horizons):
+            table[:, j] = beta_expected_while_alive(t / keys["A"], m, keys["a"], bb)
+        return self._probability_alive(x, tx, T, covariates)[:, None] * table[inverse]
 
     def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] for a new customer (FHL 2005, eq. 9):

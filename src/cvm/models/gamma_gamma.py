@@ -69,7 +69,7 @@ class GammaGamma(LikelihoodModel):
         weights
             Number of customers sharing each row.
         """
-        if hasattr(frequency, "columns") and monetary_value is None:
+        if monetary_value is None and hasattr(frequency, "columns"):  # (hasattr on a Series may hash its index)
             frame = frequency
             cols = [str(c) for c in frame.columns]
             missing = [c for c in ("frequency", "monetary_value") if c not in cols]
@@ -103,18 +103,21 @@ class GammaGamma(LikelihoodModel):
                 f"only {n_repeat:g} repeat customer(s): too few to estimate the three gamma-gamma parameters",
                 hint="fit on at least a few dozen repeat customers, or use their mean spend directly",
             )
-        if len(np.unique(m[repeat])) < 2:
+        if np.ptp(m[repeat]) == 0:
             raise SchemaError(
                 "every repeat customer has the same mean spend, so the gamma-gamma model cannot tell how spend "
                 "varies between customers",
                 hint="fit on more customers; with one spend level use that amount directly",
             )
         self._warn_if_correlated(x[repeat], m[repeat], None if w is None else w[repeat])
-        self._fit(
-            {"frequency": x[repeat], "monetary_value": m[repeat]},
-            None if w is None else w[repeat],
-            initial,
-        )
+        try:
+            self._fit(
+                {"frequency": x[repeat], "monetary_value": m[repeat]},
+                None if w is None else w[repeat],
+                initial,
+            )
+        finally:
+            self._last_eval = self._fixed = None
         self.n_excluded_ = float(np.sum(~repeat) if w is None else np.sum(w[~repeat]))
         return self
 
@@ -151,23 +154,54 @@ class GammaGamma(LikelihoodModel):
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
         """``ln f(m | p, q, gamma, x)``, eq. (3) of Fader & Hardie (2013)."""
-        p, q, g = theta
-        x, m = data["frequency"], data["monetary_value"]
-        px = p * x
-        return (
-            gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(g + m * x)
-        )
+        return self._evaluate(theta, data)[0]
 
     def _gradient(self, theta, data) -> np.ndarray:
-        p, q, g = theta
+        return self._evaluate(theta, data)[1]
+
+    def _evaluate(self, theta, data):
+        """Per-row log-likelihood and gradient ``(n, 3)`` in one pass.
+
+        Eq. (3) rearranged as ``ln Gamma(px+q) - ln Gamma(px) - ln Gamma(q) + q ln gamma - ln m
+        + p x ln(m x) - (px + q) ln(gamma + m x)``: the gamma functions and their digammas
+        depend on ``x`` only and are computed on the distinct purchase counts; ``ln m``,
+        ``m x`` and ``x ln(m x)`` do not depend on the parameters and are computed once per
+        data set, which leaves one logarithm per customer and evaluation. The last result
+        is kept for the engine's value-then-gradient calls at the same parameters.
+        """
+        cached = getattr(self, "_last_eval", None)
+        if (cached is not None and cached[0] is data["frequency"]
+                and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
+            return cached[2], cached[3]
+        ux, ix, log_m, mx, x_log_mx = self._fixed_terms(data)
+        p, q, g = (float(v) for v in theta)
+        x = data["frequency"]
+        pux = p * ux
+        log_total = np.log(g + mx)
+        shape = p * x + q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = ((gammaln(pux + q) - gammaln(pux))[ix] - gammaln(q) + q * np.log(g) - log_m
+                  + p * x_log_mx - shape * log_total)
+            dig_sum = digamma(pux + q)
+            grad = np.empty((3, x.size))
+            grad[0] = (ux * (dig_sum - digamma(pux)))[ix] + x_log_mx - x * log_total
+            grad[1] = (dig_sum - digamma(q))[ix] + np.log(g) - log_total
+            grad[2] = q / g - shape / (g + mx)
+        self._last_eval = (data["frequency"], np.array(theta, dtype=float), ll, grad.T)
+        return ll, grad.T
+
+    def _fixed_terms(self, data):
+        """Distinct x with every row's index, ``ln m``, ``m x`` and ``x ln(m x)``, kept for the data being fitted."""
+        cached = getattr(self, "_fixed", None)
+        if cached is not None and cached[0] is data["frequency"] and cached[1] is data["monetary_value"]:
+            return cached[2]
         x, m = data["frequency"], data["monetary_value"]
-        px = p * x
-        log_total = np.log(g + m * x)
-        d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - log_total)
-        d_q = digamma(px + q) - digamma(q) + np.log(g) - log_total
-        d_g = q / g - (px + q) / (g + m * x)
-        return np.column_stack([d_p, d_q, d_g])
+        ix, ux = pd.factorize(x, sort=True)
+        mx = m * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = (np.asarray(ux, dtype=float), ix, np.log(m), mx, x * np.log(mx))
+        self._fixed = (x, m, terms)
+        return terms
 
     def summary(self, level: float = 0.95) -> FitSummary:
         s = super().summary(level)
@@ -284,10 +318,15 @@ class GammaGamma(LikelihoodModel):
         if not np.isfinite(period_length) or period_length <= 0:
             raise SchemaError(f"period_length must be positive, got {period_length}")
         spend = self.expected_spend(frequency, monetary_value)
-        value = np.zeros(len(spend))
-        previous = np.zeros(len(spend))
-        for k in range(1, int(time) + 1):
-            cumulative = np.asarray(purchase_model.expected_purchases(k * period_length, frequency, recency, T), float)
-            value += (cumulative - previous) / (1.0 + discount_rate) ** k
-            previous = cumulative
-        return margin * spend * value
+        horizons = np.arange(1, int(time) + 1) * float(period_length)
+        by_horizon = getattr(purchase_model, "expected_purchases_by_horizon", None)
+        if by_horizon is not None:  # P(alive) and the like once for all horizons
+            cumulative = np.asarray(by_horizon(horizons, frequency, recency, T), float)
+        else:
+            cumulative = np.column_stack(
+                [np.asarray(purchase_model.expected_purchases(h, frequency, recency, T), float) for h in horizons]
+            )
+        # sum_k (E_k - E_{k-1}) v^k = sum_k E_k (v^k - v^(k+1)) + E_K v^K, with v = 1 / (1 + d)
+        discount = (1.0 + discount_rate) ** -np.arange(1.0, int(time) + 2)
+        weights = discount[:-1] - np.where(np.arange(int(time)) < int(time) - 1, discount[1:], 0.0)
+        return margin * spend * (cumulative @ weights)

@@ -568,6 +568,16 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         p_alive = self.probability_alive(x, tx, T, covariates)
         return (r + x) / (alpha + T) * (beta + T) * L * exprel(-(s - 1.0) * L) * p_alive
 
+    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None) -> np.ndarray:
+        """E[Y(t) | x, t_x, T] at several horizons, shape ``(customers, horizons)``: the same as one
+        :meth:`expected_purchases` call per horizon, with P(alive) (the costly part) computed once."""
+        x, tx, T = history(frequency, recency, T)
+        r, alpha, s, beta = self._p(covariates, x.size)
+        horizons = positive_times(horizons, "horizons")
+        rate = (r + x) / (alpha + T) * (beta + T) * self.probability_alive(x, tx, T, covariates)
+        L = np.log1p(horizons[None, :] / (beta + T)[:, None])
+        return rate[:, None] * L * exprel(-(s - 1.0) * L)
+
     def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] = :math:`\frac{r\beta}{\alpha(s-1)}[1-(\frac{\beta}{\beta+t})^{s-1}]` (FHL 2005 note, eq. 17), via ``exprel``."""
         t = positive_times(t)
