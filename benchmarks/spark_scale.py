@@ -103,13 +103,16 @@ def generate(folder: Path, transactions: int, chunk_customers: int, seed: int) -
     return written, customers
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=25_000_000)
     parser.add_argument("--chunk-customers", type=int, default=1_000_000)
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--driver-memory", default="4g")
-    parser.add_argument("--shuffle-partitions", type=int, default=16)
+    parser.add_argument("--shuffle-partitions", type=int, default=None,
+                        help="default: one per 2 M transactions, at least one per core (run_spark_pipeline's choice)")
+    parser.add_argument("--period", default="day,week",
+                        help="comma-separated periods to run on the same data: day (the default engine setting) and/or week")
     parser.add_argument("--horizon", type=int, default=52)
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--keep", action="store_true", help="keep the generated data and the scores")
@@ -123,37 +126,47 @@ def main(argv: list[str] | None = None) -> dict:
         start = time.perf_counter()
         n_tx, n_customers = generate(work / "tx", args.transactions, args.chunk_customers, args.seed)
         t_generate = time.perf_counter() - start
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            spark = spark_session(args.master, app_name="cvm-spark-scale", config={
-                "spark.driver.memory": args.driver_memory,
-                "spark.sql.shuffle.partitions": str(args.shuffle_partitions),
-            })
-            t_start = time.perf_counter() - start
-            start = time.perf_counter()
-            result = run_spark_pipeline(str(work / "tx"), str(work / "scores.parquet"), model="bgnbd",
-                                        horizon=args.horizon, time_unit="week", spark=spark)
-            t_pipeline = time.perf_counter() - start
-            spark.stop()
-        row = {
-            "benchmark": f"Spark local pipeline, {n_tx / 1e6:.1f} M transactions / {result.n_customers / 1e6:.2f} M customers",
-            "cvm_s": t_pipeline,
-            "cvm_peak_mb": memory.peak,
-            "notes": (
-                f"{result.driver_rows:,} rows reached the driver ({result.unique_histories:,} histories + "
-                f"{result.spend_rows:,} spend pairs) for {result.n_customers:,} customers; "
-                f"steps {', '.join(f'{k} {v:.1f} s' for k, v in result.seconds.items())}; "
-                f"JVM start {t_start:.1f} s; data generation {t_generate:.1f} s"
-            ),
-            "transactions": n_tx,
-            "customers": result.n_customers,
-            "driver_rows": result.driver_rows,
-            "total_clv": result.total_clv,
-            "params": result.params,
-            "concentration": result.concentration,
-        }
-        print("BENCH " + json.dumps(row), flush=True)
-        return row
+        start = time.perf_counter()
+        spark = spark_session(args.master, app_name="cvm-spark-scale", config={"spark.driver.memory": args.driver_memory})
+        t_start = time.perf_counter() - start
+        rows = []
+        for period in [p.strip() for p in args.period.split(",") if p.strip()]:
+            with PeakMemory() as memory:
+                start = time.perf_counter()
+                result = run_spark_pipeline(str(work / "tx"), str(work / f"scores-{period}.parquet"), model="bgnbd",
+                                            horizon=args.horizon, time_unit="week", period=period,
+                                            shuffle_partitions=args.shuffle_partitions, spark=spark)
+                t_pipeline = time.perf_counter() - start
+            row = {
+                "benchmark": (f"Spark local pipeline, period={period}, {n_tx / 1e6:.2f} M transactions / "
+                              f"{result.n_customers / 1e6:.2f} M customers"),
+                "cvm_s": t_pipeline,
+                "cvm_peak_mb": memory.peak,
+                "notes": (
+                    f"{result.driver_rows:,} rows reached the driver ({result.unique_histories:,} histories + "
+                    f"{result.spend_rows:,} spend pairs) for {result.n_customers:,} customers; "
+                    f"steps {', '.join(f'{k} {v:.1f} s' for k, v in result.seconds.items())}; "
+                    f"{result.shuffle_partitions} shuffle partitions; JVM start {t_start:.1f} s; "
+                    f"data generation {t_generate:.1f} s; load average {os.getloadavg()[0]:.1f}"
+                ),
+                "period": period,
+                "transactions": n_tx,
+                "customers": result.n_customers,
+                "driver_rows": result.driver_rows,
+                "unique_histories": result.unique_histories,
+                "spend_rows": result.spend_rows,
+                "seconds": result.seconds,
+                "total_clv": result.total_clv,
+                "params": result.params,
+                "spend_params": result.spend_params,
+                "concentration": result.concentration,
+            }
+            print("BENCH " + json.dumps(row), flush=True)
+            rows.append(row)
+            if not args.keep:
+                shutil.rmtree(work / f"scores-{period}.parquet", ignore_errors=True)
+        spark.stop()
+        return rows
     finally:
         if args.keep:
             print(f"data and scores kept in {work}")

@@ -184,7 +184,7 @@ def run_spark_pipeline(
     out_format: str | None = None,
     aggregates: bool = True,
     shuffle_partitions: int | None = None,
-    spend_digits: int = 6,
+    spend_digits: int = 4,
     spark: Any = None,
 ) -> SparkRunResult:
     """Read, summarise, compress, fit, score and write on Spark; return the counts.

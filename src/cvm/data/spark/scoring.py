@@ -43,7 +43,7 @@ scale. The interval is ``CLV * exp(-/+ z_{(1+L)/2} * sd)``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -130,9 +130,10 @@ def spend_columns(spend_model: Any, columns: list[str]) -> tuple[Any, Any]:
     """Spark column expressions ``(expected spend, Var(log expected spend))`` for a fitted Gamma-Gamma model.
 
     ``E[M | x, m] = p (gamma + x m) / (p x + q - 1)`` (Fader & Hardie 2013, eq. 5),
-    with ``m`` taken as 0 when ``x = 0`` (the population mean ``p gamma / (q - 1)``)
-    and when the mean repeat spend is not positive (net returns: no usable spend
-    information). The variance is ``g' C g`` with the closed-form gradient of the
+    for repeat customers; customers with ``x = 0`` get the population mean
+    ``p gamma / (q - 1)``, and so do repeat customers whose mean spend is not
+    positive (net returns carry no usable spend information; the local
+    ``value_customers`` refuses them). The variance is ``g' C g`` with the closed-form gradient of the
     module docstring; 0 when the model has no finite covariance. With
     ``spend_model=None`` the spend is each customer's observed mean order value
     (``total_amount / n_transactions`` when those columns exist, else
@@ -151,7 +152,10 @@ def spend_columns(spend_model: Any, columns: list[str]) -> tuple[Any, Any]:
     spend_model._require_fit()
     spend_model.expected_spend(np.array([0.0]), np.array([0.0]))  # raises on the driver when q <= 1 (no mean)
     p, q, g = (float(spend_model.params[k]) for k in ("p", "q", "gamma"))
-    m = F.when((x > 0) & (F.col("monetary_value") > 0), F.col("monetary_value")).otherwise(F.lit(0.0))
+    # customers without usable spend information (no repeat, or net returns) count as x = 0
+    usable = (x > 0) & (F.col("monetary_value") > 0)
+    x = F.when(usable, x.cast("double")).otherwise(F.lit(0.0))
+    m = F.when(usable, F.col("monetary_value")).otherwise(F.lit(0.0))
     denominator = F.lit(p) * x + F.lit(q - 1.0)
     spend = F.lit(p) * (F.lit(g) + m * x) / denominator
     cov = getattr(spend_model, "covariance_", None)
@@ -305,16 +309,23 @@ def value_by_group_spark(scores_df: Any, group_col: str = "value_tier", value_co
 def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: float = 0.8) -> dict[str, float]:
     """How concentrated value is: share of customers making ``share_of_value`` of it, and the Gini.
 
-    Exact and distributed: the values are sorted on the cluster (range
-    partitioning), each partition reports its count and sum (a few numbers per
-    partition reach the driver), and a second pass adds the offsets to find
-    the smallest ``k`` with ``sum_{j<=k} x_(j) >= share * sum x`` (customers
-    sorted by value, highest first) and the Gini coefficient
+    Exact, distributed and in Spark SQL only (no Python on the executors). The
+    values are sorted on the cluster (range partitioning, highest first) and
+    each row gets its partition and its position in it
+    (``monotonically_increasing_id``: partition id in the upper 31 bits, the
+    row's place in the partition in the lower 33). One aggregation returns, per
+    partition, the count ``n_p``, the sum ``s_p`` and ``w_p = sum_i i x_i`` over
+    the positions ``i = 0, 1, ...``; with ``o_p`` the customers in earlier
+    partitions, the global rank of a row is ``o_p + i + 1``, so
 
-    .. math:: G = \\frac{\\sum_{j=1}^{n} (n + 1 - 2j)\\, x_{(j)}}{n \\sum_j x_{(j)}}
+    .. math:: \sum_j j\, x_{(j)} = \sum_p \left[(o_p + 1)\, s_p + w_p\right],\qquad
+              G = \frac{\sum_{j=1}^{n} (n + 1 - 2j)\, x_{(j)}}{n \sum_j x_{(j)}}
 
-    (the mean-difference form, e.g. Damgaard & Weiner 2000), here over the
-    descending order.
+    (the mean-difference form of the Gini coefficient, e.g. Damgaard & Weiner
+    2000, over the descending order). The smallest ``k`` with
+    ``sum_{j<=k} x_(j) >= share * sum x`` lies in the first partition whose
+    running total reaches the target; a running sum over that partition alone
+    finds it. A few numbers per partition reach the driver.
 
     Returns
     -------
@@ -322,74 +333,49 @@ def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: 
         ``customers``, ``total_value``, ``customer_share`` (k / n), ``top_customers`` (k),
         ``value_share`` (the target), ``gini``.
     """
-    import pandas as pd
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T_
 
     if not 0 < share_of_value <= 1:
         raise SchemaError(f"share_of_value must lie in (0, 1], got {share_of_value}")
-    values = scores_df.select(F.col(value_col).cast("double").alias("x"))
-    # cached so both passes see the same range partitions
-    sorted_values = values.sort(F.desc("x")).cache()
-
-    def partition_totals(batches: Iterator[Any]) -> Iterator[Any]:
-        from pyspark import TaskContext
-
-        count, total = 0, 0.0
-        for b in batches:
-            count += len(b)
-            total += float(b["x"].sum())
-        yield pd.DataFrame({"part": [TaskContext.get().partitionId()], "n": [count], "s": [total]})
-
-    schema = T_.StructType([
-        T_.StructField("part", T_.LongType()), T_.StructField("n", T_.LongType()), T_.StructField("s", T_.DoubleType())
-    ])
+    part = F.spark_partition_id()
+    ranked = (
+        scores_df.select(F.col(value_col).cast("double").alias("x"))
+        .sort(F.desc("x"))
+        .select("x", part.alias("part"), F.monotonically_increasing_id().alias("pos"))
+        .withColumn("i", F.col("pos") - F.shiftleft(F.col("part").cast("long"), 33))
+        .cache()
+    )
     try:
-        return _concentration(sorted_values, partition_totals, schema, share_of_value)
+        totals = ranked.groupBy("part").agg(
+            F.count(F.lit(1)).alias("n"), F.sum("x").alias("s"), F.sum(F.col("i") * F.col("x")).alias("w"),
+        ).toPandas().sort_values("part")
+        n = int(totals["n"].sum())
+        total = float(totals["s"].sum())
+        if n == 0:
+            raise SchemaError("there are no customers to measure concentration on")
+        if total <= 0:
+            raise SchemaError("the total value is zero or negative; concentration is undefined")
+        counts, sums = totals["n"].to_numpy(np.int64), totals["s"].to_numpy(float)
+        offsets = np.cumsum(counts) - counts
+        before = np.cumsum(sums) - sums
+        sum_jx = float(np.sum((offsets + 1) * sums + totals["w"].to_numpy(float)))
+        gini = ((n + 1) * total - 2 * sum_jx) / (n * total)
+        target = share_of_value * total * (1 - 1e-12)
+        reached = np.nonzero(before + sums >= target)[0]
+        k = n
+        if len(reached):
+            p = int(reached[0])
+            running = Window.orderBy("i").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            first = (
+                ranked.where(F.col("part") == int(totals["part"].iloc[p]))
+                .withColumn("cum", F.sum("x").over(running))
+                .where(F.lit(float(before[p])) + F.col("cum") >= F.lit(target))
+                .agg(F.min("i")).collect()[0][0]
+            )
+            k = int(offsets[p]) + int(first) + 1 if first is not None else n
     finally:
-        sorted_values.unpersist()
-
-
-def _concentration(sorted_values: Any, partition_totals: Any, schema: Any, share_of_value: float) -> dict[str, float]:
-    import pandas as pd
-    from pyspark.sql import types as T_
-
-    totals = sorted_values.mapInPandas(partition_totals, schema).toPandas().sort_values("part")
-    n = int(totals["n"].sum())
-    total = float(totals["s"].sum())
-    if n == 0:
-        raise SchemaError("there are no customers to measure concentration on")
-    if total <= 0:
-        raise SchemaError("the total value is zero or negative; concentration is undefined")
-    offsets = dict(zip(totals["part"], totals["n"].cumsum() - totals["n"]))
-    value_before = dict(zip(totals["part"], totals["s"].cumsum() - totals["s"]))
-    target = share_of_value * total
-
-    def partition_ranks(batches: Iterator[Any]) -> Iterator[Any]:
-        import numpy as np
-        from pyspark import TaskContext
-
-        part = TaskContext.get().partitionId()
-        start, before = int(offsets.get(part, 0)), float(value_before.get(part, 0.0))
-        weighted, first_k = 0.0, -1
-        for b in batches:
-            x = b["x"].to_numpy(float)
-            ranks = start + np.arange(1, len(x) + 1)
-            weighted += float(np.dot(ranks, x))
-            cum = before + np.cumsum(x)
-            hit = np.nonzero(cum >= target * (1 - 1e-12))[0]
-            if first_k < 0 and len(hit):
-                first_k = int(ranks[hit[0]])
-            start += len(x)
-            before = float(cum[-1]) if len(x) else before
-        yield pd.DataFrame({"weighted": [weighted], "first_k": [first_k]})
-
-    schema2 = T_.StructType([T_.StructField("weighted", T_.DoubleType()), T_.StructField("first_k", T_.LongType())])
-    parts = sorted_values.mapInPandas(partition_ranks, schema2).toPandas()
-    sum_jx = float(parts["weighted"].sum())
-    hits = parts.loc[parts["first_k"] > 0, "first_k"]
-    k = int(hits.min()) if len(hits) else n
-    gini = ((n + 1) * total - 2 * sum_jx) / (n * total)
+        ranked.unpersist()
     return {
         "customers": n,
         "total_value": total,
