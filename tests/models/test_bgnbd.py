@@ -222,3 +222,20 @@ def test_expectations_over_many_customers_equal_one_customer_at_a_time(cls_name)
         np.where(np.arange(x.size) % 2, one_by_one[:, 0], one_by_one[:, 2]), rel=1e-13)
     with pytest.raises(SchemaError):
         m.expected_purchases(np.ones(3), x, tx, T)
+    # weighted over horizons: the same sum taken customer by customer
+    w = np.array([0.5, -1.25, 2.0])
+    assert m.expected_purchases_by_horizon(horizons, x, tx, T, weights=w) == pytest.approx(one_by_one @ w, rel=1e-12)
+    with pytest.raises(SchemaError):
+        m.expected_purchases_by_horizon(horizons, x, tx, T, weights=[1.0, 2.0])
+
+
+def test_pareto_weighted_horizons_equal_one_call_per_horizon():
+    from cvm.models import ParetoNBD
+
+    m = ParetoNBD.from_params(r=0.553, alpha=10.578, s=0.606, beta=11.669)  # FHL (2005) CDNOW
+    x, tx, T = random_histories(30)
+    horizons = np.array([4.0, 26.0, 104.0])
+    each = np.column_stack([m.expected_purchases(h, x, tx, T) for h in horizons])
+    assert m.expected_purchases_by_horizon(horizons, x, tx, T) == pytest.approx(each, rel=1e-12)
+    w = np.array([1.0, 0.3, -0.7])
+    assert m.expected_purchases_by_horizon(horizons, x, tx, T, weights=w) == pytest.approx(each @ w, rel=1e-12)

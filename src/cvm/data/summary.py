@@ -246,13 +246,6 @@ def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: st
 def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, freq_multiplier: float,
                        with_money: bool, include_first: bool, cal_filter: str = "") -> pd.DataFrame:
     part, micros = _freq(freq)
-    if end is None:
-        # one pass for the end date, then a literal: a scalar subquery here would re-read a streamed file
-        last = con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0]
-        end = pd.Timestamp(last) if last is not None else pd.Timestamp("1970-01-01")
-    end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
-    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum(amount) AS spend FROM ({log_sql}) "
-               f"WHERE date_trunc('{part}', ts) <= {end_sql}{cal_filter} GROUP BY cid, p")
     scale = micros * freq_multiplier
     offset = 0 if include_first else 1
     money = ""
@@ -262,9 +255,23 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
         else:
             money = (", CASE WHEN count(*) > 1 THEN (sum(spend) - arg_min(spend, p)) / (count(*) - 1) ELSE 0.0 END "
                      "AS monetary_value")
-    sql = (f"SELECT cid, CAST(count(*) - {offset} AS DOUBLE) AS frequency, "
-           f"epoch_us(max(p) - min(p)) / {scale!r} AS recency, epoch_us({end_sql} - min(p)) / {scale!r} AS T{money} "
-           f"FROM ({periods}) GROUP BY cid ORDER BY cid")
+    columns = (f"SELECT cid, CAST(count(*) - {offset} AS DOUBLE) AS frequency, "
+               f"epoch_us(max(p) - min(p)) / {scale!r} AS recency, epoch_us({{end}} - min(p)) / {scale!r} AS T{money}")
+    if end is None and not cal_filter:
+        # the end is the last period with a purchase: one pass over the log (a streamed file is read once),
+        # the purchase periods kept in memory for the second aggregation
+        sql = (f"WITH periods AS MATERIALIZED (SELECT cid, date_trunc('{part}', ts) AS p, sum(amount) AS spend "
+               f"FROM ({log_sql}) GROUP BY cid, p), last_period AS (SELECT max(p) AS e FROM periods) "
+               + columns.format(end="any_value(last_period.e)")
+               + " FROM periods, last_period GROUP BY cid ORDER BY cid")
+        return con.execute(sql).df()
+    if end is None:
+        last = con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0]
+        end = pd.Timestamp(last) if last is not None else pd.Timestamp("1970-01-01")
+    end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
+    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum(amount) AS spend FROM ({log_sql}) "
+               f"WHERE date_trunc('{part}', ts) <= {end_sql}{cal_filter} GROUP BY cid, p")
+    sql = columns.format(end=end_sql) + f" FROM ({periods}) GROUP BY cid ORDER BY cid"
     frame = con.execute(sql).df()
     return frame
 

@@ -66,6 +66,14 @@ def positive_times(t, name="t") -> np.ndarray:
     return t
 
 
+
+def horizon_weights(weights, n_horizons: int) -> np.ndarray:
+    """One finite weight per horizon, as floats (for the weighted sums over horizons)."""
+    w = np.asarray(weights, dtype=float).ravel()
+    if w.size != n_horizons or not np.all(np.isfinite(w)):
+        raise SchemaError(f"weights must be {n_horizons} finite numbers, one per horizon (got {w.size})")
+    return w
+
 def discount_rate_delta(discount_rate, horizon) -> tuple[float, float]:
     """Continuous discount ``delta = ln(1 + d)`` and the horizon (inf when None), checked."""
     d = float(discount_rate)
@@ -535,16 +543,22 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         h = beta_expected_while_alive(keys["tau"], r + keys["x"], keys["a"], keys["b"] + keys["x"] + self._extra_drop)
         return self._probability_alive(x, tx, T, covariates) * h[inverse]
 
-    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None) -> np.ndarray:
+    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None,
+                                      weights=None) -> np.ndarray:
         """E[Y(t) | x, t_x, T] at several horizons: shape ``(customers, horizons)``.
 
         The same as calling :meth:`expected_purchases` once per horizon, with P(alive)
         and the distinct ``(x, T)`` found once (eq. 10 of FHL 2005 factors into
         P(alive) and an expectation given alive that depends on ``x`` and ``T`` only).
+
+        With ``weights`` (one per horizon) the result is the weighted sum over the
+        horizons, ``sum_j w_j E[Y(t_j) | x, t_x, T]``, shape ``(customers,)``: the sum is
+        taken on the distinct ``(x, T)`` before it is spread over the customers (this is
+        how a discounted CLV is computed without a customers-by-horizons table).
         """
         x, tx, T = history(frequency, recency, T)
         horizons = positive_times(horizons, "horizons")
-        return self._expected_purchases_table(horizons, x, tx, T, covariates)
+        return self._expected_purchases_table(horizons, x, tx, T, covariates, weights)
 
     @staticmethod
     def _distinct_customers(columns, a, b):
@@ -555,14 +569,17 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         keys.update({name: v for name, v in (("a", a), ("b", b)) if not np.ndim(v)})
         return keys, inverse
 
-    def _expected_purchases_table(self, horizons, x, tx, T, covariates):
+    def _expected_purchases_table(self, horizons, x, tx, T, covariates, weights=None):
         r, alpha, a, b = self._p(covariates, x.size)
         keys, inverse = self._distinct_customers({"x": x, "A": alpha + T}, a, b)
         m, bb = r + keys["x"], keys["b"] + keys["x"] + self._extra_drop
         table = np.empty((keys["x"].size, horizons.size))
         for j, t in enumerate(horizons):
             table[:, j] = beta_expected_while_alive(t / keys["A"], m, keys["a"], bb)
-        return self._probability_alive(x, tx, T, covariates)[:, None] * table[inverse]
+        alive = self._probability_alive(x, tx, T, covariates)
+        if weights is not None:
+            return alive * (table @ horizon_weights(weights, horizons.size))[inverse]
+        return alive[:, None] * table[inverse]
 
     def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] for a new customer (FHL 2005, eq. 9):

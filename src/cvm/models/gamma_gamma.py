@@ -319,14 +319,15 @@ class GammaGamma(LikelihoodModel):
             raise SchemaError(f"period_length must be positive, got {period_length}")
         spend = self.expected_spend(frequency, monetary_value)
         horizons = np.arange(1, int(time) + 1) * float(period_length)
+        # sum_k (E_k - E_{k-1}) v^k = sum_k E_k (v^k - v^(k+1)) + E_K v^K, with v = 1 / (1 + d)
+        discount = (1.0 + discount_rate) ** -np.arange(1.0, int(time) + 2)
+        weights = discount[:-1] - np.where(np.arange(int(time)) < int(time) - 1, discount[1:], 0.0)
         by_horizon = getattr(purchase_model, "expected_purchases_by_horizon", None)
         if by_horizon is not None:  # P(alive) and the like once for all horizons
-            cumulative = np.asarray(by_horizon(horizons, frequency, recency, T), float)
+            discounted = np.asarray(by_horizon(horizons, frequency, recency, T, weights=weights), float)
         else:
             cumulative = np.column_stack(
                 [np.asarray(purchase_model.expected_purchases(h, frequency, recency, T), float) for h in horizons]
             )
-        # sum_k (E_k - E_{k-1}) v^k = sum_k E_k (v^k - v^(k+1)) + E_K v^K, with v = 1 / (1 + d)
-        discount = (1.0 + discount_rate) ** -np.arange(1.0, int(time) + 2)
-        weights = discount[:-1] - np.where(np.arange(int(time)) < int(time) - 1, discount[1:], 0.0)
-        return margin * spend * (cumulative @ weights)
+            discounted = cumulative @ weights
+        return margin * spend * discounted

@@ -24,6 +24,7 @@ from cvm.models.bgnbd import (
     discounted_integral,
     frame_of_events,
     history,
+    horizon_weights,
     order_statistic_times,
     positive_times,
 )
@@ -568,15 +569,20 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         p_alive = self.probability_alive(x, tx, T, covariates)
         return (r + x) / (alpha + T) * (beta + T) * L * exprel(-(s - 1.0) * L) * p_alive
 
-    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None) -> np.ndarray:
+    def expected_purchases_by_horizon(self, horizons, frequency, recency, T, covariates=None,
+                                      weights=None) -> np.ndarray:
         """E[Y(t) | x, t_x, T] at several horizons, shape ``(customers, horizons)``: the same as one
-        :meth:`expected_purchases` call per horizon, with P(alive) (the costly part) computed once."""
+        :meth:`expected_purchases` call per horizon, with P(alive) (the costly part) computed once.
+        With ``weights`` (one per horizon): ``sum_j w_j E[Y(t_j) | x, t_x, T]``, shape ``(customers,)``."""
         x, tx, T = history(frequency, recency, T)
         r, alpha, s, beta = self._p(covariates, x.size)
         horizons = positive_times(horizons, "horizons")
         rate = (r + x) / (alpha + T) * (beta + T) * self.probability_alive(x, tx, T, covariates)
         L = np.log1p(horizons[None, :] / (beta + T)[:, None])
-        return rate[:, None] * L * exprel(-(s - 1.0) * L)
+        table = L * exprel(-(s - 1.0) * L)
+        if weights is not None:
+            return rate * (table @ horizon_weights(weights, horizons.size))
+        return rate[:, None] * table
 
     def expected_purchases_new(self, t, covariates=None) -> np.ndarray:
         r"""E[X(t)] = :math:`\frac{r\beta}{\alpha(s-1)}[1-(\frac{\beta}{\beta+t})^{s-1}]` (FHL 2005 note, eq. 17), via ``exprel``."""
