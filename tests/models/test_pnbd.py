@@ -175,3 +175,31 @@ def test_last_purchase_at_the_end_has_no_dropout_term():
     ref = float(mpmath.log(mpmath.gamma(r + x) * alpha**r * beta**s / mpmath.gamma(r) / ((alpha + T) ** (r + x) * (beta + T) ** s)))
     assert ll == pytest.approx(ref, rel=1e-12)
     assert m.probability_alive(x, T, T)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("m,b", [(1.16, 1.61), (0.9, 0.55), (3.7, 4.0), (0.25, 12.0)])
+def test_tail_polynomial_against_mpmath(m, b):
+    # S(zeta) = int_0^1 u^(m-1) (1 - zeta u)^-b du = 2F1(m, b; m+1; zeta) / m (Euler's integral, DLMF 15.6.1)
+    from cvm.models.pnbd import tail_polynomial
+
+    zeta = np.array([-0.2, -0.05, 0.0, 0.03, 0.15, 0.3])
+    out = tail_polynomial(m, b, zeta, grad=True)
+    assert out is not None
+    log_s, d_m, d_b, d_z = out
+    mpmath.mp.dps = 30
+
+    def log_ref(mm, bb, z):
+        return mpmath.log(mpmath.hyp2f1(mm, bb, mm + 1, z) / mm)
+
+    for i, z in enumerate(zeta):
+        assert log_s[i] == pytest.approx(float(log_ref(m, b, z)), rel=1e-13, abs=1e-14)
+        assert d_m[i] == pytest.approx(float(mpmath.diff(lambda t: log_ref(t, b, z), m)), rel=1e-10, abs=1e-12)
+        assert d_b[i] == pytest.approx(float(mpmath.diff(lambda t: log_ref(m, t, z), b)), rel=1e-10, abs=1e-12)
+        assert d_z[i] == pytest.approx(float(mpmath.diff(lambda t: log_ref(m, b, t), z)), rel=1e-10, abs=1e-12)
+
+
+def test_tail_polynomial_declines_slow_or_cancelling_series():
+    from cvm.models.pnbd import tail_polynomial
+
+    assert tail_polynomial(2.0, 1.5, np.array([0.97]), grad=False) is None  # over 80 terms
+    assert tail_polynomial(2.0, 40.0, np.array([-0.2]), grad=False) is None  # alternating, cancels

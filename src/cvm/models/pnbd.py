@@ -164,6 +164,69 @@ def _interval_series_rows(m, b, zeta, v, grad, tol):
         return log_s, out[2] / total, out[3] / total, d_z / total, d_v / total
 
 
+def tail_polynomial(m, b, zeta, grad=False, tol=1e-15):
+    r"""``log S`` and derivatives for :math:`S(\zeta) = \int_0^1 u^{m-1}(1-\zeta u)^{-b}\,du`
+    with one (scalar) ``m`` and ``b`` and many ``zeta``; None when the series is too long.
+
+    This is :func:`interval_series` at ``v = 0`` (the tail integral
+    :math:`F(y) = A^{-m} S` of :class:`ParetoNBD`, ``A = alpha + y``), which is
+    :math:`{}_2F_1(m, b; m+1; \zeta) / m` (FHL 2005 note, eq. 19):
+
+    .. math::
+        S = \sum_{n\ge 0} c_n \zeta^n, \qquad c_n = \frac{(b)_n}{n!\,(m+n)}
+
+    With ``m`` and ``b`` shared by every row (customers without repeat
+    purchases: ``m = r + s``), the coefficients and their derivatives
+    ``dc_n/dm = -c_n / (m+n)``, ``dc_n/db = c_n sum_{k<n} 1/(b+k)`` are computed
+    once, and the four sums ``S, dS/dm, dS/db, dS/dzeta`` of every row are one
+    product of a ``(4, N)`` coefficient matrix with the powers ``zeta^n`` (``N``
+    terms). ``N`` is chosen for the largest ``|zeta|``: the tail after ``N``
+    terms is below ``|c_N| |zeta|^N / (1 - rho)`` (``rho`` bounds every later
+    term ratio) and must stay below ``tol`` times a lower bound of ``S``
+    (``S >= (1 + |zeta|)^-b / m``); four more terms keep the derivatives as
+    accurate. Returns None when that needs over 80 terms or an alternating
+    series would cancel (callers then use :func:`interval_series`).
+
+    Returns ``(log S, dlogS/dm, dlogS/db, dlogS/dzeta)`` (the last three None unless ``grad``).
+    """
+    top = float(np.max(np.abs(zeta))) if zeta.size else 0.0
+    negative = bool(zeta.size) and float(np.min(zeta)) < 0
+    if top >= 1.0 or (negative and b * np.log((1.0 + top) / (1.0 - top)) > 9.0):
+        return None
+    floor = np.exp(-b * np.log1p(top)) / m if negative else 1.0 / m
+    coef = [1.0 / m]                    # c_n
+    a_n, n = 1.0, 0                     # (b)_n / n!
+    while True:
+        a_n *= (b + n) / (n + 1.0)
+        n += 1
+        coef.append(a_n / (m + n))
+        rho = top * max((b + n) / (n + 1.0), 1.0)
+        if rho < 1.0 and abs(coef[-1]) * top**n / (1.0 - rho) <= tol * floor:
+            break
+        if n >= 80:
+            return None
+    terms = n + 4
+    while len(coef) <= terms:
+        a_n *= (b + n) / (n + 1.0)
+        n += 1
+        coef.append(a_n / (m + n))
+    c = np.array(coef)
+    k = np.arange(terms, dtype=float)
+    table = [c[:terms]]
+    if grad:
+        psi = np.concatenate([[0.0], np.cumsum(1.0 / (b + k[:-1]))])  # sum_{j<n} 1/(b+j)
+        table += [-c[:terms] / (m + k), c[:terms] * psi, (k + 1.0) * c[1:terms + 1]]
+    powers = np.empty((terms, zeta.size))
+    powers[0] = 1.0
+    for j in range(1, terms):
+        np.multiply(powers[j - 1], zeta, out=powers[j])
+    sums = np.array(table) @ powers
+    log_s = np.log(sums[0])
+    if not grad:
+        return log_s, None, None, None
+    return log_s, sums[1] / sums[0], sums[2] / sums[0], sums[3] / sums[0]
+
+
 class ParetoNBD(CovariateSupport, LikelihoodModel):
     r"""Pareto/NBD model of purchasing while alive with an unobserved exponential lifetime.
 
@@ -440,11 +503,18 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
     @staticmethod
     def _log_tail_series(own, other, b, m, y, grad):
         """log F(y) = log of the integral from y to infinity (the interval series at v = 0) and its
-        gradient (d own, d other, d m, d b)."""
+        gradient (d own, d other, d m, d b); ``own, other, b, m`` scalars, ``y`` an array.
+
+        One coefficient table for every row (:func:`tail_polynomial`) when it needs few terms,
+        else the row-by-row :func:`interval_series`."""
         A = own + y
         zeta = (own - other) / A
-        v = np.full(A.shape, 1e-300)  # v^(m+n) underflows to 0: the upper limit is infinity
-        val, d_m, d_b, d_z, _ = interval_series(np.broadcast_to(m, A.shape).astype(float), b, zeta, v, grad)
+        fast = tail_polynomial(m, b, zeta, grad)
+        if fast is not None:
+            val, d_m, d_b, d_z = fast
+        else:
+            v = np.full(A.shape, 1e-300)  # v^(m+n) underflows to 0: the upper limit is infinity
+            val, d_m, d_b, d_z, _ = interval_series(np.full(A.shape, m), b, zeta, v, grad)
         log_a = np.log(A)
         if not grad:
             return val - m * log_a, None
@@ -460,8 +530,8 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         m = r + s
         grad = g is not None
         T = data["T"][rows]
-        f0, g0 = self._log_tail_series(np.array([own]), other, b, m, 0.0, grad)
-        f_t, g_t = self._log_tail_series(own + 0.0 * T, other, b if form == 0 else np.full(T.shape, b), m, T, grad)
+        f0, g0 = self._log_tail_series(own, other, b, m, np.zeros(1), grad)
+        f_t, g_t = self._log_tail_series(own, other, b, m, T, grad)
         ratio = f_t - f0[0]
         ok = ratio < np.log(0.5)
         use = rows[ok]
