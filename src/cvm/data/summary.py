@@ -221,19 +221,16 @@ def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: st
             raise SchemaError(f"file not found: {path}")
         reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
         con.execute(f"CREATE OR REPLACE TEMP VIEW log AS SELECT * FROM {reader}({quote_literal(str(path))})")
-        names = [r[0] for r in con.execute("DESCRIBE log").fetchall()]
-        has_rows = True
     else:
         from cvm.data.readers import _to_arrow
 
-        table = _to_arrow(transactions)
-        names, has_rows = table.column_names, table.num_rows > 0
-        con.register("log", table)
+        con.register("log", _to_arrow(transactions))
+    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE log").fetchall()}
+    names = list(types)
     for col in [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else []):
         if col not in names:
             raise SchemaError(f"the transactions have no column '{col}'; columns: {', '.join(names)}")
-    ts_type = str(con.execute(f"SELECT typeof({quote_ident(datetime_col)}) FROM log LIMIT 1").fetchall()[0][0]) \
-        if has_rows else "TIMESTAMP"
+    ts_type = types[datetime_col]
     ts = quote_ident(datetime_col)
     if ts_type == "VARCHAR":
         ts = f"strptime({ts}, {quote_literal(datetime_format)})" if datetime_format else f"CAST({ts} AS TIMESTAMP)"

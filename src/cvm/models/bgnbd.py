@@ -640,10 +640,10 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         x, tx, T = history(frequency, recency, T)
         r, alpha, a, b = (np.broadcast_to(v, x.shape) for v in self._p(covariates, x.size))
         delta, H = discount_rate_delta(discount_rate, horizon)
-        keys, inverse = np.unique(np.column_stack([x, T, alpha, a, b]), axis=0, return_inverse=True)
-        ux, uT, u_alpha, u_a, u_b = keys.T
+        keys, _, inverse = compress({"x": x, "T": T, "alpha": alpha, "a": a, "b": b})
+        ux, uT, u_alpha, u_a, u_b = (keys[k] for k in ("x", "T", "alpha", "a", "b"))
         rate = discounted_integral(lambda t: self._alive_rate(t, ux, uT, r[0], u_alpha, u_a, u_b), u_alpha + uT, delta, H)
-        return self.probability_alive(x, tx, T, covariates) * rate[inverse.ravel()]
+        return self._probability_alive(x, tx, T, covariates) * rate[inverse]
 
     # ------------------------------------------------------------- simulation
     def _simulated(self, n_customers, T, seed, covariates=None):

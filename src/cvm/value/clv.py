@@ -61,11 +61,10 @@ FACTORISED_MODELS = {"BGNBD", "MBGNBD", "ParetoNBD"}
 
 def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the given columns and the inverse index mapping every row to its unique row."""
-    stacked = np.ascontiguousarray(np.column_stack([np.asarray(c, dtype=float) for c in columns]))
-    keys = stacked.view(np.dtype((np.void, stacked.dtype.itemsize * stacked.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    unique = stacked[first]
-    return [unique[:, j] for j in range(unique.shape[1])], inverse.ravel()
+    from cvm.models.base import compress
+
+    keys, _, inverse = compress({str(j): np.asarray(c, dtype=float) for j, c in enumerate(columns)})
+    return [keys[str(j)] for j in range(len(columns))], np.asarray(inverse, dtype=np.int64)
 
 
 def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,9 +117,16 @@ class _PurchasePaths:
                 ref = np.asarray(model.probability_alive(self.af, self.ar, self.at), dtype=float)
             usable = ref > 1e-250
             scale = np.where(usable, 1.0 / np.where(usable, ref, 1.0), 0.0)
+        times = list(times)
+        by_horizon = getattr(model, "expected_purchases_by_horizon", None)
+        if by_horizon is not None:  # every horizon in one call (the model shares work between them)
+            table = np.asarray(by_horizon(np.asarray(times, dtype=float), self.af, self.ar, self.at), dtype=float)
+            columns = (table[:, j] for j in range(len(times)))
+        else:
+            columns = (np.asarray(model.expected_purchases(float(k), self.af, self.ar, self.at), dtype=float)
+                       for k in times)
         previous = np.zeros_like(self.af)
-        for k in times:
-            current = np.asarray(model.expected_purchases(float(k), self.af, self.ar, self.at), dtype=float)
+        for k, current in zip(times, columns):
             if self.factorised:
                 current = current * scale
             yield k, current - previous
@@ -521,7 +527,7 @@ def customer_margins(ws: Any, as_of: pd.Timestamp, default: float) -> pd.DataFra
     margin_expr = "coalesce(margin, amount * ?)" if "margin" in cols else "amount * ?"
     frame = ws.con.execute(
         f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum(amount) AS revenue, sum({margin_expr}) AS historic_value "
-        "FROM transactions WHERE ts < ? GROUP BY 1",
+        "FROM transactions WHERE ts < ? GROUP BY 1 ORDER BY 1",
         [default, end],
     ).df()
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -607,7 +613,9 @@ def score_customers(
     reason = explain(reason_code, reason_values, "en")
     spend, spend_note = fit_spend_model(summary)
 
-    margins = customer_margins(ws, stamp, opts["margin"]).reindex(summary.index)
+    margins = customer_margins(ws, stamp, opts["margin"])
+    if not (len(margins) == len(summary) and np.array_equal(margins.index.to_numpy(), summary.index.to_numpy())):
+        margins = margins.reindex(summary.index)  # (both come ordered by id; this is for the rare mismatch)
     margin_rate = margins["margin_rate"].fillna(opts["margin"]).to_numpy()
     valuation = value_customers(
         summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
@@ -698,7 +706,9 @@ def value_by_period(
     else:
         purchase = fit_purchase_model(summary, name)
     spend, _ = fit_spend_model(summary)
-    margins = customer_margins(ws, stamp, opts["margin"]).reindex(summary.index)
+    margins = customer_margins(ws, stamp, opts["margin"])
+    if not (len(margins) == len(summary) and np.array_equal(margins.index.to_numpy(), summary.index.to_numpy())):
+        margins = margins.reindex(summary.index)  # (both come ordered by id; this is for the rare mismatch)
     valuation = value_customers(
         summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
         margin=margins["margin_rate"].fillna(opts["margin"]).to_numpy(), residual=False,

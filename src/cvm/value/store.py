@@ -81,15 +81,19 @@ def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
     """Append one scoring run to ``scores`` and ``score_runs``; returns the run id."""
     con = ws.con
     _ensure_tables(con)
-    frame = pd.DataFrame({c: scores[c] if c in scores.columns else None for c in SCORE_COLUMNS if c not in ("run_id", "as_of")})
-    frame.insert(0, "as_of", pd.Timestamp(run["as_of"]))
-    frame.insert(0, "run_id", run["run_id"])
-    frame["customer_id"] = frame["customer_id"].astype(str)
+    import pyarrow as pa
+
+    # the run's id and date are constants of the INSERT, not million-row columns; columns the
+    # scores lack are left to the table's NULL default (BY NAME)
+    present = [c for c in SCORE_COLUMNS if c not in ("run_id", "as_of") and c in scores.columns]
+    table = pa.table({c: pa.array(scores[c].astype(str) if c == "customer_id" else scores[c], from_pandas=True)
+                      for c in present})
     record = pd.DataFrame([{k: run.get(k) for k in RUN_COLUMNS}])
-    con.register("_cvm_scores_in", frame)
+    con.register("_cvm_scores_in", table)
     con.register("_cvm_run_in", record)
     try:
-        con.execute("INSERT INTO scores BY NAME SELECT * FROM _cvm_scores_in")
+        con.execute("INSERT INTO scores BY NAME SELECT CAST(? AS VARCHAR) AS run_id, CAST(? AS TIMESTAMP) AS as_of, * "
+                    "FROM _cvm_scores_in", [run["run_id"], pd.Timestamp(run["as_of"]).to_pydatetime()])
         con.execute("INSERT INTO score_runs BY NAME SELECT * FROM _cvm_run_in")
     finally:
         con.unregister("_cvm_scores_in")
