@@ -151,9 +151,11 @@ def test_fast_series_agrees_with_hypergeometric_tails(params, monkeypatch):
     theta = m.params_.to_numpy()
     monkeypatch.setattr(pnbd, "_SHARED_TAIL_ROWS", 64)
     plan = series_plan(*theta, x, tx)
-    fast = m._log_dead(theta, data)[0]
     slow = m._slow_dead(theta, data, np.arange(n), False)[0]
-    assert np.allclose(fast, slow, rtol=1e-12, atol=1e-10)
+    for group_rows in (10**9, 1):  # row by row, then every purchase count as one polynomial group
+        monkeypatch.setattr(pnbd, "_GROUP_ROWS", group_rows)
+        fast = m._log_dead(theta, data)[0]
+        assert np.allclose(fast, slow, rtol=1e-12, atol=1e-10)
     assert np.any(plan >= 0)
     _, g = m._evaluate(theta, data, True)
     ok = np.all(np.isfinite(g), axis=1)
@@ -248,6 +250,7 @@ def test_one_pass_value_and_gradient_against_plain_math(params, monkeypatch):
     tx[1] = T[1] if x[1] > 0 else tx[1]  # a last purchase at T: no dropout term
     data = {"frequency": x, "recency": tx, "T": T}
     monkeypatch.setattr(pnbd, "_SHARED_TAIL_ROWS", 4)
+    monkeypatch.setattr(pnbd, "_GROUP_ROWS", 1)  # customers with the same purchase count as polynomial groups
     m = ParetoNBD.from_params(**params)
     theta = m.params_.to_numpy()
     ll, g = m._evaluate(theta, data, True)
@@ -262,3 +265,25 @@ def test_one_pass_value_and_gradient_against_plain_math(params, monkeypatch):
         down[j] -= h
         num = (m._evaluate(up, data, False)[0] - m._evaluate(down, data, False)[0]) / (2 * h)
         assert np.allclose(g[:, j], num, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("m,b", [(1.17, 1.63), (5.2, 1.63), (0.7, 8.0)])
+def test_interval_polynomial_against_quadrature(m, b):
+    # S = int_v^1 u^(m-1) (1 - zeta u)^-b du (the dropout integral after u = (alpha+t_x)/(alpha+tau)),
+    # its log and log-derivatives by mpmath quadrature and numerical differentiation
+    from cvm.models.pnbd import interval_polynomial
+
+    zeta = np.array([-0.2, -0.04, 0.0, 0.1, 0.18])
+    v = np.array([0.02, 0.5, 0.9, 0.3, 0.99])
+    log_s, *derivs = interval_polynomial(m, b, zeta, v, grad=True)
+    mpmath.mp.dps = 30
+
+    def log_ref(mm, bb, z, vv):
+        return mpmath.log(mpmath.quad(lambda u: u ** (mm - 1) * (1 - z * u) ** (-bb), [vv, 1]))
+
+    for i in range(zeta.size):
+        args = [m, b, zeta[i], v[i]]
+        assert log_s[i] == pytest.approx(float(log_ref(*args)), rel=1e-12, abs=1e-13)
+        for j, d in enumerate(derivs):  # d/dm, d/db, d/dzeta, d/dv
+            shifted = lambda t: log_ref(*(args[:j] + [t] + args[j + 1:]))  # noqa: E731
+            assert d[i] == pytest.approx(float(mpmath.diff(shifted, args[j])), rel=1e-9, abs=1e-11)

@@ -39,6 +39,8 @@ _MAX_SERIES_TERMS = 400
 _CHUNK = 4096
 #: above this many distinct histories, start from the fit of a subsample of half as many
 _WARM_START_ROWS = 8000
+#: customers with the same purchase count summed as polynomials when at least this many (else row by row)
+_GROUP_ROWS = 512
 #: with more rows without repeat purchases than this, they share one tail F(0) (below it, call overhead wins)
 _SHARED_TAIL_ROWS = 2048
 
@@ -164,6 +166,58 @@ def _interval_series_rows(m, b, zeta, v, grad, tol):
         return log_s, out[2] / total, out[3] / total, d_z / total, d_v / total
 
 
+def _coefficient_table(m, b, zeta, grad, tol):
+    r"""Coefficients of the binomial series shared by :func:`tail_polynomial` and
+    :func:`interval_polynomial`, shape ``(4, N)`` (``(1, N)`` without ``grad``), or None.
+
+    Rows: :math:`c_n = (b)_n / (n!\,(m+n))`, :math:`\partial c_n/\partial m = -c_n/(m+n)`,
+    :math:`\partial c_n/\partial b = c_n \sum_{k<n} 1/(b+k)` and :math:`(n+1) c_{n+1}` (the
+    coefficient of :math:`\zeta^n` in :math:`dS/d\zeta`). ``N`` is chosen for the largest
+    ``|zeta|``. With :math:`a_n = (b)_n/n!`, after ``N`` terms the tail of either sum is at most
+    :math:`\frac{1 - v^m}{m}\sum_{n\ge N} a_n|\zeta|^n` (because :math:`(1 - v^{k})/k`
+    falls with ``k``) and the sum of the series is at least :math:`\frac{1 - v^m}{m}(1+|\zeta|)^{-b}`
+    (``zeta < 0``; without the last factor for ``zeta >= 0``), so ``N`` is the first term with
+    :math:`a_N |\zeta|^N / (1 - \rho) \le` ``tol`` :math:`(1+|\zeta|)^{-b}`, ``rho`` bounding every
+    later term ratio; four more terms keep the derivatives as accurate. None when that needs over
+    80 terms or an alternating series would cancel (more than ~4 digits lost).
+    """
+    top = float(np.max(np.abs(zeta))) if zeta.size else 0.0
+    negative = bool(zeta.size) and float(np.min(zeta)) < 0
+    if top >= 1.0 or (negative and b * np.log((1.0 + top) / (1.0 - top)) > 9.0):
+        return None
+    floor = np.exp(-b * np.log1p(top)) if negative else 1.0
+    a = [1.0]                           # a_n = (b)_n / n!
+    n = 0
+    while True:
+        a.append(a[-1] * (b + n) / (n + 1.0))
+        n += 1
+        rho = top * max((b + n) / (n + 1.0), 1.0)
+        if rho < 1.0 and abs(a[-1]) * top**n / (1.0 - rho) <= tol * floor:
+            break
+        if n >= 80:
+            return None
+    terms = n + 4
+    while len(a) <= terms:
+        a.append(a[-1] * (b + n) / (n + 1.0))
+        n += 1
+    k = np.arange(terms + 1, dtype=float)
+    c = np.array(a) / (m + k)
+    k = k[:terms]
+    if not grad:
+        return c[None, :terms]
+    psi = np.concatenate([[0.0], np.cumsum(1.0 / (b + k[:-1]))])  # sum_{j<n} 1/(b+j)
+    return np.array([c[:terms], -c[:terms] / (m + k), c[:terms] * psi, (k + 1.0) * c[1:]])
+
+
+def _power_sums(table, y):
+    """``table @ [y^0, y^1, ...]``: the coefficient rows of ``table`` summed against powers of ``y``."""
+    powers = np.empty((table.shape[1], y.size))
+    powers[0] = 1.0
+    for j in range(1, table.shape[1]):
+        np.multiply(powers[j - 1], y, out=powers[j])
+    return table @ powers
+
+
 def tail_polynomial(m, b, zeta, grad=False, tol=1e-15):
     r"""``log S`` and derivatives for :math:`S(\zeta) = \int_0^1 u^{m-1}(1-\zeta u)^{-b}\,du`
     with one (scalar) ``m`` and ``b`` and many ``zeta``; None when the series is too long.
@@ -176,55 +230,60 @@ def tail_polynomial(m, b, zeta, grad=False, tol=1e-15):
         S = \sum_{n\ge 0} c_n \zeta^n, \qquad c_n = \frac{(b)_n}{n!\,(m+n)}
 
     With ``m`` and ``b`` shared by every row (customers without repeat
-    purchases: ``m = r + s``), the coefficients and their derivatives
-    ``dc_n/dm = -c_n / (m+n)``, ``dc_n/db = c_n sum_{k<n} 1/(b+k)`` are computed
-    once, and the four sums ``S, dS/dm, dS/db, dS/dzeta`` of every row are one
-    product of a ``(4, N)`` coefficient matrix with the powers ``zeta^n`` (``N``
-    terms). ``N`` is chosen for the largest ``|zeta|``: the tail after ``N``
-    terms is below ``|c_N| |zeta|^N / (1 - rho)`` (``rho`` bounds every later
-    term ratio) and must stay below ``tol`` times a lower bound of ``S``
-    (``S >= (1 + |zeta|)^-b / m``); four more terms keep the derivatives as
-    accurate. Returns None when that needs over 80 terms or an alternating
-    series would cancel (callers then use :func:`interval_series`).
+    purchases: ``m = r + s``), the coefficients and their derivatives are computed
+    once (:func:`_coefficient_table`), and the four sums ``S, dS/dm, dS/db,
+    dS/dzeta`` of every row are one product of a ``(4, N)`` coefficient matrix
+    with the powers ``zeta^n``. Returns None when the series would need over 80
+    terms or cancel (callers then use :func:`interval_series`).
 
     Returns ``(log S, dlogS/dm, dlogS/db, dlogS/dzeta)`` (the last three None unless ``grad``).
     """
-    top = float(np.max(np.abs(zeta))) if zeta.size else 0.0
-    negative = bool(zeta.size) and float(np.min(zeta)) < 0
-    if top >= 1.0 or (negative and b * np.log((1.0 + top) / (1.0 - top)) > 9.0):
+    table = _coefficient_table(m, b, zeta, grad, tol)
+    if table is None:
         return None
-    floor = np.exp(-b * np.log1p(top)) / m if negative else 1.0 / m
-    coef = [1.0 / m]                    # c_n
-    a_n, n = 1.0, 0                     # (b)_n / n!
-    while True:
-        a_n *= (b + n) / (n + 1.0)
-        n += 1
-        coef.append(a_n / (m + n))
-        rho = top * max((b + n) / (n + 1.0), 1.0)
-        if rho < 1.0 and abs(coef[-1]) * top**n / (1.0 - rho) <= tol * floor:
-            break
-        if n >= 80:
-            return None
-    terms = n + 4
-    while len(coef) <= terms:
-        a_n *= (b + n) / (n + 1.0)
-        n += 1
-        coef.append(a_n / (m + n))
-    c = np.array(coef)
-    k = np.arange(terms, dtype=float)
-    table = [c[:terms]]
-    if grad:
-        psi = np.concatenate([[0.0], np.cumsum(1.0 / (b + k[:-1]))])  # sum_{j<n} 1/(b+j)
-        table += [-c[:terms] / (m + k), c[:terms] * psi, (k + 1.0) * c[1:terms + 1]]
-    powers = np.empty((terms, zeta.size))
-    powers[0] = 1.0
-    for j in range(1, terms):
-        np.multiply(powers[j - 1], zeta, out=powers[j])
-    sums = np.array(table) @ powers
+    sums = _power_sums(table, zeta)
     log_s = np.log(sums[0])
     if not grad:
         return log_s, None, None, None
     return log_s, sums[1] / sums[0], sums[2] / sums[0], sums[3] / sums[0]
+
+
+def interval_polynomial(m, b, zeta, v, grad=False, tol=1e-15):
+    r""":func:`interval_series` for rows sharing one (scalar) ``m`` and ``b`` (customers with
+    the same number of purchases), as two polynomials; None when the series is too long.
+
+    With :math:`P(y) = \sum_n c_n y^n`, :math:`c_n = (b)_n / (n!\,(m+n))` (the series of
+    :func:`tail_polynomial`), the interval series is
+
+    .. math::
+        S = \sum_n \frac{(b)_n}{n!}\zeta^n \frac{1 - v^{m+n}}{m+n} = P(\zeta) - v^m P(\zeta v)
+
+    and its derivatives follow term by term: :math:`\partial S/\partial m = P_m(\zeta) -
+    v^m(\ln v\,P(\zeta v) + P_m(\zeta v))`, :math:`\partial S/\partial b = P_b(\zeta) - v^m
+    P_b(\zeta v)`, :math:`\partial S/\partial\zeta = P'(\zeta) - v^{m+1} P'(\zeta v)` (``P_m``,
+    ``P_b``: the series with the coefficients differentiated) and, in closed form,
+    :math:`\partial S/\partial v = -v^{m-1}(1-\zeta v)^{-b}`. Each polynomial is one product of
+    the shared coefficient table (:func:`_coefficient_table`) with powers of ``zeta`` or
+    ``zeta v``.
+
+    Returns ``(log S, dlogS/dm, dlogS/db, dlogS/dzeta, dlogS/dv)`` (the last four None unless ``grad``).
+    """
+    table = _coefficient_table(m, b, zeta, grad, tol)
+    if table is None:
+        return None
+    log_v = np.log(v)
+    power = np.exp(m * log_v)           # v^m
+    at_zeta = _power_sums(table, zeta)
+    at_zv = _power_sums(table, zeta * v)
+    total = at_zeta[0] - power * at_zv[0]
+    log_s = np.log(total)
+    if not grad:
+        return log_s, None, None, None, None
+    d_m = at_zeta[1] - power * (log_v * at_zv[0] + at_zv[1])
+    d_b = at_zeta[2] - power * at_zv[2]
+    d_z = at_zeta[3] - power * v * at_zv[3]
+    d_v = -np.exp((m - 1.0) * log_v - b * np.log1p(-zeta * v))
+    return log_s, d_m / total, d_b / total, d_z / total, d_v / total
 
 
 class ParetoNBD(CovariateSupport, LikelihoodModel):
@@ -442,8 +501,11 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         """``log I``, I the dropout integral of the class docstring, and optionally its gradient (4, n).
 
         ``params`` are ``(r, alpha, s, beta)``, scalars or per-row arrays. Fast
-        path (:func:`interval_series`) where a short series converges, the 2F1
-        tails (:meth:`_log_tail`) elsewhere.
+        path where a short series converges: customers without repeat purchases
+        as ``F(0) - F(T)`` with one coefficient table (:func:`tail_polynomial`),
+        large groups with the same purchase count as two polynomials
+        (:func:`interval_polynomial`), the others row by row
+        (:func:`interval_series`); the 2F1 tails (:meth:`_log_tail`) elsewhere.
         """
         x, tx, T = data["frequency"], data["recency"], data["T"]
         r, alpha, s, beta = (np.broadcast_to(v, x.shape) for v in params)
@@ -480,7 +542,8 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             D = T[rows] - tx[rows]
             zeta = (own - other) / A
             v = A / (A + D)
-            val, d_m, d_b, d_z, d_v = interval_series(m[rows], b, zeta, v, grad)
+            same_rs = np.ndim(params[0]) == 0 and np.ndim(params[2]) == 0
+            val, d_m, d_b, d_z, d_v = self._dropout_sums(m[rows], b, zeta, v, grad, x, rows if same_rs else None)
             log_a = np.log(A)
             out[rows] = val - m[rows] * log_a
             if grad:
@@ -499,6 +562,41 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             if grad:
                 g[:, slow] = g_slow
         return out, g
+
+    def _dropout_sums(self, m, b, zeta, v, grad, x, rows):
+        """The interval series of :func:`interval_series` on ``rows`` of the data (``m``, ``b``,
+        ``zeta``, ``v`` given for those rows); customers with the same number of purchases
+        ``x[rows]`` share ``m = r + s + x`` and ``b``, and every such group of at least
+        ``_GROUP_ROWS`` rows is summed as two polynomials (:func:`interval_polynomial`).
+        ``rows=None`` (``r`` or ``s`` differ between rows): the row-by-row series only."""
+        n = m.size
+        if rows is None or n < _GROUP_ROWS:
+            return interval_series(m, b, zeta, v, grad)
+        ux, inverse = self._distinct_counts(x)
+        codes = inverse[rows]
+        counts = np.bincount(codes, minlength=ux.size)
+        big = np.flatnonzero(counts >= _GROUP_ROWS)
+        if not big.size:
+            return interval_series(m, b, zeta, v, grad)
+        order = np.argsort(codes, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        out = [np.empty(n) for _ in range(5 if grad else 1)]
+        done = np.zeros(n, dtype=bool)
+        for code in big:
+            idx = order[starts[code]:starts[code + 1]]
+            first = idx[0]
+            part = interval_polynomial(m[first], b if np.ndim(b) == 0 else b[first], zeta[idx], v[idx], grad)
+            if part is None:
+                continue
+            for o, p in zip(out, part):
+                o[idx] = p
+            done[idx] = True
+        rest = np.flatnonzero(~done)
+        if rest.size:
+            part = interval_series(m[rest], b if np.ndim(b) == 0 else b[rest], zeta[rest], v[rest], grad)
+            for o, p in zip(out, part):
+                o[rest] = p
+        return tuple(out) if grad else (out[0], None, None, None, None)
 
     @staticmethod
     def _log_tail_series(own, other, b, m, y, grad):
