@@ -203,7 +203,7 @@ def test_tail_polynomial_against_mpmath(m, b):
 def test_tail_polynomial_declines_slow_or_cancelling_series():
     from cvm.models.pnbd import tail_polynomial
 
-    assert tail_polynomial(2.0, 1.5, np.array([0.97]), grad=False) is None  # over 80 terms
+    assert tail_polynomial(2.0, 1.5, np.array([0.97]), grad=False) is None  # over 200 terms
     assert tail_polynomial(2.0, 40.0, np.array([-0.2]), grad=False) is None  # alternating, cancels
 
 
@@ -267,13 +267,17 @@ def test_one_pass_value_and_gradient_against_plain_math(params, monkeypatch):
         assert np.allclose(g[:, j], num, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("m,b", [(1.17, 1.63), (5.2, 1.63), (0.7, 8.0)])
-def test_interval_polynomial_against_quadrature(m, b):
+@pytest.mark.parametrize(
+    "m,b,zeta",
+    [(1.17, 1.63, [-0.2, -0.04, 0.0, 0.1, 0.18]), (5.2, 1.63, [-0.2, -0.04, 0.0, 0.1, 0.18]),
+     (0.7, 8.0, [-0.2, -0.04, 0.0, 0.1, 0.18]), (0.8, 0.3, [0.76, 0.5, 0.0, 0.7, 0.6])],  # the last: ~150 terms
+)
+def test_interval_polynomial_against_quadrature(m, b, zeta):
     # S = int_v^1 u^(m-1) (1 - zeta u)^-b du (the dropout integral after u = (alpha+t_x)/(alpha+tau)),
     # its log and log-derivatives by mpmath quadrature and numerical differentiation
     from cvm.models.pnbd import interval_polynomial
 
-    zeta = np.array([-0.2, -0.04, 0.0, 0.1, 0.18])
+    zeta = np.array(zeta)
     v = np.array([0.02, 0.5, 0.9, 0.3, 0.99])
     log_s, *derivs = interval_polynomial(m, b, zeta, v, grad=True)
     mpmath.mp.dps = 30

@@ -35,6 +35,8 @@ _U_NODES, _U_WEIGHTS = roots_legendre(128)
 
 #: a row takes the fast series when it needs at most this many terms (else the 2F1 tails)
 _MAX_SERIES_TERMS = 400
+#: longest series summed as a polynomial with one coefficient table (longer: row by row)
+_MAX_POLYNOMIAL_TERMS = 200
 #: rows per block of the series (a block's working arrays stay in cache)
 _CHUNK = 4096
 #: above this many distinct histories, start from the fit of a subsample of half as many
@@ -179,7 +181,7 @@ def _coefficient_table(m, b, zeta, grad, tol):
     (``zeta < 0``; without the last factor for ``zeta >= 0``), so ``N`` is the first term with
     :math:`a_N |\zeta|^N / (1 - \rho) \le` ``tol`` :math:`(1+|\zeta|)^{-b}`, ``rho`` bounding every
     later term ratio; four more terms keep the derivatives as accurate. None when that needs over
-    80 terms or an alternating series would cancel (more than ~4 digits lost).
+    ``_MAX_POLYNOMIAL_TERMS`` terms or an alternating series would cancel (more than ~4 digits lost).
     """
     top = float(np.max(np.abs(zeta))) if zeta.size else 0.0
     negative = bool(zeta.size) and float(np.min(zeta)) < 0
@@ -194,7 +196,7 @@ def _coefficient_table(m, b, zeta, grad, tol):
         rho = top * max((b + n) / (n + 1.0), 1.0)
         if rho < 1.0 and abs(a[-1]) * top**n / (1.0 - rho) <= tol * floor:
             break
-        if n >= 80:
+        if n >= _MAX_POLYNOMIAL_TERMS:
             return None
     terms = n + 4
     while len(a) <= terms:
@@ -210,12 +212,19 @@ def _coefficient_table(m, b, zeta, grad, tol):
 
 
 def _power_sums(table, y):
-    """``table @ [y^0, y^1, ...]``: the coefficient rows of ``table`` summed against powers of ``y``."""
-    powers = np.empty((table.shape[1], y.size))
-    powers[0] = 1.0
-    for j in range(1, table.shape[1]):
-        np.multiply(powers[j - 1], y, out=powers[j])
-    return table @ powers
+    """``table @ [y^0, y^1, ...]``: the coefficient rows of ``table`` summed against powers of ``y``
+    (in blocks of rows, so the table of powers stays in cache)."""
+    terms = table.shape[1]
+    out = np.empty((table.shape[0], y.size))
+    powers = np.empty((terms, min(y.size, _CHUNK)))
+    for lo in range(0, y.size, _CHUNK):
+        part = y[lo:lo + _CHUNK]
+        block = powers[:, :part.size]
+        block[0] = 1.0
+        for j in range(1, terms):
+            np.multiply(block[j - 1], part, out=block[j])
+        out[:, lo:lo + part.size] = table @ block
+    return out
 
 
 def tail_polynomial(m, b, zeta, grad=False, tol=1e-15):
@@ -233,7 +242,7 @@ def tail_polynomial(m, b, zeta, grad=False, tol=1e-15):
     purchases: ``m = r + s``), the coefficients and their derivatives are computed
     once (:func:`_coefficient_table`), and the four sums ``S, dS/dm, dS/db,
     dS/dzeta`` of every row are one product of a ``(4, N)`` coefficient matrix
-    with the powers ``zeta^n``. Returns None when the series would need over 80
+    with the powers ``zeta^n``. Returns None when the series would need too many
     terms or cancel (callers then use :func:`interval_series`).
 
     Returns ``(log S, dlogS/dm, dlogS/db, dlogS/dzeta)`` (the last three None unless ``grad``).
