@@ -58,13 +58,19 @@ def _mp_loglik(r, alpha, s, beta, x, tx, T):
         (PUBLISHED, 2, 30.43, 38.86),
     ],
 )
-def test_likelihood_is_finite_and_exact_for_extreme_histories(params, x, tx, T):
+def test_likelihood_is_finite_and_exact_for_extreme_histories(params, x, tx, T, monkeypatch):
     # lifetimes issues 332 and 445: large x or T overflowed the hypergeometric terms
     m = ParetoNBD.from_params(**params)
     theta = m.params_.to_numpy()
-    ll = m._log_likelihood(theta, {"frequency": np.array([x], float), "recency": np.array([tx]), "T": np.array([T])})[0]
-    assert np.isfinite(ll)
-    assert ll == pytest.approx(_mp_loglik(*theta, x, tx, T), rel=1e-9)
+    expected = _mp_loglik(*theta, x, tx, T)
+    data = {"frequency": np.array([x], float), "recency": np.array([tx]), "T": np.array([T])}
+    for rows in (10**9, 0):  # the row-by-row series, then the shared-coefficient polynomials
+        monkeypatch.setattr(pnbd, "_GROUP_ROWS", max(rows, 1))
+        monkeypatch.setattr(pnbd, "_SHARED_TAIL_ROWS", rows)
+        m._last_eval = m._counts = None
+        ll, g = m._evaluate(theta, data, True)
+        assert np.isfinite(ll[0]) and np.all(np.isfinite(g))
+        assert ll[0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_agrees_with_lifetimes():
