@@ -414,11 +414,13 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         k = z.size
         hess = np.empty((k, k))
         with np.errstate(all="ignore"):
+            # forward differences (k passes over the subsample, not 2k): a preconditioner needs no more
+            # than the ~1e-5 relative accuracy, its error from subsampling is percents
+            centre = self._objective(z, sub, sub_weights, sub_total)[1]
             for j in range(k):
                 e = np.zeros(k)
                 e[j] = 1e-5
-                hess[:, j] = (self._objective(z + e, sub, sub_weights, sub_total)[1]
-                              - self._objective(z - e, sub, sub_weights, sub_total)[1]) / 2e-5
+                hess[:, j] = (self._objective(z + e, sub, sub_weights, sub_total)[1] - centre) / 1e-5
             hess = 0.5 * (hess + hess.T)
             if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).min() <= 0:
                 return z
@@ -517,8 +519,9 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         (:func:`interval_series`); the 2F1 tails (:meth:`_log_tail`) elsewhere.
         """
         x, tx, T = data["frequency"], data["recency"], data["T"]
+        shared = np.ndim(params[1]) == 0 and np.ndim(params[3]) == 0  # no covariates: one alpha, one beta
+        m = (params[0] + params[2]) + x
         r, alpha, s, beta = (np.broadcast_to(v, x.shape) for v in params)
-        m = r + s + x
         plan = series_plan(r, alpha, s, beta, x, tx)
         out = np.empty(x.size)
         g = np.empty((4, x.size)) if grad else None
@@ -534,8 +537,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             count = np.count_nonzero(mask)
             if not count:
                 continue
-            shared = np.ndim(params[1]) == 0 and np.ndim(params[3]) == 0
-            if shared:  # no covariates: rows without repeat purchases share one tail F(0)
+            if shared:  # rows without repeat purchases share one tail F(0)
                 first = mask & (tx == 0) & (x == 0)
                 if np.count_nonzero(first) > _SHARED_TAIL_ROWS:
                     done = self._first_purchase_rows(params, form, np.flatnonzero(first), data, out, g)
@@ -545,19 +547,23 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                         continue
             rows = slice(None) if count == x.size else np.flatnonzero(mask)  # a view when every row agrees
             # form 0 factors out (alpha + tau), expands (beta + tau)^-(s+1); form 1 the other way round
-            own, other = (alpha[rows], beta[rows]) if form == 0 else (beta[rows], alpha[rows])
+            own, other = (params[1], params[3]) if form == 0 else (params[3], params[1])
+            if not shared:
+                own, other = np.broadcast_to(own, x.shape)[rows], np.broadcast_to(other, x.shape)[rows]
             b = (float(params[2]) + 1.0 if np.ndim(params[2]) == 0 else s[rows] + 1.0) if form == 0 else r[rows] + x[rows]
-            A = own + tx[rows]
-            D = T[rows] - tx[rows]
+            m_rows, tx_rows = m[rows], tx[rows]
+            A = own + tx_rows
+            D = T[rows] - tx_rows
+            end = A + D
             zeta = (own - other) / A
-            v = A / (A + D)
+            v = A / end
             same_rs = np.ndim(params[0]) == 0 and np.ndim(params[2]) == 0
-            val, d_m, d_b, d_z, d_v = self._dropout_sums(m[rows], b, zeta, v, grad, x, rows if same_rs else None)
+            val, d_m, d_b, d_z, d_v = self._dropout_sums(m_rows, b, zeta, v, grad, x, rows if same_rs else None)
             log_a = np.log(A)
-            out[rows] = val - m[rows] * log_a
+            out[rows] = val - m_rows * log_a
             if grad:
                 dm = d_m - log_a
-                d_own = d_v * D / (A + D) ** 2 + (d_z * (other + tx[rows]) / A - m[rows]) / A
+                d_own = d_v * D / end**2 + (d_z * (other + tx_rows) / A - m_rows) / A
                 d_other = -d_z / A
                 i_own, i_other, i_b = (1, 3, 2) if form == 0 else (3, 1, 0)
                 g[i_own, rows] = d_own
@@ -669,23 +675,45 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         x, T = data["frequency"], data["T"]
         # gammaln / digamma of r + x on the distinct purchase counts only
         ux, inverse = self._distinct_counts(x)
-        log_alpha_t, log_beta_t = np.log(alpha + T), np.log(beta + T)
-        const = (gammaln(r + ux) - gammaln(r))[inverse] + r * np.log(alpha) + s * np.log(beta)
-        alive = -(r + x) * log_alpha_t - s * log_beta_t
+        shared = np.ndim(alpha) == 0 and np.ndim(beta) == 0  # no covariates: fold the scalars into the tables
+        alpha_t, beta_t = alpha + T, beta + T
+        log_alpha_t, log_beta_t = np.log(alpha_t), np.log(beta_t)
+        log_alpha, log_beta = np.log(alpha), np.log(beta)
+        r_x = r + x
+        table = gammaln(r + ux) - gammaln(r)
+        if shared:
+            const = (table + (r * log_alpha + s * log_beta))[inverse]
+        else:
+            const = table[inverse] + r * log_alpha + s * log_beta
+        alive = r_x * log_alpha_t
+        alive += s * log_beta_t
+        np.negative(alive, out=alive)
         log_i, g_dead = self._log_dead(params, data, grad)
-        dead = np.log(s) + log_i
+        dead = log_i
+        dead += np.log(s)
         total = np.logaddexp(alive, dead)
-        ll = const + total
+        ll = const
+        ll += total
         g_rows = None
         if grad:
-            w_dead = np.exp(dead - total)
+            w_dead = dead
+            w_dead -= total
+            np.exp(w_dead, out=w_dead)
             w_alive = 1.0 - w_dead
             g = g_dead  # reused in place, one row per parameter (contiguous rows, returned transposed)
             g *= w_dead
-            g[0] += (digamma(r + ux) - digamma(r))[inverse] + np.log(alpha) - w_alive * log_alpha_t
-            g[1] += r / alpha - w_alive * (r + x) / (alpha + T)
-            g[2] += np.log(beta) + w_dead / s - w_alive * log_beta_t
-            g[3] += s / beta - w_alive * s / (beta + T)
+            psi = digamma(r + ux) - digamma(r)
+            if shared:
+                g[0] += (psi + log_alpha)[inverse]
+            else:
+                g[0] += psi[inverse] + log_alpha
+            g[0] -= w_alive * log_alpha_t
+            g[1] += r / alpha
+            g[1] -= w_alive * r_x / alpha_t
+            g[2] += w_dead / s + log_beta
+            g[2] -= w_alive * log_beta_t
+            g[3] += s / beta
+            g[3] -= w_alive * s / beta_t
             g_rows = g.T
             if len(theta) > 4:
                 g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
