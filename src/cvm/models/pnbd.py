@@ -314,7 +314,10 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
     :math:`I = \int_{t_x}^T (\alpha+\tau)^{-(r+x)}(\beta+\tau)^{-(s+1)} d\tau`, is summed
     directly by :func:`interval_series` (a short binomial series with exact
     derivatives, vectorised over histories) wherever it converges in a few hundred
-    terms; elsewhere :func:`~cvm.models.special.log_hyp2f1` evaluates the two tails
+    terms; customers who share a purchase count share its coefficients, so large
+    groups of them are summed as polynomials with one coefficient table
+    (:func:`interval_polynomial`, and :func:`tail_polynomial` for ``F(T)`` of
+    customers without repeat purchases); elsewhere :func:`~cvm.models.special.log_hyp2f1` evaluates the two tails
     in log space and ``F(t_x) - F(T)`` is formed as ``F(t_x) (1 - exp(log F(T) -
     log F(t_x)))``, so large ``x`` or ``T`` never overflow.
 
