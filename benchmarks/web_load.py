@@ -85,11 +85,12 @@ def build_workspace(folder: Path, n_customers: int) -> str:
     select = ", ".join(f'{exprs.get(c, "NULL")} AS "{c}"' for c in SCORE_COLUMNS)
     con.execute(f"INSERT INTO scores SELECT {select} FROM range({int(n_customers)}) t(i)")
     run = {"run_id": run_id, "as_of": "2024-01-01", "created": "2024-01-01 00:00:00", "model": "synthetic",
-           "model_reason": "benchmark", "horizon": 52, "time_unit": "week", "discount_rate": 0.1, "margin": 0.3,
+           "model_reason": "benchmark", "model_reason_code": "chosen_by_user",
+           "model_reason_values": '{"model": "synthetic"}', "horizon": 52, "time_unit": "week", "discount_rate": 0.1, "margin": 0.3,
            "level": 0.9, "n_customers": n_customers, "total_clv": None}
     cols = ", ".join(f'"{c}"' for c in RUN_COLUMNS)
     con.execute(f"INSERT INTO score_runs ({cols}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})",
-                [run[c] for c in RUN_COLUMNS])
+                [run.get(c) for c in RUN_COLUMNS])
     ws.close()
     return create_token(folder, "viewer", name="benchmark")
 
@@ -240,6 +241,13 @@ def main() -> int:
               f"{result['cpu_count']} CPUs shared with everything else on this machine, 1-min load average "
               f"{result['load_average_1min'][0]} before / {result['load_average_1min'][1]} after; "
               f"server memory {result['server_rss_mb']} MB)")
+    # one row for benchmarks/run.py's table (p50 in the time column, the rest in the notes)
+    print("BENCH " + json.dumps({
+        "benchmark": f"web: customer-detail lookups, {args.customers:,} scored customers, {args.clients} clients",
+        "cvm_s": result["p50_ms"] / 1000.0,
+        "notes": f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
+                 f"{result['throughput_per_s']}/s, {result['requests']:,} requests, {result['errors']} errors",
+    }), flush=True)
     return 0 if not errors else 1
 
 
