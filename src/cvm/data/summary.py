@@ -309,6 +309,7 @@ def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, 
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")  # every result here ends in ORDER BY
     try:
         log_sql = _register_log(con, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
         end = None if observation_period_end is None else pd.Timestamp(observation_period_end)
@@ -339,6 +340,7 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
     cal = pd.Timestamp(calibration_period_end)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")  # every result here ends in ORDER BY
     try:
         log_sql = _register_log(con, transactions, customer_id_col, datetime_col, monetary_value_col, datetime_format)
         obs = (pd.Timestamp(con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0])
