@@ -212,6 +212,25 @@ def _freq(freq: str) -> tuple[str, float]:
     return _FREQ[freq]
 
 
+def _sniffed_csv(con, path: Path) -> str:
+    """``read_csv(...)`` with the dialect and column types DuckDB detects, detected once.
+
+    A plain ``read_csv(path)`` runs the sniffer every time a query that uses it is
+    bound; ``sniff_csv`` returns the same detection as an explicit call
+    (``auto_detect=false`` with every option spelled out), which later queries read
+    without sniffing again.
+    """
+    plain = f"read_csv({quote_literal(str(path))})"
+    try:
+        prompt = str(con.execute(f"SELECT Prompt FROM sniff_csv({quote_literal(str(path))})").fetchall()[0][0])
+    except Exception:  # noqa: BLE001 - the plain reader reports the problem in its own words
+        return plain
+    prompt = prompt.strip().rstrip(";").strip()
+    if not (prompt.startswith("FROM read_csv(") and prompt.endswith(")")):
+        return plain
+    return prompt[len("FROM "):]
+
+
 def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: str,
                   monetary_value_col: str | None, datetime_format: str | None) -> str:
     """Register the caller's frame (or stream a CSV/Parquet file) and return SQL giving (cid, ts, amount)."""
@@ -219,8 +238,11 @@ def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: st
         path = Path(transactions)
         if not path.exists():
             raise SchemaError(f"file not found: {path}")
-        reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW log AS SELECT * FROM {reader}({quote_literal(str(path))})")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            source = f"read_parquet({quote_literal(str(path))})"
+        else:
+            source = _sniffed_csv(con, path)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW log AS SELECT * FROM {source}")
     else:
         from cvm.data.readers import _to_arrow
 
