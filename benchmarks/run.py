@@ -27,6 +27,8 @@ BENCHMARKS = {
     "value": ("bench_value.py", [], ["--customers", "200000"]),
     "web": ("web_load.py", [], ["--customers", "100000", "--requests", "5000"]),
     "spark": ("spark_scale.py", [], ["--transactions", "1000000"]),
+    # needs an interpreter with pymc-marketing in CVM_PYMC_PYTHON (see the script); else reports nothing
+    "pymc": ("bench_pymc.py", [], ["--customers", "20000"]),
 }
 
 
@@ -40,7 +42,7 @@ def run_one(name: str, quick: bool) -> list[dict]:
     print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
-    rows = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
+    rows = [{**json.loads(line[6:]), "suite": name} for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0:
         print(f"[{name}] failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     print(f"[{name}] {time.perf_counter() - start:.0f} s", flush=True)
@@ -71,14 +73,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--only", nargs="*", choices=list(BENCHMARKS), help="run only these")
     args = parser.parse_args()
-    rows: list[dict] = []
-    for name in args.only or list(BENCHMARKS):
-        rows.extend(run_one(name, args.quick))
+    chosen = args.only or list(BENCHMARKS)
     out_dir = HERE.parent / "bench-results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(rows, indent=2))
+    results = out_dir / ("results-quick.json" if args.quick else "results.json")
+    # rows of the suites not run now are kept from the previous run (with --only)
+    rows: list[dict] = []
+    if args.only and results.exists():
+        rows = [r for r in json.loads(results.read_text()) if r.get("suite") not in chosen]
+    for name in chosen:
+        rows.extend(run_one(name, args.quick))
+    order = list(BENCHMARKS)
+    rows.sort(key=lambda r: order.index(r["suite"]) if r.get("suite") in order else len(order))
+    results.write_text(json.dumps(rows, indent=2))
     text = table(rows)
-    (out_dir / "table.md").write_text(text + "\n")
+    (out_dir / ("table-quick.md" if args.quick else "table.md")).write_text(text + "\n")
     print()
     print(text)
 
