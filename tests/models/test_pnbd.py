@@ -137,6 +137,27 @@ def test_degenerate_data_never_gives_nan_parameters():
             assert np.all(np.isfinite(m.params_)) and np.isfinite(m.log_likelihood_)
 
 
+def _mixed_histories(seed, n, zero_every, max_x, max_T):
+    """Random (x, t_x, T): every ``zero_every``-th customer without repeat purchases."""
+    rng = np.random.default_rng(seed)
+    x = np.where(np.arange(n) % zero_every == 0, 0, rng.integers(1, max_x, n)).astype(float)
+    T = rng.uniform(1, max_T, n)
+    tx = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0)
+    return x, tx, T
+
+
+def _central_differences(m, theta, data, rel_step=1e-6):
+    """Per-row gradient of the log-likelihood by central differences, shape (rows, 4)."""
+    columns = []
+    for j in range(theta.size):
+        h = rel_step * theta[j]
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        columns.append((m._evaluate(up, data, False)[0] - m._evaluate(down, data, False)[0]) / (2 * h))
+    return np.column_stack(columns)
+
+
 @pytest.mark.parametrize(
     "params",
     [PUBLISHED, dict(r=2.1, alpha=0.5, s=0.3, beta=40.0), dict(r=0.4, alpha=300.0, s=1.7, beta=2.0),
@@ -147,11 +168,8 @@ def test_fast_series_agrees_with_hypergeometric_tails(params, monkeypatch):
     # and its exact gradient against central differences of the log-likelihood
     from cvm.models.pnbd import series_plan
 
-    rng = np.random.default_rng(4)
     n = 240  # a third without repeat purchases, with the shared-F(0) path switched on for them too
-    x = np.where(np.arange(n) % 3 == 0, 0, rng.integers(1, 80, n)).astype(float)
-    T = rng.uniform(1, 300, n)
-    tx = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0)
+    x, tx, T = _mixed_histories(4, n, zero_every=3, max_x=80, max_T=300)
     data = {"frequency": x, "recency": tx, "T": T}
     m = ParetoNBD.from_params(**params)
     theta = m.params_.to_numpy()
@@ -165,13 +183,8 @@ def test_fast_series_agrees_with_hypergeometric_tails(params, monkeypatch):
     assert np.any(plan >= 0)
     _, g = m._evaluate(theta, data, True)
     ok = np.all(np.isfinite(g), axis=1)
-    for j in range(4):
-        h = 1e-6 * theta[j]
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        num = (m._evaluate(up, data, False)[0] - m._evaluate(down, data, False)[0]) / (2 * h)
-        assert np.allclose(g[ok, j], num[ok], rtol=1e-5, atol=1e-6)
+    num = _central_differences(m, theta, data)
+    assert np.allclose(g[ok], num[ok], rtol=1e-5, atol=1e-6)
 
 
 def test_last_purchase_at_the_end_has_no_dropout_term():
@@ -248,11 +261,8 @@ def test_one_pass_value_and_gradient_against_plain_math(params, monkeypatch):
     # the per-row log-likelihood and exact gradient of one evaluation (the pair the optimiser uses)
     # against quadrature of the defining integral, and the gradient against central differences;
     # half the customers have no repeat purchases, with the shared-tail path switched on for them
-    rng = np.random.default_rng(11)
     n = 40
-    x = np.where(np.arange(n) % 2 == 0, 0, rng.integers(1, 25, n)).astype(float)
-    T = rng.uniform(1, 90, n)
-    tx = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0)
+    x, tx, T = _mixed_histories(11, n, zero_every=2, max_x=25, max_T=90)
     tx[1] = T[1] if x[1] > 0 else tx[1]  # a last purchase at T: no dropout term
     data = {"frequency": x, "recency": tx, "T": T}
     monkeypatch.setattr(pnbd, "_SHARED_TAIL_ROWS", 4)
@@ -264,13 +274,7 @@ def test_one_pass_value_and_gradient_against_plain_math(params, monkeypatch):
         ref_ll, ref_g = _quad_reference(*theta, x[i], tx[i], T[i])
         assert ll[i] == pytest.approx(ref_ll, rel=1e-10, abs=1e-10), i
         assert np.allclose(g[i], ref_g, rtol=1e-7, atol=1e-9), i
-    for j in range(4):
-        h = 1e-6 * theta[j]
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        num = (m._evaluate(up, data, False)[0] - m._evaluate(down, data, False)[0]) / (2 * h)
-        assert np.allclose(g[:, j], num, rtol=1e-6, atol=1e-7)
+    assert np.allclose(g, _central_differences(m, theta, data), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize(
