@@ -251,7 +251,12 @@ def test_pipeline_end_to_end(spark, tmp_path):
     from cvm.data.spark.summary import summarise_spark
 
     tx = make_transactions(seed=11, customers=150)
-    tx.loc[len(tx)] = ["", pd.Timestamp("2023-01-01"), 3.0]          # no customer: unusable, counted
+    good = tx.copy()
+    tx = tx.astype({"ts": str, "amount": str})
+    # unusable rows: counted, and kept with their reason next to the scores
+    tx.loc[len(tx)] = ["", "2023-01-01 00:00:00", "3.0"]               # no customer
+    tx.loc[len(tx)] = ["BADTS", "31-31-2023", "5.0"]                   # a timestamp that does not parse
+    tx.loc[len(tx)] = ["BADAMOUNT", "2023-02-01 10:00:00", "n/a"]      # an amount that is not a number
     src = tmp_path / "tx.csv"
     tx.rename(columns={"customer_id": "Klant"}).to_csv(src, index=False)
     out = tmp_path / "scores.parquet"
@@ -260,11 +265,15 @@ def test_pipeline_end_to_end(spark, tmp_path):
         result = run_spark_pipeline(str(src), str(out), model="bgnbd", horizon=12, time_unit="week",
                                     discount_rate=0.1, margin=0.3, mapping={"customer_id": "Klant"}, spark=spark)
     scores = pd.read_parquet(out)
-    n_customers = tx.loc[tx["customer_id"] != "", "customer_id"].nunique()
-    assert result.n_transactions == len(tx) and result.rows_unusable == 1
+    n_customers = good["customer_id"].nunique()
+    assert result.n_transactions == len(tx) and result.rows_unusable == 3
     assert result.n_customers == len(scores) == n_customers
+    assert result.quarantine == str(tmp_path / "scores.quarantine.parquet")
+    kept = pd.read_parquet(result.quarantine).sort_values("Klant", na_position="first")
+    assert list(kept["reason"]) == ["empty customer id", "amount missing or not a number", "timestamp does not parse"]
+    assert list(kept["ts"].iloc[1:]) == ["2023-02-01 10:00:00", "31-31-2023"]  # as they came, for the user to fix
     # only the distinct histories and spend pairs reach the driver, never one row per customer
-    local = summarise_spark(spark.createDataFrame(tx[tx["customer_id"] != ""]), time_unit="week").toPandas()
+    local = summarise_spark(spark.createDataFrame(good), time_unit="week").toPandas()
     assert result.unique_histories == len(local.drop_duplicates(["frequency", "recency", "T"]))
     assert result.driver_rows == result.unique_histories + result.spend_rows
     for col in ("customer_id", "frequency", "recency", "T", "monetary_value", "probability_alive",

@@ -22,6 +22,7 @@ _LAZY = {
     "summarise_spark": "cvm.data.spark.summary",
     "compress_spark": "cvm.data.spark.summary",
     "compress_spend_spark": "cvm.data.spark.summary",
+    "unusable_rows": "cvm.data.spark.summary",
     "score_spark": "cvm.data.spark.scoring",
     "discount_rate_per_unit": "cvm.data.spark.scoring",
     "value_tiers_spark": "cvm.data.spark.scoring",

@@ -44,6 +44,8 @@ class SparkRunResult:
     notes: list[str] = field(default_factory=list)
     period: str = "day"
     shuffle_partitions: int | None = None
+    #: where the unusable rows were written with their reason (None when there were none)
+    quarantine: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +111,22 @@ def write_scores(scores_df: Any, out: str, out_format: str | None = None, mode: 
     return str(out)
 
 
+def quarantine_target(out: str, out_format: str | None) -> tuple[str, str]:
+    """Where a run's unusable rows go, next to the scores: ``(target, format)``.
+
+    A table ``scores`` gets ``scores_quarantine``; a path ``…/scores.parquet`` (or
+    ``.csv``) gets ``…/scores.quarantine.parquet`` (``.csv``) in the same format.
+    """
+    fmt = _output_format(out, out_format)
+    if fmt == "table":
+        return f"{out}_quarantine", fmt
+    text = str(out).rstrip("/")
+    stem, dot, ext = text.rpartition(".")
+    if dot and "/" not in ext and ext.lower() in ("parquet", "pq", "csv"):
+        return f"{stem}.quarantine.{ext}", fmt
+    return f"{text}.quarantine", fmt
+
+
 def _output_format(out: str, out_format: str | None) -> str:
     fmt = out_format or ("csv" if str(out).lower().endswith(".csv") else "parquet")
     if fmt not in ("parquet", "csv", "table"):
@@ -138,8 +156,9 @@ def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str
     from cvm.data.spark.summary import clean_transactions
 
     clean_transactions(raw, customer_col, datetime_col, amount_col)  # raises SchemaError on missing columns
-    ts = F.col(datetime_col).cast("timestamp")
-    amount = F.col(amount_col).cast("double")
+    # try_cast: under ANSI mode (Spark 4's default) a plain cast of a malformed value fails the job
+    ts = F.col(datetime_col).try_cast("timestamp")
+    amount = F.col(amount_col).try_cast("double")
     bad = (
         F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0)
         | ts.isNull() | amount.isNull() | F.isnan(amount)
@@ -239,7 +258,9 @@ def run_spark_pipeline(
         concentration_spark, discount_rate_per_unit, score_spark, value_by_group_spark, value_tiers_spark,
     )
     from cvm.data.spark.session import spark_session
-    from cvm.data.spark.summary import compress_spark, compress_spend_spark, days_per_unit, read_transactions, summarise_spark
+    from cvm.data.spark.summary import (
+        compress_spark, compress_spend_spark, days_per_unit, read_transactions, summarise_spark, unusable_rows,
+    )
 
     days_per_unit(time_unit)
     days_per_unit(period)
@@ -255,9 +276,14 @@ def run_spark_pipeline(
     n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
     if n_tx == 0:
         raise SchemaError("the input holds no transactions")
+    quarantined = None
+    if unusable:  # kept with their reason, next to the scores (nothing dropped without a trace)
+        target, fmt = quarantine_target(out, out_format)
+        quarantined = write_scores(unusable_rows(raw, cust, ts, amount), target, fmt)
+        notes.append(f"{unusable:,} unusable row(s) kept with their reason in {quarantined}")
     if last_day is None:
         raise SchemaError("no transaction has a usable customer id, timestamp and amount",
-                          hint="check the column mapping and the timestamp format")
+                          hint=f"check the column mapping and the timestamp format; the rows and why are in {quarantined}")
     as_of_used = as_date(as_of, "as_of") or last_day
     clock["read"] = time.perf_counter() - start
 
@@ -330,4 +356,5 @@ def run_spark_pipeline(
         params=purchase_model.params, spend_params=None if spend_model is None else spend_model.params,
         total_clv=total_clv, tiers=result_tiers, concentration=result_conc, seconds=clock,
         notes=notes, period=period, shuffle_partitions=None if partitions is None else int(partitions),
+        quarantine=quarantined,
     )

@@ -143,12 +143,13 @@ def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col
             f"the transactions lack column(s) {', '.join(missing)}; they have {', '.join(df.columns)}",
             hint="name the columns with customer_col=, datetime_col=, amount_col= (CLI: --map customer_id=Klant)",
         )
+    # try_cast: a malformed value becomes NULL (an unusable row) instead of failing the job under ANSI mode
     cols = [
         F.col(customer_col).cast("string").alias("customer_id"),
-        F.col(datetime_col).cast("timestamp").alias("ts"),
+        F.col(datetime_col).try_cast("timestamp").alias("ts"),
     ]
     if amount_col:
-        cols.append(F.col(amount_col).cast("double").alias("amount"))
+        cols.append(F.col(amount_col).try_cast("double").alias("amount"))
     out = df.select(*cols)
     keep = F.col("customer_id").isNotNull() & (F.length(F.trim("customer_id")) > 0) & F.col("ts").isNotNull()
     if amount_col:
@@ -156,14 +157,35 @@ def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col
     return out.where(keep)
 
 
+def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
+    """The rows :func:`clean_transactions` removes, as they came (every column as text), with a ``reason``.
+
+    The Spark counterpart of the workspace's ``quarantine`` table: nothing is
+    dropped without a trace. Reasons, first that applies: ``empty customer id``,
+    ``timestamp does not parse``, ``amount missing or not a number``.
+    """
+    from pyspark.sql import functions as F
+
+    ts = F.col(datetime_col).try_cast("timestamp")
+    reason = F.when(
+        F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0),
+        F.lit("empty customer id"),
+    ).when(ts.isNull(), F.lit("timestamp does not parse"))
+    if amount_col:
+        amount = F.col(amount_col).try_cast("double")
+        reason = reason.when(amount.isNull() | F.isnan(amount), F.lit("amount missing or not a number"))
+    as_text = [F.col(c).cast("string").alias(c) for c in df.columns]
+    return df.select(*as_text, reason.alias("reason")).where(F.col("reason").isNotNull())
+
+
 def count_unusable(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> int:
     """Number of rows :func:`clean_transactions` removes (empty id, bad timestamp or amount)."""
     from pyspark.sql import functions as F
 
     bad = F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0)
-    bad = bad | F.col(datetime_col).cast("timestamp").isNull()
+    bad = bad | F.col(datetime_col).try_cast("timestamp").isNull()
     if amount_col:
-        amount = F.col(amount_col).cast("double")
+        amount = F.col(amount_col).try_cast("double")
         bad = bad | amount.isNull() | F.isnan(amount)
     return int(df.where(bad).count())
 
