@@ -72,8 +72,9 @@ def test_numbers_money_and_dates_follow_the_locale():
     assert en.number(1234567.891, 2) == "1,234,567.89"
     assert nl.percent(0.256) == "25,6%"
     assert en.percent(0.256) == "25.6%"
-    assert nl.date(date(2024, 3, 5)) == "5 mrt 2024"
-    assert en.date(date(2024, 3, 5)) == "5 Mar 2024"
+    # CLDR short date patterns: nl_NL dd-MM-y, en_GB dd/MM/y (the brief's "23-11-2026 style")
+    assert nl.date(date(2024, 3, 5)) == "05-03-2024"
+    assert en.date(date(2024, 3, 5)) == "05/03/2024"
     assert nl.separators == ",." and en.separators == ".,"
     assert nl.number(float("nan")) == "–"
     assert nl("customers.count", n="3") == "3 klanten"
@@ -155,6 +156,7 @@ def test_cells_are_formatted_by_column_kind():
     assert en.cell("value_tier", "gold") == "gold" and nl.cell("value_tier", "gold") == "goud"
     assert nl.cell("lifecycle_stage", "at risk") == "risico" and nl.cell("lifecycle_stage", "at_risk") == "risico"
     assert nl.cell("avg_days_late", 21.2) == "21 dagen"
-    assert en.cell("as_of", "1998-06-30T00:00:00") == "30 Jun 1998" and nl.cell("as_of", "1998-06-30") == "30 jun 1998"
+    # CLDR short dates (Babel): en_GB dd/MM/y, nl_NL dd-MM-y
+    assert en.cell("as_of", "1998-06-30T00:00:00") == "30/06/1998" and nl.cell("as_of", "1998-06-30") == "30-06-1998"
     assert en.cell("clv", float("nan")) == "–" and en.cell("value_tier", None) == "–"
     assert en.term("something new") == "something new"  # an unknown code is shown as it is, never dropped

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
@@ -201,14 +202,27 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        from cvm.web.deps import formatter
+
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
         if _wants_json(request):
             return JSONResponse({"detail": errors}, status_code=422)
-        message = "; ".join(f"{'.'.join(e['loc'][1:]) or 'input'}: {e['msg']}" for e in errors)
-        return render_error(request, SchemaError(message), status_code=422)
+        return render_error(request, SchemaError(_invalid_message(request, exc.errors()),
+                                                hint=formatter(request)("invalid.hint")), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """An unknown address on a page gets the page-style message in the user's language, not JSON."""
+        if _wants_json(request) or exc.status_code != 404:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        from cvm.web.deps import formatter
+
+        fmt = formatter(request)
+        return render_error(request, SchemaError(fmt("error.not_found"), hint=fmt("error.not_found_hint")),
+                            status_code=404)
 
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> Response:
@@ -216,7 +230,53 @@ def _add_error_handlers(app: FastAPI) -> None:
                   exc_info=exc)
         if _wants_json(request):
             return JSONResponse({"detail": "internal error"}, status_code=500)
-        return render_error(request, CvmError("internal error"), status_code=500)
+        from cvm.web.deps import formatter
+
+        try:
+            message = formatter(request)("error.internal")
+        except Exception:  # the settings themselves may be what failed
+            message = "internal error"
+        return render_error(request, CvmError(message), status_code=500)
+
+
+#: the words a page shows next to an input of a query or form, by the input's name
+FIELD_LABELS: dict[str, str] = {
+    "gc": "calculator.gc", "m": "calculator.m", "n": "calculator.n", "r": "calculator.r", "d": "calculator.d",
+    "budget": "investment.budget", "from": "cohorts.from", "to": "cohorts.to", "period": "cohorts.period",
+    "by": "segments.by", "page": "field.page", "q": "customers.search",
+}
+
+
+def _invalid_message(request: Request, errors: list[dict[str, Any]]) -> str:
+    """Input errors of a page request in the page's language, each with the input's label (never its code name)."""
+    import re
+
+    from cvm.web.deps import formatter
+    from cvm.web.i18n import invalid_input
+
+    fmt = formatter(request)
+    sentences = []
+    for error in errors:
+        name = str(list(error.get("loc", ()))[-1]) if error.get("loc") else ""
+        key = FIELD_LABELS.get(name)
+        if key and key.startswith("calculator."):  # the formula's symbol (GC, M, N, r, d) and its meaning
+            field = f"{name.upper() if name in ('gc', 'm', 'n') else name} ({fmt(key)})"
+        else:
+            field = fmt(key) if key else fmt.label(name)
+        ctx = dict(error.get("ctx") or {})
+        if "expected" in ctx:  # the allowed codes in words: 'value_tier' -> Value tier
+            codes = re.findall(r"'([^']*)'", str(ctx["expected"]))
+            ctx["expected"] = ", ".join(_code_word(fmt, c) for c in codes)
+        sentences.append(invalid_input(fmt, field, {**error, "ctx": ctx}))
+    return " ".join(sentences)
+
+
+def _code_word(fmt, code: str) -> str:
+    """A choice's code (``value_tier``, ``matrix``, ``quarter``) in the words the page shows for it."""
+    for key in ("segments.by." + code, "term." + code, "cohorts.period." + code, "col." + code):
+        if fmt(key) != key:
+            return fmt(key)
+    return code
 
 
 # --------------------------------------------------------------------------- middleware

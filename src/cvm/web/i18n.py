@@ -122,6 +122,32 @@ class Formatter:
 
         return get_decimal_symbol(self.locale) + get_group_symbol(self.locale)
 
+    @property
+    def plotly_locale(self) -> dict[str, Any]:
+        """The locale of the charts for plotly.js (``Plotly.register``): month and day names, dates and
+        separators from Babel (CLDR), so a Dutch page's axes say "mrt" and "30-06-1998", not "Mar".
+
+        For a language other than English only: plotly.js fills what a locale leaves out from
+        its built-in English, which must itself stay whole."""
+        from babel.dates import get_date_format, get_day_names, get_month_names
+
+        days = get_day_names("wide", locale=self.locale)
+        short_days = get_day_names("abbreviated", locale=self.locale)
+        order = [6, 0, 1, 2, 3, 4, 5]  # plotly (d3) starts the week on Sunday, Babel on Monday
+        pattern = get_date_format("short", locale=self.locale).pattern
+        d3_date = pattern.replace("dd", "%d").replace("MM", "%m").replace("yyyy", "%Y").replace("y", "%Y")
+        separators = self.separators
+        return {
+            "moduleType": "locale", "name": self.language,
+            "dictionary": {},
+            "format": {
+                "days": [days[i] for i in order], "shortDays": [short_days[i] for i in order],
+                "months": list(get_month_names("wide", locale=self.locale).values()),
+                "shortMonths": [m.rstrip(".") for m in get_month_names("abbreviated", locale=self.locale).values()],
+                "date": d3_date, "decimal": separators[0], "thousands": separators[1],
+            },
+        }
+
     # numbers -----------------------------------------------------------------
     @staticmethod
     def _missing(value: Any) -> bool:
@@ -174,7 +200,7 @@ class Formatter:
             value = value.date()
         if not isinstance(value, date):
             return str(value)
-        return format_date(value, format="medium", locale=self.locale)
+        return format_date(value, format="short", locale=self.locale)  # nl 30-06-1998, en 30/06/1998
 
     def datetime(self, value: Any) -> str:
         from babel.dates import format_datetime
@@ -200,3 +226,35 @@ class Formatter:
         if isinstance(value, (datetime, date)) or hasattr(value, "to_pydatetime"):
             return self.date(value)
         return str(value)
+
+
+#: the catalog key (``invalid.<key>``) of each kind of input error pydantic reports
+INVALID_KINDS: dict[str, str] = {
+    "float_parsing": "not_a_number", "float_type": "not_a_number", "int_parsing": "not_a_whole_number",
+    "int_type": "not_a_whole_number", "int_from_float": "not_a_whole_number", "finite_number": "not_a_number",
+    "decimal_parsing": "not_a_number", "greater_than_equal": "at_least", "greater_than": "more_than",
+    "less_than_equal": "at_most", "less_than": "less_than", "literal_error": "choice", "enum": "choice",
+    "date_parsing": "date", "date_from_datetime_parsing": "date", "date_from_datetime_inexact": "date",
+    "date_type": "date", "missing": "missing", "string_too_long": "too_long", "bool_parsing": "yes_no",
+}
+
+
+def invalid_input(fmt: Formatter, field: str, error: dict[str, Any]) -> str:
+    """One input error (a pydantic error dict: ``type``, ``input``, ``ctx``) as a sentence in ``fmt``'s language.
+
+    ``field`` is the label of the input as the page shows it. Limits are written
+    as numbers of the locale (``0,5`` in Dutch), choices as a list.
+
+    Examples
+    --------
+    >>> invalid_input(Formatter("nl"), "Marge", {"type": "less_than_equal", "input": "2", "ctx": {"le": 1}})
+    'Marge: mag hoogstens 1 zijn.'
+    """
+    kind = INVALID_KINDS.get(str(error.get("type", "")), "other")
+    ctx = error.get("ctx") or {}
+    limit = next((ctx[k] for k in ("ge", "gt", "le", "lt") if k in ctx), None)
+    if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        limit = fmt.number(limit, 0 if float(limit).is_integer() else 2)
+    shown = error.get("input")
+    shown = "" if shown is None or isinstance(shown, (dict, list)) else str(shown)[:40]
+    return fmt("invalid." + kind, field=field, limit=limit, choices=ctx.get("expected", ""), input=shown)

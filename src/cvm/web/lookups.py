@@ -146,6 +146,16 @@ def find_customers(con: Any, run_id: str, text: str, limit: int = 20) -> list[di
     return list(found.values())[:limit]
 
 
+def similar_customers(con: Any, run_id: str, text: str, limit: int = 5) -> list[str]:
+    """Ids of the run's customers that look most like ``text`` (Jaro-Winkler similarity), for a "did you mean"."""
+    text = text.strip()
+    if not text:
+        return []
+    cur = con.execute("SELECT customer_id FROM scores WHERE run_id = ? "
+                      "ORDER BY jaro_winkler_similarity(customer_id, ?) DESC, customer_id LIMIT ?", [run_id, text, limit])
+    return [str(r[0]) for r in cur.fetchall()]
+
+
 def _name_column(con: Any) -> str | None:
     if not has_table(con, "customers"):
         return None

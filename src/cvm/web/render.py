@@ -113,7 +113,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     nav = [(p, k) for p, k, role in NAV if principal is not None and principal.can(role)]
     html = environment().get_template(template).render(
         _=fmt, fmt=fmt, lang=lang, languages=list(LANGUAGES), user=principal, csrf_token=csrf, nav=nav,
-        path=request.url.path, **context,
+        path=request.url.path, lang_links=language_links(request), **context,
     )
     response = HTMLResponse(html, status_code=status_code)
     if new_anon is not None:
@@ -121,6 +121,14 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
                             secure=state.config.secure_cookies, path="/")
     response.headers["cache-control"] = "no-store"
     return response
+
+
+def language_links(request: Request) -> dict[str, str]:
+    """The page itself in each language: the same address and query (a search, a chosen segment), other ``lang``."""
+    from urllib.parse import urlencode
+
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "job", "saved")]
+    return {code: "?" + urlencode(kept + [("lang", code)]) for code in LANGUAGES}
 
 
 def render_login(request: Request, status_code: int = 200, next_path: str = "/", error: str | None = None) -> HTMLResponse:
@@ -208,3 +216,14 @@ def figure(traces: list[dict[str, Any]], title: str = "", x_title: str = "", y_t
     }
     base.update(layout)
     return {"data": traces, "layout": base}
+
+
+def money_axis(fmt, title: str, **extra: Any) -> dict[str, Any]:
+    """A Plotly axis of amounts: the currency sign before every tick and thousands written out in the
+    locale (``€ 70.000`` on a Dutch page), instead of a bare ``70k`` under an "EUR" title."""
+    from babel.numbers import get_currency_symbol
+
+    symbol = get_currency_symbol(fmt.currency, locale=fmt.locale)
+    prefix = symbol + ("\u00a0" if fmt.money(1).startswith(symbol + "\u00a0") else "")
+    return {"title": {"text": title}, "tickprefix": prefix, "tickformat": ",.2~f", "hoverformat": ",.2f", "automargin": True,
+            **extra}

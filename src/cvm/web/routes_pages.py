@@ -25,7 +25,7 @@ from cvm.web.deps import (
     check_csrf,
     get_state,
 )
-from cvm.web.render import figure, frame_records, render, render_login
+from cvm.web.render import figure, frame_records, money_axis, render, render_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,6 +38,13 @@ def _question(state, name: str, *args: Any, **kwargs: Any) -> tuple[Any, str | N
         return getattr(value, name)(state.workspace(), *args, **kwargs), None
     except CvmError as exc:
         return None, str(exc)
+
+
+def _cached_question(state, name: str, **kwargs: Any) -> tuple[Any, str | None]:
+    """:func:`_question` remembered for a while (forgotten when data or settings change): the segment and
+    investment pages ask several whole-workspace questions, which need not be recomputed at every visit."""
+    key = "question:" + name + ":" + repr(sorted(kwargs.items()))
+    return state.cached(key, lambda: _question(state, name, **kwargs), ttl=300.0)
 
 
 def _job_context(state, job_id: str | None) -> dict[str, Any]:
@@ -108,8 +115,8 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
                 {"type": "scatter", "mode": "lines+markers", "name": fmt("overview.historic_value"),
                  "x": [r["as_of"] for r in trend], "y": [r["historic_value"] for r in trend]},
             ],
-            title=fmt("overview.trend"), x_title=fmt("common.as_of"), y_title=state.settings().currency,
-            separators=fmt.separators,
+            title=fmt("overview.trend"), x_title=fmt("common.as_of"), separators=fmt.separators,
+            yaxis=money_axis(fmt, fmt("overview.value_axis")), xaxis=_dates_axis(trend, fmt),
         )
         conc, error = state.cached("concentration:" + run["run_id"], lambda: _question(state, "concentration", column="clv"))
         context["concentration_error"] = error
@@ -129,6 +136,12 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
                     yaxis={"tickformat": ".0%", "title": {"text": fmt("overview.share_value")}},
                 )
     return render(request, "overview.html", **context)
+
+
+def _dates_axis(rows: list[dict[str, Any]], fmt) -> dict[str, Any]:
+    """An axis of scoring dates with a tick at each date, written as the page writes dates (30-06-1998)."""
+    dates = [r["as_of"] for r in rows]
+    return {"title": {"text": fmt("common.as_of")}, "tickvals": dates, "ticktext": [fmt.date(d) for d in dates]}
 
 
 def _concentration_facts(conc: Any, fmt) -> list[tuple[str, str]]:
@@ -187,19 +200,19 @@ MATRIX_QUADRANTS = [("Ambassadors & partners", "Key customers"), ("Basic custome
 
 @router.get("/segments")
 def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: SegmentBy = "value_tier") -> Response:
-    result, error = _question(state, "segments", by=by)
+    result, error = _cached_question(state, "segments", by=by)
     context: dict[str, Any] = {"by": by, "error": error, "choices": SegmentBy.__args__}
     if result is not None:
         context["segments"] = present.table(result, SEGMENT_COLUMNS, labels={"segment": "segments.by." + by})
         chart = _bar_chart(result, fmt, fmt("segments.chart_title"))
         if chart:
             context["chart"] = chart
-    quadrants, matrix_error = _question(state, "segments", by="matrix")
+    quadrants, matrix_error = _cached_question(state, "segments", by="matrix")
     if quadrants is not None and hasattr(quadrants, "columns"):
         cells = {r["segment"]: r for r in quadrants.to_dict(orient="records")}
         empty = {"customers": 0, "customer_share": 0.0, "clv_sum": 0.0, "clv_share": 0.0}
         context["quadrants"] = [[cells.get(code, {"segment": code, **empty}) for code in row] for row in MATRIX_QUADRANTS]
-    matrix, matrix_error2 = _question(state, "value_matrix")
+    matrix, matrix_error2 = _cached_question(state, "value_matrix")
     if matrix is not None:
         top = matrix.sort_values("composite_score", ascending=False) if "composite_score" in matrix else matrix
         context["matrix"] = present.table(top, MATRIX_COLUMNS, limit=20)
@@ -217,7 +230,7 @@ def _bar_chart(result: Any, fmt, title: str) -> dict[str, Any] | None:
     return figure(
         [{"type": "bar", "x": [fmt.term(v) for v in result["segment"]], "y": result[value_col].tolist(),
           "name": fmt.label(value_col)}],
-        title=title, y_title=fmt.label(value_col), separators=fmt.separators,
+        title=title, separators=fmt.separators, yaxis=money_axis(fmt, fmt.label(value_col)),
     )
 
 
@@ -237,6 +250,10 @@ def customers_page(
         if q.strip():
             rows = lookups.find_customers(cur, run["run_id"], q, limit=50)
             total = len(rows)
+            if total == 1:  # one match (an exact number or a unique name): straight to the customer
+                from urllib.parse import quote
+
+                return _redirect("/customers/" + quote(str(rows[0]["customer_id"]), safe=""))
         else:
             total, rows = lookups.customers_page(cur, run["run_id"], page=page, page_size=50)
         context["total"] = total
@@ -252,6 +269,11 @@ CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "val
 def customer_page(request: Request, customer_id: str, user: Viewer, state: State, fmt: Fmt) -> Response:
     view, error = _question(state, "customer_view", customer_id)
     context: dict[str, Any] = {"customer_id": customer_id, "error": error}
+    if view is None:
+        run, row = state.customer_score(customer_id)
+        if row is None:  # not a customer of the workspace: say so in the page's language, with look-alikes
+            context["error"] = fmt("customer.not_found", id=customer_id)
+            context["similar"] = lookups.similar_customers(state.cursor(), run["run_id"], customer_id) if run else []
     if view is not None:
         payload = view.to_dict() if hasattr(view, "to_dict") else dict(view)
         context.update(_customer_context(payload, fmt))
@@ -323,8 +345,7 @@ def _timeline_chart(payload: dict[str, Any], fmt) -> dict[str, Any] | None:
         for channel, items in by_channel.items()
     ]
     return figure(traces, title=fmt("customer.timeline"), x_title=fmt("common.date"),
-                  y_title=f"{fmt('customer.amount')} ({fmt.currency})",
-                  separators=fmt.separators)
+                  yaxis=money_axis(fmt, fmt("customer.amount")), separators=fmt.separators)
 
 
 def _alive_chart(payload: dict[str, Any], state, customer_id: str, fmt) -> dict[str, Any] | None:
@@ -339,7 +360,7 @@ def _alive_chart(payload: dict[str, Any], state, customer_id: str, fmt) -> dict[
     return figure(
         [{"type": "scatter", "mode": "lines+markers", "name": label, "x": [r["as_of"] for r in rows],
           "y": [r["probability_alive"] for r in rows]}],
-        title=fmt("customer.alive_history"), x_title=fmt("common.as_of"), y_title=label,
+        title=fmt("customer.alive_history"), y_title=label, xaxis=_dates_axis(rows, fmt),
         yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": {"text": label}}, separators=fmt.separators,
     )
 
@@ -357,8 +378,8 @@ def investment_page(
     request: Request, user: Viewer, state: State, fmt: Fmt,
     budget: Annotated[float | None, Query(ge=0, le=1e12)] = None,
 ) -> Response:
-    result, error = _question(state, "investment", **({"budget": budget} if budget is not None else {}))
-    receivables, receivables_error = _question(state, "receivables")
+    result, error = _cached_question(state, "investment", **({"budget": budget} if budget is not None else {}))
+    receivables, receivables_error = _cached_question(state, "receivables")
     context: dict[str, Any] = {"budget": budget, "error": error, "receivables_error": receivables_error}
     if result is not None:
         data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
@@ -554,6 +575,16 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
     return render(request, "data.html", **context)
 
 
+def _date_pattern(pattern: str, fmt) -> str:
+    """A date format as the reader found it (``%d-%m-%Y``) in the letters people use (dd-mm-jjjj / dd-mm-yyyy)."""
+    letters = {"%d": "dd", "%m": "mm", "%Y": fmt("data.pattern.year"), "%y": fmt("data.pattern.year")[:2],
+               "%H": fmt("data.pattern.hour"), "%M": fmt("data.pattern.minute"), "%S": "ss", "%b": "mmm", "%B": "mmmm",
+               "%f": "", "%z": "", "%%": "%"}
+    for code, word in letters.items():
+        pattern = pattern.replace(code, word)
+    return pattern.replace("T", " ").strip(" .:")
+
+
 def _detected_facts(detected: Any, fmt) -> list[tuple[str, str]]:
     """What the reader found out about an uploaded file, in words; the column mapping as "label ← file column"."""
     if not isinstance(detected, dict):
@@ -562,7 +593,7 @@ def _detected_facts(detected: Any, fmt) -> list[tuple[str, str]]:
     for key in ("format", "encoding", "delimiter", "decimal", "date_format", "header_line", "sheet"):
         value = detected.get(key)
         if value not in (None, ""):
-            shown = fmt("data.tab") if value == "\t" else str(value)
+            shown = fmt("data.tab") if value == "\t" else _date_pattern(str(value), fmt) if key == "date_format" else str(value)
             facts.append((fmt("data.detected." + key), shown))
     mapping = detected.get("mapping")
     if isinstance(mapping, dict):
@@ -610,7 +641,7 @@ def _settings_rows(settings) -> list[tuple[str, Any]]:
 
 
 @router.post("/settings")
-async def settings_save(request: Request, user: Analyst, state: State) -> Response:
+async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt) -> Response:
     form = await request.form(max_files=0, max_fields=100, max_part_size=10_000)
     check_csrf(request, str(form.get("csrf_token", "")))
     from cvm.settings import Settings
@@ -622,16 +653,51 @@ async def settings_save(request: Request, user: Analyst, state: State) -> Respon
             sent = form.get(key)
             if sent is None or str(sent) == str(old):
                 continue
-            if key == "tier_cutoffs":
-                updated = updated.model_validate({**updated.model_dump(), "tier_cutoffs": _parse_tiers(str(sent))})
-            else:
-                updated = updated.set(key, str(sent))
-    except (CvmError, ValueError) as exc:
-        message = exc.message if isinstance(exc, CvmError) else str(exc).splitlines()[0]
-        return render(request, "settings.html", status_code=400, rows=_settings_rows(current), saved=False, error=message)
+            try:
+                if key == "tier_cutoffs":
+                    updated = updated.model_validate({**updated.model_dump(), "tier_cutoffs": _parse_tiers(str(sent))})
+                else:
+                    updated = updated.set(key, _setting_text(str(sent), old))
+            except (CvmError, ValueError) as exc:
+                raise _SettingRejected(_setting_error(fmt, key, exc)) from None
+    except _SettingRejected as rejected:
+        return render(request, "settings.html", status_code=400, rows=_settings_rows(current), saved=False,
+                      error=str(rejected))
     Settings.model_validate(updated.model_dump()).save(state.path / "settings.toml")
     state.settings_changed()
     return _redirect("/settings?saved=1")
+
+
+class _SettingRejected(Exception):
+    """A setting the form sent was not accepted; the message is in the page's language."""
+
+
+def _setting_text(sent: str, old: Any) -> str:
+    """The form's text of a setting, with a decimal comma read as the decimal point (0,3 -> 0.3) for numbers."""
+    import re
+
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and re.fullmatch(r"\s*-?\d*,\d+\s*", sent):
+        return sent.replace(",", ".")
+    return sent
+
+
+def _setting_error(fmt, key: str, exc: Exception) -> str:
+    """Why a setting was refused, in the page's language, naming the setting by its label.
+
+    The settings model's own check (pydantic) says what was wrong (not a number,
+    above the maximum); that error is put in words here. Other refusals (a tier
+    cut-off that is not name=number) keep the library's message.
+    """
+    from pydantic import ValidationError
+
+    from cvm.web.i18n import invalid_input
+
+    if key in ("currency", "tier_cutoffs"):  # checks of the library's own: their rule in words
+        return fmt("invalid." + key, field=fmt.label(key))
+    cause = exc if isinstance(exc, ValidationError) else exc.__context__
+    if isinstance(cause, ValidationError) and cause.errors():
+        return invalid_input(fmt, fmt.label(key), cause.errors()[0])
+    return f"{fmt.label(key)}: {exc.message if isinstance(exc, CvmError) else str(exc).splitlines()[0]}"
 
 
 def _parse_tiers(text: str) -> dict[str, float]:
@@ -669,8 +735,9 @@ def calculator_page(
         [{"type": "scatter", "mode": "lines", "name": "CLV", "x": grid, "y": curve},
          {"type": "scatter", "mode": "markers", "name": fmt("calculator.your_r"), "x": [r], "y": [clv],
           "marker": {"size": 12}}],
-        title=fmt("calculator.chart_title"), x_title=fmt("calculator.r"), y_title="CLV",
-        separators=fmt.separators,
+        title=fmt("calculator.chart_title"), separators=fmt.separators,
+        xaxis={"title": {"text": f"r ({fmt('calculator.r')})"}, "tickformat": ".0%"},
+        yaxis=money_axis(fmt, "CLV"),
     )
     break_even = float(break_even_retention_cost(gc, n, r, d)) if r > 0 else None
     return render(request, "calculator.html", gc=gc, m=m, n=n, r=r, d=d, clv=clv, chart=chart, break_even=break_even)

@@ -4,11 +4,18 @@
 
   function drawCharts() {
     if (!window.Plotly) { return; }
+    var config = { responsive: true, displaylogo: false };
+    var locale = document.getElementById("chart-locale");
+    if (locale) {  // month names, dates and separators of the page's language (from Babel on the server)
+      var module = JSON.parse(locale.textContent);
+      window.Plotly.register(module);
+      config.locale = module.name;
+    }
     document.querySelectorAll("script.chart-data").forEach(function (node) {
       var target = document.getElementById(node.dataset.target);
       if (!target) { return; }
       var fig = JSON.parse(node.textContent);
-      window.Plotly.newPlot(target, fig.data, fig.layout, { responsive: true, displaylogo: false });
+      window.Plotly.newPlot(target, fig.data, fig.layout, config);
       target.dataset.drawn = "1";
     });
   }
