@@ -380,6 +380,9 @@ def investment_page(
 ) -> Response:
     result, error = _cached_question(state, "investment", **({"budget": budget} if budget is not None else {}))
     receivables, receivables_error = _cached_question(state, "receivables")
+    if receivables_error and not lookups.has_table(state.cursor(), "invoices"):
+        # not a fault but a missing file: say where a manager adds it (the library's hint names a CLI command)
+        receivables_error = fmt("investment.no_invoices")
     context: dict[str, Any] = {"budget": budget, "error": error, "receivables_error": receivables_error}
     if result is not None:
         data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
