@@ -132,10 +132,9 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(self, tmp_path) -> None:
-        data = pytest.importorskip("cvm.data")
-        if not hasattr(data, "Workspace"):
-            pytest.skip("cvm.data.Workspace is not there yet")
-        self.ws = data.Workspace.open(tmp_path / "ws")
+        from cvm.data import Workspace
+
+        self.ws = Workspace.open(tmp_path / "ws")
 
     def load(self, tx: pd.DataFrame) -> None:
         self.ws.ingest(tx, kind="transactions")
@@ -239,11 +238,10 @@ def test_day_calibration_holdout_equals_lifetimes(engine, transactions):
 @pytest.mark.slow
 def test_spark_scoring_equals_local_scoring(transactions):
     """Spark's split valuation (purchase part per history, spend part in SQL) equals value_customers."""
-    bgnbd = pytest.importorskip("cvm.models.bgnbd")
     from scipy import stats
 
     from cvm.data.spark import score_spark, summarise_spark
-    from cvm.models import GammaGamma
+    from cvm.models import GammaGamma, bgnbd
     from cvm.value.clv import value_customers
 
     eng = SparkEngine()

@@ -30,10 +30,10 @@ def test_file_paths_give_lifetimes_numbers(files, freq):
     for source in (csv, str(parquet)):
         got = summary_data_from_transaction_data(source, "customer_id", "ts", monetary_value_col="amount", freq=freq)
         got.index = got.index.astype(str)
-        joined = expected.join(got, lsuffix="_lifetimes", how="outer")
+        joined = expected.join(got.add_suffix("_cvm"), how="outer")
         assert len(joined) == len(expected) == len(got)
         for col in ("frequency", "recency", "T", "monetary_value"):
-            pd.testing.assert_series_equal(joined[col], joined[f"{col}_lifetimes"], check_names=False, rtol=1e-9)
+            pd.testing.assert_series_equal(joined[f"{col}_cvm"], joined[col], check_names=False, rtol=1e-9)
 
 
 def test_missing_file_and_column_are_clear_errors(files, tmp_path):

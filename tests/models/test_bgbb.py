@@ -17,8 +17,8 @@ import pytest
 from scipy import integrate, stats
 
 import cvm
-from cvm.errors import ConvergenceError, NotFittedError, SchemaError
-from cvm.models.base import CvmWarning
+from cvm.errors import NotFittedError, SchemaError
+from cvm.models.base import BoundaryWarning
 from cvm.models.bgbb import BGBB
 
 DONATIONS = Path(cvm.__file__).parent / "data" / "datasets" / "donations.csv"
@@ -45,7 +45,7 @@ def test_donations_fit_matches_the_paper(donations, fitted):
     # FHS (2010), section 4: alpha = 1.204, beta = 0.750, gamma = 0.657, delta = 2.783, LL = -33,225.6
     for name, value in PUBLISHED.items():
         assert fitted.params_[name] == pytest.approx(value, abs=6e-4)
-    assert fitted.log_likelihood_ == pytest.approx(-33225.58, abs=0.01)
+    assert fitted.log_likelihood_ == pytest.approx(-33225.6, abs=0.05)  # the paper's one decimal
     assert fitted.converged_ and fitted.n_customers_ == 11104
     assert np.all(np.isfinite(fitted.stderr_)) and np.all(fitted.stderr_ > 0)
 
@@ -230,13 +230,10 @@ def test_prediction_before_fit_raises():
 
 
 def _fit_degenerate(*args, **kwargs):
-    """Fit and return (model or None, warnings); errors must be cvm errors, never NaN."""
+    """Fit and return (model, warnings); the parameters must be finite, never NaN."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            model = BGBB().fit(*args, **kwargs)
-        except (SchemaError, ConvergenceError):
-            return None, caught
+        model = BGBB().fit(*args, **kwargs)
     assert np.all(np.isfinite(model.params_)) and np.isfinite(model.log_likelihood_)
     return model, caught
 
@@ -256,5 +253,6 @@ def test_data_without_repeat_buying_or_without_churn_are_refused():
     ],
 )
 def test_degenerate_data_warns_or_refuses_never_nan(x, tx, n):
+    # both fit with parameters at the edge of their range: finite, and said so with a BoundaryWarning
     model, caught = _fit_degenerate(x, tx, n)
-    assert model is None or any(issubclass(w.category, CvmWarning) for w in caught)
+    assert any(issubclass(w.category, BoundaryWarning) for w in caught)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
-from scipy.special import betaln
+from scipy.special import betaln, hyp2f1
 
 from cvm.errors import SchemaError
 from cvm.models.base import BoundaryWarning, load_model
@@ -43,8 +43,12 @@ def test_cdnow_fit_matches_published_estimates(fitted):
 
 
 def test_cdnow_predictions_match_paper(fitted):
-    # FHL 2005 (Figure 2 / text): E[X(t)] = 0.0532, 0.1506, 1.8576 at t = 1, 3, 78 weeks
-    assert fitted.expected_purchases_new([1, 3, 78]) == pytest.approx([0.0532, 0.1506, 1.8576], rel=5e-4)
+    # E[X(t)] of a new customer, FHL 2005 eq. 7, written out here with the fitted parameters:
+    # (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]
+    r, alpha, a, b = (fitted.params_[k] for k in ("r", "alpha", "a", "b"))
+    t = np.array([1.0, 3.0, 78.0])
+    eq7 = (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+    assert fitted.expected_purchases_new(t) == pytest.approx(eq7, rel=1e-10)
     # x=2, t_x=30.43, T=38.86: E[Y(39)] = 1.226 (FHL 2005, section 5)
     assert fitted.expected_purchases(39, 2, 30.43, 38.86)[0] == pytest.approx(1.226, abs=6e-4)
     # customer 1516 in FHL's spreadsheet: x=26, t_x=30.857, T=31: E[Y(52)] = 25.757, P(alive) = 0.9689

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from scipy.special import betaln
 
-from cvm.errors import ConvergenceError, NotFittedError, SchemaError
-from cvm.models.base import CvmWarning
+from cvm.errors import NotFittedError, SchemaError
+from cvm.models.base import BoundaryWarning
 from cvm.models.sbg import ShiftedBetaGeometric
 
 # per cent of the cohort still active at the start of years 0..7 (F&H 2007, Table 1)
@@ -179,19 +179,25 @@ def test_cohorts_without_churn_or_without_retention_are_refused(survivors, messa
 
 
 @pytest.mark.parametrize(
-    "survivors",
+    "survivors, first_period_churn",
     [
-        [100, 99, 99, 99, 99],  # one churn, then nothing
-        [2, 1, 1],  # two customers
-        [100, 1, 0],  # almost everyone churns at once
+        # one churn, then nothing: the best sBG is a mix of "churn at once" (share 1/100) and "never churn"
+        # (alpha, beta -> 0 with alpha/(alpha+beta) = 1/100); likelihood 0.01 * 0.99^99
+        ([100, 99, 99, 99, 99], 1 / 100),
+        # two customers, one churns at once, one survives both periods: the same mix with share w,
+        # likelihood w (1 - w), largest at w = 1/2
+        ([2, 1, 1], 1 / 2),
+        # 99 churn in period 1, the last one in period 2: no heterogeneity (alpha, beta -> infinity),
+        # one churn probability p with likelihood p^100 (1 - p), largest at p = 100/101
+        ([100, 1, 0], 100 / 101),
     ],
 )
-def test_degenerate_cohorts_warn_or_refuse_never_nan(survivors):
+def test_degenerate_cohorts_warn_and_reach_the_limit_by_hand(survivors, first_period_churn):
+    # P(T = 1) = alpha / (alpha + beta) (F&H 2007, eq. 3); parameters at the edge of their range must
+    # come with a BoundaryWarning and stay finite, never NaN
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            m = ShiftedBetaGeometric().fit(survivors=survivors)
-        except (SchemaError, ConvergenceError):
-            return
+        m = ShiftedBetaGeometric().fit(survivors=survivors)
     assert np.all(np.isfinite(m.params_)) and np.isfinite(m.log_likelihood_)
-    assert any(issubclass(w.category, CvmWarning) for w in caught)
+    assert any(issubclass(w.category, BoundaryWarning) for w in caught)
+    assert m.churn_probability(1)[0] == pytest.approx(first_period_churn, abs=1e-4)
