@@ -127,7 +127,10 @@ def test_score_customers_stores_every_run(workspace):
     assert sorted(second["rank"]) == list(range(1, len(second) + 1))
     buyers = second[second["lifecycle_stage"] != "prospect"]
     assert (buyers["clv_low"] <= buyers["clv"] + 1e-12).all() and (buyers["clv"] <= buyers["clv_high"] + 1e-12).all()
-    assert (second["max_investment"] >= 0).all()
+    # the most worth spending on a customer: CLV less the planned cost, never below zero
+    expected = np.maximum(second["clv"] - second["planned_cost"], 0.0)
+    assert second["max_investment"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-12, abs=1e-12)
+    assert (second["max_investment"] > 0).any()
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
