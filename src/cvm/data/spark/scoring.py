@@ -307,7 +307,7 @@ def value_by_group_spark(scores_df: Any, group_col: str = "value_tier", value_co
 
 
 def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: float = 0.8) -> dict[str, float]:
-    """How concentrated value is: share of customers making ``share_of_value`` of it, and the Gini.
+    r"""How concentrated value is: share of customers making ``share_of_value`` of it, and the Gini.
 
     Exact, distributed and in Spark SQL only (no Python on the executors). The
     values are sorted on the cluster (range partitioning, highest first) and
