@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -130,12 +132,50 @@ def open_workspace(path: Path, create: bool = False):
     from cvm.data import Workspace
     from cvm.errors import WorkspaceError
 
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path} is a file, not a workspace folder",
+                             hint="give the folder that holds cvm.duckdb (--workspace DIR)")
     if not create and not (path / "cvm.duckdb").exists():
         raise WorkspaceError(
             f"no workspace at {path}",
             hint="ingest data first (cvm ingest FILE --workspace DIR) or run 'cvm demo'",
         )
     return Workspace.open(path)
+
+
+@contextmanager
+def writing_workspace(path: Path, keep: bool = True) -> Iterator[Any]:
+    """Open (or create) the workspace for a command that writes to it.
+
+    A workspace this command created is removed again when the command fails (or when
+    ``keep`` is false, as for a dry run), so a mistake leaves no half-made workspace behind.
+    """
+    created = not path.exists()
+    ws = open_workspace(path, create=True)
+    try:
+        yield ws
+    except BaseException:
+        if created:
+            _remove_new_workspace(ws)
+        raise
+    if created and not keep:
+        _remove_new_workspace(ws)
+
+
+def _remove_new_workspace(ws: Any) -> None:
+    try:
+        ws.close()
+    finally:
+        shutil.rmtree(ws.path, ignore_errors=True)
+
+
+def check_out(path: Path | None, suffixes: tuple[str, ...] | None = None) -> None:
+    """Refuse an unusable --out before any work is done (unknown extension, a folder, a file as folder)."""
+    if path is None:
+        return
+    from cvm.value.export import FORMATS, check_destination
+
+    check_destination(path, suffixes or tuple(FORMATS))
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
@@ -146,6 +186,8 @@ def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
         if "=" not in item:
             raise SchemaError(f"--map takes target=SourceColumn, got '{item}'", hint="e.g. --map customer_id=Klantnummer")
         target, source = item.split("=", 1)
+        if not target.strip() or not source.strip():
+            raise SchemaError(f"--map takes target=SourceColumn, got '{item}'", hint="e.g. --map customer_id=Klantnummer")
         mapping[target.strip()] = source.strip()
     return mapping
 
@@ -182,9 +224,10 @@ def ingest(
     """Read a file into the workspace; rejected rows go to quarantine with their reason."""
     if not path.exists():
         raise SchemaError(f"file not found: {path}")
-    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding}.items() if v}
-    ws = open_workspace(workspace, create=True)
-    report = ws.ingest(path, kind=kind, mapping=parse_mapping(map_), dry_run=dry_run, **options)
+    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding}.items() if v is not None}
+    mapping = parse_mapping(map_)
+    with writing_workspace(workspace, keep=not dry_run) as ws:
+        report = ws.ingest(path, kind=kind, mapping=mapping, dry_run=dry_run, **options)
     payload = report.to_dict()
     if as_json:
         emit_json(payload)
@@ -243,7 +286,7 @@ def fit(
     from cvm.fitting import fit_summary_file, fit_workspace
 
     if summary is not None:
-        result = fit_summary_file(summary, model=model, penalizer=penalizer, time_unit=time_unit)
+        result = _fit_summary(summary, model, penalizer, time_unit, fit_summary_file)
     else:
         ws = open_workspace(workspace)
         result = fit_workspace(
@@ -254,6 +297,22 @@ def fit(
         emit_json(result.to_dict())
         return
     out.print(result.model_object.summary(level=level).to_text())
+
+
+def _fit_summary(summary: Path, model: str, penalizer: float, time_unit: str | None, fit_summary_file) -> Any:
+    """``fit --summary``: a file without the summary columns is the user's mistake, said as such."""
+    import csv
+
+    if summary.is_dir():
+        raise SchemaError(f"{summary} is a folder, not a summary file", hint="pass a CSV with frequency,recency,T")
+    needed = "frequency, recency, T (and monetary_value for gg; n_periods for bgbb)"
+    try:
+        return fit_summary_file(summary, model=model, penalizer=penalizer, time_unit=time_unit)
+    except KeyError as exc:
+        raise SchemaError(f"{summary.name} has no column {exc}", hint=f"a summary file has one row per customer with columns {needed}") from None
+    except csv.Error as exc:
+        raise SchemaError(f"cannot read {summary.name} as a summary CSV: {exc}",
+                          hint=f"the file needs a header row and one row per customer with columns {needed}") from None
 
 
 @app.command()
@@ -329,6 +388,7 @@ def score(
     """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
     from cvm.value import score_customers
 
+    check_out(out_file)
     ws = open_workspace(workspace)
     scores = score_customers(
         ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
@@ -370,8 +430,11 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """One shot: ingest, summarise, fit, score; write one row per customer."""
+    if engine not in ("duckdb", "spark"):
+        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
     if engine != "spark" and not Path(path).exists():
         raise SchemaError(f"file not found: {path}")
+    check_out(out_file)
     if engine == "spark":
         from cvm.data.spark import run_spark_pipeline
 
@@ -384,10 +447,18 @@ def run(
     elif engine == "duckdb":
         from cvm.value import score_customers
 
-        ws = open_workspace(workspace, create=True)
-        report = ws.ingest(Path(path), kind=kind, mapping=parse_mapping(map_))
+        mapping, as_of_date = parse_mapping(map_), parse_date(as_of, "--as-of")
+        with writing_workspace(workspace) as ws:  # a failed read leaves no new workspace behind
+            report = ws.ingest(Path(path), kind=kind, mapping=mapping)
+        # from here on the workspace is kept: it holds the data and every rejected row with its reason
+        if report.accepted == 0 and not ws.frame(f"SELECT count(*) AS n FROM {kind}")["n"].iloc[0]:
+            reasons = "; ".join(f"{n:,} × {why}" for why, n in (report.reasons or {}).items())
+            raise SchemaError(
+                f"{Path(path).name} gave no usable {kind}: {report.rows_read:,} rows read, none accepted"
+                + (f" ({reasons})" if reasons else ""),
+                hint=f"see each rejected line with: cvm quarantine --workspace {workspace}")
         scores = score_customers(
-            ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
+            ws, as_of=as_of_date, model=model, horizon=horizon, time_unit=time_unit,
             discount_rate=discount_rate, margin=margin,
         )
         write_frame(scores, out_file)
@@ -412,7 +483,7 @@ CUSTOMER_COLUMNS = [
 def customers(
     sort: Annotated[str, typer.Option("--sort", help="Column to sort by (descending), e.g. clv, probability_alive.")] = "clv",
     ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending instead.")] = False,
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show.")] = 20,
     tier: Annotated[Optional[str], typer.Option("--tier", help="Only this value tier.")] = None,
     out_file: OutOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -421,11 +492,15 @@ def customers(
     """The scored customer list of the latest scoring run, sortable."""
     from cvm.value import latest_scores
 
+    check_out(out_file)
     ws = open_workspace(workspace)
     frame = latest_scores(ws)
     if sort not in frame.columns:
         raise SchemaError(f"cannot sort by '{sort}'", hint=f"columns: {', '.join(frame.columns)}")
     if tier:
+        tiers = list(ws.settings.tier_cutoffs)
+        if tier not in tiers:
+            raise SchemaError(f"unknown value tier '{tier}'", hint=f"the tiers are {', '.join(tiers)} (cvm settings)")
         frame = frame[frame["value_tier"] == tier]
     frame = frame.sort_values(sort, ascending=ascending)
     if out_file is not None:
@@ -590,13 +665,14 @@ def receivables(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = 
 @app.command()
 def actions(
     out_file: OutOpt = None,
-    limit: Annotated[int, typer.Option("--limit", help="Rows to show.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show.")] = 20,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
     """Next-best action per customer with its reason; export for campaign tools with --out."""
     from cvm.value import next_best_actions
 
+    check_out(out_file)
     ws = open_workspace(workspace)
     frame = next_best_actions(ws)
     if out_file is not None:
@@ -618,15 +694,21 @@ def settings(
     as_json: JsonOpt = False,
 ) -> None:
     """Show or change the workspace settings (margin, horizon, discount rate, tiers, weights, stages, language)."""
-    ws = open_workspace(workspace, create=True)
-    current = ws.settings
-    for item in set_ or []:
-        if "=" not in item:
-            raise SchemaError(f"--set takes key=value, got '{item}'")
-        key, value = item.split("=", 1)
-        current = current.set(key.strip(), value.strip())
+    from cvm.settings import Settings
+
     if set_:
-        ws.save_settings(current)
+        with writing_workspace(workspace) as ws:
+            current = ws.settings
+            for item in set_:
+                if "=" not in item:
+                    raise SchemaError(f"--set takes key=value, got '{item}'", hint="e.g. --set margin=0.25")
+                key, value = item.split("=", 1)
+                current = current.set(key.strip(), value.strip())
+            ws.save_settings(current)  # only when every --set was valid: all or nothing
+    else:  # showing the settings creates nothing (a new workspace would get these)
+        if workspace.exists() and not workspace.is_dir():
+            open_workspace(workspace)  # says the path is a file
+        current = Settings.load(workspace / "settings.toml")
     if as_json:
         emit_json(current.model_dump())
         return
@@ -648,6 +730,7 @@ def report(
     """Write one self-contained HTML report (works offline)."""
     from cvm.report import build_report
 
+    check_out(out_file, (".html", ".htm"))
     ws = open_workspace(workspace)
     path = build_report(ws, out_file, language=language or ws.settings.language)
     if as_json:
@@ -737,21 +820,78 @@ def version() -> None:
 
 
 # ----------------------------------------------------------------------------- entry point
+def _error_payload(message: str, hint: str | None, kind: str, exit_code: int) -> dict[str, Any]:
+    """The one JSON object a script gets on stdout when a command fails under ``--json``."""
+    return {"error": message, "hint": hint, "kind": kind, "exit_code": exit_code}
+
+
+def _print_error(message: str, hint: str | None) -> None:
+    """One red ``error:`` line and an optional ``hint:`` line on stderr (the text is never read as markup)."""
+    from rich.text import Text
+
+    # soft_wrap: the terminal wraps long lines; paths in the message are never broken by a newline
+    err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
+    if hint:
+        err.print(Text(f"hint: {hint}"), highlight=False, soft_wrap=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``warning:`` line on stderr, without the source file and code line."""
+    from rich.text import Text
+
+    err.print(Text("warning: ", style="yellow") + Text(str(message)), highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors print one message and return 1, usage errors 2 (Typer's own handling)."""
+    """Run the CLI and return its exit code.
+
+    0 ok; 1 a mistake in the input or situation (a :class:`~cvm.errors.CvmError`: one
+    message and a hint on stderr, never a traceback); 2 a usage error (unknown option,
+    a value of the wrong type). With ``--json`` a failure also prints one JSON object
+    ``{"error", "hint", "kind", "exit_code"}`` on stdout, so a script always gets JSON.
+    Anything else is a fault in cvm: one line naming it (exit 1); ``CVM_DEBUG=1``
+    shows the traceback.
+    """
+    from typer._click.exceptions import ClickException
+
+    import warnings
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="cvm", standalone_mode=True)
-    except SystemExit as exc:  # standalone mode always ends in sys.exit
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            app(args=args, prog_name="cvm", standalone_mode=False)
     except CvmError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
-        if exc.hint:
-            err.print(f"hint: {exc.hint}", highlight=False)
+        _print_error(exc.message, exc.hint)
+        if as_json:
+            emit_json(_error_payload(exc.message, exc.hint, type(exc).__name__, 1))
+        return 1
+    except ClickException as exc:  # usage: unknown option, missing argument, a value of the wrong type
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+        if as_json:
+            command = " ".join(a for a in args[:1] if not a.startswith("-"))
+            emit_json(_error_payload(exc.format_message(), f"see: cvm {command} --help".replace("  ", " "),
+                                     "UsageError", exc.exit_code))
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
         return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Exception as exc:  # a fault in cvm, not in the input: say so in one line
+        if os.environ.get("CVM_DEBUG"):
+            raise
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        message = f"cvm failed unexpectedly ({type(exc).__name__}{': ' + detail if detail else ''})"
+        hint = "this is a fault in cvm, not in your input; run again with CVM_DEBUG=1 to see the traceback and report it"
+        _print_error(message, hint)
+        if as_json:
+            emit_json(_error_payload(message, hint, "InternalError", 1))
+        return 1
     return 0
 
 

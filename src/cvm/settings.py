@@ -80,7 +80,7 @@ class Settings(BaseModel):
     margin: float = Field(0.3, gt=0, le=1)
     horizon: int = Field(52, ge=1, le=10_000)
     time_unit: TimeUnit = "week"
-    discount_rate: float = Field(0.10, ge=0, lt=10)
+    discount_rate: float = Field(0.10, ge=0, le=1)
     currency: str = "EUR"
     language: Literal["en", "nl"] = "en"
     interval_level: float = Field(0.90, gt=0, lt=1)
@@ -159,6 +159,8 @@ class Settings(BaseModel):
             target = target[part]
         if parts[-1] not in target and parts[0] != "tier_cutoffs":
             raise SchemaError(f"unknown setting '{key}'", hint=f"known settings: {', '.join(self.keys())}")
+        if parts[0] == "tier_cutoffs" and len(parts) == 2 and isinstance(value, (int, float)):
+            _check_tier_rank(data["tier_cutoffs"], parts[1], float(value))
         target[parts[-1]] = value
         try:
             return type(self).model_validate(data)
@@ -173,6 +175,32 @@ class Settings(BaseModel):
             else:
                 out.append(name)
         return out
+
+
+def _check_tier_rank(cutoffs: dict[str, float], name: str, value: float) -> None:
+    """Refuse a changed cut-off that would move a tier past its neighbours.
+
+    Tiers are ranked by their cut-offs, so ``gold=0.99`` next to ``platinum=0.95``
+    would silently make gold the top tier; a re-ranking must be said in full
+    (``tier_cutoffs={...}``).
+    """
+    if name not in cutoffs:
+        return
+    ranked = sorted(cutoffs.items(), key=lambda kv: -kv[1])
+    names = [n for n, _ in ranked]
+    i = names.index(name)
+    above = ranked[i - 1] if i > 0 else None
+    below = ranked[i + 1] if i + 1 < len(ranked) else None
+    if (above and value >= above[1]) or (below and value <= below[1]):
+        lower = below[1] if below else 0.0
+        upper = above[1] if above else 1.0
+        raise SchemaError(
+            f"tier_cutoffs.{name}={value:g} would move {name} past "
+            f"{above[0] if above and value >= above[1] else below[0]}: cut-offs must keep the tiers in order "
+            f"({', '.join(f'{n} {v:g}' for n, v in ranked)})",
+            hint=f"choose a value between {lower:g} and {upper:g}, or set every tier at once, "
+                 "e.g. --set 'tier_cutoffs={gold=0.9, silver=0.5, bronze=0}'",
+        )
 
 
 def _parse_literal(text: str) -> Any:

@@ -152,6 +152,9 @@ class Workspace:
         import duckdb
 
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise WorkspaceError(f"{path} is a file, not a workspace folder",
+                                 hint="give the folder that holds cvm.duckdb, or a new folder name")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -256,6 +259,7 @@ class Workspace:
         collect the failing rows with their reasons for ``quarantine``. A fast CSV read
         whose line numbers cannot be proven is rolled back and read again line by line.
         """
+        check_read_options(self.con, delimiter=delimiter, decimal=decimal, thousands=thousands, date_format=date_format)
         options = dict(mapping=mapping, dry_run=dry_run, name=name, delimiter=delimiter, decimal=decimal,
                        thousands=thousands, date_format=date_format, encoding=encoding, has_header=has_header,
                        sheet=sheet, preview_rows=preview_rows)
@@ -295,6 +299,9 @@ class Workspace:
                 raise WorkspaceError(f"internal check failed: {src.name} holds {src.rows_expected} rows but "
                                      f"{rows_read} were counted; nothing was ingested",
                                      hint="please report this with the file's first lines")
+            if rows_read == 0 and isinstance(source, (str, os.PathLike)):
+                raise SchemaError(f"{src.name} has column names but no rows of data; nothing was ingested",
+                                  hint="check that you exported the rows and not only the header")
             duplicates = passed - accepted
             preview = self._preview(plan, fields, preview_rows)
             _after_insert(self)
@@ -576,6 +583,38 @@ class Workspace:
         payload = json.loads(row[0][0])
         model_class(payload["model"])  # imports the class so it is registered
         return LikelihoodModel.from_dict(payload)
+
+
+def check_read_options(con, delimiter: str | None = None, decimal: str | None = None, thousands: str | None = None,
+                       date_format: str | None = None) -> None:
+    """Refuse reading options that cannot be right, before anything is read.
+
+    Raises
+    ------
+    SchemaError
+        A delimiter of more than one character, a decimal mark other than ``.`` or ``,``,
+        a thousands separator of more than one character, or a date format that is not
+        ``excel`` and not a valid strptime pattern (it must hold ``%`` codes DuckDB knows).
+    """
+    if delimiter is not None and delimiter not in ("\\t", "\t") and len(delimiter) != 1:
+        raise SchemaError(f"the delimiter must be one character, got {delimiter!r}",
+                          hint="e.g. ';' or ',' or '|', or '\\t' for a tab; leave it out to have it detected")
+    if decimal is not None and decimal not in (".", ","):
+        raise SchemaError(f"the decimal mark must be '.' or ',', got {decimal!r}",
+                          hint="leave it out to have it detected")
+    if thousands is not None and len(thousands) > 1:
+        raise SchemaError(f"the thousands separator must be one character or empty, got {thousands!r}")
+    if date_format is not None and date_format != "excel":
+        example = "use strftime codes, e.g. %d-%m-%Y for 31-12-2024 or %Y-%m-%d for 2024-12-31"
+        if "%" not in date_format:
+            raise SchemaError(f"the date format {date_format!r} holds no % codes", hint=example)
+        import duckdb
+
+        try:
+            con.execute("SELECT try_strptime('2024-01-01', ?)", [date_format]).fetchall()
+        except duckdb.Error as exc:
+            detail = str(exc).split("Error: ", 1)[-1].splitlines()[0]
+            raise SchemaError(f"the date format {date_format!r} is not valid: {detail}", hint=example) from None
 
 
 def _as_text(value: Any) -> str | None:

@@ -473,8 +473,9 @@ def resolve_options(ws: Any, horizon=None, discount_rate=None, margin=None, time
     if tu not in DAYS_PER_UNIT:
         raise SchemaError(f"unknown time unit '{tu}'", hint="use day, week, month or year")
     yearly = settings.discount_rate if discount_rate is None else float(discount_rate)
-    if not 0 <= yearly < 10:
-        raise SchemaError(f"discount rate {yearly} is out of range", hint="a yearly rate such as 0.1 for 10 %")
+    if not 0 <= yearly <= 1:
+        raise SchemaError(f"discount rate {yearly:g} is out of range: it is a yearly share between 0 and 1",
+                          hint=f"0.1 means 10 % a year{f'; for {yearly:g} % use {yearly / 100:g}' if 1 < yearly < 100 else ''}")
     m = settings.margin if margin is None else float(margin)
     if not 0 < m <= 1:
         raise SchemaError(f"margin {m} must lie in (0, 1]", hint="a share of revenue, e.g. 0.3")
@@ -493,13 +494,35 @@ def resolve_options(ws: Any, horizon=None, discount_rate=None, margin=None, time
     }
 
 
+#: how far past the last transaction an as-of date may lie: further on the data stop
+#: being evidence (a year of silence from every customer means newer data are missing)
+MAX_DAYS_AFTER_DATA = 366
+
+
 def resolve_as_of(ws: Any, as_of: Any) -> pd.Timestamp:
-    """The as-of date: the given date, or the day of the last transaction."""
+    """The as-of date: the given date, or the day of the last transaction.
+
+    Raises
+    ------
+    SchemaError
+        ``as_of`` is not a date, or lies more than :data:`MAX_DAYS_AFTER_DATA` days after
+        the last transaction.
+    """
     if as_of is not None:
         try:
-            return pd.Timestamp(as_of)
+            stamp = pd.Timestamp(as_of)
         except (ValueError, TypeError):
             raise SchemaError(f"as-of date '{as_of}' is not a date", hint="use YYYY-MM-DD") from None
+        if stamp is pd.NaT:
+            raise SchemaError(f"as-of date '{as_of}' is not a date", hint="use YYYY-MM-DD")
+        last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0] if _has_table(ws, "transactions") else None
+        if last is not None and stamp > pd.Timestamp(last).normalize() + pd.Timedelta(days=MAX_DAYS_AFTER_DATA):
+            raise SchemaError(
+                f"as-of date {stamp.date()} is more than a year after the last transaction ({pd.Timestamp(last).date()}): "
+                "every customer would look long gone",
+                hint="value customers as of a date inside the data (leave --as-of out to use the last "
+                     "transaction day), or ingest the newer transactions first")
+        return stamp
     if not _has_table(ws, "transactions"):
         raise WorkspaceError("the workspace has no transactions", hint="ingest a transaction file first (cvm ingest FILE)")
     last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0]
@@ -600,7 +623,9 @@ def score_customers(
     stamp = resolve_as_of(ws, as_of)
     summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
     if summary is None or len(summary) == 0:
-        raise WorkspaceError(f"no customer has purchased by {stamp.date()}", hint="pick a later --as-of date")
+        first = ws.con.execute("SELECT min(ts) FROM transactions").fetchone()[0]
+        raise WorkspaceError(f"no customer has purchased by {stamp.date()}",
+                             hint=f"pick a date on or after the first transaction ({pd.Timestamp(first).date()})")
     summary = summary.copy()
     summary.index = summary.index.astype(str)
     summary.index.name = "customer_id"

@@ -113,8 +113,8 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     Returns every customer with ``value_at_risk``, ``expected_saving``,
     ``saving_per_cost``, ``cumulative_cost`` and ``selected``, best first.
     """
-    if budget < 0:
-        raise SchemaError(f"budget must not be negative, got {budget}")
+    if not np.isfinite(budget) or budget < 0:
+        raise SchemaError(f"budget must be a number of at least 0, got {budget}", hint="e.g. --budget 5000")
     if cost_per_customer <= 0:
         raise SchemaError(
             "a retention budget needs a cost per retained customer",

@@ -87,8 +87,11 @@ def migration(ws: Any, from_date: Any, to_date: Any, by: str = "value_tier", **s
     """
     from cvm.value.store import scores_at
 
+    from cvm.value.clv import resolve_as_of
+
     if pd.Timestamp(from_date) >= pd.Timestamp(to_date):
         raise SchemaError("--from must be before --to", hint=f"got {from_date} and {to_date}")
+    resolve_as_of(ws, to_date)  # a --to beyond the data is refused before --from is scored
     first = scores_at(ws, from_date, **score_options)
     second = scores_at(ws, to_date, **score_options)
     before, after = _states(ws, first, by), _states(ws, second, by)
