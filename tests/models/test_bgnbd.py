@@ -249,3 +249,15 @@ def test_pareto_weighted_horizons_equal_one_call_per_horizon():
     assert m.expected_purchases_by_horizon(horizons, x, tx, T) == pytest.approx(each, rel=1e-12)
     w = np.array([1.0, 0.3, -0.7])
     assert m.expected_purchases_by_horizon(horizons, x, tx, T, weights=w) == pytest.approx(each @ w, rel=1e-12)
+
+
+@pytest.mark.parametrize("a", [1.0, 1.0 + 5e-5, 1.0 - 9.9e-5, 1.0 + 1e-4 * (1 - 1e-12)])
+def test_expectation_while_alive_near_a_equal_one(a):
+    # the removable singularity at a = 1 (the formula divides by a - 1): once this recursed without end
+    # for a just above 1; reference: E_p[(1 - (1 + p tau)^-m) / p] over p ~ Beta(a, bb) by quadrature
+    from cvm.models.bgnbd import beta_expected_while_alive
+
+    tau, m, bb = 1.7, 2.3, 3.1
+    g = lambda q: -np.expm1(-m * np.log1p(q * tau)) / q if q > 0 else m * tau  # noqa: E731  (its limit at 0)
+    ref = integrate.quad(g, 0, 1, weight="alg", wvar=(a - 1, bb - 1))[0] * np.exp(-betaln(a, bb))
+    assert beta_expected_while_alive(tau, m, a, bb) == pytest.approx(ref, rel=1e-7)
