@@ -181,13 +181,19 @@ def test_run_refuses_a_bad_out_before_ingesting(capsys, tmp_path, tx_file):
 # ----------------------------------------------------------------------------- fit --summary
 def test_fit_summary_without_the_summary_columns(capsys, tmp_path, tx_file):
     code, _, err = run(capsys, "fit", "--summary", str(tx_file))
-    assert code == 1 and "has no column 'frequency'" in err and "frequency, recency, T" in err
+    assert code == 1 and "no column(s) frequency, recency, T" in err and "it has customer_id, date, amount" in err
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     code, _, err = run(capsys, "fit", "--summary", str(empty))
     assert code == 1 and "cannot read empty.csv" in err
     code, _, err = run(capsys, "fit", "--summary", str(tmp_path))
     assert code == 1 and "is a folder" in err
+
+
+def test_fit_as_of_the_first_day_says_there_is_no_history(capsys, workspace):
+    # every customer's first purchase is on or after 2024-01-01 (the fixture), so as of that day T = 0 for all
+    code, _, err = run(capsys, "fit", "--model", "bgnbd", "--as-of", "2024-01-01", "--workspace", str(workspace))
+    assert code == 1 and "every customer bought for the first time on 2024-01-01" in err and "later --as-of" in err
 
 
 # ----------------------------------------------------------------------------- score

@@ -84,6 +84,10 @@ def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> Likeli
     if key == "sbg":
         raise SchemaError("the shifted-beta-geometric model is fitted on cohort survival, not a purchase summary",
                           hint="fit it from a workspace (cvm fit --model sbg) or with ShiftedBetaGeometric().fit(survivors=...)")
+    missing = [c for c in ("frequency", "recency", "T") if c not in frame.columns]
+    if missing:
+        raise SchemaError(f"the summary has no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}",
+                          hint="a summary has one row per customer with frequency, recency and T (lifetimes' names)")
     weights = frame["weights"] if "weights" in frame.columns else None
     return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame["T"], weights=weights)
 
@@ -140,6 +144,12 @@ def fit_workspace(
             fitted = model_class(key)(penalizer=penalizer).fit(periods, alive, weights=weights)
         else:
             frame = ws.summary(as_of=end, time_unit=unit)
+            if key != "gg":
+                # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1)
+                frame = frame[frame["T"] > 0]
+                if frame.empty:
+                    raise SchemaError(f"every customer bought for the first time on {end or 'the last day'}, so there "
+                                      "is no history to fit", hint="pick a later --as-of (or --calibration-end) date")
             fitted = fit_frame(key, frame, penalizer)
     meta = {"as_of": end}
     model_id = None

@@ -219,7 +219,7 @@ class ScoreRequest(BaseModel):
     model: ModelName = "auto"
     as_of: dt.date | None = None
     horizon: int | None = Field(None, ge=1, le=10_000)
-    discount_rate: float | None = Field(None, ge=0, lt=10)
+    discount_rate: float | None = Field(None, ge=0, le=1)  # a yearly rate as a fraction (0.1 = 10 %), as in the settings
     margin: float | None = Field(None, gt=0, le=1)
     time_unit: TimeUnit | None = None
 
