@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cvm.cli import main
+from tests.cli_helpers import scored_workspace
 
 DATASETS = Path(__file__).resolve().parents[1] / "src" / "cvm" / "data" / "datasets"
 
@@ -38,10 +39,7 @@ def tx_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, tx_file) -> Path:
-    ws = tmp_path_factory.mktemp("cli-ws") / "ws"
-    assert main(["ingest", str(tx_file), "--workspace", str(ws), "--json"]) == 0
-    assert main(["score", "--model", "bgnbd", "--workspace", str(ws), "--json"]) == 0
-    return ws
+    return scored_workspace(tmp_path_factory, tx_file, "cli-ws")
 
 
 def test_formula_matches_hand_computation(capsys):

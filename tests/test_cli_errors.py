@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cvm.cli import main
+from tests.cli_helpers import scored_workspace
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -50,10 +51,7 @@ def tx_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, tx_file) -> Path:
-    ws = tmp_path_factory.mktemp("cli-errors-ws") / "ws"
-    assert main(["ingest", str(tx_file), "--workspace", str(ws), "--json"]) == 0
-    assert main(["score", "--model", "bgnbd", "--workspace", str(ws), "--json"]) == 0
-    return ws
+    return scored_workspace(tmp_path_factory, tx_file, "cli-errors-ws")
 
 
 def n_transactions(ws: Path) -> int:
