@@ -421,6 +421,18 @@ def _trunc_diff(unit: str, a: str, b: str) -> str:
     return f"date_diff('{unit}', {a}, {b})"
 
 
+def _period_source(source: Any, as_of: Any, time_unit: str) -> tuple[Any, str, Any, str]:
+    """Connection, table, the as-of date (default: the last purchase day) and SQL for its period's start."""
+    if time_unit not in DAYS_PER_UNIT:
+        raise SchemaError(f"unknown time unit '{time_unit}'", hint=f"use one of {', '.join(DAYS_PER_UNIT)}")
+    con, table = _connection(source)
+    last = con.execute(f"SELECT max(CAST(ts AS DATE)) FROM {table}").fetchall()[0][0]
+    if last is None:
+        raise SchemaError("there are no transactions to summarise", hint="ingest transactions first")
+    end = _as_date(as_of, "as_of") or last
+    return con, table, end, f"date_trunc('{time_unit}', DATE '{end}')"
+
+
 def discrete_summary(source: Any, as_of: Any = None, time_unit: str = "year") -> pd.DataFrame:
     """BG/BB input: per customer ``frequency``, ``recency`` and ``n_periods`` over calendar periods.
 
@@ -431,14 +443,7 @@ def discrete_summary(source: Any, as_of: Any = None, time_unit: str = "year") ->
     ``frequency`` is the number of those periods with a purchase and ``recency`` the index
     of the last one (0 when there is none).
     """
-    if time_unit not in DAYS_PER_UNIT:
-        raise SchemaError(f"unknown time unit '{time_unit}'", hint=f"use one of {', '.join(DAYS_PER_UNIT)}")
-    con, table = _connection(source)
-    last = con.execute(f"SELECT max(CAST(ts AS DATE)) FROM {table}").fetchall()[0][0]
-    if last is None:
-        raise SchemaError("there are no transactions to summarise", hint="ingest transactions first")
-    end = _as_date(as_of, "as_of") or last
-    end_p = f"date_trunc('{time_unit}', DATE '{end}')"
+    con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT DISTINCT customer_id, date_trunc('{time_unit}', CAST(ts AS DATE)) AS p FROM {table} "
            f"WHERE CAST(ts AS DATE) <= DATE '{end}'), "
            f"c AS (SELECT customer_id, count(*) - 1 AS frequency, min(p) AS first_p, max(p) AS last_p "
@@ -466,14 +471,7 @@ def cohort_survival(source: Any, as_of: Any = None, time_unit: str = "year") -> 
     pandas.DataFrame
         Long format: ``cohort`` (period start), ``period`` (k), ``alive``, ``cohort_size``.
     """
-    if time_unit not in DAYS_PER_UNIT:
-        raise SchemaError(f"unknown time unit '{time_unit}'", hint=f"use one of {', '.join(DAYS_PER_UNIT)}")
-    con, table = _connection(source)
-    last = con.execute(f"SELECT max(CAST(ts AS DATE)) FROM {table}").fetchall()[0][0]
-    if last is None:
-        raise SchemaError("there are no transactions to summarise", hint="ingest transactions first")
-    end = _as_date(as_of, "as_of") or last
-    end_p = f"date_trunc('{time_unit}', DATE '{end}')"
+    con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT customer_id, min(date_trunc('{time_unit}', CAST(ts AS DATE))) AS cohort, "
            f"max(date_trunc('{time_unit}', CAST(ts AS DATE))) AS last_p FROM {table} "
            f"WHERE CAST(ts AS DATE) <= DATE '{end}' GROUP BY customer_id), "
