@@ -144,3 +144,34 @@ def test_run_writes_one_row_per_customer_with_the_contract_columns(capsys, tmp_p
     assert required <= set(frame.columns)
     assert frame["customer_id"].is_unique and len(frame) == 1500
     assert (frame["clv_low"] <= frame["clv"]).all() and (frame["clv"] <= frame["clv_high"]).all()
+
+
+def test_run_says_how_many_rows_were_quarantined_and_where_to_see_them(capsys, tmp_path, tx_file):
+    src = tmp_path / "with-a-bad-row.csv"
+    src.write_text(tx_file.read_text() + '"C1",not a date,12.50,"O999999","web"\n')
+    capsys.readouterr()
+    code = main(["run", str(src), "--out", str(tmp_path / "clv.csv"), "--workspace", str(tmp_path / "ws")])
+    out = capsys.readouterr().out
+    assert code == 0 and "1,500 customers valued" in out
+    assert "1 rows quarantined with their reason: cvm quarantine --workspace" in out
+
+
+@pytest.mark.slow
+def test_run_on_spark_keeps_unusable_rows_next_to_the_scores(capsys, tmp_path):
+    pytest.importorskip("pyspark")
+    src = tmp_path / "tx.csv"
+    lines = ["Klant,Datum,Bedrag"] + [f"K{c},2024-0{1 + c % 6}-1{c % 9},{5 + c}" for c in range(40)]
+    lines += [f"K{c},2024-0{2 + c % 6}-2{c % 7},{9 + c}" for c in range(0, 40, 2)]
+    lines += [",2024-01-02,3", "K1,31-31-2024,4"]  # no customer; a date that does not parse
+    src.write_text("\n".join(lines) + "\n")
+    out_file = tmp_path / "scores.parquet"
+    capsys.readouterr()
+    code = main(["run", str(src), "--out", str(out_file), "--engine", "spark",
+                 "--map", "customer_id=Klant", "--map", "ts=Datum", "--map", "amount=Bedrag"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "40 customers valued" in captured.out
+    assert f"2 unusable row(s) kept with their reason in {tmp_path / 'scores.quarantine.parquet'}" in captured.out
+    assert "PySpark does not yet fully support pandas" not in captured.err
+    kept = pd.read_parquet(tmp_path / "scores.quarantine.parquet")
+    assert sorted(kept["reason"]) == ["empty customer id", "timestamp does not parse"]

@@ -469,7 +469,14 @@ def run(
     if as_json:
         emit_json(payload)
         return
-    out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}")
+    # soft_wrap: paths stay whole on one line, whatever the terminal width
+    out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}", soft_wrap=True)
+    if engine == "spark":
+        for note in payload.get("notes") or []:
+            out.print(note, soft_wrap=True)
+    elif payload["ingest"].get("quarantined"):
+        out.print(f"{payload['ingest']['quarantined']:,} rows quarantined with their reason: "
+                  f"cvm quarantine --workspace {workspace}", soft_wrap=True)
 
 
 #: what a person sees of the scored list; --json and --out give every column
@@ -835,10 +842,17 @@ def _print_error(message: str, hint: str | None) -> None:
         err.print(Text(f"hint: {hint}"), highlight=False, soft_wrap=True)
 
 
+#: library notices that are not about the user's data (pyspark's note on pandas 3: the Spark engine's
+#: tests check its numbers against the DuckDB engine under pandas 3)
+QUIET_WARNINGS = ("PySpark does not yet fully support pandas",)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning as one ``warning:`` line on stderr, without the source file and code line."""
     from rich.text import Text
 
+    if str(message).startswith(QUIET_WARNINGS):
+        return
     err.print(Text("warning: ", style="yellow") + Text(str(message)), highlight=False, soft_wrap=True)
 
 

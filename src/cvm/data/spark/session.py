@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +31,9 @@ LOCAL_DEFAULTS: dict[str, str] = {
 
 def require_pyspark() -> Any:
     """Import and return :mod:`pyspark`, or raise a clear :class:`CvmError`."""
+    # pyspark warns on every Arrow conversion that it is not yet tested with pandas 3; cvm's tests run
+    # the Spark engine against the DuckDB engine's numbers under pandas 3, so the user is spared the noise
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=UserWarning)
     try:
         import pyspark
     except ImportError:
