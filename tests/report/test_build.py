@@ -49,6 +49,10 @@ def test_dutch_report_uses_dutch_words_and_numbers(report_files):
     # nl_NL money: euro sign first, decimal comma (e.g. "€ 1.234,56")
     assert re.search(r"€\s?\d{1,3}(\.\d{3})*,\d{2}", text)
     assert "Geen gegevens voor dit onderdeel" in text
+    # the quarantine in Dutch: reasons counted per kind (the bad date "not a date" is the value, not the kind)
+    quality = text.split('<section id="data_quality">')[1].split("</section>")[0]
+    assert "onleesbare datum in kolom ts" in quality and "onleesbare datum in kolom ts: not a date" in quality
+    assert "unparseable" not in quality and "missing customer_id" not in quality
 
 
 def test_empty_workspace_degrades_gracefully(tmp_path):

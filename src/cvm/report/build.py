@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from cvm.data.reasons import quarantine_reason, reason_kind
 from cvm.errors import CvmError, SchemaError
 from cvm.report import plots
 from cvm.report.i18n import Formatter
@@ -253,9 +254,14 @@ def _data_quality(b: ReportBuilder, s: Section) -> None:
         s.blocks.append(b.note(fmt.t("no_quarantine")))
         return
     s.blocks.append(b.key_figures([(fmt.t("quarantined_rows"), fmt.integer(total))]))
-    by_reason = b.ws.frame("SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason ORDER BY rows DESC, reason")
+    # counted per kind of reason (the sentence without the offending value), in the reader's language
+    stored = b.ws.frame("SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason")
+    stored["reason"] = [reason_kind(r, fmt.language, fmt.column) for r in stored["reason"]]
+    by_reason = (stored.groupby("reason", as_index=False, sort=False)["rows"].sum()
+                 .sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True))
     s.blocks.append(b.table(by_reason, fmt.t("quarantine_by_reason")))
     sample = b.ws.frame("SELECT source, line, reason, raw FROM quarantine ORDER BY source, line LIMIT 10")
+    sample["reason"] = [quarantine_reason(r, fmt.language, fmt.column) for r in sample["reason"]]
     s.blocks.append(b.table(sample, fmt.t("quarantine_sample"), formats={"line": "integer"}))
 
 

@@ -12,7 +12,6 @@ of the grouping column) stay out of sight.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterable
 
 from cvm.errors import CvmError
@@ -101,29 +100,11 @@ def matrix(counts: dict[str, dict[str, Any]], shares: dict[str, dict[str, Any]] 
     return {"to": end, "rows": rows}
 
 
-#: the ingest's quarantine reasons (English, as stored) and their Dutch rendering; the field names
-#: are the workspace's column names, shown with the page's own label for them
-_QUARANTINE_REASONS_NL = (
-    (re.compile(r"^non-numeric (\w+) in column (.+?): (.*)$", re.S), "geen getal voor {f1} in kolom {g2}: {g3}"),
-    (re.compile(r"^missing (\w+): column (.+) is empty$", re.S), "{f1} ontbreekt: kolom {g2} is leeg"),
-    (re.compile(r"^unparseable date in column (.+?): (.*)$", re.S), "onleesbare datum in kolom {g1}: {g2}"),
-    (re.compile(r"^totals row \(not a transaction\)$"), "totaalregel (geen transactie)"),
-    (re.compile(r"^expected (\d+) fields, found (\d+)$"), "{g1} velden verwacht, {g2} gevonden"),
-)
-
-
 def quarantine_reason(fmt, reason: str | None) -> str | None:
-    """A quarantine reason in the page's language (stored in English; unknown reasons are shown as stored)."""
-    if not reason or fmt.language != "nl":
-        return reason
-    for pattern, template in _QUARANTINE_REASONS_NL:
-        found = pattern.match(reason)
-        if found:
-            groups = found.groups()
-            values = {f"g{i + 1}": g for i, g in enumerate(groups)}
-            values.update({f"f{i + 1}": fmt.label(g) for i, g in enumerate(groups)})
-            return template.format(**values)
-    return reason
+    """A quarantine reason in the page's language (:func:`cvm.data.reasons.quarantine_reason`)."""
+    from cvm.data.reasons import quarantine_reason as render
+
+    return render(reason, fmt.language, fmt.label)
 
 
 #: actions whose reason cites only figures of the customer's score row
