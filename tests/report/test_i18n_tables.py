@@ -30,7 +30,9 @@ def test_dutch_and_english_numbers_money_dates():
     assert en.percent(0.125) == "12.5%"
     assert nl.money(1234.5).replace("\xa0", " ") == "€ 1.234,50"
     assert en.money(1234.5) == "€1,234.50"
-    assert nl.date("1997-09-30") == "30 sep 1997"
+    # CLDR short dates, the style the web app uses too: nl_NL dd-MM-y, en_GB dd/MM/y
+    assert nl.date("1997-09-30") == "30-09-1997"
+    assert en.date("1997-09-30") == "30/09/1997"
     assert nl.number(float("nan")) == "–"
     assert nl.plotly_separators() == ",."
 

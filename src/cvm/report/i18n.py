@@ -359,12 +359,12 @@ class Formatter:
             value = value.date()
         if not isinstance(value, date):
             return str(value)
-        return format_date(value, format="medium", locale=self.locale)
+        return format_date(value, format="short", locale=self.locale)  # as the web app: nl 30-09-1997, en 30/09/1997
 
     def datetime(self, value: datetime) -> str:
         from babel.dates import format_datetime
 
-        return format_datetime(value, format="medium", locale=self.locale)
+        return format_datetime(value, format="short", locale=self.locale)
 
     def plotly_separators(self) -> str:
         """Decimal and thousands separators for Plotly's ``layout.separators``."""
