@@ -120,10 +120,12 @@ def test_settings_take_a_dutch_decimal_comma_and_refuse_in_dutch(live_server):
             assert "Marge (deel van de omzet): “veel” is geen getal." in _text(word.text)
             comma = client.post("/settings", data={"csrf_token": token, "margin": "0,25"})
             assert comma.status_code == 303
-            assert 'name="margin" value="0.25"' in client.get("/settings").text
+            # shown back with the page's decimal mark (a Dutch page: 0,25; an English one: 0.25)
+            assert 'name="margin" value="0,25"' in client.get("/settings", params={"lang": "nl"}).text
+            assert 'name="margin" value="0.25"' in client.get("/settings", params={"lang": "en"}).text
         finally:
             client.post("/settings", data={"csrf_token": token, "margin": old})
-        assert f'name="margin" value="{old}"' in client.get("/settings").text
+        assert f'name="margin" value="{old}"' in client.get("/settings", params={"lang": "nl"}).text
 
 
 def test_money_axes_and_the_dutch_chart_locale():

@@ -627,11 +627,14 @@ def data_upload(
 
 
 @router.get("/settings")
-def settings_page(request: Request, user: Viewer, state: State, saved: int = 0) -> Response:
-    return render(request, "settings.html", rows=_settings_rows(state.settings()), saved=bool(saved), error=None)
+def settings_page(request: Request, user: Viewer, state: State, fmt: Fmt, saved: int = 0) -> Response:
+    return render(request, "settings.html", rows=_settings_rows(state.settings(), fmt), saved=bool(saved), error=None)
 
 
-def _settings_rows(settings) -> list[tuple[str, Any]]:
+def _settings_rows(settings, fmt=None) -> list[tuple[str, Any]]:
+    """The settings as the form shows them: a single number with the page's decimal mark (0,3 on
+    Dutch pages, read back by :func:`_setting_text`); tier cut-offs as ``name=share`` with a point,
+    since their list is comma-separated. Without ``fmt``: the values themselves."""
     data = settings.model_dump()
     rows = []
     for key in settings.keys():
@@ -640,6 +643,8 @@ def _settings_rows(settings) -> list[tuple[str, Any]]:
             value = value[part]
         if key == "tier_cutoffs":
             value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, float) and fmt is not None and fmt.language == "nl":
+            value = repr(value).replace(".", ",")
         rows.append((key, value))
     return rows
 
@@ -653,9 +658,9 @@ async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt)
     current = state.settings()
     try:
         updated = current
-        for key, old in _settings_rows(current):
+        for (key, old), (_, shown) in zip(_settings_rows(current), _settings_rows(current, fmt)):
             sent = form.get(key)
-            if sent is None or str(sent) == str(old):
+            if sent is None or str(sent) in (str(old), str(shown)):
                 continue
             try:
                 if key == "tier_cutoffs":
@@ -665,7 +670,7 @@ async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt)
             except (CvmError, ValueError) as exc:
                 raise _SettingRejected(_setting_error(fmt, key, exc)) from None
     except _SettingRejected as rejected:
-        return render(request, "settings.html", status_code=400, rows=_settings_rows(current), saved=False,
+        return render(request, "settings.html", status_code=400, rows=_settings_rows(current, fmt), saved=False,
                       error=str(rejected))
     Settings.model_validate(updated.model_dump()).save(state.path / "settings.toml")
     state.settings_changed()
