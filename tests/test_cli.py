@@ -175,3 +175,16 @@ def test_run_on_spark_keeps_unusable_rows_next_to_the_scores(capsys, tmp_path):
     assert "PySpark does not yet fully support pandas" not in captured.err
     kept = pd.read_parquet(tmp_path / "scores.quarantine.parquet")
     assert sorted(kept["reason"]) == ["empty customer id", "timestamp does not parse"]
+
+
+def test_customer_view_for_people_reads_as_sentences(capsys, workspace):
+    best = run_json(capsys, "customers", "--limit", "1", "--workspace", str(workspace))
+    rows = best.get("rows") or best.get("customers")
+    customer_id = str(rows[0]["customer_id"])
+    capsys.readouterr()
+    assert main(["customer", customer_id, "--workspace", str(workspace)]) == 0
+    text = capsys.readouterr().out
+    for words in ("predicted CLV:", "(interval ", "probability still active:", "value tier:", "next best action:"):
+        assert words in text, words
+    # the machine parts of the reason and the run id are for --json, not for people
+    assert "reason_values" not in text and "run_id" not in text

@@ -536,7 +536,73 @@ def customer(
     if as_json:
         emit_json(payload)
         return
-    _print_nested(payload, title=f"Customer {customer_id}")
+    _render_customer(payload, customer_id)
+
+
+def _render_customer(view: dict, customer_id: str) -> None:
+    """The 360° view for a person: who, what they are worth and why, what to do, then the detail tables."""
+    import pandas as pd
+
+    attributes = dict(view.get("attributes") or {})
+    name = attributes.pop("name", None)
+    out.rule(f"Customer {customer_id}" + (f" — {name}" if name else ""))
+    score = view.get("score") or {}
+    if score:
+        figures = [
+            ("value tier", score.get("value_tier")), ("journey stage", view.get("lifecycle_stage")),
+            ("RFM segment", view.get("rfm_segment")),
+            ("probability still active", _percent(score.get("probability_alive"))),
+            ("predicted CLV", f"{_fmt(score.get('clv'))} (interval {_fmt(score.get('clv_low'))} – {_fmt(score.get('clv_high'))})"),
+            ("historic value", _fmt(score.get("historic_value"))),
+            ("expected purchases", _fmt(score.get("expected_purchases"))),
+            ("residual value", _fmt(score.get("residual_value"))),
+            ("may still invest", _fmt(score.get("max_investment"))),
+            ("rank", f"{_fmt(score.get('rank'))} (model {score.get('model')}, as of {score.get('as_of')})"),
+        ]
+        for label, value in figures:
+            if value not in (None, "", "None"):
+                out.print(f"[bold]{label}[/bold]: {value}", soft_wrap=True)
+    action = view.get("next_best_action") or {}
+    if action.get("action"):
+        out.print(f"[bold]next best action[/bold]: {action['action']} — {action.get('reason') or ''}", soft_wrap=True)
+    if attributes:
+        out.print("[bold]attributes[/bold]: " + ", ".join(f"{k}={_fmt(v)}" for k, v in attributes.items()),
+                  soft_wrap=True)
+    if view.get("referred_by"):
+        out.print(f"[bold]referred by[/bold]: {view['referred_by']}")
+    if view.get("network_value"):
+        out.print(f"[bold]network value[/bold]: {_fmt(view['network_value'])}")
+    tables = {"history": ["as_of", "probability_alive", "clv", "clv_low", "clv_high", "value_tier", "lifecycle_stage"]}
+    for key in ("history", "channels", "transactions", "referrals", "invoices"):
+        rows = view.get(key)
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            frame = pd.DataFrame(rows)
+            keep = [c for c in tables.get(key, frame.columns) if c in frame.columns]
+            out.print(frame_table(_dates_as_days(frame[keep]), title=key, max_rows=15))
+    for note in view.get("notes") or []:
+        out.print(f"[dim]{note}[/dim]", soft_wrap=True)
+
+
+def _dates_as_days(frame):
+    """Date columns whose times are all midnight shown as YYYY-MM-DD (they are days, not moments)."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for col in ("as_of", "issued", "due", "paid", "ts", "first", "last"):
+        if col not in frame.columns:
+            continue
+        stamps = pd.to_datetime(frame[col], errors="coerce")
+        known = stamps.notna()
+        if known.any() and (stamps[known] == stamps[known].dt.normalize()).all():
+            frame[col] = stamps.dt.strftime("%Y-%m-%d").where(known, frame[col])
+    return frame
+
+
+def _percent(value: Any) -> str | None:
+    try:
+        return f"{100 * float(value):.1f}%"
+    except (TypeError, ValueError):
+        return None
 
 
 def _print_nested(payload: dict, title: str) -> None:
