@@ -8,8 +8,7 @@ Names are imported on first use, so ``import cvm.data`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cvm._lazy import lazy_attributes
 
 _LAZY = {
     "Workspace": "cvm.data.warehouse",
@@ -29,10 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cvm.data' has no attribute {name!r}")
+__getattr__ = lazy_attributes("cvm.data", _LAZY)
 
 
 __all__ = sorted(_LAZY)

@@ -8,9 +8,7 @@ Classes are imported on first use, so importing :mod:`cvm.models` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from cvm._lazy import lazy_attributes
 from cvm.models.base import (
     BoundaryWarning,
     CvmWarning,
@@ -44,10 +42,7 @@ MODEL_NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cvm.models' has no attribute {name!r}")
+__getattr__ = lazy_attributes("cvm.models", _LAZY)
 
 
 def model_class(name: str) -> type[LikelihoodModel]:

@@ -113,12 +113,13 @@ def as_float_array(values: Any, name: str) -> np.ndarray:
 
 
 def columns_from(
-    first: Any, rest: Sequence[Any], names: Sequence[str], optional: Sequence[str] = ()
+    first: Any, rest: Sequence[Any], names: Sequence[str], optional: Sequence[str] = (), hint: str | None = None
 ) -> dict[str, Any]:
     """Accept either arrays in order or one frame holding columns by name.
 
     ``fit(frame)`` and ``fit(frequency, recency, T)`` are both supported; a
     frame is anything with ``.columns`` (pandas, polars, Arrow tables).
+    ``hint`` replaces the general advice given when a column is missing.
     """
     if all(r is None for r in rest) and hasattr(first, "columns"):  # no hasattr on a Series: it may hash the index
         cols = list(first.columns) if not hasattr(first, "column_names") else list(first.column_names)
@@ -126,7 +127,7 @@ def columns_from(
         if missing:
             raise SchemaError(
                 f"the frame lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, cols))}",
-                hint="rename your columns to the lifetimes names (frequency, recency, T, monetary_value)",
+                hint=hint or "rename your columns to the lifetimes names (frequency, recency, T, monetary_value)",
             )
         out = {n: first[n] for n in names}
         out.update({n: first[n] for n in optional if n in cols})

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from cvm.errors import SchemaError
-from cvm.models.base import CvmWarning, FitSummary, LikelihoodModel, as_float_array
+from cvm.models.base import CvmWarning, FitSummary, LikelihoodModel, as_float_array, columns_from
 
 
 class IndependenceWarning(CvmWarning):
@@ -69,18 +69,11 @@ class GammaGamma(LikelihoodModel):
         weights
             Number of customers sharing each row.
         """
-        if monetary_value is None and hasattr(frequency, "columns"):  # (hasattr on a Series may hash its index)
-            frame = frequency
-            cols = [str(c) for c in frame.columns]
-            missing = [c for c in ("frequency", "monetary_value") if c not in cols]
-            if missing:
-                raise SchemaError(
-                    f"the frame lacks column(s) {', '.join(missing)}; it has {', '.join(cols)}",
-                    hint="the gamma-gamma model needs frequency and monetary_value per customer",
-                )
-            frequency, monetary_value = frame["frequency"], frame["monetary_value"]
-            if weights is None and "weights" in cols:
-                weights = frame["weights"]
+        cols = columns_from(frequency, [monetary_value], ("frequency", "monetary_value"), optional=("weights",),
+                            hint="the gamma-gamma model needs frequency and monetary_value per customer")
+        frequency, monetary_value = cols["frequency"], cols["monetary_value"]
+        if weights is None:
+            weights = cols.get("weights")
         x = as_float_array(frequency, "frequency")
         m = as_float_array(monetary_value, "monetary_value")
         if len(x) != len(m):

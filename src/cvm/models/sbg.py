@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.special import betaln, digamma, hyp2f1
 
 from cvm.errors import SchemaError
-from cvm.models.base import LikelihoodModel, as_float_array
+from cvm.models.base import LikelihoodModel, as_float_array, columns_from
 
 
 class ShiftedBetaGeometric(LikelihoodModel):
@@ -81,18 +81,12 @@ class ShiftedBetaGeometric(LikelihoodModel):
             if periods is not None or alive is not None:
                 raise SchemaError("give either survivors=... or individual periods/alive, not both")
             periods, alive, weights = self._cohort_rows(survivors, cohort_size)
-        elif hasattr(periods, "columns") and alive is None:
-            frame = periods
-            cols = [str(c) for c in frame.columns]
-            missing = [c for c in ("periods", "alive") if c not in cols]
-            if missing:
-                raise SchemaError(
-                    f"the frame lacks column(s) {', '.join(missing)}; it has {', '.join(cols)}",
-                    hint="the sBG needs per customer 'periods' (paid periods) and 'alive' (1 active, 0 churned)",
-                )
-            periods, alive = frame["periods"], frame["alive"]
-            if weights is None and "weights" in cols:
-                weights = frame["weights"]
+        elif alive is None and hasattr(periods, "columns"):
+            cols = columns_from(periods, [alive], ("periods", "alive"), optional=("weights",),
+                                hint="the sBG needs per customer 'periods' (paid periods) and 'alive' (1 active, 0 churned)")
+            periods, alive = cols["periods"], cols["alive"]
+            if weights is None:
+                weights = cols.get("weights")
         elif periods is None or alive is None:
             raise SchemaError("the sBG needs survivors=[...] or both periods and alive")
         return self._fit({"periods": periods, "alive": alive}, weights, initial)

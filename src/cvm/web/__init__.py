@@ -9,8 +9,7 @@ Names are imported on first use, so importing :mod:`cvm.web` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cvm._lazy import lazy_attributes
 
 _LAZY = {
     "create_app": "cvm.web.app",
@@ -22,7 +21,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cvm.web' has no attribute {name!r}")
+__getattr__ = lazy_attributes("cvm.web", _LAZY)

@@ -13,8 +13,7 @@ does (see :func:`cvm.data.spark.session.spark_session`).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from cvm._lazy import lazy_attributes
 
 _LAZY = {
     "spark_session": "cvm.data.spark.session",
@@ -34,10 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'cvm.data.spark' has no attribute {name!r}")
+__getattr__ = lazy_attributes("cvm.data.spark", _LAZY)
 
 
 __all__ = sorted(_LAZY)
