@@ -41,8 +41,15 @@ from cvm.settings import DAYS_PER_UNIT
 from cvm.data.validate import quote_ident, quote_literal
 
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
-#: amounts are summed as this type: exact, so the sums do not depend on the order of the rows (range 1e32)
-EXACT_MONEY = "DECIMAL(38, 6)"
+#: amounts are added up in millionths of the currency unit, as whole numbers held in doubles: a sum of
+#: whole numbers below 2**53 (9e9 currency units) is exact, so it does not depend on the order in which
+#: DuckDB's threads deliver the rows (beyond that it is as good as a sum of doubles, in the last bit)
+MICROS = 1_000_000.0
+
+
+def _micros(expr: str) -> str:
+    """SQL for an amount in whole millionths of the currency unit (a double holding an integer)."""
+    return f"round({expr} * {MICROS!r})"
 
 
 def _unit_days(time_unit: str) -> float:
@@ -141,10 +148,10 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         obs_end = cal
     else:
         obs_end = end
-    # money is summed exactly (to the micro-unit): a sum of doubles depends on the order DuckDB's threads
-    # deliver the rows, so two runs on the same data could differ in the last bit and the fits downstream
-    # by more; integers in a DECIMAL add up the same in any order
-    amount = f"CAST(amount AS {EXACT_MONEY})" if _has_column(con, table, "amount") else f"CAST(1 AS {EXACT_MONEY})"
+    # money is summed in whole millionths (see MICROS): a sum of fractions depends on the order DuckDB's
+    # threads deliver the rows, so two runs on the same data could differ in the last bit, and the fits
+    # downstream by more; whole numbers add up the same in any order
+    amount = _micros("amount") if _has_column(con, table, "amount") else repr(MICROS)
     base = (f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount FROM {table} "
             f"WHERE CAST(ts AS DATE) <= DATE '{obs_end}'{where}")
     days = f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n FROM ({base}) GROUP BY customer_id, d"
@@ -164,9 +171,9 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
                  f"max(k_key) AS last_k, sum(n) AS n_transactions, sum(spend) AS total_amount, "
                  f"arg_min(spend, k_key) AS first_spend FROM ({periods}) GROUP BY customer_id")
     select = (f"SELECT c.customer_id, CAST(c.frequency AS DOUBLE) AS frequency, CAST({recency} AS DOUBLE) AS recency, "
-              f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN CAST(total_amount - first_spend AS DOUBLE) / frequency "
+              f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN (total_amount - first_spend) / (frequency * {MICROS!r}) "
               f"ELSE 0.0 END AS monetary_value, first_d AS first_purchase, last_d AS last_purchase, "
-              f"n_transactions, CAST(total_amount AS DOUBLE) AS total_amount")
+              f"n_transactions, total_amount / {MICROS!r} AS total_amount")
     all_params = params * 1
     if cal is None:
         sql = f"WITH c AS ({customers}) {select} FROM c ORDER BY c.customer_id"
@@ -177,7 +184,7 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
             hkey = "h.d"
         else:
             hkey = f"floor(date_diff('day', c.first_d, h.d) / {p_days!r})"
-        holdout = (f"SELECT customer_id, count(*) AS frequency_holdout, CAST(avg(spend) AS DOUBLE) AS monetary_value_holdout FROM ("
+        holdout = (f"SELECT customer_id, count(*) AS frequency_holdout, sum(spend) / (count(*) * {MICROS!r}) AS monetary_value_holdout FROM ("
                    f"SELECT h.customer_id, {hkey} AS key, sum(h.amount) AS spend FROM ({hbase}) h "
                    f"JOIN c ON c.customer_id = h.customer_id GROUP BY h.customer_id, key) GROUP BY customer_id")
         duration = (hold - cal).days / unit
@@ -280,17 +287,16 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
     money = ""
     if with_money:
         if include_first:
-            money = ", coalesce(CAST(avg(spend) AS DOUBLE), 0.0) AS monetary_value"
+            money = f", coalesce(sum(spend) / (count(spend) * {MICROS!r}), 0.0) AS monetary_value"
         else:
-            money = (", CASE WHEN count(*) > 1 THEN CAST(sum(spend) - arg_min(spend, p) AS DOUBLE) / (count(*) - 1) "
-                     "ELSE 0.0 END "
-                     "AS monetary_value")
+            money = (f", CASE WHEN count(*) > 1 THEN (sum(spend) - arg_min(spend, p)) / ((count(*) - 1) * {MICROS!r}) "
+                     "ELSE 0.0 END AS monetary_value")
     columns = (f"SELECT cid, CAST(count(*) - {offset} AS DOUBLE) AS frequency, "
                f"epoch_us(max(p) - min(p)) / {scale!r} AS recency, epoch_us({{end}} - min(p)) / {scale!r} AS T{money}")
     if end is None and not cal_filter:
         # the end is the last period with a purchase: one pass over the log (a streamed file is read once),
         # the purchase periods kept in memory for the second aggregation
-        sql = (f"WITH periods AS MATERIALIZED (SELECT cid, date_trunc('{part}', ts) AS p, sum(CAST(amount AS {EXACT_MONEY})) AS spend "
+        sql = (f"WITH periods AS MATERIALIZED (SELECT cid, date_trunc('{part}', ts) AS p, sum({_micros('amount')}) AS spend "
                f"FROM ({log_sql}) GROUP BY cid, p), last_period AS (SELECT max(p) AS e FROM periods) "
                + columns.format(end="any_value(last_period.e)")
                + " FROM periods, last_period GROUP BY cid ORDER BY cid")
@@ -299,7 +305,7 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
         last = con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0]
         end = pd.Timestamp(last) if last is not None else pd.Timestamp("1970-01-01")
     end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
-    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum(CAST(amount AS {EXACT_MONEY})) AS spend FROM ({log_sql}) "
+    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum({_micros('amount')}) AS spend FROM ({log_sql}) "
                f"WHERE date_trunc('{part}', ts) <= {end_sql}{cal_filter} GROUP BY cid, p")
     sql = columns.format(end=end_sql) + f" FROM ({periods}) GROUP BY cid ORDER BY cid"
     frame = _arrow_frame(con, sql)
@@ -384,7 +390,8 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
         if n_hold == 0:
             raise SchemaError("there are no transactions in the holdout period",
                               hint="check observation_period_end and calibration_period_end")
-        money = f", CAST(avg(CAST(amount AS {EXACT_MONEY})) AS DOUBLE) AS monetary_value_holdout" if monetary_value_col else ""
+        money = (f", sum({_micros('amount')}) / (count(amount) * {MICROS!r}) AS monetary_value_holdout"
+                 if monetary_value_col else "")
         hold = con.execute(
             f"SELECT cid, CAST(count(DISTINCT date_trunc('{part}', ts)) AS DOUBLE) AS frequency_holdout{money} "
             f"FROM ({hold_log}) GROUP BY cid").df()
