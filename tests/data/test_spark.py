@@ -319,3 +319,28 @@ def test_pipeline_week_periods_compress_and_score_like_value_customers(spark, tm
                               margin=0.4).customers.set_index("customer_id")
     for col in ("probability_alive", "expected_purchases", "expected_spend", "clv", "residual_value"):
         np.testing.assert_allclose(scores[col], ref.loc[scores.index, col], rtol=1e-9, err_msg=col)
+
+
+def test_spark_and_duckdb_summaries_agree_bit_for_bit(spark):
+    """Both engines add money in whole millionths (cvm.data.summary.MICROS), so partitioning cannot
+    change a sum: Spark over 7 partitions gives DuckDB's monetary values and totals to the last bit,
+    with amounts that are not exact in binary (thirds) and halves of a millionth (rounded away from 0)."""
+    from cvm.data.spark.summary import summarise_spark
+    from cvm.data.summary import workspace_summary
+
+    tx = make_transactions(seed=9, customers=120)
+    rng = np.random.default_rng(9)
+    tx["amount"] = np.where(rng.random(len(tx)) < 0.5, tx["amount"], rng.integers(1, 500, len(tx)) / 3.0)
+    tx.loc[tx.index[:4], "amount"] = [0.0000025, -0.0000025, 12.0000005, -3.0]  # halves of a millionth; a return
+    for kw in ({"time_unit": "week"}, {"time_unit": "week", "period": "week"},
+               {"time_unit": "day", "calibration_end": "2023-06-30", "holdout_end": "2024-02-29"}):
+        local = workspace_summary(tx, **kw).sort_index()
+        theirs = (summarise_spark(spark.createDataFrame(tx).repartition(7), **kw).toPandas()
+                  .set_index("customer_id").sort_index())
+        assert list(theirs.index) == list(local.index)
+        for col in ("monetary_value", "total_amount") + (("monetary_value_holdout",) if "holdout_end" in kw else ()):
+            assert np.array_equal(theirs[col].to_numpy(float), local[col].to_numpy(float)), (kw, col)
+    # and the half-millionths were rounded away from zero by both: 0.0000025 -> 3 millionths
+    first = tx.iloc[0]
+    one = workspace_summary(tx[tx["customer_id"] == first["customer_id"]].iloc[:1], time_unit="day")
+    assert one["total_amount"].iloc[0] == 3e-6

@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from cvm.data.summary import MICROS
 from cvm.errors import SchemaError
 from cvm.settings import DAYS_PER_UNIT
 
@@ -245,6 +246,7 @@ def summarise_spark(
     if amount_col is None:
         tx = tx.withColumn("amount", F.lit(1.0))
     tx = tx.withColumn("day", F.datediff(F.to_date("ts"), F.lit("1970-01-01").cast("date")))
+    tx = tx.withColumn("amount", _micros(F.col("amount")))
     as_of_d = as_date(as_of, "as_of")
     cal_d = as_date(calibration_end, "calibration_end")
     hold_d = as_date(holdout_end, "holdout_end")
@@ -262,6 +264,22 @@ def summarise_spark(
         as_of_d = _last_day(tx)
     day = _epoch_day(as_of_d)
     return _summary(tx.where(F.col("day") <= day), day, unit, period_days)
+
+
+def _micros(amount: Any) -> Any:
+    """An amount in whole millionths of the currency unit, as the DuckDB summary adds them up.
+
+    Whole numbers add up to the same double in any order (below 2**53), so Spark's
+    partitioning cannot change a sum (see :data:`cvm.data.summary.MICROS`). Rounded half
+    away from zero like DuckDB's ``round``, in doubles throughout (Spark's ``floor``
+    returns a 64-bit integer and its ``round`` works in BigDecimal):
+    ``sign(a) * (|a|·10⁶ − frac + [frac ≥ ½])`` with ``frac = |a|·10⁶ mod 1``.
+    """
+    from pyspark.sql import functions as F
+
+    scaled = F.abs(amount) * F.lit(MICROS)
+    frac = F.pmod(scaled, F.lit(1.0))
+    return F.signum(amount) * (scaled - frac + F.when(frac >= F.lit(0.5), F.lit(1.0)).otherwise(F.lit(0.0)))
 
 
 def _epoch_day(d: date) -> int:
@@ -324,7 +342,7 @@ def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
     else:
         recency = F.col("last_key") * F.lit(period / unit)
         age = F.floor((F.lit(obs_day) - F.col("first_day")) / F.lit(period)) * F.lit(period / unit)
-    monetary = F.when(F.col("n_periods") > 1, (F.col("total_amount") - F.col("first_spend")) / frequency)
+    monetary = F.when(F.col("n_periods") > 1, (F.col("total_amount") - F.col("first_spend")) / (frequency * F.lit(MICROS)))
     return agg.select(
         "customer_id",
         frequency.alias("frequency"),
@@ -334,7 +352,7 @@ def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
         _day_to_timestamp("first_day").alias("first_purchase"),
         _day_to_timestamp("last_day").alias("last_purchase"),
         F.col("n_transactions").cast("long").alias("n_transactions"),
-        F.col("total_amount").cast("double").alias("total_amount"),
+        (F.col("total_amount").cast("double") / F.lit(MICROS)).alias("total_amount"),
     )
 
 
@@ -354,7 +372,7 @@ def _holdout(tx: Any, cal: Any, cal_day: int, end_day: int, unit: float, period:
     per_period = later.groupBy("customer_id", key.alias("key")).agg(F.sum("amount").alias("spend"))
     hold = per_period.groupBy("customer_id").agg(
         F.count(F.lit(1)).cast("double").alias("frequency_holdout"),
-        F.avg("spend").alias("monetary_value_holdout"),
+        (F.sum("spend") / (F.count(F.lit(1)) * F.lit(MICROS))).alias("monetary_value_holdout"),
     )
     out = cal.join(hold, "customer_id", "left").fillna(0.0, subset=["frequency_holdout", "monetary_value_holdout"])
     return out.withColumn("duration_holdout", F.lit(float(end_day - cal_day) / unit))
