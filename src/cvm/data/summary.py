@@ -47,7 +47,7 @@ SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 MICROS = 1_000_000.0
 
 
-def _micros(expr: str) -> str:
+def micros_sql(expr: str) -> str:
     """SQL for an amount in whole millionths of the currency unit (a double holding an integer)."""
     return f"round({expr} * {MICROS!r})"
 
@@ -151,7 +151,7 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
     # money is summed in whole millionths (see MICROS): a sum of fractions depends on the order DuckDB's
     # threads deliver the rows, so two runs on the same data could differ in the last bit, and the fits
     # downstream by more; whole numbers add up the same in any order
-    amount = _micros("amount") if _has_column(con, table, "amount") else repr(MICROS)
+    amount = micros_sql("amount") if _has_column(con, table, "amount") else repr(MICROS)
     base = (f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount FROM {table} "
             f"WHERE CAST(ts AS DATE) <= DATE '{obs_end}'{where}")
     days = f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n FROM ({base}) GROUP BY customer_id, d"
@@ -296,7 +296,7 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
     if end is None and not cal_filter:
         # the end is the last period with a purchase: one pass over the log (a streamed file is read once),
         # the purchase periods kept in memory for the second aggregation
-        sql = (f"WITH periods AS MATERIALIZED (SELECT cid, date_trunc('{part}', ts) AS p, sum({_micros('amount')}) AS spend "
+        sql = (f"WITH periods AS MATERIALIZED (SELECT cid, date_trunc('{part}', ts) AS p, sum({micros_sql('amount')}) AS spend "
                f"FROM ({log_sql}) GROUP BY cid, p), last_period AS (SELECT max(p) AS e FROM periods) "
                + columns.format(end="any_value(last_period.e)")
                + " FROM periods, last_period GROUP BY cid ORDER BY cid")
@@ -305,7 +305,7 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
         last = con.execute(f"SELECT max(ts) FROM ({log_sql})").fetchall()[0][0]
         end = pd.Timestamp(last) if last is not None else pd.Timestamp("1970-01-01")
     end_sql = f"date_trunc('{part}', TIMESTAMP '{end.isoformat(sep=' ')}')"
-    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum({_micros('amount')}) AS spend FROM ({log_sql}) "
+    periods = (f"SELECT cid, date_trunc('{part}', ts) AS p, sum({micros_sql('amount')}) AS spend FROM ({log_sql}) "
                f"WHERE date_trunc('{part}', ts) <= {end_sql}{cal_filter} GROUP BY cid, p")
     sql = columns.format(end=end_sql) + f" FROM ({periods}) GROUP BY cid ORDER BY cid"
     frame = _arrow_frame(con, sql)
@@ -390,7 +390,7 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
         if n_hold == 0:
             raise SchemaError("there are no transactions in the holdout period",
                               hint="check observation_period_end and calibration_period_end")
-        money = (f", sum({_micros('amount')}) / (count(amount) * {MICROS!r}) AS monetary_value_holdout"
+        money = (f", sum({micros_sql('amount')}) / (count(amount) * {MICROS!r}) AS monetary_value_holdout"
                  if monetary_value_col else "")
         hold = con.execute(
             f"SELECT cid, CAST(count(DISTINCT date_trunc('{part}', ts)) AS DOUBLE) AS frequency_holdout{money} "

@@ -547,9 +547,13 @@ def customer_margins(ws: Any, as_of: pd.Timestamp, default: float) -> pd.DataFra
     """
     end = as_of + pd.Timedelta(days=1)
     cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'transactions'").fetchall()}
+    from cvm.data.summary import MICROS, micros_sql
+
     margin_expr = "coalesce(margin, amount * ?)" if "margin" in cols else "amount * ?"
+    # whole millionths, as the summaries add money: the same sums in any row order (cvm.data.summary.MICROS)
     frame = ws.con.execute(
-        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum(amount) AS revenue, sum({margin_expr}) AS historic_value "
+        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum({micros_sql('amount')}) / {MICROS!r} AS revenue, "
+        f"sum({micros_sql(margin_expr)}) / {MICROS!r} AS historic_value "
         "FROM transactions WHERE ts < ? GROUP BY 1 ORDER BY 1",
         [default, end],
     ).df()
