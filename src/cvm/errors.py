@@ -1,10 +1,14 @@
 """Errors a user of cvm can meet, each with a message that says what to do.
 
 Every error a user can cause derives from :class:`CvmError`; the CLI turns
-these into a one-line message and exit code 1, never a traceback.
+these into a one-line message and exit code 1, never a traceback. Errors a user
+of the upload path or the web pages meets carry a code of
+:data:`cvm.messages.CATALOGUE`, so the web app can show them in Dutch too.
 """
 
 from __future__ import annotations
+
+from typing import Any, Self
 
 
 class CvmError(Exception):
@@ -16,12 +20,44 @@ class CvmError(Exception):
         What went wrong, in the user's words.
     hint
         What to try next (optional); shown on its own line by the faces.
+    code
+        The error's code in :data:`cvm.messages.CATALOGUE`, when it has one: a face
+        shows the words of that code in its reader's language
+        (:func:`cvm.messages.localize`).
+    values
+        The values the code's message is filled in with (names as in the catalogue).
+
+    Examples
+    --------
+    >>> err = SchemaError.coded("named_file_empty", name="orders.csv")
+    >>> err.message, err.hint
+    ('the file orders.csv is empty', 'check that you exported the right file')
+    >>> err.code, err.values
+    ('named_file_empty', {'name': 'orders.csv'})
     """
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, code: str | None = None,
+                 values: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.code = code
+        self.values = dict(values or {})
+
+    @classmethod
+    def coded(cls, code: str, **values: Any) -> Self:
+        """The error ``code`` of :data:`cvm.messages.CATALOGUE`, its English message and hint filled in with ``values``.
+
+        Raises
+        ------
+        KeyError
+            ``code`` is not in the catalogue, or a value its words need is missing
+            (a mistake in cvm, found by the tests of :mod:`cvm.messages`).
+        """
+        from cvm.messages import english
+
+        message, hint = english(code, values)
+        return cls(message, hint, code=code, values=values)
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"

@@ -137,10 +137,7 @@ def sniff_delimiter(lines: list[str]) -> str:
         if best is None or score > best:
             best, choice = score, delim
     if choice is None:
-        raise SchemaError(
-            "this file is not a table: no delimiter (; , tab |) splits its lines into columns",
-            hint="export the data as CSV or Excel, or pass --delimiter",
-        )
+        raise SchemaError.coded("no_delimiter")
     return choice
 
 
@@ -160,7 +157,7 @@ def sniff_header(lines: list[str], delimiter: str) -> tuple[int | None, int]:
     """
     rows = [(i, _split(line, delimiter)) for i, line in enumerate(lines) if not _is_blank(line, delimiter)]
     if not rows:
-        raise SchemaError("the file is empty", hint="check that you exported the right file")
+        raise SchemaError.coded("file_empty")
     modal = Counter(len(r) for _, r in rows).most_common(1)[0][0]
     first = next(i for i, r in rows if len(r) == modal)
     fields = _split(lines[first], delimiter)
@@ -264,11 +261,11 @@ def stage(con, source: Any, *, name: str | None = None, delimiter: str | None = 
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
-            raise SchemaError(f"file not found: {path}")
+            raise SchemaError.coded("file_not_found", path=str(path))
         if path.is_dir():
-            raise SchemaError(f"{path} is a folder, not a file", hint="pass one CSV, Excel or Parquet file")
+            raise SchemaError.coded("path_is_folder", path=str(path))
         if path.stat().st_size == 0:
-            raise SchemaError(f"the file {path.name} is empty", hint="check that you exported the right file")
+            raise SchemaError.coded("named_file_empty", name=path.name)
         suffix = path.suffix.lower()
         with open(path, "rb") as fh:
             head = fh.read(4)
@@ -277,7 +274,7 @@ def stage(con, source: Any, *, name: str | None = None, delimiter: str | None = 
         if suffix in EXCEL_SUFFIXES or head == b"PK\x03\x04":
             return _stage_excel(con, path, name or path.name, sheet, has_header)
         if suffix == ".xls":
-            raise SchemaError("old Excel files (.xls) are not supported", hint="save the sheet as .xlsx or CSV")
+            raise SchemaError.coded("xls_not_supported")
         return _stage_text(con, path, name or path.name, delimiter, encoding, has_header, fast)
     return _stage_frame(con, source, name or f"<{type(source).__module__.split('.')[0]} frame>")
 
@@ -286,17 +283,17 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
     with open(path, "rb") as fh:
         sample_bytes = fh.read(SAMPLE_BYTES)
     if b"\x00" in sample_bytes and not sample_bytes.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise SchemaError(f"{name} is not a table: it is a binary file", hint="export the data as CSV, Excel or Parquet")
+        raise SchemaError.coded("binary_file", name=name)
     encoding = encoding or sniff_encoding(sample_bytes, truncated=len(sample_bytes) == SAMPLE_BYTES)
     try:
         text = sample_bytes.decode(encoding, errors="replace")
     except LookupError:
-        raise SchemaError(f"unknown encoding '{encoding}'", hint="use utf-8 or cp1252") from None
+        raise SchemaError.coded("unknown_encoding", encoding=encoding) from None
     lines = text.lstrip("\ufeff").splitlines()
     if len(sample_bytes) == SAMPLE_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last sampled line may be cut off
     if not any(line.strip() for line in lines):
-        raise SchemaError(f"the file {name} is empty", hint="check that you exported the right file")
+        raise SchemaError.coded("named_file_empty", name=name)
     delimiter = delimiter or sniff_delimiter(lines[:500])
     if delimiter == "\\t":
         delimiter = "\t"
@@ -421,7 +418,7 @@ def line_reader(path: Path, name: str, arrow_encoding: str):
             convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.string()}, strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, LookupError) as exc:
-        raise SchemaError(f"cannot read {name}: {exc}", hint="pass --encoding or --delimiter") from None
+        raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
 
     def numbered() -> Iterable[pa.RecordBatch]:
         start = 1
@@ -432,7 +429,7 @@ def line_reader(path: Path, name: str, arrow_encoding: str):
                     [pa.array(range(start, start + n), pa.int64()), batch.column(0)], names=["_line", "_raw"])
                 start += n
         except pa.ArrowInvalid as exc:
-            raise SchemaError(f"cannot read {name}: {exc}", hint="pass --encoding or --delimiter") from None
+            raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
 
     schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string())])
     return pa.RecordBatchReader.from_batches(schema, numbered())
@@ -501,17 +498,16 @@ def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> S
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
-        raise SchemaError(f"{name} is not a readable Excel workbook ({type(exc).__name__})",
-                          hint="save it again as .xlsx, or export CSV") from None
+        raise SchemaError.coded("unreadable_excel", name=name, error=type(exc).__name__) from None
     try:
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
-        raise SchemaError(f"no sheet '{sheet}' in {name}", hint=f"sheets: {', '.join(book.sheetnames)}") from None
+        raise SchemaError.coded("no_sheet", sheet=sheet, name=name, sheets=list(book.sheetnames)) from None
     rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
     book.close()
     width = max((max((i + 1 for i, v in enumerate(r) if v not in (None, "")), default=0) for r in rows), default=0)
     if width == 0:
-        raise SchemaError(f"the sheet in {name} is empty", hint="check that you exported the right sheet")
+        raise SchemaError.coded("sheet_empty", name=name)
     rows = [(r + [None] * width)[:width] for r in rows]
     nonblank = [i for i, r in enumerate(rows) if any(v not in (None, "") for v in r)]
     counts = Counter(sum(v not in (None, "") for v in rows[i]) for i in nonblank)
@@ -550,7 +546,7 @@ def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, de
     columns = [str(row[0]) for row in described if row[0] not in ("file_row_number", "_line")]
     types = {str(row[0]): str(row[1]) for row in described}
     if not columns:
-        raise SchemaError(f"{name} has no columns", hint="pass a table with customer, date and amount columns")
+        raise SchemaError.coded("no_columns", name=name)
     select = ", ".join(f"{quote_ident(c)}" for c in columns)
     con.execute(f"CREATE TEMP VIEW {INPUT_TABLE} AS SELECT {line_sql} AS _line, false AS _blank, {select} FROM {relation_sql}")
     column_sql = {c: quote_ident(c) for c in columns}
@@ -569,7 +565,7 @@ def _stage_parquet(con, path: Path, name: str) -> Source:
     except SchemaError:
         raise
     except Exception as exc:  # duckdb.IOException / InvalidInputException for a damaged file
-        raise SchemaError(f"{name} is not a readable Parquet file: {str(exc).splitlines()[0]}") from None
+        raise SchemaError.coded("unreadable_parquet", name=name, detail=str(exc).splitlines()[0]) from None
 
 
 def _to_arrow(frame: Any):

@@ -132,7 +132,7 @@ def normalise_name(name: str) -> str:
 
 def schema_for(kind: str) -> tuple[Field, ...]:
     if kind not in SCHEMAS:
-        raise SchemaError(f"unknown kind '{kind}'", hint=f"choose one of {', '.join(SCHEMAS)}")
+        raise SchemaError.coded("unknown_kind", kind=kind, kinds=list(SCHEMAS))
     return SCHEMAS[kind]
 
 
@@ -160,17 +160,12 @@ def recognise_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, s
     found: dict[str, str] = {}
     for target, source in mapping.items():
         if target not in targets:
-            raise SchemaError(
-                f"'{target}' is not a column of {kind}",
-                hint=f"{kind} columns are: {', '.join(f.name for f in fields)}",
-            )
+            raise SchemaError.coded("map_unknown_target", target=target, kind=kind, fields=[f.name for f in fields])
         if source not in columns:
             match = [c for c in columns if normalise_name(c) == normalise_name(source)]
             if not match:
-                raise SchemaError(
-                    f"--map {target}={source}: the file has no column '{source}'",
-                    hint=f"columns found: {', '.join(map(str, columns))}",
-                )
+                raise SchemaError.coded("map_missing_column", target=target, source=source,
+                                        columns=[str(c) for c in columns])
             source = match[0]
         found[target] = source
     by_norm: dict[str, str] = {}
@@ -188,11 +183,7 @@ def recognise_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, s
                 break
     missing = [f.name for f in fields if f.required and f.name not in found]
     if missing:
-        example = " ".join(f"--map {m}=<column>" for m in missing)
-        raise SchemaError(
-            f"cannot find the {kind} column(s) {', '.join(missing)}; columns found: {', '.join(map(str, columns))}",
-            hint=f"name the columns with {example} (Python: mapping={{'{missing[0]}': '<column>'}})",
-        )
+        raise SchemaError.coded("missing_columns", kind=kind, missing=missing, columns=[str(c) for c in columns])
     return found
 
 

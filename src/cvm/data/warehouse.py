@@ -153,12 +153,11 @@ class Workspace:
 
         path = Path(path)
         if path.exists() and not path.is_dir():
-            raise WorkspaceError(f"{path} is a file, not a workspace folder",
-                                 hint="give the folder that holds cvm.duckdb, or a new folder name")
+            raise WorkspaceError.coded("workspace_is_file", path=str(path))
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise WorkspaceError(f"cannot create the workspace folder {path}: {exc.strerror}") from None
+            raise WorkspaceError.coded("workspace_cannot_create", path=str(path), reason=exc.strerror) from None
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path} is a file, not a workspace folder")
         db = path / DB_FILE
@@ -167,11 +166,8 @@ class Workspace:
         except duckdb.IOException as exc:
             message = str(exc)
             if "lock" in message.lower():
-                raise WorkspaceError(
-                    f"the workspace {path} is in use by another process",
-                    hint="close the other cvm command or notebook using it (or stop `cvm serve`) and try again",
-                ) from None
-            raise WorkspaceError(f"cannot open {db}: {message.splitlines()[0]}") from None
+                raise WorkspaceError.coded("workspace_in_use", path=str(path)) from None
+            raise WorkspaceError.coded("workspace_cannot_open", path=str(db), detail=message.splitlines()[0]) from None
         tmp = path / ".tmp"
         con.execute(f"SET temp_directory = {quote_literal(str(tmp))}")
         con.execute(f"SET memory_limit = {quote_literal(_default_memory_limit())}")
@@ -219,7 +215,7 @@ class Workspace:
         text = sql_or_table.strip()
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
             if not self.has_table(text):
-                raise WorkspaceError(f"the workspace has no table '{text}'", hint="ingest data first (cvm ingest FILE)")
+                raise WorkspaceError.coded("no_table", table=text)
             text = f"SELECT * FROM {quote_ident(text)}"
         return self.con.execute(text, params or []).df()
 
@@ -300,8 +296,7 @@ class Workspace:
                                      f"{rows_read} were counted; nothing was ingested",
                                      hint="please report this with the file's first lines")
             if rows_read == 0 and isinstance(source, (str, os.PathLike)):
-                raise SchemaError(f"{src.name} has column names but no rows of data; nothing was ingested",
-                                  hint="check that you exported the rows and not only the header")
+                raise SchemaError.coded("header_only", name=src.name)
             duplicates = passed - accepted
             preview = self._preview(plan, fields, preview_rows)
             _after_insert(self)
@@ -381,7 +376,7 @@ class Workspace:
                         thou = thousands if thousands is not None else (sniffed[1] if not decimal else
                                                                         ("." if dec == "," else ","))
                         if thou == dec:
-                            raise SchemaError("the decimal mark and thousands separator cannot be the same")
+                            raise SchemaError.coded("same_separators")
                         formats["decimal"], formats["thousands"] = dec, thou
                     value = number_sql(cell, formats["decimal"], formats["thousands"])
                 else:
@@ -597,24 +592,21 @@ def check_read_options(con, delimiter: str | None = None, decimal: str | None = 
         ``excel`` and not a valid strptime pattern (it must hold ``%`` codes DuckDB knows).
     """
     if delimiter is not None and delimiter not in ("\\t", "\t") and len(delimiter) != 1:
-        raise SchemaError(f"the delimiter must be one character, got {delimiter!r}",
-                          hint="e.g. ';' or ',' or '|', or '\\t' for a tab; leave it out to have it detected")
+        raise SchemaError.coded("bad_delimiter", delimiter=delimiter)
     if decimal is not None and decimal not in (".", ","):
-        raise SchemaError(f"the decimal mark must be '.' or ',', got {decimal!r}",
-                          hint="leave it out to have it detected")
+        raise SchemaError.coded("bad_decimal", decimal=decimal)
     if thousands is not None and len(thousands) > 1:
-        raise SchemaError(f"the thousands separator must be one character or empty, got {thousands!r}")
+        raise SchemaError.coded("bad_thousands", thousands=thousands)
     if date_format is not None and date_format != "excel":
-        example = "use strftime codes, e.g. %d-%m-%Y for 31-12-2024 or %Y-%m-%d for 2024-12-31"
         if "%" not in date_format:
-            raise SchemaError(f"the date format {date_format!r} holds no % codes", hint=example)
+            raise SchemaError.coded("date_format_no_codes", date_format=date_format)
         import duckdb
 
         try:
             con.execute("SELECT try_strptime('2024-01-01', ?)", [date_format]).fetchall()
         except duckdb.Error as exc:
             detail = str(exc).split("Error: ", 1)[-1].splitlines()[0]
-            raise SchemaError(f"the date format {date_format!r} is not valid: {detail}", hint=example) from None
+            raise SchemaError.coded("date_format_invalid", date_format=date_format, detail=detail) from None
 
 
 def _as_text(value: Any) -> str | None:

@@ -524,10 +524,10 @@ def resolve_as_of(ws: Any, as_of: Any) -> pd.Timestamp:
                      "transaction day), or ingest the newer transactions first")
         return stamp
     if not _has_table(ws, "transactions"):
-        raise WorkspaceError("the workspace has no transactions", hint="ingest a transaction file first (cvm ingest FILE)")
+        raise WorkspaceError.coded("no_transactions")
     last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0]
     if last is None:
-        raise WorkspaceError("the workspace has no transactions", hint="ingest a transaction file first (cvm ingest FILE)")
+        raise WorkspaceError.coded("no_transactions")
     return pd.Timestamp(last).normalize()
 
 
@@ -628,8 +628,7 @@ def score_customers(
     summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
     if summary is None or len(summary) == 0:
         first = ws.con.execute("SELECT min(ts) FROM transactions").fetchone()[0]
-        raise WorkspaceError(f"no customer has purchased by {stamp.date()}",
-                             hint=f"pick a date on or after the first transaction ({pd.Timestamp(first).date()})")
+        raise WorkspaceError.coded("no_purchase_by", date=str(stamp.date()), first=str(pd.Timestamp(first).date()))
     summary = summary.copy()
     summary.index = summary.index.astype(str)
     summary.index.name = "customer_id"

@@ -132,7 +132,7 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
     """
     runs = score_runs(ws)
     if runs.empty:
-        raise WorkspaceError("no customers have been scored yet", hint="run 'cvm score' (or cvm.value.score_customers(ws)) first")
+        raise WorkspaceError.coded("nothing_scored")
     if run_id is not None:
         if run_id not in set(runs["run_id"]):
             raise SchemaError(f"unknown scoring run '{run_id}'", hint=f"known runs: {', '.join(runs['run_id'].tail(5))}")
@@ -141,10 +141,7 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
         stamp = pd.Timestamp(as_of)
         match = runs[pd.to_datetime(runs["as_of"]) == stamp]
         if match.empty:
-            raise WorkspaceError(
-                f"no scoring run as of {stamp.date()}",
-                hint="score at that date first: score_customers(ws, as_of=...)",
-            )
+            raise WorkspaceError.coded("no_run_as_of", date=str(stamp.date()))
         chosen = match["run_id"].iloc[-1]
     else:
         chosen = runs["run_id"].iloc[-1]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from cvm.errors import CvmError
+from cvm.messages import english, localize_parts
 
 log = logging.getLogger("cvm.web.jobs")
 
@@ -35,6 +36,9 @@ class Job:
     result: Any = None
     error: str | None = None
     hint: str | None = None
+    #: the failure's code in :data:`cvm.messages.CATALOGUE` and its values, to show it in the reader's language
+    code: str | None = None
+    values: dict[str, Any] = field(default_factory=dict, repr=False)
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -42,9 +46,15 @@ class Job:
         return {
             "id": self.id, "kind": self.kind, "status": self.status,
             "progress": round(self.progress, 4), "message": self.message,
-            "result": self.result, "error": self.error, "hint": self.hint,
+            "result": self.result, "error": self.error, "hint": self.hint, "code": self.code,
             "created": self.created, "finished": self.finished,
         }
+
+    def failure_in(self, language: str) -> tuple[str | None, str | None]:
+        """Why the job failed (error, hint) in ``language``; the stored English when the failure has no code."""
+        if self.error is None:
+            return None, self.hint
+        return localize_parts(self.code, self.values, (self.error, self.hint), language)
 
 
 class JobRegistry:
@@ -86,9 +96,11 @@ class JobRegistry:
             job.status = "done"
         except CvmError as exc:
             job.status, job.error, job.hint = "failed", exc.message, exc.hint
+            job.code, job.values = exc.code, dict(exc.values)
         except Exception as exc:  # a bug: keep the server alive, log the type only (no data)
             log.exception("job %s (%s) failed", job.id, job.kind)
-            job.status, job.error = "failed", f"internal error ({type(exc).__name__})"
+            job.code, job.values = "job_internal_error", {"kind": type(exc).__name__}
+            job.status, (job.error, job.hint) = "failed", english(job.code, job.values)
         finally:
             job.finished = time.time()
 

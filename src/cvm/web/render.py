@@ -138,8 +138,11 @@ def render_login(request: Request, status_code: int = 200, next_path: str = "/",
 
 
 def render_error(request: Request, exc: CvmError, status_code: int) -> HTMLResponse:
-    return render(request, "error.html", status_code=status_code, message=exc.message, hint=exc.hint,
-                  status=status_code)
+    """The error page: the error's words in the page's language (:func:`cvm.messages.localize`)."""
+    from cvm.messages import localize
+
+    message, hint = localize(exc, language_of(request))
+    return render(request, "error.html", status_code=status_code, message=message, hint=hint, status=status_code)
 
 
 # --------------------------------------------------------------------------- tables and charts

@@ -210,6 +210,7 @@ class JobOut(BaseModel):
     result: Any = None
     error: str | None = None
     hint: str | None = None
+    code: str | None = Field(None, description="the error's code in cvm.messages.CATALOGUE, when it has one")
     created: float
     finished: float | None = None
 

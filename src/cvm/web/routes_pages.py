@@ -30,14 +30,25 @@ from cvm.web.render import figure, frame_records, money_axis, render, render_log
 router = APIRouter(include_in_schema=False)
 
 
-def _question(state, name: str, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-    """Call ``cvm.value.<name>(ws, *args, **kwargs)``; return (result, None) or (None, message) for a user error."""
+def _question(state, name: str, *args: Any, **kwargs: Any) -> tuple[Any, CvmError | None]:
+    """Call ``cvm.value.<name>(ws, *args, **kwargs)``; return (result, None), or (None, the error) for a user error.
+
+    The page puts the error in its reader's language with :func:`_said`.
+    """
     import cvm.value as value
 
     try:
         return getattr(value, name)(state.workspace(), *args, **kwargs), None
     except CvmError as exc:
-        return None, str(exc)
+        exc.__traceback__, exc.__context__ = None, None  # may be cached: hold no frames of the failed call
+        return None, exc
+
+
+def _said(fmt, error: CvmError | None) -> str | None:
+    """A library error as a page shows it: its message and hint in the page's language (:func:`cvm.messages.describe`)."""
+    from cvm.messages import describe
+
+    return None if error is None else describe(error, fmt.language)
 
 
 def _cached_question(state, name: str, **kwargs: Any) -> tuple[Any, str | None]:
@@ -47,9 +58,14 @@ def _cached_question(state, name: str, **kwargs: Any) -> tuple[Any, str | None]:
     return state.cached(key, lambda: _question(state, name, **kwargs), ttl=300.0)
 
 
-def _job_context(state, job_id: str | None) -> dict[str, Any]:
+def _job_context(state, job_id: str | None, fmt) -> dict[str, Any]:
+    """The job a page follows, its failure (if any) in the page's language."""
     job = state.jobs.get(job_id) if job_id else None
-    return {"job": job.to_dict() if job is not None else None}
+    if job is None:
+        return {"job": None}
+    shown = job.to_dict()
+    shown["error"], shown["hint"] = job.failure_in(fmt.language)
+    return {"job": shown}
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -104,7 +120,7 @@ def logout(request: Request, user: Viewer, csrf_token: Annotated[str, Form(max_l
 def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
     cur = state.cursor()
     run = state.cached("latest_run", lambda: lookups.latest_run(cur))
-    context: dict[str, Any] = {"run": run, **_job_context(state, job)}
+    context: dict[str, Any] = {"run": run, **_job_context(state, job, fmt)}
     if run is not None:
         context["kpis"] = state.cached("kpis:" + run["run_id"], lambda: lookups.kpis(cur, run["run_id"]))
         trend = state.cached("trend", lambda: lookups.value_trend(cur))
@@ -119,7 +135,7 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
             yaxis=money_axis(fmt, fmt("overview.value_axis")), xaxis=_dates_axis(trend, fmt),
         )
         conc, error = state.cached("concentration:" + run["run_id"], lambda: _question(state, "concentration", column="clv"))
-        context["concentration_error"] = error
+        context["concentration_error"] = _said(fmt, error)
         if conc is not None:
             context["concentration"] = _concentration_facts(conc, fmt)
             context["top_customers"] = present.table(getattr(conc, "top", None),
@@ -201,7 +217,7 @@ MATRIX_QUADRANTS = [("Ambassadors & partners", "Key customers"), ("Basic custome
 @router.get("/segments")
 def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: SegmentBy = "value_tier") -> Response:
     result, error = _cached_question(state, "segments", by=by)
-    context: dict[str, Any] = {"by": by, "error": error, "choices": SegmentBy.__args__}
+    context: dict[str, Any] = {"by": by, "error": _said(fmt, error), "choices": SegmentBy.__args__}
     if result is not None:
         context["segments"] = present.table(result, SEGMENT_COLUMNS, labels={"segment": "segments.by." + by})
         chart = _bar_chart(result, fmt, fmt("segments.chart_title"))
@@ -216,7 +232,7 @@ def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: Se
     if matrix is not None:
         top = matrix.sort_values("composite_score", ascending=False) if "composite_score" in matrix else matrix
         context["matrix"] = present.table(top, MATRIX_COLUMNS, limit=20)
-    context["matrix_error"] = matrix_error or matrix_error2
+    context["matrix_error"] = _said(fmt, matrix_error or matrix_error2)
     return render(request, "segments.html", **context)
 
 
@@ -268,7 +284,7 @@ CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "val
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, customer_id: str, user: Viewer, state: State, fmt: Fmt) -> Response:
     view, error = _question(state, "customer_view", customer_id)
-    context: dict[str, Any] = {"customer_id": customer_id, "error": error}
+    context: dict[str, Any] = {"customer_id": customer_id, "error": _said(fmt, error)}
     if view is None:
         run, row = state.customer_score(customer_id)
         if row is None:  # not a customer of the workspace: say so in the page's language, with look-alikes
@@ -382,8 +398,10 @@ def investment_page(
     receivables, receivables_error = _cached_question(state, "receivables")
     if receivables_error and not lookups.has_table(state.cursor(), "invoices"):
         # not a fault but a missing file: say where a manager adds it (the library's hint names a CLI command)
-        receivables_error = fmt("investment.no_invoices")
-    context: dict[str, Any] = {"budget": budget, "error": error, "receivables_error": receivables_error}
+        receivables_said = fmt("investment.no_invoices")
+    else:
+        receivables_said = _said(fmt, receivables_error)
+    context: dict[str, Any] = {"budget": budget, "error": _said(fmt, error), "receivables_error": receivables_said}
     if result is not None:
         data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
         context["facts"] = [(fmt.label("total_cost"), fmt.money(data.get("total_cost"), digits=0))]
@@ -420,7 +438,7 @@ def cohorts_page(
     by: Literal["value_tier", "lifecycle_stage", "rfm"] = "value_tier",
 ) -> Response:
     result, error = _question(state, "cohorts", period=period)
-    context: dict[str, Any] = {"period": period, "by": by, "error": error}
+    context: dict[str, Any] = {"period": period, "by": by, "error": _said(fmt, error)}
     if result is not None:
         context["cohorts"] = present.table(result, COHORT_COLUMNS, labels={"age": "cohorts.age." + period})
         context["retention_chart"] = _retention_chart(result, fmt, period)
@@ -431,7 +449,7 @@ def cohorts_page(
     context["from_date"], context["to_date"] = from_date, to_date
     if from_date is not None and to_date is not None:
         migration, migration_error = _question(state, "migration", from_date=str(from_date), to_date=str(to_date), by=by)
-        context["migration_error"] = migration_error
+        context["migration_error"] = _said(fmt, migration_error)
         if migration is not None:
             data = migration.to_dict() if hasattr(migration, "to_dict") else dict(migration)
             context["migration"] = present.matrix(data.get("counts") or {}, data.get("shares"))
@@ -485,7 +503,7 @@ def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str
         "runs": present.table(runs, RUN_COLUMNS, kinds=rate_kinds),
         "run_details": [(r.get("run_id"), present.run_reason(fmt, r)) for r in runs],
         "fits": present.table(fits, FIT_COLUMNS),
-        **_job_context(state, job),
+        **_job_context(state, job, fmt),
     }
     if backtest is not None:
         context.update(_backtest_context(backtest["result"], fmt))
@@ -544,7 +562,7 @@ def start_job_from_page(
         job = tasks.start_fit(state, user, model="bgnbd" if model == "auto" else model)
     else:
         if not calibration_end:
-            raise SchemaError("a backtest needs a calibration end date", hint="pick a date such as 1997-09-30")
+            raise SchemaError.coded("backtest_needs_calibration_end")
         job = tasks.start_backtest(state, user, calibration_end=_iso_date(calibration_end))
     return _redirect(f"/models?job={job.id}")
 
@@ -553,7 +571,7 @@ def _iso_date(text: str) -> str:
     try:
         return dt.date.fromisoformat(text.strip()).isoformat()
     except ValueError:
-        raise SchemaError(f"'{text}' is not a date", hint="use YYYY-MM-DD") from None
+        raise SchemaError.coded("not_a_date", text=text) from None
 
 
 # --------------------------------------------------------------------------- data
@@ -563,7 +581,7 @@ def _iso_date(text: str) -> str:
 def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
     total, rows = lookups.quarantine_rows(state.cursor())
     rows = [{**row, "reason": present.quarantine_reason(fmt, row.get("reason"))} for row in rows]
-    context: dict[str, Any] = {"quarantine_total": total, "quarantine": rows, **_job_context(state, job)}
+    context: dict[str, Any] = {"quarantine_total": total, "quarantine": rows, **_job_context(state, job, fmt)}
     uploads = [j.to_dict() for j in state.jobs.list() if j.kind == "upload"][:10]
     context["uploads"] = uploads
     current = context["job"] or (uploads[0] if uploads else None)
@@ -706,7 +724,11 @@ def _setting_error(fmt, key: str, exc: Exception) -> str:
     cause = exc if isinstance(exc, ValidationError) else exc.__context__
     if isinstance(cause, ValidationError) and cause.errors():
         return invalid_input(fmt, fmt.label(key), cause.errors()[0])
-    return f"{fmt.label(key)}: {exc.message if isinstance(exc, CvmError) else str(exc).splitlines()[0]}"
+    if isinstance(exc, CvmError):
+        from cvm.messages import localize
+
+        return f"{fmt.label(key)}: {localize(exc, fmt.language)[0]}"
+    return f"{fmt.label(key)}: {str(exc).splitlines()[0]}"
 
 
 def _parse_tiers(text: str) -> dict[str, float]:
@@ -780,7 +802,7 @@ def users_delete(
 ) -> Response:
     check_csrf(request, csrf_token)
     if name == user.name:
-        raise SchemaError("you cannot remove yourself", hint="ask another admin")
+        raise SchemaError.coded("cannot_remove_self")
     auth.remove_user(state.cursor(), name)
     state.data_changed()
     return _redirect("/users")

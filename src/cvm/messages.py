@@ -1,0 +1,341 @@
+"""The words of the errors a user meets, in English and Dutch, under one code each.
+
+An error raised with a code (:meth:`cvm.errors.CvmError.coded`) takes its English
+message and hint from this catalogue, so the English text and the catalogue cannot
+drift apart. A face that knows its reader's language shows :func:`localize` instead
+of the raw exception: the Dutch sentence when the code is known, else the
+exception's own (English) text.
+
+Templates are ``str.format`` strings with named placeholders; both languages of one
+code use the same names (a Dutch hint may repeat a value of the message). Values are formatted by the code that raises the error
+(dates and numbers exactly as the English message always showed them); a list
+becomes its items joined by ``", "``. In Dutch, placeholders listed in ``fields``
+hold target column names (``customer_id``) and are written in words
+(``klantnummer``), and those in ``kinds`` hold a kind of data (``transactions``,
+written ``transacties``).
+
+Examples
+--------
+>>> english("missing_columns", {"kind": "transactions", "missing": ["customer_id"], "columns": ["datum", "bedrag"]})[0]
+'cannot find the transactions column(s) customer_id; columns found: datum, bedrag'
+>>> render("missing_columns", {"kind": "transactions", "missing": ["customer_id"], "columns": ["datum", "bedrag"]}, "nl")[0]
+'In het bestand met transacties ontbreekt een kolom voor: klantnummer. Gevonden kolommen: datum, bedrag.'
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LANGUAGES = ("en", "nl")
+
+#: target columns of the ingest in a Dutch manager's words (each is also a column name the ingest recognises)
+FIELD_WORDS_NL: dict[str, str] = {
+    "customer_id": "klantnummer", "ts": "datum", "amount": "bedrag", "order_id": "ordernummer",
+    "channel": "kanaal", "margin": "marge", "name": "naam", "segment": "segment", "acquired": "klant sinds",
+    "city": "plaats", "referrer_id": "aanbrenger", "referred_id": "nieuwe klant", "campaign": "campagne",
+    "kind": "soort", "invoice_id": "factuurnummer", "issued": "factuurdatum", "due": "vervaldatum",
+    "paid": "betaaldatum",
+}
+
+#: kinds of data that can be ingested, in Dutch
+KIND_WORDS_NL: dict[str, str] = {
+    "transactions": "transacties", "customers": "klanten", "referrals": "doorverwijzingen", "costs": "kosten",
+    "invoices": "facturen",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One error's words: message and optional hint per language, and how its values are shown."""
+
+    en: str
+    nl: str
+    hint_en: str | None = None
+    hint_nl: str | None = None
+    #: placeholders holding target column names (written in words in Dutch)
+    fields: tuple[str, ...] = ()
+    #: placeholders holding a kind of data (written in words in Dutch)
+    kinds: tuple[str, ...] = ()
+    #: extra values computed from the given ones, per language (for hints that spell out an example)
+    derive: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = field(default=None, compare=False)
+
+    def templates(self, language: str) -> tuple[str, str | None]:
+        return (self.nl, self.hint_nl) if language == "nl" else (self.en, self.hint_en)
+
+
+def _map_example(values: Mapping[str, Any], language: str) -> dict[str, Any]:
+    missing = list(values.get("missing") or [])
+    word = "<kolom>" if language == "nl" else "<column>"
+    return {"example": " ".join(f"--map {m}={word}" for m in missing), "first": missing[0] if missing else ""}
+
+
+_DATE_FORMAT_HINT_EN = "use strftime codes, e.g. %d-%m-%Y for 31-12-2024 or %Y-%m-%d for 2024-12-31"
+_DATE_FORMAT_HINT_NL = "gebruik %-codes, bijvoorbeeld %d-%m-%Y voor 31-12-2024 of %Y-%m-%d voor 2024-12-31"
+
+CATALOGUE: dict[str, Message] = {
+    # ---------------------------------------------------------------- reading a file
+    "file_not_found": Message(
+        "file not found: {path}",
+        "Bestand niet gevonden: {path}"),
+    "path_is_folder": Message(
+        "{path} is a folder, not a file",
+        "{path} is een map, geen bestand",
+        "pass one CSV, Excel or Parquet file",
+        "kies één bestand: CSV, Excel of Parquet"),
+    "file_empty": Message(
+        "the file is empty",
+        "Het bestand is leeg.",
+        "check that you exported the right file",
+        "Controleer of u het juiste bestand hebt geëxporteerd."),
+    "named_file_empty": Message(
+        "the file {name} is empty",
+        "Het bestand {name} is leeg.",
+        "check that you exported the right file",
+        "Controleer of u het juiste bestand hebt geëxporteerd."),
+    "xls_not_supported": Message(
+        "old Excel files (.xls) are not supported",
+        "Oude Excel-bestanden (.xls) kunnen niet worden gelezen.",
+        "save the sheet as .xlsx or CSV",
+        "Sla het werkblad op als .xlsx of als CSV."),
+    "binary_file": Message(
+        "{name} is not a table: it is a binary file",
+        "{name} is geen tabel maar een binair bestand.",
+        "export the data as CSV, Excel or Parquet",
+        "Exporteer de gegevens als CSV, Excel of Parquet."),
+    "unknown_encoding": Message(
+        "unknown encoding '{encoding}'",
+        "Onbekende tekencodering '{encoding}'.",
+        "use utf-8 or cp1252",
+        "Gebruik utf-8 of cp1252."),
+    "no_delimiter": Message(
+        "this file is not a table: no delimiter (; , tab |) splits its lines into columns",
+        "Dit bestand is geen tabel: geen scheidingsteken (; , tab |) verdeelt de regels in kolommen.",
+        "export the data as CSV or Excel, or pass --delimiter",
+        "Exporteer de gegevens als CSV of Excel, of geef het scheidingsteken op (--delimiter)."),
+    "unreadable_text": Message(
+        "cannot read {name}: {detail}",
+        "{name} kan niet worden gelezen ({detail}).",
+        "pass --encoding or --delimiter",
+        "Geef de tekencodering of het scheidingsteken op (--encoding, --delimiter)."),
+    "unreadable_excel": Message(
+        "{name} is not a readable Excel workbook ({error})",
+        "{name} is geen leesbaar Excel-bestand ({error}).",
+        "save it again as .xlsx, or export CSV",
+        "Sla het opnieuw op als .xlsx, of exporteer het als CSV."),
+    "no_sheet": Message(
+        "no sheet '{sheet}' in {name}",
+        "{name} heeft geen werkblad '{sheet}'.",
+        "sheets: {sheets}",
+        "Werkbladen in het bestand: {sheets}"),
+    "sheet_empty": Message(
+        "the sheet in {name} is empty",
+        "Het werkblad in {name} is leeg.",
+        "check that you exported the right sheet",
+        "Controleer of u het juiste werkblad hebt geëxporteerd."),
+    "no_columns": Message(
+        "{name} has no columns",
+        "{name} heeft geen kolommen.",
+        "pass a table with customer, date and amount columns",
+        "Gebruik een tabel met kolommen voor klant, datum en bedrag."),
+    "unreadable_parquet": Message(
+        "{name} is not a readable Parquet file: {detail}",
+        "{name} is geen leesbaar Parquet-bestand ({detail})."),
+    "header_only": Message(
+        "{name} has column names but no rows of data; nothing was ingested",
+        "{name} heeft kolomnamen maar geen regels met gegevens; er is niets ingelezen.",
+        "check that you exported the rows and not only the header",
+        "Controleer of u de regels zelf hebt geëxporteerd en niet alleen de kopregel."),
+    # ---------------------------------------------------------------- columns and mapping
+    "unknown_kind": Message(
+        "unknown kind '{kind}'",
+        "Onbekende soort gegevens '{kind}'.",
+        "choose one of {kinds}",
+        "Kies uit: {kinds}"),
+    "map_unknown_target": Message(
+        "'{target}' is not a column of {kind}",
+        "'{target}' is geen kolom van {kind}.",
+        "{kind} columns are: {fields}",
+        "De kolommen van {kind} zijn: {fields}",
+        kinds=("kind",)),
+    "map_missing_column": Message(
+        "--map {target}={source}: the file has no column '{source}'",
+        "--map {target}={source}: het bestand heeft geen kolom '{source}'.",
+        "columns found: {columns}",
+        "Gevonden kolommen: {columns}"),
+    "missing_columns": Message(
+        "cannot find the {kind} column(s) {missing}; columns found: {columns}",
+        "In het bestand met {kind} ontbreekt een kolom voor: {missing}. Gevonden kolommen: {columns}.",
+        "name the columns with {example} (Python: mapping={{'{first}': '<column>'}})",
+        "Geef de kolom in het bestand een kopnaam die cvm herkent ({missing}), of wijs hem aan met {example} "
+        "(in Python: mapping={{'{first}': '<kolom>'}}).",
+        fields=("missing",), kinds=("kind",), derive=_map_example),
+    # ---------------------------------------------------------------- reading options
+    "same_separators": Message(
+        "the decimal mark and thousands separator cannot be the same",
+        "Het decimaalteken en het scheidingsteken voor duizendtallen kunnen niet hetzelfde zijn."),
+    "bad_delimiter": Message(
+        "the delimiter must be one character, got {delimiter!r}",
+        "Het scheidingsteken moet één teken zijn, niet {delimiter!r}.",
+        "e.g. ';' or ',' or '|', or '\\t' for a tab; leave it out to have it detected",
+        "Bijvoorbeeld ';' of ',' of '|', of '\\t' voor een tab; laat het weg om het te laten herkennen."),
+    "bad_decimal": Message(
+        "the decimal mark must be '.' or ',', got {decimal!r}",
+        "Het decimaalteken moet '.' of ',' zijn, niet {decimal!r}.",
+        "leave it out to have it detected",
+        "Laat het weg om het te laten herkennen."),
+    "bad_thousands": Message(
+        "the thousands separator must be one character or empty, got {thousands!r}",
+        "Het scheidingsteken voor duizendtallen moet één teken zijn of leeg, niet {thousands!r}."),
+    "date_format_no_codes": Message(
+        "the date format {date_format!r} holds no % codes",
+        "De datumnotatie {date_format!r} bevat geen %-codes.",
+        _DATE_FORMAT_HINT_EN, _DATE_FORMAT_HINT_NL),
+    "date_format_invalid": Message(
+        "the date format {date_format!r} is not valid: {detail}",
+        "De datumnotatie {date_format!r} is ongeldig ({detail}).",
+        _DATE_FORMAT_HINT_EN, _DATE_FORMAT_HINT_NL),
+    # ---------------------------------------------------------------- the workspace
+    "workspace_is_file": Message(
+        "{path} is a file, not a workspace folder",
+        "{path} is een bestand, geen map van een werkruimte.",
+        "give the folder that holds cvm.duckdb, or a new folder name",
+        "Geef de map met cvm.duckdb op, of de naam van een nieuwe map."),
+    "workspace_cannot_create": Message(
+        "cannot create the workspace folder {path}: {reason}",
+        "De map van de werkruimte {path} kan niet worden gemaakt ({reason})."),
+    "workspace_in_use": Message(
+        "the workspace {path} is in use by another process",
+        "De werkruimte {path} is in gebruik door een ander programma.",
+        "close the other cvm command or notebook using it (or stop `cvm serve`) and try again",
+        "Sluit het andere cvm-commando of notebook dat haar gebruikt (of stop `cvm serve`) en probeer het opnieuw."),
+    "workspace_cannot_open": Message(
+        "cannot open {path}: {detail}",
+        "{path} kan niet worden geopend ({detail})."),
+    "no_table": Message(
+        "the workspace has no table '{table}'",
+        "De werkruimte heeft geen tabel '{table}'.",
+        "ingest data first (cvm ingest FILE)",
+        "Laad eerst gegevens in (op de pagina Gegevens, of met cvm ingest BESTAND)."),
+    "no_transactions": Message(
+        "the workspace has no transactions",
+        "Er staan nog geen transacties in de werkruimte.",
+        "ingest a transaction file first (cvm ingest FILE)",
+        "Laad eerst een bestand met transacties in (op de pagina Gegevens, of met cvm ingest BESTAND)."),
+    "no_purchase_by": Message(
+        "no customer has purchased by {date}",
+        "Op {date} had nog geen enkele klant iets gekocht.",
+        "pick a date on or after the first transaction ({first})",
+        "Kies een datum op of na de eerste transactie ({first})."),
+    "nothing_scored": Message(
+        "no customers have been scored yet",
+        "Er zijn nog geen klanten gewaardeerd.",
+        "run 'cvm score' (or cvm.value.score_customers(ws)) first",
+        "Waardeer eerst de klanten (met de knop ‘Klanten nu waarderen’ op het overzicht, of met cvm score)."),
+    "no_run_as_of": Message(
+        "no scoring run as of {date}",
+        "Er is geen waardering op {date}.",
+        "score at that date first: score_customers(ws, as_of=...)",
+        "Waardeer de klanten eerst op die datum: score_customers(ws, as_of=...)."),
+    # ---------------------------------------------------------------- the web pages' own checks
+    "backtest_needs_calibration_end": Message(
+        "a backtest needs a calibration end date",
+        "Voor een backtest is een einddatum van de kalibratieperiode nodig.",
+        "pick a date such as 1997-09-30",
+        "Kies een datum, bijvoorbeeld 1997-09-30."),
+    "not_a_date": Message(
+        "'{text}' is not a date",
+        "'{text}' is geen datum.",
+        "use YYYY-MM-DD",
+        "Schrijf de datum als JJJJ-MM-DD."),
+    "job_internal_error": Message(
+        "internal error ({kind})",
+        "Er ging bij ons iets mis ({kind}). De fout is vastgelegd; probeer het opnieuw of meld het bij uw beheerder."),
+    "cannot_remove_self": Message(
+        "you cannot remove yourself",
+        "U kunt uzelf niet verwijderen.",
+        "ask another admin",
+        "Vraag het aan een andere beheerder."),
+}
+
+
+def placeholders(template: str | None) -> set[str]:
+    """The names of the ``{placeholders}`` in ``template`` (``{{`` and ``}}`` are literal braces)."""
+    if not template:
+        return set()
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _shown(value: Any) -> Any:
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+
+
+def _in_words(value: Any, words: Mapping[str, str]) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [words.get(str(v), str(v)) for v in value]
+    return words.get(str(value), value)
+
+
+def render(code: str, values: Mapping[str, Any] | None, language: str) -> tuple[str, str | None]:
+    """The message and hint of ``code`` in ``language`` (``en`` or ``nl``) with ``values`` filled in.
+
+    Raises
+    ------
+    KeyError
+        ``code`` is not in the catalogue, or a placeholder has no value.
+    """
+    entry = CATALOGUE[code]
+    language = "nl" if language == "nl" else "en"
+    given = dict(values or {})
+    if entry.derive is not None:
+        given.update(entry.derive(given, language))
+    if language == "nl":
+        for name in entry.fields:
+            if name in given:
+                given[name] = _in_words(given[name], FIELD_WORDS_NL)
+        for name in entry.kinds:
+            if name in given:
+                given[name] = _in_words(given[name], KIND_WORDS_NL)
+    shown = {k: _shown(v) for k, v in given.items()}
+    message, hint = entry.templates(language)
+    return message.format_map(shown), (hint.format_map(shown) if hint is not None else None)
+
+
+def english(code: str, values: Mapping[str, Any] | None = None) -> tuple[str, str | None]:
+    """The English message and hint of ``code``: what :meth:`cvm.errors.CvmError.coded` raises."""
+    return render(code, values, "en")
+
+
+def localize(exc: BaseException, language: str) -> tuple[str, str | None]:
+    """What to show a reader of ``language`` for the error ``exc``: (message, hint).
+
+    The Dutch text when ``language`` is ``"nl"`` and the error carries a code of the
+    catalogue; otherwise the error's own message and hint (for a
+    :class:`~cvm.errors.CvmError`) or its text.
+    """
+    message = getattr(exc, "message", None)
+    own = (message, getattr(exc, "hint", None)) if isinstance(message, str) else (str(exc), None)
+    return localize_parts(getattr(exc, "code", None), getattr(exc, "values", None), own, language)
+
+
+def localize_parts(code: str | None, values: Mapping[str, Any] | None, own: tuple[str, str | None],
+                   language: str) -> tuple[str, str | None]:
+    """:func:`localize` for an error kept as its parts (code, values, English text), e.g. by a finished job."""
+    if language != "nl" or not code or code not in CATALOGUE:
+        return own
+    try:
+        return render(code, values, language)
+    except (KeyError, IndexError, ValueError):  # values of another version: the English text is still right
+        return own
+
+
+HINT_WORD = {"en": "Hint", "nl": "Tip"}
+
+
+def describe(exc: BaseException, language: str) -> str:
+    """The error in one text (message, then the hint on its own line), as ``str(exc)`` is in English."""
+    message, hint = localize(exc, language)
+    word = HINT_WORD.get(language, HINT_WORD["en"])
+    return message if not hint else f"{message}\n{word}: {hint}"
