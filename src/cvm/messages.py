@@ -90,6 +90,24 @@ CATALOGUE: dict[str, Message] = {
         "Het bestand is leeg.",
         "check that you exported the right file",
         "Controleer of u het juiste bestand hebt geëxporteerd."),
+    "upload_type_not_allowed": Message(
+        "files of type '.{ext}' cannot be uploaded",
+        "Bestanden van het type '.{ext}' kunnen niet worden geüpload.",
+        "upload one of: {allowed}",
+        "Upload een van deze soorten: {allowed}."),
+    "upload_wrong_format": Message(
+        "the file does not look like a .{ext} file",
+        "Het bestand lijkt geen .{ext}-bestand te zijn.",
+        "check that it was saved in that format",
+        "Controleer of het in dat formaat is opgeslagen."),
+    "upload_binary": Message(
+        "the file looks binary, not like text",
+        "Het bestand is geen tekst maar een binair bestand.",
+        "export it as CSV (UTF-8 or cp1252)",
+        "Exporteer het als CSV (UTF-8 of cp1252)."),
+    "upload_empty": Message(
+        "the uploaded file is empty",
+        "Het geüploade bestand is leeg."),
     "named_file_empty": Message(
         "the file {name} is empty",
         "Het bestand {name} is leeg.",

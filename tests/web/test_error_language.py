@@ -56,6 +56,26 @@ def test_the_api_keeps_the_english_message_and_adds_the_code(live_server, tokens
     assert job["hint"] == "name the columns with --map customer_id=<column> (Python: mapping={'customer_id': '<column>'})"
 
 
+@pytest.mark.parametrize("name, content, english, dutch", [
+    ("export.csv", b"", "the uploaded file is empty", "Het geüploade bestand is leeg."),
+    ("setup.exe", b"MZ\x90\x00", "files of type '.exe' cannot be uploaded",
+     "Bestanden van het type '.exe' kunnen niet worden geüpload."),
+    ("export.xlsx", b"not a zip at all", "the file does not look like a .xlsx file",
+     "Het bestand lijkt geen .xlsx-bestand te zijn."),
+])
+def test_refused_uploads_are_explained_in_the_page_language(live_server, name, content, english, dutch):
+    # these checks run on the upload itself (cvm.web.tasks), before any job starts
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        login(client, "analyst")
+        for language, expected, other in (("nl", dutch, english), ("en", english, dutch)):
+            page = client.get("/data", params={"lang": language})
+            answer = client.post("/data/upload", data={"csrf_token": csrf_of(page.text), "kind": "transactions"},
+                                 files={"file": (name, content)})
+            assert answer.status_code == 400, answer.status_code
+            text = answer.text.replace("&#39;", "'")
+            assert expected in text and other not in text
+
+
 def test_error_page_of_a_form_check_is_in_the_page_language(live_server):
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         login(client, "analyst")

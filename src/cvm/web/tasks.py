@@ -93,13 +93,12 @@ def check_upload_type(filename: str, head: bytes, allowed: tuple[str, ...]) -> s
     """The file's type from its extension, checked against ``allowed`` and its first bytes."""
     ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if ext not in allowed:
-        raise SchemaError(f"files of type '.{ext or '?'}' cannot be uploaded",
-                          hint=f"upload one of: {', '.join('.' + a for a in allowed)}")
+        raise SchemaError.coded("upload_type_not_allowed", ext=ext or "?", allowed=", ".join("." + a for a in allowed))
     magic = MAGIC.get(ext)
     if magic is not None and not head.startswith(magic):
-        raise SchemaError(f"the file does not look like a .{ext} file", hint="check that it was saved in that format")
+        raise SchemaError.coded("upload_wrong_format", ext=ext)
     if magic is None and b"\x00" in head[:4096]:
-        raise SchemaError("the file looks binary, not like text", hint="export it as CSV (UTF-8 or cp1252)")
+        raise SchemaError.coded("upload_binary")
     return ext
 
 
@@ -113,7 +112,7 @@ def start_upload(state, user: Principal, upload, kind: str) -> Job:
     head = upload.file.read(8192)
     upload.file.seek(0)
     if not head:
-        raise SchemaError("the uploaded file is empty")
+        raise SchemaError.coded("upload_empty")
     check_upload_type(filename, head, state.config.upload_types)
     folder = state.path / "uploads" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True, exist_ok=True)
