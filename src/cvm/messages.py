@@ -73,7 +73,7 @@ def _map_example(values: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 
 _DATE_FORMAT_HINT_EN = "use strftime codes, e.g. %d-%m-%Y for 31-12-2024 or %Y-%m-%d for 2024-12-31"
-_DATE_FORMAT_HINT_NL = "gebruik %-codes, bijvoorbeeld %d-%m-%Y voor 31-12-2024 of %Y-%m-%d voor 2024-12-31"
+_DATE_FORMAT_HINT_NL = "Gebruik %-codes, bijvoorbeeld %d-%m-%Y voor 31-12-2024 of %Y-%m-%d voor 2024-12-31."
 
 CATALOGUE: dict[str, Message] = {
     # ---------------------------------------------------------------- reading a file
@@ -84,7 +84,7 @@ CATALOGUE: dict[str, Message] = {
         "{path} is a folder, not a file",
         "{path} is een map, geen bestand",
         "pass one CSV, Excel or Parquet file",
-        "kies één bestand: CSV, Excel of Parquet"),
+        "Kies één bestand: CSV, Excel of Parquet."),
     "file_empty": Message(
         "the file is empty",
         "Het bestand is leeg.",
