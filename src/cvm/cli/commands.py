@@ -1,0 +1,34 @@
+"""The ``cvm`` command table: which function answers which command, in the order ``cvm --help`` lists them."""
+
+from __future__ import annotations
+
+import typer
+
+from cvm.cli.admin_commands import settings, token_create, users_add, version
+from cvm.cli.data_commands import ingest, quarantine, run
+from cvm.cli.model_commands import backtest, fit, formula
+from cvm.cli.question_commands import cohorts, concentration, invest, migration, receivables, segments
+from cvm.cli.report_commands import demo, report, serve
+from cvm.cli.value_commands import actions, customer, customers, score
+
+
+app = typer.Typer(
+    name="cvm",
+    help="Customer value management: CLV models, a DuckDB workspace, and the decisions that follow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage web-app users (admin).", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(token_app, name="token")
+
+
+for command in (
+    ingest, quarantine, fit, formula, backtest, score, run, customers, customer, concentration, segments,
+    migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
+):
+    app.command()(command)
+users_app.command("add")(users_add)
+token_app.command("create")(token_create)

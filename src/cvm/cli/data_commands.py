@@ -1,0 +1,140 @@
+"""Getting data in: ``cvm ingest``, ``cvm quarantine``, and the one-shot ``cvm run`` (file in, values out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cvm.cli.options import (
+    DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, TimeUnitOpt,
+    WorkspaceOpt, parse_date, parse_mapping,
+)
+from cvm.cli.output import check_out, emit_json, frame_table, out, write_frame
+from cvm.cli.workspace import open_workspace, writing_workspace
+from cvm.errors import SchemaError
+
+
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, TXT, Excel (.xlsx) or Parquet file.")],
+    kind: KindOpt = "transactions",
+    map_: MapOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what was detected and a preview; write nothing.")] = False,
+    delimiter: Annotated[Optional[str], typer.Option(help="Override the sniffed delimiter.")] = None,
+    decimal: Annotated[Optional[str], typer.Option(help="Override the sniffed decimal mark ('.' or ',').")] = None,
+    date_format: Annotated[Optional[str], typer.Option("--date-format", help="Override the sniffed date format, e.g. %d-%m-%Y.")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Override the sniffed encoding (utf-8, cp1252).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a file into the workspace; rejected rows go to quarantine with their reason."""
+    if not path.exists():
+        raise SchemaError(f"file not found: {path}")
+    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding}.items() if v is not None}
+    mapping = parse_mapping(map_)
+    with writing_workspace(workspace, keep=not dry_run) as ws:
+        report = ws.ingest(path, kind=kind, mapping=mapping, dry_run=dry_run, **options)
+    payload = report.to_dict()
+    if as_json:
+        emit_json(payload)
+        return
+    preview = payload.pop("preview", None)
+    detected = payload.pop("detected", None) or {}
+    shown = {k: detected[k] for k in ("format", "encoding", "delimiter", "decimal", "date_format") if detected.get(k)}
+    if shown:
+        out.print("[bold]Detected[/bold]: " + ", ".join(f"{k} {v!r}" for k, v in shown.items()), highlight=False)
+    if detected.get("mapping"):
+        out.print("[bold]Columns[/bold]: " + ", ".join(f"{src} → {dst}" for dst, src in detected["mapping"].items()), highlight=False)
+    if dry_run:
+        if preview:
+            import pandas as pd
+
+            out.print(frame_table(pd.DataFrame(preview), title="Preview", max_rows=10))
+        out.print("[yellow]dry run: nothing written[/yellow]")
+    out.print(
+        f"{payload['rows_read']:,} rows read = {payload['accepted']:,} accepted + "
+        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates → table {payload['table']}",
+        highlight=False,
+    )
+    for reason, count in (payload.get("reasons") or {}).items():
+        out.print(f"  quarantined: {count:,} × {reason}", highlight=False)
+    if payload["quarantined"]:
+        out.print(f"see every rejected line: cvm quarantine --workspace {workspace}")
+
+
+def quarantine(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
+    """Show rejected rows with their source line and reason."""
+    ws = open_workspace(workspace)
+    frame = ws.frame("SELECT source, line, reason, raw FROM quarantine ORDER BY source, line") if ws.has_table("quarantine") else None
+    if as_json:
+        emit_json({"rows": [] if frame is None else frame})
+    elif frame is None or frame.empty:
+        out.print("nothing quarantined")
+    else:
+        out.print(frame_table(frame, title="Quarantine"))
+
+
+def run(
+    path: Annotated[str, typer.Argument(help="Transaction file (CSV, Excel, Parquet) or, with --engine spark, a Parquet/CSV path, URI or table.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per customer (.csv, .parquet, .xlsx).")],
+    kind: KindOpt = "transactions",
+    map_: MapOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
+    model: ModelOpt = "bgnbd",
+    as_of: AsOfOpt = None,
+    horizon: HorizonOpt = None,
+    time_unit: TimeUnitOpt = None,
+    discount_rate: DiscountOpt = None,
+    margin: MarginOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """One shot: ingest, summarise, fit, score; write one row per customer."""
+    if engine not in ("duckdb", "spark"):
+        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
+    if engine != "spark" and not Path(path).exists():
+        raise SchemaError(f"file not found: {path}")
+    check_out(out_file)
+    if engine == "spark":
+        from cvm.data.spark import run_spark_pipeline
+
+        result = run_spark_pipeline(
+            str(path), str(out_file), model=model if model != "auto" else "bgnbd", horizon=horizon or 52,
+            time_unit=time_unit or "week", discount_rate=0.10 if discount_rate is None else discount_rate,
+            margin=0.3 if margin is None else margin, as_of=parse_date(as_of, "--as-of"), mapping=parse_mapping(map_),
+        )
+        payload = result if isinstance(result, dict) else result.to_dict()
+    elif engine == "duckdb":
+        from cvm.value import score_customers
+
+        mapping, as_of_date = parse_mapping(map_), parse_date(as_of, "--as-of")
+        with writing_workspace(workspace) as ws:  # a failed read leaves no new workspace behind
+            report = ws.ingest(Path(path), kind=kind, mapping=mapping)
+        # from here on the workspace is kept: it holds the data and every rejected row with its reason
+        if report.accepted == 0 and not ws.frame(f"SELECT count(*) AS n FROM {kind}")["n"].iloc[0]:
+            reasons = "; ".join(f"{n:,} × {why}" for why, n in (report.reasons or {}).items())
+            raise SchemaError(
+                f"{Path(path).name} gave no usable {kind}: {report.rows_read:,} rows read, none accepted"
+                + (f" ({reasons})" if reasons else ""),
+                hint=f"see each rejected line with: cvm quarantine --workspace {workspace}")
+        scores = score_customers(
+            ws, as_of=as_of_date, model=model, horizon=horizon, time_unit=time_unit,
+            discount_rate=discount_rate, margin=margin,
+        )
+        write_frame(scores, out_file)
+        payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
+        payload["ingest"].pop("preview", None)
+    else:
+        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
+    if as_json:
+        emit_json(payload)
+        return
+    # soft_wrap: paths stay whole on one line, whatever the terminal width
+    out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}", soft_wrap=True)
+    if engine == "spark":
+        for note in payload.get("notes") or []:
+            out.print(note, soft_wrap=True)
+    elif payload["ingest"].get("quarantined"):
+        out.print(f"{payload['ingest']['quarantined']:,} rows quarantined with their reason: "
+                  f"cvm quarantine --workspace {workspace}", soft_wrap=True)

@@ -1,0 +1,39 @@
+"""How failures and warnings reach the user: one ``error:`` line with a hint, one ``warning:`` line.
+
+Under ``--json`` a failure is also one JSON object on stdout (:func:`error_payload`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cvm.cli.output import err
+
+
+def error_payload(message: str, hint: str | None, kind: str, exit_code: int) -> dict[str, Any]:
+    """The one JSON object a script gets on stdout when a command fails under ``--json``."""
+    return {"error": message, "hint": hint, "kind": kind, "exit_code": exit_code}
+
+
+def print_error(message: str, hint: str | None) -> None:
+    """One red ``error:`` line and an optional ``hint:`` line on stderr (the text is never read as markup)."""
+    from rich.text import Text
+
+    # soft_wrap: the terminal wraps long lines; paths in the message are never broken by a newline
+    err.print(Text("error: ", style="bold red") + Text(message), highlight=False, soft_wrap=True)
+    if hint:
+        err.print(Text(f"hint: {hint}"), highlight=False, soft_wrap=True)
+
+
+#: library notices that are not about the user's data (pyspark's note on pandas 3: the Spark engine's
+#: tests check its numbers against the DuckDB engine under pandas 3)
+QUIET_WARNINGS = ("PySpark does not yet fully support pandas",)
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``warning:`` line on stderr, without the source file and code line."""
+    from rich.text import Text
+
+    if str(message).startswith(QUIET_WARNINGS):
+        return
+    err.print(Text("warning: ", style="yellow") + Text(str(message)), highlight=False, soft_wrap=True)

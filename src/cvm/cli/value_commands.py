@@ -1,0 +1,202 @@
+"""What customers are worth: ``cvm score``, ``cvm customers``, ``cvm customer ID`` and ``cvm actions``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from cvm.cli.options import (
+    DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, MarginOpt, ModelOpt, OutOpt, TimeUnitOpt,
+    WorkspaceOpt, parse_date,
+)
+from cvm.cli.output import check_out, emit_json, format_value, frame_table, out, write_frame
+from cvm.cli.workspace import open_workspace
+from cvm.errors import SchemaError
+
+
+def score(
+    model: ModelOpt = "auto",
+    as_of: AsOfOpt = None,
+    horizon: HorizonOpt = None,
+    time_unit: TimeUnitOpt = None,
+    discount_rate: DiscountOpt = None,
+    margin: MarginOpt = None,
+    out_file: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
+    from cvm.value import score_customers
+
+    check_out(out_file)
+    ws = open_workspace(workspace)
+    scores = score_customers(
+        ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
+        discount_rate=discount_rate, margin=margin,
+    )
+    if out_file is not None:
+        write_frame(scores, out_file)
+    payload = {
+        "as_of": scores.attrs.get("as_of"),
+        "model": scores.attrs.get("model"),
+        "run_id": scores.attrs.get("run_id"),
+        "n_customers": int(len(scores)),
+        "total_clv": float(scores["clv"].sum()),
+        "out": str(out_file) if out_file else None,
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    out.print(frame_table(scores.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
+    out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
+    if out_file:
+        out.print(f"written to {out_file}")
+
+
+#: what a person sees of the scored list; --json and --out give every column
+CUSTOMER_COLUMNS = [
+    "customer_id", "value_tier", "lifecycle_stage", "frequency", "probability_alive",
+    "expected_purchases", "historic_value", "clv", "clv_low", "clv_high",
+]
+
+
+def customers(
+    sort: Annotated[str, typer.Option("--sort", help="Column to sort by (descending), e.g. clv, probability_alive.")] = "clv",
+    ascending: Annotated[bool, typer.Option("--ascending", help="Sort ascending instead.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show.")] = 20,
+    tier: Annotated[Optional[str], typer.Option("--tier", help="Only this value tier.")] = None,
+    out_file: OutOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The scored customer list of the latest scoring run, sortable."""
+    from cvm.value import latest_scores
+
+    check_out(out_file)
+    ws = open_workspace(workspace)
+    frame = latest_scores(ws)
+    if sort not in frame.columns:
+        raise SchemaError(f"cannot sort by '{sort}'", hint=f"columns: {', '.join(frame.columns)}")
+    if tier:
+        tiers = list(ws.settings.tier_cutoffs)
+        if tier not in tiers:
+            raise SchemaError(f"unknown value tier '{tier}'", hint=f"the tiers are {', '.join(tiers)} (cvm settings)")
+        frame = frame[frame["value_tier"] == tier]
+    frame = frame.sort_values(sort, ascending=ascending)
+    if out_file is not None:
+        write_frame(frame, out_file)
+    if as_json:
+        emit_json({"n_customers": int(len(frame)), "customers": frame.head(limit)})
+    else:
+        shown = [c for c in CUSTOMER_COLUMNS if c in frame.columns]
+        if sort not in shown:
+            shown.append(sort)
+        out.print(frame_table(frame[shown], title=f"Customers by {sort}", max_rows=limit))
+
+
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """The 360° view of one customer."""
+    from cvm.value import customer_view
+
+    ws = open_workspace(workspace)
+    view = customer_view(ws, customer_id)
+    payload = view.to_dict() if hasattr(view, "to_dict") else view
+    if as_json:
+        emit_json(payload)
+        return
+    _render_customer(payload, customer_id)
+
+
+def _render_customer(view: dict, customer_id: str) -> None:
+    """The 360° view for a person: who, what they are worth and why, what to do, then the detail tables."""
+    import pandas as pd
+
+    attributes = dict(view.get("attributes") or {})
+    name = attributes.pop("name", None)
+    out.rule(f"Customer {customer_id}" + (f" — {name}" if name else ""))
+    score = view.get("score") or {}
+    if score:
+        figures = [
+            ("value tier", score.get("value_tier")), ("journey stage", view.get("lifecycle_stage")),
+            ("RFM segment", view.get("rfm_segment")),
+            ("probability still active", _percent(score.get("probability_alive"))),
+            ("predicted CLV", f"{format_value(score.get('clv'))} (interval {format_value(score.get('clv_low'))} – {format_value(score.get('clv_high'))})"),
+            ("historic value", format_value(score.get("historic_value"))),
+            ("expected purchases", format_value(score.get("expected_purchases"))),
+            ("residual value", format_value(score.get("residual_value"))),
+            ("may still invest", format_value(score.get("max_investment"))),
+            ("rank", f"{format_value(score.get('rank'))} (model {score.get('model')}, as of {score.get('as_of')})"),
+        ]
+        for label, value in figures:
+            if value not in (None, "", "None"):
+                out.print(f"[bold]{label}[/bold]: {value}", soft_wrap=True)
+    action = view.get("next_best_action") or {}
+    if action.get("action"):
+        out.print(f"[bold]next best action[/bold]: {action['action']} — {action.get('reason') or ''}", soft_wrap=True)
+    if attributes:
+        out.print("[bold]attributes[/bold]: " + ", ".join(f"{k}={format_value(v)}" for k, v in attributes.items()),
+                  soft_wrap=True)
+    if view.get("referred_by"):
+        out.print(f"[bold]referred by[/bold]: {view['referred_by']}")
+    if view.get("network_value"):
+        out.print(f"[bold]network value[/bold]: {format_value(view['network_value'])}")
+    tables = {"history": ["as_of", "probability_alive", "clv", "clv_low", "clv_high", "value_tier", "lifecycle_stage"]}
+    for key in ("history", "channels", "transactions", "referrals", "invoices"):
+        rows = view.get(key)
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            frame = pd.DataFrame(rows)
+            keep = [c for c in tables.get(key, frame.columns) if c in frame.columns]
+            out.print(frame_table(_dates_as_days(frame[keep]), title=key, max_rows=15))
+    for note in view.get("notes") or []:
+        out.print(f"[dim]{note}[/dim]", soft_wrap=True)
+
+
+def _dates_as_days(frame):
+    """Date columns whose times are all midnight shown as YYYY-MM-DD (they are days, not moments)."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for col in ("as_of", "issued", "due", "paid", "ts", "first", "last"):
+        if col not in frame.columns:
+            continue
+        stamps = pd.to_datetime(frame[col], errors="coerce")
+        known = stamps.notna()
+        if known.any() and (stamps[known] == stamps[known].dt.normalize()).all():
+            frame[col] = stamps.dt.strftime("%Y-%m-%d").where(known, frame[col])
+    return frame
+
+
+def _percent(value: Any) -> str | None:
+    try:
+        return f"{100 * float(value):.1f}%"
+    except (TypeError, ValueError):
+        return None
+
+
+def actions(
+    out_file: OutOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show.")] = 20,
+    workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
+    as_json: JsonOpt = False,
+) -> None:
+    """Next-best action per customer with its reason; export for campaign tools with --out."""
+    from cvm.value import next_best_actions
+
+    check_out(out_file)
+    ws = open_workspace(workspace)
+    frame = next_best_actions(ws)
+    if out_file is not None:
+        write_frame(frame, out_file)
+    if as_json:
+        counts = frame["action"].value_counts().to_dict() if "action" in frame else {}
+        emit_json({"n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit), "out": str(out_file) if out_file else None})
+    else:
+        shown = frame.drop(columns=[c for c in ("reason_code", "reason_values") if c in frame.columns])
+        out.print(frame_table(shown, title="Next-best actions", max_rows=limit))
+        if out_file:
+            out.print(f"written to {out_file}")
