@@ -19,7 +19,7 @@ import sys
 import typer
 
 from cvm.cli.commands import app, token_app, users_app
-from cvm.cli.messages import QUIET_WARNINGS, error_payload, print_error, show_warning
+from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, show_warning
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, OutOpt,
     TimeUnitOpt, WorkspaceOpt, parse_date, parse_mapping,
