@@ -29,7 +29,7 @@ import pandas as pd
 
 from cvm.errors import SchemaError
 from cvm.models import MODEL_NAMES, model_class
-from cvm.models.base import LikelihoodModel
+from cvm.models.base import LikelihoodModel, warn_if_few_customers
 
 
 @dataclass
@@ -69,7 +69,13 @@ def _short_name(model: str) -> str:
 
 
 def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
-    """Fit a model on a per-customer summary frame with lifetimes' column names."""
+    """Fit a model on a per-customer summary frame with lifetimes' column names (warns below 30 customers)."""
+    fitted = _fit_frame(model, frame, penalizer)
+    warn_if_few_customers(fitted)
+    return fitted
+
+
+def _fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
     key = _short_name(model)
     cls = model_class(key)
     if key == "gg":
@@ -142,6 +148,7 @@ def fit_workspace(
             survival = cohort_survival(ws, as_of=end, time_unit=unit)
             periods, alive, weights = cohort_lifetimes(survival)
             fitted = model_class(key)(penalizer=penalizer).fit(periods, alive, weights=weights)
+            warn_if_few_customers(fitted)
         else:
             frame = ws.summary(as_of=end, time_unit=unit)
             if key != "gg":

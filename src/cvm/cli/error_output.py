@@ -36,4 +36,11 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
     if str(message).startswith(QUIET_WARNINGS):
         return
-    err.print(Text("warning: ", style="yellow") + Text(str(message)), highlight=False, soft_wrap=True)
+    print_warning(str(message))
+
+
+def print_warning(message: str) -> None:
+    """One ``warning:`` line on stderr (also for warnings a library call recorded rather than raised)."""
+    from rich.text import Text
+
+    err.print(Text("warning: ", style="yellow") + Text(message), highlight=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from cvm.cli.options import DEFAULT_WORKSPACE, AsOfOpt, JsonOpt, TimeUnitOpt, WorkspaceOpt, parse_date
+from cvm.cli.error_output import print_warning
 from cvm.cli.output import emit_json, frame_table, out
 from cvm.cli.workspace import open_workspace
 from cvm.errors import SchemaError
@@ -38,6 +39,8 @@ def fit(
     if as_json:
         emit_json(result.to_dict())
         return
+    for message in dict.fromkeys(result.warnings):  # recorded during the fit (in --json under "warnings")
+        print_warning(message)
     out.print(result.model_object.summary(level=level).to_text())
 
 

@@ -48,7 +48,8 @@ def score(
     if as_json:
         emit_json(payload)
         return
-    out.print(frame_table(scores.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
+    shown = scores[[c for c in CUSTOMER_COLUMNS if c in scores.columns]]  # --json and --out give every column
+    out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
     out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
     if out_file:
         out.print(f"written to {out_file}")

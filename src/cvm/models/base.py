@@ -82,6 +82,34 @@ class BoundaryWarning(CvmWarning):
     """A parameter went to the edge of its range; the model may be over-parameterised for the data."""
 
 
+class FewCustomersWarning(CvmWarning):
+    """Too few customers to estimate a model's parameters reliably."""
+
+
+#: below this many customers a fit from a workspace or file warns (:func:`warn_if_few_customers`)
+FEW_CUSTOMERS = 30
+
+
+def warn_if_few_customers(model: Any, stacklevel: int = 3) -> None:
+    """Warn when a fitted model saw fewer than :data:`FEW_CUSTOMERS` customers.
+
+    With a handful of customers the likelihood is flat in some direction and the
+    optimum runs to the edge of the parameter space (two customers give BG/NBD
+    r ≈ 10⁷), so the predictions can be extreme even when the fit "converged".
+    """
+    n = float(getattr(model, "n_customers_", 0.0) or 0.0)
+    if n >= FEW_CUSTOMERS:
+        return
+    k = len(getattr(model, "params_", ()))
+    warnings.warn(
+        f"{type(model).__name__} was fitted on only {n:,.0f} customers for {k} parameters: too few for reliable "
+        "estimates (a few hundred is usual), so its predictions can be extreme. Add more history, or fit with a "
+        "small penalizer (e.g. 0.01).",
+        FewCustomersWarning,
+        stacklevel=stacklevel,
+    )
+
+
 # ----------------------------------------------------------------------------
 # input helpers shared by every model
 # ----------------------------------------------------------------------------
@@ -235,7 +263,7 @@ class FitSummary:
             f"converged: {'yes' if self.converged else 'no'} ({self.optimizer}, {self.n_iter} iterations, "
             f"{self.seconds * 1000:.0f} ms)",
             "",
-            frame.to_string(float_format=lambda v: f"{v:.4f}"),
+            frame.to_string(float_format=_estimate_text),
         ]
         return "\n".join(lines)
 
@@ -244,13 +272,21 @@ class FitSummary:
             f"<p><strong>{self.model}</strong> — {self.n_customers:,.0f} customers, "
             f"log-likelihood {self.log_likelihood:,.3f}, AIC {self.aic:,.2f}</p>"
         )
-        return head + self.to_frame().to_html(float_format=lambda v: f"{v:.4f}", classes="cvm-summary")
+        return head + self.to_frame().to_html(float_format=_estimate_text, classes="cvm-summary")
 
     def __str__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
         return self.to_html()
+
+
+def _estimate_text(v: float) -> str:
+    """An estimate in a summary table: 4 decimals, or 4 significant digits in powers of ten when huge or tiny
+    (a parameter run off to 3e17 reads as 3.1548e+17, not as eighteen digits)."""
+    if v != 0 and np.isfinite(v) and not 1e-3 <= abs(v) < 1e7:
+        return f"{v:.4e}"
+    return f"{v:.4f}"
 
 
 def _json_float(v: float) -> float | None:

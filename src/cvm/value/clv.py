@@ -387,7 +387,11 @@ def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
     data = summary[summary["T"] > 0]
     if data.empty:
         raise SchemaError("every customer bought for the first time on the as-of day", hint="pick a later as-of date")
-    return cls().fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
+    from cvm.models.base import warn_if_few_customers
+
+    fitted = cls().fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
+    warn_if_few_customers(fitted)
+    return fitted
 
 
 def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
