@@ -76,6 +76,14 @@ def test_refused_uploads_are_explained_in_the_page_language(live_server, name, c
             assert expected in text and other not in text
 
 
+def test_the_api_refuses_an_upload_in_english_with_the_code(live_server, tokens):
+    answer = httpx.post(live_server.url + "/api/uploads", files={"file": ("setup.exe", b"MZ\x90\x00")},
+                        data={"kind": "transactions"}, headers=bearer(tokens["analyst"]))
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "upload_type_not_allowed"
+    assert answer.json()["detail"] == "files of type '.exe' cannot be uploaded"
+
+
 def test_error_page_of_a_form_check_is_in_the_page_language(live_server):
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
         login(client, "analyst")

@@ -197,7 +197,8 @@ def _add_error_handlers(app: FastAPI) -> None:
     def user_error(request: Request, exc: CvmError) -> Response:
         status = 409 if isinstance(exc, WorkspaceError) else 400
         if _wants_json(request):
-            return JSONResponse({"detail": exc.message, "hint": exc.hint}, status_code=status)
+            # the English words, and the code (cvm.messages) a client can translate or branch on
+            return JSONResponse({"detail": exc.message, "hint": exc.hint, "code": exc.code}, status_code=status)
         return render_error(request, exc, status_code=status)
 
     @app.exception_handler(RequestValidationError)
