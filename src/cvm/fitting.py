@@ -69,13 +69,7 @@ def _short_name(model: str) -> str:
 
 
 def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
-    """Fit a model on a per-customer summary frame with lifetimes' column names (warns below 30 customers)."""
-    fitted = _fit_frame(model, frame, penalizer)
-    warn_if_few_customers(fitted)
-    return fitted
-
-
-def _fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
+    """Fit a model on a per-customer summary frame with lifetimes' column names."""
     key = _short_name(model)
     cls = model_class(key)
     if key == "gg":
@@ -111,6 +105,7 @@ def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fitted = fit_frame(model, frame, penalizer=penalizer)
+        warn_if_few_customers(fitted)
     return FitResult(
         model=_short_name(model), model_object=fitted, time_unit=time_unit, n_customers=fitted.n_customers_,
         warnings=[str(w.message) for w in caught],
@@ -148,7 +143,6 @@ def fit_workspace(
             survival = cohort_survival(ws, as_of=end, time_unit=unit)
             periods, alive, weights = cohort_lifetimes(survival)
             fitted = model_class(key)(penalizer=penalizer).fit(periods, alive, weights=weights)
-            warn_if_few_customers(fitted)
         else:
             frame = ws.summary(as_of=end, time_unit=unit)
             if key != "gg":
@@ -158,6 +152,7 @@ def fit_workspace(
                     raise SchemaError(f"every customer bought for the first time on {end or 'the last day'}, so there "
                                       "is no history to fit", hint="pick a later --as-of (or --calibration-end) date")
             fitted = fit_frame(key, frame, penalizer)
+        warn_if_few_customers(fitted)
     meta = {"as_of": end}
     model_id = None
     if store and hasattr(ws, "save_model"):

@@ -8,7 +8,7 @@ traceback), 2 a usage error.
 Layout: ``commands`` (the command table), one module per group of commands
 (``data_commands``, ``model_commands``, ``value_commands``, ``question_commands``,
 ``report_commands``, ``admin_commands``), ``options`` (shared options), ``output``
-(JSON, tables, --out files), ``workspace`` and ``messages`` (errors and warnings).
+(JSON, tables, --out files), ``workspace`` and ``error_output`` (errors and warnings).
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ class FitSummary:
 
 
 def _estimate_text(v: float) -> str:
-    """An estimate in a summary table: 4 decimals, or 4 significant digits in powers of ten when huge or tiny
+    """An estimate in a summary table: 4 decimals, or in powers of ten (4 decimals of mantissa) when huge or tiny
     (a parameter run off to 3e17 reads as 3.1548e+17, not as eighteen digits)."""
     if v != 0 and np.isfinite(v) and not 1e-3 <= abs(v) < 1e7:
         return f"{v:.4e}"
