@@ -1,6 +1,8 @@
 """Errors a user of cvm can meet, each with a message that says what to do.
 
-Every error a user can cause derives from :class:`CvmError`; the CLI turns
+Every error a user can cause derives from :class:`CvmError`; errors about the
+input (:class:`SchemaError`, :class:`NotFittedError`, :class:`ConvergenceError`)
+are also ValueErrors, as lifetimes' and scikit-learn's. The CLI turns
 these into a one-line message and exit code 1, never a traceback. Errors a user
 of the upload path or the web pages meets carry a code of
 :data:`cvm.messages.CATALOGUE`, so the web app can show them in Dutch too.
@@ -63,16 +65,21 @@ class CvmError(Exception):
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
 
 
-class SchemaError(CvmError):
-    """Input data does not have the columns, types or values a step needs."""
+class SchemaError(CvmError, ValueError):
+    """Input data does not have the columns, types or values a step needs.
+
+    Also a :class:`ValueError`, so code written for lifetimes or scikit-learn
+    (``except ValueError``) catches it.
+    """
 
 
-class ConvergenceError(CvmError):
-    """A model fit did not reach a valid maximum of the likelihood."""
+class ConvergenceError(CvmError, ValueError):
+    """A model fit did not reach a valid maximum of the likelihood (a :class:`ValueError`, as lifetimes')."""
 
 
-class NotFittedError(CvmError):
-    """A prediction was asked of a model that has no parameters yet."""
+class NotFittedError(CvmError, ValueError):
+    """A prediction was asked of a model that has no parameters yet (a :class:`ValueError`, as in lifetimes
+    and scikit-learn)."""
 
 
 class AuthError(CvmError):

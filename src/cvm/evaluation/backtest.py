@@ -371,7 +371,7 @@ def _histogram_expected(model: Any, T: np.ndarray, top: int = TOP_GROUP) -> np.n
     ages, counts = np.unique(T, return_counts=True)
     probs = np.zeros((top + 1, len(ages)))
     for n in range(top):
-        probs[n] = np.asarray(model.purchase_probability(n, ages), dtype=float)
+        probs[n] = np.asarray(model.purchase_probability(n=n, t=ages), dtype=float)
     probs[top] = np.clip(1.0 - probs[:top].sum(axis=0), 0.0, None)
     return probs @ counts
 

@@ -28,6 +28,7 @@ gradient, and its predictive formulas. This module owns everything else:
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import time
@@ -195,6 +196,96 @@ def compress(columns: Mapping[str, np.ndarray], weights: np.ndarray | None = Non
 
 
 # ----------------------------------------------------------------------------
+# the shape of a prediction follows the shape of its input
+# ----------------------------------------------------------------------------
+
+
+class Scalar(np.float64):
+    """A prediction for one customer given as plain numbers: a float (``numpy.float64``).
+
+    ``value[0]`` still returns the number, so code written when a scalar input gave a
+    one-element array keeps working.
+    """
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) and index in (0, -1):
+            return np.float64(self)
+        raise IndexError(f"a single prediction has no element {index!r}")
+
+
+#: public prediction methods of the models; :meth:`LikelihoodModel.__init_subclass__` wraps each
+#: with :func:`shaped_like_input` (``GammaGamma.customer_lifetime_value`` keeps returning an array:
+#: existing callers compare it with ``pytest.approx``, which a Series does not support)
+PREDICTION_METHODS = (
+    "probability_alive", "expected_purchases", "expected_purchases_new", "purchase_probability",
+    "discounted_expected_purchases", "expected_spend", "survival",
+    "churn_probability", "retention_rate", "discounted_expected_residual_lifetime",
+)
+
+
+def _is_data_argument(value: Any) -> bool:
+    """Numbers, arrays and Series are data; frames, dicts, models and None are not."""
+    if value is None or isinstance(value, (str, bytes, Mapping)) or hasattr(value, "columns"):
+        return False
+    return isinstance(value, (int, float, np.number, np.ndarray, pd.Series, list, tuple))
+
+
+def shaped_like_input(method):
+    """Give a prediction the shape of its input: a scalar for scalars, a Series (same index) for Series.
+
+    * every data argument a plain number -> one number (:class:`Scalar`, a float);
+    * a pandas Series among them -> a Series with that Series' index (the first Series
+      given), when the prediction has one value per row of it;
+    * otherwise (arrays, lists) the array the method computed, unchanged.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        data = [v for v in (*args, *kwargs.values()) if _is_data_argument(v)]
+        if not isinstance(result, np.ndarray) or result.ndim != 1:
+            if np.ndim(result) == 0 and data and all(np.ndim(v) == 0 for v in data):
+                return Scalar(result)
+            return result
+        series = next((v for v in data if isinstance(v, pd.Series)), None)
+        if series is not None and len(series) == result.size:
+            return pd.Series(result, index=series.index, dtype=float)
+        if result.size == 1 and all(np.ndim(v) == 0 for v in data):
+            return Scalar(result[0])
+        return result
+
+    wrapper.__shaped_like_input__ = True
+    return wrapper
+
+
+def keyword_arguments(*names: str, lifetimes: str):
+    """Warn when the easy-to-swap arguments ``names`` are passed by position.
+
+    They are still accepted by position (older code keeps working) with a
+    ``FutureWarning`` that names lifetimes' different order (``lifetimes``).
+    """
+
+    def decorate(method):
+        params = list(inspect.signature(method).parameters)[1:]
+        positions = [params.index(n) for n in names]
+
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            if len(args) > min(positions):
+                warnings.warn(
+                    f"{type(self).__name__}.{method.__name__}: pass {', '.join(f'{n}=' for n in names)} by name "
+                    f"(lifetimes' {lifetimes} takes them in another order); positional use will stop working.",
+                    FutureWarning,
+                    stacklevel=3,  # the caller of the shaped_like_input wrapper
+                )
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# ----------------------------------------------------------------------------
 # the summary object: one object, several renderings
 # ----------------------------------------------------------------------------
 
@@ -320,9 +411,17 @@ class LikelihoodModel:
     Parameters
     ----------
     penalizer
-        L2 penalty on the positive parameters, ``penalizer * sum(theta**2)``
-        added to the mean negative log-likelihood (lifetimes' convention).
-        Zero gives the plain maximum-likelihood estimate.
+        L2 penalty ``lambda`` on the positive parameters: the fit minimises
+
+        .. math:: -\\frac{1}{\\sum_i w_i}\\sum_i w_i \\ln L_i(\\theta) + \\lambda \\sum_k \\theta_k^2
+
+        with ``theta`` on the natural scale, in the time unit of the data (the
+        covariate coefficients are not penalised). Zero gives the plain
+        maximum-likelihood estimate. lifetimes penalises the parameters of
+        the data with time rescaled so that the largest ``T`` is 1 (and its
+        Pareto/NBD sums instead of averaging the log-likelihood), so the same
+        number means a different penalty there;
+        :mod:`cvm.compat.lifetimes` reproduces lifetimes' meaning.
     max_iter
         Largest number of optimiser iterations per attempt.
     """
@@ -342,6 +441,12 @@ class LikelihoodModel:
         super().__init_subclass__(**kwargs)
         if cls.parameter_names:
             MODEL_REGISTRY[cls.__name__] = cls
+        for name in PREDICTION_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__shaped_like_input__", False):
+                if name == "purchase_probability":  # lifetimes' probability_of_n_purchases_up_to_time is (t, n)
+                    method = keyword_arguments("n", "t", lifetimes="probability_of_n_purchases_up_to_time(t, n)")(method)
+                setattr(cls, name, shaped_like_input(method))
 
     # ----------------------------------------------------------- model hooks
     def _log_likelihood(self, theta: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray:
@@ -598,6 +703,46 @@ class LikelihoodModel:
                 f"this {type(self).__name__} has no parameters yet",
                 hint=f"call .fit(...) first, or {type(self).__name__}.from_params(...)",
             )
+
+    @property
+    def params_(self) -> pd.Series | None:
+        """The natural-scale parameters by name (None before a fit).
+
+        A copy: change a model's parameters by assigning by name,
+        ``m.params_ = {"r": 0.24, "alpha": 4.41, "a": 0.79, "b": 2.43}`` (any order, a
+        dict or a Series indexed by name), or with :meth:`with_params` / :meth:`from_params`.
+        """
+        stored = self.__dict__.get("_params")
+        return None if stored is None else stored.copy()
+
+    @params_.setter
+    def params_(self, value: Mapping[str, float] | pd.Series | None) -> None:
+        if value is None:
+            self.__dict__["_params"] = None
+            return
+        names = self._all_parameter_names()
+        if not isinstance(value, (Mapping, pd.Series)):
+            raise SchemaError(
+                f"{type(self).__name__}.params_ is set by name, not by position",
+                hint=f"assign a dict or Series indexed by {', '.join(names)}, e.g. "
+                f"params_ = {{{', '.join(repr(n) + ': ...' for n in names)}}}",
+            )
+        given = [str(k) for k in value.keys()]
+        missing = [n for n in names if n not in given]
+        extra = [k for k in given if k not in names]
+        if missing or extra:
+            raise SchemaError(
+                f"{type(self).__name__} takes parameters {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else ""),
+                hint="lifetimes' gamma-gamma 'v' is cvm's 'gamma'" if "v" in extra else None,
+            )
+        values = np.array([float(value[n]) for n in names])
+        pos = self._positive_mask()
+        if np.any(~np.isfinite(values)) or np.any(values[pos] <= 0):
+            raise SchemaError(f"{type(self).__name__} parameters {', '.join(np.array(names)[pos])} must be positive and finite")
+        self.__dict__["_params"] = pd.Series(values, index=names, dtype=float)
+        self._theta = values
 
     @property
     def params(self) -> dict[str, float]:

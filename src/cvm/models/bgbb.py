@@ -189,8 +189,11 @@ class BGBB(LikelihoodModel):
         terms, *_ = _log_terms(self._theta, x, tx, n)
         return logsumexp(terms, axis=1)
 
-    def probability_alive(self, frequency: Any, recency: Any, n_periods: Any, future: int = 1) -> np.ndarray:
+    def probability_alive(self, frequency: Any, recency: Any, n_periods: Any, *, future: int = 1) -> np.ndarray:
         """P(alive at opportunity ``n + future`` | x, t_x, n), eq. (11) (``future=1``).
+
+        ``future`` is keyword-only: lifetimes' ``conditional_probability_alive(m_periods_in_future,
+        frequency, recency, n_periods)`` puts it first.
 
         .. math:: \\frac{B(\\alpha+x, \\beta+n-x)}{B(\\alpha,\\beta)}
                   \\frac{B(\\gamma, \\delta+n+m)}{B(\\gamma,\\delta)} \\big/ L(\\alpha,\\beta,\\gamma,\\delta \\mid x, t_x, n)
