@@ -10,6 +10,10 @@
 * **Donations** (Fader, Hardie and Shang 2010): repeat-donation histories of the 1995
   cohort of a non-profit over six annual opportunities, as (frequency, recency, periods,
   weights) — the BG/BB example.
+* ``cdnow_customers_summary_with_transactions.csv`` (the CDNOW sample's summary with mean
+  repeat spend ``zbar``) and ``example_transactions.csv`` (a simulated log of ``date, id``
+  over 2014), as lifetimes 0.11.3 ships them (MIT licence), for
+  :mod:`cvm.compat.lifetimes.datasets`.
 """
 
 from __future__ import annotations

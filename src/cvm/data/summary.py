@@ -266,8 +266,9 @@ def _register_log(con, transactions: Any, customer_id_col: str, datetime_col: st
             raise SchemaError(f"the transactions have no column '{col}'; columns: {', '.join(names)}")
     ts_type = types[datetime_col]
     ts = quote_ident(datetime_col)
-    if ts_type == "VARCHAR":
-        ts = f"strptime({ts}, {quote_literal(datetime_format)})" if datetime_format else f"CAST({ts} AS TIMESTAMP)"
+    if datetime_format and not ts_type.startswith(("TIMESTAMP", "DATE")):
+        # numbers such as 19970101 with "%Y%m%d" (how lifetimes' CDNOW loads) are read as their digits
+        ts = f"strptime(CAST({ts} AS VARCHAR), {quote_literal(datetime_format)})"
     else:
         ts = f"CAST({ts} AS TIMESTAMP)"
     amount = f"CAST({quote_ident(monetary_value_col)} AS DOUBLE)" if monetary_value_col else "CAST(NULL AS DOUBLE)"
@@ -312,6 +313,14 @@ def _lifetimes_summary(con, log_sql: str, end: pd.Timestamp | None, freq: str, f
     return frame
 
 
+def _unreadable_dates(datetime_col: str, datetime_format: str | None, exc: Exception) -> SchemaError:
+    """The error for dates DuckDB cannot read (a SchemaError, hence also a ValueError)."""
+    how = f" with datetime_format {datetime_format!r}" if datetime_format else ""
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SchemaError(f"the values of column '{datetime_col}' do not read as dates{how} ({first_line})",
+                       hint="pass datetime_format, e.g. '%Y%m%d' for 19970101 or '%d-%m-%Y' for 31-12-2024")
+
+
 def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, datetime_col: str,
                                        monetary_value_col: str | None = None, datetime_format: str | None = None,
                                        observation_period_end: Any = None, freq: str = "D",
@@ -349,6 +358,8 @@ def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, 
         end = None if observation_period_end is None else pd.Timestamp(observation_period_end)
         frame = _lifetimes_summary(con, log_sql, end, freq, freq_multiplier, bool(monetary_value_col),
                                    include_first_transaction)
+    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+        raise _unreadable_dates(datetime_col, datetime_format, exc) from None
     finally:
         con.close()
     return frame.rename(columns={"cid": customer_id_col}).set_index(customer_id_col)
@@ -397,6 +408,8 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
             f"FROM ({hold_log}) GROUP BY cid").df()
         duration = con.execute(
             f"SELECT epoch_us(date_trunc('{part}', {obs_sql}) - date_trunc('{part}', {cal_sql}))").fetchall()[0][0]
+    except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+        raise _unreadable_dates(datetime_col, datetime_format, exc) from None
     finally:
         con.close()
     out = calib.merge(hold, on="cid", how="left").fillna(
