@@ -221,7 +221,10 @@ class _PurchaseFitter(BaseFitter):
         initial = None if initial_params is None else dict(zip(names, np.exp(np.asarray(initial_params, float))))
         native = self._native_class()(penalizer=penalizer)
         try:
-            native.fit(frequency.astype(float), recency * scale, T * scale, weights=weights, initial=initial)
+            # a customer of age 0 (x = 0, t_x = 0, T = 0) adds exactly 0 to the log-likelihood in every model;
+            # 1e-300 keeps cvm's "T > 0" rule without changing a digit
+            native.fit(frequency.astype(float), recency * scale, np.where(T == 0, 1e-300, T * scale), weights=weights,
+                       initial=initial)
         except ConvergenceError as exc:
             raise ConvergenceError(
                 "The model did not converge. Try adding a larger penalizer to see if that helps convergence.\n"
@@ -243,6 +246,8 @@ class _PurchaseFitter(BaseFitter):
         """Broadcast columns to 1-d float arrays (recency set to 0 where lifetimes' formula ignores it)."""
         arrays = np.broadcast_arrays(*(as_column(c) for c in columns))
         arrays = [np.array(a, dtype=float) for a in arrays]
+        # age 0 (first purchase today): every formula is continuous there; 1e-300 adds nothing to alpha + T
+        arrays[-1] = np.where(arrays[-1] == 0, 1e-300, arrays[-1])
         if self._recency_unused_without_repeats:
             x, tx = arrays[-3], arrays[-2]
             arrays[-2] = np.where(x == 0, 0.0, tx)
