@@ -189,7 +189,8 @@ class CovariateSupport:
     A covariate vector :math:`z_i` (age, channel dummy, ...) moves customer
     ``i``'s scale parameters, e.g. :math:`\alpha_i = \alpha\,e^{-\gamma_1^\top z_i}`
     (Fader & Hardie 2007, "Incorporating time-invariant covariates into the
-    Pareto/NBD and BG/NBD models"; the parameterisation of CLVTools). The
+    Pareto/NBD and BG/NBD models"; CLVTools' Pareto/NBD parameterisation, and its BG/NBD with
+    ``shared_dropout_coefficients``, see :class:`BGNBD`). The
     coefficients are free real parameters named ``purchase[age]`` etc.; all
     zeros give the model without covariates. Subclasses set ``_effects``: for
     each coefficient group its name prefix and whether it reads the purchase or
@@ -321,13 +322,18 @@ class BGNBD(CovariateSupport, LikelihoodModel):
 
     evaluated with ``logaddexp``; its gradient is exact (analytic).
 
-    Covariates (time-invariant, Fader & Hardie 2007; the parameterisation of
-    CLVTools and pymc-marketing): customer ``i`` with covariates :math:`z_i` has
-    :math:`\alpha_i = \alpha e^{-\gamma_1^\top z_i}`,
-    :math:`a_i = a e^{\gamma_2^\top z_i}` and :math:`b_i = b e^{\gamma_3^\top z_i}`;
-    the coefficients are named ``purchase[name]``, ``dropout_a[name]`` and
-    ``dropout_b[name]``. A positive ``purchase[...]`` raises the purchase rate;
-    the dropout probability per purchase has mean :math:`a_i / (a_i + b_i)`.
+    Covariates (time-invariant, Fader & Hardie 2007): customer ``i`` with
+    covariates :math:`z_i` has :math:`\alpha_i = \alpha e^{-\gamma_1^\top z_i}`,
+    :math:`a_i = a e^{\gamma_2^\top z_i}` and :math:`b_i = b e^{\gamma_3^\top z_i}`
+    (two dropout coefficient vectors, as pymc-marketing's BG/NBD); the
+    coefficients are named ``purchase[name]``, ``dropout_a[name]`` and
+    ``dropout_b[name]``. With ``shared_dropout_coefficients=True`` ``a`` and ``b``
+    share one vector, :math:`a_i = a e^{\gamma_2^\top z_i}`,
+    :math:`b_i = b e^{\gamma_2^\top z_i}` (CLVTools' BG/NBD with static
+    covariates), named ``dropout[name]``. A positive ``purchase[...]`` raises the
+    purchase rate; the dropout probability per purchase has mean
+    :math:`a_i / (a_i + b_i)` (unchanged by a shared coefficient, which moves
+    only its spread).
 
     Parameters
     ----------
@@ -336,6 +342,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
     purchase_covariates, dropout_covariates
         Names of the covariate columns acting on the purchase rate (through
         ``alpha``) and on the dropout probability (through ``a`` and ``b``).
+    shared_dropout_coefficients
+        One coefficient vector for ``a`` and ``b`` (CLVTools) instead of two.
 
     Examples
     --------
@@ -351,9 +359,16 @@ class BGNBD(CovariateSupport, LikelihoodModel):
 
     _effects = (("purchase", "purchase"), ("dropout_a", "dropout"), ("dropout_b", "dropout"))
 
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=()) -> None:
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=(),
+                 shared_dropout_coefficients: bool = False) -> None:
         super().__init__(penalizer=penalizer, max_iter=max_iter)
         self._init_covariates(purchase_covariates, dropout_covariates)
+        self.shared_dropout_coefficients = bool(shared_dropout_coefficients)
+        if self.shared_dropout_coefficients:
+            self._effects = (("purchase", "purchase"), ("dropout", "dropout"))
+
+    def _settings(self):
+        return {**super()._settings(), "shared_dropout_coefficients": self.shared_dropout_coefficients}
 
     # ---------------------------------------------------------------- fitting
     def fit(self, frequency, recency=None, T=None, weights=None, initial=None, covariates=None):
@@ -372,6 +387,9 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         r, alpha, a, b = theta[:4]
         if not (self.purchase_covariates or self.dropout_covariates):
             return r, alpha, a, b
+        if self.shared_dropout_coefficients:
+            k_purchase, k_drop = self._scales(theta, data)
+            return r, alpha / k_purchase, a * k_drop, b * k_drop
         k_purchase, k_a, k_b = self._scales(theta, data)
         return r, alpha / k_purchase, a * k_a, b * k_b
 
@@ -421,6 +439,15 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         with np.errstate(divide="ignore", invalid="ignore"):
             d_b = common + digamma(b + x + e) - digamma(b) - np.where(w_gone > 0, w_gone / (b + x + e - 1), 0.0)
         g = np.column_stack(np.broadcast_arrays(d_r, d_alpha, d_a, d_b))
+        if len(theta) > 4 and self.shared_dropout_coefficients:
+            full = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1)))
+            _, names, start = self._groups()[1]
+            if names:  # b_i = b exp(gamma^T z) too: its share of d/d gamma_j and d/d b
+                k = self._scales(theta, data)[1]
+                full[:, 3] = g[:, 3] * k
+                for j, c in enumerate(names):
+                    full[:, start + j] += g[:, 3] * theta[3] * k * data[f"z:{c}"]
+            return full
         if len(theta) > 4:
             g = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
         return g

@@ -310,7 +310,7 @@ class GammaGamma(LikelihoodModel):
             raise SchemaError(f"discount_rate must exceed -1, got {discount_rate}")
         if not np.isfinite(period_length) or period_length <= 0:
             raise SchemaError(f"period_length must be positive, got {period_length}")
-        spend = self.expected_spend(frequency, monetary_value)
+        spend = np.asarray(self.expected_spend(frequency, monetary_value), dtype=float)
         horizons = np.arange(1, int(time) + 1) * float(period_length)
         # sum_k (E_k - E_{k-1}) v^k = sum_k E_k (v^k - v^(k+1)) + E_K v^K, with v = 1 / (1 + d)
         discount = (1.0 + discount_rate) ** -np.arange(1.0, int(time) + 2)
