@@ -371,3 +371,76 @@ def test_generate_new_data_has_the_fitted_ages(cdnow):
     assert len(sim) == len(cdnow)
     np.testing.assert_array_equal(sim["T"].to_numpy(), cdnow["T"].to_numpy())
     assert {"frequency", "recency", "T"} <= set(sim.columns)
+
+
+# ------------------------------------------------------------------ published values lifetimes documents
+def test_lifetimes_documented_values_from_the_papers(cdnow, donations):
+    """Values lifetimes' documentation and tests cite: Hardie's BG/NBD spreadsheet (E[X(t)] and the
+    conditional expectation), BTYDplus' MBG/NBD fit, the Pareto/NBD, gamma-gamma and BG/BB papers."""
+    f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    bgf = clt.BetaGeoFitter().fit(f, r, T)
+    np.testing.assert_allclose(bgf.params_, [0.243, 4.414, 0.793, 2.426], atol=5e-4)
+    times = np.array([0.1429, 1.0, 3.00, 31.8571, 32.00, 78.00])
+    np.testing.assert_allclose(bgf.expected_number_of_purchases_up_to_time(times),
+                               [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576], atol=5e-4)
+    assert abs(bgf.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86) - 1.226) < 1e-3
+    assert bgf.conditional_probability_alive(0, 1, 1) == 1.0
+    mbgf = clt.ModifiedBetaGeoFitter().fit(f, r, T)
+    np.testing.assert_allclose(mbgf.params_, [0.525, 6.183, 0.891, 1.614], atol=5e-4)
+    assert mbgf.conditional_probability_alive(0, 0, 1)[0] < 1.0
+    pnbd = clt.ParetoNBDFitter().fit(f, r, T)
+    # published to 3 decimals; lifetimes checks them with decimal=3 (|error| < 1.5e-3): the exact optimum has beta 11.668
+    np.testing.assert_allclose(pnbd.params_, [0.553, 10.578, 0.606, 11.669], atol=1.5e-3)
+    money = clt.datasets.load_cdnow_summary_data_with_monetary_value()
+    rep = money[money["frequency"] > 0]
+    ggf = clt.GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    np.testing.assert_allclose(ggf.params_, [6.25, 3.74, 15.44], atol=1.5e-2)  # 2 decimals (lifetimes: decimal=2)
+    bb = clt.BetaGeoBetaBinomFitter().fit(donations["frequency"], donations["recency"], donations["periods"],
+                                         donations["weights"])
+    np.testing.assert_allclose(bb.params_, [1.204, 0.750, 0.657, 2.783], atol=5e-4)
+    # the penalizer shrinks every BG/NBD parameter, more with a larger one (lifetimes' own check)
+    p1 = clt.BetaGeoFitter(penalizer_coef=0.1).fit(f, r, T).params_.to_numpy()
+    p2 = clt.BetaGeoFitter(penalizer_coef=10).fit(f, r, T).params_.to_numpy()
+    assert np.all(p1 < bgf.params_.to_numpy()) and np.all(p2 < p1)
+    # fitting in other time units gives the same P(alive) (lifetimes' scaling check)
+    big = clt.BetaGeoFitter().fit(f, 10 * r, 10 * T)
+    assert big._scale < 1
+    assert abs(big.conditional_probability_alive(1, 10, 20)[0] - bgf.conditional_probability_alive(1, 1, 2)[0]) < 1e-7
+
+
+@pytest.mark.parametrize("penalizer", [0.05, 1.0])
+def test_pareto_penalizer_means_what_it_means_in_lifetimes(cdnow, penalizer):
+    """lifetimes' Pareto/NBD objective: summed negative log-likelihood of the rescaled data plus
+    penalizer * sum(params**2); compat's estimate is its minimum (every parameter moved 0.1% costs)."""
+    f, r, T = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    ours = clt.ParetoNBDFitter(penalizer_coef=penalizer).fit(f, r, T)
+    scale = 1.0 / T.max()
+    scaled = np.array([ours.params_["r"], ours.params_["alpha"] * scale, ours.params_["s"], ours.params_["beta"] * scale])
+    args = (f.to_numpy(), r.to_numpy() * scale, T.to_numpy() * scale, np.ones(len(f)), penalizer)
+    best = lt.ParetoNBDFitter._negative_log_likelihood(scaled, *args)
+    assert best == pytest.approx(ours._negative_log_likelihood_, rel=1e-10)
+    for j in range(4):
+        for step in (1.001, 0.999):
+            moved = scaled.copy()
+            moved[j] *= step
+            assert lt.ParetoNBDFitter._negative_log_likelihood(moved, *args) > best
+
+
+def test_penalised_bgbb_and_gamma_gamma_equal_lifetimes(donations):
+    theirs = _lifetimes_fit(lt.BetaGeoBetaBinomFitter(penalizer_coef=0.1), donations["frequency"],
+                            donations["recency"], donations["periods"], donations["weights"])
+    ours = clt.BetaGeoBetaBinomFitter(penalizer_coef=0.1).fit(donations["frequency"], donations["recency"],
+                                                              donations["periods"], donations["weights"])
+    same(ours.params_, theirs.params_, rel=FIT_REL)
+    money = clt.datasets.load_cdnow_summary_data_with_monetary_value()
+    rep = money[money["frequency"] > 0]
+    theirs = _lifetimes_fit(lt.GammaGammaFitter(penalizer_coef=0.01), rep["frequency"], rep["monetary_value"])
+    ours = clt.GammaGammaFitter(penalizer_coef=0.01).fit(rep["frequency"], rep["monetary_value"])
+    same(ours.params_, theirs.params_, rel=FIT_REL)
+    same(ours.standard_errors_, theirs.standard_errors_, rel=FIT_REL)
+
+
+def test_unfitted_repr_and_errors_equal_lifetimes():
+    for name in ("BetaGeoFitter", "ModifiedBetaGeoFitter", "ParetoNBDFitter", "BetaGeoBetaBinomFitter", "GammaGammaFitter"):
+        assert repr(getattr(clt, name)()) == repr(getattr(lt, name)())
+        assert getattr(clt, name)(penalizer_coef=0.3).penalizer_coef == 0.3
