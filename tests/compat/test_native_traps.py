@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cvm.errors import CvmError, NotFittedError, SchemaError
-from cvm.models import BGBB, BGNBD, GammaGamma, ParetoNBD
+from cvm.models import BGBB, BGNBD, GammaGamma
 
 lt = pytest.importorskip("lifetimes")
 
