@@ -498,12 +498,7 @@ def _quarantine_lines(con: Any, figures: dict[str, Any]) -> list[HealthLine]:
     if not _has_table(con, "quarantine"):
         figures.update(quarantined=0, quarantine_by_kind={})
         return [HealthLine("no_quarantine", "ok", {})]
-    stored = con.execute("SELECT reason, count(*) FROM quarantine GROUP BY reason").fetchall()
-    kinds: dict[str, list] = {}  # English kind -> [rows, one stored reason of that kind]
-    for reason, n in stored:
-        kind = reason_kind(reason) or ""
-        entry = kinds.setdefault(kind, [0, reason])
-        entry[0] += int(n)
+    kinds = _quarantine_kinds(con)  # English kind -> [rows, one stored reason of that kind]
     total = sum(n for n, _ in kinds.values())
     ordered = sorted(kinds.items(), key=lambda kv: (-kv[1][0], kv[0]))
     figures.update(quarantined=int(total), quarantine_by_kind={k: v[0] for k, v in ordered})
@@ -511,6 +506,32 @@ def _quarantine_lines(con: Any, figures: dict[str, Any]) -> list[HealthLine]:
         return [HealthLine("no_quarantine", "ok", {})]
     return [HealthLine("quarantine", "warning", {"rows": int(total)})] + [
         HealthLine("quarantine_kind", "detail", {"rows": n, "reason": reason or ""}) for _, (n, reason) in ordered]
+
+
+def _quarantine_kinds(con: Any) -> dict[str, list]:
+    """Rows in quarantine per English kind of reason, with one stored reason of each kind.
+
+    The kinds are computed in SQL (:func:`cvm.data.reasons.reason_kind_sql`) over the distinct
+    reasons; each kind's sample reason is checked against :func:`reason_kind` in Python, and if a
+    pattern cannot be used in SQL or the two disagree, the distinct reasons are grouped in Python.
+    """
+    import duckdb
+
+    from cvm.data.reasons import reason_kind_sql
+
+    distinct = "SELECT reason, count(*) AS n FROM quarantine GROUP BY reason"
+    try:
+        grouped = con.execute(f"SELECT {reason_kind_sql('reason')} AS kind, sum(n), min(reason) FROM ({distinct}) "
+                              f"GROUP BY kind").fetchall()
+        if all((reason_kind(reason) or "") == (kind or "") for kind, _, reason in grouped):
+            return {kind or "": [int(n), reason] for kind, n, reason in grouped}
+    except duckdb.Error:
+        pass
+    kinds: dict[str, list] = {}
+    for reason, n in con.execute(distinct).fetchall():
+        entry = kinds.setdefault(reason_kind(reason) or "", [0, reason])
+        entry[0] += int(n)
+    return kinds
 
 
 def _run_lines(con: Any, figures: dict[str, Any], run_id: str | None) -> list[HealthLine]:
@@ -522,7 +543,7 @@ def _run_lines(con: Any, figures: dict[str, Any], run_id: str | None) -> list[He
             raise WorkspaceError.coded("nothing_scored")
         return []
     cur = con.execute("SELECT * FROM score_runs " + ("WHERE run_id = ? " if run_id else "")
-                      + "ORDER BY as_of DESC, created DESC, run_id DESC LIMIT 1", [run_id] if run_id else [])
+                      + "ORDER BY as_of DESC NULLS LAST, created DESC NULLS LAST, run_id DESC LIMIT 1", [run_id] if run_id else [])
     row = cur.fetchone()
     if row is None and run_id:
         from cvm.errors import SchemaError
