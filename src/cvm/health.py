@@ -13,9 +13,9 @@ render the same lines with :meth:`HealthLine.text` in English or Dutch. The word
 :data:`SENTENCES` (:class:`cvm.messages.Message` entries, rendered by :func:`cvm.messages.render`);
 numbers, money and dates are written in the reader's locale (Babel: ``en_GB``, ``nl_NL``).
 
-Everything is counted in SQL over the workspace (two scans of ``transactions``, one grouped by
-customer; one scan of a scoring run): nothing loops over rows in Python. Quarantine reasons are
-grouped in SQL by their stored text; only the distinct reasons are grouped by kind in Python.
+Everything is counted in SQL over the workspace (three scans of ``transactions``, one of them grouped
+by customer; one scan of a scoring run): nothing loops over rows in Python. Quarantine reasons are
+grouped by kind in SQL too, with the reasons' own patterns (:func:`cvm.data.reasons.reason_kind_sql`).
 
 The thresholds
 --------------
@@ -328,7 +328,7 @@ class DataHealth:
     ``one_time_share``, ``first_on_last_day``, ``ingest`` (when given) and ``run`` (after a
     scoring run: ``run_id``, ``as_of``, ``model``, ``customers``, ``prospects``,
     ``fit_left_out``, ``spend_fitted_on``, ``spend_left_out``, ``spend_left_out_examples``,
-    ``one_time``, ``clv_not_finite``, ``clv_distinct``, ``clv_max``, ``notes``).
+    ``one_time``, ``clv_not_finite``, ``clv_min``, ``clv_max``, ``notes``).
     """
 
     figures: dict[str, Any]
@@ -435,27 +435,29 @@ def _day(value: Any) -> str | None:
 
 
 def _transaction_lines(con: Any, figures: dict[str, Any], today: dt.date) -> list[HealthLine]:
-    """The lines about ``transactions``: two scans, the second grouped by customer."""
+    """The lines about ``transactions``: two plain scans (the second needs the first's median), one grouped by customer."""
     floor = dt.datetime.combine(PLAUSIBLE_FROM, dt.time())
     after_today = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
-    (rows, first, last, early, earliest, future, latest, median, largest_purchase) = con.execute(
-        "SELECT count(*), min(ts), max(ts), count(*) FILTER (WHERE ts < ?), min(ts), "
-        "count(*) FILTER (WHERE ts >= ?), max(ts), median(abs(amount)) FILTER (WHERE amount <> 0), "
+    (rows, first, last, early, future, returns, median, largest_purchase) = con.execute(
+        "SELECT count(*), min(ts), max(ts), count(*) FILTER (WHERE ts < ?), count(*) FILTER (WHERE ts >= ?), "
+        "count(*) FILTER (WHERE amount < 0), median(abs(amount)) FILTER (WHERE amount <> 0), "
         "max(amount) FILTER (WHERE amount > 0) FROM transactions", [floor, after_today]).fetchone()
+    earliest, latest = first, last
     last_day = last.date() if isinstance(last, dt.datetime) else last
     limit = None if median is None else OUTLIER_FACTOR * float(median)
-    (customers, only_returns, buyers, one_time, first_on_last, with_returns, returns, outliers, largest,
-     large_returns) = con.execute(
-        "WITH c AS (SELECT customer_id, min(CAST(ts AS DATE)) FILTER (WHERE amount >= 0) AS first_day, "
-        "max(CAST(ts AS DATE)) FILTER (WHERE amount >= 0) AS last_day, count(*) FILTER (WHERE amount < 0) AS returns, "
-        "count(*) FILTER (WHERE abs(amount) > ?) AS outliers, arg_max(amount, abs(amount)) AS largest, "
-        "count(*) FILTER (WHERE amount < 0 AND -amount > ?) AS large_returns "
+    outliers, largest, large_returns = con.execute(
+        "SELECT count(*) FILTER (WHERE abs(amount) > ?), arg_max(amount, abs(amount)) FILTER (WHERE abs(amount) > ?), "
+        "count(*) FILTER (WHERE amount < 0 AND -amount > ?) FROM transactions",
+        [limit, limit, largest_purchase]).fetchone()
+    # per customer: the first and last day with a purchase (a non-negative amount), and whether they returned something
+    (customers, only_returns, buyers, one_time, first_on_last, with_returns) = con.execute(
+        "WITH c AS (SELECT customer_id, min(ts) FILTER (WHERE amount >= 0) AS first_ts, "
+        "max(ts) FILTER (WHERE amount >= 0) AS last_ts, bool_or(amount < 0) AS returned "
         "FROM transactions GROUP BY customer_id) "
-        "SELECT count(*), count(*) FILTER (WHERE first_day IS NULL), count(*) FILTER (WHERE first_day IS NOT NULL), "
-        "count(*) FILTER (WHERE first_day = last_day), count(*) FILTER (WHERE first_day = ?), "
-        "count(*) FILTER (WHERE returns > 0), coalesce(sum(returns), 0), coalesce(sum(outliers), 0), "
-        "arg_max(largest, abs(largest)) FILTER (WHERE outliers > 0), coalesce(sum(large_returns), 0) FROM c",
-        [limit, largest_purchase, last_day]).fetchone()
+        "SELECT count(*), count(*) FILTER (WHERE first_ts IS NULL), count(*) FILTER (WHERE first_ts IS NOT NULL), "
+        "count(*) FILTER (WHERE CAST(first_ts AS DATE) = CAST(last_ts AS DATE)), "
+        "count(*) FILTER (WHERE CAST(first_ts AS DATE) = ?), count(*) FILTER (WHERE returned) FROM c",
+        [last_day]).fetchone()
     figures.update({
         "transactions": int(rows), "customers": int(customers), "first": _day(first), "last": _day(last),
         "plausible_from": PLAUSIBLE_FROM.isoformat(), "today": today.isoformat(),
@@ -554,13 +556,13 @@ def _run_lines(con: Any, figures: dict[str, Any], run_id: str | None) -> list[He
     run = dict(zip([d[0] for d in cur.description], row))
     columns = _columns(con, "scores")
     bought = "coalesce(n_transactions, 0) > 0" if "n_transactions" in columns else "probability_alive IS NOT NULL"
-    (customers, prospects, fit_left_out, spend_fit, spend_left_out, one_time, not_finite, distinct, top) = con.execute(
+    (customers, prospects, fit_left_out, spend_fit, spend_left_out, one_time, not_finite, low, top) = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE NOT ({bought})), count(*) FILTER (WHERE {bought} AND T = 0), "
         f"count(*) FILTER (WHERE {bought} AND frequency > 0 AND monetary_value > 0), "
         f"count(*) FILTER (WHERE {bought} AND frequency > 0 AND NOT coalesce(monetary_value > 0, false)), "
         f"count(*) FILTER (WHERE {bought} AND frequency = 0), "
         f"count(*) FILTER (WHERE {bought} AND (clv IS NULL OR NOT isfinite(clv))), "
-        f"count(DISTINCT clv) FILTER (WHERE {bought}), max(clv) FILTER (WHERE {bought} AND isfinite(clv)) "
+        f"min(clv) FILTER (WHERE {bought} AND isfinite(clv)), max(clv) FILTER (WHERE {bought} AND isfinite(clv)) "
         f"FROM scores WHERE run_id = ?", [run["run_id"]]).fetchone()
     examples = [r[0] for r in con.execute(
         f"SELECT customer_id FROM scores WHERE run_id = ? AND {bought} AND frequency > 0 "
@@ -572,7 +574,7 @@ def _run_lines(con: Any, figures: dict[str, Any], run_id: str | None) -> list[He
         "run_id": run["run_id"], "as_of": _day(run.get("as_of")), "model": run.get("model"), "customers": int(customers),
         "prospects": int(prospects), "fit_left_out": int(fit_left_out), "spend_fitted_on": int(spend_fit),
         "spend_left_out": int(spend_left_out), "spend_left_out_examples": examples, "one_time": int(one_time),
-        "clv_not_finite": int(not_finite), "clv_distinct": int(distinct),
+        "clv_not_finite": int(not_finite), "clv_min": None if low is None else float(low),
         "clv_max": None if top is None else float(top), "notes": notes,
     }
     reason_values = run.get("model_reason_values")
@@ -598,8 +600,9 @@ def _run_lines(con: Any, figures: dict[str, Any], run_id: str | None) -> list[He
                                                               "more": int(spend_left_out) - len(examples)}))
     if not_finite:
         lines.append(HealthLine("clv_not_finite", "warning", {"customers": int(not_finite)}))
-    if buyers > 1 and distinct == 1 and top is not None:
-        lines.append(HealthLine("clv_constant", "warning", {"customers": buyers, "clv": float(top)}))
+    if buyers - int(not_finite) > 1 and top is not None and low == top:
+        lines.append(HealthLine("clv_constant", "warning", {"customers": buyers - int(not_finite),
+                                                            "clv": float(top)}))
     elif buyers and top is not None and top < 0.01:
         lines.append(HealthLine("clv_negligible", "warning", {"clv": float(top)}))
     lines += [HealthLine("run_note", "info", {"note": note}) for note in notes]
