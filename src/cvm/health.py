@@ -380,7 +380,7 @@ def data_health(ws: Any, ingest: Any = None, run_id: str | None = None, scored: 
     ----------
     ingest
         An :class:`~cvm.data.warehouse.IngestReport` (or its ``to_dict()``) of the ingest just made: its
-        counts (and ``changed`` when the report has it) become the first line. Ingests are not
+        counts (and the orders it ``changed``, when there are any) become the first line. Ingests are not
         recorded in the workspace, so without it that line is left out.
     run_id
         The scoring run to describe; default the latest as-of date (the newest of that date).
@@ -401,7 +401,7 @@ def data_health(ws: Any, ingest: Any = None, run_id: str | None = None, scored: 
         if report.get("changed") is not None:
             counts["changed"] = int(report["changed"])
         figures["ingest"] = counts
-        lines.append(HealthLine("ingest_changed" if "changed" in counts else "ingest", "info", counts))
+        lines.append(HealthLine("ingest_changed" if counts.get("changed") else "ingest", "info", counts))
     has_rows = _has_table(con, "transactions") and con.execute("SELECT count(*) FROM (SELECT 1 FROM transactions "
                                                                "LIMIT 1)").fetchone()[0] > 0
     lines += _quarantine_lines(con, figures)

@@ -150,6 +150,18 @@ def test_the_sentences_in_english_and_dutch(health_ws):
     assert hints["dates_in_future"].startswith("Een datum in de toekomst verschuift de peildatum")
 
 
+def test_an_ingest_that_changed_orders_says_how_many(health_ws):
+    """A report that counts changed orders (rows_read = accepted + quarantined + duplicates + changed)."""
+    ws, _ = health_ws
+    report = {"rows_read": 10, "accepted": 5, "quarantined": 1, "duplicates": 2, "changed": 2}
+    line = data_health(ws, ingest=report, today=TODAY).lines[0]
+    assert line.text("en")[0] == ("This ingest read 10 rows: 5 accepted, 1 quarantined, 2 already in the workspace, "
+                                  "2 changed an order already there (the newer row counts).")
+    assert line.text("nl")[0].endswith("2 wijzigden een bestaande order (de nieuwste regel telt).")
+    # none changed: the plain sentence
+    assert data_health(ws, ingest={**report, "changed": 0}, today=TODAY).lines[0].code == "ingest"
+
+
 def test_a_clean_workspace_says_so_and_an_empty_one_says_what_to_do(tmp_path):
     with Workspace.open(tmp_path / "empty") as ws:
         summary = data_health(ws, today=TODAY)
