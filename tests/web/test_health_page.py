@@ -77,3 +77,21 @@ def test_the_data_page_shows_the_summary_in_english(health_server):
     assert texts[0] == "1 row is in quarantine and not used." and texts[1] == "1 × unparseable date in column datum"
     assert "26.7% of customers (8 of 30) bought on one day only." in texts
     assert "1 customer has only returns and no purchase." in texts
+
+
+def test_an_upload_on_the_page_updates_the_summary(health_server):
+    """After an upload (a second customer with only a return), the page counts again: 2 customers, 75 rows."""
+    from tests.web.conftest import csrf_of
+
+    with httpx.Client(base_url=health_server.url, timeout=60) as client:
+        assert login(client, "analyst").status_code == 303
+        page = client.get("/data", params={"lang": "nl"})
+        sent = client.post("/data/upload", data={"csrf_token": csrf_of(page.text), "kind": "transactions"},
+                           files={"file": ("retour2.csv", "klant;datum;bedrag\nK950;02-03-2023;-2,00\n".encode())})
+        assert sent.status_code == 303, sent.text
+        job = health_server.app.state.web.jobs.wait(sent.headers["location"].split("job=")[1], timeout=60)
+        assert job.status == "done"
+        html = client.get(sent.headers["location"]).text
+    texts = texts_of(html[html.index('<ul class="health" id="health">'):].split("</ul>")[0])
+    assert "2 klanten hebben alleen retouren en geen aankoop." in texts
+    assert any(t.startswith("De werkruimte bevat 75 transacties van 32 klanten") for t in texts), texts
