@@ -296,15 +296,20 @@ def _in_words(value: Any, words: Mapping[str, str]) -> Any:
     return words.get(str(value), value)
 
 
-def render(code: str, values: Mapping[str, Any] | None, language: str) -> tuple[str, str | None]:
+def render(code: str, values: Mapping[str, Any] | None, language: str,
+           catalogue: Mapping[str, Message] | None = None) -> tuple[str, str | None]:
     """The message and hint of ``code`` in ``language`` (``en`` or ``nl``) with ``values`` filled in.
+
+    ``catalogue`` is where ``code`` is looked up: the errors' :data:`CATALOGUE` by default;
+    other sentences in two languages (the data-health summary's, :mod:`cvm.health`) keep
+    their own catalogue of :class:`Message` entries and render through here the same way.
 
     Raises
     ------
     KeyError
         ``code`` is not in the catalogue, or a placeholder has no value.
     """
-    entry = CATALOGUE[code]
+    entry = (CATALOGUE if catalogue is None else catalogue)[code]
     language = "nl" if language == "nl" else "en"
     given = dict(values or {})
     if entry.derive is not None:

@@ -6,6 +6,7 @@ import typer
 
 from cvm.cli.admin_commands import settings, token_create, users_add, version
 from cvm.cli.data_commands import ingest, quarantine, run
+from cvm.cli.health_commands import health
 from cvm.cli.model_commands import backtest, fit, formula
 from cvm.cli.question_commands import cohorts, concentration, invest, migration, receivables, segments
 from cvm.cli.report_commands import demo, report, serve
@@ -26,7 +27,7 @@ app.add_typer(token_app, name="token")
 
 
 for command in (
-    ingest, quarantine, fit, formula, backtest, score, run, customers, customer, concentration, segments,
+    ingest, quarantine, health, fit, formula, backtest, score, run, customers, customer, concentration, segments,
     migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
 ):
     app.command()(command)

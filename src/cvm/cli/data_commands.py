@@ -11,9 +11,11 @@ from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, TimeUnitOpt,
     WorkspaceOpt, parse_date, parse_mapping,
 )
+from cvm.cli.health_commands import print_health
 from cvm.cli.output import check_out, emit_json, frame_table, out, write_frame
 from cvm.cli.workspace import open_workspace, writing_workspace
 from cvm.errors import SchemaError
+from cvm.health import data_health
 
 
 def ingest(
@@ -36,8 +38,9 @@ def ingest(
     with writing_workspace(workspace, keep=not dry_run) as ws:
         report = ws.ingest(path, kind=kind, mapping=mapping, dry_run=dry_run, **options)
     payload = report.to_dict()
+    summary = None if dry_run else data_health(ws, ingest=report, scored=False)
     if as_json:
-        emit_json(payload)
+        emit_json(payload if summary is None else {**payload, "health": summary.to_dict(ws.settings.language)})
         return
     preview = payload.pop("preview", None)
     detected = payload.pop("detected", None) or {}
@@ -61,6 +64,8 @@ def ingest(
         out.print(f"  quarantined: {count:,} × {reason}", highlight=False)
     if payload["quarantined"]:
         out.print(f"see every rejected line: cvm quarantine --workspace {workspace}")
+    if summary is not None:
+        print_health(summary, ws.settings.language)
 
 
 def quarantine(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:

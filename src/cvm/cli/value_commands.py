@@ -10,6 +10,7 @@ from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, MarginOpt, ModelOpt, OutOpt, TimeUnitOpt,
     WorkspaceOpt, parse_date,
 )
+from cvm.cli.health_commands import print_health
 from cvm.cli.output import check_out, emit_json, format_value, frame_table, out, write_frame
 from cvm.cli.workspace import open_workspace
 from cvm.errors import SchemaError
@@ -27,6 +28,7 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
+    from cvm.health import data_health
     from cvm.value import score_customers
 
     check_out(out_file)
@@ -45,14 +47,16 @@ def score(
         "total_clv": float(scores["clv"].sum()),
         "out": str(out_file) if out_file else None,
     }
+    summary = data_health(ws, run_id=scores.attrs.get("run_id"))
     if as_json:
-        emit_json(payload)
+        emit_json({**payload, "health": summary.to_dict(ws.settings.language)})
         return
     shown = scores[[c for c in CUSTOMER_COLUMNS if c in scores.columns]]  # --json and --out give every column
     out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
     out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
     if out_file:
         out.print(f"written to {out_file}")
+    print_health(summary, ws.settings.language)
 
 
 #: what a person sees of the scored list; --json and --out give every column

@@ -79,3 +79,52 @@ def reason_kind(reason: str | None, language: str = "en", label: Callable[[str],
     # the value groups become a marker, and the sentence is cut where the first one begins
     groups = found.groups()[:known.kind_groups] + ("\x00",) * (len(found.groups()) - known.kind_groups)
     return _render(known, groups, language, label).split("\x00")[0].rstrip(": ").rstrip()
+
+
+def _kind_group_start(source: str, k: int) -> int | None:
+    """Index in a pattern's source where its ``k``-th capturing group (1-based) opens, or None."""
+    seen, i, in_class = 0, 0, False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(" and (not source.startswith("(?", i) or source.startswith("(?P<", i)):
+            seen += 1
+            if seen == k:
+                return i
+        i += 1
+    return None
+
+
+def reason_kind_sql(column: str = "reason") -> str:
+    """SQL for the English :func:`reason_kind` of the stored reason in ``column`` (DuckDB, RE2 patterns).
+
+    Counting rejections per kind in SQL keeps a quarantine of millions of different values out
+    of Python. Each known reason's pattern is used as it is; the kind is the text its value groups
+    do not cover (``regexp_extract`` of the pattern with the kind part wrapped in one group), and a
+    reason no pattern knows is its own kind, as in :func:`reason_kind`.
+    """
+    from cvm.data.validate import quote_literal
+
+    cases = []
+    for known in _REASONS:
+        source = known.pattern.pattern
+        flags = "(?s)" if known.pattern.flags & re.S else ""
+        # the pattern's literal beginning: a cheap test before the regular expression
+        literal = re.match(r"\^((?:[^\\()\[\].*+?{}|$^]|\\[()\[\].*+?{}|$^\\ ])*)", source)
+        guard = re.sub(r"\\(.)", r"\1", literal.group(1)) if literal else ""
+        test = (f"starts_with({column}, {quote_literal(guard)}) AND " if guard else "") + \
+            f"regexp_matches({column}, {quote_literal(flags + source)})"
+        start = _kind_group_start(source, known.kind_groups + 1)
+        if start is None:  # the whole sentence is the kind
+            cases.append(f"WHEN {test} THEN {column}")
+            continue
+        head = source[:start].removeprefix("^")
+        wrapped = f"{flags}^({head}){source[start:]}"
+        cases.append(f"WHEN {test} THEN rtrim(rtrim(regexp_extract({column}, {quote_literal(wrapped)}, 1), ': '))")
+    return f"CASE {' '.join(cases)} ELSE {column} END" if cases else column

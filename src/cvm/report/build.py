@@ -45,6 +45,8 @@ class Block:
     title: str = ""
     text: str = ""
     rows: list[tuple[str, str]] = field(default_factory=list)
+    #: sentences of a ``lines`` block: dicts with ``level``, ``text`` and ``hint``
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -242,6 +244,18 @@ def _overview(b: ReportBuilder, s: Section) -> None:
         (fmt.t("valuation_model"), str(scores.attrs.get("model", ""))),
     ]
     s.blocks.append(b.key_figures(rows))
+
+
+def _data_health(b: ReportBuilder, s: Section) -> None:
+    """The data-health summary (:mod:`cvm.health`) of the data and of the valuation this report shows."""
+    from cvm.health import data_health
+
+    try:
+        run_id = b.scores().attrs.get("run_id")
+    except CvmError:  # nothing can be valued: the summary still describes the data
+        run_id = None
+    summary = data_health(b.ws, run_id=run_id, scored=run_id is not None)
+    s.blocks.append(Block("lines", items=summary.sentences(b.fmt.language)))
 
 
 def _data_quality(b: ReportBuilder, s: Section) -> None:
@@ -555,6 +569,7 @@ def _network(b: ReportBuilder, s: Section) -> None:
 
 SECTIONS: list[tuple[str, Callable[[ReportBuilder, Section], None], str | None]] = [
     ("overview", _overview, "overview_intro"),
+    ("data_health", _data_health, "data_health_intro"),
     ("data_quality", _data_quality, "data_quality_intro"),
     ("model_fit", _model_fit, "model_fit_intro"),
     ("backtest", _backtest, None),

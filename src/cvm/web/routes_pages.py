@@ -594,7 +594,20 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
                                                                  "quarantined", "duplicates")]
     context["max_upload_mb"] = state.config.max_upload_bytes / (1024 * 1024)
     context["upload_types"] = state.config.upload_types
+    context["health"] = _health_lines(state, fmt)
     return render(request, "data.html", **context)
+
+
+def _health_lines(state, fmt) -> list[dict[str, Any]]:
+    """The data-health summary (:mod:`cvm.health`) of the data and the dashboard's latest valuation, in the page's
+    language; computed once until the data change (it reads the whole workspace)."""
+    from cvm.health import data_health
+
+    def compute():
+        run = lookups.latest_run(state.cursor())
+        return data_health(state.workspace(), run_id=run["run_id"] if run else None, scored=run is not None)
+
+    return state.cached("health", compute, ttl=600.0).sentences(fmt.language)
 
 
 def _date_pattern(pattern: str, fmt) -> str:
