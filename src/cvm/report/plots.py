@@ -64,8 +64,39 @@ def plain_text_figure(fig: Any) -> Any:
     markup. A ``go.Figure`` gives a new ``go.Figure``; a dict a new dict.
     """
     if hasattr(fig, "to_plotly_json"):
-        return _go().Figure(_plain(fig.to_plotly_json()))
+        for trace in fig.data:
+            _plain_object(trace)
+        _plain_object(fig.layout)
+        return fig
     return _plain(fig)
+
+
+def _plain_object(obj: Any) -> None:
+    """:func:`plain_text` on every text of a plotly object, in place (arrays stay arrays)."""
+    from plotly.basedatatypes import BasePlotlyType
+
+    for key in list(obj.to_plotly_json()):
+        if key in _TEMPLATE_KEYS or key == "type":
+            continue
+        value = obj[key]
+        if isinstance(value, BasePlotlyType):
+            _plain_object(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], BasePlotlyType):
+            for item in value:
+                _plain_object(item)
+        elif _has_markup(value):
+            obj[key] = _plain(value)
+
+
+def _has_markup(value: Any) -> bool:
+    """True when a string, or a list or array of strings, holds ``&``, ``<`` or ``>``."""
+    if isinstance(value, str):
+        return "&" in value or "<" in value or ">" in value
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "OU" and any(_has_markup(v) for v in value.ravel().tolist())
+    if isinstance(value, (list, tuple)):
+        return any(_has_markup(v) for v in value)
+    return False
 
 
 def _plain(value: Any, key: str | None = None) -> Any:

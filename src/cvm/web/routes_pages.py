@@ -123,10 +123,10 @@ def login_submit(
 
 def _throttled(request: Request, next_path: str, seconds: int) -> Response:
     """HTTP 429 on the login page: how long to wait, in the page's language, and ``Retry-After``."""
-    from cvm.messages import render as words
+    from cvm.messages import localize
     from cvm.web.deps import language_of
 
-    message, hint = words("login_throttled", {"seconds": seconds}, language_of(request))
+    message, hint = localize(AuthError.coded("login_throttled", seconds=seconds), language_of(request))
     response = render_login(request, status_code=429, next_path=next_path, error=message, error_hint=hint)
     response.headers["retry-after"] = str(seconds)
     return response
