@@ -33,6 +33,7 @@ import hmac
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -368,17 +369,31 @@ def end_session(con: Any, key: str) -> None:
 
 def end_sessions(con: Any, name: str, keep: str | None = None) -> int:
     """End every session of user ``name`` except the session key ``keep``; return how many ended."""
+    import duckdb
+
     kept = session_id(keep) if keep else ""
     count = con.execute("SELECT count(*) FROM sessions WHERE user_name = ? AND id <> ?", [name, kept]).fetchone()[0]
-    con.execute("DELETE FROM sessions WHERE user_name = ? AND id <> ?", [name, kept])
+    for attempt in range(5):  # a request touching one of these sessions at this moment is a write conflict: retry
+        try:
+            con.execute("DELETE FROM sessions WHERE user_name = ? AND id <> ?", [name, kept])
+            break
+        except duckdb.TransactionException:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return int(count)
 
 
 def purge_sessions(con: Any, idle_seconds: float, max_seconds: float) -> None:
     """Delete the sessions that have timed out (run at each login, so the table stays small)."""
+    import duckdb
+
     now = _now()
-    con.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
-                [now - timedelta(seconds=idle_seconds), now - timedelta(seconds=max_seconds)])
+    try:
+        con.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
+                    [now - timedelta(seconds=idle_seconds), now - timedelta(seconds=max_seconds)])
+    except duckdb.TransactionException:  # another request is ending one of them right now: next login purges
+        pass
 
 
 # --------------------------------------------------------------------------- workspace-level helpers (CLI)

@@ -162,8 +162,19 @@ def account_password(
     check_csrf(request, csrf_token)
     if user.via != "session":
         raise Forbidden("an API token has no password")
+    keys = ("user:" + user.name, "addr:" + (client_address(request) or "?"))
+    wait = state.throttle.retry_after(*keys)
+    if wait:  # guessing the current password from a borrowed session is throttled like a login
+        response = render(request, "account.html", status_code=429, changed=False,
+                          error=describe(AuthError.coded("login_throttled", seconds=wait), get_formatter(request).language))
+        response.headers["retry-after"] = str(wait)
+        return response
     try:
-        auth.login(state.cursor(), user.name, current_password)
+        try:
+            auth.login(state.cursor(), user.name, current_password)
+        except AuthError:
+            state.throttle.failed(*keys)
+            raise
         keep = (state.session_data(request) or {}).get("s")
         auth.change_password(state.cursor(), user.name, new_password, keep_session=keep)
     except AuthError:
