@@ -280,10 +280,10 @@ CATALOGUE: dict[str, Message] = {
     "user_name_invalid": Message(
         "the user name '{name}' cannot be used: {reason}",
         "De gebruikersnaam '{name}' kan niet worden gebruikt: {reason}.",
-        "use letters, digits, spaces, dots, dashes, underscores or @ (no '/' and no control characters), "
-        "at most 100 characters",
-        "Gebruik letters, cijfers, spaties, punten, streepjes, liggende streepjes of @ (geen '/' en geen "
-        "stuurtekens), hoogstens 100 tekens."),
+        "choose a name without '/' or '\\' and without control characters (tabs, new lines), "
+        "at most 100 characters, e.g. eva.jansen",
+        "Kies een naam zonder '/' of '\\' en zonder stuurtekens (tabs, nieuwe regels), hoogstens 100 tekens, "
+        "bijvoorbeeld eva.jansen."),
     "user_not_found": Message(
         "there is no user '{name}'",
         "Er is geen gebruiker '{name}'.",

@@ -60,7 +60,10 @@ class MatrixWeights(BaseModel):
 
 
 class ServerSettings(BaseModel):
-    """How ``cvm serve`` runs and how long access lasts (read when the server starts; its options win).
+    """How ``cvm serve`` runs and how long access lasts (``cvm serve``'s options win over these).
+
+    The session timeouts apply to every request of a running server; the rest is
+    read when the server starts.
 
     Sessions end after ``session_idle_minutes`` without a request and at the latest
     ``session_max_hours`` after the login. Failed logins wait longer from the

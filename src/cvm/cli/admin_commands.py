@@ -225,12 +225,22 @@ def _print_rows(rows: list[dict[str, Any]], columns: list[str], empty: str) -> N
     if not rows:
         out.print(empty)
         return
+    from datetime import datetime
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "–"
+        if isinstance(value, datetime):  # to the second: the microseconds are noise here
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, str) and not value.isprintable():
+            return escape(repr(value)[1:-1])
+        return escape(format_value(value))
+
     table = Table(header_style="bold")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[escape(repr(v)[1:-1]) if isinstance(v, str) and not v.isprintable() else
-                        escape(format_value(v)) if v is not None else "–" for v in (row.get(c) for c in columns)])
+        table.add_row(*[cell(row.get(c)) for c in columns])
     out.print(table)
 
 
