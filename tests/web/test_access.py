@@ -119,7 +119,9 @@ def test_logout_ends_the_session_and_the_old_cookie_opens_nothing(tmp_path, serv
     with httpx.Client(base_url=server.url) as client:
         assert login(client, "analyst").status_code == 303
         cookie = client.cookies["cvm_session"]
-        csrf = form_csrf(client, "/settings")
+        settings_page = client.get("/settings").text
+        csrf = csrf_of(settings_page)
+        assert 'name="margin"' in settings_page and 'name="server.' not in settings_page  # serving is the admin's
         assert client.get("/api/me").json() == {"name": "analyst", "role": "analyst", "via": "session"}
         # the cookie can save settings while the session lives (so the refusal below is the logout's doing)
         assert client.post("/settings", data={"csrf_token": csrf, "margin": "0.31"}).status_code == 303
@@ -437,7 +439,7 @@ def test_secure_cookies_and_proxy_headers(tmp_path):
     finally:
         plain.stop()
 
-    secure = ServeProcess(ws, "--secure-cookies")
+    secure = ServeProcess(ws, "--secure-cookies", "--workers", "1")
     try:
         assert httpx.get(secure.url + "/health").headers["strict-transport-security"].startswith("max-age=31536000")
         assert "; secure" in session_cookie_header(secure.url).lower()
