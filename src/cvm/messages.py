@@ -276,6 +276,50 @@ CATALOGUE: dict[str, Message] = {
         "U kunt uzelf niet verwijderen.",
         "ask another admin",
         "Vraag het aan een andere beheerder."),
+    # ---------------------------------------------------------------- access: users, tokens, logins, uploads
+    "user_name_invalid": Message(
+        "the user name '{name}' cannot be used: {reason}",
+        "De gebruikersnaam '{name}' kan niet worden gebruikt: {reason}.",
+        "choose a name without '/' or '\\' and without control characters (tabs, new lines), "
+        "at most 100 characters, e.g. eva.jansen",
+        "Kies een naam zonder '/' of '\\' en zonder stuurtekens (tabs, nieuwe regels), hoogstens 100 tekens, "
+        "bijvoorbeeld eva.jansen."),
+    "user_not_found": Message(
+        "there is no user '{name}'",
+        "Er is geen gebruiker '{name}'.",
+        "see the users with: cvm users list",
+        "Bekijk de gebruikers met: cvm users list."),
+    "token_not_found": Message(
+        "no API token has the name or id '{token}'",
+        "Geen API-sleutel heeft de naam of het id '{token}'.",
+        "see the tokens with: cvm token list",
+        "Bekijk de sleutels met: cvm token list."),
+    "token_name_ambiguous": Message(
+        "{count} tokens are named '{token}'",
+        "{count} sleutels heten '{token}'.",
+        "revoke one by its id: {ids}",
+        "Trek er één in met het id: {ids}."),
+    "token_expiry_invalid": Message(
+        "'{text}' is not an expiry",
+        "'{text}' is geen vervaldatum.",
+        "give a period such as 30d, 12h or 8w, or a date in the future such as 2027-01-31",
+        "Geef een termijn zoals 30d, 12h of 8w, of een datum in de toekomst zoals 2027-01-31."),
+    "login_throttled": Message(
+        "too many failed logins: try again in {seconds} seconds",
+        "Te veel mislukte aanmeldpogingen: probeer het over {seconds} seconden opnieuw.",
+        "after repeated failures an account and an address wait longer each time, and are locked for a while",
+        "Na herhaalde mislukte pogingen moeten een account en een adres steeds langer wachten, en worden ze een "
+        "tijd geblokkeerd."),
+    "upload_too_large": Message(
+        "the upload is larger than this server accepts ({limit} MB)",
+        "Het bestand is groter dan deze server aanneemt ({limit} MB).",
+        "split the file or ask an admin to raise the limit (cvm serve --max-upload-mb)",
+        "Splits het bestand, of vraag een beheerder de grens te verhogen (cvm serve --max-upload-mb)."),
+    "password_wrong": Message(
+        "the current password is not right",
+        "Het huidige wachtwoord klopt niet.",
+        "type the password you logged in with",
+        "Typ het wachtwoord waarmee u zich hebt aangemeld."),
 }
 
 

@@ -59,6 +59,33 @@ class MatrixWeights(BaseModel):
         return self
 
 
+class ServerSettings(BaseModel):
+    """How ``cvm serve`` runs and how long access lasts (``cvm serve``'s options win over these).
+
+    The session timeouts apply to every request of a running server; the rest is
+    read when the server starts.
+
+    Sessions end after ``session_idle_minutes`` without a request and at the latest
+    ``session_max_hours`` after the login. Failed logins wait longer from the
+    ``login_delay_after``-th failure on and lock the account (or address) for
+    ``login_lockout_minutes`` after ``login_lockout_after`` failures
+    (:mod:`cvm.web.throttle`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    proxy_headers: bool = False
+    secure_cookies: bool = False
+    max_upload_mb: float = Field(200.0, gt=0, le=100_000)
+    workers: int = Field(2, ge=1, le=64)
+    session_idle_minutes: float = Field(60.0, gt=0)
+    session_max_hours: float = Field(12.0, gt=0)
+    login_delay_after: int = Field(3, ge=0)
+    login_lockout_after: int = Field(10, ge=1)
+    login_lockout_minutes: float = Field(15.0, gt=0)
+
+
 class Settings(BaseModel):
     """All workspace settings, validated.
 
@@ -91,6 +118,7 @@ class Settings(BaseModel):
     stage_rules: StageRules = Field(default_factory=StageRules)
     referral_decay: float = Field(0.5, ge=0, le=1)
     retention_cost_per_customer: float = Field(0.0, ge=0)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("tier_cutoffs")
     @classmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from cvm.cli.admin_commands import settings, token_create, users_add, version
+from cvm.cli.admin_commands import (
+    audit_log, settings, token_create, token_list, token_revoke, users_add, users_list, users_passwd, users_remove, version,
+)
 from cvm.cli.data_commands import ingest, quarantine, run
 from cvm.cli.health_commands import health
 from cvm.cli.model_commands import backtest, fit, formula
@@ -31,5 +33,11 @@ for command in (
     migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
 ):
     app.command()(command)
+app.command("audit")(audit_log)
 users_app.command("add")(users_add)
+users_app.command("list")(users_list)
+users_app.command("remove")(users_remove)
+users_app.command("passwd")(users_passwd)
 token_app.command("create")(token_create)
+token_app.command("list")(token_list)
+token_app.command("revoke")(token_revoke)

@@ -34,7 +34,91 @@ def _go():
     return go
 
 
+#: keys whose strings are Plotly's own instructions, not text to show: left as they are
+_TEMPLATE_KEYS = frozenset({"hovertemplate", "texttemplate", "template", "hovertemplatesrc"})
+
+
+def plain_text(value: Any) -> Any:
+    """A label made plain text for plotly.js: ``&``, ``<`` and ``>`` as entities (other values unchanged).
+
+    plotly.js draws trace names, categories, hover texts and titles as a small
+    HTML dialect (``<a href>``, ``<b>``, ``<br>``…) and turns the entities
+    ``&amp; &lt; &gt;`` back into characters *after* reading the tags
+    (``svg_text_utils.convertEntities``), so an escaped label is shown exactly as
+    written. A channel ``<a href="https://evil.example">Klik</a>`` is then text,
+    not a link.
+    """
+    if isinstance(value, str):
+        if "&" in value or "<" in value or ">" in value:
+            return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return value
+    return value
+
+
+def plain_text_figure(fig: Any) -> Any:
+    """Every text of a figure made plain with :func:`plain_text` (a figure dict, or a ``go.Figure``).
+
+    Walks the whole figure (traces, layout, annotations, axis tick texts, Sankey
+    labels, custom data): whatever comes from data is text, wherever plotly.js
+    shows it. Only hover and text templates, which cvm writes itself, keep their
+    markup. A ``go.Figure`` gives a new ``go.Figure``; a dict a new dict.
+    """
+    if hasattr(fig, "to_plotly_json"):
+        for trace in fig.data:
+            _plain_object(trace)
+        _plain_object(fig.layout)
+        return fig
+    return _plain(fig)
+
+
+def _plain_object(obj: Any) -> None:
+    """:func:`plain_text` on every text of a plotly object, in place (arrays stay arrays)."""
+    from plotly.basedatatypes import BasePlotlyType
+
+    for key in list(obj.to_plotly_json()):
+        if key in _TEMPLATE_KEYS or key == "type":
+            continue
+        value = obj[key]
+        if isinstance(value, BasePlotlyType):
+            _plain_object(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], BasePlotlyType):
+            for item in value:
+                _plain_object(item)
+        elif _has_markup(value):
+            obj[key] = _plain(value)
+
+
+def _has_markup(value: Any) -> bool:
+    """True when a string, or a list or array of strings, holds ``&``, ``<`` or ``>``."""
+    if isinstance(value, str):
+        return "&" in value or "<" in value or ">" in value
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "OU" and any(_has_markup(v) for v in value.ravel().tolist())
+    if isinstance(value, (list, tuple)):
+        return any(_has_markup(v) for v in value)
+    return False
+
+
+def _plain(value: Any, key: str | None = None) -> Any:
+    if key in _TEMPLATE_KEYS:
+        return value
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, dict):
+        return {k: _plain(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "OU":
+            return np.array([_plain(v) for v in value.ravel().tolist()], dtype=object).reshape(value.shape)
+        return value
+    if isinstance(value, pd.Series | pd.Index):
+        return _plain(value.to_numpy())
+    return value
+
+
 def _layout(fig, title: str, x_title: str | None = None, y_title: str | None = None):
+    """Title, margins, legend and axis titles of a cvm figure; every text in it made plain (:func:`plain_text_figure`)."""
     fig.update_layout(
         title={"text": title, "x": 0.01},
         template="plotly_white",
@@ -46,7 +130,7 @@ def _layout(fig, title: str, x_title: str | None = None, y_title: str | None = N
         fig.update_xaxes(title_text=x_title)
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
-    return fig
+    return plain_text_figure(fig)
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

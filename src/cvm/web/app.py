@@ -57,6 +57,8 @@ def create_app(
     max_upload_mb: float = 200,
     secret_key: str | None = None,
     secure_cookies: bool = False,
+    proxy_headers: bool = False,
+    trusted_proxies: str | list[str] = "127.0.0.1",
     job_workers: int = 2,
     memory_lookups: bool = True,
 ) -> FastAPI:
@@ -72,7 +74,15 @@ def create_app(
         Key that signs session cookies; default a random key kept in
         ``web-secret.key`` (mode 0600) inside the workspace.
     secure_cookies
-        Mark cookies ``Secure`` (set this when serving over HTTPS).
+        The site is served over HTTPS: cookies are marked ``Secure`` and every
+        response carries ``Strict-Transport-Security`` (HSTS, RFC 6797).
+    proxy_headers
+        A reverse proxy runs in front: take the scheme and the client address
+        from its ``X-Forwarded-Proto`` and ``X-Forwarded-For`` headers (sent by a
+        proxy at one of ``trusted_proxies``). Without it those headers are ignored,
+        so a client cannot pretend to use HTTPS or another address.
+    trusted_proxies
+        Addresses whose forwarded headers are believed (comma-separated or a list; ``*`` for any).
     job_workers
         Threads for background fits, scoring and ingest.
     memory_lookups
@@ -83,7 +93,7 @@ def create_app(
         raise SchemaError("max_upload_mb must be positive")
     config = WebConfig(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers,
-        memory_lookups=memory_lookups,
+        memory_lookups=memory_lookups, proxy_headers=proxy_headers,
     )
     state = WebState(workspace_path, config, secret_key=secret_key)
     lookups.ensure_customer_index(state.ws.con)
@@ -112,7 +122,12 @@ def create_app(
     app.include_router(routes_api.router)
     _add_static(app)
     _add_error_handlers(app)
-    app.add_middleware(_Guard, max_body=config.max_upload_bytes + 64 * 1024)  # + multipart framing
+    app.add_middleware(_Guard, max_body=config.max_upload_bytes + 64 * 1024,  # + multipart framing
+                       limit_mb=max_upload_mb, hsts=secure_cookies)
+    if proxy_headers:  # outermost: the scheme and client address are the proxy's before anything reads them
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi_schema(user: Viewer) -> JSONResponse:
@@ -285,9 +300,11 @@ def _code_word(fmt, code: str) -> str:
 
 def _route_of(scope: dict[str, Any]) -> str:
     """The request path with path parameters (customer ids, job ids) replaced by their names."""
+    import re
+
     route = scope.get("route")
     if route is not None and getattr(route, "path", None):
-        return route.path
+        return re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # {customer_id:path} -> {customer_id}
     path = scope.get("path", "")
     for name, value in (scope.get("path_params") or {}).items():
         if value:
@@ -295,16 +312,24 @@ def _route_of(scope: dict[str, Any]) -> str:
     return path
 
 
+#: HSTS for a year (RFC 6797), sent on every response when the site is served over HTTPS
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 class _Guard:
     """Pure ASGI middleware: body-size limit, security headers, the language cookie, a data-free access log.
 
     The log line holds method, route template, status and time: never the query
     string or path parameters, so no customer ids or search terms reach the logs.
+    HSTS goes on every response when ``hsts`` is set (``--secure-cookies``) or the
+    request came over HTTPS (directly, or through a trusted proxy with ``--proxy-headers``).
     """
 
-    def __init__(self, app, max_body: int) -> None:
+    def __init__(self, app, max_body: int, limit_mb: float = 200, hsts: bool = False) -> None:
         self.app = app
         self.max_body = max_body
+        self.limit_mb = limit_mb
+        self.hsts = hsts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -313,9 +338,9 @@ class _Guard:
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
+        secure = self.hsts or scope.get("scheme") == "https"
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _too_large(send)
-            log.info("%s request body too large: 413", scope["method"])
+            await _too_large(scope, send, self.limit_mb, secure)
             return
         lang = _query_lang(scope.get("query_string", b""))
         status_holder = {"status": 0}
@@ -335,6 +360,8 @@ class _Guard:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 extra = list(SECURITY_HEADERS)
+                if secure:
+                    extra.append(HSTS_HEADER)
                 if lang:
                     extra.append((b"set-cookie", f"{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly".encode()))
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
@@ -344,7 +371,7 @@ class _Guard:
             await self.app(scope, limited_receive, send_with_headers)
         except _BodyTooLarge:
             if status_holder["status"] == 0:
-                await _too_large(send)
+                await _too_large(scope, send, self.limit_mb, secure)
             status_holder["status"] = 413
         if log.isEnabledFor(logging.INFO):
             log.info("%s %s %s %.1f ms", scope["method"], _route_of(scope), status_holder["status"],
@@ -355,10 +382,39 @@ class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send) -> None:
-    body = b'{"detail":"the upload is larger than this server accepts","hint":"split the file or ask an admin to raise max_upload_mb"}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+async def _too_large(scope, send, limit_mb: float, secure: bool) -> None:
+    """HTTP 413: JSON for the API, else the error page in the page's language; logged and audited."""
+    from starlette.requests import Request as StarletteRequest
+
+    request = StarletteRequest(scope)
+    limit = f"{limit_mb:g}"
+    log.warning("%s %s: request body larger than %s MB: 413", scope.get("method"), _route_of(scope), limit)
+    state = getattr(getattr(scope.get("app"), "state", None), "web", None)
+    error = SchemaError.coded("upload_too_large", limit=limit)
+    body, content_type = None, b"application/json"
+    if state is not None:
+        try:
+            principal = state.principal(request)
+            state.audit("upload_too_large", request, actor=principal.name if principal else None,
+                        target=_route_of(scope), detail=f"limit {limit} MB")
+            if not _wants_json(request):
+                from cvm.web.render import render_error
+
+                request.state.principal = principal
+                body = render_error(request, error, status_code=413).body
+                content_type = b"text/html; charset=utf-8"
+        except Exception as exc:  # the page could not be made: the plain JSON answer below still says why
+            log.error("could not render the 413 page: %s", type(exc).__name__)
+            body, content_type = None, b"application/json"
+    if body is None:
+        import json
+
+        body = json.dumps({"detail": error.message, "hint": error.hint, "code": error.code}).encode()
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close"), *SECURITY_HEADERS]
+    if secure:
+        headers.append(HSTS_HEADER)
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -373,8 +429,22 @@ def _query_lang(query: bytes) -> str | None:
     return None
 
 
-def serve(workspace_path: str | Path, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-    """Run the app with uvicorn on ``host:port`` (loopback by default), without uvicorn's access log."""
+def serve(workspace_path: str | Path, host: str = "127.0.0.1", port: int = 8000, *, proxy_headers: bool = False,
+          trusted_proxies: str = "127.0.0.1", **options: Any) -> None:
+    """Run the app with uvicorn on ``host:port`` (loopback by default) in this process.
+
+    uvicorn's own proxy-header handling is switched off: forwarded headers are
+    believed only when ``proxy_headers`` is set (then by the app, from
+    ``trusted_proxies``). Audit events and the data-free access lines go to
+    standard error through the ``cvm.web`` logger.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(workspace_path, **options), host=host, port=port, access_log=False, log_level="info")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    web_log = logging.getLogger("cvm.web")
+    if not web_log.handlers:
+        web_log.addHandler(handler)
+    web_log.setLevel(logging.INFO)
+    app = create_app(workspace_path, proxy_headers=proxy_headers, trusted_proxies=trusted_proxies, **options)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", proxy_headers=False)

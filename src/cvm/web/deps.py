@@ -1,7 +1,7 @@
 """Shared state of the web app and the FastAPI dependencies every route uses.
 
-* :class:`WebState` holds the workspace, the session signer, the job registry
-  and per-thread DuckDB cursors (``con.cursor()``: one connection per thread
+* :class:`WebState` holds the workspace, the session signer, the live sessions,
+  the login throttle, the job registry and per-thread DuckDB cursors (``con.cursor()``: one connection per thread
   on the same database, so requests run in parallel safely).
 * ``CurrentUser``, ``Viewer``, ``Analyst``, ``Admin`` are typed dependencies:
   a route that declares ``user: Analyst`` can only be reached by an analyst or
@@ -21,9 +21,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from cvm.errors import AuthError
-from cvm.web import auth
+from cvm.web import audit, auth
 from cvm.web.i18n import Formatter, pick_language
 from cvm.web.jobs import JobRegistry
+from cvm.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "cvm_session"
 ANON_CSRF_COOKIE = "cvm_csrf"
@@ -48,7 +49,8 @@ class WebConfig:
 
     max_upload_bytes: int = 200 * 1024 * 1024
     upload_types: tuple[str, ...] = ("csv", "txt", "xlsx", "parquet")
-    secure_cookies: bool = False  # set True behind HTTPS
+    secure_cookies: bool = False  # set True behind HTTPS: cookies get Secure, responses HSTS
+    proxy_headers: bool = False  # trust X-Forwarded-Proto / X-Forwarded-For from the proxy in front
     job_workers: int = 2
     memory_lookups: bool = True  # keep the latest scoring run in memory for customer lookups
 
@@ -62,13 +64,20 @@ class WebState:
         self.path = Path(workspace_path)
         self.ws = Workspace.open(self.path)
         self.config = config
-        self.signer = auth.SessionSigner(secret_key or auth.load_secret(self.path))
+        server = self.ws.settings.server
+        self.signer = auth.SessionSigner(secret_key or auth.load_secret(self.path),
+                                         max_age=int(max(auth.SESSION_MAX_AGE, server.session_max_hours * 3600)))
         self.jobs = JobRegistry(workers=config.job_workers)
         self._local = threading.local()
         self._generation = 0
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
+        self._sessions: dict[str, list[Any]] = {}  # session key -> [user, role, created, last_seen, checked]
+        self._sessions_lock = threading.Lock()
+        self.throttle = LoginThrottle(delay_after=server.login_delay_after, lockout_after=server.login_lockout_after,
+                                      lockout_seconds=server.login_lockout_minutes * 60)
         auth.ensure_auth_tables(self.ws.con)
+        audit.ensure_audit_table(self.ws.con)
         from cvm.web.latest_scores import LatestScores
 
         self.latest_scores = LatestScores(self.ws.con.cursor, enabled=config.memory_lookups)
@@ -154,22 +163,95 @@ class WebState:
         return run, row
 
     # ------------------------------------------------------------------ who is asking
+    #: how long a looked-up session or token is trusted before the database is asked again; a change made
+    #: by this server (logout, revoke, password) takes effect at once, one made by another process within this
+    RECHECK_SECONDS = 10.0
+
     def principal(self, request: Request) -> auth.Principal | None:
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
             token = header[7:].strip()
-            return self.cached("token:" + auth.token_hash(token), lambda: auth.token_principal(self.cursor(), token), ttl=10.0)
+            row = self.cached("token:" + auth.token_hash(token), lambda: auth.token_record(self.cursor(), token),
+                              ttl=self.RECHECK_SECONDS)
+            return None if row is None else auth.token_record_principal(row)
+        data = self.session_data(request)
+        if data is None or "s" not in data:  # a cookie from before server-side sessions opens nothing
+            return None
+        return self._session_principal(data["s"], request)
+
+    def session_data(self, request: Request) -> dict[str, str] | None:
+        """The signed payload of the request's session cookie (signature checked, session not yet)."""
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             return None
-        # the signature check is cached for 10 s per cookie (a cookie may outlive its 12 h by at most that)
-        data = self.cached("session:" + cookie, lambda: self.signer.loads(cookie), ttl=10.0)
-        if data is None:
+        # the signature check is cached for a few seconds per cookie; whether the session lives is asked below
+        return self.cached("session:" + cookie, lambda: self.signer.loads(cookie), ttl=self.RECHECK_SECONDS)
+
+    def _session_principal(self, key: str, request: Request) -> auth.Principal | None:
+        server = self.settings().server
+        idle, longest = server.session_idle_minutes * 60, server.session_max_hours * 3600
+        clock = time.monotonic()
+        with self._sessions_lock:
+            entry = self._sessions.get(key)
+        if entry is None or clock - entry[4] > self.RECHECK_SECONDS:
+            row = auth.session_record(self.cursor(), key)
+            if row is None:
+                self._forget_session(key)
+                return None
+            entry = [row[0], row[1], row[2], row[3], clock]
+            with self._sessions_lock:
+                if len(self._sessions) > 10_000:
+                    self._sessions.clear()
+                self._sessions[key] = entry
+        now = auth._now()
+        if auth.session_expired(entry[2], entry[3], idle, longest, now):
+            self.end_session(key)
+            self.audit("session_expired", request, actor=entry[0])
             return None
-        role = self.cached("user:" + data["u"], lambda: auth.user_role(self.cursor(), data["u"]), ttl=10.0)
-        if role is None:
-            return None
-        return auth.Principal(name=data["u"], role=role, via="session")
+        if (now - entry[3]).total_seconds() > min(60.0, idle / 10):
+            entry[3] = now  # the idle clock restarts; written now and then, not at every request
+            try:
+                auth.touch_session(self.cursor(), key, now)
+            except Exception:  # another thread touched it at the same moment (a write conflict): that is enough
+                pass
+        return auth.Principal(name=entry[0], role=entry[1], via="session")
+
+    def _forget_session(self, key: str) -> None:
+        with self._sessions_lock:
+            self._sessions.pop(key, None)
+
+    def start_session(self, principal: auth.Principal, request: Request) -> str:
+        """Store a new session for ``principal`` (after a good login); return its key for the cookie."""
+        server = self.settings().server
+        cur = self.cursor()
+        auth.purge_sessions(cur, server.session_idle_minutes * 60, server.session_max_hours * 3600)
+        return auth.start_session(cur, principal.name, client_address(request))
+
+    def end_session(self, key: str) -> None:
+        """End one session (logout, timeout): its row is deleted, so its cookie opens nothing any more."""
+        self._forget_session(key)
+        try:
+            auth.end_session(self.cursor(), key)
+        except Exception:  # ended at the same moment by another request
+            pass
+
+    def access_changed(self, user_name: str | None = None, keep: str | None = None) -> None:
+        """Forget remembered sessions (of ``user_name``, except the key ``keep``) and tokens at once."""
+        with self._sessions_lock:
+            for key in [k for k, e in self._sessions.items() if (user_name is None or e[0] == user_name) and k != keep]:
+                del self._sessions[key]
+        with self._cache_lock:
+            for key in [k for k in self._cache if k.startswith(("token:", "user:"))]:
+                del self._cache[key]
+
+    def audit(self, event: str, request: Request | None = None, actor: str | None = None,
+              target: str | None = None, detail: str | None = None) -> None:
+        """Write one audit event, with the client's address when there is a request."""
+        if actor is None and request is not None:
+            principal = getattr(request.state, "principal", None)
+            actor = principal.name if principal is not None else None
+        audit.record(self.cursor(), event, actor=actor, target=target,
+                     address=client_address(request) if request is not None else None, detail=detail)
 
     def csrf_token(self, request: Request) -> str | None:
         """The CSRF token this browser must send back: the session's, else the anonymous cookie's."""
@@ -177,6 +259,18 @@ class WebState:
         if data is not None:
             return data["c"]
         return self.signer.anonymous_csrf(request.cookies.get(ANON_CSRF_COOKIE))
+
+
+def is_secure(request: Request) -> bool:
+    """True when the browser talks HTTPS to us: ``--secure-cookies`` says so, or the request's scheme is https
+    (behind a proxy only with ``--proxy-headers``, which makes ``X-Forwarded-Proto`` the scheme)."""
+    return get_state(request).config.secure_cookies or request.url.scheme == "https"
+
+
+def client_address(request: Request | None) -> str | None:
+    """The client's address (the proxy's view of it with ``--proxy-headers``, else the peer's)."""
+    client = getattr(request, "client", None)
+    return client.host if client is not None else None
 
 
 def get_state(request: Request) -> WebState:
@@ -210,11 +304,20 @@ def _requiring(role: str):
     async def dependency(request: Request) -> auth.Principal:
         principal = authenticate(request)
         if not principal.can(role):
+            get_state(request).audit("role_refused", request, target=_route_name(request),
+                                     detail=f"needs {role}, has {principal.role}")
             raise Forbidden(f"this needs the role '{role}' (you are '{principal.role}')")
         return principal
 
     dependency.__name__ = f"require_{role}"
     return dependency
+
+
+def _route_name(request: Request) -> str:
+    """Method and route template of a request (``POST /users``), never its parameters or query."""
+    from cvm.web.app import _route_of
+
+    return f"{request.method} {_route_of(request.scope)}"
 
 
 CurrentUser = Annotated[auth.Principal, Depends(current_user)]
@@ -232,6 +335,7 @@ def check_csrf(request: Request, sent: str | None) -> None:
         return
     sent = sent or request.headers.get("x-csrf-token")
     if not auth.csrf_matches(get_state(request).csrf_token(request), sent):
+        get_state(request).audit("csrf_refused", request, target=_route_name(request))
         raise CsrfRejected("the form has expired or did not come from this site", hint="reload the page and try again")
 
 

@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from cvm.errors import CvmError
-from cvm.web.deps import ANON_CSRF_COOKIE, SESSION_COOKIE, formatter, get_state, language_of
+from cvm.web.deps import ANON_CSRF_COOKIE, SESSION_COOKIE, formatter, get_state, is_secure, language_of
 from cvm.web.i18n import LANGUAGES
 
 #: the navigation: (path, message key, least role)
@@ -118,7 +118,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     response = HTMLResponse(html, status_code=status_code)
     if new_anon is not None:
         response.set_cookie(ANON_CSRF_COOKIE, new_anon, httponly=True, samesite="lax",
-                            secure=state.config.secure_cookies, path="/")
+                            secure=is_secure(request), path="/")
     response.headers["cache-control"] = "no-store"
     return response
 
@@ -131,10 +131,12 @@ def language_links(request: Request) -> dict[str, str]:
     return {code: "?" + urlencode(kept + [("lang", code)]) for code in LANGUAGES}
 
 
-def render_login(request: Request, status_code: int = 200, next_path: str = "/", error: str | None = None) -> HTMLResponse:
+def render_login(request: Request, status_code: int = 200, next_path: str = "/", error: str | None = None,
+                 error_hint: str | None = None) -> HTMLResponse:
     if not next_path.startswith("/") or next_path.startswith("//"):
         next_path = "/"
-    return render(request, "login.html", status_code=status_code, next_path=next_path, error=error)
+    return render(request, "login.html", status_code=status_code, next_path=next_path, error=error,
+                  error_hint=error_hint)
 
 
 def render_error(request: Request, exc: CvmError, status_code: int) -> HTMLResponse:
@@ -208,7 +210,14 @@ def split_result(result: Any) -> tuple[dict[str, Any], dict[str, tuple[list[str]
 
 
 def figure(traces: list[dict[str, Any]], title: str = "", x_title: str = "", y_title: str = "", **layout: Any) -> dict[str, Any]:
-    """A Plotly figure as a plain dict (drawn in the browser by plotly.js)."""
+    """A Plotly figure as a plain dict (drawn in the browser by plotly.js).
+
+    Every text in it (trace names, categories, hover texts, titles) is made plain
+    text for plotly.js with :func:`cvm.report.plots.plain_text_figure`: a channel
+    or segment named ``<a href=...>`` is shown as those characters, not as a link.
+    """
+    from cvm.report.plots import plain_text_figure
+
     base = {
         "title": {"text": title},
         "margin": {"l": 60, "r": 20, "t": 50 if title else 20, "b": 90},
@@ -218,7 +227,7 @@ def figure(traces: list[dict[str, Any]], title: str = "", x_title: str = "", y_t
         "legend": {"orientation": "h", "x": 0, "y": -0.28, "yanchor": "top"},  # below the x-axis title
     }
     base.update(layout)
-    return {"data": traces, "layout": base}
+    return plain_text_figure({"data": traces, "layout": base})
 
 
 def money_axis(fmt, title: str, **extra: Any) -> dict[str, Any]:

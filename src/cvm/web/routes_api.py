@@ -106,7 +106,24 @@ def customers(
     return {"run": _run_info(run), "total": total, "page": page, "page_size": page_size, "customers": clean(rows)}
 
 
-@router.get("/customers/{customer_id}",
+@router.get("/customers/{customer_id:path}/view",
+            responses={**ERRORS, 404: {"model": Problem, "description": "unknown customer"}})
+def customer_view(customer_id: CustomerId, user: Viewer, state: State) -> dict[str, Any]:
+    """The 360° view of one customer (:func:`cvm.value.customer_view`)."""
+    from cvm.errors import CvmError
+    from cvm.value import customer_view as view
+
+    try:
+        result = view(state.workspace(), customer_id)
+    except CvmError as exc:
+        if "unknown" in exc.message.lower() or "not found" in exc.message.lower() or "no customer" in exc.message.lower():
+            raise HTTPException(404, exc.message) from None
+        raise
+    return clean(result.to_dict() if hasattr(result, "to_dict") else result)
+
+
+# {customer_id:path}: ids may hold '/' (sent as %2F or as they are); declared after ".../view" above
+@router.get("/customers/{customer_id:path}",
             responses={**ERRORS, 404: {"model": Problem, "description": "unknown customer"},
                        409: {"model": Problem, "description": "nothing scored yet"}})
 async def customer(customer_id: CustomerId, user: Viewer, state: State) -> JSONResponse:
@@ -122,22 +139,6 @@ async def customer(customer_id: CustomerId, user: Viewer, state: State) -> JSONR
     if row is None:
         raise HTTPException(404, "unknown customer")
     return JSONResponse({"run_id": run["run_id"], "customer": row})
-
-
-@router.get("/customers/{customer_id}/view",
-            responses={**ERRORS, 404: {"model": Problem, "description": "unknown customer"}})
-def customer_view(customer_id: CustomerId, user: Viewer, state: State) -> dict[str, Any]:
-    """The 360° view of one customer (:func:`cvm.value.customer_view`)."""
-    from cvm.errors import CvmError
-    from cvm.value import customer_view as view
-
-    try:
-        result = view(state.workspace(), customer_id)
-    except CvmError as exc:
-        if "unknown" in exc.message.lower() or "not found" in exc.message.lower() or "no customer" in exc.message.lower():
-            raise HTTPException(404, exc.message) from None
-        raise
-    return clean(result.to_dict() if hasattr(result, "to_dict") else result)
 
 
 @router.get("/segments", responses={**ERRORS, 409: {"model": Problem, "description": "nothing scored yet"}})
@@ -283,7 +284,9 @@ def upload(
 ) -> dict[str, Any]:
     """Upload a CSV, TXT, XLSX or Parquet file; it is ingested in the background (rejected rows go to quarantine)."""
     check_csrf(request, None)
-    return tasks.start_upload(state, user, file, kind).to_dict()
+    job = tasks.start_upload(state, user, file, kind)
+    state.audit("upload", request, target=file.filename, detail=kind)
+    return job.to_dict()
 
 
 @router.get("/quarantine", responses=ERRORS)

@@ -20,12 +20,15 @@ from cvm.web.deps import (
     Admin,
     Analyst,
     Fmt,
+    Forbidden,
     State,
     Viewer,
     check_csrf,
+    client_address,
     get_state,
 )
-from cvm.web.render import figure, frame_records, money_axis, render, render_login
+from cvm.web.deps import formatter as get_formatter
+from cvm.web.render import figure, frame_records, is_secure, money_axis, render, render_login
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,27 +93,99 @@ def login_submit(
 ) -> Response:
     state = get_state(request)
     check_csrf(request, csrf_token)
+    name = username.strip()
+    keys = ("user:" + name, "addr:" + (client_address(request) or "?"))
+    wait = state.throttle.retry_after(*keys)
+    if wait:  # too early after failures, or locked: not even checked (the right password waits too)
+        return _throttled(request, next, wait)
     try:
-        principal = auth.login(state.cursor(), username.strip(), password)
+        principal = auth.login(state.cursor(), name, password)
     except AuthError:
-        fmt_error = "login.failed"
-        return render_login(request, status_code=401, next_path=next, error=fmt_error)
+        state.throttle.failed(*keys)
+        state.audit("login_failed", request, target=name[:100])
+        if any(state.throttle.locked(k) for k in keys):
+            state.audit("login_throttled", request, target=name[:100], detail="locked after repeated failures")
+        return render_login(request, status_code=401, next_path=next, error="login.failed")
+    state.throttle.succeeded(keys[0])
     if not next.startswith("/") or next.startswith("//"):
         next = "/"
+    key = state.start_session(principal, request)
+    request.state.principal = principal
+    state.audit("login_ok", request, target=principal.name)
     response = _redirect(next)
     response.set_cookie(
-        SESSION_COOKIE, state.signer.dumps(principal, auth.new_csrf_token()), httponly=True, samesite="lax",
-        secure=state.config.secure_cookies, max_age=auth.SESSION_MAX_AGE, path="/",
+        SESSION_COOKIE, state.signer.dumps(principal, auth.new_csrf_token(), session=key), httponly=True,
+        samesite="lax", secure=is_secure(request), max_age=int(state.settings().server.session_max_hours * 3600),
+        path="/",
     )
     return response
 
 
+def _throttled(request: Request, next_path: str, seconds: int) -> Response:
+    """HTTP 429 on the login page: how long to wait, in the page's language, and ``Retry-After``."""
+    from cvm.messages import localize
+    from cvm.web.deps import language_of
+
+    message, hint = localize(AuthError.coded("login_throttled", seconds=seconds), language_of(request))
+    response = render_login(request, status_code=429, next_path=next_path, error=message, error_hint=hint)
+    response.headers["retry-after"] = str(seconds)
+    return response
+
+
 @router.post("/logout")
-def logout(request: Request, user: Viewer, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(request: Request, user: Viewer, state: State, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(request, csrf_token)
+    data = state.session_data(request)
+    if data is not None and "s" in data:
+        state.end_session(data["s"])
+    state.audit("logout", request)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.get("/account")
+def account_page(request: Request, user: Viewer, changed: int = 0) -> Response:
+    return render(request, "account.html", changed=bool(changed), error=None)
+
+
+@router.post("/account/password")
+def account_password(
+    request: Request, user: Viewer, state: State,
+    current_password: Annotated[str, Form(max_length=1000)],
+    new_password: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A logged-in user changes their own password; their other sessions end, this one stays."""
+    from cvm.messages import describe
+
+    check_csrf(request, csrf_token)
+    if user.via != "session":
+        raise Forbidden("an API token has no password")
+    keys = ("user:" + user.name, "addr:" + (client_address(request) or "?"))
+    wait = state.throttle.retry_after(*keys)
+    if wait:  # guessing the current password from a borrowed session is throttled like a login
+        response = render(request, "account.html", status_code=429, changed=False,
+                          error=describe(AuthError.coded("login_throttled", seconds=wait), get_formatter(request).language))
+        response.headers["retry-after"] = str(wait)
+        return response
+    try:
+        try:
+            auth.login(state.cursor(), user.name, current_password)
+        except AuthError:
+            state.throttle.failed(*keys)
+            raise
+        keep = (state.session_data(request) or {}).get("s")
+        auth.change_password(state.cursor(), user.name, new_password, keep_session=keep)
+    except AuthError:
+        error = describe(SchemaError.coded("password_wrong"), get_formatter(request).language)
+        return render(request, "account.html", status_code=400, changed=False, error=error)
+    except SchemaError as exc:
+        return render(request, "account.html", status_code=400, changed=False,
+                      error=describe(exc, get_formatter(request).language))
+    state.access_changed(user.name, keep=keep)
+    state.audit("password_changed", request, target=user.name, detail="by the user; other sessions ended")
+    return _redirect("/account?changed=1")
 
 
 # --------------------------------------------------------------------------- overview
@@ -281,8 +356,11 @@ CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "val
                          "historic_value", "expected_purchases", "frequency", "monetary_value", "rank"]
 
 
-@router.get("/customers/{customer_id}")
+# {customer_id:path}: an id may hold '/' (sent as %2F, which the server decodes before routing)
+@router.get("/customers/{customer_id:path}")
 def customer_page(request: Request, customer_id: str, user: Viewer, state: State, fmt: Fmt) -> Response:
+    if not customer_id:  # "/customers/": the list
+        return _redirect("/customers")
     view, error = _question(state, "customer_view", customer_id)
     context: dict[str, Any] = {"customer_id": customer_id, "error": _said(fmt, error)}
     if view is None:
@@ -651,6 +729,7 @@ def data_upload(
 
     check_csrf(request, csrf_token)
     job = tasks.start_upload(state, user, file, kind)
+    state.audit("upload", request, target=file.filename, detail=kind)
     return _redirect(f"/data?job={job.id}")
 
 
@@ -669,6 +748,8 @@ def _settings_rows(settings, fmt=None) -> list[tuple[str, Any]]:
     data = settings.model_dump()
     rows = []
     for key in settings.keys():
+        if key.startswith("server."):  # how the server runs: the admin's, in settings.toml or cvm serve's options
+            continue
         value: Any = data
         for part in key.split("."):
             value = value[part]
@@ -705,6 +786,8 @@ async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt)
                       error=str(rejected))
     Settings.model_validate(updated.model_dump()).save(state.path / "settings.toml")
     state.settings_changed()
+    changed = [key for (key, old), (_, new) in zip(_settings_rows(current), _settings_rows(updated)) if old != new]
+    state.audit("settings_changed", request, target=", ".join(changed) or None)
     return _redirect("/settings?saved=1")
 
 
@@ -790,34 +873,74 @@ def calculator_page(
 # --------------------------------------------------------------------------- users (admin)
 
 
+def _users_page(request: Request, state, status_code: int = 200, new_token: str | None = None,
+                error: str | None = None) -> Response:
+    """The admin's page: users, API tokens and the latest audit events."""
+    from cvm.web import audit
+
+    cur = state.cursor()
+    return render(request, "users.html", status_code=status_code, users=auth.list_users(cur), roles=auth.ROLES,
+                  tokens=auth.list_tokens(cur), events=audit.read(cur, limit=100), new_token=new_token, error=error)
+
+
+def _users_error(request: Request, state, exc: CvmError) -> Response:
+    from cvm.messages import describe
+
+    return _users_page(request, state, status_code=400, error=describe(exc, get_formatter(request).language))
+
+
 @router.get("/users")
 def users_page(request: Request, user: Admin, state: State) -> Response:
-    return render(request, "users.html", users=auth.list_users(state.cursor()), roles=auth.ROLES, new_token=None)
+    return _users_page(request, state)
 
 
 @router.post("/users")
 def users_add(
     request: Request, user: Admin, state: State,
-    username: Annotated[str, Form(min_length=1, max_length=100)],
+    username: Annotated[str, Form(min_length=1, max_length=200)],
     password: Annotated[str, Form(min_length=1, max_length=1000)],
     role: Annotated[Literal["viewer", "analyst", "admin"], Form()],
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    auth.store_user(state.cursor(), username, password, role)
-    state.data_changed()
+    try:
+        name = auth.store_user(state.cursor(), username, password, role)
+    except SchemaError as exc:  # a name with '/', a short password: said on the page, nothing stored
+        return _users_error(request, state, exc)
+    state.access_changed(name)
+    state.audit("user_added", request, target=name, detail=f"role {role}")
     return _redirect("/users")
 
 
-@router.post("/users/{name}/delete")
+# {name:path}: a user made before names were checked may hold a '/' and must still be removable
+@router.post("/users/{name:path}/delete")
 def users_delete(
     request: Request, name: str, user: Admin, state: State, csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
     if name == user.name:
         raise SchemaError.coded("cannot_remove_self")
-    auth.remove_user(state.cursor(), name)
-    state.data_changed()
+    if auth.remove_user(state.cursor(), name):
+        state.audit("user_removed", request, target=name)
+    state.access_changed(name)
+    return _redirect("/users")
+
+
+@router.post("/users/{name:path}/password")
+def users_password(
+    request: Request, name: str, user: Admin, state: State,
+    password: Annotated[str, Form(min_length=1, max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """An admin sets a user's password; every session of that user ends (the admin's own current one stays)."""
+    check_csrf(request, csrf_token)
+    keep = (state.session_data(request) or {}).get("s") if name == user.name else None
+    try:
+        auth.change_password(state.cursor(), name, password, keep_session=keep)
+    except SchemaError as exc:
+        return _users_error(request, state, exc)
+    state.access_changed(name, keep=keep)
+    state.audit("password_changed", request, target=name, detail="set by an admin; sessions ended")
     return _redirect("/users")
 
 
@@ -826,8 +949,29 @@ def tokens_create(
     request: Request, user: Admin, state: State,
     role: Annotated[Literal["viewer", "analyst", "admin"], Form()],
     label: Annotated[str, Form(max_length=100)] = "",
+    expires: Annotated[str, Form(max_length=40)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
-    token = auth.store_token(state.cursor(), role, label or None)
-    return render(request, "users.html", users=auth.list_users(state.cursor()), roles=auth.ROLES, new_token=token)
+    try:
+        until = auth.parse_expiry(expires.strip() + "d" if expires.strip().isdigit() else expires)
+    except SchemaError as exc:
+        return _users_error(request, state, exc)
+    token = auth.store_token(state.cursor(), role, label or None, until)
+    state.audit("token_created", request, target=auth.token_id(token),
+                detail=f"role {role}" + (f", name {label}" if label else "") + (f", expires {until:%Y-%m-%d %H:%M} UTC" if until else ""))
+    return _users_page(request, state, new_token=token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def tokens_revoke(
+    request: Request, token_id: str, user: Admin, state: State, csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        token = auth.revoke_token(state.cursor(), token_id)
+    except SchemaError as exc:
+        return _users_error(request, state, exc)
+    state.access_changed()
+    state.audit("token_revoked", request, target=token["id"], detail=f"name {token['name']}" if token["name"] else None)
+    return _redirect("/users")
