@@ -268,6 +268,11 @@ CATALOGUE: dict[str, Message] = {
         "{model}: parameter(s) liepen naar de rand van hun bereik ({params}); de gegevens bepalen ze mogelijk niet.",
         "compare the predictions with what happened (cvm backtest), or use a simpler model or a small penalizer",
         "Vergelijk de voorspellingen met wat er gebeurde (cvm backtest), of kies een eenvoudiger model of een kleine penalizer."),
+    "fit_not_converged": Message(
+        "{model}: the optimiser stopped before the gradient vanished; estimates may be imprecise",
+        "{model}: de optimalisatie stopte voordat de gradiënt nul was; de schattingen kunnen onnauwkeurig zijn.",
+        "try max_iter higher or a small penalizer",
+        "Probeer een hogere max_iter of een kleine penalizer."),
     "fit_limit_nbd": Message(
         "{model} ({params}): nobody in these data seems to drop out, so the fit is the model's limit "
         "without dropout, the NBD model",

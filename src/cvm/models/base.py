@@ -21,6 +21,15 @@ gradient, and its predictive formulas. This module owns everything else:
 * **Never a silent NaN**: a fit either ends with finite parameters and a finite
   log-likelihood or raises :class:`~cvm.errors.ConvergenceError` with the
   reason and what to try.
+* **Boundaries said in words**: parameters beyond 1e6 or below 1e-6 give a
+  :class:`BoundaryWarning`; a fit that is a known limit of its model (no dropout,
+  no heterogeneity: :mod:`cvm.models.limits`) names it in ``limit_``; and every
+  purchase-model fit compares its expected repeat purchases in the calibration
+  period with the actual ones (``calibration_check_``, a
+  :class:`CalibrationWarning` when they disagree). Warnings carry a code of
+  :data:`cvm.messages.CATALOGUE` (:meth:`CvmWarning.coded`).
+* **A budget**: ``max_seconds`` bounds a fit's wall time (``max_iter`` its
+  iterations); past it the fit raises ``ConvergenceError`` code ``fit_over_budget``.
 * **Persistence** as JSON (parameters, covariance, a format version), never
   pickle.
 """
@@ -390,8 +399,8 @@ class LikelihoodModel:
         """Raise SchemaError when the data cannot come from this model."""
 
     def _limiting_case(self, theta: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray) -> str | None:
-        """At the edge of the parameter space: the short name of the simpler model this fit is the limit of
-        (``"nbd"``, ``"poisson"``, see :mod:`cvm.models.limits`), or None when the edge is no known limit."""
+        """After every fit: the short name of the simpler model this fit is the limit of (``"nbd"``,
+        ``"poisson"``, see :mod:`cvm.models.limits`), or None. Stored as ``limit_``."""
         return None
 
     def _calibration_totals(self, data: dict[str, np.ndarray], weights: np.ndarray) -> tuple[float, float] | None:
@@ -565,12 +574,7 @@ class LikelihoodModel:
             else:
                 warnings.warn(BoundaryWarning.coded("fit_limit_poisson", model=model, params=shown), stacklevel=3)
         if not converged:
-            warnings.warn(
-                f"{type(self).__name__}: the optimiser stopped before the gradient vanished; "
-                "estimates may be imprecise. Try max_iter higher or a small penalizer.",
-                BoundaryWarning,
-                stacklevel=3,
-            )
+            warnings.warn(BoundaryWarning.coded("fit_not_converged", model=model), stacklevel=3)
         self.params_ = pd.Series(theta, index=names, dtype=float)
         self._theta = theta
         self.calibration_check_ = self._check_calibration(udata, uw)
