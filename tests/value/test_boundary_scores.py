@@ -65,3 +65,31 @@ def test_nobody_buying_twice_is_refused_in_words(tmp_path):
     error = json.loads(proc.stdout)
     assert "bought a second time" in error["error"] and error["hint"] and error["kind"] == "ConvergenceError"
     assert "Traceback" not in proc.stderr
+
+
+def test_a_candidate_over_its_budget_is_left_out_with_the_reason(tmp_path, monkeypatch):
+    import time
+
+    from cvm.data import Workspace
+    from cvm.models import ParetoNBD
+    from cvm.models import limits
+    from cvm.value.clv import score_customers
+
+    path = write_transactions(tmp_path / "tx.csv", n_customers=300, seed=11)
+    ws = Workspace.open(tmp_path / "ws")
+    ws.ingest(path, kind="transactions")
+    # a Pareto/NBD whose every likelihood evaluation takes 50 ms, against a budget of half a second
+    slow = ParetoNBD._evaluate
+
+    def crawling(self, theta, data, grad):
+        time.sleep(0.05)
+        return slow(self, theta, data, grad)
+
+    monkeypatch.setattr(ParetoNBD, "_evaluate", crawling)
+    monkeypatch.setitem(limits.CANDIDATE_BUDGET, "max_seconds", 0.5)
+    scores = score_customers(ws, store=False)
+    assert scores.attrs["model"] != "pnbd"
+    notes = " ".join(scores.attrs["notes"])
+    assert "pnbd was left out of the model choice: ParetoNBD did not finish its fit within 0.5 s" in notes
+    assert (scores["clv"] > 0).any() and np.all(np.isfinite(scores["clv"]))
+    ws.close()
