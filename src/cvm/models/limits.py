@@ -151,6 +151,11 @@ class NBD(LikelihoodModel):
         return float(weights @ (r / alpha * data["T"])), float(weights @ data["frequency"])
 
     # ------------------------------------------------------------ predictions
+    def _fitted(self) -> np.ndarray:
+        """``(r, alpha)`` (NotFittedError before a fit)."""
+        self._require_fit()
+        return self.params_.to_numpy()[:2]
+
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """1 for every customer: nobody drops out in this model."""
         x, _, _ = history(frequency, recency, T)
@@ -160,26 +165,41 @@ class NBD(LikelihoodModel):
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         r"""E[X(t) | x, T] = :math:`(r + x)\,t / (\alpha + T)` (the posterior mean rate times ``t``)."""
         x, _, T = history(frequency, recency, T)
-        r, alpha = self.params_.to_numpy()[:2]
+        r, alpha = self._fitted()
         return (r + x) / (alpha + T) * positive_times(t)
 
     def expected_purchases_new(self, t) -> np.ndarray:
         r"""E[X(t)] = :math:`r t / \alpha` for a new customer."""
-        r, alpha = self.params_.to_numpy()[:2]
+        r, alpha = self._fitted()
         return r / alpha * positive_times(t)
 
     def purchase_probability(self, n, t) -> np.ndarray:
         r"""P(X(t) = n): the negative binomial :math:`\frac{\Gamma(r+n)}{\Gamma(r)\,n!}
         (\frac{\alpha}{\alpha+t})^r (\frac{t}{\alpha+t})^n`."""
-        r, alpha = self.params_.to_numpy()[:2]
+        r, alpha = self._fitted()
         n, t = np.broadcast_arrays(as_float_array(n, "n"), positive_times(t))
         return stats.nbinom.pmf(n, r, alpha / (alpha + t))
 
     def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None) -> np.ndarray:
         r"""DERT: :math:`\frac{r+x}{\alpha+T}\int_0^H e^{-\delta t}dt` with ``delta = ln(1 + d)``."""
         x, _, T = history(frequency, recency, T)
-        r, alpha = self.params_.to_numpy()[:2]
+        r, alpha = self._fitted()
         return _continuous_discount((r + x) / (alpha + T), discount_rate, horizon)
+
+    def simulate(self, n_customers: int, T, seed=None) -> pd.DataFrame:
+        """Draw ``(frequency, recency, T)``: ``lambda ~ Gamma(r, alpha)``, ``x ~ Poisson(lambda T)``, the last
+        of ``x`` uniform times in ``(0, T]`` at ``T * Beta(x, 1)``."""
+        r, alpha = self._fitted()
+        rng = np.random.default_rng(seed)
+        return _simulated_counts(rng, rng.gamma(r, 1.0 / alpha, int(n_customers)), T)
+
+
+def _simulated_counts(rng, rates, T) -> pd.DataFrame:
+    """Poisson purchase counts at ``rates`` over ``(0, T]`` and the time of each customer's last purchase."""
+    T = np.broadcast_to(positive_times(T, "T"), rates.shape).astype(float)
+    x = rng.poisson(rates * T).astype(float)
+    recency = np.where(x > 0, T * rng.beta(np.maximum(x, 1.0), 1.0), 0.0)
+    return pd.DataFrame({"frequency": x, "recency": recency, "T": T})
 
 
 class Poisson(LikelihoodModel):
@@ -224,6 +244,11 @@ class Poisson(LikelihoodModel):
     def _calibration_totals(self, data, weights):
         return float(weights @ (self.params_.iloc[0] * data["T"])), float(weights @ data["frequency"])
 
+    def _rate(self) -> float:
+        """The fitted rate (NotFittedError before a fit)."""
+        self._require_fit()
+        return float(self.params_.iloc[0])
+
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """1 for every customer: nobody drops out in this model."""
         x, _, _ = history(frequency, recency, T)
@@ -233,23 +258,27 @@ class Poisson(LikelihoodModel):
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         r"""E[X(t) | history] = :math:`\lambda t`, whatever the history."""
         x, _, _ = history(frequency, recency, T)
-        return np.full(x.shape, 1.0) * self.params_.iloc[0] * positive_times(t)
+        return np.full(x.shape, 1.0) * self._rate() * positive_times(t)
 
     def expected_purchases_new(self, t) -> np.ndarray:
         r"""E[X(t)] = :math:`\lambda t`."""
-        self._require_fit()
-        return self.params_.iloc[0] * positive_times(t)
+        return self._rate() * positive_times(t)
 
     def purchase_probability(self, n, t) -> np.ndarray:
         r"""P(X(t) = n) = :math:`e^{-\lambda t}(\lambda t)^n / n!`."""
-        self._require_fit()
         n, t = np.broadcast_arrays(as_float_array(n, "n"), positive_times(t))
-        return stats.poisson.pmf(n, self.params_.iloc[0] * t)
+        return stats.poisson.pmf(n, self._rate() * t)
 
     def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None) -> np.ndarray:
         r"""DERT: :math:`\lambda\int_0^H e^{-\delta t}dt` with ``delta = ln(1 + d)``."""
         x, _, _ = history(frequency, recency, T)
-        return np.full(x.shape, 1.0) * _continuous_discount(self.params_.iloc[0], discount_rate, horizon)
+        return np.full(x.shape, 1.0) * _continuous_discount(self._rate(), discount_rate, horizon)
+
+    def simulate(self, n_customers: int, T, seed=None) -> pd.DataFrame:
+        """Draw ``(frequency, recency, T)``: ``x ~ Poisson(rate T)``, the last purchase at ``T * Beta(x, 1)``."""
+        rate = self._rate()
+        rng = np.random.default_rng(seed)
+        return _simulated_counts(rng, np.full(int(n_customers), rate), T)
 
 
 #: the budget of each candidate fit when models are compared (``--model auto``, backtests): a fit that
