@@ -25,6 +25,8 @@ BENCHMARKS = {
     "pipeline": ("bench_pipeline.py", [], ["--customers", "100000"]),
     "data": ("bench_data.py", [], ["--customers", "1000000", "--csv-transactions", "500000"]),
     "value": ("bench_value.py", [], ["--customers", "200000"]),
+    # fits at the edge of the models' space (limits, refusals) and `cvm score --model auto` as a process
+    "boundary": ("bench_boundary.py", [], ["--customers", "2000"]),
     "web": ("web_load.py", [], ["--customers", "100000", "--requests", "5000"]),
     "spark": ("spark_scale.py", [], ["--transactions", "1000000"]),
     # needs an interpreter with pymc-marketing in CVM_PYMC_PYTHON (see the script); else reports nothing

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.errors import SchemaError
+from cvm.errors import ConvergenceError, SchemaError
 from cvm.models import MODEL_NAMES, model_class
 from cvm.models.base import LikelihoodModel, warn_if_few_customers
 
@@ -57,8 +57,13 @@ class FitResult:
             "time_unit": self.time_unit,
             "model_id": self.model_id,
             "warnings": self.warnings,
+            "calibration_check": getattr(m, "calibration_check_", None),
             **self.meta,
         }
+
+
+#: the models fitted on (frequency, recency, T) whose fits can run to a limit (:mod:`cvm.models.limits`)
+PURCHASE_MODELS = ("bgnbd", "mbgnbd", "pnbd")
 
 
 def _short_name(model: str) -> str:
@@ -89,7 +94,29 @@ def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> Likeli
         raise SchemaError(f"the summary has no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}",
                           hint="a summary has one row per customer with frequency, recency and T (lifetimes' names)")
     weights = frame["weights"] if "weights" in frame.columns else None
+    repeat = frame["frequency"].to_numpy(float) > 0
+    if weights is not None:
+        repeat &= weights.to_numpy(float) > 0
+    if len(frame) and not repeat.any():
+        raise ConvergenceError.coded("no_repeat_buyers", n=f"{len(frame):,}")
     return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame["T"], weights=weights)
+
+
+def limit_meta(fitted: LikelihoodModel, frame: pd.DataFrame) -> dict[str, Any]:
+    """``{"limit": {"model", "params"}}`` when a purchase model's fit ran to a known limit (its ``limit_``,
+    :mod:`cvm.models.limits`): that limit fitted on the same data, and its own limit in turn; else ``{}``."""
+    from cvm.models import LIMIT_NAMES
+    from cvm.models.limits import LIMITS
+
+    used = fitted
+    while getattr(used, "limit_", None) in LIMITS:
+        weights = frame["weights"] if "weights" in frame.columns else None
+        used = LIMITS[used.limit_](penalizer=fitted.penalizer).fit(
+            frame["frequency"], frame["recency"], frame["T"], weights=weights)
+    if used is fitted:
+        return {}
+    short = next(k for k, v in LIMIT_NAMES.items() if v == type(used).__name__)
+    return {"limit": {"model": short, "params": {k: float(v) for k, v in used.params_.items()}}}
 
 
 def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 0.0, time_unit: str | None = None) -> FitResult:
@@ -106,9 +133,10 @@ def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 
         warnings.simplefilter("always")
         fitted = fit_frame(model, frame, penalizer=penalizer)
         warn_if_few_customers(fitted)
+        meta = limit_meta(fitted, frame) if _short_name(model) in PURCHASE_MODELS else {}
     return FitResult(
         model=_short_name(model), model_object=fitted, time_unit=time_unit, n_customers=fitted.n_customers_,
-        warnings=[str(w.message) for w in caught],
+        meta=meta, warnings=[str(w.message) for w in caught],
     )
 
 
@@ -149,11 +177,10 @@ def fit_workspace(
                 # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1)
                 frame = frame[frame["T"] > 0]
                 if frame.empty:
-                    raise SchemaError(f"every customer bought for the first time on {end or 'the last day'}, so there "
-                                      "is no history to fit", hint="pick a later --as-of (or --calibration-end) date")
+                    raise SchemaError.coded("all_on_one_day", date=end or "the last day")
             fitted = fit_frame(key, frame, penalizer)
         warn_if_few_customers(fitted)
-    meta = {"as_of": end}
+        meta = {"as_of": end, **(limit_meta(fitted, frame) if key in PURCHASE_MODELS else {})}
     model_id = None
     if store and hasattr(ws, "save_model"):
         model_id = ws.save_model(fitted, {"model": key, "time_unit": unit, "as_of": end, "calibration_end": calibration_end})

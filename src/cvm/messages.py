@@ -257,6 +257,62 @@ CATALOGUE: dict[str, Message] = {
         "Er is geen waardering op {date}.",
         "score at that date first: score_customers(ws, as_of=...)",
         "Waardeer de klanten eerst op die datum: score_customers(ws, as_of=...)."),
+    # ---------------------------------------------------------------- model fits that leave the model's space
+    "fit_over_budget": Message(
+        "{model} did not finish its fit within {seconds} s: the data drive it to extreme parameters",
+        "{model} kwam niet binnen {seconds} s tot een schatting: de gegevens drijven het model naar extreme waarden.",
+        "choose another model (e.g. --model bgnbd), or check the data with cvm backtest",
+        "Kies een ander model (bijvoorbeeld --model bgnbd), of controleer de gegevens met cvm backtest."),
+    "fit_edge": Message(
+        "{model}: parameter(s) went to the edge of their range ({params}); the data may not identify them",
+        "{model}: parameter(s) liepen naar de rand van hun bereik ({params}); de gegevens bepalen ze mogelijk niet.",
+        "compare the predictions with what happened (cvm backtest), or use a simpler model or a small penalizer",
+        "Vergelijk de voorspellingen met wat er gebeurde (cvm backtest), of kies een eenvoudiger model of een kleine penalizer."),
+    "fit_not_converged": Message(
+        "{model}: the optimiser stopped before the gradient vanished; estimates may be imprecise",
+        "{model}: de optimalisatie stopte voordat de gradiënt nul was; de schattingen kunnen onnauwkeurig zijn.",
+        "try max_iter higher or a small penalizer",
+        "Probeer een hogere max_iter of een kleine penalizer."),
+    "fit_limit_nbd": Message(
+        "{model} ({params}): nobody in these data seems to drop out, so the fit is the model's limit "
+        "without dropout, the NBD model",
+        "{model} ({params}): in deze gegevens lijkt niemand af te haken, dus de schatting is de grens van "
+        "het model zonder afhaken, het NBD-model.",
+        "the valuation uses the NBD model (every customer stays active); check it later with cvm backtest",
+        "De waardering gebruikt het NBD-model (elke klant blijft actief); controleer het later met cvm backtest."),
+    "fit_limit_poisson": Message(
+        "{model} ({params}): every customer seems to buy at the same rate, so the fit is the model's limit, "
+        "one Poisson purchase rate for all",
+        "{model} ({params}): alle klanten lijken even vaak te kopen, dus de schatting is de grens van het "
+        "model, één Poisson-koopritme voor iedereen.",
+        "the valuation uses that one rate for every customer; check it later with cvm backtest",
+        "De waardering gebruikt dat ene koopritme voor elke klant; controleer het later met cvm backtest."),
+    "fit_disagrees_with_data": Message(
+        "{model} expects {expected} repeat purchases in the calibration period, where the customers made "
+        "{actual}: its predictions do not match the data",
+        "{model} verwacht {expected} herhaalaankopen in de kalibratieperiode, terwijl de klanten er {actual} "
+        "deden: de voorspellingen passen niet bij de gegevens.",
+        "try another model (--model bgnbd or pnbd) and compare them with cvm backtest",
+        "Probeer een ander model (--model bgnbd of pnbd) en vergelijk ze met cvm backtest."),
+    "predictions_broken": Message(
+        "{model} predicts no usable number of purchases for any customer ({params}): the fit left the model's space",
+        "{model} voorspelt voor geen enkele klant een bruikbaar aantal aankopen ({params}): de schatting ligt "
+        "buiten wat het model kan zeggen.",
+        "choose another model (e.g. --model pnbd or bgnbd), or check the data with cvm backtest",
+        "Kies een ander model (bijvoorbeeld --model pnbd of bgnbd), of controleer de gegevens met cvm backtest."),
+    "no_repeat_buyers": Message(
+        "none of the {n} customers bought a second time, so no model can tell how often customers come back",
+        "Geen van de {n} klanten kocht een tweede keer, dus geen model kan zeggen hoe vaak klanten terugkomen.",
+        "value customers once some have come back (a later --as-of), and use their historic value until then",
+        "Waardeer de klanten zodra er enkele zijn teruggekomen (een latere --as-of); gebruik tot dan de historische waarde."),
+    "all_on_one_day": Message(
+        "every customer bought for the first time on {date}, so there is no history to fit",
+        "Elke klant kocht op {date} voor het eerst, dus er is nog geen geschiedenis om een model op te schatten.",
+        "pick a later --as-of (or --calibration-end) date, once purchases span more than one day",
+        "Kies een latere --as-of (of --calibration-end), zodra de aankopen meer dan één dag beslaan."),
+    "model_left_out": Message(
+        "{model} was left out of the model choice: {reason}",
+        "{model} is niet meegenomen in de modelkeuze: {reason}"),
     # ---------------------------------------------------------------- the web pages' own checks
     "backtest_needs_calibration_end": Message(
         "a backtest needs a calibration end date",

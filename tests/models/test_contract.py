@@ -130,6 +130,11 @@ SPECS = [
          ("frequency", "recency", "T"), _purchase_data, _purchase_predictions, _purchase_impossible, "probability_alive"),
     Spec("cvm.models.pnbd", "ParetoNBD", dict(r=0.553, alpha=10.578, s=0.606, beta=11.669),
          ("frequency", "recency", "T"), _purchase_data, _purchase_predictions, _purchase_impossible, "probability_alive"),
+    # the purchase models' limits (no dropout; no dropout and one rate): cvm.models.limits
+    Spec("cvm.models.limits", "NBD", dict(r=0.8, alpha=6.0),
+         ("frequency", "recency", "T"), _purchase_data, _purchase_predictions, _purchase_impossible, "probability_alive"),
+    Spec("cvm.models.limits", "Poisson", dict(rate=0.3),
+         ("frequency", "recency", "T"), _purchase_data, _purchase_predictions, _purchase_impossible, "probability_alive"),
     Spec("cvm.models.bgbb", "BGBB", dict(alpha=1.204, beta=0.750, gamma=0.657, delta=2.783),
          ("frequency", "recency", "n_periods"), _bgbb_data, _bgbb_predictions, _bgbb_impossible, "probability_alive"),
     Spec("cvm.models.sbg", "ShiftedBetaGeometric", dict(alpha=0.704, beta=1.182),

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from cvm.cli.error_output import print_warning
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, MarginOpt, ModelOpt, OutOpt, TimeUnitOpt,
     WorkspaceOpt, parse_date,
@@ -46,11 +47,15 @@ def score(
         "n_customers": int(len(scores)),
         "total_clv": float(scores["clv"].sum()),
         "out": str(out_file) if out_file else None,
+        "model_reason": scores.attrs.get("model_reason"),
+        "notes": list(scores.attrs.get("notes") or []),  # e.g. a model left out of --model auto, with its reason
     }
     summary = data_health(ws, run_id=scores.attrs.get("run_id"))
     if as_json:
         emit_json({**payload, "health": summary.to_dict(ws.settings.language)})
         return
+    for note in payload["notes"]:
+        print_warning(note)
     shown = scores[[c for c in CUSTOMER_COLUMNS if c in scores.columns]]  # --json and --out give every column
     out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
     out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")

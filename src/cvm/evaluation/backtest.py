@@ -464,8 +464,12 @@ def _model_names(models: Iterable[str] | None) -> list[str]:
 
 
 def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tracking_unit: str | None = None) -> BacktestResult:
-    """The backtest on prepared :class:`BacktestData` (no data access; see :func:`backtest`)."""
+    """The backtest on prepared :class:`BacktestData` (no data access; see :func:`backtest`).
+
+    Every model is fitted within :data:`cvm.models.limits.CANDIDATE_BUDGET`; one that exceeds it, or
+    whose fit is refused, is left out with ``error`` (its reason) in ``models``."""
     from cvm.models import model_class
+    from cvm.models.limits import CANDIDATE_BUDGET, fit_for_prediction
 
     tracking_unit = tracking_unit or data.time_unit
     per_unit = DAYS_PER_UNIT[data.time_unit]
@@ -517,7 +521,8 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
     for name in models:
         cls = model_class(name)
         try:
-            model, fit_warnings = _fit_quietly(cls().fit, x, t_x, T)
+            # within the candidates' budget; a fit at a known limit comes back as that limit (cvm.models.limits)
+            model, fit_warnings = _fit_quietly(lambda: fit_for_prediction(cls, x, t_x, T, **CANDIDATE_BUDGET)[1])
         except CvmError as exc:
             results[name] = {"error": str(exc)}
             continue
@@ -564,6 +569,7 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
             "params": {kk: float(v) for kk, v in model.params_.items()},
             "converged": bool(getattr(model, "converged_", True)),
             "warnings": fit_warnings,
+            "model_used": type(model).__name__,
         }
         if spend_per_tx is not None:
             spend_pred = conditional_pred * spend_per_tx

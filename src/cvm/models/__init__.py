@@ -11,6 +11,7 @@ from __future__ import annotations
 from cvm._lazy import lazy_attributes
 from cvm.models.base import (
     BoundaryWarning,
+    CalibrationWarning,
     CvmWarning,
     FitSummary,
     HessianWarning,
@@ -25,6 +26,8 @@ _LAZY = {
     "BGBB": "cvm.models.bgbb",
     "ShiftedBetaGeometric": "cvm.models.sbg",
     "GammaGamma": "cvm.models.gamma_gamma",
+    "NBD": "cvm.models.limits",
+    "Poisson": "cvm.models.limits",
     "classic_clv": "cvm.models.formula",
     "required_retention": "cvm.models.formula",
     "break_even_retention_cost": "cvm.models.formula",
@@ -41,6 +44,10 @@ MODEL_NAMES = {
     "gg": "GammaGamma",
 }
 
+#: the purchase models' limiting cases (:mod:`cvm.models.limits`), which a fit turns into at the edge
+#: of its parameter space; not offered as a choice, but known by name for stored fits and scores
+LIMIT_NAMES = {"nbd": "NBD", "poisson": "Poisson"}
+
 
 __getattr__ = lazy_attributes("cvm.models", _LAZY)
 
@@ -49,7 +56,7 @@ def model_class(name: str) -> type[LikelihoodModel]:
     """The model class for a command-line name such as ``bgnbd`` (or a class name)."""
     from cvm.errors import SchemaError
 
-    key = MODEL_NAMES.get(name.lower(), name)
+    key = MODEL_NAMES.get(name.lower()) or LIMIT_NAMES.get(name.lower(), name)
     if key not in _LAZY:
         raise SchemaError(f"unknown model '{name}'", hint=f"choose one of {', '.join(MODEL_NAMES)}")
     return __getattr__(key)
@@ -60,13 +67,17 @@ __all__ = [
     "BGNBD",
     "MBGNBD",
     "BoundaryWarning",
+    "CalibrationWarning",
     "CvmWarning",
     "FitSummary",
     "GammaGamma",
     "HessianWarning",
     "LikelihoodModel",
+    "LIMIT_NAMES",
     "MODEL_NAMES",
+    "NBD",
     "ParetoNBD",
+    "Poisson",
     "ShiftedBetaGeometric",
     "break_even_retention_cost",
     "classic_clv",

@@ -21,6 +21,15 @@ gradient, and its predictive formulas. This module owns everything else:
 * **Never a silent NaN**: a fit either ends with finite parameters and a finite
   log-likelihood or raises :class:`~cvm.errors.ConvergenceError` with the
   reason and what to try.
+* **Boundaries said in words**: parameters beyond 1e6 or below 1e-6 give a
+  :class:`BoundaryWarning`; a fit that is a known limit of its model (no dropout,
+  no heterogeneity: :mod:`cvm.models.limits`) names it in ``limit_``; and every
+  purchase-model fit compares its expected repeat purchases in the calibration
+  period with the actual ones (``calibration_check_``, a
+  :class:`CalibrationWarning` when they disagree). Warnings carry a code of
+  :data:`cvm.messages.CATALOGUE` (:meth:`CvmWarning.coded`).
+* **A budget**: ``max_seconds`` bounds a fit's wall time (``max_iter`` its
+  iterations); past it the fit raises ``ConvergenceError`` code ``fit_over_budget``.
 * **Persistence** as JSON (parameters, covariance, a format version), never
   pickle.
 """
@@ -72,7 +81,24 @@ def _single_threaded_blas():
 
 
 class CvmWarning(UserWarning):
-    """Base class of cvm's warnings (filter them with this class)."""
+    """Base class of cvm's warnings (filter them with this class).
+
+    A warning made with :meth:`coded` carries ``code`` and ``values`` of
+    :data:`cvm.messages.CATALOGUE`, so a face can show it in its reader's language.
+    """
+
+    code: str | None = None
+    values: dict[str, Any] = {}
+
+    @classmethod
+    def coded(cls, code: str, **values: Any) -> "CvmWarning":
+        """The warning ``code`` of :data:`cvm.messages.CATALOGUE` with its English words (message, then hint)."""
+        from cvm.messages import english
+
+        message, hint = english(code, values)
+        warning = cls(message if not hint else f"{message}. {hint[:1].upper()}{hint[1:]}.")
+        warning.code, warning.values = code, dict(values)
+        return warning
 
 
 class HessianWarning(CvmWarning):
@@ -85,6 +111,14 @@ class BoundaryWarning(CvmWarning):
 
 class FewCustomersWarning(CvmWarning):
     """Too few customers to estimate a model's parameters reliably."""
+
+
+class CalibrationWarning(CvmWarning):
+    """A fitted model's predictions for the calibration period disagree with what the customers did."""
+
+
+class _OutOfTime(Exception):
+    """Raised inside the objective when a fit has used up its time (caught by the engine)."""
 
 
 #: below this many customers a fit from a workspace or file warns (:func:`warn_if_few_customers`)
@@ -424,6 +458,10 @@ class LikelihoodModel:
         :mod:`cvm.compat.lifetimes` reproduces lifetimes' meaning.
     max_iter
         Largest number of optimiser iterations per attempt.
+    max_seconds
+        Wall-time budget of one fit (None: no limit). A fit that needs longer stops and
+        raises :class:`~cvm.errors.ConvergenceError` (code ``fit_over_budget``), so a
+        caller comparing models (``--model auto``) can drop it with that reason.
     """
 
     parameter_names: ClassVar[tuple[str, ...]] = ()
@@ -431,11 +469,14 @@ class LikelihoodModel:
     #: L-BFGS-B options a model may loosen or tighten (defaults: ftol=1e-15, gtol=1e-10, maxcor=20)
     optimizer_options: ClassVar[Mapping[str, float]] = {}
 
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000) -> None:
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, max_seconds: float | None = None) -> None:
         if penalizer < 0 or not np.isfinite(penalizer):
             raise SchemaError(f"penalizer must be a non-negative number, got {penalizer}")
+        if max_seconds is not None and not max_seconds > 0:
+            raise SchemaError(f"max_seconds must be a positive number of seconds, got {max_seconds}")
         self.penalizer = float(penalizer)
         self.max_iter = int(max_iter)
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -462,6 +503,16 @@ class LikelihoodModel:
     def _validate(self, data: dict[str, np.ndarray]) -> None:
         """Raise SchemaError when the data cannot come from this model."""
 
+    def _limiting_case(self, theta: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray) -> str | None:
+        """After every fit: the short name of the simpler model this fit is the limit of (``"nbd"``,
+        ``"poisson"``, see :mod:`cvm.models.limits`), or None. Stored as ``limit_``."""
+        return None
+
+    def _calibration_totals(self, data: dict[str, np.ndarray], weights: np.ndarray) -> tuple[float, float] | None:
+        """``(expected, actual)`` repeat purchases of the fitted customers in their own observation
+        periods, or None for a model without such a prediction (the engine's sanity check)."""
+        return None
+
     def _all_parameter_names(self) -> list[str]:
         return list(self.parameter_names)
 
@@ -480,7 +531,13 @@ class LikelihoodModel:
         return np.where(pos, np.log(np.where(pos, theta, 1.0)), theta)
 
     # --------------------------------------------------------------- fitting
+    def _check_clock(self) -> None:
+        deadline = self.__dict__.get("_deadline")
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime
+
     def _objective(self, z: np.ndarray, data, weights, total) -> tuple[float, np.ndarray]:
+        self._check_clock()
         theta = self._to_theta(z)
         pos = self._positive_mask()
         with np.errstate(all="ignore"):
@@ -505,6 +562,7 @@ class LikelihoodModel:
         return g
 
     def _objective_value(self, z, data, weights, total) -> float:
+        self._check_clock()
         theta = self._to_theta(z)
         pos = self._positive_mask()
         with np.errstate(all="ignore"):
@@ -521,8 +579,15 @@ class LikelihoodModel:
 
     def _fit(self, data: dict[str, Any], weights: Any = None, initial: Mapping[str, float] | None = None):
         """Compress, optimise, compute the covariance, and store the fitted state (BLAS on one thread)."""
-        with _single_threaded_blas():
-            return self._fit_steps(data, weights, initial)
+        self.__dict__["_deadline"] = None if self.max_seconds is None else time.perf_counter() + self.max_seconds
+        try:
+            with _single_threaded_blas():
+                return self._fit_steps(data, weights, initial)
+        except _OutOfTime:
+            raise ConvergenceError.coded("fit_over_budget", model=type(self).__name__,
+                                         seconds=f"{self.max_seconds:g}") from None
+        finally:
+            self.__dict__["_deadline"] = None
 
     def _fit_steps(self, data: dict[str, Any], weights: Any = None, initial: Mapping[str, float] | None = None):
         start_clock = time.perf_counter()
@@ -601,23 +666,23 @@ class LikelihoodModel:
             raise ConvergenceError(f"{type(self).__name__} log-likelihood is not finite at the optimum")
         pos = self._positive_mask()
         extreme = [nm for nm, t, p in zip(names, theta, pos) if p and (t > 1e6 or t < 1e-6)]
+        model = type(self).__name__
         if extreme:
-            warnings.warn(
-                f"{type(self).__name__}: parameter(s) {', '.join(extreme)} went to the edge of their range "
-                f"({', '.join(f'{nm}={theta[names.index(nm)]:.3g}' for nm in extreme)}); "
-                "the data may not identify them. Predictions stay usable; consider a simpler model or a penalizer.",
-                BoundaryWarning,
-                stacklevel=3,
-            )
+            shown = ", ".join(f"{nm}={theta[names.index(nm)]:.3g}" for nm in extreme)
+            warnings.warn(BoundaryWarning.coded("fit_edge", model=model, params=shown), stacklevel=3)
+        # a fit at a known limit (no dropout, no heterogeneity) says so, also before its parameters reach the edge
+        self.limit_ = self._limiting_case(theta, udata, uw)
+        if self.limit_ is not None:
+            shown = ", ".join(f"{nm}={t:.3g}" for nm, t, p in zip(names, theta, pos) if p)
+            if self.limit_ == "nbd":
+                warnings.warn(BoundaryWarning.coded("fit_limit_nbd", model=model, params=shown), stacklevel=3)
+            else:
+                warnings.warn(BoundaryWarning.coded("fit_limit_poisson", model=model, params=shown), stacklevel=3)
         if not converged:
-            warnings.warn(
-                f"{type(self).__name__}: the optimiser stopped before the gradient vanished; "
-                "estimates may be imprecise. Try max_iter higher or a small penalizer.",
-                BoundaryWarning,
-                stacklevel=3,
-            )
+            warnings.warn(BoundaryWarning.coded("fit_not_converged", model=model), stacklevel=3)
         self.params_ = pd.Series(theta, index=names, dtype=float)
         self._theta = theta
+        self.calibration_check_ = self._check_calibration(udata, uw)
         # the Hessian costs 2k gradient passes over the data: computed when first asked for
         self.__dict__["_covariance_log"] = None
         self.__dict__["_pending_covariance"] = (np.array(best.x, dtype=float), udata, uw, total)
@@ -629,6 +694,25 @@ class LikelihoodModel:
         self.n_iter_ = int(sum(getattr(r, "nit", 0) or 0 for _, r in attempts))
         self.fit_seconds_ = time.perf_counter() - start_clock
         return self
+
+    def _check_calibration(self, data, weights) -> dict[str, float] | None:
+        """Expected against actual repeat purchases in the calibration period; a coded warning when they disagree.
+
+        For a maximum-likelihood fit of a purchase model the two totals nearly agree (the fit reproduces
+        the calibration period: FHL 2005, figure 2); a gap beyond 10 % plus three Poisson standard
+        deviations (``3 sqrt(actual)``) means the optimum is not one the model can stand behind.
+        """
+        with np.errstate(all="ignore"):
+            totals = self._calibration_totals(data, weights)
+        if totals is None:
+            return None
+        expected, actual = (float(v) for v in totals)
+        agrees = bool(np.isfinite(expected) and abs(expected - actual) <= 0.1 * actual + 3.0 * np.sqrt(actual) + 1e-9)
+        if not agrees:
+            warnings.warn(CalibrationWarning.coded(
+                "fit_disagrees_with_data", model=type(self).__name__,
+                expected=f"{expected:,.1f}" if np.isfinite(expected) else "?", actual=f"{actual:,.0f}"), stacklevel=4)
+        return {"expected": expected, "actual": actual, "agrees": agrees}
 
     def _is_stationary(self, z, data, weights, total) -> bool:
         _, g = self._objective(z, data, weights, total)

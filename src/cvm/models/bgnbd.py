@@ -360,8 +360,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
     _effects = (("purchase", "purchase"), ("dropout_a", "dropout"), ("dropout_b", "dropout"))
 
     def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=(),
-                 shared_dropout_coefficients: bool = False) -> None:
-        super().__init__(penalizer=penalizer, max_iter=max_iter)
+                 shared_dropout_coefficients: bool = False, max_seconds: float | None = None) -> None:
+        super().__init__(penalizer=penalizer, max_iter=max_iter, max_seconds=max_seconds)
         self._init_covariates(purchase_covariates, dropout_covariates)
         self.shared_dropout_coefficients = bool(shared_dropout_coefficients)
         if self.shared_dropout_coefficients:
@@ -395,6 +395,30 @@ class BGNBD(CovariateSupport, LikelihoodModel):
 
     def _validate(self, data) -> None:
         check_history(data)
+
+    def _limiting_case(self, theta, data, weights):
+        """``"nbd"`` when the expected share of customers who dropped out within the data, ``E[p]`` times the
+        mean number of purchases after which one can drop out, is below
+        :data:`~cvm.models.limits.NO_DROPOUT_SHARE` (``p ~ Beta(a, b)``, ``E[p] = a / (a + b)``), or below
+        :data:`~cvm.models.limits.NEAR_LIMIT_SHARE` while the data cannot tell the fit from the NBD
+        (:func:`~cvm.models.limits.no_better_than_limit`)."""
+        from cvm.models.limits import NEAR_LIMIT_SHARE, NO_DROPOUT_SHARE, no_better_than_limit
+
+        if self.purchase_covariates or self.dropout_covariates:
+            return None
+        a, b = theta[2], theta[3]
+        share = a / (a + b) * (np.average(data["frequency"], weights=weights) + self._extra_drop)
+        if share < NO_DROPOUT_SHARE or (share < NEAR_LIMIT_SHARE and no_better_than_limit(self, theta, data, weights, "nbd")):
+            return "nbd"
+        return None
+
+    def _calibration_totals(self, data, weights):
+        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``."""
+        if self.purchase_covariates or self.dropout_covariates:
+            return None
+        ages, inverse = np.unique(data["T"], return_inverse=True)
+        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
+        return float(weights @ expected), float(weights @ data["frequency"])
 
     def _initial_values(self, data, weights) -> np.ndarray:
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)

@@ -295,6 +295,128 @@ def interval_polynomial(m, b, zeta, v, grad=False, tol=1e-15):
     return log_s, d_m / total, d_b / total, d_z / total, d_v / total
 
 
+#: Gauss-Legendre nodes of :func:`dropout_quadrature` (on each monotone piece of the integrand)
+_Q_NODES, _Q_WEIGHTS = roots_legendre(32)
+#: a piece is cut where its log-integrand has fallen this far below its top (e^-42 < 1e-18)
+_Q_DROP = 42.0
+_LOG_HALF = -np.log(2.0)
+
+
+def _log_piece(y, c1, c2):
+    """``c1 y + c2 log(1 - e^y)``: the log-integrand of :func:`dropout_quadrature` up to a constant."""
+    return c1 * y + c2 * np.log1p(-np.exp(y))
+
+
+def _cut_piece(a, b, c1, c2):
+    """The part of ``[a, b]`` (where :func:`_log_piece` is monotone) within ``_Q_DROP`` of its top, by bisection."""
+    fa, fb = _log_piece(a, c1, c2), _log_piece(b, c1, c2)
+    left = fa >= fb
+    start, end = np.where(left, a, b), np.where(left, b, a)
+    target = np.maximum(fa, fb) - _Q_DROP
+    need = _log_piece(end, c1, c2) < target
+    if np.any(need):
+        u, v, cc1, cc2, tg = start[need], end[need], c1[need], c2[need], target[need]
+        for _ in range(64):  # phi(u) >= target > phi(v) throughout
+            mid = 0.5 * (u + v)
+            above = _log_piece(mid, cc1, cc2) >= tg
+            u = np.where(above, mid, u)
+            v = np.where(above, v, mid)
+        end = end.copy()
+        end[need] = v
+    return np.minimum(start, end), np.maximum(start, end)
+
+
+def _log_p(other, own, y, q):
+    """``log p = log((other + y) / (own + y))``, accurate for p near 1 (from ``q = 1 - p``) and near 0
+    (kept above e^-700: other + y = 0 happens only when ``other`` underflowed and ``y = 0``)."""
+    with np.errstate(divide="ignore"):
+        small = np.log(np.maximum(other + y, 1e-300)) - np.log(own + y)
+        return np.where(q < 0.5, np.log1p(-np.minimum(q, 0.5)), np.maximum(small, -700.0))
+
+
+def dropout_quadrature(r, alpha, s, beta, x, tx, T, grad=False):
+    r"""``log I`` and its gradient over ``(r, alpha, s, beta)``, shape ``(4, n)``, by Gauss-Legendre quadrature:
+    the Pareto/NBD dropout integral at any parameters, also where the series and the 2F1 tails need
+    thousands of terms (extreme fits: ``alpha`` or ``beta`` near 0 or beyond 1e6).
+
+    .. math::
+        I = \int_{t_x}^{T} (\alpha+\tau)^{-(r+x)}(\beta+\tau)^{-(s+1)}\,d\tau
+
+    With ``own`` the larger and ``other`` the smaller of ``alpha, beta`` (exponents ``k_own``,
+    ``k_other``) and :math:`D = own - other`, substitute :math:`p = (other+\tau)/(own+\tau)`,
+    :math:`q = 1 - p = D/(own+\tau)` (both monotone in :math:`\tau`). Then
+    :math:`I = D^{-m}\int p^{-k_{other}}(1-p)^{m-1}\,dp` with ``m = r + s + x``: an incomplete beta
+    integral with a negative parameter. It is integrated in ``y = log p`` where ``p <= 1/2`` and in
+    ``y = log q`` where ``q <= 1/2``; in either variable the log-integrand is
+    :math:`c_1 y + c_2 \log(1 - e^y)` (``c1 = 1 - k_other, c2 = m - 1``, or ``c1 = m, c2 = -k_other``),
+    which has at most one stationary point, :math:`e^y = c_1/(c_1+c_2)`. Each monotone piece is cut
+    where the integrand has fallen by ``e^-42`` (bisection) and integrated with 32 Gauss-Legendre nodes;
+    sums are formed in log space. The gradient differentiates under the integral:
+    :math:`\partial \log I/\partial r = -E_w[\log(\alpha+\tau)]`,
+    :math:`\partial \log I/\partial\alpha = -(r+x) E_w[1/(\alpha+\tau)]` (and likewise for ``s, beta``),
+    with ``E_w`` the average over the nodes weighted by the integrand. Agrees with mpmath to about 1e-11
+    (relative, on ``log I``) over parameters from 1e-5 to 1e9 (``tests/models/test_boundary.py``).
+    """
+    shape = np.shape(x)
+    r, alpha, s, beta, x, tx, T = (np.array(np.broadcast_to(v, shape), dtype=float).ravel()
+                                   for v in (r, alpha, s, beta, x, tx, T))
+    high = alpha >= beta
+    own, other = np.where(high, alpha, beta), np.where(high, beta, alpha)
+    k_own, k_other = np.where(high, r + x, s + 1.0), np.where(high, s + 1.0, r + x)
+    D = own - other
+    m = r + s + x
+    q_a, q_b = D / (own + tx), D / (own + T)   # q falls from q_a (tau = t_x) to q_b (tau = T)
+    rows = np.arange(x.size)
+    parts = []
+    halves = ((_log_p(other, own, tx, q_a), np.minimum(_log_p(other, own, T, q_b), _LOG_HALF), 1.0 - k_other, m - 1.0),
+              # y = log p above, y = log q below
+              (np.log(q_b), np.minimum(np.log(q_a), _LOG_HALF), m, -k_other))                  # y = log q
+    for half, (lo, hi, c1, c2) in enumerate(halves):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = c1 / (c1 + c2)
+            inner = (ratio > 0) & (ratio < 1)
+            turn = np.where(inner, np.log(np.where(inner, ratio, 0.5)), -np.inf)
+        turn = np.where((turn > lo) & (turn < hi), turn, hi)
+        for a, b in ((lo, turn), (turn, hi)):
+            use = b > a
+            if np.any(use):
+                start, end = _cut_piece(a[use], b[use], c1[use], c2[use])
+                parts.append((rows[use], start, end, half))
+    top = np.full(x.size, -np.inf)
+    evaluated = []
+    for rows_p, lo, hi, half in parts:
+        half_width = 0.5 * (hi - lo)
+        y = (lo + half_width)[:, None] + half_width[:, None] * _Q_NODES[None, :]
+        other_log = np.log1p(-np.exp(y))
+        log_p, log_q = (y, other_log) if half == 0 else (other_log, y)
+        log_d = np.log(D[rows_p])[:, None]
+        log_own = log_d - log_q                 # log(own + tau)
+        log_other = log_d + log_p - log_q       # log(other + tau)
+        log_jac = log_d + log_p - 2.0 * log_q if half == 0 else log_d - log_q   # |d tau / d y|
+        log_w = (np.log(half_width)[:, None] + np.log(_Q_WEIGHTS)[None, :] + log_jac
+                 - k_own[rows_p][:, None] * log_own - k_other[rows_p][:, None] * log_other)
+        top[rows_p] = np.maximum(top[rows_p], log_w.max(axis=1))  # rows are distinct within a piece
+        evaluated.append((rows_p, log_w, log_own, log_other))
+    total = np.zeros(x.size)
+    g = np.zeros((4, x.size)) if grad else None
+    for rows_p, log_w, log_own, log_other in evaluated:
+        w = np.exp(log_w - top[rows_p][:, None])
+        total[rows_p] += w.sum(axis=1)
+        if grad:
+            hi_r = high[rows_p]
+            sum_own, sum_other = (w * log_own).sum(axis=1), (w * log_other).sum(axis=1)
+            inv_own, inv_other = (w * np.exp(-log_own)).sum(axis=1), (w * np.exp(-log_other)).sum(axis=1)
+            g[0, rows_p] -= np.where(hi_r, sum_own, sum_other)
+            g[1, rows_p] -= (r + x)[rows_p] * np.where(hi_r, inv_own, inv_other)
+            g[2, rows_p] -= np.where(hi_r, sum_other, sum_own)
+            g[3, rows_p] -= (s + 1.0)[rows_p] * np.where(hi_r, inv_other, inv_own)
+    with np.errstate(divide="ignore"):
+        log_i = top + np.log(total)
+    if grad:
+        g = g / total
+    return log_i, g
+
+
 class ParetoNBD(CovariateSupport, LikelihoodModel):
     r"""Pareto/NBD model of purchasing while alive with an unobserved exponential lifetime.
 
@@ -351,8 +473,9 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
 
     _effects = (("purchase", "purchase"), ("dropout", "dropout"))
 
-    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=()) -> None:
-        super().__init__(penalizer=penalizer, max_iter=max_iter)
+    def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, purchase_covariates=(), dropout_covariates=(),
+                 max_seconds: float | None = None) -> None:
+        super().__init__(penalizer=penalizer, max_iter=max_iter, max_seconds=max_seconds)
         self._init_covariates(purchase_covariates, dropout_covariates)
 
     def fit(self, frequency, recency=None, T=None, weights=None, initial=None, covariates=None):
@@ -377,6 +500,29 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
 
     def _validate(self, data) -> None:
         check_history(data)
+
+    def _limiting_case(self, theta, data, weights):
+        """``"nbd"`` when the expected share of customers who dropped out within the data, about
+        ``E[mu] T = s T / beta`` at the mean ``T``, is below :data:`~cvm.models.limits.NO_DROPOUT_SHARE`,
+        or below :data:`~cvm.models.limits.NEAR_LIMIT_SHARE` while the data cannot tell the fit from the NBD
+        (:func:`~cvm.models.limits.no_better_than_limit`)."""
+        from cvm.models.limits import NEAR_LIMIT_SHARE, NO_DROPOUT_SHARE, no_better_than_limit
+
+        if self.purchase_covariates or self.dropout_covariates:
+            return None
+        s, beta = theta[2], theta[3]
+        share = s / beta * np.average(data["T"], weights=weights)
+        if share < NO_DROPOUT_SHARE or (share < NEAR_LIMIT_SHARE and no_better_than_limit(self, theta, data, weights, "nbd")):
+            return "nbd"
+        return None
+
+    def _calibration_totals(self, data, weights):
+        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``."""
+        if self.purchase_covariates or self.dropout_covariates:
+            return None
+        ages, inverse = np.unique(data["T"], return_inverse=True)
+        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
+        return float(weights @ expected), float(weights @ data["frequency"])
 
     def _initial_values(self, data, weights) -> np.ndarray:
         """A rough start; with many distinct histories, the fit of a weighted subsample of them.
@@ -574,8 +720,9 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                 g[i_b, rows] = dm + d_b
                 g[2 - i_b, rows] = dm
         slow = np.flatnonzero(plan < 0)
-        if slow.size:
-            val, g_slow = self._slow_dead(params, data, slow, grad)
+        if slow.size:  # extreme parameters: quadrature (the 2F1 tails of _slow_dead need up to 1e5 terms there)
+            val, g_slow = dropout_quadrature(*(np.broadcast_to(v, x.shape)[slow] for v in params),
+                                             x[slow], tx[slow], T[slow], grad)
             out[slow] = val
             if grad:
                 g[:, slow] = g_slow

@@ -375,8 +375,14 @@ def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int)
 
 
 # ----------------------------------------------------------------------------- model choice and fitting
-def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
-    """Fit one purchase model by command-line name (``bgnbd``, ``pnbd``, ``mbgnbd``)."""
+def fit_purchase_model(summary: pd.DataFrame, name: str, **settings: Any) -> Any:
+    """Fit one purchase model by command-line name (``bgnbd``, ``pnbd``, ``mbgnbd``) for predictions.
+
+    Through :func:`cvm.models.limits.fit_for_prediction`: a fit at a known edge of its parameter space
+    comes back as its limit (``NBD`` or ``Poisson``: its ``limit_`` names it, with a warning), and
+    data no purchase model can read or a fit whose predictions are no numbers are refused with a
+    coded :class:`~cvm.errors.ConvergenceError`. ``settings`` go to the model (e.g. ``max_seconds``).
+    """
     from cvm.models import model_class
 
     key = name.lower()
@@ -386,12 +392,30 @@ def fit_purchase_model(summary: pd.DataFrame, name: str) -> Any:
     # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1): leave them out
     data = summary[summary["T"] > 0]
     if data.empty:
-        raise SchemaError("every customer bought for the first time on the as-of day", hint="pick a later as-of date")
+        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
     from cvm.models.base import warn_if_few_customers
+    from cvm.models.limits import fit_for_prediction
 
-    fitted = cls().fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float), data["T"].to_numpy(float))
+    fitted, used = fit_for_prediction(cls, data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
+                                      data["T"].to_numpy(float), **settings)
     warn_if_few_customers(fitted)
-    return fitted
+    return used
+
+
+def _as_of_text(summary: pd.DataFrame) -> str:
+    """The as-of day of a summary, as text (its ``attrs``, else the last first purchase), for messages."""
+    stamp = summary.attrs.get("as_of")
+    if stamp is None and "first_purchase" in summary.columns and len(summary):
+        stamp = pd.to_datetime(summary["first_purchase"]).max()
+    return str(pd.Timestamp(stamp).date()) if stamp is not None else "the as-of day"
+
+
+def model_name(name: str, purchase: Any) -> str:
+    """The short name of the model that values the customers: ``name``, or its limit when the fit became one."""
+    from cvm.models import LIMIT_NAMES
+
+    own = type(purchase).__name__
+    return next((short for short, cls in LIMIT_NAMES.items() if cls == own), name)
 
 
 def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
@@ -404,12 +428,19 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
     ...) when the stored backtest chose the same model, else
     ``chosen_by_backtest``; without a backtest the reason is ``bic_fallback``
     with the BIC of each model and, in ``detail``, why the backtest was unavailable.
+
+    Every candidate fit has the budget :data:`cvm.models.limits.CANDIDATE_BUDGET` (time and
+    iterations); a candidate that exceeds it or is refused is left out, and ``left_out`` in the
+    reason values maps it to the reason (the backtest's left-out models included).
     """
+    from cvm.models.limits import CANDIDATE_BUDGET
+
     try:
         from cvm.evaluation import choose_model, latest_backtest  # written by the evaluation engineer
     except ImportError:
         choose_model = latest_backtest = None
     why = ""
+    left_out: dict[str, str] = {}
     if choose_model is not None and ws is not None:
         params = inspect.signature(choose_model).parameters
         options = {k: v for k, v in {"as_of": as_of, "time_unit": time_unit}.items() if k in params}
@@ -419,24 +450,50 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
             chosen, why = None, str(exc).splitlines()[0]
         if chosen is not None:
             name = chosen if isinstance(chosen, str) else getattr(chosen, "best", str(chosen))
+            left_out.update(_backtest_left_out(ws, latest_backtest))
             if name.lower() in PURCHASE_MODELS:
                 code, values = _backtest_reason(ws, name.lower(), chosen, latest_backtest)
-                return name.lower(), fit_purchase_model(summary, name), code, values
-            why = f"choose_model proposed '{name}', which is not a purchase model"
+                try:
+                    fitted = fit_purchase_model(summary, name, **CANDIDATE_BUDGET)
+                except ConvergenceError as exc:
+                    left_out[name.lower()] = str(exc).splitlines()[0]
+                else:
+                    return name.lower(), fitted, code, {**values, **({"left_out": left_out} if left_out else {})}
+            else:
+                why = f"choose_model proposed '{name}', which is not a purchase model"
     fits: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    refusals: list[CvmError] = []
     for name in ("bgnbd", "pnbd"):
+        if name in left_out:
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fits[name] = fit_purchase_model(summary, name)
+                fits[name] = fit_purchase_model(summary, name, **CANDIDATE_BUDGET)
         except (CvmError, ImportError) as exc:
-            errors[name] = str(exc).splitlines()[0]
+            left_out[name] = str(exc).splitlines()[0]
+            if isinstance(exc, CvmError):
+                refusals.append(exc)
     if not fits:
-        raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        if refusals and refusals[0].code and all(e.code == refusals[0].code for e in refusals):
+            raise refusals[0]  # the same reason for every model (e.g. nobody bought twice): say it once, in its words
+        raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in left_out.items()))
     bic = {k: float(m.summary().bic) for k, m in fits.items()}
     best = min(bic, key=bic.get)
-    return best, fits[best], "bic_fallback", {"model": best, "bic_by_model": bic, "detail": why or None}
+    values = {"model": best, "bic_by_model": bic, "detail": why or None}
+    return best, fits[best], "bic_fallback", {**values, **({"left_out": left_out} if left_out else {})}
+
+
+def _backtest_left_out(ws: Any, latest_backtest: Any) -> dict[str, str]:
+    """Models the stored backtest could not fit (over budget, refused), with the reason."""
+    if latest_backtest is None:
+        return {}
+    try:
+        result = latest_backtest(ws, current_only=True)
+    except CvmError:
+        return {}
+    models = getattr(result, "models", None) or {}
+    return {m: str(r["error"]).splitlines()[0] for m, r in models.items() if m in PURCHASE_MODELS and "error" in r}
 
 
 def _backtest_reason(ws: Any, name: str, chosen: Any, latest_backtest: Any) -> tuple[str, dict[str, Any]]:
@@ -642,7 +699,12 @@ def score_customers(
         name, purchase, reason_code, reason_values = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
     else:
         purchase, reason_code, reason_values = fit_purchase_model(summary, name), "chosen_by_user", {"model": name}
+    name = model_name(name, purchase)
     reason = explain(reason_code, reason_values, "en")
+    from cvm.models.base import CvmWarning
+
+    left_out = [str(CvmWarning.coded("model_left_out", model=m, reason=why)) for m, why in
+                (reason_values.get("left_out") or {}).items()]
     spend, spend_note = fit_spend_model(summary)
 
     margins = customer_margins(ws, stamp, opts["margin"])
@@ -689,7 +751,7 @@ def score_customers(
     frame["planned_cost"] = costs.to_numpy()
     frame["max_investment"] = np.clip(frame["clv"].to_numpy() - frame["planned_cost"].to_numpy(), 0.0, None)
 
-    notes = list(valuation.notes) + ([spend_note] if spend_note else [])
+    notes = left_out + list(valuation.notes) + ([spend_note] if spend_note else [])
     run_id = new_run_id()
     frame = frame.sort_values(["rank"]).reset_index(drop=True)
     frame.attrs.update(
@@ -734,9 +796,10 @@ def value_by_period(
     summary.index = summary.index.astype(str)
     name = model.lower()
     if name == "auto":
-        name, purchase, _ = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
+        name, purchase, _, _ = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
     else:
         purchase = fit_purchase_model(summary, name)
+    name = model_name(name, purchase)
     spend, _ = fit_spend_model(summary)
     margins = customer_margins(ws, stamp, opts["margin"])
     if not (len(margins) == len(summary) and np.array_equal(margins.index.to_numpy(), summary.index.to_numpy())):
