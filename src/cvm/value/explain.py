@@ -128,7 +128,7 @@ TERMS: dict[str, dict[str, str]] = {
 
 #: model names as people write them (the same in both languages)
 MODEL_NAMES: dict[str, str] = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD", "bgbb": "BG/BB",
-                               "sbg": "sBG", "gg": "Gamma-Gamma"}
+                               "sbg": "sBG", "gg": "Gamma-Gamma", "nbd": "NBD", "poisson": "Poisson"}
 
 _DAYS = {"en": ("day", "days"), "nl": ("dag", "dagen")}
 _AND = {"en": "and", "nl": "en"}
