@@ -257,6 +257,33 @@ CATALOGUE: dict[str, Message] = {
         "Er is geen waardering op {date}.",
         "score at that date first: score_customers(ws, as_of=...)",
         "Waardeer de klanten eerst op die datum: score_customers(ws, as_of=...)."),
+    # ---------------------------------------------------------------- the machine (cvm.errors.EnvironmentProblem)
+    "disk_full": Message(
+        "there is no space left on the disk for {path}",
+        "Er is geen ruimte meer op de schijf voor {path}.",
+        "free some space on that disk, or choose a place on another disk, and run the command again",
+        "Maak ruimte vrij op die schijf, of kies een plaats op een andere schijf, en voer de opdracht opnieuw uit."),
+    "no_permission": Message(
+        "no permission to use {path}",
+        "Geen toestemming om {path} te gebruiken.",
+        "choose a file or folder you may write to, or ask whoever manages this computer for access",
+        "Kies een bestand of map waarin u mag schrijven, of vraag de beheerder van deze computer om toegang."),
+    "read_only": Message(
+        "{path} is on a read-only disk or folder",
+        "{path} staat op een schijf of in een map waarin niet geschreven kan worden.",
+        "choose a folder that can be written to, e.g. in your home folder",
+        "Kies een map waarin geschreven kan worden, bijvoorbeeld in uw eigen map."),
+    "file_vanished": Message(
+        "{path} is not there (any more): it was moved or deleted while cvm was using it",
+        "{path} is er niet (meer): het is verplaatst of verwijderd terwijl cvm het gebruikte.",
+        "check that no other program moves or deletes it (a sync or clean-up job), and run the command again",
+        "Controleer of geen ander programma het verplaatst of verwijdert (synchronisatie, opruimen) "
+        "en voer de opdracht opnieuw uit."),
+    "os_error": Message(
+        "cannot use {path}: {detail}",
+        "{path} kan niet worden gebruikt ({detail}).",
+        "check the disk, the folder's permissions and free space, and run the command again",
+        "Controleer de schijf, de rechten op de map en de vrije ruimte, en voer de opdracht opnieuw uit."),
     # ---------------------------------------------------------------- the web pages' own checks
     "backtest_needs_calibration_end": Message(
         "a backtest needs a calibration end date",

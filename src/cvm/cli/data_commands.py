@@ -122,7 +122,9 @@ def run(
             ws, as_of=as_of_date, model=model, horizon=horizon, time_unit=time_unit,
             discount_rate=discount_rate, margin=margin,
         )
-        write_frame(scores, out_file)
+        from cvm.cli.value_commands import write_run
+
+        write_run(scores, out_file)
         payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
         payload["ingest"].pop("preview", None)
     else:
