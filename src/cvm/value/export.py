@@ -201,7 +201,7 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
 
 
 def export(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path``: ``.csv`` (UTF-8, comma), ``.parquet`` or ``.xlsx``.
+    """Write ``frame`` to ``path``: ``.csv`` (UTF-8, comma, CRLF), ``.parquet`` or ``.xlsx``.
 
     Safe to open in a spreadsheet, with the run's ``as_of`` and ``model`` (see the
     module's docstring). Timezone-aware timestamps are written without their zone in
@@ -225,7 +225,8 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
-            safe_for_csv(out).to_csv(partial, index=False)
+            # lines end in CRLF (RFC 4180) so that a text holding a lone CR is quoted, not a line break
+            safe_for_csv(out).to_csv(partial, index=False, lineterminator="\r\n")
         elif suffix == ".parquet":
             out.columns = [str(c) for c in out.columns]
             out.to_parquet(partial, index=False)
