@@ -223,7 +223,10 @@ CATALOGUE: dict[str, Message] = {
         "Geef de map met cvm.duckdb op, of de naam van een nieuwe map."),
     "workspace_cannot_create": Message(
         "cannot create the workspace folder {path}: {reason}",
-        "De map van de werkruimte {path} kan niet worden gemaakt ({reason})."),
+        "De map van de werkruimte {path} kan niet worden gemaakt ({reason}).",
+        "choose a folder you can write to with --workspace DIR, or check the disk's permissions and free space",
+        "Kies met --workspace MAP een map waarin u mag schrijven, of controleer de rechten en de vrije ruimte "
+        "op de schijf."),
     "workspace_in_use": Message(
         "the workspace {path} is in use by another process",
         "De werkruimte {path} is in gebruik door een ander programma.",
