@@ -37,9 +37,9 @@ def score(
     )
     if out_file is not None:
         write_run(scores, out_file)
-    from cvm.value.store import latest_run_id
+    from cvm.value.store import latest_run
 
-    default = latest_run_id(ws)
+    default = latest_run(ws)
     payload = {
         "as_of": scores.attrs.get("as_of"),
         "model": scores.attrs.get("model"),
@@ -47,7 +47,7 @@ def score(
         "n_customers": int(len(scores)),
         "total_clv": float(scores["clv"].sum()),
         "out": str(out_file) if out_file else None,
-        "default_valuation": default == scores.attrs.get("run_id"),
+        "default_valuation": default is not None and default["run_id"] == scores.attrs.get("run_id"),
     }
     if as_json:
         emit_json(payload)
@@ -56,12 +56,9 @@ def score(
     out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
     out.print(f"{payload['n_customers']:,} customers valued as of {payload['as_of']}, "
               f"total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
-    if not payload["default_valuation"]:
-        from cvm.value.store import load_scores
-
-        newer = load_scores(ws, run_id=default).attrs.get("as_of") if default else None
-        out.print(f"kept as history: customers, actions and the dashboard keep using the valuation as of {newer} "
-                  "(the latest date)", soft_wrap=True)
+    if default is not None and not payload["default_valuation"]:
+        out.print(f"kept as history: customers, actions and the dashboard keep using the valuation as of "
+                  f"{default['as_of']:%Y-%m-%d} (the latest date)", soft_wrap=True)
     if out_file:
         out.print(f"written to {out_file}")
 

@@ -122,9 +122,12 @@ def csv_text(value: Any) -> Any:
 
 
 def csv_safe_sql(expression: str) -> str:
-    """SQL (DuckDB) for :func:`csv_text` of a VARCHAR ``expression``."""
+    """SQL for :func:`csv_text` of a text ``expression``, the same in DuckDB and Spark SQL.
+
+    Characters are written as ``chr(n)``: the two dialects escape a quote in a literal differently.
+    """
     starts = ", ".join("chr(%d)" % ord(c) for c in UNSAFE_START)
-    prefix = "'" + CSV_TEXT_PREFIX.replace("'", "''") + "'"
+    prefix = " || ".join("chr(%d)" % ord(c) for c in CSV_TEXT_PREFIX)
     return f"CASE WHEN left({expression}, 1) IN ({starts}) THEN {prefix} || {expression} ELSE {expression} END"
 
 

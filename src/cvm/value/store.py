@@ -126,12 +126,19 @@ def score_runs(ws: Any) -> pd.DataFrame:
     return ws.con.execute("SELECT * FROM score_runs ORDER BY created, run_id").df()
 
 
-def latest_run_id(ws: Any) -> str | None:
-    """The id of the default valuation: the run with the latest as-of date (ties: made last), or None."""
+def latest_run(ws: Any) -> dict[str, Any] | None:
+    """The ``score_runs`` row of the default valuation: the latest as-of date (ties: made last), or None."""
     if not _has(ws, "score_runs"):
         return None
-    row = ws.con.execute(f"SELECT run_id FROM score_runs ORDER BY {LATEST_FIRST} LIMIT 1").fetchone()
-    return None if row is None else row[0]
+    cur = ws.con.execute(f"SELECT * FROM score_runs ORDER BY {LATEST_FIRST} LIMIT 1")
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def latest_run_id(ws: Any) -> str | None:
+    """The id of the default valuation (:func:`latest_run`), or None when nothing is scored."""
+    run = latest_run(ws)
+    return None if run is None else run["run_id"]
 
 
 def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.DataFrame:
