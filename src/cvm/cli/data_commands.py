@@ -11,7 +11,7 @@ from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, TimeUnitOpt,
     WorkspaceOpt, parse_date, parse_mapping,
 )
-from cvm.cli.output import check_out, emit_json, frame_table, out, write_frame
+from cvm.cli.output import check_out, emit_json, frame_table, out
 from cvm.cli.workspace import open_workspace, writing_workspace
 from cvm.errors import SchemaError
 

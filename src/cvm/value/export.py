@@ -247,7 +247,10 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
         raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
                        hint="check that the folder is writable and the file is not open in another program") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise
     return path
 
