@@ -88,3 +88,39 @@ class AuthError(CvmError):
 
 class WorkspaceError(CvmError):
     """The workspace is missing, locked, or lacks what a command needs."""
+
+
+class EnvironmentProblem(CvmError):
+    """The machine, not the input nor cvm: a full disk, no permission, a read-only folder, a vanished file.
+
+    :meth:`from_exception` recognises these in an ``OSError`` (by its errno) or in a
+    DuckDB I/O error (by the system's words in its message) and names the path.
+    """
+
+    #: the system's words for each errno, as DuckDB quotes them in its messages
+    _WORDS = {"No space left on device": "ENOSPC", "Disk quota exceeded": "EDQUOT", "Permission denied": "EACCES",
+              "Read-only file system": "EROFS", "No such file or directory": "ENOENT"}
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, path: Any = None) -> "EnvironmentProblem | None":
+        """The problem ``exc`` reports about ``path`` (default: the path it names), or None if it is none of these."""
+        import errno
+        import re
+
+        text = str(exc)
+        name = errno.errorcode.get(getattr(exc, "errno", None) or 0)
+        if name is None and type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            name = next((n for words, n in cls._WORDS.items() if words in text), None)
+        quoted = re.search(r'"([^"]+)"', text)
+        where = str(path or getattr(exc, "filename", None) or (quoted.group(1) if quoted else "") or "(unknown path)")
+        if name in ("ENOSPC", "EDQUOT"):
+            return cls.coded("disk_full", path=where)
+        if name in ("EACCES", "EPERM"):
+            return cls.coded("no_permission", path=where)
+        if name == "EROFS":
+            return cls.coded("read_only", path=where)
+        if name in ("ENOENT", "ESTALE"):
+            return cls.coded("file_vanished", path=where)
+        if isinstance(exc, OSError) and (path or exc.filename):  # another failure of the disk or the file system
+            return cls.coded("os_error", path=where, detail=exc.strerror or text)
+        return None

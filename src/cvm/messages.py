@@ -223,7 +223,10 @@ CATALOGUE: dict[str, Message] = {
         "Geef de map met cvm.duckdb op, of de naam van een nieuwe map."),
     "workspace_cannot_create": Message(
         "cannot create the workspace folder {path}: {reason}",
-        "De map van de werkruimte {path} kan niet worden gemaakt ({reason})."),
+        "De map van de werkruimte {path} kan niet worden gemaakt ({reason}).",
+        "choose a folder you can write to with --workspace DIR, or check the disk's permissions and free space",
+        "Kies met --workspace MAP een map waarin u mag schrijven, of controleer de rechten en de vrije ruimte "
+        "op de schijf."),
     "workspace_in_use": Message(
         "the workspace {path} is in use by another process",
         "De werkruimte {path} is in gebruik door een ander programma.",
@@ -313,6 +316,33 @@ CATALOGUE: dict[str, Message] = {
     "model_left_out": Message(
         "{model} was left out of the model choice: {reason}",
         "{model} is niet meegenomen in de modelkeuze: {reason}"),
+    # ---------------------------------------------------------------- the machine (cvm.errors.EnvironmentProblem)
+    "disk_full": Message(
+        "there is no space left on the disk for {path}",
+        "Er is geen ruimte meer op de schijf voor {path}.",
+        "free some space on that disk, or choose a place on another disk, and run the command again",
+        "Maak ruimte vrij op die schijf, of kies een plaats op een andere schijf, en voer de opdracht opnieuw uit."),
+    "no_permission": Message(
+        "no permission to use {path}",
+        "Geen toestemming om {path} te gebruiken.",
+        "choose a file or folder you may write to, or ask whoever manages this computer for access",
+        "Kies een bestand of map waarin u mag schrijven, of vraag de beheerder van deze computer om toegang."),
+    "read_only": Message(
+        "{path} is on a read-only disk or folder",
+        "{path} staat op een schijf of in een map waarin niet geschreven kan worden.",
+        "choose a folder that can be written to, e.g. in your home folder",
+        "Kies een map waarin geschreven kan worden, bijvoorbeeld in uw eigen map."),
+    "file_vanished": Message(
+        "{path} is not there (any more): it was moved or deleted while cvm was using it",
+        "{path} is er niet (meer): het is verplaatst of verwijderd terwijl cvm het gebruikte.",
+        "check that no other program moves or deletes it (a sync or clean-up job), and run the command again",
+        "Controleer of geen ander programma het verplaatst of verwijdert (synchronisatie, opruimen) "
+        "en voer de opdracht opnieuw uit."),
+    "os_error": Message(
+        "cannot use {path}: {detail}",
+        "{path} kan niet worden gebruikt ({detail}).",
+        "check the disk, the folder's permissions and free space, and run the command again",
+        "Controleer de schijf, de rechten op de map en de vrije ruimte, en voer de opdracht opnieuw uit."),
     # ---------------------------------------------------------------- the web pages' own checks
     "backtest_needs_calibration_end": Message(
         "a backtest needs a calibration end date",

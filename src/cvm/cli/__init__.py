@@ -19,7 +19,7 @@ import sys
 import typer
 
 from cvm.cli.commands import app, token_app, users_app
-from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, show_warning
+from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, report_unexpected, show_warning
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, OutOpt,
     TimeUnitOpt, WorkspaceOpt, parse_date, parse_mapping,
@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     message and a hint on stderr, never a traceback); 2 a usage error (unknown option,
     a value of the wrong type). With ``--json`` a failure also prints one JSON object
     ``{"error", "hint", "kind", "exit_code"}`` on stdout, so a script always gets JSON.
-    Anything else is a fault in cvm: one line naming it (exit 1); ``CVM_DEBUG=1``
-    shows the traceback.
+    A full disk, a missing permission, a read-only folder or a file that vanished is
+    the machine's: one message naming the path and what to do (exit 1,
+    :class:`~cvm.errors.EnvironmentProblem`). Anything else is a fault in cvm: one line
+    naming it (exit 1); ``CVM_DEBUG=1`` shows the traceback.
     """
     from typer._click.exceptions import ClickException
 
@@ -76,16 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as exc:  # a fault in cvm, not in the input: say so in one line
+    except Exception as exc:  # the machine (a full disk, no permission), else a fault in cvm: one message
         if os.environ.get("CVM_DEBUG"):
             raise
-        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        message = f"cvm failed unexpectedly ({type(exc).__name__}{': ' + detail if detail else ''})"
-        hint = "this is a fault in cvm, not in your input; run again with CVM_DEBUG=1 to see the traceback and report it"
-        print_error(message, hint)
-        if as_json:
-            emit_json(error_payload(message, hint, "InternalError", 1))
-        return 1
+        return report_unexpected(exc, as_json)
     return 0
 
 

@@ -12,7 +12,7 @@ from cvm.cli.options import (
     WorkspaceOpt, parse_date, parse_mapping,
 )
 from cvm.cli.health_commands import print_health
-from cvm.cli.output import check_out, emit_json, frame_table, out, write_frame
+from cvm.cli.output import check_out, emit_json, frame_table, out
 from cvm.cli.workspace import open_workspace, writing_workspace
 from cvm.errors import SchemaError
 from cvm.health import data_health
@@ -127,7 +127,9 @@ def run(
             ws, as_of=as_of_date, model=model, horizon=horizon, time_unit=time_unit,
             discount_rate=discount_rate, margin=margin,
         )
-        write_frame(scores, out_file)
+        from cvm.cli.value_commands import write_run
+
+        write_run(scores, out_file)
         payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
         payload["ingest"].pop("preview", None)
     else:

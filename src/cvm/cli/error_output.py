@@ -25,6 +25,30 @@ def print_error(message: str, hint: str | None) -> None:
         err.print(Text(f"hint: {hint}"), highlight=False, soft_wrap=True)
 
 
+def report_unexpected(exc: BaseException, as_json: bool) -> int:
+    """Report an exception that is no :class:`~cvm.errors.CvmError`; returns the exit code (1).
+
+    A full disk, a missing permission, a read-only folder or a file that vanished is the
+    machine's, not cvm's: :class:`~cvm.errors.EnvironmentProblem` names the path and
+    what to do. Anything else is a fault in cvm, said in one line.
+    """
+    from cvm.cli.output import emit_json
+    from cvm.errors import EnvironmentProblem
+
+    problem = EnvironmentProblem.from_exception(exc)
+    if problem is not None:
+        message, hint, kind = problem.message, problem.hint, type(problem).__name__
+    else:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        message = f"cvm failed unexpectedly ({type(exc).__name__}{': ' + detail if detail else ''})"
+        hint = "this is a fault in cvm, not in your input; run again with CVM_DEBUG=1 to see the traceback and report it"
+        kind = "InternalError"
+    print_error(message, hint)
+    if as_json:
+        emit_json(error_payload(message, hint, kind, 1))
+    return 1
+
+
 #: library notices that are not about the user's data (pyspark's note on pandas 3: the Spark engine's
 #: tests check its numbers against the DuckDB engine under pandas 3)
 QUIET_WARNINGS = ("PySpark does not yet fully support pandas",)

@@ -39,7 +39,10 @@ def score(
         discount_rate=discount_rate, margin=margin,
     )
     if out_file is not None:
-        write_frame(scores, out_file)
+        write_run(scores, out_file)
+    from cvm.value.store import latest_run
+
+    default = latest_run(ws)
     payload = {
         "as_of": scores.attrs.get("as_of"),
         "model": scores.attrs.get("model"),
@@ -49,6 +52,7 @@ def score(
         "out": str(out_file) if out_file else None,
         "model_reason": scores.attrs.get("model_reason"),
         "notes": list(scores.attrs.get("notes") or []),  # e.g. a model left out of --model auto, with its reason
+        "default_valuation": default is not None and default["run_id"] == scores.attrs.get("run_id"),
     }
     summary = data_health(ws, run_id=scores.attrs.get("run_id"))
     if as_json:
@@ -58,10 +62,28 @@ def score(
         print_warning(note)
     shown = scores[[c for c in CUSTOMER_COLUMNS if c in scores.columns]]  # --json and --out give every column
     out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
-    out.print(f"{payload['n_customers']:,} customers valued, total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
+    out.print(f"{payload['n_customers']:,} customers valued as of {payload['as_of']}, "
+              f"total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
+    if default is not None and not payload["default_valuation"]:
+        out.print(f"kept as history: customers, actions and the dashboard keep using the valuation as of "
+                  f"{default['as_of']:%Y-%m-%d} (the latest date)", soft_wrap=True)
     if out_file:
         out.print(f"written to {out_file}")
     print_health(summary, ws.settings.language)
+
+
+def write_run(scores, out_file) -> None:
+    """Write a stored run to ``--out``; when that fails, say that the run itself is kept and how to write it again."""
+    from cvm.errors import CvmError
+
+    try:
+        write_frame(scores, out_file)
+    except CvmError as exc:
+        run_id = scores.attrs.get("run_id")
+        if run_id:
+            again = f"the valuation itself is stored (run {run_id}): write it again with `cvm customers --out FILE`"
+            exc.hint = f"{exc.hint}; {again}" if exc.hint else again
+        raise
 
 
 #: what a person sees of the scored list; --json and --out give every column
@@ -80,7 +102,7 @@ def customers(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
-    """The scored customer list of the latest scoring run, sortable."""
+    """The scored customer list of the latest valuation (the latest as-of date), sortable."""
     from cvm.value import latest_scores
 
     check_out(out_file)
@@ -97,12 +119,17 @@ def customers(
     if out_file is not None:
         write_frame(frame, out_file)
     if as_json:
-        emit_json({"n_customers": int(len(frame)), "customers": frame.head(limit)})
+        emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "customers": frame.head(limit)})
     else:
         shown = [c for c in CUSTOMER_COLUMNS if c in frame.columns]
         if sort not in shown:
             shown.append(sort)
         out.print(frame_table(frame[shown], title=f"Customers by {sort}", max_rows=limit))
+
+
+def _run_keys(frame) -> dict[str, Any]:
+    """Which valuation a list comes from: ``as_of``, ``model`` and ``run_id`` of its run."""
+    return {key: frame.attrs.get(key) for key in ("as_of", "model", "run_id")}
 
 
 def customer(
@@ -204,7 +231,8 @@ def actions(
         write_frame(frame, out_file)
     if as_json:
         counts = frame["action"].value_counts().to_dict() if "action" in frame else {}
-        emit_json({"n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit), "out": str(out_file) if out_file else None})
+        emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit),
+                   "out": str(out_file) if out_file else None})
     else:
         shown = frame.drop(columns=[c for c in ("reason_code", "reason_values") if c in frame.columns])
         out.print(frame_table(shown, title="Next-best actions", max_rows=limit))

@@ -4,6 +4,12 @@ Every call of :func:`cvm.value.score_customers` with ``store=True`` appends one
 row per customer to ``scores`` and one row to ``score_runs``, so the value of a
 customer can be shown "at any moment" and compared over time (migration,
 P(alive) history in the customer view).
+
+The default valuation, the one ``cvm customers``, ``cvm customer``, ``cvm actions``,
+the report, the dashboard and every export use, is the run with the **latest as-of
+date**; of several runs at that date, the one made last (:data:`LATEST_FIRST`).
+Runs at earlier dates (made by ``cvm migration``, the report's migration section or
+``cvm score --as-of``) are history: they never replace it.
 """
 
 from __future__ import annotations
@@ -63,6 +69,11 @@ RUN_COLUMNS: dict[str, str] = {
 }
 
 
+#: SQL order of ``score_runs`` that puts the default valuation first: latest as-of date, then the run
+#: made last at that date (a rerun after corrected data), then the id (sortable by creation time)
+LATEST_FIRST = "as_of DESC NULLS LAST, created DESC NULLS LAST, run_id DESC"
+
+
 def _ensure_tables(con) -> None:
     cols = ", ".join(f'"{k}" {v}' for k, v in SCORE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS scores ({cols})")
@@ -115,13 +126,29 @@ def score_runs(ws: Any) -> pd.DataFrame:
     return ws.con.execute("SELECT * FROM score_runs ORDER BY created, run_id").df()
 
 
+def latest_run(ws: Any) -> dict[str, Any] | None:
+    """The ``score_runs`` row of the default valuation: the latest as-of date (ties: made last), or None."""
+    if not _has(ws, "score_runs"):
+        return None
+    cur = ws.con.execute(f"SELECT * FROM score_runs ORDER BY {LATEST_FIRST} LIMIT 1")
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def latest_run_id(ws: Any) -> str | None:
+    """The id of the default valuation (:func:`latest_run`), or None when nothing is scored."""
+    run = latest_run(ws)
+    return None if run is None else run["run_id"]
+
+
 def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.DataFrame:
     """The scores of one stored run.
 
     Parameters
     ----------
     run_id
-        A run id from :func:`score_runs`; default the latest run (optionally at ``as_of``).
+        A run id from :func:`score_runs`; default the run with the latest as-of date (of
+        several at that date, the one made last), or the latest made at ``as_of``.
     as_of
         Take the latest run made for exactly this as-of date.
 
@@ -144,7 +171,7 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
             raise WorkspaceError.coded("no_run_as_of", date=str(stamp.date()))
         chosen = match["run_id"].iloc[-1]
     else:
-        chosen = runs["run_id"].iloc[-1]
+        chosen = latest_run_id(ws)
     frame = ws.con.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY rank, customer_id", [chosen]).df()
     info = runs[runs["run_id"] == chosen].iloc[0]
     frame.attrs.update(
@@ -159,7 +186,7 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
 
 
 def latest_scores(ws: Any) -> pd.DataFrame:
-    """The scores of the most recent run (see :func:`load_scores`)."""
+    """The scores of the default valuation: the latest as-of date, not the run made last (see :func:`load_scores`)."""
     return load_scores(ws)
 
 

@@ -7,7 +7,9 @@ therefore keeps the rows of the latest run in memory once, as column arrays
 dictionaries with integer codes) and a ``dict`` from customer id to row number.
 A lookup is a dictionary hit plus one element per column.
 
-The snapshot belongs to one ``run_id``. When the latest run changes (a scoring
+The snapshot belongs to one ``run_id``: the default valuation, the run with the
+latest as-of date (:func:`cvm.web.lookups.latest_run`; a run scored afterwards for
+an earlier date is history and does not replace it). When that run changes (a scoring
 job finished), :meth:`LatestScores.lookup` drops the old snapshot, loads the new
 one in a background thread and answers ``None`` in the meantime, so callers
 fall back to the database query and never see rows of two runs mixed.

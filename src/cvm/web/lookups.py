@@ -48,10 +48,16 @@ def ensure_customer_index(con: Any) -> bool:
 
 
 def latest_run(con: Any) -> dict[str, Any] | None:
-    """The most recent scoring run (``score_runs`` row as a dict), or None when nothing is scored."""
+    """The default valuation (``score_runs`` row as a dict), or None when nothing is scored.
+
+    That is the run with the latest as-of date, not the run made last: a run at an
+    earlier date (migration, ``--as-of``) is history (:data:`cvm.value.store.LATEST_FIRST`).
+    """
+    from cvm.value.store import LATEST_FIRST
+
     if not has_table(con, "score_runs"):
         return None
-    cur = con.execute("SELECT * FROM score_runs ORDER BY created DESC, run_id DESC LIMIT 1")
+    cur = con.execute(f"SELECT * FROM score_runs ORDER BY {LATEST_FIRST} LIMIT 1")
     row = cur.fetchone()
     if row is None:
         return None
@@ -192,12 +198,23 @@ def value_trend(con: Any) -> list[dict[str, Any]]:
     return _records(cur)
 
 
-def export_csv_rows(con: Any, run_id: str, batch: int = 50_000):
-    """The run's scores as CSV text, in batches (a streaming export)."""
+def export_csv_rows(con: Any, run_id: str, batch: int = 50_000, model: str | None = None):
+    """The run's scores as CSV text, in batches (a streaming export).
+
+    The layout of every export of a run (:func:`cvm.value.export.run_export_sql`):
+    ``run_id``, ``as_of`` (a date), the scores, ``model`` last (default: the run's
+    model); texts a spreadsheet would take for a formula are prefixed with ``'``.
+    """
     import csv
     import io
 
-    cur = con.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY rank, customer_id", [run_id])
+    from cvm.value.export import run_export_sql
+
+    if model is None:
+        row = con.execute("SELECT model FROM score_runs WHERE run_id = ?", [run_id]).fetchone()
+        model = row[0] if row else None
+    sql, params = run_export_sql(con, run_id, model)
+    cur = con.execute(sql, params)
     names = [d[0] for d in cur.description]
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -138,7 +138,8 @@ async def customer(customer_id: CustomerId, user: Viewer, state: State) -> JSONR
         _latest_run(state)  # raises the "nothing scored yet" error
     if row is None:
         raise HTTPException(404, "unknown customer")
-    return JSONResponse({"run_id": run["run_id"], "customer": row})
+    return JSONResponse({"run_id": run["run_id"], "as_of": str(run["as_of"])[:10], "model": run.get("model"),
+                         "customer": row})
 
 
 @router.get("/segments", responses={**ERRORS, 409: {"model": Problem, "description": "nothing scored yet"}})
@@ -159,13 +160,17 @@ def segments(
 
 @router.get("/scores.csv", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
 def scores_csv(user: Viewer, state: State) -> StreamingResponse:
-    """Every customer's scores of the latest run as CSV (streamed)."""
+    """Every customer's scores of the default valuation (latest as-of date) as CSV (streamed).
+
+    Columns ``run_id``, ``as_of``, the scores, ``model``; texts a spreadsheet would read
+    as a formula are prefixed with ``'`` (OWASP's advice on CSV injection).
+    """
     run = _latest_run(state)
     cursor = state.ws.con.cursor()  # its own connection: the stream outlives this thread's request
 
     def stream():
         try:
-            yield from lookups.export_csv_rows(cursor, run["run_id"])
+            yield from lookups.export_csv_rows(cursor, run["run_id"], model=run.get("model"))
         finally:
             cursor.close()
 

@@ -98,14 +98,23 @@ def write_scores(scores_df: Any, out: str, out_format: str | None = None, mode: 
     """Write scores as Parquet (default), CSV (a folder of part files with a header) or a Spark table.
 
     ``out_format``: ``parquet``, ``csv`` or ``table`` (``out`` is then the table
-    name); guessed from ``out`` when ``None`` (``.csv`` -> CSV, else Parquet).
+    name); guessed from ``out`` when ``None`` (``.csv`` -> CSV, else Parquet). In CSV,
+    texts that begin with ``= + - @``, a tab or a CR get a ``'`` in front (safe to open).
     """
     fmt = _output_format(out, out_format)
+    if fmt == "csv":  # texts a spreadsheet would read as a formula get a quote in front (cvm.value.export)
+        from pyspark.sql import functions as F
+
+        from cvm.value.export import csv_safe_sql
+
+        scores_df = scores_df.select(*[
+            F.expr(csv_safe_sql(f"`{f.name}`")).alias(f.name) if f.dataType.typeName() == "string" else F.col(f"`{f.name}`")
+            for f in scores_df.schema.fields])
     writer = scores_df.write.mode(mode)
     if fmt == "table":
         writer.saveAsTable(out)
     elif fmt == "csv":
-        writer.option("header", True).csv(str(out))
+        writer.option("header", True).option("escape", '"').csv(str(out))  # a quote in a text doubled (RFC 4180)
     else:
         writer.parquet(str(out))
     return str(out)
@@ -140,7 +149,7 @@ def read_scores(spark: Any, out: str, schema: Any, out_format: str | None = None
     if fmt == "table":
         return spark.table(out)
     if fmt == "csv":
-        return spark.read.schema(schema).option("header", True).csv(str(out))
+        return spark.read.schema(schema).option("header", True).option("escape", '"').csv(str(out))
     return spark.read.parquet(str(out))
 
 

@@ -1,0 +1,234 @@
+"""Exports are safe to open: an id that looks like a formula comes out as text, everywhere.
+
+A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+read by a spreadsheet as a formula (OWASP, "CSV Injection"). cvm writes such texts in
+``.xlsx`` as string cells (read back with openpyxl: ``data_type == 's'``, and no ``<f>``
+formula element in the sheet's XML), and in ``.csv`` with a single quote in front, as
+OWASP recommends. Numbers stay numbers. Control characters (which an .xlsx cannot hold)
+never crash an export. Checked on ``cvm.value.export`` itself, on ``cvm`` processes
+(``score --out``, ``customers --out``, ``actions --out``) and on ``/api/scores.csv`` from a
+real server.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+#: ids of the brief, each of which a spreadsheet would run or evaluate
+FORMULA_IDS = ["=1+1", '=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1", "@SUM(1)", "\t=1"]
+#: more texts of the same kind, and texts openpyxl would otherwise turn into something else
+MORE_IDS = ["-2+3", "\r=1", "#N/A", "=", "plain"]
+#: texts an .xlsx cannot hold (XML 1.0): they used to crash every Excel export
+CONTROL_IDS = ["K\x00NUL", "K\x07BELL", "K\x1bESC"]
+
+
+def cvm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cvm.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def csv_rows(source: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV file (read without newline translation: a CR inside a field stays) or text."""
+    if isinstance(source, Path):
+        with open(source, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    return list(csv.DictReader(io.StringIO(source, newline="")))
+
+
+def xlsx_cells(path: Path) -> dict[str, list]:
+    """Column name -> cells (openpyxl), and a check that the workbook holds no formula at all."""
+    import openpyxl
+
+    with zipfile.ZipFile(path) as book:
+        for name in book.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert b"<f>" not in book.read(name) and b"<f " not in book.read(name), "a formula in " + name
+    sheet = openpyxl.load_workbook(path).active
+    rows = list(sheet.iter_rows())
+    header = [c.value for c in rows[0]]
+    return {name: [row[i] for row in rows[1:]] for i, name in enumerate(header)}
+
+
+def expected_csv(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# ----------------------------------------------------------------------------- cvm.value.export itself
+
+
+@pytest.fixture()
+def frame() -> pd.DataFrame:
+    ids = FORMULA_IDS + MORE_IDS
+    out = pd.DataFrame({"customer_id": ids, "amount": [-10.5] + [1.0] * (len(ids) - 1),
+                        "n": list(range(len(ids))), "note": ["=2*3"] + [None] * (len(ids) - 1)})
+    out.attrs.update(run_id="r1", as_of="2024-12-31", model="bgnbd")
+    return out
+
+
+def test_xlsx_writes_every_text_as_a_string_cell(tmp_path, frame):
+    from cvm.value.export import export
+
+    cells = xlsx_cells(export(frame, tmp_path / "out.xlsx"))
+    assert [c.value for c in cells["customer_id"]] == [i.replace("\r", "\n") if i.startswith("\r") else i
+                                                      for i in frame["customer_id"]]
+    assert {c.data_type for c in cells["customer_id"]} == {"s"}
+    assert cells["note"][0].value == "=2*3" and cells["note"][0].data_type == "s"
+    # numbers stay numbers, the negative amount included
+    assert cells["amount"][0].value == -10.5 and cells["amount"][0].data_type == "n"
+    assert [c.value for c in cells["n"]] == list(range(len(frame)))
+    assert {c.value for c in cells["model"]} == {"bgnbd"} and {c.value.date().isoformat() for c in cells["as_of"]} == {
+        "2024-12-31"}
+
+
+def test_csv_prefixes_formula_texts_with_a_quote(tmp_path, frame):
+    from cvm.value.export import export
+
+    rows = csv_rows(export(frame, tmp_path / "out.csv"))
+    assert [r["customer_id"] for r in rows] == [expected_csv(i) for i in frame["customer_id"]]
+    assert rows[0]["customer_id"] == "'=1+1" and rows[1]["customer_id"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert rows[5]["customer_id"] == "'\t=1" and rows[-1]["customer_id"] == "plain"
+    assert rows[0]["note"] == "'=2*3"
+    assert rows[0]["amount"] == "-10.5"  # a number, not a text: no quote
+    assert {r["as_of"] for r in rows} == {"2024-12-31"} and {r["model"] for r in rows} == {"bgnbd"}
+
+
+def test_parquet_keeps_texts_unchanged(tmp_path, frame):
+    from cvm.value.export import export
+
+    back = pd.read_parquet(export(frame, tmp_path / "out.parquet"))
+    assert list(back["customer_id"]) == list(frame["customer_id"]) and set(back["model"]) == {"bgnbd"}
+
+
+def test_control_characters_never_crash_an_export(tmp_path):
+    from cvm.value.export import export
+
+    frame = pd.DataFrame({"customer_id": CONTROL_IDS, "clv": [1.0, 2.0, 3.0]})
+    cells = xlsx_cells(export(frame, tmp_path / "out.xlsx"))
+    assert [c.value for c in cells["customer_id"]] == ["K\ufffdNUL", "K\ufffdBELL", "K\ufffdESC"]
+    rows = csv_rows(export(frame, tmp_path / "out.csv"))
+    assert [r["customer_id"] for r in rows] == CONTROL_IDS  # a CSV can hold them
+
+
+def test_column_names_are_safe_too(tmp_path):
+    from cvm.value.export import export
+
+    frame = pd.DataFrame({"=cmd|' /C calc'!A0": ["x"], "@name": [1.0]})
+    assert next(csv.reader(io.StringIO((export(frame, tmp_path / "o.csv")).read_text()))) == [
+        "'=cmd|' /C calc'!A0", "'@name"]
+    cells = xlsx_cells(export(frame, tmp_path / "o.xlsx"))
+    assert list(cells) == ["=cmd|' /C calc'!A0", "@name"]
+
+
+# ----------------------------------------------------------------------------- cvm processes
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> Path:
+    """A workspace whose transactions carry the formula ids (300 simulated customers, 6 renamed), scored by cvm."""
+    from cvm.data.simulate import simulate_transactions
+
+    root = tmp_path_factory.mktemp("safe")
+    frame = simulate_transactions(300, start="2023-01-01", end="2024-12-31", acquisition_end="2023-06-30", seed=11,
+                                  as_pandas=True)
+    rename = dict(zip([f"C{i}" for i in range(1, len(FORMULA_IDS) + 1)], FORMULA_IDS))
+    frame["customer_id"] = frame["customer_id"].map(lambda c: rename.get(c, c))
+    frame.to_csv(root / "orders.csv", index=False)
+    ws = root / "ws"
+    assert cvm("ingest", str(root / "orders.csv"), "--workspace", str(ws)).returncode == 0
+    proc = cvm("score", "--model", "bgnbd", "--out", str(root / "scores.xlsx"), "--workspace", str(ws))
+    assert proc.returncode == 0, proc.stderr
+    return ws
+
+
+def stored_ids(ws: Path) -> list[str]:
+    """The ids as the workspace holds them (whatever the ingest made of a leading tab)."""
+    import duckdb
+
+    with duckdb.connect(str(ws / "cvm.duckdb"), read_only=True) as con:
+        return [r[0] for r in con.execute("SELECT DISTINCT customer_id FROM scores").fetchall()]
+
+
+def risky(ids: list[str]) -> set[str]:
+    return {i for i in ids if i[:1] in ("=", "+", "-", "@", "\t", "\r")}
+
+
+def test_score_out_xlsx_from_the_cli(scored):
+    ids = stored_ids(scored)
+    assert len(risky(ids)) >= 5  # the ingest kept them as ids (a leading tab may be trimmed)
+    cells = xlsx_cells(scored.parent / "scores.xlsx")
+    written = {c.value: c.data_type for c in cells["customer_id"]}
+    assert set(written) == set(ids) and set(written.values()) == {"s"}
+    assert {c.data_type for c in cells["clv"]} == {"n"}
+
+
+@pytest.mark.parametrize("command", ["customers", "actions"])
+def test_customers_and_actions_out_from_the_cli(scored, tmp_path, command):
+    ids = stored_ids(scored)
+    for name in ("out.csv", "out.xlsx"):
+        proc = cvm(command, "--out", str(tmp_path / name), "--workspace", str(scored))
+        assert proc.returncode == 0, proc.stderr
+    rows = csv_rows(tmp_path / "out.csv")
+    assert {r["customer_id"] for r in rows} == {expected_csv(i) for i in ids}
+    assert all(r["customer_id"] == "'" + r["customer_id"][1:] for r in rows if r["customer_id"][1:] in risky(ids))
+    cells = xlsx_cells(tmp_path / "out.xlsx")
+    assert {c.value for c in cells["customer_id"]} == set(ids) and {c.data_type for c in cells["customer_id"]} == {"s"}
+
+
+def test_control_character_ids_in_a_stored_run_export_from_the_cli(tmp_path):
+    """A run holding ids with NUL and other control characters: every format is written, nothing crashes."""
+    from cvm.data import Workspace
+    from cvm.value.store import new_run_id, save_scores
+
+    ws = Workspace.open(tmp_path / "ws")
+    ids = CONTROL_IDS + FORMULA_IDS
+    save_scores(ws, pd.DataFrame({"customer_id": ids, "clv": [float(i) for i in range(len(ids))],
+                                  "rank": list(range(1, len(ids) + 1)), "value_tier": ["=gold"] * len(ids)}),
+                {"run_id": new_run_id(), "as_of": "2024-12-31", "created": pd.Timestamp.now(), "model": "bgnbd"})
+    ws.close()
+    for name in ("c.xlsx", "c.csv", "c.parquet"):
+        proc = cvm("customers", "--out", str(tmp_path / name), "--workspace", str(tmp_path / "ws"))
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    cells = xlsx_cells(tmp_path / "c.xlsx")
+    assert {c.value for c in cells["customer_id"]} == {"K\ufffdNUL", "K\ufffdBELL", "K\ufffdESC"} | set(FORMULA_IDS)
+    assert {c.value for c in cells["value_tier"]} == {"=gold"} and {c.data_type for c in cells["value_tier"]} == {"s"}
+    rows = csv_rows(tmp_path / "c.csv")
+    assert sorted(r["customer_id"] for r in rows) == sorted(expected_csv(i) for i in ids)
+    assert {r["value_tier"] for r in rows} == {"'=gold"}
+
+
+# ----------------------------------------------------------------------------- the web API
+
+
+def test_api_scores_csv_prefixes_formula_texts(scored, tmp_path):
+    import shutil
+
+    from cvm.web.app import create_app
+    from cvm.web.auth import create_token
+    from tests.web.conftest import LiveServer
+
+    copy = tmp_path / "ws"
+    shutil.copytree(scored, copy)
+    token = create_token(copy, "viewer", name="viewer token")
+    server = LiveServer(create_app(copy)).start()
+    try:
+        response = httpx.get(server.url + "/api/scores.csv", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        server.stop()
+    assert response.status_code == 200
+    rows = csv_rows(response.text)
+    ids = stored_ids(scored)
+    assert len(rows) == len(ids)
+    assert {r["customer_id"] for r in rows} == {expected_csv(i) for i in ids}
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in {r["customer_id"] for r in rows}
+    assert "'=cmd|' /C calc'!A0" in {r["customer_id"] for r in rows}
+    # numbers are not texts: no quote in front of them
+    assert all(not r["clv"].startswith("'") and float(r["clv"]) >= 0 for r in rows)
+    assert {r["model"] for r in rows} == {"bgnbd"} and len({r["as_of"] for r in rows}) == 1
