@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from cvm.errors import CvmError
+from cvm.errors import CvmError, EnvironmentProblem
 from cvm.messages import english, localize_parts
 
 log = logging.getLogger("cvm.web.jobs")
@@ -97,10 +97,16 @@ class JobRegistry:
         except CvmError as exc:
             job.status, job.error, job.hint = "failed", exc.message, exc.hint
             job.code, job.values = exc.code, dict(exc.values)
-        except Exception as exc:  # a bug: keep the server alive, log the type only (no data)
-            log.exception("job %s (%s) failed", job.id, job.kind)
-            job.code, job.values = "job_internal_error", {"kind": type(exc).__name__}
-            job.status, (job.error, job.hint) = "failed", english(job.code, job.values)
+        except Exception as exc:
+            problem = EnvironmentProblem.from_exception(exc)
+            if problem is not None:  # the machine (full disk, no permission …): say so, with the path
+                log.warning("job %s (%s) failed: %s", job.id, job.kind, problem.code)
+                job.status, job.error, job.hint = "failed", problem.message, problem.hint
+                job.code, job.values = problem.code, dict(problem.values)
+            else:  # a bug: keep the server alive, log the type only (no data)
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                job.code, job.values = "job_internal_error", {"kind": type(exc).__name__}
+                job.status, (job.error, job.hint) = "failed", english(job.code, job.values)
         finally:
             job.finished = time.time()
 
