@@ -414,7 +414,7 @@ class Workspace:
                     if reading.order:
                         formats.setdefault("date_order", {})[col] = f"{reading.order} ({reading.evidence})"
                     value = values_.date_value_sql(cell, reading, zone, today.year)
-                    checks.extend(values_.date_checks(cell, reading, col))
+                    checks.extend(values_.date_checks(cell, value_ref, reading, col))
                 elif ctype.startswith("TIMESTAMP WITH TIME ZONE") or ctype == "TIMESTAMPTZ":
                     value = f"timezone({quote_literal(zone)}, {cell})"
                 elif ctype.startswith("TIMESTAMP") or ctype == "DATE":
