@@ -140,3 +140,34 @@ def test_a_dutch_export_with_two_digit_years_scores_finite_and_varied(tmp_path):
         assert np.isfinite(values).all(), column
         assert np.ptp(values) > 0, f"{column} is constant"
     assert scores["T"].max() < 200  # weeks: the simulated history is 78 weeks long
+
+
+@pytest.mark.parametrize("library", ["pandas", "polars", "arrow"])
+def test_zone_aware_frames_land_on_the_workspace_clock(tmp_path, monkeypatch, library):
+    """Midnight in Amsterdam stays that midnight, whatever zone the machine (and DuckDB's session) is in."""
+    import time
+
+    import pandas as pd
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        frame = pd.DataFrame({"customer_id": ["a", "b"], "amount": [1.0, 2.0],
+                              "ts": pd.to_datetime(["2024-03-01 00:00", "2024-10-27 02:30"]).tz_localize(
+                                  "Europe/Amsterdam", ambiguous=[True, True])})
+        if library == "polars":
+            import polars as pl
+
+            frame = pl.from_pandas(frame)
+        elif library == "arrow":
+            import pyarrow as pa
+
+            frame = pa.Table.from_pandas(frame, preserve_index=False)
+        with Workspace.open(tmp_path / "ws") as ws:
+            ws.ingest(frame)
+            got = [r[0] for r in ws.con.execute("SELECT ts FROM transactions ORDER BY line").fetchall()]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    # 2024-10-27 02:30 happens twice in Amsterdam (clocks go back); the summer-time one was given
+    assert got == [dt.datetime(2024, 3, 1), dt.datetime(2024, 10, 27, 2, 30)]
