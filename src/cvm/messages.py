@@ -204,6 +204,13 @@ CATALOGUE: dict[str, Message] = {
         "Het decimaalteken moet '.' of ',' zijn, niet {decimal!r}.",
         "leave it out to have it detected",
         "Laat het weg om het te laten herkennen."),
+    "bad_locale": Message(
+        "unknown locale {locale!r}; use one of {locales}",
+        "Onbekende locale {locale!r}; kies uit {locales}.",
+        "nl, de and fr write 1.234,56 and day-first dates, en writes 1,234.56 and day-first dates, "
+        "us 1,234.56 and month-first dates",
+        "nl, de en fr schrijven 1.234,56 en de dag eerst, en schrijft 1,234.56 en de dag eerst, "
+        "us 1,234.56 en de maand eerst."),
     "bad_thousands": Message(
         "the thousands separator must be one character or empty, got {thousands!r}",
         "Het scheidingsteken voor duizendtallen moet één teken zijn of leeg, niet {thousands!r}."),

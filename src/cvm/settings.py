@@ -101,6 +101,10 @@ class Settings(BaseModel):
         Yearly discount rate ``d``; converted to the time unit as ``(1 + d) ** (days / 365.25) - 1``.
     tier_cutoffs
         Percentile cut-offs (descending) with tier names: the top 5 % are "platinum", etc.
+    time_zone
+        The workspace's clock (an IANA name): times that carry a zone (ISO offsets, zone-aware
+        Parquet or frames) are converted to it on ingest, and "today" (dates in the future are
+        refused) is its date — never the machine's zone.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -119,6 +123,19 @@ class Settings(BaseModel):
     referral_decay: float = Field(0.5, ge=0, le=1)
     retention_cost_per_customer: float = Field(0.0, ge=0)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    time_zone: str = "Europe/Amsterdam"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Europe/Amsterdam or UTC") from None
+        return value
 
     @field_validator("tier_cutoffs")
     @classmethod

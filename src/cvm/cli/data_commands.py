@@ -17,6 +17,10 @@ from cvm.cli.workspace import open_workspace, writing_workspace
 from cvm.errors import SchemaError
 from cvm.health import data_health
 
+LocaleOpt = Annotated[Optional[str], typer.Option(
+    "--locale", help="How the file writes amounts and dates where its values leave it open: nl, de, fr "
+                     "(1.234,56; day first), en (1,234.56; day first) or us (1,234.56; month first).")]
+
 
 def ingest(
     path: Annotated[Path, typer.Argument(help="CSV, TXT, Excel (.xlsx) or Parquet file.")],
@@ -27,13 +31,15 @@ def ingest(
     decimal: Annotated[Optional[str], typer.Option(help="Override the sniffed decimal mark ('.' or ',').")] = None,
     date_format: Annotated[Optional[str], typer.Option("--date-format", help="Override the sniffed date format, e.g. %d-%m-%Y.")] = None,
     encoding: Annotated[Optional[str], typer.Option(help="Override the sniffed encoding (utf-8, cp1252).")] = None,
+    locale: LocaleOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
     """Read a file into the workspace; rejected rows go to quarantine with their reason."""
     if not path.exists():
         raise SchemaError(f"file not found: {path}")
-    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding}.items() if v is not None}
+    options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding,
+                                 "locale": locale}.items() if v is not None}
     mapping = parse_mapping(map_)
     with writing_workspace(workspace, keep=not dry_run) as ws:
         report = ws.ingest(path, kind=kind, mapping=mapping, dry_run=dry_run, **options)
@@ -92,6 +98,7 @@ def run(
     time_unit: TimeUnitOpt = None,
     discount_rate: DiscountOpt = None,
     margin: MarginOpt = None,
+    locale: LocaleOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
 ) -> None:
@@ -115,7 +122,7 @@ def run(
 
         mapping, as_of_date = parse_mapping(map_), parse_date(as_of, "--as-of")
         with writing_workspace(workspace) as ws:  # a failed read leaves no new workspace behind
-            report = ws.ingest(Path(path), kind=kind, mapping=mapping)
+            report = ws.ingest(Path(path), kind=kind, mapping=mapping, locale=locale)
         # from here on the workspace is kept: it holds the data and every rejected row with its reason
         if report.accepted == 0 and not ws.frame(f"SELECT count(*) AS n FROM {kind}")["n"].iloc[0]:
             reasons = "; ".join(f"{n:,} × {why}" for why, n in (report.reasons or {}).items())

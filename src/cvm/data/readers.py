@@ -166,86 +166,37 @@ def sniff_header(lines: list[str], delimiter: str) -> tuple[int | None, int]:
     return first, modal
 
 
-_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}"), "%Y-%m-%d"),
-    (re.compile(r"^\d{4}/\d{1,2}/\d{1,2}"), "%Y/%m/%d"),
-    (re.compile(r"^\d{1,2}-\d{1,2}-\d{4}"), "%d-%m-%Y"),
-    (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}"), "%d/%m/%Y"),
-    (re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}"), "%d.%m.%Y"),
-    (re.compile(r"^\d{1,2}-\d{1,2}-\d{2}(?!\d)"), "%d-%m-%y"),
-    (re.compile(r"^\d{1,2}/\d{1,2}/\d{2}(?!\d)"), "%d/%m/%y"),
-    (re.compile(r"^(19|20)\d{6}$"), "%Y%m%d"),
-    (re.compile(r"^\d{5}(\.\d+)?$"), "excel"),
-]
-
-
 def sniff_date_format(values: Iterable[str]) -> str | None:
-    """The date format most sample values follow (``strftime`` codes), or ``excel`` for serial numbers.
+    """The date format the given values follow (``strftime`` codes), or ``excel`` for serial numbers.
 
-    Day-first is assumed for ``a/b/yyyy`` (Dutch and most of Europe) unless a value's
-    second number exceeds 12 while no first number does, which can only be month-first.
+    The rules of :func:`cvm.data.values.decide_date_reading` on these values alone:
+    day-first unless a value proves month-first (its second number above 12 while no
+    first number is). The ingest decides on a sample over the whole column and on the
+    order proofs of every value instead.
     """
-    votes: Counter[str] = Counter()
-    firsts: list[tuple[int, int]] = []
-    for value in values:
-        text = str(value).strip()
-        if not text:
-            continue
-        for pattern, fmt in _DATE_PATTERNS:
-            if pattern.match(text):
-                votes[fmt] += 1
-                if fmt.startswith("%d"):
-                    parts = re.split(r"[-/.]", text[:10])
-                    firsts.append((int(parts[0]), int(parts[1])))
-                break
-    if not votes:
-        return None
-    fmt = votes.most_common(1)[0][0]
-    if fmt.startswith("%d") and firsts:
-        if any(b > 12 for _, b in firsts) and not any(a > 12 for a, _ in firsts):
-            fmt = fmt.replace("%d", "%X").replace("%m", "%d").replace("%X", "%m")
-    return fmt
+    from cvm.data.values import date_evidence, decide_date_reading
 
-
-_THOUSANDS_DOT = re.compile(r"^-?\d{1,3}(\.\d{3})+(,\d+)?$")
-_THOUSANDS_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+    return decide_date_reading(date_evidence(values)).format
 
 
 def sniff_decimal(values: Iterable[str], delimiter: str | None = None) -> tuple[str, str | None]:
-    """Decimal mark and thousands separator of number texts (``1.234,56`` → ``(",", ".")``).
+    """Decimal mark and thousands separator of number texts (``1.234,56`` -> ``(",", ".")``).
 
-    Evidence, strongest first: both marks in one value (the last one is the decimal);
-    a comma followed by other than three digits (decimal comma); dot-grouped thousands.
-    Values such as ``1.500`` alone are ambiguous: in a semicolon-separated file (the
-    Dutch/European Excel export) they are read as thousands, otherwise as decimals.
+    The ingest's own reading (:mod:`cvm.data.values`) applied to these values: each value
+    is sorted by what it proves (a decimal comma, a decimal point, or nothing) and
+    :func:`cvm.data.values.decide_number_marks` decides.
     """
-    cleaned = [re.sub(r"[€$£¥\s\u00a0()]|EUR|USD", "", str(v)).lstrip("+-−") for v in values if str(v).strip()]
-    comma_decimal = dot_decimal = dot_groups = comma_groups = ambiguous = 0
-    for text in cleaned:
-        if "," in text and "." in text:
-            if text.rfind(",") > text.rfind("."):
-                comma_decimal += 1
-            else:
-                dot_decimal += 1
-        elif "," in text:
-            if re.fullmatch(r"\d*,\d{1,2}|\d*,\d{4,}", text):
-                comma_decimal += 1
-            elif _THOUSANDS_COMMA.match(text):
-                comma_groups += 1
-        elif "." in text:
-            if re.fullmatch(r"\d{1,3}\.\d{3}", text):
-                ambiguous += 1
-            elif _THOUSANDS_DOT.match(text):
-                dot_groups += 1
-            elif re.fullmatch(r"\d*\.\d{1,2}|\d*\.\d{4,}", text):
-                dot_decimal += 1
-    if comma_decimal > dot_decimal or (dot_groups and not dot_decimal):
-        return ",", "."
-    if comma_groups or dot_decimal:
-        return ".", ","
-    if ambiguous and delimiter == ";":
-        return ",", "."
-    return ".", None
+    import duckdb
+
+    from cvm.data.values import amount_kind_sql, amount_text_sql, decide_number_marks
+
+    texts = [str(v) for v in values if str(v).strip()]
+    with duckdb.connect() as con:
+        rows = con.execute(f"SELECT k, count(*) FROM (SELECT {amount_kind_sql('t')} AS k FROM "
+                           f"(SELECT {amount_text_sql('trim(v)')} AS t FROM (SELECT unnest(?::VARCHAR[]) AS v))) "
+                           f"GROUP BY k", [texts]).fetchall()
+    marks = decide_number_marks(dict(rows), delimiter=delimiter)
+    return marks.decimal, marks.thousands
 
 
 # ----------------------------------------------------------------------------- readers
@@ -618,13 +569,20 @@ def drop_staging(con) -> None:
 
 
 def sample_values(con, source: Source, column: str, limit: int = SAMPLE_VALUES) -> list[str]:
-    """Up to ``limit`` non-empty values of a text column (for sniffing number and date formats)."""
-    if source.samples is not None:
-        return source.samples[column][:limit]
-    expr = source.column_sql[column]
+    """Up to about ``limit`` non-empty values of a column, stratified over the whole source.
+
+    Every k-th line (k = rows / ``limit``), so a file sorted by date or by customer shows
+    its end as well as its head.
+    """
+    expr = f"CAST({source.column_sql[column]} AS VARCHAR)"
+    total = source.rows_expected
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM {INPUT_TABLE}").fetchall()[0][0]
+    step = max(1, -(-int(total) // max(1, int(limit))))
+    # the cheap line test first: the blank test and the cell are evaluated on the chosen lines only
     rows = con.execute(
-        f"SELECT CAST({expr} AS VARCHAR) FROM {INPUT_TABLE} WHERE NOT _blank AND {expr} IS NOT NULL "
-        f"ORDER BY _line LIMIT {int(limit)}").fetchall()
+        f"SELECT {expr} FROM (SELECT * FROM {INPUT_TABLE} WHERE ({source.line_sql}) % {step} = 0) "
+        f"WHERE NOT {source.blank_sql} AND {expr} IS NOT NULL ORDER BY {source.line_sql} LIMIT {int(limit)}").fetchall()
     return [r[0] for r in rows]
 
 

@@ -22,6 +22,8 @@ invoices   **invoice_id** (Factuurnummer), **customer_id**, **issued** (Factuurd
 
 Every table also gets ``source`` (file name) and ``line`` (1-based line in that file).
 A row that fails a check goes to ``quarantine(source, line, raw, reason)`` instead.
+How amounts, dates and ids are read from text (decided per column on the evidence of all
+its values, then value by value) is in :mod:`cvm.data.values`.
 """
 
 from __future__ import annotations

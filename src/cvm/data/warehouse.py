@@ -29,8 +29,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from cvm.data import readers
+from cvm.data import values as values_
 from cvm.data.validate import (
     IDENTITY,
     number_sql,
@@ -224,7 +226,7 @@ class Workspace:
                dry_run: bool = False, *, name: str | None = None, delimiter: str | None = None,
                decimal: str | None = None, thousands: str | None = None, date_format: str | None = None,
                encoding: str | None = None, has_header: bool | None = None, sheet: str | None = None,
-               preview_rows: int = 10) -> IngestReport:
+               preview_rows: int = 10, locale: str | None = None) -> IngestReport:
         """Read ``source`` (path or frame) into the table of ``kind``; one transaction, nothing lost.
 
         Parameters
@@ -239,6 +241,10 @@ class Workspace:
             Detect, parse and count, then roll back: the workspace is left untouched.
         delimiter, decimal, thousands, date_format, encoding, has_header, sheet
             Override what would be sniffed (``date_format`` in strftime codes, or ``excel``).
+        locale
+            How the file writes amounts and dates when its values do not prove it: ``nl``,
+            ``de``, ``fr`` (decimal comma, day-first), ``en`` (decimal point, day-first) or
+            ``us`` (decimal point, month-first); see :mod:`cvm.data.values`.
 
         Returns
         -------
@@ -256,16 +262,18 @@ class Workspace:
         whose line numbers cannot be proven is rolled back and read again line by line.
         """
         check_read_options(self.con, delimiter=delimiter, decimal=decimal, thousands=thousands, date_format=date_format)
+        locale = None if locale is None else str(locale).strip().lower()
+        values_.check_locale(locale)
         options = dict(mapping=mapping, dry_run=dry_run, name=name, delimiter=delimiter, decimal=decimal,
                        thousands=thousands, date_format=date_format, encoding=encoding, has_header=has_header,
-                       sheet=sheet, preview_rows=preview_rows)
+                       sheet=sheet, preview_rows=preview_rows, locale=locale)
         try:
             return self._ingest(source, kind, fast=True, **options)
         except _ReadAgain:
             return self._ingest(source, kind, fast=False, **options)
 
     def _ingest(self, source: Any, kind: str, *, fast: bool, mapping, dry_run, name, delimiter, decimal, thousands,
-                date_format, encoding, has_header, sheet, preview_rows) -> IngestReport:
+                date_format, encoding, has_header, sheet, preview_rows, locale=None) -> IngestReport:
         import duckdb
 
         fields = schema_for(kind)
@@ -279,7 +287,7 @@ class Workspace:
             found = recognise_columns(src.columns, kind, mapping)
             detected = dict(src.detected)
             detected["mapping"] = dict(found)
-            plan = self._parse_plan(src, kind, found, decimal, thousands, date_format)
+            plan = self._parse_plan(src, kind, found, decimal, thousands, date_format, locale)
             detected.update(plan.formats)
             # row_number() OVER () must count rows in file order
             con.execute("SET preserve_insertion_order = true")
@@ -327,7 +335,7 @@ class Workspace:
                             dry_run=dry_run, detected=detected, preview=preview, reasons=why)
 
     def _parse_plan(self, src: readers.Source, kind: str, found: dict[str, str], decimal, thousands,
-                    date_format) -> "_ParsePlan":
+                    date_format, locale: str | None = None) -> "_ParsePlan":
         """The SQL that parses every row once: typed target columns, a pass flag, and the reason query.
 
         Three nested projections over the staged input: the cells (``_cvm_c*``), the typed
@@ -345,6 +353,14 @@ class Workspace:
         used = list(dict.fromkeys([*found.values(), src.columns[0], *extra]))
         cell_alias = {c: f"_cvm_c{i}" for i, c in enumerate(used)}
         text_cells = []
+        zone = self.settings.time_zone
+        today = dt.datetime.now(ZoneInfo(zone)).date()
+        numbers, dates = values_.read_columns(con, src, fields, found, decimal=decimal, thousands=thousands,
+                                              date_format=date_format, locale=locale)
+        if locale:
+            formats["locale"] = locale
+        helpers: dict[str, str] = {}  # computed once per row before the values (cheap guards, rewritten texts)
+        kinds: dict[str, str] = {}  # what each value is (see cvm.data.values), from the helpers
         for f in fields:
             if f.name not in found:
                 values[f.name] = f"CAST(NULL AS {f.sql_type})"
@@ -361,6 +377,11 @@ class Workspace:
                              f"ELSE CAST({cell} AS VARCHAR) END")
                 elif is_text:
                     value = cell if src.cells_clean else text_sql(cell)
+                    if f.type == "id":
+                        guard = f"_cvm_g_{f.name}"
+                        helpers[guard] = values_.id_guard_sql(cell)
+                        value = values_.id_sql(value, guard)
+                        checks.extend(values_.id_checks(value_ref, guard, f.name, col))
                 else:
                     value = f"nullif(trim(CAST({cell} AS VARCHAR)), '')"
                 values[f.name] = value
@@ -369,16 +390,15 @@ class Workspace:
                     checks.append((f"{value_ref} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
             elif f.type == "number":
                 if is_text:
+                    marks = numbers[f.name]
                     if "decimal" not in formats:
-                        sniffed = readers.sniff_decimal(readers.sample_values(con, src, col),
-                                                        src.detected.get("delimiter"))
-                        dec = decimal or sniffed[0]
-                        thou = thousands if thousands is not None else (sniffed[1] if not decimal else
-                                                                        ("." if dec == "," else ","))
-                        if thou == dec:
-                            raise SchemaError.coded("same_separators")
-                        formats["decimal"], formats["thousands"] = dec, thou
-                    value = number_sql(cell, formats["decimal"], formats["thousands"])
+                        formats["decimal"], formats["thousands"] = marks.decimal, marks.thousands
+                        formats["decimal_evidence"] = marks.evidence
+                    text_ref, kind_ref = f"_cvm_n_{f.name}", f"_cvm_k_{f.name}"
+                    helpers[text_ref] = values_.amount_text_sql(cell)
+                    kinds[kind_ref] = values_.amount_kind_sql(text_ref)
+                    value = values_.amount_value_sql(text_ref, kind_ref, marks)
+                    checks.extend(values_.amount_checks(kind_ref, marks, f.name, col, cell))
                 else:
                     value = f"TRY_CAST({cell} AS DOUBLE)"
                 values[f.name] = value
@@ -388,10 +408,15 @@ class Workspace:
                     checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
             else:  # timestamp
                 if is_text:
-                    fmt = date_format or readers.sniff_date_format(readers.sample_values(con, src, col))
-                    formats.setdefault("date_format", fmt)
-                    formats.setdefault("date_formats", {})[col] = fmt
-                    value = timestamp_sql(cell, fmt)
+                    reading = dates[f.name]
+                    formats.setdefault("date_format", reading.format)
+                    formats.setdefault("date_formats", {})[col] = reading.format
+                    if reading.order:
+                        formats.setdefault("date_order", {})[col] = f"{reading.order} ({reading.evidence})"
+                    value = values_.date_value_sql(cell, reading, zone, today.year)
+                    checks.extend(values_.date_checks(cell, value_ref, reading, col))
+                elif ctype.startswith("TIMESTAMP WITH TIME ZONE") or ctype == "TIMESTAMPTZ":
+                    value = f"timezone({quote_literal(zone)}, {cell})"
                 elif ctype.startswith("TIMESTAMP") or ctype == "DATE":
                     value = f"CAST({cell} AS TIMESTAMP)"
                 elif ctype in ("INTEGER", "BIGINT", "UBIGINT", "UINTEGER"):
@@ -405,6 +430,8 @@ class Workspace:
                 values[f.name] = value
                 checks.append((f"{cell} IS NOT NULL AND {value_ref} IS NULL",
                                f"'unparseable date in column ' || {label} || ': ' || CAST({cell} AS VARCHAR)"))
+                checks.extend(values_.plausibility_checks(value_ref, cell, col, today,
+                                                          future_allowed=f.name in values_.FUTURE_ALLOWED))
                 if f.required:
                     checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
         # a totals line ("Totaal", "Total") in the first column or in an id/text cell is never a purchase
@@ -422,10 +449,14 @@ class Workspace:
         reason = ("CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END") if checks else "NULL"
         cells = ", ".join(f"{src.column_sql[c]} AS {cell_alias[c]}" for c in used)
         typed = ", ".join(f"{v} AS _cvm_v_{k}" for k, v in values.items())
+        inner = f"SELECT *, {cells} FROM {readers.INPUT_TABLE}"
+        for layer in (helpers, kinds):  # values read in steps (see cvm.data.values)
+            if layer:
+                inner = f"SELECT *, {', '.join(f'{v} AS {k}' for k, v in layer.items())} FROM ({inner})"
         relation = (f"SELECT *, {src.line_sql} AS _cvm_line, {src.blank_sql} AS _cvm_blank, "
                     f"NOT ({failed}) AND NOT {src.blank_sql} AS _cvm_ok FROM ("
                     f"SELECT *, row_number() OVER () AS _cvm_barrier FROM ("
-                    f"SELECT *, {typed} FROM (SELECT *, {cells} FROM {readers.INPUT_TABLE})))")
+                    f"SELECT *, {typed} FROM ({inner})))")
         return _ParsePlan(relation=relation, columns=list(values), reason=reason, raw=src.raw_sql, formats=formats)
 
     def _insert_passed(self, kind: str, source_name: str, plan: "_ParsePlan") -> tuple[int, int]:
