@@ -44,6 +44,10 @@ def score(
         "n_customers": int(len(scores)),
         "total_clv": float(scores["clv"].sum()),
         "out": str(out_file) if out_file else None,
+        # customers valued with the population mean spend (net returns), and customers with only returns (not valued)
+        "spend_excluded": len(scores.attrs.get("spend_excluded") or []),
+        "spend_excluded_customers": list(scores.attrs.get("spend_excluded") or []),
+        "returns_only": len(scores.attrs.get("returns_only_customers") or []),
     }
     if as_json:
         emit_json(payload)
