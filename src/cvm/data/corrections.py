@@ -1,6 +1,8 @@
 """Corrected orders: the same order id arriving again with other content replaces what was stored.
 
-A transaction with an order id is identified by ``(customer_id, order_id)``; its
+A transaction with an order id is identified by ``(customer_id, order_id)`` and whether it
+is a return (a negative amount: a return carries the order id of the purchase it belongs
+to, so it is a record of its own next to that purchase, never a version of it); its
 **content** is ``(ts, amount, channel, margin)``. Rows of one order with identical
 content are lines of that order and are all kept (as before). When rows of one
 order differ in content, the newer one wins and the older ones move to
@@ -49,8 +51,13 @@ def _same(a: str, b: str) -> str:
     return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in CONTENT)
 
 
+#: a return (negative amount) is a record of its own next to the purchase whose order id it carries
+IS_RETURN = "coalesce(amount < 0, false)"
+
+
 def _key(a: str, b: str) -> str:
-    return f"{a}.customer_id = {b}.customer_id AND {a}.order_id = {b}.order_id"
+    return (f"{a}.customer_id = {b}.customer_id AND {a}.order_id = {b}.order_id "
+            f"AND coalesce({a}.amount < 0, false) = coalesce({b}.amount < 0, false)")
 
 
 def _in_history(alias: str) -> str:
@@ -88,11 +95,12 @@ def supersede_within_file(con, table: str, source: str, first_load: bool) -> Cor
     con.execute(f"""
         CREATE TEMP TABLE {SUPERSEDED} AS
         WITH candidates AS (
-            SELECT hash(customer_id, order_id) AS h FROM {table} WHERE order_id IS NOT NULL
+            SELECT hash(customer_id, order_id, {IS_RETURN}) AS h FROM {table} WHERE order_id IS NOT NULL
             GROUP BY h HAVING count(*) > 1),
         lines AS (SELECT customer_id, ts, amount, order_id, channel, margin, line FROM {table}
-                  WHERE order_id IS NOT NULL AND hash(customer_id, order_id) IN (SELECT h FROM candidates)),
-        last AS (SELECT * FROM lines QUALIFY row_number() OVER (PARTITION BY customer_id, order_id ORDER BY line DESC) = 1)
+                  WHERE order_id IS NOT NULL AND hash(customer_id, order_id, {IS_RETURN}) IN (SELECT h FROM candidates)),
+        last AS (SELECT * FROM lines QUALIFY row_number() OVER (
+                     PARTITION BY customer_id, order_id, {IS_RETURN} ORDER BY line DESC) = 1)
         SELECT a.*, b.line AS winner_line, {_in_history('a')} AS seen
         FROM lines a JOIN last b ON {_key('a', 'b')} WHERE NOT ({_same('a', 'b')})
     """)
@@ -121,9 +129,9 @@ def replace_changed_orders(con, parsed: str, source: str, done: Corrections) -> 
         WITH incoming AS (
             SELECT customer_id, order_id, first(ts) AS ts, first(amount) AS amount, first(channel) AS channel,
                    first(margin) AS margin, min(line) AS first_line, count(*) AS n
-            FROM {parsed} WHERE order_id IS NOT NULL GROUP BY customer_id, order_id),
+            FROM {parsed} WHERE order_id IS NOT NULL GROUP BY customer_id, order_id, {IS_RETURN}),
         differing AS (
-            SELECT DISTINCT i.customer_id, i.order_id FROM transactions t JOIN incoming i ON {_key('t', 'i')}
+            SELECT DISTINCT i.customer_id, i.order_id, i.amount FROM transactions t JOIN incoming i ON {_key('t', 'i')}
             WHERE NOT ({_same('t', 'i')}))
         SELECT i.*, {_in_history('i')} AS stale FROM incoming i SEMI JOIN differing d ON {_key('i', 'd')}
     """)

@@ -16,7 +16,8 @@ ingest adds ``accepted`` rows to ``transactions`` and ``changed`` rows to
 ``transactions_history``.
 
 Duplicates. Ingesting the same file twice changes nothing. Transactions are identified
-by ``(customer_id, order_id)`` where an order id exists, otherwise by the whole row
+by ``(customer_id, order_id)`` where an order id exists (a return, a negative amount, is
+a record of its own next to the purchase whose order id it carries), otherwise by the whole row
 (customer, timestamp, amount, channel, margin). Identical rows *within* one file are
 kept, as separate order lines or purchases: a row is a duplicate only when the
 workspace already holds at least as many copies of it as the file has up to that
@@ -485,7 +486,8 @@ class Workspace:
         if kind in ("transactions", "costs"):
             # multiset identity: n-th copy of a key in this file is new only if the table has fewer than n
             if kind == "transactions":
-                keys = {"k_customer": "customer_id", "k_order": "order_id",
+                # a return carries its purchase's order id: it is a record of its own, not a copy of the purchase
+                keys = {"k_customer": "customer_id", "k_order": "order_id", "k_return": corrections.IS_RETURN,
                         **{f"k_{c}": f"CASE WHEN order_id IS NULL THEN {c} END" for c in ("ts", "amount", "channel", "margin")}}
             else:
                 keys = {f"k_{c}": c for c in cols}
