@@ -513,6 +513,11 @@ def _trunc_diff(unit: str, a: str, b: str) -> str:
     return f"date_diff('{unit}', {a}, {b})"
 
 
+def _no_returns(con, table: str) -> str:
+    """SQL condition leaving out returns (negative amounts): they are never purchases (see the module docstring)."""
+    return " AND NOT coalesce(amount < 0, false)" if _has_column(con, table, "amount") else ""
+
+
 def _period_source(source: Any, as_of: Any, time_unit: str) -> tuple[Any, str, Any, str]:
     """Connection, table, the as-of date (default: the last purchase day) and SQL for its period's start."""
     if time_unit not in DAYS_PER_UNIT:
@@ -533,11 +538,11 @@ def discrete_summary(source: Any, as_of: Any = None, time_unit: str = "year") ->
     each later calendar period (``day``, ``week`` starting Monday, ``month``, ``year``) up to
     and including the one containing ``as_of`` is one opportunity (``n_periods``);
     ``frequency`` is the number of those periods with a purchase and ``recency`` the index
-    of the last one (0 when there is none).
+    of the last one (0 when there is none). Returns (negative amounts) are not purchases.
     """
     con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT DISTINCT customer_id, date_trunc('{time_unit}', CAST(ts AS DATE)) AS p FROM {table} "
-           f"WHERE CAST(ts AS DATE) <= DATE '{end}'), "
+           f"WHERE CAST(ts AS DATE) <= DATE '{end}'{_no_returns(con, table)}), "
            f"c AS (SELECT customer_id, count(*) - 1 AS frequency, min(p) AS first_p, max(p) AS last_p "
            f"FROM p GROUP BY customer_id) "
            f"SELECT customer_id, frequency, {_trunc_diff(time_unit, 'first_p', 'last_p')} AS recency, "
@@ -553,7 +558,7 @@ def cohort_survival(source: Any, as_of: Any = None, time_unit: str = "year") -> 
     """sBG input: per acquisition cohort, how many customers are still active in each period.
 
     A customer's cohort is the calendar period of the first purchase; the customer counts as
-    active in period ``k`` (0 = the acquisition period) when a purchase falls in period ``k``
+    active in period ``k`` (0 = the acquisition period) when a purchase (not a return) falls in period ``k``
     or later — the renewal reading of the shifted-beta-geometric model (Fader and Hardie
     2007, "How to project customer retention", section 2). Only periods that have begun by
     ``as_of`` are listed.
@@ -566,7 +571,7 @@ def cohort_survival(source: Any, as_of: Any = None, time_unit: str = "year") -> 
     con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT customer_id, min(date_trunc('{time_unit}', CAST(ts AS DATE))) AS cohort, "
            f"max(date_trunc('{time_unit}', CAST(ts AS DATE))) AS last_p FROM {table} "
-           f"WHERE CAST(ts AS DATE) <= DATE '{end}' GROUP BY customer_id), "
+           f"WHERE CAST(ts AS DATE) <= DATE '{end}'{_no_returns(con, table)} GROUP BY customer_id), "
            f"g AS (SELECT cohort, {_trunc_diff(time_unit, 'cohort', 'last_p')} AS life, count(*) AS n FROM p GROUP BY ALL), "
            f"s AS (SELECT cohort, sum(n) AS cohort_size, max({_trunc_diff(time_unit, 'cohort', end_p)}) AS horizon "
            f"FROM g GROUP BY cohort) "
