@@ -34,6 +34,7 @@ from cvm.data.validate import schema_for
 
 HISTORY = "transactions_history"
 SUPERSEDED = "_cvm_superseded"
+CANDIDATES = "_cvm_order_candidates"
 VERSIONS = "_cvm_versions"
 #: what a correction may change; the order's identity is (customer_id, order_id)
 CONTENT = ("ts", "amount", "channel", "margin")
@@ -91,14 +92,19 @@ def supersede_within_file(con, table: str, source: str, first_load: bool) -> Cor
     comes from this file).
     """
     con.execute(history_ddl())
+    # orders with more than one line (by a 64-bit hash of the key: a collision only costs the exact check below);
+    # most files have none, and then this one aggregation is all the work
+    con.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
+    con.execute(f"CREATE TEMP TABLE {CANDIDATES} AS SELECT hash(customer_id, order_id, {IS_RETURN}) AS h "
+                f"FROM {table} WHERE order_id IS NOT NULL GROUP BY h HAVING count(*) > 1")
+    if not con.execute(f"SELECT count(*) FROM {CANDIDATES}").fetchall()[0][0]:
+        con.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
+        return Corrections()
     con.execute(f"DROP TABLE IF EXISTS {SUPERSEDED}")
     con.execute(f"""
         CREATE TEMP TABLE {SUPERSEDED} AS
-        WITH candidates AS (
-            SELECT hash(customer_id, order_id, {IS_RETURN}) AS h FROM {table} WHERE order_id IS NOT NULL
-            GROUP BY h HAVING count(*) > 1),
-        lines AS (SELECT customer_id, ts, amount, order_id, channel, margin, line FROM {table}
-                  WHERE order_id IS NOT NULL AND hash(customer_id, order_id, {IS_RETURN}) IN (SELECT h FROM candidates)),
+        WITH lines AS (SELECT customer_id, ts, amount, order_id, channel, margin, line FROM {table}
+                  WHERE order_id IS NOT NULL AND hash(customer_id, order_id, {IS_RETURN}) IN (SELECT h FROM {CANDIDATES})),
         last AS (SELECT * FROM lines QUALIFY row_number() OVER (
                      PARTITION BY customer_id, order_id, {IS_RETURN} ORDER BY line DESC) = 1)
         SELECT a.*, b.line AS winner_line, {_in_history('a')} AS seen
@@ -111,7 +117,8 @@ def supersede_within_file(con, table: str, source: str, first_load: bool) -> Cor
         where = " AND t.source = ?" if first_load else ""
         con.execute(f"DELETE FROM {table} t USING {SUPERSEDED} s WHERE t.line = s.line{where}",
                     [source] if first_load else [])
-    con.execute(f"DROP TABLE IF EXISTS {SUPERSEDED}")
+    for name in (SUPERSEDED, CANDIDATES):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
     return Corrections(superseded=int(total - seen), superseded_seen=int(seen))
 
 

@@ -317,17 +317,13 @@ def value_customers(
         usable = ~excluded
         population = float(spent[usable].sum() / orders[usable].sum()) if usable.any() else float("nan")
         if excluded.any() and not population > 0:
-            raise SchemaError("no customer has a positive spend, so there is no spend to value purchases with",
-                              hint="check the amounts: are they all returns or zero?")
+            raise SchemaError.coded("no_positive_spend")
         spend = np.where(excluded, population, spend)
         var_s = np.zeros(n)
         notes.append("no spend model: expected spend is each customer's observed mean order value")
     spend_excluded = [str(c) for c in frame.loc[excluded, "customer_id"]] if excluded.any() else []
     if spend_excluded:
-        shown = ", ".join(spend_excluded[:20]) + (f" and {len(spend_excluded) - 20} more" if len(spend_excluded) > 20 else "")
-        notes.append(f"{len(spend_excluded)} customer(s) have a zero or negative repeat spend (their returns "
-                     f"outweigh their purchases): left out of the spend model and valued with the population mean "
-                     f"spend per purchase: {shown}")
+        notes.append(_naming(spend_excluded, SPEND_EXCLUDED))
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
     paths = _PurchasePaths(purchase_model, f, r, t)
@@ -386,6 +382,17 @@ def value_customers(
                 hint="the fitted parameters may be extreme; try another model or a penalizer",
             )
     return Valuation(out, by_period, notes, spend_excluded)
+
+
+#: what the note about customers left out of the spend model says of them
+SPEND_EXCLUDED = ("have a zero or negative repeat spend (their returns outweigh their purchases): left out of the "
+                  "spend model and valued with the population mean spend per purchase")
+
+
+def _naming(ids: list[str], what: str, shown: int = 20) -> str:
+    """``"N customer(s) <what>: a, b, … and M more"``: a note that names the customers it is about."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"{len(ids)} customer(s) {what}: {', '.join(ids[:shown])}{more}"
 
 
 def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int) -> np.ndarray:
@@ -722,12 +729,10 @@ def score_customers(
 
     notes = list(valuation.notes) + ([spend_note] if spend_note else [])
     # customers the valuation could not treat like the others are named, as warnings too (the CLI shows them)
-    named = [note for note in valuation.notes if valuation.spend_excluded and "zero or negative repeat spend" in note]
+    named = [_naming(valuation.spend_excluded, SPEND_EXCLUDED)] if valuation.spend_excluded else []
     returns_only = list(summary.attrs.get("returns_only_customers") or [])
     if returns_only:
-        shown = ", ".join(returns_only[:20]) + (f" and {len(returns_only) - 20} more" if len(returns_only) > 20 else "")
-        named.append(f"{len(returns_only)} customer(s) have only returns up to {stamp.date()}: not buyers, so not "
-                     f"valued: {shown}")
+        named.append(_naming(returns_only, f"have only returns up to {stamp.date()}: not buyers, so not valued"))
         notes.append(named[-1])
     for message in named:
         warnings.warn(message, stacklevel=2)

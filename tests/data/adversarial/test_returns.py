@@ -234,3 +234,16 @@ def test_value_customers_with_net_returns_and_no_spend_model():
     # a: 90 / 3 = 30; c: 30 / 2 = 15; b is out: (90 + 30) / (3 + 2) = 24
     assert spend.to_dict() == pytest.approx({"a": 30.0, "b": 24.0, "c": 15.0})
     assert result.spend_excluded == ["b"] and any("b" in note for note in result.notes)
+
+
+def test_value_customers_refuses_when_nobody_has_a_positive_spend():
+    from cvm.errors import SchemaError
+    from cvm.models import BGNBD
+    from cvm.value.clv import value_customers
+
+    summary = pd.DataFrame({"customer_id": ["a", "b"], "frequency": [1.0, 0.0], "recency": [3.0, 0.0],
+                            "T": [9.0, 9.0], "monetary_value": [-5.0, 0.0], "n_transactions": [2, 1],
+                            "total_amount": [-1.0, 0.0]})
+    bgnbd = BGNBD.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    with pytest.raises(SchemaError, match="no customer has a positive spend"):
+        value_customers(summary, bgnbd, None, horizon=10, discount_rate=0.0)
