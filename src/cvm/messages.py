@@ -257,6 +257,11 @@ CATALOGUE: dict[str, Message] = {
         "Op {date} had nog geen enkele klant iets gekocht.",
         "pick a date on or after the first transaction ({first})",
         "Kies een datum op of na de eerste transactie ({first})."),
+    "no_positive_spend": Message(
+        "no customer has a positive spend, so there is no spend to value purchases with",
+        "Geen enkele klant heeft een positief bestedingsbedrag, dus er is geen besteding om aankopen mee te waarderen.",
+        "check the amounts: are they all returns or zero?",
+        "Controleer de bedragen: zijn het allemaal retouren of nullen?"),
     "nothing_scored": Message(
         "no customers have been scored yet",
         "Er zijn nog geen klanten gewaardeerd.",

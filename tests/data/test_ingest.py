@@ -33,7 +33,7 @@ def test_counts_reconcile_and_quarantine_holds_every_rejected_line(ws, tmp_path)
     bad = [("", "01-01-2024", "1", "x1"), ("k1", "99-99-2024", "1", "x2"), ("k1", "01-01-2024", "n/a", "x3")]
     path = write_orders(tmp_path / "a.csv", good[:20] + bad + good[20:] + [("Totaal", "", "999", "")])
     report = ws.ingest(path)
-    assert report.rows_read == report.accepted + report.quarantined + report.duplicates
+    assert report.rows_read == report.accepted + report.quarantined + report.duplicates + report.changed
     assert (report.rows_read, report.accepted, report.quarantined) == (54, 50, 4)
     q = ws.frame("SELECT line, raw, reason FROM quarantine ORDER BY line")
     # header is line 1, so the bad rows are lines 22-24 and the totals line is 55
@@ -56,12 +56,15 @@ def test_second_ingest_of_same_file_changes_nothing(ws, tmp_path):
 
 def test_overlapping_files_deduplicated_by_order_id(ws, tmp_path):
     jan = write_orders(tmp_path / "jan.csv", [("k1", "05-01-2024", "10", "o1"), ("k2", "20-01-2024", "20", "o2")])
-    # the February export repeats o2 (even with a corrected amount) and adds o3
-    feb = write_orders(tmp_path / "feb.csv", [("k2", "20-01-2024", "21", "o2"), ("k1", "03-02-2024", "30", "o3")])
+    # the February export repeats o1 unchanged, o2 with a corrected amount, and adds o3
+    feb = write_orders(tmp_path / "feb.csv", [("k1", "05-01-2024", "10", "o1"), ("k2", "20-01-2024", "21", "o2"),
+                                              ("k1", "03-02-2024", "30", "o3")])
     ws.ingest(jan)
     report = ws.ingest(feb)
-    assert (report.accepted, report.duplicates) == (1, 1)
+    # a corrected order is a change, not a duplicate (issue 11): the newer amount wins
+    assert (report.accepted, report.duplicates, report.changed) == (1, 1, 1)
     assert ws.frame("SELECT order_id FROM transactions ORDER BY order_id")["order_id"].tolist() == ["o1", "o2", "o3"]
+    assert ws.frame("SELECT amount FROM transactions WHERE order_id = 'o2'")["amount"].tolist() == [21.0]
 
 
 def test_order_lines_and_identical_rows_within_a_file_are_kept(ws, tmp_path):

@@ -344,3 +344,41 @@ def test_spark_and_duckdb_summaries_agree_bit_for_bit(spark):
     first = tx.iloc[0]
     one = workspace_summary(tx[tx["customer_id"] == first["customer_id"]].iloc[:1], time_unit="day")
     assert one["total_amount"].iloc[0] == 3e-6
+
+
+def test_spark_and_duckdb_summaries_agree_bit_for_bit_with_returns(spark):
+    """Returns (issue 11) by the same rules on both engines, to the last bit: a return with the order id of a
+    purchase of the same customer joins that purchase's period; one without (or with an unknown order) is
+    taken off the repeat spend; a customer with only returns has no row; no return makes a purchase."""
+    from cvm.data.spark.summary import summarise_spark
+    from cvm.data.summary import workspace_summary
+
+    tx = make_transactions(seed=11, customers=150)
+    rng = np.random.default_rng(11)
+    tx["amount"] = np.where(rng.random(len(tx)) < 0.5, tx["amount"], rng.integers(1, 500, len(tx)) / 3.0)
+    tx["order_id"] = [f"o{i}" for i in range(len(tx))]
+    picked = tx.sample(frac=0.2, random_state=3)
+    returns = picked.assign(ts=picked["ts"] + pd.Timedelta(days=5), amount=-picked["amount"] * rng.random(len(picked)))
+    # a third without order id, a tenth with an order id nobody bought under
+    returns.loc[returns.index[: len(returns) // 3], "order_id"] = None
+    returns.loc[returns.index[len(returns) // 3: len(returns) // 3 + len(returns) // 10], "order_id"] = "unknown"
+    only = pd.DataFrame({"customer_id": ["ZZ-returns-only"] * 2, "ts": pd.to_datetime(["2023-03-01", "2023-04-01"]),
+                         "amount": [-10.0, -1.0 / 3.0], "order_id": [None, "o1"]})
+    tx = pd.concat([tx, returns, only], ignore_index=True)
+    tx = tx[tx["ts"] < pd.Timestamp("2024-03-01")].reset_index(drop=True)
+    for kw in ({"time_unit": "week"}, {"time_unit": "week", "period": "week"},
+               {"time_unit": "day", "calibration_end": "2023-06-30", "holdout_end": "2024-02-29"}):
+        local = workspace_summary(tx, **kw).sort_index()
+        assert local.attrs["returns_only_customers"] == ["ZZ-returns-only"]
+        theirs = (summarise_spark(spark.createDataFrame(tx).repartition(7), **kw).toPandas()
+                  .set_index("customer_id").sort_index())
+        assert list(theirs.index) == list(local.index) and "ZZ-returns-only" not in local.index
+        for col in ("frequency", "recency", "T", "n_transactions", "monetary_value", "total_amount") + (
+                ("frequency_holdout", "monetary_value_holdout") if "holdout_end" in kw else ()):
+            assert np.array_equal(theirs[col].to_numpy(float), local[col].to_numpy(float)), (kw, col)
+    # the returns moved no purchase: the summary equals that of the purchases alone, bar the money
+    plain = workspace_summary(tx[tx["amount"] >= 0], as_of="2024-02-29", time_unit="week").sort_index()
+    local = workspace_summary(tx, as_of="2024-02-29", time_unit="week").sort_index()
+    for col in ("frequency", "recency", "T", "n_transactions"):
+        assert np.array_equal(plain[col].to_numpy(float), local[col].to_numpy(float)), col
+    assert (local["total_amount"] < plain["total_amount"]).any()

@@ -79,13 +79,22 @@ UNITS = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 
 
 def reference_summary(log, end, unit="week", period="day"):
-    """Plain Python: the rules written out one customer at a time."""
+    """Plain Python: the rules written out one customer at a time.
+
+    A negative amount is a return (issue 11): it makes no purchase period; without an order id
+    (these logs have none) it is taken off the customer's repeat spend. A customer with only
+    returns is not a buyer and has no row.
+    """
     p_days = UNITS[period]
     out = {}
     by_customer = {}
+    returned = {}
     for cid, ts, amount in log:
         if ts.date() <= end:
-            by_customer.setdefault(cid, []).append((ts.date(), amount))
+            if amount < 0:
+                returned[cid] = returned.get(cid, 0.0) + amount
+            else:
+                by_customer.setdefault(cid, []).append((ts.date(), amount))
     for cid, rows in by_customer.items():
         first = min(d for d, _ in rows)
         spend = {}
@@ -100,7 +109,7 @@ def reference_summary(log, end, unit="week", period="day"):
         else:
             recency = ks[-1] * p_days / UNITS[unit]
             T = math.floor((end - first).days / p_days) * p_days / UNITS[unit]
-        money = sum(spend[k] for k in ks[1:]) / x if x else 0.0
+        money = (sum(spend[k] for k in ks[1:]) + returned.get(cid, 0.0)) / x if x else 0.0
         out[cid] = (float(x), recency, T, money)
     return out
 

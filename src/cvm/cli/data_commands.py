@@ -63,9 +63,13 @@ def ingest(
         out.print("[yellow]dry run: nothing written[/yellow]")
     out.print(
         f"{payload['rows_read']:,} rows read = {payload['accepted']:,} accepted + "
-        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates → table {payload['table']}",
+        f"{payload['quarantined']:,} quarantined + {payload['duplicates']:,} duplicates + "
+        f"{payload.get('changed', 0):,} changed → table {payload['table']}",
         highlight=False,
     )
+    if payload.get("changed"):
+        out.print(f"  changed: {payload['changed']:,} rows corrected an order (same order id, other content; the "
+                  f"newer row wins, the older is kept in transactions_history)", highlight=False)
     for reason, count in (payload.get("reasons") or {}).items():
         out.print(f"  quarantined: {count:,} × {reason}", highlight=False)
     if payload["quarantined"]:

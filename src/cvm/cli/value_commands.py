@@ -53,6 +53,10 @@ def score(
         "model_reason": scores.attrs.get("model_reason"),
         "notes": list(scores.attrs.get("notes") or []),  # e.g. a model left out of --model auto, with its reason
         "default_valuation": default is not None and default["run_id"] == scores.attrs.get("run_id"),
+        # customers valued with the population mean spend (net returns), and customers with only returns (not valued)
+        "spend_excluded": len(scores.attrs.get("spend_excluded") or []),
+        "spend_excluded_customers": list(scores.attrs.get("spend_excluded") or []),
+        "returns_only": len(scores.attrs.get("returns_only_customers") or []),
     }
     summary = data_health(ws, run_id=scores.attrs.get("run_id"))
     if as_json:

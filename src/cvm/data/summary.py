@@ -18,6 +18,20 @@ papers: 2,357 customers, 1,411 without a repeat purchase and 2,457 repeat purcha
 39-week calibration, 4,339 by week 78 (repeat purchases counted per *day*; counting
 transaction lines instead gives 2,603 and 4,562).
 
+**Returns.** A row with a negative amount is a return, not a purchase: it never makes a
+purchase period, so it moves neither ``frequency``, ``recency``, ``T`` nor the first
+purchase. A return whose order id is carried by a purchase of the same customer (up to the
+as-of date) reduces the spend of that purchase's period; any other return (no order id, or
+an order not found) is taken off the customer's repeat spend, so
+``monetary_value = (repeat-period spend + those returns) / frequency`` (0 when x = 0) and
+may become zero or negative; ``total_amount`` is the net spend. A customer with only
+returns is not a buyer: no row, the ids are listed in ``attrs["returns_only_customers"]``.
+In a calibration/holdout split only returns dated in the holdout count there, attached to
+a holdout purchase of the same order or else taken off the holdout spend. The
+lifetimes-compatible functions below (:func:`summary_data_from_transaction_data`,
+:func:`calibration_and_holdout_data`) exist to equal lifetimes and keep its behaviour: a
+negative amount is a transaction like any other there.
+
 With ``period="week"`` (or month, year) purchases are collapsed into periods of that
 length floor-divided from each customer's first purchase, and ``recency``/``T`` are whole
 numbers of periods: ``k = floor(days(first, d) / P)``, ``recency = k_last``,
@@ -125,17 +139,20 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
     -------
     pandas.DataFrame
         Indexed by ``customer_id``: frequency, recency, T, monetary_value, first_purchase,
-        last_purchase, n_transactions, total_amount [+ holdout columns].
+        last_purchase, n_transactions (purchase rows; returns not counted), total_amount
+        (net of returns) [+ holdout columns]. Negative amounts are returns (see the module
+        docstring); ``attrs["returns_only_customers"]`` lists the customers with only returns,
+        who have no row.
     """
     con, table = _connection(source)
     unit = _unit_days(time_unit)
     p_days = _unit_days(period)
-    where = ""
-    params: list[Any] = []
-    if channel is not None:
-        where = " AND channel = ?"
-        params.append(channel)
-    last = con.execute(f"SELECT max(CAST(ts AS DATE)) FROM {table} WHERE true{where}", params).fetchall()[0][0]
+    # the channel is written into the SQL as a quoted literal: the row filter appears in several subqueries
+    where = "" if channel is None else f" AND channel = {quote_literal(str(channel))}"
+    has_amount = _has_column(con, table, "amount")
+    any_return = "bool_or(amount < 0)" if has_amount else "false"
+    last, returns = con.execute(f"SELECT max(CAST(ts AS DATE)), coalesce({any_return}, false) FROM {table} "
+                                f"WHERE true{where}").fetchall()[0]
     if last is None:
         raise SchemaError("there are no transactions to summarise" + (f" in channel '{channel}'" if channel else ""),
                           hint="ingest transactions first, or check the channel name")
@@ -151,10 +168,10 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
     # money is summed in whole millionths (see MICROS): a sum of fractions depends on the order DuckDB's
     # threads deliver the rows, so two runs on the same data could differ in the last bit, and the fits
     # downstream by more; whole numbers add up the same in any order
-    amount = micros_sql("amount") if _has_column(con, table, "amount") else repr(MICROS)
-    base = (f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount FROM {table} "
-            f"WHERE CAST(ts AS DATE) <= DATE '{obs_end}'{where}")
-    days = f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n FROM ({base}) GROUP BY customer_id, d"
+    amount = micros_sql("amount") if has_amount else repr(MICROS)
+    order = "order_id" if _has_column(con, table, "order_id") else "CAST(NULL AS VARCHAR)"
+    pre, days, loose = _purchase_days(f"FROM {table} WHERE CAST(ts AS DATE) <= DATE '{obs_end}'{where}", amount,
+                                      order, bool(returns), "cal")
     if p_days == 1:
         periods = f"SELECT customer_id, d AS first_d, d AS last_d, d AS k_key, spend, n FROM ({days})"
         recency = f"date_diff('day', first_d, last_d) / {unit!r}"
@@ -170,39 +187,96 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
     customers = (f"SELECT customer_id, count(*) - 1 AS frequency, min(first_d) AS first_d, max(last_d) AS last_d, "
                  f"max(k_key) AS last_k, sum(n) AS n_transactions, sum(spend) AS total_amount, "
                  f"arg_min(spend, k_key) AS first_spend FROM ({periods}) GROUP BY customer_id")
+    ctes = f"c AS ({customers})"
+    repeat_spend, total = "total_amount - first_spend", "total_amount"
+    if loose:
+        # returns that belong to no purchase: taken off the customer's repeat spend (and total)
+        customers = (f"SELECT c0.*, coalesce(l.returned, 0.0) AS returned FROM ({customers}) c0 "
+                     f"LEFT JOIN loose l ON l.customer_id = c0.customer_id")
+        ctes = f"{pre}, loose AS MATERIALIZED ({loose}), c AS ({customers})"
+        repeat_spend, total = "total_amount - first_spend + returned", "total_amount + returned"
     select = (f"SELECT c.customer_id, CAST(c.frequency AS DOUBLE) AS frequency, CAST({recency} AS DOUBLE) AS recency, "
-              f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN (total_amount - first_spend) / (frequency * {MICROS!r}) "
+              f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN ({repeat_spend}) / (frequency * {MICROS!r}) "
               f"ELSE 0.0 END AS monetary_value, first_d AS first_purchase, last_d AS last_purchase, "
-              f"n_transactions, total_amount / {MICROS!r} AS total_amount")
-    all_params = params * 1
+              f"n_transactions, ({total}) / {MICROS!r} AS total_amount")
+    # customers with returns and no purchase are not buyers: named in attrs, not summarised
+    returns_only = (f" UNION ALL SELECT l.customer_id{', NULL' * 8}{{holdout_nulls}} FROM loose l "
+                    f"ANTI JOIN c ON c.customer_id = l.customer_id") if loose else ""
     if cal is None:
-        sql = f"WITH c AS ({customers}) {select} FROM c ORDER BY c.customer_id"
+        sql = (f"WITH {ctes} {select} FROM c{returns_only.format(holdout_nulls='')} "
+               f"ORDER BY customer_id")
     else:
-        hbase = (f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount FROM {table} "
-                 f"WHERE CAST(ts AS DATE) > DATE '{cal}' AND CAST(ts AS DATE) <= DATE '{hold}'{where}")
+        hpre, hdays, hloose = _purchase_days(f"FROM {table} WHERE CAST(ts AS DATE) > DATE '{cal}' "
+                                             f"AND CAST(ts AS DATE) <= DATE '{hold}'{where}", amount, order,
+                                             bool(returns), "hold")
         if p_days == 1:
             hkey = "h.d"
         else:
             hkey = f"floor(date_diff('day', c.first_d, h.d) / {p_days!r})"
-        holdout = (f"SELECT customer_id, count(*) AS frequency_holdout, sum(spend) / (count(*) * {MICROS!r}) AS monetary_value_holdout FROM ("
-                   f"SELECT h.customer_id, {hkey} AS key, sum(h.amount) AS spend FROM ({hbase}) h "
-                   f"JOIN c ON c.customer_id = h.customer_id GROUP BY h.customer_id, key) GROUP BY customer_id")
+        hspend = "sum(spend)"
+        hjoin = ""
+        if hloose:
+            hspend = "sum(spend) + coalesce(any_value(hl.returned), 0.0)"
+            hjoin = "LEFT JOIN hloose hl ON hl.customer_id = p.customer_id "
+            ctes += f", {hpre}, hloose AS ({hloose})"
+        holdout = (f"SELECT p.customer_id, count(*) AS frequency_holdout, ({hspend}) / (count(*) * {MICROS!r}) "
+                   f"AS monetary_value_holdout FROM ("
+                   f"SELECT h.customer_id, {hkey} AS key, sum(h.spend) AS spend FROM ({hdays}) h "
+                   f"JOIN c ON c.customer_id = h.customer_id GROUP BY h.customer_id, key) p {hjoin}"
+                   f"GROUP BY p.customer_id")
         duration = (hold - cal).days / unit
-        sql = (f"WITH c AS ({customers}), h AS ({holdout}) {select}, "
+        sql = (f"WITH {ctes}, h AS ({holdout}) {select}, "
                f"CAST(coalesce(h.frequency_holdout, 0) AS DOUBLE) AS frequency_holdout, "
                f"coalesce(h.monetary_value_holdout, 0.0) AS monetary_value_holdout, "
-               f"{duration!r} AS duration_holdout FROM c LEFT JOIN h ON h.customer_id = c.customer_id "
-               f"ORDER BY c.customer_id")
-        all_params = params + params
-    frame = _fetch_frame(con, sql, all_params)
+               f"{duration!r} AS duration_holdout FROM c LEFT JOIN h ON h.customer_id = c.customer_id"
+               f"{returns_only.format(holdout_nulls=', NULL, NULL, NULL')} ORDER BY customer_id")
+    frame = _fetch_frame(con, sql)
+    not_buyers: list[str] = []
+    if loose:
+        gone = frame["frequency"].isna().to_numpy()
+        not_buyers = [str(c) for c in frame.loc[gone, "customer_id"]]
+        frame = frame.loc[~gone].reset_index(drop=True)
+        frame["frequency"] = frame["frequency"].astype(float)
     frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
     frame["last_purchase"] = pd.to_datetime(frame["last_purchase"])
     frame["n_transactions"] = frame["n_transactions"].astype("int64")
     frame = frame.set_index("customer_id")
     frame.attrs.update({"as_of": str(obs_end), "time_unit": time_unit, "period": period,
                         "calibration_end": None if cal is None else str(cal),
-                        "holdout_end": None if cal is None else str(hold)})
+                        "holdout_end": None if cal is None else str(hold),
+                        "returns_only_customers": not_buyers})
     return frame
+
+
+def _purchase_days(rows: str, amount: str, order: str, returns: bool, name: str) -> tuple[str, str, str | None]:
+    """SQL for the purchase days of the rows ``rows`` (a ``FROM … WHERE`` clause).
+
+    Returns ``(ctes, days, loose)``: common table expressions to put in the ``WITH``
+    clause (named after ``name``; empty without returns), the query of the purchase
+    days ``(customer_id, d, spend, n)``, and the query of each customer's returns that
+    belong to no purchase ``(customer_id, returned)`` (None without returns).
+
+    A return (negative amount) never makes a purchase day. With an order id that a
+    purchase of the same customer carries (among these rows) it is added to the spend
+    of that purchase's (first) day; otherwise it is the customer's, in ``loose``.
+    ``n`` counts purchase rows only.
+    """
+    base = f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount{{extra}} {rows}"
+    if not returns:
+        return "", (f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n FROM ({base.format(extra='')}) "
+                    f"GROUP BY customer_id, d"), None
+    tagged = base.format(extra=f", coalesce(amount < 0, false) AS is_return, {order} AS order_id")
+    ctes = (f"{name}_returns AS MATERIALIZED (SELECT * FROM ({tagged}) WHERE is_return), "
+            f"{name}_returned AS MATERIALIZED (SELECT r.customer_id, r.amount, o.d FROM {name}_returns r LEFT JOIN ("
+            f"SELECT customer_id, order_id, min(d) AS d FROM ({tagged}) WHERE NOT is_return AND order_id IN ("
+            f"SELECT order_id FROM {name}_returns) GROUP BY customer_id, order_id) o "
+            f"ON o.customer_id = r.customer_id AND o.order_id = r.order_id)")
+    days = (f"SELECT customer_id, d, sum(amount) AS spend, sum(n) AS n FROM ("
+            f"SELECT customer_id, d, amount, 1 AS n FROM ({tagged}) WHERE NOT is_return "
+            f"UNION ALL SELECT customer_id, d, amount, 0 AS n FROM {name}_returned WHERE d IS NOT NULL"
+            f") GROUP BY customer_id, d")
+    loose = f"SELECT customer_id, sum(amount) AS returned FROM {name}_returned WHERE d IS NULL GROUP BY customer_id"
+    return ctes, days, loose
 
 
 def _has_column(con, table: str, column: str) -> bool:
@@ -328,6 +402,10 @@ def summary_data_from_transaction_data(transactions: Any, customer_id_col: str, 
                                        ) -> pd.DataFrame:
     """lifetimes' ``summary_data_from_transaction_data``, same signature and result, computed in DuckDB.
 
+    Kept equal to lifetimes on purpose, returns included: a negative amount is a transaction
+    like any other here (it counts as a purchase and moves recency). :func:`workspace_summary`
+    (what ``cvm`` uses) treats it as a return instead.
+
     Timestamps are floored to ``freq`` periods (``D`` days, ``W`` weeks starting Monday,
     ``h``, ``min``, ``s``); purchases in one period collapse into one with their amounts
     summed; transactions after the (floored) ``observation_period_end`` are ignored.
@@ -377,7 +455,8 @@ def calibration_and_holdout_data(transactions: Any, customer_id_col: str, dateti
     observation_period_end]``; ``frequency_holdout`` = distinct ``freq`` periods with a
     purchase, ``monetary_value_holdout`` = mean transaction amount (as lifetimes does),
     ``duration_holdout`` = periods between the two ends / ``freq_multiplier``. Only
-    customers seen in the calibration are returned.
+    customers seen in the calibration are returned. As lifetimes does, a negative amount
+    counts as a transaction (see :func:`workspace_summary` for cvm's own rule on returns).
     """
     import duckdb
 
@@ -447,6 +526,11 @@ def _trunc_diff(unit: str, a: str, b: str) -> str:
     return f"date_diff('{unit}', {a}, {b})"
 
 
+def _no_returns(con, table: str) -> str:
+    """SQL condition leaving out returns (negative amounts): they are never purchases (see the module docstring)."""
+    return " AND NOT coalesce(amount < 0, false)" if _has_column(con, table, "amount") else ""
+
+
 def _period_source(source: Any, as_of: Any, time_unit: str) -> tuple[Any, str, Any, str]:
     """Connection, table, the as-of date (default: the last purchase day) and SQL for its period's start."""
     if time_unit not in DAYS_PER_UNIT:
@@ -467,11 +551,11 @@ def discrete_summary(source: Any, as_of: Any = None, time_unit: str = "year") ->
     each later calendar period (``day``, ``week`` starting Monday, ``month``, ``year``) up to
     and including the one containing ``as_of`` is one opportunity (``n_periods``);
     ``frequency`` is the number of those periods with a purchase and ``recency`` the index
-    of the last one (0 when there is none).
+    of the last one (0 when there is none). Returns (negative amounts) are not purchases.
     """
     con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT DISTINCT customer_id, date_trunc('{time_unit}', CAST(ts AS DATE)) AS p FROM {table} "
-           f"WHERE CAST(ts AS DATE) <= DATE '{end}'), "
+           f"WHERE CAST(ts AS DATE) <= DATE '{end}'{_no_returns(con, table)}), "
            f"c AS (SELECT customer_id, count(*) - 1 AS frequency, min(p) AS first_p, max(p) AS last_p "
            f"FROM p GROUP BY customer_id) "
            f"SELECT customer_id, frequency, {_trunc_diff(time_unit, 'first_p', 'last_p')} AS recency, "
@@ -487,7 +571,7 @@ def cohort_survival(source: Any, as_of: Any = None, time_unit: str = "year") -> 
     """sBG input: per acquisition cohort, how many customers are still active in each period.
 
     A customer's cohort is the calendar period of the first purchase; the customer counts as
-    active in period ``k`` (0 = the acquisition period) when a purchase falls in period ``k``
+    active in period ``k`` (0 = the acquisition period) when a purchase (not a return) falls in period ``k``
     or later — the renewal reading of the shifted-beta-geometric model (Fader and Hardie
     2007, "How to project customer retention", section 2). Only periods that have begun by
     ``as_of`` are listed.
@@ -500,7 +584,7 @@ def cohort_survival(source: Any, as_of: Any = None, time_unit: str = "year") -> 
     con, table, end, end_p = _period_source(source, as_of, time_unit)
     sql = (f"WITH p AS (SELECT customer_id, min(date_trunc('{time_unit}', CAST(ts AS DATE))) AS cohort, "
            f"max(date_trunc('{time_unit}', CAST(ts AS DATE))) AS last_p FROM {table} "
-           f"WHERE CAST(ts AS DATE) <= DATE '{end}' GROUP BY customer_id), "
+           f"WHERE CAST(ts AS DATE) <= DATE '{end}'{_no_returns(con, table)} GROUP BY customer_id), "
            f"g AS (SELECT cohort, {_trunc_diff(time_unit, 'cohort', 'last_p')} AS life, count(*) AS n FROM p GROUP BY ALL), "
            f"s AS (SELECT cohort, sum(n) AS cohort_size, max({_trunc_diff(time_unit, 'cohort', end_p)}) AS horizon "
            f"FROM g GROUP BY cohort) "

@@ -2,22 +2,38 @@
 
 An ingest is one DuckDB transaction: the file is staged, every row is parsed and checked
 in SQL, rejected rows go to ``quarantine`` with their source line, raw text and reason,
-rows already present are counted as duplicates, and the rest is inserted. Either all of
-that is committed or none of it: a crash or a kill part-way leaves the workspace exactly
-as it was. The counts always reconcile::
+rows already present are counted as duplicates, corrected orders replace what was
+stored, and the rest is inserted. Either all of that is committed or none of it: a
+crash or a kill part-way leaves the workspace exactly as it was. The counts always
+reconcile, every row of the file in exactly one of four counts::
 
-    rows_read = accepted + quarantined + duplicates
+    rows_read = accepted + quarantined + duplicates + changed
 
 (blank lines, and title lines above the header, are not rows; they are reported apart.)
+``accepted`` rows are new to the workspace; ``changed`` rows are corrections of an order
+and are **not** also counted as accepted (see below); so with one row per order the
+ingest adds ``accepted`` rows to ``transactions`` and ``changed`` rows to
+``transactions_history``.
 
 Duplicates. Ingesting the same file twice changes nothing. Transactions are identified
-by ``(customer_id, order_id)`` where an order id exists, otherwise by the whole row
+by ``(customer_id, order_id)`` where an order id exists (a return, a negative amount, is
+a record of its own next to the purchase whose order id it carries), otherwise by the whole row
 (customer, timestamp, amount, channel, margin). Identical rows *within* one file are
 kept, as separate order lines or purchases: a row is a duplicate only when the
 workspace already holds at least as many copies of it as the file has up to that
 line. So overlapping exports add only what is new, and repeated lines of one order are
 not lost. Customers, invoices and referrals are identified by their ids (first one wins);
 costs by the whole row, like transactions without an order id.
+
+Corrections (:mod:`cvm.data.corrections`). An order id seen again with other content
+(timestamp, amount, channel or margin) is a change, not a duplicate: the newer row wins.
+Between files the later ingest wins: the stored rows of that order move to
+``transactions_history`` (with their file and line, when and by which file and line they
+were replaced) and the file's rows count as ``changed``. Within one file the last line of
+an order wins: earlier lines of it with other content go to history and count as
+``changed``, the last line counts as accepted (or changed, or duplicate, against the
+workspace). A version that was replaced before is never brought back by re-reading an
+old file (those rows are duplicates).
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from cvm.data import readers
+from cvm.data import corrections, readers
 from cvm.data import values as values_
 from cvm.data.validate import (
     IDENTITY,
@@ -86,7 +102,12 @@ def table_ddl(kind: str) -> str:
 
 @dataclass
 class IngestReport:
-    """What one ingest did; ``rows_read == accepted + quarantined + duplicates`` always."""
+    """What one ingest did; ``rows_read == accepted + quarantined + duplicates + changed`` always.
+
+    ``changed`` counts corrections of an order (same customer and order id, other content;
+    see :mod:`cvm.data.corrections`): rows that replaced stored rows, and earlier lines of an
+    order that a later line of the same file replaced. A changed row is not also accepted.
+    """
 
     source: str
     table: str
@@ -94,6 +115,7 @@ class IngestReport:
     accepted: int
     quarantined: int
     duplicates: int
+    changed: int = 0
     blank_lines: int = 0
     dry_run: bool = False
     detected: dict[str, Any] = field(default_factory=dict)
@@ -249,7 +271,7 @@ class Workspace:
         Returns
         -------
         IngestReport
-            ``rows_read = accepted + quarantined + duplicates``.
+            ``rows_read = accepted + quarantined + duplicates + changed``.
 
         Notes
         -----
@@ -294,7 +316,7 @@ class Workspace:
             ordered = True
             con.execute(table_ddl(kind))
             con.execute(QUARANTINE_DDL)
-            passed, accepted = self._insert_passed(kind, src.name, plan)
+            passed, accepted, changed = self._insert_passed(kind, src.name, plan)
             quarantined, blank, why = 0, src.blank_lines, {}
             if passed != src.rows_expected:
                 quarantined, blank, why = self._quarantine(kind, src, plan)
@@ -305,7 +327,7 @@ class Workspace:
                                      hint="please report this with the file's first lines")
             if rows_read == 0 and isinstance(source, (str, os.PathLike)):
                 raise SchemaError.coded("header_only", name=src.name)
-            duplicates = passed - accepted
+            duplicates = passed - accepted - changed
             preview = self._preview(plan, fields, preview_rows)
             _after_insert(self)
             if dry_run:
@@ -331,7 +353,8 @@ class Workspace:
             except Exception:  # the connection was closed part-way
                 pass
         return IngestReport(source=src.name, table=kind, rows_read=int(rows_read), accepted=int(accepted),
-                            quarantined=int(quarantined), duplicates=int(duplicates), blank_lines=int(blank),
+                            quarantined=int(quarantined), duplicates=int(duplicates), changed=int(changed),
+                            blank_lines=int(blank),
                             dry_run=dry_run, detected=detected, preview=preview, reasons=why)
 
     def _parse_plan(self, src: readers.Source, kind: str, found: dict[str, str], decimal, thousands,
@@ -459,8 +482,15 @@ class Workspace:
                     f"SELECT *, {typed} FROM ({inner})))")
         return _ParsePlan(relation=relation, columns=list(values), reason=reason, raw=src.raw_sql, formats=formats)
 
-    def _insert_passed(self, kind: str, source_name: str, plan: "_ParsePlan") -> tuple[int, int]:
-        """Insert the passing, not-yet-present rows; return (rows that passed, rows inserted)."""
+    def _insert_passed(self, kind: str, source_name: str, plan: "_ParsePlan") -> tuple[int, int, int]:
+        """Insert the passing, not-yet-present rows; return (rows that passed, accepted, changed).
+
+        ``accepted`` rows are new to the workspace; ``changed`` rows are corrections of an
+        order (see :mod:`cvm.data.corrections`: they replaced stored rows of other content,
+        or a later line of the same order in this file replaced them); every other passing
+        row is a duplicate. For transactions and costs without an order id the multiset
+        rule of the module docstring applies.
+        """
         con = self.con
         cols = plan.columns
         col_list = ", ".join(quote_ident(c) for c in cols)
@@ -471,23 +501,31 @@ class Workspace:
             n = con.execute(f"INSERT INTO {kind} ({col_list}, source, line) SELECT "
                             f"{', '.join('_cvm_v_' + c for c in cols)}, ?, _cvm_line FROM ({plan.relation}) "
                             f"WHERE _cvm_ok", [source_name]).fetchall()[0][0]
-            return int(n), int(n)
+            if kind != "transactions":
+                return int(n), int(n), 0
+            fixed = corrections.supersede_within_file(con, kind, source_name, first_load=True)
+            return int(n), int(n) - fixed.changed - fixed.duplicates, fixed.changed
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
         con.execute(f"CREATE TEMP TABLE {PARSED} AS SELECT _cvm_line AS line, {typed} FROM ({plan.relation}) "
                     f"WHERE _cvm_ok")
         passed = con.execute(f"SELECT count(*) FROM {PARSED}").fetchall()[0][0]
+        fixed = corrections.Corrections()
+        if kind == "transactions":
+            fixed = corrections.supersede_within_file(con, PARSED, source_name, first_load=False)
+            fixed = corrections.replace_changed_orders(con, PARSED, source_name, fixed)
         ident = IDENTITY[kind]
         if kind in ("transactions", "costs"):
             # multiset identity: n-th copy of a key in this file is new only if the table has fewer than n
             if kind == "transactions":
-                keys = {"k_customer": "customer_id", "k_order": "order_id",
+                # a return carries its purchase's order id: it is a record of its own, not a copy of the purchase
+                keys = {"k_customer": "customer_id", "k_order": "order_id", "k_return": corrections.IS_RETURN,
                         **{f"k_{c}": f"CASE WHEN order_id IS NULL THEN {c} END" for c in ("ts", "amount", "channel", "margin")}}
             else:
                 keys = {f"k_{c}": c for c in cols}
             key_select = ", ".join(f"{v} AS {k}" for k, v in keys.items())
             key_names = ", ".join(keys)
             on = " AND ".join(f"n.{k} IS NOT DISTINCT FROM e.{k}" for k in keys)
-            con.execute(f"""
+            inserted = con.execute(f"""
                 INSERT INTO {kind} ({col_list}, source, line)
                 WITH new AS (SELECT *, {key_select} FROM {PARSED}),
                 existing AS (
@@ -499,19 +537,18 @@ class Workspace:
                          FROM joined WHERE m IS NOT NULL)
                 SELECT {col_list}, ?, line FROM fresh
                 UNION ALL SELECT {col_list}, ?, line FROM seen WHERE k > m
-            """, [source_name, source_name])
+            """, [source_name, source_name]).fetchall()[0][0]
         else:
             key_names = ", ".join(ident)
             on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM n.{k}" for k in ident)
-            con.execute(f"""
+            inserted = con.execute(f"""
                 INSERT INTO {kind} ({col_list}, source, line)
                 SELECT {col_list}, ?, line FROM (
                     SELECT *, row_number() OVER (PARTITION BY {key_names} ORDER BY line) AS k
                     FROM {PARSED} n WHERE NOT EXISTS (SELECT 1 FROM {kind} t WHERE {on}))
                 WHERE k = 1
-            """, [source_name])
-        after = con.execute(f"SELECT count(*) FROM {kind}").fetchall()[0][0]
-        return int(passed), int(after - before)
+            """, [source_name]).fetchall()[0][0]
+        return int(passed), int(inserted) - fixed.replacing, fixed.changed
 
     def _quarantine(self, kind: str, src: readers.Source, plan: "_ParsePlan") -> tuple[int, int, dict[str, int]]:
         """Collect the rows that failed a check into ``quarantine``; return (rejected, blank lines, reasons)."""

@@ -218,6 +218,8 @@ class Valuation:
     customers: pd.DataFrame
     by_period: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: repeat customers whose repeat spend is zero or negative (returns): valued at the population mean spend
+    spend_excluded: list[str] = field(default_factory=list)
 
 
 def value_customers(
@@ -243,6 +245,16 @@ def value_customers(
     spend_model
         A fitted Gamma-Gamma model; None uses the observed mean spend
         (``total_amount / n_transactions`` when present, else ``monetary_value``).
+        Repeat customers whose repeat spend is zero or negative (``frequency > 0`` and
+        ``monetary_value <= 0``: their returns outweigh their repeat purchases) are left
+        out of the spend model, which cannot say anything about them (Gamma-Gamma needs
+        positive spend, Fader & Hardie 2013): they get the **population mean spend** —
+        the spend model's expectation for a customer without repeat purchases,
+        ``E[M] = p * gamma / (q - 1)`` (eq. 5 at x = 0), or without a spend model the
+        mean order value of the customers with positive spend — times their own expected
+        purchases. They are named in ``Valuation.spend_excluded`` and in a note; every
+        other customer is valued as usual. A customer whose observed mean order value is
+        not positive is treated the same way when no spend model is given.
     horizon
         Number of model time units to sum over.
     discount_rate
@@ -283,8 +295,11 @@ def value_customers(
         raise SchemaError("margin rates must be finite and not negative")
 
     # --- spend per purchase on unique (frequency, monetary_value)
+    # repeat customers with zero or negative repeat spend (net returns) are outside the spend model
+    excluded = (f > 0) & ~(mv > 0)
     if spend_model is not None:
-        (sf, sm), inv_s = _unique_rows(f, mv)
+        # ... and get its population mean, E[M] at x = 0 (the model's prior mean spend)
+        (sf, sm), inv_s = _unique_rows(np.where(excluded, 0.0, f), np.where(excluded, 0.0, mv))
         spend_u = np.asarray(spend_model.expected_spend(sf, sm), dtype=float)
         grad_s = log_gradient(spend_model, lambda m: np.log(m.expected_spend(sf, sm)))
         var_s_u = _quadratic(grad_s, _covariance(spend_model))
@@ -292,11 +307,23 @@ def value_customers(
         var_s = var_s_u[inv_s] if np.ndim(var_s_u) else np.zeros(n)
     else:
         if {"total_amount", "n_transactions"} <= set(frame.columns):
-            spend = frame["total_amount"].to_numpy(dtype=float) / np.maximum(frame["n_transactions"].to_numpy(dtype=float), 1.0)
+            spent = frame["total_amount"].to_numpy(dtype=float)
+            orders = np.maximum(frame["n_transactions"].to_numpy(dtype=float), 1.0)
+            spend = spent / orders
         else:
+            spent, orders = mv.copy(), np.ones(n)
             spend = mv.copy()
+        excluded |= ~(spend > 0)
+        usable = ~excluded
+        population = float(spent[usable].sum() / orders[usable].sum()) if usable.any() else float("nan")
+        if excluded.any() and not population > 0:
+            raise SchemaError.coded("no_positive_spend")
+        spend = np.where(excluded, population, spend)
         var_s = np.zeros(n)
         notes.append("no spend model: expected spend is each customer's observed mean order value")
+    spend_excluded = [str(c) for c in frame.loc[excluded, "customer_id"]] if excluded.any() else []
+    if spend_excluded:
+        notes.append(_naming(spend_excluded, SPEND_EXCLUDED))
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
     paths = _PurchasePaths(purchase_model, f, r, t)
@@ -354,7 +381,18 @@ def value_customers(
                 f"{name} is not finite for {int((~np.isfinite(out[name])).sum())} customer(s)",
                 hint="the fitted parameters may be extreme; try another model or a penalizer",
             )
-    return Valuation(out, by_period, notes)
+    return Valuation(out, by_period, notes, spend_excluded)
+
+
+#: what the note about customers left out of the spend model says of them
+SPEND_EXCLUDED = ("have a zero or negative repeat spend (their returns outweigh their purchases): left out of the "
+                  "spend model and valued with the population mean spend per purchase")
+
+
+def _naming(ids: list[str], what: str, shown: int = 20) -> str:
+    """``"N customer(s) <what>: a, b, … and M more"``: a note that names the customers it is about."""
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"{len(ids)} customer(s) {what}: {', '.join(ids[:shown])}{more}"
 
 
 def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int) -> np.ndarray:
@@ -752,12 +790,21 @@ def score_customers(
     frame["max_investment"] = np.clip(frame["clv"].to_numpy() - frame["planned_cost"].to_numpy(), 0.0, None)
 
     notes = left_out + list(valuation.notes) + ([spend_note] if spend_note else [])
+    # customers the valuation could not treat like the others are named, as warnings too (the CLI shows them)
+    named = [_naming(valuation.spend_excluded, SPEND_EXCLUDED)] if valuation.spend_excluded else []
+    returns_only = list(summary.attrs.get("returns_only_customers") or [])
+    if returns_only:
+        named.append(_naming(returns_only, f"have only returns up to {stamp.date()}: not buyers, so not valued"))
+        notes.append(named[-1])
+    for message in named:
+        warnings.warn(message, stacklevel=2)
     run_id = new_run_id()
     frame = frame.sort_values(["rank"]).reset_index(drop=True)
     frame.attrs.update(
         run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=name, model_reason=reason,
         model_reason_code=reason_code, model_reason_values=reason_values,
         notes=notes, time_unit=opts["time_unit"], horizon=opts["horizon"],
+        spend_excluded=list(valuation.spend_excluded), returns_only_customers=returns_only,
     )
     if store:
         save_scores(

@@ -16,6 +16,11 @@ Same contract and the same numbers as the DuckDB engine
   ``recency = k_last * P / u``, ``T = floor(days(first, as_of) / P) * P / u``;
 * ``monetary_value`` = mean spend of the repeat periods, the first period
   excluded, 0 without a repeat;
+* a negative amount is a **return**, never a purchase: with an order id that a
+  purchase of the same customer carries it reduces the spend of that purchase's
+  period, otherwise it is taken off the customer's repeat spend
+  (``monetary_value = (repeat spend + returns) / frequency``) and total; a
+  customer with only returns has no row (as in the DuckDB engine);
 * holdout ``(calibration_end, holdout_end]``: ``frequency_holdout`` = periods
   with a purchase, ``monetary_value_holdout`` = mean spend per holdout period,
   ``duration_holdout = days(calibration_end, holdout_end) / u``; only customers
@@ -128,8 +133,10 @@ def _is_spark_frame(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
 
 
-def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
-    """Select and type the three columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double).
+def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None,
+                       order_col: str | None = None) -> Any:
+    """Select and type the columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double)
+    and, with ``order_col``, ``order_id`` (string).
 
     Raises :class:`SchemaError` naming the missing columns and those present.
     Rows with an empty customer or a timestamp that does not parse are removed
@@ -151,6 +158,8 @@ def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col
     ]
     if amount_col:
         cols.append(F.col(amount_col).try_cast("double").alias("amount"))
+    if order_col:
+        cols.append(F.col(order_col).cast("string").alias("order_id"))
     out = df.select(*cols)
     keep = F.col("customer_id").isNotNull() & (F.length(F.trim("customer_id")) > 0) & F.col("ts").isNotNull()
     if amount_col:
@@ -202,6 +211,7 @@ def summarise_spark(
     holdout_end: Any = None,
     period: str = "day",
     spark: Any = None,
+    order_col: str | None = "order_id",
 ) -> Any:
     """Per-customer ``frequency, recency, T, monetary_value`` as a Spark DataFrame.
 
@@ -223,6 +233,9 @@ def summarise_spark(
     period
         Granularity at which purchases collapse: ``day`` (default, lifetimes'
         ``freq="D"``) or a time unit (floor-divided from the first purchase).
+    order_col
+        The order id column, used (when the input has it) to attach a return
+        (negative amount) to the purchase of the same order.
 
     Returns
     -------
@@ -242,10 +255,16 @@ def summarise_spark(
 
     unit = days_per_unit(time_unit)
     period_days = days_per_unit(period)
-    tx = clean_transactions(read_transactions(df_or_path, spark), customer_col, datetime_col, amount_col)
+    raw = read_transactions(df_or_path, spark)
+    order_col = order_col if order_col and order_col in raw.columns else None
+    tx = clean_transactions(raw, customer_col, datetime_col, amount_col, order_col)
     if amount_col is None:
         tx = tx.withColumn("amount", F.lit(1.0))
+    if order_col is None:
+        tx = tx.withColumn("order_id", F.lit(None).cast("string"))
     tx = tx.withColumn("day", F.datediff(F.to_date("ts"), F.lit("1970-01-01").cast("date")))
+    # a return is a negative amount as read (before rounding to millionths, as in the DuckDB engine)
+    tx = tx.withColumn("is_return", F.coalesce(F.col("amount") < F.lit(0.0), F.lit(False)))
     tx = tx.withColumn("amount", _micros(F.col("amount")))
     as_of_d = as_date(as_of, "as_of")
     cal_d = as_date(calibration_end, "calibration_end")
@@ -307,8 +326,9 @@ def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    by_customer = tx.select("customer_id", "day", "amount").repartition("customer_id")
-    daily = by_customer.groupBy("customer_id", "day").agg(F.sum("amount").alias("spend"), F.count(F.lit(1)).alias("n"))
+    rows, loose = _purchase_rows(tx)
+    by_customer = rows.repartition("customer_id")
+    daily = by_customer.groupBy("customer_id", "day").agg(F.sum("amount").alias("spend"), F.sum("n").alias("n"))
     if period == 1:
         agg = daily.groupBy("customer_id").agg(
             F.count(F.lit(1)).alias("n_periods"),
@@ -342,7 +362,9 @@ def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
     else:
         recency = F.col("last_key") * F.lit(period / unit)
         age = F.floor((F.lit(obs_day) - F.col("first_day")) / F.lit(period)) * F.lit(period / unit)
-    monetary = F.when(F.col("n_periods") > 1, (F.col("total_amount") - F.col("first_spend")) / (frequency * F.lit(MICROS)))
+    agg = agg.join(loose, "customer_id", "left").fillna(0.0, subset=["returned"])
+    repeat_spend = F.col("total_amount") - F.col("first_spend") + F.col("returned")
+    monetary = F.when(F.col("n_periods") > 1, repeat_spend / (frequency * F.lit(MICROS)))
     return agg.select(
         "customer_id",
         frequency.alias("frequency"),
@@ -352,8 +374,31 @@ def _summary(tx: Any, obs_day: int, unit: float, period: float) -> Any:
         _day_to_timestamp("first_day").alias("first_purchase"),
         _day_to_timestamp("last_day").alias("last_purchase"),
         F.col("n_transactions").cast("long").alias("n_transactions"),
-        (F.col("total_amount").cast("double") / F.lit(MICROS)).alias("total_amount"),
+        ((F.col("total_amount").cast("double") + F.col("returned")) / F.lit(MICROS)).alias("total_amount"),
     )
+
+
+def _purchase_rows(tx: Any) -> tuple[Any, Any]:
+    """``(rows, loose)``: purchase rows ``customer_id, day, amount, n`` with the returns that belong to a
+    purchase moved to its (first) day with ``n = 0``, and per customer the other returns (``returned``).
+
+    A return (``is_return``) attaches to the purchase of the same customer and order id among ``tx``;
+    the join only touches the purchases whose order has a return.
+    """
+    from pyspark.sql import functions as F
+
+    purchases = tx.where(~F.col("is_return"))
+    returns = tx.where(F.col("is_return")).select("customer_id", "order_id", "amount")
+    orders = (
+        purchases.where(F.col("order_id").isNotNull())
+        .join(returns.select("customer_id", "order_id").distinct(), ["customer_id", "order_id"], "left_semi")
+        .groupBy("customer_id", "order_id").agg(F.min("day").alias("day"))
+    )
+    placed = returns.join(orders, ["customer_id", "order_id"], "left")
+    rows = purchases.select("customer_id", "day", "amount", F.lit(1).cast("long").alias("n")).unionByName(
+        placed.where(F.col("day").isNotNull()).select("customer_id", "day", "amount", F.lit(0).cast("long").alias("n")))
+    loose = placed.where(F.col("day").isNull()).groupBy("customer_id").agg(F.sum("amount").alias("returned"))
+    return rows, loose
 
 
 def _day_to_timestamp(col: str) -> Any:
@@ -367,12 +412,16 @@ def _holdout(tx: Any, cal: Any, cal_day: int, end_day: int, unit: float, period:
     from pyspark.sql import functions as F
 
     first = cal.select("customer_id", F.datediff(F.to_date("first_purchase"), F.lit("1970-01-01").cast("date")).alias("first_day"))
-    later = tx.where((F.col("day") > cal_day) & (F.col("day") <= end_day)).join(first, "customer_id", "inner")
+    rows, loose = _purchase_rows(tx.where((F.col("day") > cal_day) & (F.col("day") <= end_day)))
+    later = rows.join(first, "customer_id", "inner")
     key = F.col("day") if period == 1 else F.floor((F.col("day") - F.col("first_day")) / F.lit(period))
     per_period = later.groupBy("customer_id", key.alias("key")).agg(F.sum("amount").alias("spend"))
-    hold = per_period.groupBy("customer_id").agg(
-        F.count(F.lit(1)).cast("double").alias("frequency_holdout"),
-        (F.sum("spend") / (F.count(F.lit(1)) * F.lit(MICROS))).alias("monetary_value_holdout"),
+    hold = (per_period.groupBy("customer_id").agg(F.count(F.lit(1)).alias("periods"), F.sum("spend").alias("spend"))
+            .join(loose, "customer_id", "left").fillna(0.0, subset=["returned"]))
+    hold = hold.select(
+        "customer_id",
+        F.col("periods").cast("double").alias("frequency_holdout"),
+        ((F.col("spend") + F.col("returned")) / (F.col("periods") * F.lit(MICROS))).alias("monetary_value_holdout"),
     )
     out = cal.join(hold, "customer_id", "left").fillna(0.0, subset=["frequency_holdout", "monetary_value_holdout"])
     return out.withColumn("duration_holdout", F.lit(float(end_day - cal_day) / unit))
