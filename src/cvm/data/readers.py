@@ -52,6 +52,12 @@ PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _LINE_SEPARATOR = "\x1f"  # Arrow's "delimiter" for whole lines: the ASCII unit separator
 
 
+class ReadAgain(Exception):
+    """The fast CSV read was refused or could not prove its line numbers: stage the file again
+    with ``fast=False`` (line by line). The ingest rolls back its transaction first, as a
+    failed DuckDB statement ends it."""
+
+
 @dataclass
 class Source:
     """A staged input: where it came from, its columns and what was detected."""
@@ -96,14 +102,28 @@ def sniff_encoding(sample: bytes, truncated: bool = False) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if _is_utf8(sample, truncated):
+        return "utf-8"
+    # Some lines are not UTF-8. If another line holds a UTF-8 character beyond ASCII, the file
+    # is UTF-8 with odd lines (they are quarantined, not the whole file misread): cp1252 text
+    # practically never forms valid multi-byte UTF-8 sequences (``Ã«`` for ``ë``).
+    for line in sample.splitlines():
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                return "utf-8"
+            except UnicodeDecodeError:
+                continue
+    return "cp1252"
+
+
+def _is_utf8(sample: bytes, truncated: bool) -> bool:
+    """Whether every line of the sample is UTF-8 (a character cut off at a truncated sample's end aside)."""
     try:
         sample.decode("utf-8")
-        return "utf-8"
+        return True
     except UnicodeDecodeError as exc:
-        # a multi-byte character cut off by the sample's end is not evidence against UTF-8
-        if truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-        return "cp1252"
+        return truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
 
 
 def _split(line: str, delimiter: str) -> list[str]:
@@ -315,7 +335,7 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
         "header_line": header_line or None, "columns": columns,
     }
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
-    if fast and arrow_encoding == "utf8":
+    if fast and arrow_encoding == "utf8" and _is_utf8(sample_bytes, len(sample_bytes) == SAMPLE_BYTES):
         sampled = lines[header_line:]
         if len(sample_bytes) < SAMPLE_BYTES:  # the whole file: empty lines at its end are counted apart
             while sampled and not sampled[-1].strip():
@@ -390,7 +410,12 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
     # Materialised with the row's position: row_number() OVER () needs the scan in file order,
     # which runs on one thread; everything after it (parsing, checks, the insert) then
     # scans this table in parallel.
-    con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT row_number() OVER () AS _cvm_rn, * FROM {reader}")
+    import duckdb
+
+    try:
+        con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT row_number() OVER () AS _cvm_rn, * FROM {reader}")
+    except duckdb.Error as exc:  # invalid UTF-8 past the sample, a line over read_csv's limit, broken quotes
+        raise ReadAgain(str(exc).splitlines()[0]) from exc
     from cvm.data.validate import text_sql
 
     detected = {**detected, "reader": "duckdb read_csv"}
@@ -404,66 +429,214 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
                   samples=samples)
 
 
+def _lossless_text(raw: bytes) -> str:
+    """Bytes that are not UTF-8 as text that keeps every byte: cp1252 where it defines one, else Latin-1."""
+    return "".join(_byte_text(raw[i:i + 1]) for i in range(len(raw)))
+
+
+def _byte_text(byte: bytes) -> str:
+    try:
+        return byte.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are not cp1252
+        return byte.decode("latin-1")
+
+
+def _invalid_utf8_reason(raw: bytes) -> str:
+    """The quarantine reason of a line that is not UTF-8: where the first bad byte is and what it is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8: 0x{raw[exc.start]:02X} at byte {exc.start + 1}"
+    return "invalid UTF-8"  # not reached: only called for lines that fail
+
+
+def _decode_lines(raw: Any):
+    """A batch of lines as bytes → (text, reason): UTF-8 text, and for a line that is not UTF-8 its
+    bytes as cp1252/Latin-1 text with the reason it is kept apart (``invalid UTF-8: 0xEB at byte 4``).
+
+    The common case (the whole batch is UTF-8) is one validating cast in Arrow's C++; only a
+    batch holding a bad line is looked at line by line.
+    """
+    import pyarrow as pa
+
+    try:
+        return raw.cast(pa.string()), pa.nulls(len(raw), pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    texts, reasons = [], []
+    for value in raw.to_pylist():
+        try:
+            texts.append(value.decode("utf-8"))
+            reasons.append(None)
+        except UnicodeDecodeError:
+            texts.append(_lossless_text(value))
+            reasons.append(_invalid_utf8_reason(value))
+    return pa.array(texts, pa.string()), pa.array(reasons, pa.string())
+
+
+#: Arrow reads a file in blocks and no line may be longer than one block: start at 8 MB and
+#: grow (re-reading the file and skipping the lines already given) when a line is longer
+_BLOCK_SIZE = 8 << 20
+
+
 def line_reader(path: Path, name: str, arrow_encoding: str):
-    """The file as an Arrow stream of ``(_line, _raw)``: one string per physical line, numbered from 1."""
+    """The file as an Arrow stream of ``(_line, _raw, _bad)``: one string per physical line, numbered from 1.
+
+    ``_bad`` is NULL, or for a line of a UTF-8 file that is not UTF-8 the reason it cannot be
+    read (its ``_raw`` then shows its bytes as cp1252). Lines of any length are read: when
+    one is longer than Arrow's block, the read starts again with a block big enough.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=["_raw"], encoding=arrow_encoding, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=_LINE_SEPARATOR, quote_char=False, escape_char=False,
-                                             ignore_empty_lines=False, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.string()}, strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, LookupError) as exc:
-        raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+    as_bytes = arrow_encoding == "utf8"  # validated per line below, so one bad line is not fatal
 
-    def numbered() -> Iterable[pa.RecordBatch]:
-        start = 1
+    def open_at(block_size: int):
         try:
-            for batch in reader:
-                n = batch.num_rows
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(range(start, start + n), pa.int64()), batch.column(0)], names=["_line", "_raw"])
-                start += n
-        except pa.ArrowInvalid as exc:
+            return pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(column_names=["_raw"], encoding=arrow_encoding, block_size=block_size),
+                parse_options=pacsv.ParseOptions(delimiter=_LINE_SEPARATOR, quote_char=False, escape_char=False,
+                                                 ignore_empty_lines=False, newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.binary() if as_bytes else pa.string()},
+                                                     strings_can_be_null=False),
+            )
+        except (pa.ArrowInvalid, LookupError, UnicodeDecodeError) as exc:
             raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
 
-    schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string())])
+    size = path.stat().st_size
+    first = open_at(_BLOCK_SIZE)
+
+    def numbered() -> Iterable[pa.RecordBatch]:
+        start, block, reader = 1, _BLOCK_SIZE, first
+        while True:
+            skip = start - 1  # lines already given, when the file is read again with a bigger block
+            try:
+                for batch in reader:
+                    column = batch.column(0)
+                    if skip:
+                        drop = min(skip, len(column))
+                        column, skip = column.slice(drop), skip - drop
+                        if not len(column):
+                            continue
+                    text, bad = _decode_lines(column) if as_bytes else (column, pa.nulls(len(column), pa.string()))
+                    n = len(text)
+                    yield pa.RecordBatch.from_arrays([pa.array(range(start, start + n), pa.int64()), text, bad],
+                                                     names=["_line", "_raw", "_bad"])
+                    start += n
+                return
+            except pa.ArrowInvalid as exc:
+                if "straddl" not in str(exc) or block > size:
+                    raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+            except UnicodeDecodeError as exc:
+                raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+            block = min(block * 4, size + 1)
+            reader = open_at(block)
+
+    schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string()), ("_bad", pa.string())])
     return pa.RecordBatchReader.from_batches(schema, numbered())
 
 
 def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding: str, header_line: int,
                       columns: list[str], detected: dict) -> Source:
-    """The line-exact path: every physical line staged with its number, fields split in DuckDB."""
-    lines_reader = line_reader(path, name, arrow_encoding)
+    """The line-exact path: every physical line staged with its number, lines joined into records
+    where a quoted field holds a line break, fields split in DuckDB.
+
+    A line of a UTF-8 file that is not UTF-8 is kept apart (``_bad``, quarantined with its
+    reason) unless no line of the whole file is UTF-8 beyond ASCII: then the file is cp1252,
+    as the sniffer would have said had it seen that line, and is read again as cp1252.
+    """
+    _stage_physical_lines(con, path, name, arrow_encoding)
+    if arrow_encoding == "utf8":
+        bad, utf8_seen = con.execute(
+            f"SELECT count(*) FILTER (WHERE _bad IS NOT NULL), "
+            f"coalesce(bool_or(_bad IS NULL AND strlen(_raw) <> length(_raw)), false) FROM {_PHYSICAL}").fetchall()[0]
+        if bad and not utf8_seen:
+            con.execute(f"DROP TABLE {_PHYSICAL}")
+            arrow_encoding = "cp1252"
+            detected = {**detected, "encoding": "cp1252", "bom": False}
+            _stage_physical_lines(con, path, name, arrow_encoding)
+        elif bad:
+            detected = {**detected, "invalid_utf8_lines": int(bad)}
+    records = _records_sql(con)
     d = quote_literal(delimiter)
     esc = re.escape(delimiter)
+    # a quoted field ("…", with "" for a quote), or an unquoted one; [^"] also matches a line break
     field_pattern = quote_literal(esc + '("(?:[^"]|"")*"|[^' + esc + '"]*)')
     unquote = "lambda x: CASE WHEN x LIKE '\"%\"' THEN replace(x[2:-2], '\"\"', '\"') ELSE x END"
     split = (f"CASE WHEN contains(_raw, '\"') THEN list_transform(regexp_extract_all({d} || _raw, {field_pattern}, 1), "
              f"{unquote}) ELSE string_split(_raw, {d}) END")
     blank_pattern = quote_literal('[\\s"' + esc + ']')
     blank = f"regexp_replace(_raw, {blank_pattern}, '', 'g') = ''"
-    con.register("_cvm_lines", lines_reader)
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, {split} AS _f, ({blank}) OR _line <= {header_line} AS _blank "
-            f"FROM _cvm_lines"
-        )
-    finally:
-        con.unregister("_cvm_lines")
+    con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, _bad, _unclosed, {split} AS _f, "
+                f"({blank}) OR _line <= {header_line} AS _blank FROM ({records})")
+    con.execute(f"DROP TABLE {_PHYSICAL}")  # (after a failure, the ingest's rollback removes it)
     column_sql = {c: f"nullif(trim(_f[{i + 1}]), '')" for i, c in enumerate(columns)}
     n = len(columns)
-    rows, blank_lines = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT _blank), count(*) FILTER (WHERE _blank AND _line > ?) FROM {INPUT_TABLE}",
+    rows, blank_lines, multi = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT _blank), count(*) FILTER (WHERE _blank AND _line > ?), "
+        f"count(*) FILTER (WHERE NOT _blank AND contains(_raw, chr(10))) FROM {INPUT_TABLE}",
         [header_line]).fetchall()[0]
+    if multi:
+        detected = {**detected, "multiline_records": int(multi)}
+    shape_checks = [
+        ("_bad IS NOT NULL", "_bad"),
+        ("_unclosed", quote_literal(UNCLOSED_QUOTE)),
+        (f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)"),
+    ]
     return Source(name=name, format="csv", columns=columns, column_sql=column_sql, cells_clean=True,
-                  column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw",
-                  shape_checks=[(f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)")],
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw", shape_checks=shape_checks,
                   detected=detected, rows_expected=int(rows), blank_lines=int(blank_lines))
+
+
+_PHYSICAL = "_cvm_physical"
+#: the reason of a line whose quote opens a field that the rest of the file never closes
+UNCLOSED_QUOTE = 'unclosed quote: the line opens a field with " that is never closed'
+
+
+def _stage_physical_lines(con, path: Path, name: str, arrow_encoding: str) -> None:
+    """Every physical line as ``_cvm_physical(_line, _raw, _bad, _odd)``; ``_odd``: an odd number of quotes."""
+    con.register("_cvm_lines", line_reader(path, name, arrow_encoding))
+    try:
+        con.execute(f"CREATE TEMP TABLE {_PHYSICAL} AS SELECT _line, _raw, _bad, "
+                    f"contains(_raw, '\"') AND (length(_raw) - length(replace(_raw, '\"', ''))) % 2 = 1 AS _odd "
+                    f"FROM _cvm_lines")
+    finally:
+        con.unregister("_cvm_lines")
+
+
+def _records_sql(con) -> str:
+    """SQL over ``_cvm_physical`` giving one row per CSV record: ``_line`` (the line it starts on),
+    ``_raw`` (its lines joined by a line feed), ``_bad`` and ``_unclosed``.
+
+    RFC 4180 lets a quoted field hold line breaks. A line continues the record above it when
+    an odd number of quote characters precede it: every ``""`` inside a quoted field and the
+    field's own two quotes come in pairs, so the parity of the running count says whether a
+    line starts inside a quoted field. (A running sum in SQL, no loop over rows.)
+
+    A quote that is never closed would swallow the rest of the file. When the file's count
+    is odd, the quote that is left open is on the last line where the running count turns
+    from even to odd; every line after it has an even count (or the count would turn
+    again). That line is a record of its own, kept apart as ``_unclosed``, and the lines
+    after it are read as records of their own.
+    """
+    plain = f"SELECT _line, _raw, _bad, false AS _unclosed FROM {_PHYSICAL}"
+    if not con.execute(f"SELECT count(*) FROM {_PHYSICAL} WHERE _odd").fetchall()[0][0]:
+        return plain
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PHYSICAL} AS SELECT *, "
+                f"coalesce(sum(_odd::INTEGER) OVER (ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
+                f"% 2 = 1 AS _inside FROM {_PHYSICAL}")
+    open_line = con.execute(
+        f"SELECT CASE WHEN count(*) FILTER (WHERE _odd) % 2 = 1 THEN max(_line) FILTER (WHERE _odd AND NOT _inside) END "
+        f"FROM {_PHYSICAL}").fetchall()[0][0]
+    last = int(open_line) if open_line is not None else None
+    unclosed = f"_line = {last}" if last is not None else "false"
+    continues = f"_inside AND _line <= {last}" if last is not None else "_inside"
+    return (f"SELECT min(_line) AS _line, string_agg(_raw, chr(10) ORDER BY _line) AS _raw, "
+            f"min(_bad) AS _bad, bool_or(_unclosed) AS _unclosed FROM ("
+            f"SELECT _line, _raw, _bad, {unclosed} AS _unclosed, "
+            f"sum(CASE WHEN {continues} THEN 0 ELSE 1 END) OVER (ORDER BY _line ROWS UNBOUNDED PRECEDING) AS _record "
+            f"FROM {_PHYSICAL}) GROUP BY _record")
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -491,7 +664,14 @@ def _cell_text(value: Any) -> str | None:
 
 
 def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> Source:
-    """Read the first (or the named) sheet of an .xlsx workbook; cells become text for uniform checks."""
+    """Read the first (or the named) sheet of an .xlsx workbook; cells become text for uniform checks.
+
+    The sheet is read over its real data range: the dimension a workbook states (a stray
+    formatted cell at ``XFD1048576`` makes it the whole grid) is ignored, only the rows and
+    cells the file holds are read, and only the columns that hold a value are staged. So
+    memory follows the data, not rows × 16,384 columns. Blank rows are counted, not staged;
+    ``_line`` is the row number in the sheet.
+    """
     import pyarrow as pa
     from openpyxl import load_workbook
 
@@ -503,40 +683,52 @@ def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> S
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
         raise SchemaError.coded("no_sheet", sheet=sheet, name=name, sheets=list(book.sheetnames)) from None
-    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    book.close()
-    width = max((max((i + 1 for i, v in enumerate(r) if v not in (None, "")), default=0) for r in rows), default=0)
-    if width == 0:
+    title = ws.title
+    filled: list[tuple[int, dict[int, str]]] = []  # (row number, {column index: text}) of rows with a value
+    last_row = 0
+    try:
+        ws.reset_dimensions()  # rows as stored, each only as wide as its own last cell
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            last_row = number
+            cells = {j: text for j, v in enumerate(row) if v is not None and (text := _cell_text(v)) != ""}
+            if cells:
+                filled.append((number, cells))
+    except Exception as exc:  # a damaged sheet part
+        raise SchemaError.coded("unreadable_excel", name=name, error=type(exc).__name__) from None
+    finally:
+        book.close()
+    if not filled:
         raise SchemaError.coded("sheet_empty", name=name)
-    rows = [(r + [None] * width)[:width] for r in rows]
-    nonblank = [i for i, r in enumerate(rows) if any(v not in (None, "") for v in r)]
-    counts = Counter(sum(v not in (None, "") for v in rows[i]) for i in nonblank)
+    counts = Counter(len(cells) for _, cells in filled)
     modal = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
-    header_index = next(i for i in nonblank if sum(v not in (None, "") for v in rows[i]) >= min(modal, 2))
-    if has_header is False or (has_header is None and _looks_like_data([v or "" for v in rows[header_index]])):
-        columns = [f"column{i + 1}" for i in range(width)]
+    header_at = next(k for k, (_, cells) in enumerate(filled) if len(cells) >= min(modal, 2))
+    header_number, header_cells = filled[header_at]
+    # the table's columns: every column up to the header's last cell, and beyond it only those holding a value
+    used = sorted(set(range(max(header_cells) + 1)).union(*(cells.keys() for _, cells in filled)))
+    if has_header is False or (has_header is None and _looks_like_data(list(header_cells.values()))):
+        names = {j: f"column{j + 1}" for j in used}
         header_line = 0
     else:
-        columns = _unique_names([str(v).strip() if v not in (None, "") else f"column{i + 1}"
-                                 for i, v in enumerate(rows[header_index])])
-        header_line = header_index + 1
+        names = {j: str(header_cells[j]).strip() if j in header_cells else f"column{j + 1}" for j in used}
+        header_line = header_number
+    columns = _unique_names([names[j] for j in used])
+    data = [(number, cells) for number, cells in filled if number > header_line]
     table = pa.table({
-        "_line": pa.array(range(1, len(rows) + 1), pa.int64()),
-        "_blank": pa.array([i + 1 <= header_line or all(v in (None, "") for v in r) for i, r in enumerate(rows)]),
-        **{f"c{j}": pa.array([r[j] for r in rows], pa.string()) for j in range(width)},
+        "_line": pa.array([number for number, _ in data], pa.int64()),
+        "_blank": pa.array([False] * len(data)),
+        **{f"c{j}": pa.array([cells.get(j) for _, cells in data], pa.string()) for j in used},
     })
     con.register("_cvm_sheet", table)
     try:
         con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT * FROM _cvm_sheet")
     finally:
         con.unregister("_cvm_sheet")
-    column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in enumerate(columns)}
-    raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in range(width)) + "], ';')"
-    detected = {"format": "xlsx", "sheet": ws.title, "header_line": header_line or None, "columns": columns}
-    blank = table.column("_blank").to_pylist()
+    column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in zip(used, columns)}
+    raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in used) + "], ';')"
+    detected = {"format": "xlsx", "sheet": title, "header_line": header_line or None, "columns": columns}
     return Source(name=name, format="xlsx", columns=columns, column_sql=column_sql, cells_clean=True,
                   column_types={c: "VARCHAR" for c in columns}, raw_sql=raw, detected=detected,
-                  rows_expected=blank.count(False), blank_lines=sum(blank[header_line:]))
+                  rows_expected=len(data), blank_lines=max(0, last_row - header_line) - len(data))
 
 
 def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, detected: dict,
@@ -613,6 +805,7 @@ def drop_staging(con) -> None:
     if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [INPUT_TABLE]).fetchall()[0][0]:
         con.execute(f"DROP VIEW {INPUT_TABLE}")
     con.execute(f"DROP TABLE IF EXISTS {INPUT_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS {_PHYSICAL}")
     if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = '_cvm_frame'").fetchall()[0][0]:
         con.unregister("_cvm_frame")
 
