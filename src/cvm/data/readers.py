@@ -558,7 +558,7 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
             _stage_physical_lines(con, path, name, arrow_encoding)
         elif bad:
             detected = {**detected, "invalid_utf8_lines": int(bad)}
-    records = _records_sql(con)
+    records = _records_sql(con, delimiter)
     d = quote_literal(delimiter)
     esc = re.escape(delimiter)
     # a quoted field ("…", with "" for a quote), or an unquoted one; [^"] also matches a line break
@@ -570,7 +570,8 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
     blank = f"regexp_replace(_raw, {blank_pattern}, '', 'g') = ''"
     con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, _bad, _unclosed, {split} AS _f, "
                 f"({blank}) OR _line <= {header_line} AS _blank FROM ({records})")
-    con.execute(f"DROP TABLE {_PHYSICAL}")  # (after a failure, the ingest's rollback removes it)
+    for table in (_PHYSICAL, _STATES):  # (after a failure, the ingest's rollback removes them)
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     column_sql = {c: f"nullif(trim(_f[{i + 1}]), '')" for i, c in enumerate(columns)}
     n = len(columns)
     rows, blank_lines, multi = con.execute(
@@ -590,53 +591,97 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
 
 
 _PHYSICAL = "_cvm_physical"
+_STATES = "_cvm_line_states"
 #: the reason of a line whose quote opens a field that the rest of the file never closes
 UNCLOSED_QUOTE = 'unclosed quote: the line opens a field with " that is never closed'
 
 
 def _stage_physical_lines(con, path: Path, name: str, arrow_encoding: str) -> None:
-    """Every physical line as ``_cvm_physical(_line, _raw, _bad, _odd)``; ``_odd``: an odd number of quotes."""
+    """Every physical line as the temporary table ``_cvm_physical(_line, _raw, _bad)``."""
     con.register("_cvm_lines", line_reader(path, name, arrow_encoding))
     try:
-        con.execute(f"CREATE TEMP TABLE {_PHYSICAL} AS SELECT _line, _raw, _bad, "
-                    f"contains(_raw, '\"') AND (length(_raw) - length(replace(_raw, '\"', ''))) % 2 = 1 AS _odd "
-                    f"FROM _cvm_lines")
+        con.execute(f"CREATE TEMP TABLE {_PHYSICAL} AS SELECT _line, _raw, _bad FROM _cvm_lines")
     finally:
         con.unregister("_cvm_lines")
 
 
-def _records_sql(con) -> str:
+def _quote_patterns(delimiter: str) -> tuple[str, str]:
+    """Two RE2 patterns over one physical line: (it opens a quoted field it does not close, when read
+    from outside a quoted field; it closes the quoted field it starts in and opens no other).
+
+    As in RFC 4180 a quote opens a field only at the field's start, ``""`` is a quote inside
+    a quoted field, and (leniently, as Python's csv reads) a quote inside an unquoted field
+    (``24" scherm``) is a character, and text after a closing quote belongs to the field.
+    """
+    d = re.escape(delimiter)
+    quoted = f'"(?:[^"]|"")*"(?:[^"{d}][^{d}]*)?'  # a closed quoted field (and what trails it)
+    unquoted = f'[^"{d}][^{d}]*'
+    field = f"(?:{quoted}|{unquoted})?"
+    still_open = '"(?:[^"]|"")*'
+    opens = f"(?:{field}{d})*{still_open}"
+    closes = f'(?:[^"]|"")*"(?:[^"{d}][^{d}]*)?(?:{d}{field})*'
+    return opens, closes
+
+
+def _records_sql(con, delimiter: str, max_unclosed: int = 20) -> str:
     """SQL over ``_cvm_physical`` giving one row per CSV record: ``_line`` (the line it starts on),
     ``_raw`` (its lines joined by a line feed), ``_bad`` and ``_unclosed``.
 
-    RFC 4180 lets a quoted field hold line breaks. A line continues the record above it when
-    an odd number of quote characters precede it: every ``""`` inside a quoted field and the
-    field's own two quotes come in pairs, so the parity of the running count says whether a
-    line starts inside a quoted field. (A running sum in SQL, no loop over rows.)
+    RFC 4180 lets a quoted field hold line breaks. Whether a line starts inside a quoted
+    field depends on the lines above it, which is a scan with two states (outside, inside).
+    Each line maps the state at its start to the state at its end, and that map is one of
+    four (:func:`_quote_patterns` decides it, for lines that hold a quote): keep the state,
+    flip it, or end outside / inside whatever the start. So the state after line *k* is the
+    constant of the last constant line up to *k*, flipped once per flipping line since:
+    a running count and a running "last value" in SQL, no loop over rows.
 
-    A quote that is never closed would swallow the rest of the file. When the file's count
-    is odd, the quote that is left open is on the last line where the running count turns
-    from even to odd; every line after it has an even count (or the count would turn
-    again). That line is a record of its own, kept apart as ``_unclosed``, and the lines
-    after it are read as records of their own.
+    A quote that is never closed would swallow the rest of the file. When the file ends
+    inside a quoted field, the last record start is the line that opened it: that line is
+    a record of its own, kept apart (``_unclosed``), and the lines after it are read again
+    from outside a quote (at most ``max_unclosed`` times; after that each line is a record).
     """
-    plain = f"SELECT _line, _raw, _bad, false AS _unclosed FROM {_PHYSICAL}"
-    if not con.execute(f"SELECT count(*) FROM {_PHYSICAL} WHERE _odd").fetchall()[0][0]:
-        return plain
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PHYSICAL} AS SELECT *, "
-                f"coalesce(sum(_odd::INTEGER) OVER (ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) "
-                f"% 2 = 1 AS _inside FROM {_PHYSICAL}")
-    open_line = con.execute(
-        f"SELECT CASE WHEN count(*) FILTER (WHERE _odd) % 2 = 1 THEN max(_line) FILTER (WHERE _odd AND NOT _inside) END "
-        f"FROM {_PHYSICAL}").fetchall()[0][0]
-    last = int(open_line) if open_line is not None else None
-    unclosed = f"_line = {last}" if last is not None else "false"
-    continues = f"_inside AND _line <= {last}" if last is not None else "_inside"
+    opens, closes = _quote_patterns(delimiter)
+    has_quote = "contains(_raw, '\"')"
+    starts_inside = con.execute(
+        f"SELECT count(*) FROM {_PHYSICAL} WHERE {has_quote} AND regexp_full_match(_raw, {quote_literal(opens)})"
+    ).fetchall()[0][0]
+    if not starts_inside:  # no line opens a field it does not close: every line is a record
+        return f"SELECT _line, _raw, _bad, false AS _unclosed FROM {_PHYSICAL}"
+    window = "OVER (ORDER BY _line ROWS UNBOUNDED PRECEDING)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STATES} AS SELECT _line, "
+                f"{has_quote} AND regexp_full_match(_raw, {quote_literal(opens)}) AS _opens, "
+                f"{has_quote} AND regexp_full_match(_raw, {quote_literal(closes)}) AS _closes, "
+                f"CAST(NULL AS BOOLEAN) AS _start, CAST(NULL AS BOOLEAN) AS _inside, false AS _unclosed "
+                f"FROM {_PHYSICAL}")
+    after = 0  # lines after this one are read from outside a quote
+    for _ in range(max_unclosed):
+        con.execute(f"""
+            UPDATE {_STATES} SET _start = s._start, _inside = s._inside FROM (
+                SELECT _line, _inside, NOT coalesce(lag(_inside) OVER (ORDER BY _line), false) AS _start FROM (
+                    SELECT _line, _base <> ((_flips - _base_flips) % 2 = 1) AS _inside FROM (
+                        SELECT _line, _flips,
+                               coalesce(last_value(CASE WHEN _opens <> _closes THEN _opens END IGNORE NULLS) {window},
+                                        false) AS _base,
+                               coalesce(last_value(CASE WHEN _opens <> _closes THEN _flips END IGNORE NULLS) {window},
+                                        0) AS _base_flips
+                        FROM (SELECT _line, _opens, _closes,
+                                     sum(CASE WHEN _opens AND _closes THEN 1 ELSE 0 END) {window} AS _flips
+                              FROM {_STATES} WHERE _line > {after})))) s
+            WHERE {_STATES}._line = s._line""")
+        last_start, ends_inside = con.execute(
+            f"SELECT max(_line) FILTER (WHERE _start), arg_max(_inside, _line) "
+            f"FROM {_STATES} WHERE _line > {after}").fetchall()[0]
+        if not ends_inside or last_start is None:
+            break
+        con.execute(f"UPDATE {_STATES} SET _unclosed = true WHERE _line = {int(last_start)}")
+        after = int(last_start)
+    else:
+        con.execute(f"UPDATE {_STATES} SET _start = true WHERE _line > {after}")
     return (f"SELECT min(_line) AS _line, string_agg(_raw, chr(10) ORDER BY _line) AS _raw, "
             f"min(_bad) AS _bad, bool_or(_unclosed) AS _unclosed FROM ("
-            f"SELECT _line, _raw, _bad, {unclosed} AS _unclosed, "
-            f"sum(CASE WHEN {continues} THEN 0 ELSE 1 END) OVER (ORDER BY _line ROWS UNBOUNDED PRECEDING) AS _record "
-            f"FROM {_PHYSICAL}) GROUP BY _record")
+            f"SELECT p._line, p._raw, p._bad, s._unclosed, sum(CASE WHEN s._start THEN 1 ELSE 0 END) "
+            f"OVER (ORDER BY p._line ROWS UNBOUNDED PRECEDING) AS _record "
+            f"FROM {_PHYSICAL} p JOIN {_STATES} s USING (_line)) GROUP BY _record")
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -806,6 +851,7 @@ def drop_staging(con) -> None:
         con.execute(f"DROP VIEW {INPUT_TABLE}")
     con.execute(f"DROP TABLE IF EXISTS {INPUT_TABLE}")
     con.execute(f"DROP TABLE IF EXISTS {_PHYSICAL}")
+    con.execute(f"DROP TABLE IF EXISTS {_STATES}")
     if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = '_cvm_frame'").fetchall()[0][0]:
         con.unregister("_cvm_frame")
 

@@ -198,6 +198,18 @@ def make_unclosed_quote(folder: Path) -> tuple[Path, Expected]:
     return f.write(folder / "unclosed_quote.csv"), expected
 
 
+def make_inch_marks(folder: Path) -> tuple[Path, Expected]:
+    """Quotes inside unquoted fields (``24" scherm``) are characters, not the start of a multi-line field."""
+    f = _Lines()
+    f.add("K0", 1.0, note="gewoon")
+    for i in range(1, 40):
+        f.add_text(f'K{i},2024-01-05,{i}.00,web,monitor {20 + i % 8}" breed')
+        f.stored.append((f"K{i}", float(i), f.line - 1))
+    # a quoted field holding a line break right after them is still one record
+    f.add("K40", 40.0, note='27" scherm\nbezorgd')
+    return f.write(folder / "inch_marks.csv"), Expected(stored=f.stored)
+
+
 def _sheet(path: Path, stray: tuple[int, int] | None) -> list[tuple[str, float, int]]:
     from openpyxl import Workbook
 
@@ -231,7 +243,7 @@ def make_stray_cell_far_right(folder: Path) -> tuple[Path, Expected]:
 
 MAKERS = [make_quoted_line_break, make_multiline_notes, make_multiline_after_sample, make_cp1252_line_early,
           make_cp1252_line_late, make_cp1252_file_ascii_head, make_long_line_3mb, make_long_line_40mb,
-          make_crlf_cr_mix, make_unclosed_quote, make_stray_cell_far_corner, make_stray_cell_far_right]
+          make_crlf_cr_mix, make_unclosed_quote, make_inch_marks, make_stray_cell_far_corner, make_stray_cell_far_right]
 
 
 def make_all(folder: Path) -> dict[str, tuple[Path, Expected]]:
