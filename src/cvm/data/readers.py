@@ -7,21 +7,32 @@ or Arrow frames.
 How a delimited file is read
 ----------------------------
 Python looks only at a sample (the first 256 kB) to *sniff* the encoding, the delimiter
-and the header line, and counts the file's line breaks (a byte scan, no decoding).
+and the header line, and counts the file's line breaks (a byte scan, no decoding). A
+sample that is not all UTF-8 is cp1252, unless another of its lines holds a UTF-8
+character beyond ASCII: then the file is UTF-8 with odd lines (see below).
 
 *Fast path* (UTF-8 files whose sample is regular): DuckDB's own parallel ``read_csv``
-splits the fields, every column as text; numbers and dates are parsed later in SQL.
-``read_csv`` skips empty lines and cannot report a row's source line, so the line is the
-row's position after the header (``row_number()`` in file order), and that is trusted
-only when it is proven: the file has no empty line between the header and its last
-row and no bare carriage return, and the highest row number equals the number of
-physical lines after the header. Each row takes at least one line, so equal counts
-mean each row is exactly one line. A file that fails any of this (or that ``read_csv``
-refuses: wrong field counts, broken quotes, invalid UTF-8) is read again on the slow path.
+splits the fields (RFC 4180 quotes, strict), every column as text; numbers and dates are
+parsed later in SQL. ``read_csv`` skips empty lines and cannot report a row's source
+line, so the line is the row's position after the header (``row_number()`` in file
+order), and that is trusted only when it is proven: the file has no empty line between
+the header and its last row and no bare carriage return, and the highest row number
+equals the number of physical lines after the header. Each row takes at least one line,
+so equal counts mean each row is exactly one line (a quoted line break makes them
+differ). A file that fails any of this, or that ``read_csv`` refuses (wrong field counts,
+broken quotes, invalid UTF-8 past the sample, a line over its 2 MB limit), is read again
+on the slow path.
 
-*Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines): Arrow's C++
-CSV reader streams the file as one string per physical line (blank lines kept, so line
-numbers are the file's own), in batches, straight into DuckDB; DuckDB splits the fields
+*Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines, quoted line
+breaks, odd encodings, long lines): Arrow's C++ CSV reader streams the file as one string
+per physical line (blank lines kept, so line numbers are the file's own; a line longer
+than Arrow's block makes it read again with a bigger block), in batches, straight into
+DuckDB. In a UTF-8 file each batch is validated in Arrow; a line that is not UTF-8 is
+kept apart with the reason ``invalid UTF-8: 0xEB at byte 3`` and its bytes shown as
+cp1252, the other lines read as UTF-8 (a file with no UTF-8 character beyond ASCII at all
+is cp1252 and read again as such). Lines are then joined into records where a quoted
+field holds a line break (:func:`_records_sql`: a record's line is the line it starts on,
+a quote never closed is quarantined on its own line), and DuckDB splits the fields
 (quote-aware). No row passes through pandas on either path.
 
 Every reader produces a :class:`Source`: a temporary DuckDB table or view ``_cvm_input``
@@ -97,6 +108,15 @@ def sniff_encoding(sample: bytes, truncated: bool = False) -> str:
     """Guess the encoding from a byte sample: a BOM, else UTF-8 if it decodes, else cp1252.
 
     (cp1252 is what Excel on Dutch Windows writes when it saves "CSV (puntkomma gescheiden)".)
+    A sample with lines that are not UTF-8 is still UTF-8 when another line holds a UTF-8
+    character beyond ASCII: one odd line is then quarantined, not the whole file misread.
+
+    Examples
+    --------
+    >>> sniff_encoding("Zoë;1\\n".encode() + "Zoë;2\\n".encode("cp1252"))
+    'utf-8'
+    >>> sniff_encoding("Zoë;1\\n".encode("cp1252"))
+    'cp1252'
     """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"

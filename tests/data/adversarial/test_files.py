@@ -32,7 +32,8 @@ NAMES = [pytest.param(name, marks=pytest.mark.slow) if "40mb" in name else name
 def _cli_ingest(path: Path, ws: Path) -> dict:
     """``cvm ingest PATH --json`` run as its own process: the installed console script."""
     cvm = Path(sys.executable).with_name("cvm")
-    command = [str(cvm)] if cvm.exists() else [sys.executable, "-c", "import sys; from cvm.cli import main; sys.exit(main())"]
+    command = [str(cvm)] if cvm.exists() else [sys.executable, "-c",
+                                               "import sys; from cvm.cli import main; sys.exit(main())"]
     proc = subprocess.run([*command, "ingest", str(path), "--workspace", str(ws), "--json"],
                           capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert proc.returncode == 0, proc.stderr[-2000:]
