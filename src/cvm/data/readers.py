@@ -563,15 +563,16 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
     where a quoted field holds a line break, fields split in DuckDB.
 
     A line of a UTF-8 file that is not UTF-8 is kept apart (``_bad``, quarantined with its
-    reason) unless no line of the whole file is UTF-8 beyond ASCII: then the file is cp1252,
-    as the sniffer would have said had it seen that line, and is read again as cp1252.
+    reason) unless no line of the whole file is UTF-8 beyond ASCII and it has no byte order
+    mark: then the file is cp1252, as the sniffer would have said had it seen that line, and
+    is read again as cp1252.
     """
     _stage_physical_lines(con, path, name, arrow_encoding)
     if arrow_encoding == "utf8":
         bad, utf8_seen = con.execute(
             f"SELECT count(*) FILTER (WHERE _bad IS NOT NULL), "
             f"coalesce(bool_or(_bad IS NULL AND strlen(_raw) <> length(_raw)), false) FROM {_PHYSICAL}").fetchall()[0]
-        if bad and not utf8_seen:
+        if bad and not utf8_seen and not detected.get("bom"):  # (a UTF-8 byte order mark is proof enough)
             con.execute(f"DROP TABLE {_PHYSICAL}")
             arrow_encoding = "cp1252"
             detected = {**detected, "encoding": "cp1252", "bom": False}

@@ -154,6 +154,19 @@ def make_cp1252_file_ascii_head(folder: Path) -> tuple[Path, Expected]:
     return f.write(folder / "cp1252_ascii_head.csv"), Expected(stored=f.stored, channels={"Zoë0": "café"})
 
 
+def make_utf8_bom_with_cp1252_line(folder: Path) -> tuple[Path, Expected]:
+    """A UTF-8 file with a byte order mark, ASCII but for one cp1252 line: the mark proves UTF-8."""
+    f = _Lines()
+    f.parts[0] = b"\xef\xbb\xbf" + f.parts[0]
+    for i in range(5):
+        f.add(f"K{i}", 1.5)
+    odd = f.add_text("Zoë,2024-01-06,1.00,web,", encoding="cp1252")
+    f.add("K5", 2.5)
+    expected = Expected(stored=f.stored, quarantine=[(odd, "invalid UTF-8: 0xEB at byte 3")],
+                        raw={odd: "Zoë,2024-01-06,1.00,web,"})
+    return f.write(folder / "utf8_bom_with_cp1252_line.csv"), expected
+
+
 def _long_line(folder: Path, name: str, size: int) -> tuple[Path, Expected]:
     """A note of ``size`` bytes (with a comma and a quote in it, so quoted) on the second record."""
     f = _Lines()
@@ -242,7 +255,8 @@ def make_stray_cell_far_right(folder: Path) -> tuple[Path, Expected]:
 
 
 MAKERS = [make_quoted_line_break, make_multiline_notes, make_multiline_after_sample, make_cp1252_line_early,
-          make_cp1252_line_late, make_cp1252_file_ascii_head, make_long_line_3mb, make_long_line_40mb,
+          make_cp1252_line_late, make_cp1252_file_ascii_head, make_utf8_bom_with_cp1252_line,
+          make_long_line_3mb, make_long_line_40mb,
           make_crlf_cr_mix, make_unclosed_quote, make_inch_marks, make_stray_cell_far_corner, make_stray_cell_far_right]
 
 
