@@ -18,10 +18,13 @@ line, so the line is the row's position after the header (``row_number()`` in fi
 order), and that is trusted only when it is proven: the file has no empty line between
 the header and its last row and no bare carriage return, and the highest row number
 equals the number of physical lines after the header. Each row takes at least one line,
-so equal counts mean each row is exactly one line (a quoted line break makes them
-differ). A file that fails any of this, or that ``read_csv`` refuses (wrong field counts,
-broken quotes, invalid UTF-8 past the sample, a line over its 2 MB limit), is read again
-on the slow path.
+so equal counts mean each row is exactly one line. Records with quoted line breaks
+(RFC 4180) take one line more per break: when the rows plus the breaks inside their
+fields add up to the lines after the header, no line was skipped, and a record's line
+is the header line plus its position plus the breaks before it (:func:`_fast_multiline`).
+A file that fails any of this, or that ``read_csv`` refuses (wrong field counts, broken
+quotes, invalid UTF-8 past the sample, a line over its 2 MB limit), is read again on the
+slow path.
 
 *Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines, quoted line
 breaks, odd encodings, long lines): Arrow's C++ CSV reader streams the file as one string
@@ -360,8 +363,8 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
         if len(sample_bytes) < SAMPLE_BYTES:  # the whole file: empty lines at its end are counted apart
             while sampled and not sampled[-1].strip():
                 sampled.pop()
-        body = [_split(line, delimiter) for line in sampled]
-        # every line must split into the header's fields; a line of delimiters only is a blank row
+        body = _sample_records(sampled, delimiter, cut_off=len(sample_bytes) == SAMPLE_BYTES)
+        # every record must split into the header's fields; a line of delimiters only is a blank row
         # that read_csv keeps (and the checks count as blank), an empty line read_csv would skip
         regular = all(len(fields) == len(columns) for fields in body)
         layout = _line_layout(path) if regular else None
@@ -370,6 +373,18 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
                        for i, c in enumerate(columns)}
             return _stage_csv_fast(con, path, name, delimiter, header_line, columns, detected, layout, samples)
     return _stage_text_lines(con, path, name, delimiter, arrow_encoding, header_line, columns, detected)
+
+
+def _sample_records(lines: list[str], delimiter: str, cut_off: bool) -> list[list[str]]:
+    """The sample's lines as CSV records (a quoted field may hold a line break); when the
+    sample is cut off, its last record may be incomplete and is left out."""
+    try:
+        records = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, quotechar='"'))
+    except csv.Error:
+        return [[]]  # not regular: the line-exact path reads it
+    if cut_off and len(records) > 1:
+        records.pop()
+    return records
 
 
 @dataclass
@@ -439,6 +454,19 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
     from cvm.data.validate import text_sql
 
     detected = {**detected, "reader": "duckdb read_csv"}
+    lines_after_header = layout.lines - header_line - layout.trailing_empty
+    rows = con.execute(f"SELECT count(*) FROM {INPUT_TABLE}").fetchall()[0][0]
+    if rows < lines_after_header:
+        multi = _fast_multiline(con, fields, header_line, lines_after_header, rows, blank)
+        if multi is not None:
+            non_blank, blank_rows, spanning = multi
+            # a line break inside a field is a line feed, as on the line-exact path
+            cells = {c: text_sql(f"replace({f}, chr(13) || chr(10), chr(10))") for c, f in zip(columns, fields)}
+            return Source(name=name, format="csv", columns=columns, column_sql=cells,
+                          column_types={c: "VARCHAR" for c in columns}, raw_sql=_record_text_sql(fields, delimiter),
+                          detected={**detected, "multiline_records": spanning}, line_sql="_cvm_start",
+                          blank_sql=f"({blank})", cells_clean=True, rows_expected=non_blank,
+                          blank_lines=layout.trailing_empty + blank_rows, samples=samples)
     return Source(name=name, format="csv", columns=columns,
                   column_sql={c: text_sql(f) for c, f in zip(columns, fields)},
                   column_types={c: "VARCHAR" for c in columns}, raw_sql="CAST(NULL AS VARCHAR)",
@@ -497,6 +525,43 @@ def _decode_lines(raw: Any):
 #: Arrow reads a file in blocks and no line may be longer than one block: start at 8 MB and
 #: grow (re-reading the file and skipping the lines already given) when a line is longer
 _BLOCK_SIZE = 8 << 20
+
+
+def _fast_multiline(con, fields: list[str], header_line: int, lines_after_header: int, rows: int,
+                    blank: str) -> tuple[int, int, int] | None:
+    """Source lines for a fast read whose records span several lines (quoted line breaks).
+
+    A record takes one line plus one per line break inside its fields, and ``read_csv``
+    skips no line but an empty one. So when the records' lines add up to the file's lines
+    after the header, no line was skipped, and the line a record starts on is the header
+    line, plus its position, plus the line breaks in the records before it (a running sum).
+    Then ``_cvm_start`` holds that line and (non-blank rows, blank rows, multi-line
+    records) is returned; otherwise None (empty lines were skipped: the warehouse's proof
+    fails and the file is read line by line).
+    """
+    breaks = " + ".join(f"coalesce(length({f}) - length(replace({f}, chr(10), '')), 0)" for f in fields)
+    total, multi = con.execute(f"SELECT coalesce(sum({breaks}), 0), count(*) FILTER (WHERE {breaks} > 0) "
+                               f"FROM {INPUT_TABLE}").fetchall()[0]
+    if rows + int(total) != lines_after_header:
+        return None
+    before = f"coalesce(sum({breaks}) OVER (ORDER BY _cvm_rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+    con.execute(f"CREATE TEMP TABLE _cvm_input_lines AS SELECT *, {int(header_line)} + _cvm_rn + {before} AS _cvm_start "
+                f"FROM {INPUT_TABLE}")
+    con.execute(f"DROP TABLE {INPUT_TABLE}")
+    con.execute(f"ALTER TABLE _cvm_input_lines RENAME TO {INPUT_TABLE}")
+    non_blank, blank_rows = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT ({blank})), count(*) FILTER (WHERE {blank}) FROM {INPUT_TABLE}").fetchall()[0]
+    return int(non_blank), int(blank_rows), int(multi)
+
+
+def _record_text_sql(fields: list[str], delimiter: str) -> str:
+    """SQL writing a record back as CSV text (a field quoted when it holds a delimiter, quote or line break):
+    the raw text of a rejected record of the fast path, which reads fields, not lines."""
+    d = quote_literal(delimiter)
+    special = quote_literal(f'[{re.escape(delimiter)}"\r\n]')
+    quoted = [f"CASE WHEN regexp_matches(coalesce({f}, ''), {special}) THEN '\"' || replace({f}, '\"', '\"\"') || '\"' "
+              f"ELSE coalesce({f}, '') END" for f in fields]
+    return f"array_to_string([{', '.join(quoted)}], {d})"
 
 
 def line_reader(path: Path, name: str, arrow_encoding: str):

@@ -118,6 +118,22 @@ def make_multiline_after_sample(folder: Path) -> tuple[Path, Expected]:
     return f.write(folder / "multiline_after_sample.csv"), Expected(stored=f.stored, channels=channels)
 
 
+def make_multiline_with_rejects(folder: Path) -> tuple[Path, Expected]:
+    """Regular at first, then multi-line notes around a rejected multi-line record and a row of delimiters only."""
+    f = _Lines()
+    i = 0
+    while f.size() < 1_000:
+        f.add(f"K{i}", 1.25)
+        i += 1
+    f.add("N1", 2.5, note="eerste\ntweede")
+    bad = f.add_text('B1,2024-01-05,vijf,web,"kapot\nbedrag"')
+    f.add_text(",,,,")  # blank: not a row
+    f.add("N2", 3.5, note='met "aanhalingstekens"\nen een regel')
+    f.add("K99", 4.0)
+    expected = Expected(stored=f.stored, quarantine=[(bad, "non-numeric amount")])
+    return f.write(folder / "multiline_with_rejects.csv"), expected
+
+
 def _one_cp1252_line(folder: Path, name: str, before_bytes: int) -> tuple[Path, Expected]:
     """A UTF-8 file (names with ë) with one line saved as cp1252 after about ``before_bytes`` bytes."""
     f = _Lines()
@@ -254,7 +270,8 @@ def make_stray_cell_far_right(folder: Path) -> tuple[Path, Expected]:
     return path, Expected(stored=stored, max_memory_mb=600)
 
 
-MAKERS = [make_quoted_line_break, make_multiline_notes, make_multiline_after_sample, make_cp1252_line_early,
+MAKERS = [make_quoted_line_break, make_multiline_notes, make_multiline_after_sample, make_multiline_with_rejects,
+          make_cp1252_line_early,
           make_cp1252_line_late, make_cp1252_file_ascii_head, make_utf8_bom_with_cp1252_line,
           make_long_line_3mb, make_long_line_40mb,
           make_crlf_cr_mix, make_unclosed_quote, make_inch_marks, make_stray_cell_far_corner, make_stray_cell_far_right]

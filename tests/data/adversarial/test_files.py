@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cvm.data import Workspace
+from cvm.data import Workspace, readers
 from cvm.data.reasons import quarantine_reason, reason_kind
 
 from .make_files import MAKERS, make_all
@@ -64,7 +64,7 @@ def test_spreadsheet_with_a_stray_far_cell_is_read_in_bounded_memory(files, tmp_
     assert path.stat().st_size < 10_000  # a small file: its stated dimension is the whole grid
     script = textwrap.dedent(f"""
         import json, resource
-        from cvm.data import Workspace
+        from cvm.data import Workspace, readers
         with Workspace.open({str(tmp_path / 'ws')!r}) as ws:
             report = ws.ingest({str(path)!r})
         try:  # this process's own peak (getrusage's ru_maxrss keeps the parent's peak across fork + exec)
@@ -115,3 +115,23 @@ def test_new_reasons_in_dutch_and_by_kind():
         assert quarantine_reason(stored, "nl") == dutch
         assert reason_kind(stored) == kind_en
         assert reason_kind(stored, "nl") == kind_nl
+
+
+@pytest.mark.parametrize("short", ["quoted_line_break", "multiline_notes", "multiline_after_sample",
+                                   "multiline_with_rejects"])
+def test_records_over_several_lines_read_alike_fast_and_line_by_line(files, tmp_path, monkeypatch, short):
+    """DuckDB's read_csv (fast) and the line-exact reader give the same rows, lines and reasons."""
+    path, expected = files[short]
+    results = []
+    for fast in (True, False):
+        original = readers.stage
+        with monkeypatch.context() as m:
+            m.setattr(readers, "stage", lambda *a, **k: original(*a, **{**k, "fast": fast and k.get("fast", True)}))
+            with Workspace.open(tmp_path / f"ws-{fast}") as ws:
+                report = ws.ingest(path).to_dict()
+                _check(ws, report, expected)
+                results.append((report["detected"].get("reader"), report["blank_lines"],
+                                ws.con.execute("SELECT line, reason FROM quarantine ORDER BY line").fetchall()))
+    (fast_reader, *fast_rest), (slow_reader, *slow_rest) = results
+    assert fast_reader == "duckdb read_csv" and slow_reader is None
+    assert fast_rest == slow_rest
