@@ -150,7 +150,10 @@ def _is_utf8(sample: bytes, truncated: bool) -> bool:
 
 
 def _split(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+    try:
+        return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+    except csv.Error:  # a field over the csv module's 128 kB limit: counting fields is all sniffing needs
+        return line.split(delimiter)
 
 
 def _is_blank(line: str, delimiter: str | None) -> bool:
@@ -380,8 +383,8 @@ def _sample_records(lines: list[str], delimiter: str, cut_off: bool) -> list[lis
     sample is cut off, its last record may be incomplete and is left out."""
     try:
         records = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, quotechar='"'))
-    except csv.Error:
-        return [[]]  # not regular: the line-exact path reads it
+    except csv.Error:  # e.g. a field over the csv module's 128 kB limit
+        return [[]]  # taken as not regular: the line-exact path reads it
     if cut_off and len(records) > 1:
         records.pop()
     return records

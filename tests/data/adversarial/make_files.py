@@ -192,6 +192,11 @@ def _long_line(folder: Path, name: str, size: int) -> tuple[Path, Expected]:
     return f.write(folder / name), Expected(stored=f.stored)
 
 
+def make_long_field_in_sample(folder: Path) -> tuple[Path, Expected]:
+    """A 200 kB field inside the 256 kB sample: over the csv module's 128 kB field limit."""
+    return _long_line(folder, "long_field_in_sample.csv", 200_000)
+
+
 def make_long_line_3mb(folder: Path) -> tuple[Path, Expected]:
     return _long_line(folder, "long_line_3mb.csv", 3 << 20)
 
@@ -273,7 +278,7 @@ def make_stray_cell_far_right(folder: Path) -> tuple[Path, Expected]:
 MAKERS = [make_quoted_line_break, make_multiline_notes, make_multiline_after_sample, make_multiline_with_rejects,
           make_cp1252_line_early,
           make_cp1252_line_late, make_cp1252_file_ascii_head, make_utf8_bom_with_cp1252_line,
-          make_long_line_3mb, make_long_line_40mb,
+          make_long_field_in_sample, make_long_line_3mb, make_long_line_40mb,
           make_crlf_cr_mix, make_unclosed_quote, make_inch_marks, make_stray_cell_far_corner, make_stray_cell_far_right]
 
 
