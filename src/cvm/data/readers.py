@@ -482,7 +482,10 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
 
 def _lossless_text(raw: bytes) -> str:
     """Bytes that are not UTF-8 as text that keeps every byte: cp1252 where it defines one, else Latin-1."""
-    return "".join(_byte_text(raw[i:i + 1]) for i in range(len(raw)))
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined: byte by byte
+        return "".join(_byte_text(raw[i:i + 1]) for i in range(len(raw)))
 
 
 def _byte_text(byte: bytes) -> str:
