@@ -7,21 +7,35 @@ or Arrow frames.
 How a delimited file is read
 ----------------------------
 Python looks only at a sample (the first 256 kB) to *sniff* the encoding, the delimiter
-and the header line, and counts the file's line breaks (a byte scan, no decoding).
+and the header line, and counts the file's line breaks (a byte scan, no decoding). A
+sample that is not all UTF-8 is cp1252, unless another of its lines holds a UTF-8
+character beyond ASCII: then the file is UTF-8 with odd lines (see below).
 
 *Fast path* (UTF-8 files whose sample is regular): DuckDB's own parallel ``read_csv``
-splits the fields, every column as text; numbers and dates are parsed later in SQL.
-``read_csv`` skips empty lines and cannot report a row's source line, so the line is the
-row's position after the header (``row_number()`` in file order), and that is trusted
-only when it is proven: the file has no empty line between the header and its last
-row and no bare carriage return, and the highest row number equals the number of
-physical lines after the header. Each row takes at least one line, so equal counts
-mean each row is exactly one line. A file that fails any of this (or that ``read_csv``
-refuses: wrong field counts, broken quotes, invalid UTF-8) is read again on the slow path.
+splits the fields (RFC 4180 quotes, strict), every column as text; numbers and dates are
+parsed later in SQL. ``read_csv`` skips empty lines and cannot report a row's source
+line, so the line is the row's position after the header (``row_number()`` in file
+order), and that is trusted only when it is proven: the file has no empty line between
+the header and its last row and no bare carriage return, and the highest row number
+equals the number of physical lines after the header. Each row takes at least one line,
+so equal counts mean each row is exactly one line. Records with quoted line breaks
+(RFC 4180) take one line more per break: when the rows plus the breaks inside their
+fields add up to the lines after the header, no line was skipped, and a record's line
+is the header line plus its position plus the breaks before it (:func:`_fast_multiline`).
+A file that fails any of this, or that ``read_csv`` refuses (wrong field counts, broken
+quotes, invalid UTF-8 past the sample, a line over its 2 MB limit), is read again on the
+slow path.
 
-*Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines): Arrow's C++
-CSV reader streams the file as one string per physical line (blank lines kept, so line
-numbers are the file's own), in batches, straight into DuckDB; DuckDB splits the fields
+*Line-exact path* (everything else: cp1252, UTF-16, blank or ragged lines, quoted line
+breaks, odd encodings, long lines): Arrow's C++ CSV reader streams the file as one string
+per physical line (blank lines kept, so line numbers are the file's own; a line longer
+than Arrow's block makes it read again with a bigger block), in batches, straight into
+DuckDB. In a UTF-8 file each batch is validated in Arrow; a line that is not UTF-8 is
+kept apart with the reason ``invalid UTF-8: 0xEB at byte 3`` and its bytes shown as
+cp1252, the other lines read as UTF-8 (a file with no UTF-8 character beyond ASCII at all
+is cp1252 and read again as such). Lines are then joined into records where a quoted
+field holds a line break (:func:`_records_sql`: a record's line is the line it starts on,
+a quote never closed is quarantined on its own line), and DuckDB splits the fields
 (quote-aware). No row passes through pandas on either path.
 
 Every reader produces a :class:`Source`: a temporary DuckDB table or view ``_cvm_input``
@@ -50,6 +64,12 @@ INPUT_TABLE = "_cvm_input"
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _LINE_SEPARATOR = "\x1f"  # Arrow's "delimiter" for whole lines: the ASCII unit separator
+
+
+class ReadAgain(Exception):
+    """The fast CSV read was refused or could not prove its line numbers: stage the file again
+    with ``fast=False`` (line by line). The ingest rolls back its transaction first, as a
+    failed DuckDB statement ends it."""
 
 
 @dataclass
@@ -91,23 +111,49 @@ def sniff_encoding(sample: bytes, truncated: bool = False) -> str:
     """Guess the encoding from a byte sample: a BOM, else UTF-8 if it decodes, else cp1252.
 
     (cp1252 is what Excel on Dutch Windows writes when it saves "CSV (puntkomma gescheiden)".)
+    A sample with lines that are not UTF-8 is still UTF-8 when another line holds a UTF-8
+    character beyond ASCII: one odd line is then quarantined, not the whole file misread.
+
+    Examples
+    --------
+    >>> sniff_encoding("Zoë;1\\n".encode() + "Zoë;2\\n".encode("cp1252"))
+    'utf-8'
+    >>> sniff_encoding("Zoë;1\\n".encode("cp1252"))
+    'cp1252'
     """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if _is_utf8(sample, truncated):
+        return "utf-8"
+    # Some lines are not UTF-8. If another line holds a UTF-8 character beyond ASCII, the file
+    # is UTF-8 with odd lines (they are quarantined, not the whole file misread): cp1252 text
+    # practically never forms valid multi-byte UTF-8 sequences (``Ã«`` for ``ë``).
+    for line in sample.splitlines():
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                return "utf-8"
+            except UnicodeDecodeError:
+                continue
+    return "cp1252"
+
+
+def _is_utf8(sample: bytes, truncated: bool) -> bool:
+    """Whether every line of the sample is UTF-8 (a character cut off at a truncated sample's end aside)."""
     try:
         sample.decode("utf-8")
-        return "utf-8"
+        return True
     except UnicodeDecodeError as exc:
-        # a multi-byte character cut off by the sample's end is not evidence against UTF-8
-        if truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data":
-            return "utf-8"
-        return "cp1252"
+        return truncated and exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
 
 
 def _split(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+    try:
+        return next(csv.reader([line], delimiter=delimiter, quotechar='"'), [])
+    except csv.Error:  # a field over the csv module's 128 kB limit: counting fields is all sniffing needs
+        return line.split(delimiter)
 
 
 def _is_blank(line: str, delimiter: str | None) -> bool:
@@ -266,13 +312,13 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
         "header_line": header_line or None, "columns": columns,
     }
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig", "utf8") else encoding
-    if fast and arrow_encoding == "utf8":
+    if fast and arrow_encoding == "utf8" and _is_utf8(sample_bytes, len(sample_bytes) == SAMPLE_BYTES):
         sampled = lines[header_line:]
         if len(sample_bytes) < SAMPLE_BYTES:  # the whole file: empty lines at its end are counted apart
             while sampled and not sampled[-1].strip():
                 sampled.pop()
-        body = [_split(line, delimiter) for line in sampled]
-        # every line must split into the header's fields; a line of delimiters only is a blank row
+        body = _sample_records(sampled, delimiter, cut_off=len(sample_bytes) == SAMPLE_BYTES)
+        # every record must split into the header's fields; a line of delimiters only is a blank row
         # that read_csv keeps (and the checks count as blank), an empty line read_csv would skip
         regular = all(len(fields) == len(columns) for fields in body)
         layout = _line_layout(path) if regular else None
@@ -281,6 +327,18 @@ def _stage_text(con, path: Path, name: str, delimiter, encoding, has_header, fas
                        for i, c in enumerate(columns)}
             return _stage_csv_fast(con, path, name, delimiter, header_line, columns, detected, layout, samples)
     return _stage_text_lines(con, path, name, delimiter, arrow_encoding, header_line, columns, detected)
+
+
+def _sample_records(lines: list[str], delimiter: str, cut_off: bool) -> list[list[str]]:
+    """The sample's lines as CSV records (a quoted field may hold a line break); when the
+    sample is cut off, its last record may be incomplete and is left out."""
+    try:
+        records = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, quotechar='"'))
+    except csv.Error:  # e.g. a field over the csv module's 128 kB limit
+        return [[]]  # taken as not regular: the line-exact path reads it
+    if cut_off and len(records) > 1:
+        records.pop()
+    return records
 
 
 @dataclass
@@ -341,10 +399,28 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
     # Materialised with the row's position: row_number() OVER () needs the scan in file order,
     # which runs on one thread; everything after it (parsing, checks, the insert) then
     # scans this table in parallel.
-    con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT row_number() OVER () AS _cvm_rn, * FROM {reader}")
+    import duckdb
+
+    try:
+        con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT row_number() OVER () AS _cvm_rn, * FROM {reader}")
+    except duckdb.Error as exc:  # invalid UTF-8 past the sample, a line over read_csv's limit, broken quotes
+        raise ReadAgain(str(exc).splitlines()[0]) from exc
     from cvm.data.validate import text_sql
 
     detected = {**detected, "reader": "duckdb read_csv"}
+    lines_after_header = layout.lines - header_line - layout.trailing_empty
+    rows = con.execute(f"SELECT count(*) FROM {INPUT_TABLE}").fetchall()[0][0]
+    if rows < lines_after_header:
+        multi = _fast_multiline(con, fields, header_line, lines_after_header, rows, blank)
+        if multi is not None:
+            non_blank, blank_rows, spanning = multi
+            # a line break inside a field is a line feed, as on the line-exact path
+            cells = {c: text_sql(f"replace({f}, chr(13) || chr(10), chr(10))") for c, f in zip(columns, fields)}
+            return Source(name=name, format="csv", columns=columns, column_sql=cells,
+                          column_types={c: "VARCHAR" for c in columns}, raw_sql=_record_text_sql(fields, delimiter),
+                          detected={**detected, "multiline_records": spanning}, line_sql="_cvm_start",
+                          blank_sql=f"({blank})", cells_clean=True, rows_expected=non_blank,
+                          blank_lines=layout.trailing_empty + blank_rows, samples=samples)
     return Source(name=name, format="csv", columns=columns,
                   column_sql={c: text_sql(f) for c, f in zip(columns, fields)},
                   column_types={c: "VARCHAR" for c in columns}, raw_sql="CAST(NULL AS VARCHAR)",
@@ -355,66 +431,300 @@ def _stage_csv_fast(con, path: Path, name: str, delimiter: str, header_line: int
                   samples=samples)
 
 
+def _lossless_text(raw: bytes) -> str:
+    """Bytes that are not UTF-8 as text that keeps every byte: cp1252 where it defines one, else Latin-1."""
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined: byte by byte
+        return "".join(_byte_text(raw[i:i + 1]) for i in range(len(raw)))
+
+
+def _byte_text(byte: bytes) -> str:
+    try:
+        return byte.decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D are not cp1252
+        return byte.decode("latin-1")
+
+
+def _invalid_utf8_reason(raw: bytes) -> str:
+    """The quarantine reason of a line that is not UTF-8: where the first bad byte is and what it is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8: 0x{raw[exc.start]:02X} at byte {exc.start + 1}"
+    return "invalid UTF-8"  # not reached: only called for lines that fail
+
+
+def _decode_lines(raw: Any):
+    """A batch of lines as bytes → (text, reason): UTF-8 text, and for a line that is not UTF-8 its
+    bytes as cp1252/Latin-1 text with the reason it is kept apart (``invalid UTF-8: 0xEB at byte 4``).
+
+    The common case (the whole batch is UTF-8) is one validating cast in Arrow's C++; only a
+    batch holding a bad line is looked at line by line.
+    """
+    import pyarrow as pa
+
+    try:
+        return raw.cast(pa.string()), pa.nulls(len(raw), pa.string())
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        pass
+    texts, reasons = [], []
+    for value in raw.to_pylist():
+        try:
+            texts.append(value.decode("utf-8"))
+            reasons.append(None)
+        except UnicodeDecodeError:
+            texts.append(_lossless_text(value))
+            reasons.append(_invalid_utf8_reason(value))
+    return pa.array(texts, pa.string()), pa.array(reasons, pa.string())
+
+
+#: Arrow reads a file in blocks and no line may be longer than one block: start at 8 MB and
+#: grow (re-reading the file and skipping the lines already given) when a line is longer
+_BLOCK_SIZE = 8 << 20
+
+
+def _fast_multiline(con, fields: list[str], header_line: int, lines_after_header: int, rows: int,
+                    blank: str) -> tuple[int, int, int] | None:
+    """Source lines for a fast read whose records span several lines (quoted line breaks).
+
+    A record takes one line plus one per line break inside its fields, and ``read_csv``
+    skips no line but an empty one. So when the records' lines add up to the file's lines
+    after the header, no line was skipped, and the line a record starts on is the header
+    line, plus its position, plus the line breaks in the records before it (a running sum).
+    Then ``_cvm_start`` holds that line and (non-blank rows, blank rows, multi-line
+    records) is returned; otherwise None (empty lines were skipped: the warehouse's proof
+    fails and the file is read line by line).
+    """
+    breaks = " + ".join(f"coalesce(length({f}) - length(replace({f}, chr(10), '')), 0)" for f in fields)
+    total, multi = con.execute(f"SELECT coalesce(sum({breaks}), 0), count(*) FILTER (WHERE {breaks} > 0) "
+                               f"FROM {INPUT_TABLE}").fetchall()[0]
+    if rows + int(total) != lines_after_header:
+        return None
+    before = f"coalesce(sum({breaks}) OVER (ORDER BY _cvm_rn ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)"
+    con.execute(f"CREATE TEMP TABLE _cvm_input_lines AS SELECT *, {int(header_line)} + _cvm_rn + {before} AS _cvm_start "
+                f"FROM {INPUT_TABLE}")
+    con.execute(f"DROP TABLE {INPUT_TABLE}")
+    con.execute(f"ALTER TABLE _cvm_input_lines RENAME TO {INPUT_TABLE}")
+    non_blank, blank_rows = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT ({blank})), count(*) FILTER (WHERE {blank}) FROM {INPUT_TABLE}").fetchall()[0]
+    return int(non_blank), int(blank_rows), int(multi)
+
+
+def _record_text_sql(fields: list[str], delimiter: str) -> str:
+    """SQL writing a record back as CSV text (a field quoted when it holds a delimiter, quote or line break):
+    the raw text of a rejected record of the fast path, which reads fields, not lines."""
+    d = quote_literal(delimiter)
+    special = quote_literal(f'[{re.escape(delimiter)}"\r\n]')
+    quoted = [f"CASE WHEN regexp_matches(coalesce({f}, ''), {special}) THEN '\"' || replace({f}, '\"', '\"\"') || '\"' "
+              f"ELSE coalesce({f}, '') END" for f in fields]
+    return f"array_to_string([{', '.join(quoted)}], {d})"
+
+
 def line_reader(path: Path, name: str, arrow_encoding: str):
-    """The file as an Arrow stream of ``(_line, _raw)``: one string per physical line, numbered from 1."""
+    """The file as an Arrow stream of ``(_line, _raw, _bad)``: one string per physical line, numbered from 1.
+
+    ``_bad`` is NULL, or for a line of a UTF-8 file that is not UTF-8 the reason it cannot be
+    read (its ``_raw`` then shows its bytes as cp1252). Lines of any length are read: when
+    one is longer than Arrow's block, the read starts again with a block big enough.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=["_raw"], encoding=arrow_encoding, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=_LINE_SEPARATOR, quote_char=False, escape_char=False,
-                                             ignore_empty_lines=False, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.string()}, strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, LookupError) as exc:
-        raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+    as_bytes = arrow_encoding == "utf8"  # validated per line below, so one bad line is not fatal
 
-    def numbered() -> Iterable[pa.RecordBatch]:
-        start = 1
+    def open_at(block_size: int):
         try:
-            for batch in reader:
-                n = batch.num_rows
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(range(start, start + n), pa.int64()), batch.column(0)], names=["_line", "_raw"])
-                start += n
-        except pa.ArrowInvalid as exc:
+            return pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(column_names=["_raw"], encoding=arrow_encoding, block_size=block_size),
+                parse_options=pacsv.ParseOptions(delimiter=_LINE_SEPARATOR, quote_char=False, escape_char=False,
+                                                 ignore_empty_lines=False, newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(column_types={"_raw": pa.binary() if as_bytes else pa.string()},
+                                                     strings_can_be_null=False),
+            )
+        except (pa.ArrowInvalid, LookupError, UnicodeDecodeError) as exc:
             raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
 
-    schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string())])
+    size = path.stat().st_size
+    first = open_at(_BLOCK_SIZE)
+
+    def numbered() -> Iterable[pa.RecordBatch]:
+        start, block, reader = 1, _BLOCK_SIZE, first
+        while True:
+            skip = start - 1  # lines already given, when the file is read again with a bigger block
+            try:
+                for batch in reader:
+                    column = batch.column(0)
+                    if skip:
+                        drop = min(skip, len(column))
+                        column, skip = column.slice(drop), skip - drop
+                        if not len(column):
+                            continue
+                    text, bad = _decode_lines(column) if as_bytes else (column, pa.nulls(len(column), pa.string()))
+                    n = len(text)
+                    yield pa.RecordBatch.from_arrays([pa.array(range(start, start + n), pa.int64()), text, bad],
+                                                     names=["_line", "_raw", "_bad"])
+                    start += n
+                return
+            except pa.ArrowInvalid as exc:
+                if "straddl" not in str(exc) or block > size:
+                    raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+            except UnicodeDecodeError as exc:
+                raise SchemaError.coded("unreadable_text", name=name, detail=str(exc)) from None
+            block = min(block * 4, size + 1)
+            reader = open_at(block)
+
+    schema = pa.schema([("_line", pa.int64()), ("_raw", pa.string()), ("_bad", pa.string())])
     return pa.RecordBatchReader.from_batches(schema, numbered())
 
 
 def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding: str, header_line: int,
                       columns: list[str], detected: dict) -> Source:
-    """The line-exact path: every physical line staged with its number, fields split in DuckDB."""
-    lines_reader = line_reader(path, name, arrow_encoding)
+    """The line-exact path: every physical line staged with its number, lines joined into records
+    where a quoted field holds a line break, fields split in DuckDB.
+
+    A line of a UTF-8 file that is not UTF-8 is kept apart (``_bad``, quarantined with its
+    reason) unless no line of the whole file is UTF-8 beyond ASCII and it has no byte order
+    mark: then the file is cp1252, as the sniffer would have said had it seen that line, and
+    is read again as cp1252.
+    """
+    _stage_physical_lines(con, path, name, arrow_encoding)
+    if arrow_encoding == "utf8":
+        bad, utf8_seen = con.execute(
+            f"SELECT count(*) FILTER (WHERE _bad IS NOT NULL), "
+            f"coalesce(bool_or(_bad IS NULL AND strlen(_raw) <> length(_raw)), false) FROM {_PHYSICAL}").fetchall()[0]
+        if bad and not utf8_seen and not detected.get("bom"):  # (a UTF-8 byte order mark is proof enough)
+            con.execute(f"DROP TABLE {_PHYSICAL}")
+            arrow_encoding = "cp1252"
+            detected = {**detected, "encoding": "cp1252", "bom": False}
+            _stage_physical_lines(con, path, name, arrow_encoding)
+        elif bad:
+            detected = {**detected, "invalid_utf8_lines": int(bad)}
+    records = _records_sql(con, delimiter)
     d = quote_literal(delimiter)
     esc = re.escape(delimiter)
+    # a quoted field ("…", with "" for a quote), or an unquoted one; [^"] also matches a line break
     field_pattern = quote_literal(esc + '("(?:[^"]|"")*"|[^' + esc + '"]*)')
     unquote = "lambda x: CASE WHEN x LIKE '\"%\"' THEN replace(x[2:-2], '\"\"', '\"') ELSE x END"
     split = (f"CASE WHEN contains(_raw, '\"') THEN list_transform(regexp_extract_all({d} || _raw, {field_pattern}, 1), "
              f"{unquote}) ELSE string_split(_raw, {d}) END")
     blank_pattern = quote_literal('[\\s"' + esc + ']')
     blank = f"regexp_replace(_raw, {blank_pattern}, '', 'g') = ''"
-    con.register("_cvm_lines", lines_reader)
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, {split} AS _f, ({blank}) OR _line <= {header_line} AS _blank "
-            f"FROM _cvm_lines"
-        )
-    finally:
-        con.unregister("_cvm_lines")
+    con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT _line, _raw, _bad, _unclosed, {split} AS _f, "
+                f"({blank}) OR _line <= {header_line} AS _blank FROM ({records})")
+    for table in (_PHYSICAL, _STATES):  # (after a failure, the ingest's rollback removes them)
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     column_sql = {c: f"nullif(trim(_f[{i + 1}]), '')" for i, c in enumerate(columns)}
     n = len(columns)
-    rows, blank_lines = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT _blank), count(*) FILTER (WHERE _blank AND _line > ?) FROM {INPUT_TABLE}",
+    rows, blank_lines, multi = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT _blank), count(*) FILTER (WHERE _blank AND _line > ?), "
+        f"count(*) FILTER (WHERE NOT _blank AND contains(_raw, chr(10))) FROM {INPUT_TABLE}",
         [header_line]).fetchall()[0]
+    if multi:
+        detected = {**detected, "multiline_records": int(multi)}
+    shape_checks = [
+        ("_bad IS NOT NULL", "_bad"),
+        ("_unclosed", quote_literal(UNCLOSED_QUOTE)),
+        (f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)"),
+    ]
     return Source(name=name, format="csv", columns=columns, column_sql=column_sql, cells_clean=True,
-                  column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw",
-                  shape_checks=[(f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)")],
+                  column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw", shape_checks=shape_checks,
                   detected=detected, rows_expected=int(rows), blank_lines=int(blank_lines))
+
+
+_PHYSICAL = "_cvm_physical"
+_STATES = "_cvm_line_states"
+#: the reason of a line whose quote opens a field that the rest of the file never closes
+UNCLOSED_QUOTE = 'unclosed quote: the line opens a field with " that is never closed'
+
+
+def _stage_physical_lines(con, path: Path, name: str, arrow_encoding: str) -> None:
+    """Every physical line as the temporary table ``_cvm_physical(_line, _raw, _bad)``."""
+    con.register("_cvm_lines", line_reader(path, name, arrow_encoding))
+    try:
+        con.execute(f"CREATE TEMP TABLE {_PHYSICAL} AS SELECT _line, _raw, _bad FROM _cvm_lines")
+    finally:
+        con.unregister("_cvm_lines")
+
+
+def _quote_patterns(delimiter: str) -> tuple[str, str]:
+    """Two RE2 patterns over one physical line: (it opens a quoted field it does not close, when read
+    from outside a quoted field; it closes the quoted field it starts in and opens no other).
+
+    As in RFC 4180 a quote opens a field only at the field's start, ``""`` is a quote inside
+    a quoted field, and (leniently, as Python's csv reads) a quote inside an unquoted field
+    (``24" scherm``) is a character, and text after a closing quote belongs to the field.
+    """
+    d = re.escape(delimiter)
+    quoted = f'"(?:[^"]|"")*"(?:[^"{d}][^{d}]*)?'  # a closed quoted field (and what trails it)
+    unquoted = f'[^"{d}][^{d}]*'
+    field = f"(?:{quoted}|{unquoted})?"
+    still_open = '"(?:[^"]|"")*'
+    opens = f"(?:{field}{d})*{still_open}"
+    closes = f'(?:[^"]|"")*"(?:[^"{d}][^{d}]*)?(?:{d}{field})*'
+    return opens, closes
+
+
+def _records_sql(con, delimiter: str, max_unclosed: int = 20) -> str:
+    """SQL over ``_cvm_physical`` giving one row per CSV record: ``_line`` (the line it starts on),
+    ``_raw`` (its lines joined by a line feed), ``_bad`` and ``_unclosed``.
+
+    RFC 4180 lets a quoted field hold line breaks. Whether a line starts inside a quoted
+    field depends on the lines above it, which is a scan with two states (outside, inside).
+    Each line maps the state at its start to the state at its end, and that map is one of
+    four (:func:`_quote_patterns` decides it, for lines that hold a quote): keep the state,
+    flip it, or end outside / inside whatever the start. So the state after line *k* is the
+    constant of the last constant line up to *k*, flipped once per flipping line since:
+    a running count and a running "last value" in SQL, no loop over rows.
+
+    A quote that is never closed would swallow the rest of the file. When the file ends
+    inside a quoted field, the last record start is the line that opened it: that line is
+    a record of its own, kept apart (``_unclosed``), and the lines after it are read again
+    from outside a quote (at most ``max_unclosed`` times; after that each line is a record).
+    """
+    opens, closes = _quote_patterns(delimiter)
+    has_quote = "contains(_raw, '\"')"
+    starts_inside = con.execute(
+        f"SELECT count(*) FROM {_PHYSICAL} WHERE {has_quote} AND regexp_full_match(_raw, {quote_literal(opens)})"
+    ).fetchall()[0][0]
+    if not starts_inside:  # no line opens a field it does not close: every line is a record
+        return f"SELECT _line, _raw, _bad, false AS _unclosed FROM {_PHYSICAL}"
+    window = "OVER (ORDER BY _line ROWS UNBOUNDED PRECEDING)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_STATES} AS SELECT _line, "
+                f"{has_quote} AND regexp_full_match(_raw, {quote_literal(opens)}) AS _opens, "
+                f"{has_quote} AND regexp_full_match(_raw, {quote_literal(closes)}) AS _closes, "
+                f"CAST(NULL AS BOOLEAN) AS _start, CAST(NULL AS BOOLEAN) AS _inside, false AS _unclosed "
+                f"FROM {_PHYSICAL}")
+    after = 0  # lines after this one are read from outside a quote
+    for _ in range(max_unclosed):
+        con.execute(f"""
+            UPDATE {_STATES} SET _start = s._start, _inside = s._inside FROM (
+                SELECT _line, _inside, NOT coalesce(lag(_inside) OVER (ORDER BY _line), false) AS _start FROM (
+                    SELECT _line, _base <> ((_flips - _base_flips) % 2 = 1) AS _inside FROM (
+                        SELECT _line, _flips,
+                               coalesce(last_value(CASE WHEN _opens <> _closes THEN _opens END IGNORE NULLS) {window},
+                                        false) AS _base,
+                               coalesce(last_value(CASE WHEN _opens <> _closes THEN _flips END IGNORE NULLS) {window},
+                                        0) AS _base_flips
+                        FROM (SELECT _line, _opens, _closes,
+                                     sum(CASE WHEN _opens AND _closes THEN 1 ELSE 0 END) {window} AS _flips
+                              FROM {_STATES} WHERE _line > {after})))) s
+            WHERE {_STATES}._line = s._line""")
+        last_start, ends_inside = con.execute(
+            f"SELECT max(_line) FILTER (WHERE _start), arg_max(_inside, _line) "
+            f"FROM {_STATES} WHERE _line > {after}").fetchall()[0]
+        if not ends_inside or last_start is None:
+            break
+        con.execute(f"UPDATE {_STATES} SET _unclosed = true WHERE _line = {int(last_start)}")
+        after = int(last_start)
+    else:
+        con.execute(f"UPDATE {_STATES} SET _start = true WHERE _line > {after}")
+    return (f"SELECT min(_line) AS _line, string_agg(_raw, chr(10) ORDER BY _line) AS _raw, "
+            f"min(_bad) AS _bad, bool_or(_unclosed) AS _unclosed FROM ("
+            f"SELECT p._line, p._raw, p._bad, s._unclosed, sum(CASE WHEN s._start THEN 1 ELSE 0 END) "
+            f"OVER (ORDER BY p._line ROWS UNBOUNDED PRECEDING) AS _record "
+            f"FROM {_PHYSICAL} p JOIN {_STATES} s USING (_line)) GROUP BY _record")
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -442,7 +752,14 @@ def _cell_text(value: Any) -> str | None:
 
 
 def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> Source:
-    """Read the first (or the named) sheet of an .xlsx workbook; cells become text for uniform checks."""
+    """Read the first (or the named) sheet of an .xlsx workbook; cells become text for uniform checks.
+
+    The sheet is read over its real data range: the dimension a workbook states (a stray
+    formatted cell at ``XFD1048576`` makes it the whole grid) is ignored, only the rows and
+    cells the file holds are read, and only the columns that hold a value are staged. So
+    memory follows the data, not rows × 16,384 columns. Blank rows are counted, not staged;
+    ``_line`` is the row number in the sheet.
+    """
     import pyarrow as pa
     from openpyxl import load_workbook
 
@@ -454,40 +771,52 @@ def _stage_excel(con, path: Path, name: str, sheet: str | None, has_header) -> S
         ws = book[sheet] if sheet else book.worksheets[0]
     except KeyError:
         raise SchemaError.coded("no_sheet", sheet=sheet, name=name, sheets=list(book.sheetnames)) from None
-    rows = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    book.close()
-    width = max((max((i + 1 for i, v in enumerate(r) if v not in (None, "")), default=0) for r in rows), default=0)
-    if width == 0:
+    title = ws.title
+    filled: list[tuple[int, dict[int, str]]] = []  # (row number, {column index: text}) of rows with a value
+    last_row = 0
+    try:
+        ws.reset_dimensions()  # rows as stored, each only as wide as its own last cell
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            last_row = number
+            cells = {j: text for j, v in enumerate(row) if v is not None and (text := _cell_text(v)) != ""}
+            if cells:
+                filled.append((number, cells))
+    except Exception as exc:  # a damaged sheet part
+        raise SchemaError.coded("unreadable_excel", name=name, error=type(exc).__name__) from None
+    finally:
+        book.close()
+    if not filled:
         raise SchemaError.coded("sheet_empty", name=name)
-    rows = [(r + [None] * width)[:width] for r in rows]
-    nonblank = [i for i, r in enumerate(rows) if any(v not in (None, "") for v in r)]
-    counts = Counter(sum(v not in (None, "") for v in rows[i]) for i in nonblank)
+    counts = Counter(len(cells) for _, cells in filled)
     modal = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
-    header_index = next(i for i in nonblank if sum(v not in (None, "") for v in rows[i]) >= min(modal, 2))
-    if has_header is False or (has_header is None and _looks_like_data([v or "" for v in rows[header_index]])):
-        columns = [f"column{i + 1}" for i in range(width)]
+    header_at = next(k for k, (_, cells) in enumerate(filled) if len(cells) >= min(modal, 2))
+    header_number, header_cells = filled[header_at]
+    # the table's columns: every column up to the header's last cell, and beyond it only those holding a value
+    used = sorted(set(range(max(header_cells) + 1)).union(*(cells.keys() for _, cells in filled)))
+    if has_header is False or (has_header is None and _looks_like_data(list(header_cells.values()))):
+        names = {j: f"column{j + 1}" for j in used}
         header_line = 0
     else:
-        columns = _unique_names([str(v).strip() if v not in (None, "") else f"column{i + 1}"
-                                 for i, v in enumerate(rows[header_index])])
-        header_line = header_index + 1
+        names = {j: str(header_cells[j]).strip() if j in header_cells else f"column{j + 1}" for j in used}
+        header_line = header_number
+    columns = _unique_names([names[j] for j in used])
+    data = [(number, cells) for number, cells in filled if number > header_line]
     table = pa.table({
-        "_line": pa.array(range(1, len(rows) + 1), pa.int64()),
-        "_blank": pa.array([i + 1 <= header_line or all(v in (None, "") for v in r) for i, r in enumerate(rows)]),
-        **{f"c{j}": pa.array([r[j] for r in rows], pa.string()) for j in range(width)},
+        "_line": pa.array([number for number, _ in data], pa.int64()),
+        "_blank": pa.array([False] * len(data)),
+        **{f"c{j}": pa.array([cells.get(j) for _, cells in data], pa.string()) for j in used},
     })
     con.register("_cvm_sheet", table)
     try:
         con.execute(f"CREATE TEMP TABLE {INPUT_TABLE} AS SELECT * FROM _cvm_sheet")
     finally:
         con.unregister("_cvm_sheet")
-    column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in enumerate(columns)}
-    raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in range(width)) + "], ';')"
-    detected = {"format": "xlsx", "sheet": ws.title, "header_line": header_line or None, "columns": columns}
-    blank = table.column("_blank").to_pylist()
+    column_sql = {c: f"nullif(trim(c{j}), '')" for j, c in zip(used, columns)}
+    raw = "array_to_string([" + ", ".join(f"coalesce(c{j}, '')" for j in used) + "], ';')"
+    detected = {"format": "xlsx", "sheet": title, "header_line": header_line or None, "columns": columns}
     return Source(name=name, format="xlsx", columns=columns, column_sql=column_sql, cells_clean=True,
                   column_types={c: "VARCHAR" for c in columns}, raw_sql=raw, detected=detected,
-                  rows_expected=blank.count(False), blank_lines=sum(blank[header_line:]))
+                  rows_expected=len(data), blank_lines=max(0, last_row - header_line) - len(data))
 
 
 def _typed_source(con, name: str, fmt: str, relation_sql: str, line_sql: str, detected: dict,
@@ -564,6 +893,8 @@ def drop_staging(con) -> None:
     if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [INPUT_TABLE]).fetchall()[0][0]:
         con.execute(f"DROP VIEW {INPUT_TABLE}")
     con.execute(f"DROP TABLE IF EXISTS {INPUT_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS {_PHYSICAL}")
+    con.execute(f"DROP TABLE IF EXISTS {_STATES}")
     if con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = '_cvm_frame'").fetchall()[0][0]:
         con.unregister("_cvm_frame")
 

@@ -58,6 +58,9 @@ _REASONS = (
             "stuurteken in {f1} in kolom {g2}: {g3}", 2),
     _Reason(re.compile(r"^totals row \(not a transaction\)$"), "totaalregel (geen transactie)", 0),
     _Reason(re.compile(r"^expected (\d+) fields, found (\d+)$"), "{g1} velden verwacht, {g2} gevonden", 2),
+    _Reason(re.compile(r"^invalid UTF-8: (0x[0-9A-F]{2}) at byte (\d+)$"), "ongeldige UTF-8: {g1} op byte {g2}", 0),
+    _Reason(re.compile(r'^unclosed quote: the line opens a field with " that is never closed$'),
+            'aanhalingsteken niet gesloten: de regel opent een veld met " dat nergens wordt gesloten', 0),
 )
 
 

@@ -696,8 +696,7 @@ class _ParsePlan:
     formats: dict[str, Any]
 
 
-class _ReadAgain(Exception):
-    """The fast CSV read could not prove its line numbers (or was refused): read the file line by line."""
+_ReadAgain = readers.ReadAgain  # the fast CSV read could not prove its line numbers (or was refused)
 
 
 def _after_insert(ws: Workspace) -> None:
