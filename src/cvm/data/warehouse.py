@@ -208,6 +208,7 @@ class Workspace:
 
     def _create_tables(self) -> None:
         self.con.execute(table_ddl("transactions"))
+        self.con.execute(corrections.history_ddl())
         self.con.execute(QUARANTINE_DDL)
         self.con.execute(MODELS_DDL)
 
@@ -486,8 +487,8 @@ class Workspace:
         """Insert the passing, not-yet-present rows; return (rows that passed, accepted, changed).
 
         ``accepted`` rows are new to the workspace; ``changed`` rows are corrections of an
-        order (see :mod:`cvm.data.corrections`: they replaced stored rows of other content,
-        or a later line of the same order in this file replaced them); every other passing
+        order (see :mod:`cvm.data.corrections`: they replaced the stored lines of an order
+        whose content differs); every other passing
         row is a duplicate. For transactions and costs without an order id the multiset
         rule of the module docstring applies.
         """
@@ -501,18 +502,14 @@ class Workspace:
             n = con.execute(f"INSERT INTO {kind} ({col_list}, source, line) SELECT "
                             f"{', '.join('_cvm_v_' + c for c in cols)}, ?, _cvm_line FROM ({plan.relation}) "
                             f"WHERE _cvm_ok", [source_name]).fetchall()[0][0]
-            if kind != "transactions":
-                return int(n), int(n), 0
-            fixed = corrections.supersede_within_file(con, kind, source_name, first_load=True)
-            return int(n), int(n) - fixed.changed - fixed.duplicates, fixed.changed
+            return int(n), int(n), 0
         con.execute(f"DROP TABLE IF EXISTS {PARSED}")
         con.execute(f"CREATE TEMP TABLE {PARSED} AS SELECT _cvm_line AS line, {typed} FROM ({plan.relation}) "
                     f"WHERE _cvm_ok")
         passed = con.execute(f"SELECT count(*) FROM {PARSED}").fetchall()[0][0]
         fixed = corrections.Corrections()
         if kind == "transactions":
-            fixed = corrections.supersede_within_file(con, PARSED, source_name, first_load=False)
-            fixed = corrections.replace_changed_orders(con, PARSED, source_name, fixed)
+            fixed = corrections.replace_changed_orders(con, PARSED, source_name)
         ident = IDENTITY[kind]
         if kind in ("transactions", "costs"):
             # multiset identity: n-th copy of a key in this file is new only if the table has fewer than n

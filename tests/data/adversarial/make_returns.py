@@ -2,7 +2,7 @@
 
 ``make(folder)`` writes every file and returns, next to each, what cvm must do with it.
 Every expected figure is worked out by hand in the comments beside it, from the rules in
-:mod:`cvm.data.corrections` (the newer row of an order wins, the older goes to history)
+:mod:`cvm.data.corrections` (the newer version of an order wins, the older goes to history; the lines of one order in one file are all kept)
 and :mod:`cvm.data.summary` (a negative amount is a return: it joins the purchase of its
 order id, else it comes off the customer's repeat spend; it is never a purchase).
 
@@ -10,8 +10,9 @@ Files (``;``-separated, decimal comma, ISO dates, as a Dutch webshop exports the
 
 * ``jan.csv`` then ``feb.csv``: February re-sends order o2 with a new amount and date
   (a correction between files), repeats o1 unchanged (a duplicate) and adds o3.
-* ``corrected_within.csv``: one file that corrects itself: order o10 twice, the later
-  line with a new amount and date.
+* ``corrected_within.csv``: order lines: o10 with two products in one file (both kept).
+* ``march_lines.csv`` then ``april_lines.csv``: an order of two products, one corrected a
+  month later: the whole order is replaced.
 * ``returns.csv``: returns with and without an order id, a customer with only returns,
   a customer whose return exceeds the repeat spend, a fully returned order, and 120
   ordinary customers so that the models can be fitted.
@@ -73,23 +74,48 @@ def make(folder: Path) -> dict[str, Case]:
         "jan_again": {"rows_read": 2, "accepted": 0, "quarantined": 0, "duplicates": 2, "changed": 0},
     })
 
-    # ------------------------------------------------------------------ a correction within one file
+    # ------------------------------------------------------------------ order lines within one file
+    # rows that share an order id in one file are the lines of that order (a row per product),
+    # never corrections of each other: every line is kept
     cases["corrected_within"] = Case(_write(folder / "corrected_within.csv", [
-        ("k3", "2024-03-01", "50,00", "o10"),  # line 2: replaced by line 4 -> history, counted changed
+        ("k3", "2024-03-01", "30,00", "o10"),  # line 2: first product of o10 -> accepted
         ("k3", "2024-03-04", "15,00", "o11"),  # line 3: new -> accepted
-        ("k3", "2024-03-02", "45,00", "o10"),  # line 4: the last line of o10 wins -> accepted (o10 is new)
+        ("k3", "2024-03-01", "20,00", "o10"),  # line 4: second product of o10 -> accepted
         ("k4", "2024-03-05", "12,00", "o12"),  # line 5: two identical lines of one order: both kept
-        ("k4", "2024-03-05", "12,00", "o12"),  # line 6   (today's rule for order lines)
+        ("k4", "2024-03-05", "12,00", "o12"),  # line 6
     ]), {
-        # 5 = 4 accepted + 0 quarantined + 0 duplicates + 1 changed
-        "report": {"rows_read": 5, "accepted": 4, "quarantined": 0, "duplicates": 0, "changed": 1},
-        "stored": [("k3", "o10", "2024-03-02", 45.0, "corrected_within.csv", 4),
+        # 5 = 5 accepted + 0 quarantined + 0 duplicates + 0 changed
+        "report": {"rows_read": 5, "accepted": 5, "quarantined": 0, "duplicates": 0, "changed": 0},
+        "stored": [("k3", "o10", "2024-03-01", 30.0, "corrected_within.csv", 2),
+                   ("k3", "o10", "2024-03-01", 20.0, "corrected_within.csv", 4),
                    ("k3", "o11", "2024-03-04", 15.0, "corrected_within.csv", 3),
                    ("k4", "o12", "2024-03-05", 12.0, "corrected_within.csv", 5),
                    ("k4", "o12", "2024-03-05", 12.0, "corrected_within.csv", 6)],
-        "history": [("k3", "o10", "2024-03-01", 50.0, "corrected_within.csv", 2, "corrected_within.csv", 4)],
-        # the same file again changes nothing: line 2 is in history already, the rest is stored
+        "history": [],
+        # the same file again changes nothing: every line is stored already
         "again": {"rows_read": 5, "accepted": 0, "quarantined": 0, "duplicates": 5, "changed": 0},
+    })
+
+    # ------------------------------------------------------------------ a correction of an order with several lines
+    # march_lines.csv holds o20 with two products (30 + 20); its correction in april_lines.csv
+    # changes the second product to 25: the whole order is replaced (both stored lines to history,
+    # both new lines in, counted changed), and reading March again brings nothing back
+    cases["lines_march"] = Case(_write(folder / "march_lines.csv", [
+        ("k5", "2024-03-10", "30,00", "o20"),  # line 2
+        ("k5", "2024-03-10", "20,00", "o20"),  # line 3
+    ]), {"report": {"rows_read": 2, "accepted": 2, "quarantined": 0, "duplicates": 0, "changed": 0}})
+    cases["lines_april"] = Case(_write(folder / "april_lines.csv", [
+        ("k5", "2024-03-10", "30,00", "o20"),  # line 2: unchanged product, but its order changed -> changed
+        ("k5", "2024-03-10", "25,00", "o20"),  # line 3: corrected product -> changed
+    ]), {
+        # 2 = 0 accepted + 0 quarantined + 0 duplicates + 2 changed
+        "report": {"rows_read": 2, "accepted": 0, "quarantined": 0, "duplicates": 0, "changed": 2},
+        "stored": [("k5", "o20", "2024-03-10", 30.0, "april_lines.csv", 2),
+                   ("k5", "o20", "2024-03-10", 25.0, "april_lines.csv", 3)],
+        "history": [("k5", "o20", "2024-03-10", 30.0, "march_lines.csv", 2, "april_lines.csv", 2),
+                    ("k5", "o20", "2024-03-10", 20.0, "march_lines.csv", 3, "april_lines.csv", 2)],
+        # March again: that version of o20 was replaced, so both lines are duplicates
+        "march_again": {"rows_read": 2, "accepted": 0, "quarantined": 0, "duplicates": 2, "changed": 0},
     })
 
     # ------------------------------------------------------------------ returns

@@ -119,6 +119,25 @@ def test_correction_within_one_file(cases, tmp_path):
         assert history(ws) == case.expect["history"]
 
 
+def test_a_corrected_order_of_several_lines_is_replaced_whole(cases, tmp_path):
+    march, april = cases["lines_march"], cases["lines_april"]
+    with Workspace.open(tmp_path / "ws") as ws:
+        assert counts(ws.ingest(march.path)) == march.expect["report"]
+        report = ws.ingest(april.path)
+        assert counts(report) == april.expect["report"]
+        check_identity(report.to_dict())
+        assert stored(ws) == april.expect["stored"]
+        assert history(ws) == april.expect["history"]
+        # re-reading March brings the replaced version back nowhere; April again changes nothing
+        assert counts(ws.ingest(march.path)) == april.expect["march_again"]
+        assert counts(ws.ingest(april.path)) == {"rows_read": 2, "accepted": 0, "quarantined": 0,
+                                                 "duplicates": 2, "changed": 0}
+        assert stored(ws) == april.expect["stored"] and history(ws) == april.expect["history"]
+        # the summary sees one purchase of 30 + 25 on 2024-03-10
+        s = ws.summary(as_of="2024-03-31", time_unit="day")
+        assert s.loc["k5", "total_amount"] == 55.0
+
+
 def test_a_correction_rolls_back_with_a_failed_ingest(cases, tmp_path, monkeypatch):
     from cvm.data import warehouse
 
