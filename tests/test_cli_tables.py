@@ -182,3 +182,13 @@ def test_an_unknown_column_is_a_clear_error_naming_the_columns(workspaces):
     done = cvm("customers", "--columns", "customer_id,nope", "--workspace", str(workspaces["en"]), check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "nope" in done.stderr and "probability_alive" in done.stderr
+
+
+def test_chosen_columns_that_cannot_fit_run_past_the_terminal_rather_than_cut(workspaces):
+    ws = str(workspaces["en"])
+    chosen = "customer_id,clv,clv_low,clv_high,frequency,probability_alive,historic_value"
+    text = cvm("customers", "--limit", "3", "--columns", chosen, "--workspace", ws, columns=40).stdout
+    (headers, body), = _tables(text)
+    assert "…" not in text and len(headers) == 7 and "left out" not in text
+    listing = json.loads(cvm("customers", "--limit", "3", "--json", "--workspace", ws).stdout)["customers"]
+    assert [row[1] for row in body] == [f"€{c['clv']:,.2f}" for c in listing]  # whole, on one line

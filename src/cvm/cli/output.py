@@ -24,7 +24,9 @@ ColumnsOpt = Annotated[
     Optional[str],
     typer.Option("--columns", help="Columns to show, comma-separated, e.g. customer_id,clv,probability_alive."),
 ]
-WideOpt = Annotated[bool, typer.Option("--wide", help="Show every column, even when the table is wider than the terminal.")]
+WideOpt = Annotated[
+    bool, typer.Option("--wide", help="Show every column, even when the table is wider than the terminal."),
+]
 
 
 def _jsonable(value: Any) -> Any:
@@ -184,8 +186,9 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
     money carries the currency, shares print as percentages, counts as integers, one precision
     per column. When the columns do not fit, the least important go first — the last of
     ``priority`` (default: the frame's order, right to left) — and the caption names them and
-    says how to see them (``--columns`` and ``--wide`` on a ``choosable`` command, else ``--json``). ``columns`` chooses the columns;
-    ``wide`` keeps every one at its natural width (print with ``crop=False``).
+    says how to see them (``--columns`` and ``--wide`` on a ``choosable`` command, else ``--json``).
+    ``columns`` chooses the columns (all shown); ``wide`` keeps every one at its natural width.
+    A table that cannot fit runs past ``width``: print it with ``crop=False`` (:func:`show_table`).
     """
     import pandas as pd
 
@@ -199,7 +202,7 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
     spec = {}
     for name, col in zip(names, shown.columns):
         series = shown[col]
-        kind = _kind(name, frame[col] if col in frame.columns else series)
+        kind = _kind(name, series)
         digits = _digits(kind, pd.to_numeric(series, errors="coerce")) if kind in _NUMERIC_KINDS else 0
         cells = [_cell(v, kind, digits, words) for v in series.tolist()]
         header = _header(name, words)
@@ -232,10 +235,11 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
         table.add_column(header, justify="right" if numeric else "left", width=sizes[c], overflow="fold")
     for i in range(len(shown)):
         table.add_row(*[spec[c][1][i] for c in keep])
-    if wide:
+    if wide or sum(sizes.values()) + 3 * len(keep) + 1 > limit:
+        # asked for, or the chosen columns cannot fit: the table runs past the terminal rather than cut a number
         table.width = sum(sizes.values()) + 3 * len(keep) + 1
     notes = []
-    total = int(frame.attrs.get("total_rows", len(frame)))  # a frame already cut to the rows shown says how many there were
+    total = int(frame.attrs.get("total_rows", len(frame)))  # a frame cut to the rows shown says how many there were
     if total > min(max_rows, len(shown)):
         notes.append(f"{words.number(len(shown))} of {words.number(total)} rows shown; use --json or --out for all")
     if left_out and choosable:
@@ -249,8 +253,8 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
 
 
 def show_table(frame, title: str | None = None, max_rows: int = 30, **options: Any) -> None:
-    """Print :func:`frame_table` on stdout; a ``wide`` table runs past the terminal instead of being cut."""
-    out.print(frame_table(frame, title=title, max_rows=max_rows, **options), crop=not options.get("wide"))
+    """Print :func:`frame_table` on stdout; a table wider than the terminal runs past it instead of being cut."""
+    out.print(frame_table(frame, title=title, max_rows=max_rows, **options), crop=False)
 
 
 def parse_columns(text: str | None, available) -> list[str] | None:
@@ -262,7 +266,8 @@ def parse_columns(text: str | None, available) -> list[str] | None:
     chosen = [c.strip() for c in text.split(",") if c.strip()]
     unknown = [c for c in chosen if c not in available]
     if unknown or not chosen:
-        raise SchemaError(f"unknown column{'s' if len(unknown) > 1 else ''} for --columns: {', '.join(unknown) or '(none)'}",
+        plural = "s" if len(unknown) > 1 else ""
+        raise SchemaError(f"unknown column{plural} for --columns: {', '.join(unknown) or '(none)'}",
                           hint=f"the columns are {', '.join(map(str, available))}")
     return chosen
 
