@@ -252,6 +252,23 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
     return table
 
 
+def figure(name: str, value: Any, words=None) -> tuple[str, str]:
+    """One named figure outside a table, as a table would show it: (heading, value in the locale)."""
+    import pandas as pd
+
+    from cvm.web.present import COLUMN_KINDS
+
+    words = words or table_words()
+    if isinstance(value, str):  # a date or a code (a column name, a tier) in words
+        kind = COLUMN_KINDS.get(str(name)) if COLUMN_KINDS.get(str(name)) in ("date", "datetime") else "term"
+    elif isinstance(value, bool) or value is None:
+        kind = "text"
+    else:
+        kind = _kind(str(name), pd.Series([value]))
+    digits = _digits(kind, pd.to_numeric(pd.Series([value]), errors="coerce")) if kind in _NUMERIC_KINDS else 0
+    return _header(str(name), words), _cell(value, kind, digits, words)
+
+
 def show_table(frame, title: str | None = None, max_rows: int = 30, **options: Any) -> None:
     """Print :func:`frame_table` on stdout; a table wider than the terminal runs past it instead of being cut."""
     out.print(frame_table(frame, title=title, max_rows=max_rows, **options), crop=False)

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from cvm.cli.options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt, parse_date
-from cvm.cli.output import emit_json, format_value, out, show_table, table_words
+from cvm.cli.output import emit_json, figure, out, show_table, table_words
 from cvm.cli.workspace import open_workspace
 
 
@@ -23,9 +24,11 @@ def _print_nested(payload: dict, title: str, words=None) -> None:
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             show_table(pd.DataFrame(value), title=key, max_rows=15, words=words)
         elif isinstance(value, dict):
-            out.print(f"[bold]{key}[/bold]: " + ", ".join(f"{k}={format_value(v)}" for k, v in value.items()))
+            shown = ", ".join("{} {}".format(*figure(k, v, words)) for k, v in value.items())
+            out.print(f"[bold]{escape(figure(key, None, words)[0])}[/bold]: {escape(shown)}", highlight=False)
         else:
-            out.print(f"[bold]{key}[/bold]: {format_value(value)}")
+            label, text = figure(key, value, words)
+            out.print(f"[bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
 
 
 def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=None, **kwargs: Any) -> Any:
