@@ -91,4 +91,4 @@ def test_the_cli_shows_the_fit_warnings_and_a_readable_table(tmp_path, capsys, m
 
     header = next(line for line in table.splitlines() if line.startswith("┃"))
     assert header.count("┃") - 1 == len(CUSTOMER_COLUMNS) == 10  # scores have 20+ columns; --json/--out give all
-    assert "clv_high" in header and "customer_id" in header
+    assert "CLV high" in header and "Customer" in header  # the dashboard's headers, not the raw column names

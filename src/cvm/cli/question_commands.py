@@ -7,25 +7,28 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from cvm.cli.options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt, parse_date
-from cvm.cli.output import emit_json, format_value, frame_table, out
+from cvm.cli.output import emit_json, figure, out, show_table, table_words
 from cvm.cli.workspace import open_workspace
 
 
-def _print_nested(payload: dict, title: str) -> None:
+def _print_nested(payload: dict, title: str, words=None) -> None:
     import pandas as pd
 
     out.rule(title)
     for key, value in payload.items():
         if isinstance(value, pd.DataFrame):
-            out.print(frame_table(value, title=key, max_rows=15))
+            show_table(value, title=key, max_rows=15, words=words)
         elif isinstance(value, list) and value and isinstance(value[0], dict):
-            out.print(frame_table(pd.DataFrame(value), title=key, max_rows=15))
+            show_table(pd.DataFrame(value), title=key, max_rows=15, words=words)
         elif isinstance(value, dict):
-            out.print(f"[bold]{key}[/bold]: " + ", ".join(f"{k}={format_value(v)}" for k, v in value.items()))
+            shown = ", ".join("{} {}".format(*figure(k, v, words)) for k, v in value.items())
+            out.print(f"[bold]{escape(figure(key, None, words)[0])}[/bold]: {escape(shown)}", highlight=False)
         else:
-            out.print(f"[bold]{key}[/bold]: {format_value(value)}")
+            label, text = figure(key, value, words)
+            out.print(f"[bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
 
 
 def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=None, **kwargs: Any) -> Any:
@@ -38,16 +41,17 @@ def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=N
     if as_json:
         emit_json(payload if isinstance(payload, dict) else {"rows": payload})
         return result
+    words = table_words(ws)
     if render is not None:
-        render(payload, title)
+        render(payload, title, words)
     elif hasattr(result, "columns"):
-        out.print(frame_table(result, title=title))
+        show_table(result, title=title, words=words)
     else:
-        _print_nested(payload if isinstance(payload, dict) else {"result": payload}, title)
+        _print_nested(payload if isinstance(payload, dict) else {"result": payload}, title, words)
     return result
 
 
-def _render_concentration(payload: dict, title: str) -> None:
+def _render_concentration(payload: dict, title: str, words=None) -> None:
     out.rule(title)
     for column, stats in (payload.get("by_column") or {payload["column"]: payload}).items():
         label = "predicted value (CLV)" if column == "clv" else "historic value" if column == "historic_value" else column
@@ -60,27 +64,29 @@ def _render_concentration(payload: dict, title: str) -> None:
     if top:
         import pandas as pd
 
-        out.print(frame_table(pd.DataFrame(top), title="Most valuable customers", max_rows=10))
+        show_table(pd.DataFrame(top), title="Most valuable customers", max_rows=10, words=words)
 
 
 SEGMENT_COLUMNS = ["segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share", "clv_mean",
                    "probability_alive_mean"]
 
 
-def _render_segments(payload, title: str) -> None:
+def _render_segments(payload, title: str, words=None) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(payload if isinstance(payload, list) else payload.get("rows", payload))
     shown = [c for c in SEGMENT_COLUMNS if c in frame.columns]
-    out.print(frame_table(frame[shown] if shown else frame, title=title, max_rows=50))
+    show_table(frame[shown] if shown else frame, title=title, max_rows=50, words=words)
 
 
-def _render_migration(payload: dict, title: str) -> None:
+def _render_migration(payload: dict, title: str, words=None) -> None:
     import pandas as pd
 
     counts = pd.DataFrame(payload["counts"]).T.fillna(0).astype(int)
+    if words is not None:
+        counts.index = [words.term(i) for i in counts.index]
     counts.index.name = f"{payload['from']} ↓ / {payload['to']} →"
-    out.print(frame_table(counts.reset_index(), title=f"{title}: customers by {payload['by']}", max_rows=50))
+    show_table(counts.reset_index(), title=f"{title}: customers by {payload['by']}", max_rows=50, words=words)
     out.print(f"moved up {payload.get('moved_up', 0):,}, moved down {payload.get('moved_down', 0):,}, "
               f"stayed {payload.get('stayed', 0):,}", highlight=False)
 

@@ -12,7 +12,9 @@ from cvm.cli.options import (
     WorkspaceOpt, parse_date,
 )
 from cvm.cli.health_commands import print_health
-from cvm.cli.output import check_out, emit_json, format_value, frame_table, out, write_frame
+from cvm.cli.output import (
+    ColumnsOpt, WideOpt, check_out, emit_json, format_value, parse_columns, show_table, table_words, out, write_frame,
+)
 from cvm.cli.workspace import open_workspace
 from cvm.errors import SchemaError
 
@@ -27,6 +29,8 @@ def score(
     out_file: OutOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
     from cvm.health import data_health
@@ -34,6 +38,7 @@ def score(
 
     check_out(out_file)
     ws = open_workspace(workspace)
+    chosen = parse_columns(columns, _SCORE_FIELDS) if columns else None
     scores = score_customers(
         ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
         discount_rate=discount_rate, margin=margin,
@@ -64,8 +69,9 @@ def score(
         return
     for note in payload["notes"]:
         print_warning(note)
-    shown = scores[[c for c in CUSTOMER_COLUMNS if c in scores.columns]]  # --json and --out give every column
-    out.print(frame_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15))
+    shown = scores[[c for c in (chosen or CUSTOMER_COLUMNS) if c in scores.columns]]  # --json and --out: every column
+    show_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15,
+               words=table_words(ws), priority=CUSTOMER_PRIORITY, columns=chosen, wide=wide, choosable=True)
     out.print(f"{payload['n_customers']:,} customers valued as of {payload['as_of']}, "
               f"total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
     if default is not None and not payload["default_valuation"]:
@@ -95,6 +101,15 @@ CUSTOMER_COLUMNS = [
     "customer_id", "value_tier", "lifecycle_stage", "frequency", "probability_alive",
     "expected_purchases", "historic_value", "clv", "clv_low", "clv_high",
 ]
+#: which of them stay when the terminal is narrow, most important first (the last is left out first)
+CUSTOMER_PRIORITY = [
+    "customer_id", "clv", "probability_alive", "value_tier", "lifecycle_stage", "historic_value",
+    "expected_purchases", "frequency", "clv_low", "clv_high",
+]
+#: the columns ``cvm score --columns`` can choose from (those of a valuation a person reads)
+_SCORE_FIELDS = CUSTOMER_COLUMNS + [
+    "recency", "T", "monetary_value", "expected_spend", "residual_value", "max_investment", "rank", "percentile",
+]
 
 
 def customers(
@@ -105,6 +120,8 @@ def customers(
     out_file: OutOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """The scored customer list of the latest valuation (the latest as-of date), sortable."""
     from cvm.value import latest_scores
@@ -114,6 +131,7 @@ def customers(
     frame = latest_scores(ws)
     if sort not in frame.columns:
         raise SchemaError(f"cannot sort by '{sort}'", hint=f"columns: {', '.join(frame.columns)}")
+    chosen = parse_columns(columns, list(frame.columns)) if columns else None
     if tier:
         tiers = list(ws.settings.tier_cutoffs)
         if tier not in tiers:
@@ -125,10 +143,11 @@ def customers(
     if as_json:
         emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "customers": frame.head(limit)})
     else:
-        shown = [c for c in CUSTOMER_COLUMNS if c in frame.columns]
+        shown = chosen or [c for c in CUSTOMER_COLUMNS if c in frame.columns]
         if sort not in shown:
             shown.append(sort)
-        out.print(frame_table(frame[shown], title=f"Customers by {sort}", max_rows=limit))
+        show_table(frame[shown], title=f"Customers by {sort}", max_rows=limit, words=table_words(ws),
+                   priority=CUSTOMER_PRIORITY, columns=chosen, wide=wide, choosable=True)
 
 
 def _run_keys(frame) -> dict[str, Any]:
@@ -150,10 +169,10 @@ def customer(
     if as_json:
         emit_json(payload)
         return
-    _render_customer(payload, customer_id)
+    _render_customer(payload, customer_id, table_words(ws))
 
 
-def _render_customer(view: dict, customer_id: str) -> None:
+def _render_customer(view: dict, customer_id: str, words=None) -> None:
     """The 360° view for a person: who, what they are worth and why, what to do, then the detail tables."""
     import pandas as pd
 
@@ -192,7 +211,7 @@ def _render_customer(view: dict, customer_id: str) -> None:
         if isinstance(rows, list) and rows and isinstance(rows[0], dict):
             frame = pd.DataFrame(rows)
             keep = [c for c in tables.get(key, frame.columns) if c in frame.columns]
-            out.print(frame_table(_dates_as_days(frame[keep]), title=key, max_rows=15))
+            show_table(_dates_as_days(frame[keep]), title=key, max_rows=15, words=words)
     for note in view.get("notes") or []:
         out.print(f"[dim]{note}[/dim]", soft_wrap=True)
 
@@ -224,6 +243,8 @@ def actions(
     limit: Annotated[int, typer.Option("--limit", min=0, help="Rows to show.")] = 20,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
+    columns: ColumnsOpt = None,
+    wide: WideOpt = False,
 ) -> None:
     """Next-best action per customer with its reason; export for campaign tools with --out."""
     from cvm.value import next_best_actions
@@ -231,6 +252,7 @@ def actions(
     check_out(out_file)
     ws = open_workspace(workspace)
     frame = next_best_actions(ws)
+    chosen = parse_columns(columns, list(frame.columns)) if columns else None
     if out_file is not None:
         write_frame(frame, out_file)
     if as_json:
@@ -238,7 +260,16 @@ def actions(
         emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit),
                    "out": str(out_file) if out_file else None})
     else:
-        shown = frame.drop(columns=[c for c in ("reason_code", "reason_values") if c in frame.columns])
-        out.print(frame_table(shown, title="Next-best actions", max_rows=limit))
+        words = table_words(ws)
+        shown = frame.head(limit).copy()
+        if words.language != "en" and "reason_code" in shown:  # the stored reason is English; say it in hers
+            from cvm.value.explain import explain
+
+            shown["reason"] = [explain(code, values, words.language, words.currency, terms=words.term)
+                               for code, values in zip(shown["reason_code"], shown["reason_values"])]
+        shown = shown.drop(columns=[c for c in ("reason_code", "reason_values") if c in shown.columns])
+        shown.attrs["total_rows"] = len(frame)
+        show_table(shown, title="Next-best actions", max_rows=limit, words=words, columns=chosen, wide=wide,
+                   choosable=True, priority=["customer_id", "action", "clv", "probability_alive", "reason"])
         if out_file:
             out.print(f"written to {out_file}")
