@@ -185,3 +185,63 @@ def test_replace_output_swaps_only_after_a_good_write(tmp_path):
         replace_output(fails, str(out), "parquet")
     assert (out / "part-0").read_text() == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]  # nothing left aside
+
+
+@pytest.fixture(scope="module")
+def connect_server(tmp_path_factory):
+    """A local Spark Connect server (spark-submit of SparkConnectServer, local[2]) on a free port."""
+    pyspark = pytest.importorskip("pyspark")
+    pytest.importorskip("grpc", reason="Spark Connect needs pyspark[connect] (pip install 'cvm[spark-connect]')")
+    from cvm.data.spark.session import java_available
+
+    if not java_available():
+        pytest.skip("no Java runtime for Spark")
+    home = Path(pyspark.__file__).parent
+    logs = tmp_path_factory.mktemp("spark-connect")
+    port = _free_port()
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    log = open(logs / "server.log", "wb")
+    proc = subprocess.Popen(
+        [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+         "--master", "local[2]", "--name", "cvm-connect-test", "--conf", f"spark.connect.grpc.binding.port={port}",
+         "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", "spark.ui.enabled=false"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while b"Spark Connect server started" not in (logs / "server.log").read_bytes():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the Spark Connect server did not start: " + (logs / "server.log").read_text()[-2000:])
+            time.sleep(1)
+        yield port
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.mark.spark
+def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
+    """`cvm run --master sc://…`: the whole path runs without sparkContext (Connect refuses it), same output as DuckDB."""
+    tx = make_transactions(seed=4, customers=120)
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src)
+    env = {**os.environ, "NO_COLOR": "1"}
+    duck = subprocess.run([*CVM, "run", str(src), "--out", str(tmp_path / "duck.parquet"), "--model", "bgnbd",
+                           "--workspace", str(tmp_path / "ws.duckdb")], env=env, capture_output=True, text=True)
+    assert duck.returncode == 0, duck.stderr
+    env["CVM_SPARK_MASTER"] = f"sc://127.0.0.1:{connect_server}"  # the environment route to the master
+    out = tmp_path / "spark.parquet"
+    spark = subprocess.run([*CVM, "run", str(src), "--engine", "spark", "--model", "bgnbd", "--out", str(out)],
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert spark.returncode == 0, spark.stderr
+    assert "WARN" not in spark.stderr, spark.stderr
+    d = pd.read_parquet(tmp_path / "duck.parquet").set_index("customer_id").sort_index()
+    s = pd.read_parquet(out).set_index("customer_id").sort_index()
+    assert [c for c in d.columns if c not in s.columns] == [] and list(s.index) == list(d.index)
+    np.testing.assert_allclose(s["clv"].to_numpy(float), d["clv"].to_numpy(float), rtol=1e-9, atol=0)
+    assert (s["value_tier"] == d["value_tier"]).all() and (s["rank"] == d["rank"]).all()
+    assert (s["lifecycle_stage"] == d["lifecycle_stage"]).all()

@@ -366,7 +366,7 @@ def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: 
         k = n
         if len(reached):
             p = int(reached[0])
-            running = Window.orderBy("i").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            running = Window.partitionBy("part").orderBy("i").rowsBetween(Window.unboundedPreceding, Window.currentRow)
             first = (
                 ranked.where(F.col("part") == int(totals["part"].iloc[p]))
                 .withColumn("cum", F.sum("x").over(running))
