@@ -32,6 +32,11 @@ except ImportError:
 
 CVM = [sys.executable, "-m", "cvm.cli"]
 
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -245,3 +250,26 @@ def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
     np.testing.assert_allclose(s["clv"].to_numpy(float), d["clv"].to_numpy(float), rtol=1e-9, atol=0)
     assert (s["value_tier"] == d["value_tier"]).all() and (s["rank"] == d["rank"]).all()
     assert (s["lifecycle_stage"] == d["lifecycle_stage"]).all()
+
+
+@pytest.mark.spark
+def test_qualified_table_name_is_read_as_a_table(tmp_path):
+    """`global_temp.cvm_tx` (a qualified name) is read with spark.table, not as a path; same scores as the file."""
+    pytest.importorskip("pyspark")
+    from cvm.data.spark import run_spark_pipeline
+    from cvm.data.spark.session import java_available, spark_session
+
+    if not java_available():
+        pytest.skip("no Java runtime for Spark")
+    spark = spark_session("local[2]")
+    tx = make_transactions(seed=8, customers=60)
+    src = tmp_path / "tx.parquet"
+    tx.to_parquet(src)
+    spark.read.parquet(str(src)).createOrReplaceGlobalTempView("cvm_tx")
+    by_table = run_spark_pipeline("global_temp.cvm_tx", str(tmp_path / "t.parquet"), spark=spark, aggregates=False)
+    by_path = run_spark_pipeline(str(src), str(tmp_path / "p.parquet"), spark=spark, aggregates=False)
+    assert by_table.n_transactions == by_path.n_transactions == len(tx)
+    a = pd.read_parquet(tmp_path / "t.parquet").set_index("customer_id").sort_index()
+    b = pd.read_parquet(tmp_path / "p.parquet").set_index("customer_id").sort_index()
+    assert list(a.index) == list(b.index)
+    np.testing.assert_array_equal(a["clv"].to_numpy(float), b["clv"].to_numpy(float))

@@ -526,7 +526,8 @@ def run_spark_pipeline(
     notes: list[str] = []
     start = time.perf_counter()
     spark = spark or spark_session(app_name=app_name)
-    with session_settings(spark, {"spark.sql.session.timeZone": "UTC"}):  # days counted in UTC, as DuckDB
+    # days counted in UTC, as DuckDB; pandas -> Spark through Arrow, so executors never start Python
+    with session_settings(spark, {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true"}):
         cust, ts, amount = _columns(mapping, customer_col, datetime_col, amount_col)
         raw = read_transactions(path_or_df, spark, "table" if _is_table_source(path_or_df) else None)
         n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
