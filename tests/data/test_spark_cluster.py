@@ -273,3 +273,12 @@ def test_qualified_table_name_is_read_as_a_table(tmp_path):
     b = pd.read_parquet(tmp_path / "p.parquet").set_index("customer_id").sort_index()
     assert list(a.index) == list(b.index)
     np.testing.assert_array_equal(a["clv"].to_numpy(float), b["clv"].to_numpy(float))
+
+
+def test_cli_refuses_a_conf_that_is_not_key_value(tmp_path):
+    src = tmp_path / "tx.csv"
+    make_transactions(seed=1, customers=5).to_csv(src, index=False)
+    done = subprocess.run([*CVM, "run", str(src), "--engine", "spark", "--out", str(tmp_path / "s.parquet"),
+                           "--conf", "spark.executor.memory"], capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert done.returncode != 0 and "is not key=value" in done.stderr and "Traceback" not in done.stderr

@@ -668,6 +668,10 @@ def spark_for_cli(master: str | None, conf: list[str] | None, app_name: str, out
 
     # the JVM's start-up lines go to a log file, not the terminal (errors still come back through Py4J)
     log_file = Path(tempfile.gettempdir()) / f"cvm-spark-driver-{os.getuid() if hasattr(os, 'getuid') else 'user'}.log"
-    with jvm_output_to(log_file):
-        spark = spark_session(master, app_name=app_name, config=settings)
+    try:
+        with jvm_output_to(log_file):
+            spark = spark_session(master, app_name=app_name, config=settings)
+    except CvmError as exc:
+        exc.hint = f"{exc.hint}; the driver's own output is in {log_file}" if exc.hint else f"see {log_file}"
+        raise
     return spark, None if partitions is None else int(partitions)

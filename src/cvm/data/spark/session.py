@@ -44,17 +44,15 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
-logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
 """
 
 
 def quiet_log_options(existing: str | None = None) -> str:
     """``spark.driver.extraJavaOptions`` that point log4j 2 at :data:`_QUIET_LOG4J` (errors only).
 
-    Spark's default profile prints its name, "Setting default log level to WARN"
-    (printed when the ``repl.Main`` logger's level differs from the root's) and
-    warnings such as the native-Hadoop one on every start; the file is
+    Spark's default profile prints its name and warnings such as the
+    native-Hadoop one on every start (the shell banner "Setting default log
+    level" bypasses log4j: :func:`jvm_output_to` handles it); the file is
     written once per user in the temporary folder. Options already given are kept.
     """
     import tempfile
@@ -73,9 +71,9 @@ def jvm_output_to(log_file: Path) -> Iterator[None]:
     The JVM inherits the process's standard error when it starts; the Java
     launcher's notes ("Using incubator modules") and Spark's shell banner
     bypass log4j. Standard error (file descriptor 2) points at ``log_file``
-    while the JVM starts and is put back afterwards, so the JVM keeps the file
-    and Python's own messages reach the terminal. Errors still reach the user:
-    Py4J raises them in Python.
+    while the JVM starts and is put back afterwards, so the JVM keeps writing
+    to the file for its whole life and Python's own messages reach the
+    terminal. Errors still reach the user: Py4J raises them in Python.
     """
     sys.stderr.flush()
     saved = os.dup(2)
@@ -190,7 +188,8 @@ def spark_session(
     except Exception as exc:  # the JVM failed to start: say so in one line
         raise CvmError(
             f"could not start Spark ({master}): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            hint="check JAVA_HOME points to Java 17 and that the driver memory fits this machine",
+            hint="check JAVA_HOME points to Java 17 and that the driver memory fits this machine" if local
+            else f"check that the master {master} is reachable from this machine and that --conf settings are valid",
         ) from None
     return session
 
