@@ -92,7 +92,7 @@ def quarantine(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = F
 
 def run(
     path: Annotated[str, typer.Argument(help="Transaction file (CSV, Excel, Parquet) or, with --engine spark, a Parquet/CSV path, URI or table.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write one row per customer (.csv, .parquet, .xlsx).")],
+    out_file: Annotated[str, typer.Option("--out", help="Where to write one row per customer (.csv, .parquet, .xlsx); with --engine spark a .parquet/.csv folder, a URI (s3a://…) or a table (catalog.schema.table).")],
     kind: KindOpt = "transactions",
     map_: MapOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
@@ -105,18 +105,20 @@ def run(
     locale: LocaleOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
+    master: Annotated[Optional[str], typer.Option("--master", envvar="CVM_SPARK_MASTER", help="With --engine spark: the Spark master (spark://host:7077, yarn, k8s://…, local[4]) or Spark Connect (sc://host:15002).")] = None,
+    conf: Annotated[Optional[list[str]], typer.Option("--conf", help="With --engine spark: a Spark setting key=value (repeatable).")] = None,
+    app_name: Annotated[str, typer.Option("--name", help="With --engine spark: the application name on the cluster.")] = "cvm",
 ) -> None:
     """One shot: ingest, summarise, fit, score; write one row per customer."""
     if engine not in ("duckdb", "spark"):
         raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
     if engine != "spark" and not Path(path).exists():
         raise SchemaError(f"file not found: {path}")
-    check_out(out_file)
-    if engine == "spark":
-        from cvm.data.spark import run_spark_pipeline
+    if engine == "spark":  # --out stays a string: s3a://bucket/x must not become s3a:/bucket/x
+        from cvm.data.spark.pipeline import run_from_cli
 
-        result = run_spark_pipeline(
-            str(path), str(out_file), model=model if model != "auto" else "bgnbd", horizon=horizon or 52,
+        result = run_from_cli(
+            str(path), out_file, master, conf, app_name, model=model if model != "auto" else "bgnbd", horizon=horizon or 52,
             time_unit=time_unit or "week", discount_rate=0.10 if discount_rate is None else discount_rate,
             margin=0.3 if margin is None else margin, as_of=parse_date(as_of, "--as-of"), mapping=parse_mapping(map_),
         )
@@ -124,6 +126,8 @@ def run(
     elif engine == "duckdb":
         from cvm.value import score_customers
 
+        out_file = Path(out_file)
+        check_out(out_file)
         mapping, as_of_date = parse_mapping(map_), parse_date(as_of, "--as-of")
         with writing_workspace(workspace) as ws:  # a failed read leaves no new workspace behind
             report = ws.ingest(Path(path), kind=kind, mapping=mapping, locale=locale)

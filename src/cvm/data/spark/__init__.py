@@ -27,6 +27,7 @@ _LAZY = {
     "value_tiers_spark": "cvm.data.spark.scoring",
     "value_by_group_spark": "cvm.data.spark.scoring",
     "concentration_spark": "cvm.data.spark.scoring",
+    "rank_spark": "cvm.data.spark.scoring",
     "run_spark_pipeline": "cvm.data.spark.pipeline",
     "SparkRunResult": "cvm.data.spark.pipeline",
     "fit_on_driver": "cvm.data.spark.pipeline",

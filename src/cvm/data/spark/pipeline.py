@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from cvm.data.spark.summary import as_date
 from cvm.errors import CvmError, SchemaError
@@ -110,13 +111,20 @@ def write_scores(scores_df: Any, out: str, out_format: str | None = None, mode: 
         scores_df = scores_df.select(*[
             F.expr(csv_safe_sql(f"`{f.name}`")).alias(f.name) if f.dataType.typeName() == "string" else F.col(f"`{f.name}`")
             for f in scores_df.schema.fields])
-    writer = scores_df.write.mode(mode)
-    if fmt == "table":
-        writer.saveAsTable(out)
-    elif fmt == "csv":
-        writer.option("header", True).option("escape", '"').csv(str(out))  # a quote in a text doubled (RFC 4180)
+
+    def write(target: str) -> None:
+        writer = scores_df.write.mode(mode)
+        if fmt == "table":
+            writer.saveAsTable(target)
+        elif fmt == "csv":
+            writer.option("header", True).option("escape", '"').csv(target)  # a quote in a text doubled (RFC 4180)
+        else:
+            writer.parquet(target)
+
+    if mode == "overwrite":
+        replace_output(write, str(out), fmt)
     else:
-        writer.parquet(str(out))
+        write(str(out))
     return str(out)
 
 
@@ -136,11 +144,91 @@ def quarantine_target(out: str, out_format: str | None) -> tuple[str, str]:
     return f"{text}.quarantine", fmt
 
 
+#: file kinds the Spark engine cannot write: refused by name instead of written as a Parquet folder
+_NOT_WRITABLE = ("xlsx", "xlsm", "xls", "json", "jsonl", "ndjson", "txt", "tsv", "orc", "avro", "feather",
+                 "arrow", "html", "pdf", "duckdb", "sqlite", "db", "zip", "gz")
+
+
 def _output_format(out: str, out_format: str | None) -> str:
-    fmt = out_format or ("csv" if str(out).lower().endswith(".csv") else "parquet")
-    if fmt not in ("parquet", "csv", "table"):
-        raise SchemaError(f"unknown output format '{fmt}'", hint="use parquet, csv or table")
-    return fmt
+    """``parquet``, ``csv`` or ``table`` for ``--out``; a file kind Spark cannot write is refused.
+
+    A name without ``/`` or ``:`` whose dotted parts are not a file extension
+    (``main.sales.scores``) is a table; ``scores.csv`` (``.csv``) is CSV; any
+    other path or URI (``s3a://bucket/scores``, ``scores.parquet``) a Parquet folder.
+    """
+    text = str(out).rstrip("/")
+    ext = text.rsplit("/", 1)[-1].rpartition(".")[2].lower() if "." in text.rsplit("/", 1)[-1] else ""
+    if out_format is None:
+        if ext in _NOT_WRITABLE:
+            raise SchemaError(
+                f"the Spark engine cannot write .{ext} files ({out})",
+                hint="give --out a .parquet or .csv path (a folder of part files), a URI, or a table name "
+                     "such as catalog.schema.scores; or use --engine duckdb for Excel")
+        if ext == "csv":
+            return "csv"
+        if ext in ("parquet", "pq", "") or "/" in text or ":" in text:
+            return "parquet"
+        return "table" if _is_table_name(text) else "parquet"
+    if out_format not in ("parquet", "csv", "table"):
+        raise SchemaError(f"unknown output format '{out_format}'", hint="use parquet, csv or table")
+    return out_format
+
+
+def _is_table_name(text: str) -> bool:
+    """``schema.table`` or ``catalog.schema.table`` (backticks allowed): no path, no file extension."""
+    import re
+
+    if "/" in text or ":" in text or "\\" in text:
+        return False
+    parts = text.split(".")
+    ident = re.compile(r"^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)$")
+    return 1 < len(parts) <= 3 and all(ident.match(p) for p in parts) and parts[-1].lower() not in _NOT_WRITABLE + (
+        "csv", "parquet", "pq")
+
+
+def _local_path(out: str) -> Any:
+    """The local :class:`~pathlib.Path` of ``out``, or None for a URI (``s3a://``, ``abfss://``, ``dbfs:/``)."""
+    from pathlib import Path
+
+    text = str(out)
+    if text.startswith("file:"):
+        text = text[5:].lstrip("/")
+        return Path("/" + text)
+    return None if ":" in text.split("/", 1)[0] else Path(text)
+
+
+def replace_output(write: Any, out: str, fmt: str) -> None:
+    """Run ``write(target)`` so that an existing local ``out`` is replaced only after the write succeeded.
+
+    On a local file system the new output is written next to ``out`` (a hidden
+    ``.name.cvm-new-…`` folder), the old one moved aside, the new one renamed into
+    place and the old one removed: a failed run leaves the previous output intact
+    and the same command runs twice. A table or a URI is written with Spark's own
+    ``overwrite`` (object stores have no rename of folders).
+    """
+    import shutil
+    import uuid
+
+    local = None if fmt == "table" else _local_path(out)
+    if local is None:
+        write(out)
+        return
+    local = local.absolute()
+    token = uuid.uuid4().hex[:8]
+    fresh = local.with_name(f".{local.name}.cvm-new-{token}")
+    old = local.with_name(f".{local.name}.cvm-old-{token}")
+    try:
+        write(str(fresh))
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    if local.exists():
+        local.rename(old)
+    fresh.rename(local)  # an old file of the same name (a DuckDB run's scores.parquet) is replaced too
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists():
+        old.unlink()
 
 
 def read_scores(spark: Any, out: str, schema: Any, out_format: str | None = None) -> Any:
@@ -181,15 +269,166 @@ def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str
     return int(row["n"]), int(row["bad"] or 0), last
 
 
+@contextmanager
+def session_settings(spark: Any, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set SQL settings for the run and put the session's own values back afterwards (a notebook's session)."""
+    before = {key: _conf(spark, key) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _conf(spark: Any, key: str) -> str | None:
+    """A session setting, or None (also where Spark Connect refuses to say)."""
+    try:
+        value = spark.conf.get(key, None)
+    except Exception:  # a setting the server does not expose
+        return None
+    return None if value in (None, "") else str(value)
+
+
+def default_parallelism(spark: Any) -> int:
+    """Cores the session can use, from its settings only (no ``sparkContext``: Spark Connect refuses it).
+
+    ``spark.default.parallelism`` when set; ``local[N]`` gives N (``local[*]`` the
+    machine's cores); on a cluster ``spark.cores.max``, else executors times cores
+    per executor; else 8.
+    """
+    import os
+    import re
+
+    given = _conf(spark, "spark.default.parallelism")
+    if given and given.isdigit():
+        return max(1, int(given))
+    master = _conf(spark, "spark.master") or ""
+    local = re.match(r"^local(?:\[(\d+|\*)(?:,\d+)?\])?$", master)
+    if local:
+        n = local.group(1)
+        return (os.cpu_count() or 1) if n in (None, "*") and master != "local" else (1 if n is None else int(n))
+    cores_max = _conf(spark, "spark.cores.max")
+    if cores_max and cores_max.isdigit():
+        return max(1, int(cores_max))
+    instances, cores = _conf(spark, "spark.executor.instances"), _conf(spark, "spark.executor.cores")
+    if instances and cores and instances.isdigit() and cores.isdigit():
+        return max(1, int(instances) * int(cores))
+    return 8
+
+
 def auto_shuffle_partitions(spark: Any, n_transactions: int, per_partition: int = 2_000_000) -> int:
-    """Shuffle partitions for a local run: one per ``per_partition`` transactions, at least the core count.
+    """Shuffle partitions from the data: one per ``per_partition`` transactions, at least the core count.
 
     The summary shuffles the transactions once (by customer); partitions of about
-    two million transactions keep each task's hash tables small on a laptop-sized
-    driver, and tiny inputs get one partition per core instead of Spark's 200.
+    two million transactions keep each task's hash tables small, and small inputs
+    get one partition per core instead of Spark's 200 (a 100,000-customer job on a
+    two-worker cluster ran 1,845 tasks with 200).
     """
-    cores = int(spark.sparkContext.defaultParallelism)
-    return max(cores, -(-int(n_transactions) // per_partition))
+    return max(default_parallelism(spark), -(-int(n_transactions) // per_partition))
+
+
+def _is_table_source(source: Any) -> bool:
+    """A text naming a catalog table (``schema.table``, ``catalog.schema.table``) rather than a file."""
+    from pathlib import Path
+
+    return isinstance(source, str) and _is_table_name(source) and not Path(source).exists()
+
+
+def exact_spend_rows(summary: Any) -> Any:
+    """Repeat customers' distinct ``(frequency, monetary_value)`` with counts, mean spend as it is.
+
+    Identical pairs are merged (the Gamma-Gamma likelihood of a pair counts
+    ``weight`` times), nothing is rounded, so the fit equals the DuckDB engine's,
+    which fits on every customer; the table grows with the distinct spends.
+    """
+    from pyspark.sql import functions as F
+
+    return (
+        summary.where((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
+        .groupBy("frequency", "monetary_value").agg(F.count(F.lit(1)).cast("double").alias("weight"))
+    )
+
+
+def historic_values(raw: Any, customer_col: str, datetime_col: str, amount_col: str, as_of: Any, margin: float) -> Any:
+    """Per customer ``historic_value`` and ``margin_rate`` as :func:`cvm.value.clv.customer_margins`.
+
+    Transactions up to and including the as-of day; ``historic_value`` is the sum
+    of ``amount * margin`` and revenue the sum of ``amount``, each in whole
+    millionths as the DuckDB engine adds them; ``margin_rate`` is historic value
+    over revenue (``margin`` when revenue is not positive).
+    """
+    from datetime import timedelta
+
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.summary import MICROS, _micros, clean_transactions
+
+    tx = clean_transactions(raw, customer_col, datetime_col, amount_col)
+    usable = (
+        F.col("customer_id").isNotNull() & (F.length(F.trim(F.col("customer_id"))) > 0)
+        & F.col("ts").isNotNull() & F.col("amount").isNotNull() & ~F.isnan(F.col("amount"))
+        & (F.col("ts") < F.lit(f"{as_of + timedelta(days=1)} 00:00:00").cast("timestamp"))
+    )
+    sums = tx.where(usable).groupBy("customer_id").agg(
+        (F.sum(_micros(F.col("amount"))) / F.lit(MICROS)).alias("_revenue"),
+        (F.sum(_micros(F.col("amount") * F.lit(float(margin)))) / F.lit(MICROS)).alias("historic_value"),
+    )
+    rate = F.col("historic_value") / F.col("_revenue")
+    return sums.select(
+        "customer_id", "historic_value",
+        F.when((F.col("_revenue") > 0) & ~F.isnan(rate), rate).otherwise(F.lit(float(margin))).alias("_margin_rate"),
+    )
+
+
+#: the columns of the DuckDB engine's ``cvm run`` output, in its order (the Spark output has the same)
+OUTPUT_COLUMNS = (
+    "run_id", "as_of", "customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase",
+    "last_purchase", "n_transactions", "total_amount", "probability_alive", "expected_purchases", "expected_spend",
+    "margin_rate", "clv", "clv_low", "clv_high", "residual_value", "historic_value", "rank", "percentile",
+    "value_tier", "lifecycle_stage", "planned_cost", "max_investment", "model",
+)
+
+
+def value_columns(scores: Any, raw: Any, columns: tuple[str, str, str], as_of: Any, margin: float, model: str) -> Any:
+    """The DuckDB engine's value columns on Spark scores (:func:`cvm.value.clv.score_customers`).
+
+    ``historic_value`` and the per-customer ``margin_rate`` of
+    :func:`historic_values` (CLV, its interval and the residual value scaled from
+    the flat ``margin`` to that rate, as the DuckDB engine values with it),
+    ``lifecycle_stage`` (:func:`cvm.data.spark.scoring.lifecycle_column`),
+    ``planned_cost`` (``settings.retention_cost_per_customer``: a file run has no
+    ``costs`` table), ``max_investment = max(clv - planned_cost, 0)``, and the
+    run's ``run_id``, ``as_of`` and ``model``.
+    """
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.scoring import lifecycle_column
+    from cvm.settings import Settings
+    from cvm.value.store import new_run_id
+
+    settings = Settings()
+    history = historic_values(raw, *columns, as_of, margin)
+    scores = scores.join(history, "customer_id", "left")
+    scale = F.coalesce(F.col("_margin_rate"), F.lit(float(margin))) / F.lit(float(margin))
+    for col in ("clv", "clv_low", "clv_high", "residual_value"):
+        if col in scores.columns:
+            scores = scores.withColumn(col, F.col(col) * scale)
+    scores = scores.withColumn("margin_rate", F.coalesce(F.col("_margin_rate"), F.lit(float(margin)))).drop("_margin_rate")
+    cost = float(settings.retention_cost_per_customer)
+    return (
+        scores.withColumn("historic_value", F.coalesce(F.col("historic_value"), F.col("total_amount") * F.lit(float(margin))))
+        .withColumn("lifecycle_stage", lifecycle_column(as_of, settings.stage_rules))
+        .withColumn("planned_cost", F.lit(cost))
+        .withColumn("max_investment", F.greatest(F.col("clv") - F.lit(cost), F.lit(0.0)))
+        .withColumn("run_id", F.lit(new_run_id()))
+        .withColumn("as_of", F.lit(str(as_of)))
+        .withColumn("model", F.lit(model))
+    )
 
 
 def run_spark_pipeline(
@@ -212,8 +451,9 @@ def run_spark_pipeline(
     out_format: str | None = None,
     aggregates: bool = True,
     shuffle_partitions: int | None = None,
-    spend_digits: int = 4,
+    spend_digits: int | None = None,
     spark: Any = None,
+    app_name: str = "cvm",
 ) -> SparkRunResult:
     """Read, summarise, compress, fit, score and write on Spark; return the counts.
 
@@ -244,15 +484,21 @@ def run_spark_pipeline(
     mapping
         ``{"customer_id": source, "ts": source, "amount": source}`` (the CLI's ``--map``).
     aggregates
-        Also compute value tiers (written with the scores), the CLV per tier and
-        the concentration (share of customers making 80 % of value, Gini); the
-        last two are read back from the written scores.
+        Also rank the customers exactly (``rank``, ``percentile``, ``value_tier``
+        by rank with ties broken by customer id, as the DuckDB engine), and compute
+        the CLV per tier and the concentration (share of customers making 80 % of
+        value, Gini); the last two are read back from the written scores.
     shuffle_partitions
-        ``spark.sql.shuffle.partitions`` for this run; default: on a local master
-        :func:`auto_shuffle_partitions`, on a cluster the session's own setting.
+        ``spark.sql.shuffle.partitions`` for this run; default
+        :func:`auto_shuffle_partitions` (from the number of transactions).
     spend_digits
-        Significant digits mean spend is rounded to before the Gamma-Gamma
-        compression (:func:`cvm.data.spark.summary.compress_spend_spark`).
+        None (default): the Gamma-Gamma fit sees every repeat customer's mean spend
+        exactly (:func:`exact_spend_rows`), so CLV equals the DuckDB engine's. A
+        number rounds mean spend to that many significant digits first
+        (:func:`cvm.data.spark.summary.compress_spend_spark`): fewer rows reach
+        the driver, CLV moves by up to about ``10**-spend_digits`` relative.
+    app_name
+        Name of the Spark application when this call starts the session.
 
     Returns
     -------
@@ -264,7 +510,7 @@ def run_spark_pipeline(
     from pyspark.sql import functions as F
 
     from cvm.data.spark.scoring import (
-        concentration_spark, discount_rate_per_unit, score_spark, value_by_group_spark, value_tiers_spark,
+        concentration_spark, discount_rate_per_unit, rank_spark, score_spark, tier_column, value_by_group_spark,
     )
     from cvm.data.spark.session import spark_session
     from cvm.data.spark.summary import (
@@ -279,82 +525,90 @@ def run_spark_pipeline(
     clock: dict[str, float] = {}
     notes: list[str] = []
     start = time.perf_counter()
-    spark = spark or spark_session()
-    cust, ts, amount = _columns(mapping, customer_col, datetime_col, amount_col)
-    raw = read_transactions(path_or_df, spark)
-    n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
-    if n_tx == 0:
-        raise SchemaError("the input holds no transactions")
-    quarantined = None
-    if unusable:  # kept with their reason, next to the scores (nothing dropped without a trace)
-        target, fmt = quarantine_target(out, out_format)
-        quarantined = write_scores(unusable_rows(raw, cust, ts, amount), target, fmt)
-        notes.append(f"{unusable:,} unusable row(s) kept with their reason in {quarantined}")
-    if last_day is None:
-        raise SchemaError("no transaction has a usable customer id, timestamp and amount",
-                          hint=f"check the column mapping and the timestamp format; the rows and why are in {quarantined}")
-    as_of_used = as_date(as_of, "as_of") or last_day
-    clock["read"] = time.perf_counter() - start
+    spark = spark or spark_session(app_name=app_name)
+    # days counted in UTC, as DuckDB; pandas -> Spark through Arrow, so executors never start Python
+    with session_settings(spark, {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true"}):
+        cust, ts, amount = _columns(mapping, customer_col, datetime_col, amount_col)
+        raw = read_transactions(path_or_df, spark, "table" if _is_table_source(path_or_df) else None)
+        n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
+        if n_tx == 0:
+            raise SchemaError("the input holds no transactions")
+        quarantined = None
+        if unusable:  # kept with their reason, next to the scores (nothing dropped without a trace)
+            target, fmt = quarantine_target(out, out_format)
+            quarantined = write_scores(unusable_rows(raw, cust, ts, amount), target, fmt)
+            notes.append(f"{unusable:,} unusable row(s) kept with their reason in {quarantined}")
+        if last_day is None:
+            raise SchemaError("no transaction has a usable customer id, timestamp and amount",
+                              hint=f"check the column mapping and the timestamp format; the rows and why are in {quarantined}")
+        as_of_used = as_date(as_of, "as_of") or last_day
+        clock["read"] = time.perf_counter() - start
 
-    previous_partitions = spark.conf.get("spark.sql.shuffle.partitions")
-    partitions = shuffle_partitions
-    if partitions is None and str(spark.sparkContext.master).startswith("local"):
-        partitions = auto_shuffle_partitions(spark, n_tx)
-    if partitions is not None:
-        spark.conf.set("spark.sql.shuffle.partitions", str(int(partitions)))
-    summary = None
-    try:
-        step = time.perf_counter()
-        summary = summarise_spark(raw, cust, ts, amount, as_of=as_of_used, time_unit=time_unit, period=period)
-        summary = summary.persist(StorageLevel.MEMORY_AND_DISK)
-        histories = compress_spark(summary).toPandas()
-        spend_rows = compress_spend_spark(summary, spend_digits).toPandas()
-        net_returns = int(summary.where((F.col("frequency") > 0) & (F.col("monetary_value") <= 0)).count())
-        clock["summarise_compress"] = time.perf_counter() - step
-        if histories.empty:
-            raise SchemaError("no customer has a usable transaction", hint="check the as-of date and the column mapping")
+        partitions = shuffle_partitions
+        if partitions is None:
+            partitions = auto_shuffle_partitions(spark, n_tx)
+        summary = sorted_scores = None
+        with session_settings(spark, {"spark.sql.shuffle.partitions": str(int(partitions))}):
+            try:
+                step = time.perf_counter()
+                summary = summarise_spark(raw, cust, ts, amount, as_of=as_of_used, time_unit=time_unit, period=period)
+                summary = summary.persist(StorageLevel.MEMORY_AND_DISK)
+                histories = compress_spark(summary).toPandas()
+                spend_rows = (exact_spend_rows(summary) if spend_digits is None
+                              else compress_spend_spark(summary, spend_digits)).toPandas()
+                net_returns = int(summary.where((F.col("frequency") > 0) & (F.col("monetary_value") <= 0)).count())
+                clock["summarise_compress"] = time.perf_counter() - step
+                if histories.empty:
+                    raise SchemaError("no customer has a usable transaction", hint="check the as-of date and the column mapping")
 
-        step = time.perf_counter()
-        purchase_model = fit_on_driver(model, histories, penalizer)
-        spend_model, note = fit_spend_on_driver(spend_rows)
-        if note:
-            notes.append(note)
-        if net_returns and spend_model is not None:
-            notes.append(f"{net_returns} repeat customer(s) with a mean spend that is not positive (net returns) "
-                         "are valued at the population's expected spend")
-        clock["fit"] = time.perf_counter() - step
+                step = time.perf_counter()
+                purchase_model = fit_on_driver(model, histories, penalizer)
+                spend_model, note = fit_spend_on_driver(spend_rows)
+                if note:
+                    notes.append(note)
+                if net_returns and spend_model is not None:
+                    notes.append(f"{net_returns} repeat customer(s) with a mean spend that is not positive (net returns) "
+                                 "are valued at the population's expected spend")
+                clock["fit"] = time.perf_counter() - step
 
-        step = time.perf_counter()
-        scores = score_spark(
-            summary, purchase_model, spend_model, horizon=horizon,
-            discount_rate=discount_rate_per_unit(discount_rate, time_unit), margin=margin, level=level,
-            histories=histories,
-        )
-        limits: dict[str, float] = {}
-        if aggregates:
-            scores, limits = value_tiers_spark(scores)
-        write_scores(scores, out, out_format)
-        clock["score_write"] = time.perf_counter() - step
+                step = time.perf_counter()
+                scores = score_spark(
+                    summary, purchase_model, spend_model, horizon=horizon,
+                    discount_rate=discount_rate_per_unit(discount_rate, time_unit), margin=margin, level=level,
+                    histories=histories,
+                )
+                scores = value_columns(scores, raw, (cust, ts, amount), as_of_used, margin, model.lower())
+                if aggregates:
+                    scores, sorted_scores = rank_spark(scores)
+                    scores = scores.withColumn("value_tier", tier_column())
+                scores = scores.select(*[c for c in OUTPUT_COLUMNS if c in scores.columns])
+                try:
+                    write_scores(scores, out, out_format)
+                finally:
+                    if sorted_scores is not None:
+                        sorted_scores.unpersist()
+                clock["score_write"] = time.perf_counter() - step
 
-        step = time.perf_counter()
-        written = read_scores(spark, out, scores.schema, out_format)
-        result_tiers: dict[str, dict[str, float]] = {}
-        result_conc: dict[str, float] = {}
-        if aggregates:
-            for row in value_by_group_spark(written).collect():
-                result_tiers[row["value_tier"]] = {
-                    "threshold": limits[row["value_tier"]], "customers": int(row["customers"]),
-                    "total_clv": float(row["total_clv"]), "mean_clv": float(row["mean_clv"]),
-                }
-            total_clv = float(sum(t["total_clv"] for t in result_tiers.values()))
-            result_conc = concentration_spark(written)
-        else:
-            total_clv = float(written.agg(F.sum("clv")).collect()[0][0] or 0.0)
-        clock["aggregates"] = time.perf_counter() - step
-    finally:
-        if summary is not None:
-            summary.unpersist()
-        spark.conf.set("spark.sql.shuffle.partitions", previous_partitions)
+                step = time.perf_counter()
+                written = read_scores(spark, out, scores.schema, out_format)
+                result_tiers: dict[str, dict[str, float]] = {}
+                result_conc: dict[str, float] = {}
+                if aggregates:
+                    lowest = {r["value_tier"]: float(r["low"]) for r in
+                              written.groupBy("value_tier").agg(F.min("clv").alias("low")).collect()}
+                    for row in value_by_group_spark(written).collect():
+                        result_tiers[row["value_tier"]] = {
+                            "threshold": lowest[row["value_tier"]], "customers": int(row["customers"]),
+                            "total_clv": float(row["total_clv"]), "mean_clv": float(row["mean_clv"]),
+                        }
+                    total_clv = float(sum(t["total_clv"] for t in result_tiers.values()))
+                    result_conc = concentration_spark(written)
+                else:
+                    total_clv = float(written.agg(F.sum("clv")).collect()[0][0] or 0.0)
+                clock["aggregates"] = time.perf_counter() - step
+            finally:
+                if summary is not None:
+                    summary.unpersist()
     clock["total"] = time.perf_counter() - start
     return SparkRunResult(
         out=str(out), model=model.lower(), time_unit=time_unit, as_of=str(as_of_used),
@@ -364,6 +618,60 @@ def run_spark_pipeline(
         driver_rows=int(len(histories) + len(spend_rows)),
         params=purchase_model.params, spend_params=None if spend_model is None else spend_model.params,
         total_clv=total_clv, tiers=result_tiers, concentration=result_conc, seconds=clock,
-        notes=notes, period=period, shuffle_partitions=None if partitions is None else int(partitions),
+        notes=notes, period=period, shuffle_partitions=int(partitions),
         quarantine=quarantined,
     )
+
+
+def run_from_cli(source: str, out: str, master: str | None, conf: list[str] | None, app_name: str,
+                 **options: Any) -> SparkRunResult:
+    """``cvm run --engine spark``: start (or reuse) the session, run the pipeline, stop what was started.
+
+    Stopping the session this call started ends the application on the cluster
+    (the standalone master lists it as FINISHED).
+    """
+    from cvm.data.spark.session import active_session
+
+    started = active_session() is None
+    spark, partitions = spark_for_cli(master, conf, app_name, out)
+    try:
+        return run_spark_pipeline(source, out, spark=spark, shuffle_partitions=partitions, app_name=app_name, **options)
+    finally:
+        if started:
+            spark.stop()
+
+
+def spark_for_cli(master: str | None, conf: list[str] | None, app_name: str, out: str) -> tuple[Any, int | None]:
+    """The session for ``cvm run --engine spark``: ``--out`` checked first, then ``--conf`` parsed, then Spark started.
+
+    Returns ``(session, shuffle partitions)``: the partitions given as
+    ``--conf spark.sql.shuffle.partitions=N``, else None (sized from the data).
+    """
+    import os
+
+    from cvm.data.spark.session import spark_session
+
+    _output_format(out, None)  # an Excel --out is refused before Java starts
+    settings: dict[str, str] = {}
+    for item in conf or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise SchemaError(f"--conf '{item}' is not key=value", hint="e.g. --conf spark.executor.memory=4g")
+        settings[key.strip()] = value.strip()
+    partitions = settings.get("spark.sql.shuffle.partitions")
+    if partitions is not None and not partitions.isdigit():
+        raise SchemaError(f"spark.sql.shuffle.partitions must be a whole number, got '{partitions}'")
+    import tempfile
+    from pathlib import Path
+
+    from cvm.data.spark.session import jvm_output_to
+
+    # the JVM's start-up lines go to a log file, not the terminal (errors still come back through Py4J)
+    log_file = Path(tempfile.gettempdir()) / f"cvm-spark-driver-{os.getuid() if hasattr(os, 'getuid') else 'user'}.log"
+    try:
+        with jvm_output_to(log_file):
+            spark = spark_session(master, app_name=app_name, config=settings)
+    except CvmError as exc:
+        exc.hint = f"{exc.hint}; the driver's own output is in {log_file}" if exc.hint else f"see {log_file}"
+        raise
+    return spark, None if partitions is None else int(partitions)

@@ -366,7 +366,7 @@ def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: 
         k = n
         if len(reached):
             p = int(reached[0])
-            running = Window.orderBy("i").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            running = Window.partitionBy("part").orderBy("i").rowsBetween(Window.unboundedPreceding, Window.currentRow)
             first = (
                 ranked.where(F.col("part") == int(totals["part"].iloc[p]))
                 .withColumn("cum", F.sum("x").over(running))
@@ -384,3 +384,91 @@ def concentration_spark(scores_df: Any, value_col: str = "clv", share_of_value: 
         "value_share": share_of_value,
         "gini": gini,
     }
+
+
+# ----------------------------------------------------------------------------- DuckDB's value columns
+def rank_spark(scores_df: Any, value_col: str = "clv", id_col: str = "customer_id") -> tuple[Any, Any]:
+    """Add ``rank`` (1 = highest value, ties broken by customer id) and ``percentile``, exactly and distributed.
+
+    The same order as :func:`cvm.value.segments.rank_and_percentile` (the DuckDB
+    engine): value descending with a missing value (null or NaN) last, then the
+    customer id as text ascending (UTF-8 byte order equals code-point order).
+    ``percentile = 1 - (rank - 1) / n``. The frame is range-sorted on the cluster and
+    persisted; each row's place in its partition comes from
+    ``monotonically_increasing_id`` (partition id in the upper 31 bits), one small
+    aggregation gives the rows per partition, and ``rank = (rows in earlier
+    partitions) + place + 1`` -- no single-partition window, no RDD (Spark Connect).
+
+    Returns ``(frame with rank and percentile, persisted sorted frame)``; unpersist
+    the second when the first is written.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    value = F.col(value_col).cast("double")
+    key = F.when(F.isnan(value) | value.isNull(), F.lit(float("-inf"))).otherwise(value)
+    ordered = (
+        scores_df.withColumn("_key", key).withColumn("_id", F.col(id_col).cast("string"))
+        .sort(F.desc("_key"), F.asc("_id"))
+        .withColumn("_part", F.spark_partition_id())
+        .withColumn("_pos", F.monotonically_increasing_id())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    counts = ordered.groupBy("_part").agg(F.count(F.lit(1)).alias("n")).toPandas().sort_values("_part")
+    n = int(counts["n"].sum())
+    if n == 0:
+        ordered.unpersist()
+        raise SchemaError("there are no customers to rank")
+    offsets = np.cumsum(counts["n"].to_numpy(np.int64)) - counts["n"].to_numpy(np.int64)
+    offset = F.lit(0).cast("long")
+    for part, off in zip(counts["_part"].to_numpy(int), offsets):
+        offset = F.when(F.col("_part") == int(part), F.lit(int(off)).cast("long")).otherwise(offset)
+    place = F.col("_pos") - F.shiftleft(F.col("_part").cast("long"), 33)
+    ranked = ordered.withColumn("rank", (offset + place + F.lit(1)).cast("long"))
+    ranked = ranked.withColumn("percentile", F.lit(1.0) - (F.col("rank") - F.lit(1)).cast("double") / F.lit(float(n)))
+    return ranked.drop("_key", "_id", "_part", "_pos"), ordered
+
+
+def tier_column(cutoffs: Mapping[str, float] | None = None) -> Any:
+    """``value_tier`` from ``percentile``: the highest tier whose cut-off the percentile exceeds.
+
+    The rule of :func:`cvm.value.segments.assign_tiers` (default cut-offs
+    :class:`cvm.settings.Settings` ``tier_cutoffs``), as a Spark column.
+    """
+    from pyspark.sql import functions as F
+
+    from cvm.settings import Settings
+
+    cuts = dict(Settings(tier_cutoffs=dict(cutoffs)).tier_cutoffs if cutoffs else Settings().tier_cutoffs)
+    ordered = sorted(cuts.items(), key=lambda kv: -kv[1])
+    tier = None
+    for name, cut in ordered:
+        cond = F.col("percentile") > F.lit(float(cut))
+        tier = F.when(cond, F.lit(name)) if tier is None else tier.when(cond, F.lit(name))
+    return tier.otherwise(F.lit(ordered[-1][0]))
+
+
+def lifecycle_column(as_of: Any, rules: Any = None) -> Any:
+    """``lifecycle_stage`` as :func:`cvm.value.segments.lifecycle_stages` (``settings.stage_rules``).
+
+    Days since the first purchase are counted from the as-of date (midnight) to
+    ``first_purchase``; a customer without a purchase would be a prospect, but
+    every customer of a Spark summary has bought. Order: new (within
+    ``new_days``), lapsed, at risk (P(alive) below the thresholds), loyal
+    (``frequency >= loyal_min_purchases``), otherwise active.
+    """
+    from pyspark.sql import functions as F
+
+    from cvm.settings import Settings
+
+    rules = rules or Settings().stage_rules
+    stamp = F.lit(f"{as_of} 00:00:00").cast("timestamp")
+    age = (F.unix_micros(stamp) - F.unix_micros(F.col("first_purchase").cast("timestamp"))).cast("double") / F.lit(86_400e6)
+    alive = F.coalesce(F.col("probability_alive"), F.lit(0.0))
+    return (
+        F.when(age <= F.lit(float(rules.new_days)), F.lit("new"))
+        .when(alive < F.lit(float(rules.lapsed_below)), F.lit("lapsed"))
+        .when(alive < F.lit(float(rules.at_risk_below)), F.lit("at risk"))
+        .when(F.col("frequency") >= F.lit(float(rules.loyal_min_purchases)), F.lit("loyal"))
+        .otherwise(F.lit("active"))
+    )

@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from cvm.errors import CvmError
 
@@ -22,11 +23,72 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.driver.memory": "1g",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
+}
+
+
+#: settings for every session cvm starts, on any master: the summary counts days in UTC as the
+#: DuckDB engine does, and pandas <-> Spark goes through Arrow (no Python workers on the executors)
+SESSION_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.execution.arrow.maxRecordsPerBatch": "20000",
     "spark.ui.showConsoleProgress": "false",
 }
+
+#: log4j 2 settings for the driver cvm starts: warnings and start-up lines stay off the terminal
+_QUIET_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def quiet_log_options(existing: str | None = None) -> str:
+    """``spark.driver.extraJavaOptions`` that point log4j 2 at :data:`_QUIET_LOG4J` (errors only).
+
+    Spark's default profile prints its name and warnings such as the
+    native-Hadoop one on every start (the shell banner "Setting default log
+    level" bypasses log4j: :func:`jvm_output_to` handles it); the file is
+    written once per user in the temporary folder. Options already given are kept.
+    """
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"cvm-spark-log4j2-{os.getuid() if hasattr(os, 'getuid') else 'user'}.properties"
+    if not path.exists() or path.read_text() != _QUIET_LOG4J:
+        path.write_text(_QUIET_LOG4J)
+    option = f"-Dlog4j2.configurationFile=file:{path}"
+    return f"{existing} {option}" if existing else option
+
+
+@contextmanager
+def jvm_output_to(log_file: Path) -> Iterator[None]:
+    """Start Spark inside this block to send the driver JVM's own terminal output to ``log_file``.
+
+    The JVM inherits the process's standard error when it starts; the Java
+    launcher's notes ("Using incubator modules") and Spark's shell banner
+    bypass log4j. Standard error (file descriptor 2) points at ``log_file``
+    while the JVM starts and is put back afterwards, so the JVM keeps writing
+    to the file for its whole life and Python's own messages reach the
+    terminal. Errors still reach the user: Py4J raises them in Python.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_file, "ab") as sink:
+        os.dup2(sink.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def default_master() -> str:
+    """The master when none is given: ``$CVM_SPARK_MASTER``, else ``$MASTER``, else ``local[*]``."""
+    return os.environ.get("CVM_SPARK_MASTER") or os.environ.get("MASTER") or "local[*]"
 
 
 def require_pyspark() -> Any:
@@ -69,14 +131,18 @@ def spark_session(
     Parameters
     ----------
     master
-        Spark master URL. ``None`` reuses the active session when there is one
-        (a notebook, Databricks), takes the master given to ``spark-submit``, and
-        otherwise starts ``local[*]`` (or ``$MASTER``).
+        Spark master URL (``spark://host:7077``, ``yarn``, ``k8s://…``, ``local[4]``)
+        or a Spark Connect address (``sc://host:15002``). ``None`` reuses the
+        active session when there is one (a notebook, Databricks), takes the
+        master given to ``spark-submit``, and otherwise starts
+        :func:`default_master` (``$CVM_SPARK_MASTER``, ``$MASTER`` or ``local[*]``).
     app_name
         Name shown in the Spark UI and the cluster manager.
     config
-        Extra ``spark.*`` settings; for a local master they are laid over
-        :data:`LOCAL_DEFAULTS` (UI off, 4 shuffle partitions, UTC, Arrow on).
+        Extra ``spark.*`` settings (the CLI's ``--conf``), laid over
+        :data:`SESSION_DEFAULTS` (UTC, Arrow on) and, for a local master,
+        :data:`LOCAL_DEFAULTS` (UI off, 1 GB driver). The driver's log4j is set to
+        errors only (:func:`quiet_log_options`).
 
     Raises
     ------
@@ -93,8 +159,12 @@ def spark_session(
     if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
         # launched by spark-submit: the master and settings come from the command line
         return SparkSession.builder.appName(app_name).getOrCreate()
+    if master is None and os.environ.get("SPARK_REMOTE"):
+        master = os.environ["SPARK_REMOTE"]
     if master is None:
-        master = os.environ.get("MASTER") or "local[*]"
+        master = default_master()
+    if master.startswith("sc://"):
+        return _connect_session(master, app_name, config)
     local = master.startswith("local")
     if local and not java_available() and "PYSPARK_GATEWAY_PORT" not in os.environ:
         raise CvmError(
@@ -105,8 +175,11 @@ def spark_session(
         # local workers must run this same Python, which has numpy, pandas, pyarrow and cvm
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    settings = dict(LOCAL_DEFAULTS) if local else {}
+    settings = dict(SESSION_DEFAULTS)
+    if local:
+        settings.update(LOCAL_DEFAULTS)
     settings.update(config or {})
+    settings["spark.driver.extraJavaOptions"] = quiet_log_options(settings.get("spark.driver.extraJavaOptions"))
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
@@ -115,8 +188,30 @@ def spark_session(
     except Exception as exc:  # the JVM failed to start: say so in one line
         raise CvmError(
             f"could not start Spark ({master}): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            hint="check JAVA_HOME points to Java 17 and that the driver memory fits this machine",
+            hint="check JAVA_HOME points to Java 17 and that the driver memory fits this machine" if local
+            else f"check that the master {master} is reachable from this machine and that --conf settings are valid",
         ) from None
-    if local:
-        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _connect_session(url: str, app_name: str, config: Mapping[str, str] | None) -> Any:
+    """A Spark Connect session (``sc://host:port``): needs ``pyspark[connect]``, no local Java."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(url).appName(app_name)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # missing grpc packages, server not reachable
+        text = str(exc).strip()
+        raise CvmError(
+            f"could not connect to Spark Connect at {url}: {text.splitlines()[0] if text else type(exc).__name__}",
+            hint="install the client with: pip install 'pyspark[connect]'; check the server address",
+        ) from None
+    for key, value in {**SESSION_DEFAULTS, **dict(config or {})}.items():
+        if key == "spark.ui.showConsoleProgress":
+            continue
+        try:
+            session.conf.set(key, value)
+        except Exception:  # a static setting: it had to be given when the server started
+            pass
     return session
