@@ -197,6 +197,15 @@ class CovariateSupport:
     the dropout covariates.
     """
 
+    def _calibration_totals(self, data, weights):
+        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``:
+        the engine's calibration check for the purchase models without covariates."""
+        if self.purchase_covariates or self.dropout_covariates:
+            return None
+        ages, inverse = np.unique(data["T"], return_inverse=True)
+        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
+        return float(weights @ expected), float(weights @ data["frequency"])
+
     #: (prefix, 'purchase' | 'dropout') for each coefficient group, in parameter order
     _effects: tuple[tuple[str, str], ...] = ()
 
@@ -411,14 +420,6 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         if share < NO_DROPOUT_SHARE or (share < NEAR_LIMIT_SHARE and no_better_than_limit(self, theta, data, weights, "nbd")):
             return "nbd"
         return None
-
-    def _calibration_totals(self, data, weights):
-        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``."""
-        if self.purchase_covariates or self.dropout_covariates:
-            return None
-        ages, inverse = np.unique(data["T"], return_inverse=True)
-        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
-        return float(weights @ expected), float(weights @ data["frequency"])
 
     def _initial_values(self, data, weights) -> np.ndarray:
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)

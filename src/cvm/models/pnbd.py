@@ -516,14 +516,6 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             return "nbd"
         return None
 
-    def _calibration_totals(self, data, weights):
-        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``."""
-        if self.purchase_covariates or self.dropout_covariates:
-            return None
-        ages, inverse = np.unique(data["T"], return_inverse=True)
-        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
-        return float(weights @ expected), float(weights @ data["frequency"])
-
     def _initial_values(self, data, weights) -> np.ndarray:
         """A rough start; with many distinct histories, the fit of a weighted subsample of them.
 
