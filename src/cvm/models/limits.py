@@ -83,7 +83,23 @@ def _continuous_discount(rate, discount_rate, horizon):
     return rate / delta
 
 
-class NBD(LikelihoodModel):
+class _PurchaseHistoryLimit(LikelihoodModel):
+    """What the two limiting models share: they are fitted on purchase histories ``(frequency, recency, T)``."""
+
+    data_columns = ("frequency", "recency", "T")
+
+    def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
+        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
+        from cvm.models.base import columns_from
+
+        cols = columns_from(frequency, [recency, T], self.data_columns)
+        return self._fit(cols, weights, initial)
+
+    def _validate(self, data) -> None:
+        check_history(data)
+
+
+class NBD(_PurchaseHistoryLimit):
     r"""The NBD purchase model: Poisson purchases at rate ``lambda ~ Gamma(r, alpha)``, no dropout.
 
     The limit of the BG/NBD as the dropout probability vanishes, and of the Pareto/NBD as the dropout
@@ -105,18 +121,6 @@ class NBD(LikelihoodModel):
     """
 
     parameter_names = ("r", "alpha")
-    data_columns = ("frequency", "recency", "T")
-
-    def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
-        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
-        from cvm.models.base import columns_from
-
-        cols = columns_from(frequency, [recency, T], self.data_columns)
-        return self._fit(cols, weights, initial)
-
-    def _validate(self, data) -> None:
-        check_history(data)
-
     def _initial_values(self, data, weights) -> np.ndarray:
         # method of moments on the rates x / T: mean r / alpha, variance of the gamma r / alpha^2
         rate = data["frequency"] / data["T"]
@@ -202,7 +206,7 @@ def _simulated_counts(rng, rates, T) -> pd.DataFrame:
     return pd.DataFrame({"frequency": x, "recency": recency, "T": T})
 
 
-class Poisson(LikelihoodModel):
+class Poisson(_PurchaseHistoryLimit):
     r"""One Poisson purchase rate for every customer, no dropout: the NBD's limit as ``r, alpha -> inf``.
 
     Likelihood :math:`L(\lambda \mid x, T) = \lambda^x e^{-\lambda T}` (up to a constant), maximised at
@@ -217,18 +221,6 @@ class Poisson(LikelihoodModel):
     """
 
     parameter_names = ("rate",)
-    data_columns = ("frequency", "recency", "T")
-
-    def fit(self, frequency, recency=None, T=None, weights=None, initial=None):
-        """Fit by maximum likelihood on ``(frequency, recency, T)`` arrays or one frame with those columns."""
-        from cvm.models.base import columns_from
-
-        cols = columns_from(frequency, [recency, T], self.data_columns)
-        return self._fit(cols, weights, initial)
-
-    def _validate(self, data) -> None:
-        check_history(data)
-
     def _initial_values(self, data, weights) -> np.ndarray:
         # the maximum-likelihood estimate itself (the optimiser only confirms it)
         return np.array([max(float(weights @ data["frequency"]) / float(weights @ data["T"]), 1e-12)])
