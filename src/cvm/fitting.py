@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.errors import ConvergenceError, SchemaError
+from cvm.errors import ConvergenceError, CvmError, SchemaError
 from cvm.models import MODEL_NAMES, model_class
 from cvm.models.base import LikelihoodModel, warn_if_few_customers
+from cvm.models.registry import PURCHASE_MODELS, short_name, spec
 
 
 @dataclass
@@ -62,8 +63,64 @@ class FitResult:
         }
 
 
-#: the models fitted on (frequency, recency, T) whose fits can run to a limit (:mod:`cvm.models.limits`)
-PURCHASE_MODELS = ("bgnbd", "mbgnbd", "pnbd")
+
+# ----------------------------------------------------------------------------- the fit service
+def fit_model(summary: pd.DataFrame, name: str, **settings: Any) -> LikelihoodModel:
+    """Fit the model ``name`` (registry name: ``bgnbd``, ``pnbd``, ``mbgnbd``, ``gg``) for predictions.
+
+    The one way every face, the backtest and the Spark driver fit a model on a per-customer summary
+    (columns ``frequency``, ``recency``, ``T``, ``monetary_value``).
+
+    Purchase models go through :func:`cvm.models.limits.fit_for_prediction`: customers first seen on
+    the as-of day (T = 0) are left out (their likelihood is 1), a fit at a known edge of its
+    parameter space comes back as its limit (``NBD`` or ``Poisson``: its ``limit_`` names it, with a
+    warning), and data no purchase model can read or a fit whose predictions are no numbers are
+    refused with a coded :class:`~cvm.errors.ConvergenceError`. Gamma-Gamma is fitted on the repeat
+    customers with positive spend. ``settings`` go to the model (e.g. ``max_seconds``).
+    """
+    entry = spec(name)
+    if entry.kind == "spend":
+        repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+        return entry.cls(**settings).fit(repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float))
+    if entry.kind != "purchase":
+        raise SchemaError(f"'{name}' is not a purchase model for valuation",
+                          hint=f"use auto, {', '.join(PURCHASE_MODELS)}")
+    data = summary[summary["T"] > 0]
+    if data.empty:
+        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    from cvm.models.limits import fit_for_prediction
+
+    fitted, used = fit_for_prediction(entry.cls, data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
+                                      data["T"].to_numpy(float), **settings)
+    warn_if_few_customers(fitted)
+    return used
+
+
+def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
+    """Gamma-Gamma for a valuation, on repeat customers with positive spend; None and a note if impossible."""
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(repeat) < 10:
+        return None, f"only {len(repeat)} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fit_model(summary, "gg"), None
+    except CvmError as exc:
+        return None, f"Gamma-Gamma fit failed ({str(exc).splitlines()[0]}): observed mean spend used"
+
+
+def _as_of_text(summary: pd.DataFrame) -> str:
+    """The as-of day of a summary, as text (its ``attrs``, else the last first purchase), for messages."""
+    stamp = summary.attrs.get("as_of")
+    if stamp is None and "first_purchase" in summary.columns and len(summary):
+        stamp = pd.to_datetime(summary["first_purchase"]).max()
+    return str(pd.Timestamp(stamp).date()) if stamp is not None else "the as-of day"
+
+
+def model_name(name: str, purchase: Any) -> str:
+    """The short name of the model that values the customers: ``name``, or its limit when the fit became one."""
+    own = short_name(purchase)
+    return own if spec(own).kind == "limit" else name
 
 
 def _short_name(model: str) -> str:

@@ -27,7 +27,7 @@ The thresholds
   *only returns* has no non-negative amount at all (returns are read from ``transactions``);
 * the spend model (Gamma-Gamma, Fader, Hardie & Lee 2005b) is fitted on repeat customers with a
   positive mean repeat spend, and only when there are at least :data:`SPEND_MODEL_MINIMUM` of them
-  (:func:`cvm.value.clv.fit_spend_model`).
+  (:func:`cvm.fitting.fit_spend_model`).
 
 Examples
 --------
@@ -53,7 +53,7 @@ PLAUSIBLE_FROM = dt.date(1950, 1, 1)
 OUTLIER_FACTOR = 1000
 #: with more than this share of one-time buyers the models have little repeat behaviour to learn from
 MANY_ONE_TIME = 0.9
-#: the spend model is fitted on at least this many repeat customers with positive spend (cvm.value.clv.fit_spend_model)
+#: the spend model is fitted on at least this many repeat customers with positive spend (cvm.fitting.fit_spend_model)
 SPEND_MODEL_MINIMUM = 10
 #: customers named in a line (the rest is counted)
 EXAMPLES = 5

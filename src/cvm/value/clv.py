@@ -45,9 +45,10 @@ import pandas as pd
 from scipy import stats
 
 from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
+from cvm.fitting import fit_model, fit_spend_model, model_name
+from cvm.models.registry import PURCHASE_MODELS
 from cvm.value.explain import explain
 
-PURCHASE_MODELS = {"bgnbd": "BGNBD", "pnbd": "ParetoNBD", "mbgnbd": "MBGNBD"}
 _STEP = 1e-4  # forward-difference step on the log-parameters
 MIN_T = 1e-6  # smallest observation time (model units) used for prediction
 GRADIENT_BLOCKS = 13  # the interval's gradient reads the horizon path at most at 13 block ends
@@ -412,50 +413,7 @@ def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int)
     return discounted_purchases(model, f, r, t, long, discount_rate)[0]
 
 
-# ----------------------------------------------------------------------------- model choice and fitting
-def fit_purchase_model(summary: pd.DataFrame, name: str, **settings: Any) -> Any:
-    """Fit one purchase model by command-line name (``bgnbd``, ``pnbd``, ``mbgnbd``) for predictions.
-
-    Through :func:`cvm.models.limits.fit_for_prediction`: a fit at a known edge of its parameter space
-    comes back as its limit (``NBD`` or ``Poisson``: its ``limit_`` names it, with a warning), and
-    data no purchase model can read or a fit whose predictions are no numbers are refused with a
-    coded :class:`~cvm.errors.ConvergenceError`. ``settings`` go to the model (e.g. ``max_seconds``).
-    """
-    from cvm.models import model_class
-
-    key = name.lower()
-    if key not in PURCHASE_MODELS:
-        raise SchemaError(f"'{name}' is not a purchase model for valuation", hint="use auto, bgnbd, pnbd or mbgnbd")
-    cls = model_class(key)
-    # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1): leave them out
-    data = summary[summary["T"] > 0]
-    if data.empty:
-        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
-    from cvm.models.base import warn_if_few_customers
-    from cvm.models.limits import fit_for_prediction
-
-    fitted, used = fit_for_prediction(cls, data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
-                                      data["T"].to_numpy(float), **settings)
-    warn_if_few_customers(fitted)
-    return used
-
-
-def _as_of_text(summary: pd.DataFrame) -> str:
-    """The as-of day of a summary, as text (its ``attrs``, else the last first purchase), for messages."""
-    stamp = summary.attrs.get("as_of")
-    if stamp is None and "first_purchase" in summary.columns and len(summary):
-        stamp = pd.to_datetime(summary["first_purchase"]).max()
-    return str(pd.Timestamp(stamp).date()) if stamp is not None else "the as-of day"
-
-
-def model_name(name: str, purchase: Any) -> str:
-    """The short name of the model that values the customers: ``name``, or its limit when the fit became one."""
-    from cvm.models import LIMIT_NAMES
-
-    own = type(purchase).__name__
-    return next((short for short, cls in LIMIT_NAMES.items() if cls == own), name)
-
-
+# ----------------------------------------------------------------------------- model choice
 def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
                           time_unit: str) -> tuple[str, Any, str, dict[str, Any]]:
     """``model="auto"``: ask :func:`cvm.evaluation.choose_model`, else best BIC of BG/NBD and Pareto/NBD.
@@ -492,7 +450,7 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
             if name.lower() in PURCHASE_MODELS:
                 code, values = _backtest_reason(ws, name.lower(), chosen, latest_backtest)
                 try:
-                    fitted = fit_purchase_model(summary, name, **CANDIDATE_BUDGET)
+                    fitted = fit_model(summary, name, **CANDIDATE_BUDGET)
                 except ConvergenceError as exc:
                     left_out[name.lower()] = str(exc).splitlines()[0]
                 else:
@@ -507,7 +465,7 @@ def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fits[name] = fit_purchase_model(summary, name, **CANDIDATE_BUDGET)
+                fits[name] = fit_model(summary, name, **CANDIDATE_BUDGET)
         except (CvmError, ImportError) as exc:
             left_out[name] = str(exc).splitlines()[0]
             if isinstance(exc, CvmError):
@@ -545,21 +503,6 @@ def _backtest_reason(ws: Any, name: str, chosen: Any, latest_backtest: Any) -> t
     if result is not None and getattr(result, "best", None) == name and getattr(result, "reason_code", ""):
         return result.reason_code, dict(result.reason_values)
     return "chosen_by_backtest", {"model": name}
-
-
-def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
-    """Fit Gamma-Gamma on repeat customers with positive spend; None and a note if that is impossible."""
-    from cvm.models import GammaGamma
-
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(repeat) < 10:
-        return None, f"only {len(repeat)} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return GammaGamma().fit(repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float)), None
-    except CvmError as exc:
-        return None, f"Gamma-Gamma fit failed ({str(exc).splitlines()[0]}): observed mean spend used"
 
 
 # ----------------------------------------------------------------------------- workspace glue
@@ -736,7 +679,7 @@ def score_customers(
     if name == "auto":
         name, purchase, reason_code, reason_values = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
     else:
-        purchase, reason_code, reason_values = fit_purchase_model(summary, name), "chosen_by_user", {"model": name}
+        purchase, reason_code, reason_values = fit_model(summary, name), "chosen_by_user", {"model": name}
     name = model_name(name, purchase)
     reason = explain(reason_code, reason_values, "en")
     from cvm.models.base import CvmWarning
@@ -845,7 +788,7 @@ def value_by_period(
     if name == "auto":
         name, purchase, _, _ = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
     else:
-        purchase = fit_purchase_model(summary, name)
+        purchase = fit_model(summary, name)
     name = model_name(name, purchase)
     spend, _ = fit_spend_model(summary)
     margins = customer_margins(ws, stamp, opts["margin"])

@@ -226,7 +226,7 @@ def test_cvm_score_values_everyone_and_names_the_net_returners(cases, tmp_path):
     assert (scores["clv"] > 0).all()
     # C and D get the population mean spend of the Gamma-Gamma fit, E[M] = p gamma / (q - 1)
     with Workspace.open(ws_dir) as ws:
-        from cvm.value.clv import fit_spend_model
+        from cvm.fitting import fit_spend_model
 
         gg, _ = fit_spend_model(ws.summary(as_of=case.expect["as_of"], time_unit=ws.settings.time_unit))
     p, q, gamma = (gg.params_[k] for k in ("p", "q", "gamma"))
