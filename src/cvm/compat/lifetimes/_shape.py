@@ -35,3 +35,22 @@ def like_lifetimes(values: Any, *inputs: Any, always_array: bool = False) -> Any
     if all(np.ndim(v) == 0 for v in inputs) and arr.size == 1:
         return np.float64(arr.reshape(-1)[0])
     return arr
+
+
+def check_inputs(frequency, recency=None, T=None, monetary_value=None) -> None:
+    """lifetimes' input checks, with its ValueError messages (in its order)."""
+    frequency = np.asarray(frequency, dtype=float)
+    if recency is not None:
+        recency = np.asarray(recency, dtype=float)
+        if T is not None and np.any(recency > np.asarray(T, dtype=float)):
+            raise ValueError("Some values in recency vector are larger than T vector.")
+        if np.any(recency[frequency == 0] != 0):
+            raise ValueError("There exist non-zero recency values when frequency is zero.")
+        if np.any(recency < 0):
+            raise ValueError("There exist negative recency (ex: last order set before first order)")
+        if any(np.asarray(v).shape[0] == 0 for v in (recency, frequency, T) if v is not None):
+            raise ValueError("There exists a zero length vector in one of frequency, recency or T.")
+    if np.sum((frequency - frequency.astype(int)) ** 2) != 0:
+        raise ValueError("There exist non-integer values in the frequency vector.")
+    if monetary_value is not None and np.any(np.asarray(monetary_value, dtype=float) <= 0):
+        raise ValueError("There exist non-positive (<= 0) values in the monetary_value vector.")

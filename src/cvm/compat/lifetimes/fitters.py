@@ -20,30 +20,12 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import betaln, gammaln, hyp2f1, logsumexp
 
-from cvm.compat.lifetimes._shape import as_column, like_lifetimes
+from cvm.compat.lifetimes._shape import as_column, check_inputs, like_lifetimes
+from cvm.compat.lifetimes.utils import _customer_lifetime_value
 from cvm.errors import ConvergenceError
 
 SAVE_FORMAT = "cvm-lifetimes-fitter"
 SAVE_VERSION = 1
-
-
-def check_inputs(frequency, recency=None, T=None, monetary_value=None) -> None:
-    """lifetimes' input checks, with its ValueError messages (in its order)."""
-    frequency = np.asarray(frequency, dtype=float)
-    if recency is not None:
-        recency = np.asarray(recency, dtype=float)
-        if T is not None and np.any(recency > np.asarray(T, dtype=float)):
-            raise ValueError("Some values in recency vector are larger than T vector.")
-        if np.any(recency[frequency == 0] != 0):
-            raise ValueError("There exist non-zero recency values when frequency is zero.")
-        if np.any(recency < 0):
-            raise ValueError("There exist negative recency (ex: last order set before first order)")
-        if any(np.asarray(v).shape[0] == 0 for v in (recency, frequency, T) if v is not None):
-            raise ValueError("There exists a zero length vector in one of frequency, recency or T.")
-    if np.sum((frequency - frequency.astype(int)) ** 2) != 0:
-        raise ValueError("There exist non-integer values in the frequency vector.")
-    if monetary_value is not None and np.any(np.asarray(monetary_value, dtype=float) <= 0):
-        raise ValueError("There exist non-positive (<= 0) values in the monetary_value vector.")
 
 
 class BaseFitter:
@@ -545,7 +527,6 @@ class GammaGammaFitter(BaseFitter):
                                 discount_rate=0.01, freq="D"):
         """Discounted CLV over ``time`` months with the spend of :meth:`conditional_expected_average_profit`
         (see :func:`cvm.compat.lifetimes.utils._customer_lifetime_value`)."""
-        from cvm.compat.lifetimes.utils import _customer_lifetime_value
 
         adjusted = self.conditional_expected_average_profit(frequency, monetary_value)
         return _customer_lifetime_value(transaction_prediction_model, frequency, recency, T, adjusted, time,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.compat.lifetimes.fitters import check_inputs as _check_inputs  # noqa: F401 - as lifetimes.utils has it
+from cvm.compat.lifetimes._shape import check_inputs as _check_inputs  # noqa: F401 - as lifetimes.utils has it
 from cvm.errors import ConvergenceError  # noqa: F401 - lifetimes.utils.ConvergenceError (a ValueError)
 
 __all__ = [
