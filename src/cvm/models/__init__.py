@@ -34,19 +34,14 @@ _LAZY = {
     "clv_table": "cvm.models.formula",
 }
 
-#: command-line names of the models (``cvm fit --model NAME``)
-MODEL_NAMES = {
-    "bgnbd": "BGNBD",
-    "mbgnbd": "MBGNBD",
-    "pnbd": "ParetoNBD",
-    "bgbb": "BGBB",
-    "sbg": "ShiftedBetaGeometric",
-    "gg": "GammaGamma",
-}
+from cvm.models.registry import MODELS, names  # noqa: E402 - the one list of models
+
+#: command-line names of the models (``cvm fit --model NAME``) -> class names, read from the registry
+MODEL_NAMES = {name: MODELS[name].class_name for name in names()}
 
 #: the purchase models' limiting cases (:mod:`cvm.models.limits`), which a fit turns into at the edge
 #: of its parameter space; not offered as a choice, but known by name for stored fits and scores
-LIMIT_NAMES = {"nbd": "NBD", "poisson": "Poisson"}
+LIMIT_NAMES = {name: MODELS[name].class_name for name in names("limit")}
 
 
 __getattr__ = lazy_attributes("cvm.models", _LAZY)

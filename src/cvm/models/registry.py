@@ -41,9 +41,9 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("bgnbd", "BGNBD", "cvm.models.bgnbd", "purchase", _CONTINUOUS, "BG/NBD"),
     ModelSpec("mbgnbd", "MBGNBD", "cvm.models.mbgnbd", "purchase", _CONTINUOUS, "MBG/NBD"),
     ModelSpec("pnbd", "ParetoNBD", "cvm.models.pnbd", "purchase", _CONTINUOUS, "Pareto/NBD"),
-    ModelSpec("gg", "GammaGamma", "cvm.models.gamma_gamma", "spend", ("frequency", "monetary_value"), "Gamma-Gamma"),
     ModelSpec("bgbb", "BGBB", "cvm.models.bgbb", "discrete", ("frequency", "recency", "n_periods"), "BG/BB"),
     ModelSpec("sbg", "ShiftedBetaGeometric", "cvm.models.sbg", "contractual", ("survivors",), "sBG"),
+    ModelSpec("gg", "GammaGamma", "cvm.models.gamma_gamma", "spend", ("frequency", "monetary_value"), "Gamma-Gamma"),
     ModelSpec("nbd", "NBD", "cvm.models.limits", "limit", _CONTINUOUS, "NBD"),
     ModelSpec("poisson", "Poisson", "cvm.models.limits", "limit", _CONTINUOUS, "Poisson"),
 )}
