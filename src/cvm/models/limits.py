@@ -32,7 +32,7 @@ from scipy.special import digamma, gammaln
 
 from cvm.errors import ConvergenceError
 from cvm.models.base import FEW_CUSTOMERS, CalibrationWarning, LikelihoodModel, as_float_array
-from cvm.models.bgnbd import check_history, discount_rate_delta, history, positive_times
+from cvm.models.histories import check_history, discount_rate_delta, history, positive_times
 
 #: a fit's dropout is "gone" when fewer than this share of customers is expected to have dropped out
 #: within the data (the BG/NBD's E[p] times the mean number of repeat purchases; the Pareto/NBD's E[mu] T)

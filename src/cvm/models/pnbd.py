@@ -17,8 +17,8 @@ from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 
 from cvm.errors import SchemaError
 from cvm.models.base import LikelihoodModel, as_float_array
-from cvm.models.bgnbd import (
-    CovariateSupport,
+from cvm.models.covariates import CovariateSupport
+from cvm.models.histories import (
     check_history,
     discount_rate_delta,
     discounted_integral,
