@@ -21,6 +21,7 @@ from cvm.models.histories import (
     check_history,
     discount_rate_delta,
     discounted_integral,
+    discounted_laplace,
     frame_of_events,
     history,
     horizon_weights,
@@ -435,16 +436,13 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         dead = np.exp(np.where(n + e > 0, dead_logw, -np.inf)) * np.where(n > 0, stats.nbinom.sf(n - 1, r, q), 1.0)
         return alive + dead
 
-    def _alive_rate(self, t, x, T, r, alpha, a, b):
-        """dE[Y(t)]/dt for an alive customer: (m/A) E_p[(1 + p t/A)^-(m+1)], p ~ Beta(a, b + x)."""
-        A = (alpha + T)[:, None]
-        m = (r + x)[:, None]
-        bb = (b + x + self._extra_drop)[:, None]
-        a = np.asarray(a)[:, None] if np.ndim(a) else a
-        tau = t / A
-        m_, bb_ = np.broadcast_arrays(m + 1.0, bb)
-        log_f = -(m + 1.0) * np.log1p(tau) + log_hyp2f1(m_, bb_, a + bb_, tau / (1.0 + tau))
-        return m / A * np.exp(log_f)
+    def _alive_rate(self, u, m, a, bb):
+        """The purchase rate of an alive customer in units of ``A = alpha + T``, at ``u = t / A``:
+        ``m E_p[(1 + p u)^-(m+1)]`` with ``p ~ Beta(a, bb)`` (``m = r + x``, ``bb = b + x``), that is
+        ``m (1 + u)^-(m+1) 2F1(m + 1, bb; a + bb; u / (1 + u))`` (Euler's integral and Pfaff's transformation).
+        Rows of ``u`` go with the entries of ``m``, ``a``, ``bb``."""
+        m, a, bb = (np.broadcast_to(np.asarray(v, float)[:, None], u.shape) for v in (m, a, bb))
+        return m * np.exp(-(m + 1.0) * np.log1p(u) + log_hyp2f1(m + 1.0, bb, a + bb, u / (1.0 + u)))
 
     def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None, covariates=None) -> np.ndarray:
         r"""DERT: discounted expected residual transactions.
@@ -453,19 +451,32 @@ class BGNBD(CovariateSupport, LikelihoodModel):
             \mathrm{DERT} = \int_0^H e^{-\delta t}\,\frac{d}{dt}E[Y(t)\mid x,t_x,T]\,dt,
             \qquad \delta = \ln(1+d)
 
-        The BG/NBD has no closed form: the conditional purchase rate
-        :math:`P(\text{alive})\,\frac{r+x}{\alpha+T}\,E_p[(1+p\,t/(\alpha+T))^{-(r+x+1)}]`
-        (a 2F1, p following its Beta(a, b+x) posterior) is integrated with 64-node
-        Gauss-Legendre quadrature in :math:`\log(1+t/(\alpha+T))`. ``horizon=None``
-        integrates to infinity (needs ``discount_rate > 0``).
+        The BG/NBD has no closed form. The conditional purchase rate is
+        :math:`P(\text{alive})\,\frac{r+x}{A}\,E_p[(1+p\,t/A)^{-(r+x+1)}]` with :math:`A = \alpha+T` and
+        ``p`` following its Beta(a, b+x) posterior (a 2F1); in ``u = t / A`` the rate depends on ``x``
+        alone, and the integral is its Laplace transform at ``k = delta A``.
+        ``horizon=None`` integrates to infinity (needs ``discount_rate > 0``): the rate is evaluated once
+        per purchase count on a grid shared by all customers with that count
+        (:func:`~cvm.models.histories.discounted_laplace`). A finite horizon integrates every distinct
+        ``(x, T)`` on its own 64-node Gauss-Legendre grid in :math:`\log(1+t/A)`
+        (:func:`~cvm.models.histories.discounted_integral`).
         """
         x, tx, T = history(frequency, recency, T)
         r, alpha, a, b = (np.broadcast_to(v, x.shape) for v in self._p(covariates, x.size))
         delta, H = discount_rate_delta(discount_rate, horizon)
-        keys, _, inverse = compress({"x": x, "T": T, "alpha": alpha, "a": a, "b": b})
-        ux, uT, u_alpha, u_a, u_b = (keys[k] for k in ("x", "T", "alpha", "a", "b"))
-        rate = discounted_integral(lambda t: self._alive_rate(t, ux, uT, r[0], u_alpha, u_a, u_b), u_alpha + uT, delta, H)
-        return self._probability_alive(x, tx, T, covariates) * rate[inverse]
+        keys, _, inverse = compress({"x": x, "A": alpha + T, "a": a, "b": b})
+        m, bb = r[0] + keys["x"], keys["b"] + keys["x"] + self._extra_drop
+        if np.isfinite(H):
+            def rate(t):
+                return self._alive_rate(t / keys["A"][:, None], m, keys["a"], bb) / keys["A"][:, None]
+
+            alive_value = discounted_integral(rate, keys["A"], delta, H)
+        else:
+            groups, _, group = compress({"m": m, "a": keys["a"], "bb": bb})
+            alive_value = discounted_laplace(
+                lambda u, owner: self._alive_rate(u, groups["m"][owner], groups["a"][owner], groups["bb"][owner]),
+                group, delta * keys["A"])
+        return self._probability_alive(x, tx, T, covariates) * alive_value[inverse]
 
     # ------------------------------------------------------------- simulation
     def _simulated(self, n_customers, T, seed, covariates=None):

@@ -991,8 +991,10 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                 return ((r + x) / (alpha + T))[:, None] * np.exp(-s * np.log1p(t / (beta + T)[:, None]))
 
             return p_alive * discounted_integral(rate, beta + T, delta, H)
-        # P(alive) / L-part: DERT = P(alive) (r+x)/(alpha+T) * (beta+T)^s delta^(s-1) Psi(s, s; delta(beta+T))
-        log_u = np.log(hyperu(s, s, delta * (beta + T)))
+        # P(alive) / L-part: DERT = P(alive) (r+x)/(alpha+T) * (beta+T)^s delta^(s-1) Psi(s, s; delta(beta+T)),
+        # Psi evaluated once per distinct beta + T (a few hundred among a million customers)
+        scaled, where = np.unique(delta * (beta + T), return_inverse=True)
+        log_u = np.log(hyperu(s, s, scaled))[where.ravel()]
         return p_alive * (r + x) / (alpha + T) * np.exp(s * np.log(beta + T) + (s - 1.0) * np.log(delta) + log_u)
 
     # ------------------------------------------------------------- simulation
