@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from cvm.errors import ConvergenceError, NotFittedError, SchemaError
+from cvm.models.registry import PREDICTIONS
 
 FORMAT = "cvm-model"
 FORMAT_VERSION = 1
@@ -245,16 +246,6 @@ class Scalar(np.float64):
         if isinstance(index, (int, np.integer)) and index in (0, -1):
             return np.float64(self)
         raise IndexError(f"a single prediction has no element {index!r}")
-
-
-#: public prediction methods of the models; :meth:`LikelihoodModel.__init_subclass__` wraps each
-#: with :func:`shaped_like_input` (``GammaGamma.customer_lifetime_value`` keeps returning an array:
-#: existing callers compare it with ``pytest.approx``, which a Series does not support)
-PREDICTION_METHODS = (
-    "probability_alive", "expected_purchases", "expected_purchases_new", "purchase_probability",
-    "discounted_expected_purchases", "expected_spend", "survival",
-    "churn_probability", "retention_rate", "discounted_expected_residual_lifetime",
-)
 
 
 def _is_data_argument(value: Any) -> bool:
@@ -482,7 +473,7 @@ class LikelihoodModel:
         super().__init_subclass__(**kwargs)
         if cls.parameter_names:
             MODEL_REGISTRY[cls.__name__] = cls
-        for name in PREDICTION_METHODS:
+        for name in PREDICTIONS:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "__shaped_like_input__", False):
                 if name == "purchase_probability":  # lifetimes' probability_of_n_purchases_up_to_time is (t, n)
@@ -958,8 +949,13 @@ class LikelihoodModel:
             raise SchemaError(f"model file version {payload['version']} is newer than this cvm understands ({FORMAT_VERSION})")
         name = payload["model"]
         target = MODEL_REGISTRY.get(name)
-        if target is None:
-            raise SchemaError(f"unknown model '{name}' in file")
+        if target is None:  # a registered model whose module is not imported yet (else: unknown)
+            from cvm.models.registry import spec
+
+            try:
+                target = spec(name).cls
+            except SchemaError:
+                raise SchemaError(f"unknown model '{name}' in file") from None
         if cls is not LikelihoodModel and not issubclass(target, cls):
             raise SchemaError(f"the file holds a {name}, not a {cls.__name__}")
         model = target(**payload.get("settings", {}))
