@@ -153,10 +153,7 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         ``covariates`` (a frame or dict, one row per customer) is needed when the
         model has covariates, unless the fitted frame already holds those columns.
         """
-        try:
-            return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
-        finally:
-            self._last_eval = self._tables = None
+        return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
 
     def _row_params(self, theta, data):
         """``(r, alpha_i, a_i, b_i)``: per-customer arrays when the model has covariates."""
@@ -193,103 +190,58 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         mean_T = np.average(data["T"], weights=weights)
         return np.concatenate([[1.0, mean_T / mean_x, 1.0, 3.0], self._initial_coefficients()])
 
-    def _parts(self, theta, data):
-        """The two log terms of the likelihood bracket and the constant part."""
-        r, alpha, a, b = self._row_params(theta, data)
-        x, tx, T = data["frequency"], data["recency"], data["T"]
-        e = self._extra_drop
-        const = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + x + e) - gammaln(b) - gammaln(a + b + x + e)
-        )
-        stay = -(r + x) * np.log(alpha + T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gone = np.log(a) - np.log(b + x + e - 1) - (r + x) * np.log(alpha + tx)
-        if not e:
-            gone = np.where(x > 0, gone, -np.inf)
-        return const, stay, gone
-
-    def _log_likelihood(self, theta, data) -> np.ndarray:
-        if len(theta) == len(self.parameter_names):
-            return self._evaluate(theta, data)[0]
-        const, stay, gone = self._parts(theta, data)
-        return const + np.logaddexp(stay, gone)
-
-    def _gradient(self, theta, data) -> np.ndarray:
-        if len(theta) == len(self.parameter_names):
-            return self._evaluate(theta, data)[1]
-        r, alpha, a, b = self._row_params(theta, data)
-        x, tx, T = data["frequency"], data["recency"], data["T"]
-        e = self._extra_drop
-        _, stay, gone = self._parts(theta, data)
-        w_gone = np.exp(gone - np.logaddexp(stay, gone))  # = 1 - P(alive)
-        w_stay = 1.0 - w_gone
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_stay * np.log(alpha + T) - w_gone * np.log(alpha + tx)
-        d_alpha = r / alpha - (r + x) * (w_stay / (alpha + T) + w_gone / (alpha + tx))
-        common = digamma(a + b) - digamma(a + b + x + e)
-        d_a = common + w_gone / a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_b = common + digamma(b + x + e) - digamma(b) - np.where(w_gone > 0, w_gone / (b + x + e - 1), 0.0)
-        g = np.column_stack(np.broadcast_arrays(d_r, d_alpha, d_a, d_b))
-        if len(theta) > 4 and self.shared_dropout_coefficients:
-            full = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1)))
-            _, names, start = self._groups()[1]
-            if names:  # b_i = b exp(gamma^T z) too: its share of d/d gamma_j and d/d b
-                k = self._scales(theta, data)[1]
-                full[:, 3] = g[:, 3] * k
-                for j, c in enumerate(names):
-                    full[:, start + j] += g[:, 3] * theta[3] * k * data[f"z:{c}"]
-            return full
-        if len(theta) > 4:
-            g = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
-        return g
-
-    def _distinct_tables(self, data):
-        """Distinct values of x, t_x and T with the index of every row, kept for the data being fitted.
-
-        A column is tabulated only when it repeats a lot (day-unit summaries have a few
-        hundred distinct recencies among a million customers); otherwise it is None.
-        """
-        cached = getattr(self, "_tables", None)
-        if cached is not None and cached[0] is data["frequency"]:
-            return cached[1]
-        tables = []
+    def _prepare(self, data):
+        """Tables of the distinct values of ``x`` (always) and of ``t_x`` and ``T`` (when they repeat a lot:
+        day-unit summaries have a few hundred distinct recencies among a million customers), each as its
+        levels and every row's index among them."""
+        out = dict(data)
         for name in ("frequency", "recency", "T"):
             codes, levels = pd.factorize(data[name], sort=True)
-            tables.append((levels, codes) if name == "frequency" or 8 * len(levels) <= codes.size else None)
-        self._tables = (data["frequency"], tables)
-        return tables
+            if name == "frequency" or 8 * len(levels) <= codes.size:
+                out[f"{name}:levels"], out[f"{name}:codes"] = np.asarray(levels, dtype=float), codes
+        return out
 
-    def _evaluate(self, theta, data):
-        """Per-row log-likelihood and gradient (n, 4) in one pass, without covariates.
+    def _log_likelihood(self, theta, data) -> np.ndarray:
+        return self._evaluate(theta, data, grad=False)[0]
 
-        Everything that depends on ``x`` alone (the gamma and beta function ratios,
-        their digammas, ``log(b + x - 1)``) is computed on the distinct purchase
-        counts and gathered; ``log(alpha + T)`` and ``log(alpha + t_x)`` likewise when
-        those columns repeat. The bracket of FHL 2005 eq. 6 is written as
-        ``stay + log(1 + e^d)`` with ``d = gone - stay``, whose logistic ``1 / (1 + e^-d)``
-        is the weight ``1 - P(alive)`` in the gradient. The last result is kept for the
-        engine's value-then-gradient calls at the same parameters.
+    def _log_likelihood_and_gradient(self, theta, data):
+        return self._evaluate(theta, data, grad=True)
+
+    def _evaluate(self, theta, data, grad):
+        """Per-row log-likelihood (FHL 2005, eq. 6) and, when ``grad``, its exact gradient, in one pass.
+
+        The bracket is written as ``stay + log(1 + e^d)`` with ``stay = -(r+x) log(alpha+T)`` and
+        ``d = log a - log(b+x-1) + (r+x) (log(alpha+T) - log(alpha+t_x))`` (``-inf`` without repeat
+        purchases), whose logistic ``1 / (1 + e^-d)`` is the weight ``1 - P(alive)`` in the gradient.
+        Without covariates everything that depends on ``x`` alone (the gamma and beta function ratios,
+        their digammas, ``log(b + x - 1)``) is computed on the distinct purchase counts and gathered,
+        and ``log(alpha + T)``, ``log(alpha + t_x)`` likewise when those columns repeat (:meth:`_prepare`);
+        with covariates the same formulas run per customer and the gradient is chained to the coefficients.
         """
-        cached = getattr(self, "_last_eval", None)
-        if (cached is not None and cached[0] is data["frequency"]
-                and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
-            return cached[2], cached[3]
-        r, alpha, a, b = (float(v) for v in theta)
+        r, alpha, a, b = self._row_params(theta, data)
         e = self._extra_drop
         x = data["frequency"]
-        (ux, ix), tab_tx, tab_T = self._distinct_tables(data)
+        per_customer = any(np.ndim(v) for v in (alpha, a, b))
 
-        def log_shift(column, table):
+        def distinct(name):
+            """(levels, every row's index) of a column, when tabulated and the parameters are shared."""
+            if per_customer or f"{name}:levels" not in data:
+                return None
+            return data[f"{name}:levels"], data[f"{name}:codes"]
+
+        def log_shift(name):
             """log(alpha + column) and 1 / (alpha + column), through the table of distinct values if any."""
+            table = distinct(name)
             if table is None:
-                values = np.log(alpha + data[column])
+                values = np.log(alpha + data[name])
                 return values, np.exp(-values)
             values = np.log(alpha + table[0])
             return values[table[1]], np.exp(-values)[table[1]]
 
-        log_T, inv_T = log_shift("T", tab_T)
-        log_tx, inv_tx = log_shift("recency", tab_tx)
+        counts = distinct("frequency")
+        ux, ix = counts if counts is not None else (x, slice(None))
+        log_T, inv_T = log_shift("T")
+        log_tx, inv_tx = log_shift("recency")
         uxe = ux + e
         can_go = uxe > 0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -303,6 +255,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         tail = np.exp(-np.abs(d))
         with np.errstate(invalid="ignore"):
             ll = const_x[ix] - m * log_T + np.maximum(d, 0.0) + np.log1p(tail)
+        if not grad:
+            return ll, None
         w_gone = np.where(d > 0, 1.0, tail) / (1.0 + tail)
         common_x = digamma(a + b) - digamma(a + b + uxe)
         g = np.empty((4, x.size))
@@ -310,8 +264,19 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         g[1] = r / alpha - m * (inv_T + w_gone * (inv_tx - inv_T))
         g[2] = common_x[ix] + w_gone / a
         g[3] = (common_x + digamma(b + uxe) - digamma(b))[ix] - w_gone * inv_b[ix]
-        self._last_eval = (data["frequency"], np.array(theta, dtype=float), ll, g.T)
-        return ll, g.T
+        g = g.T
+        if len(theta) == len(self.parameter_names):
+            return ll, g
+        if not self.shared_dropout_coefficients:
+            return ll, self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
+        full = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1)))
+        _, names, start = self._groups()[1]
+        if names:  # b_i = b exp(gamma^T z) too: its share of d/d gamma_j and d/d b
+            k = self._scales(theta, data)[1]
+            full[:, 3] = g[:, 3] * k
+            for j, c in enumerate(names):
+                full[:, start + j] += g[:, 3] * theta[3] * k * data[f"z:{c}"]
+        return ll, full
 
     # ------------------------------------------------------------ predictions
     def _p(self, covariates=None, n_rows=None):
