@@ -285,9 +285,6 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         data = self._covariate_columns(covariates, n_rows)
         return tuple(v if np.ndim(v) else float(v) for v in self._row_params(theta, data))
 
-    def _history_data(self, x, tx, T, covariates):
-        return {"frequency": x, "recency": tx, "T": T, **self._covariate_columns(covariates, x.size)}
-
     def _theta_fitted(self) -> np.ndarray:
         self._require_fit()
         return self.params_.to_numpy()

@@ -321,8 +321,7 @@ def check_predictions(model: LikelihoodModel, frequency, recency, T, weights=Non
         return
     frame = pd.DataFrame({"x": x[keep], "tx": tx[keep], "T": T[keep]}).drop_duplicates()
     horizon = float(np.average(T[keep], weights=w[keep]))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):
         expected = np.asarray(model.expected_purchases(horizon, frame["x"], frame["tx"], frame["T"]), dtype=float)
     shown = ", ".join(f"{k}={v:.3g}" for k, v in model.params_.items())
     rate = float(w[keep] @ x[keep]) / float(w[keep] @ T[keep])
