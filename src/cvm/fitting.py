@@ -1,20 +1,19 @@
-"""Fit a model on the data it needs: a workspace or a lifetimes-style summary file.
+"""Fit a model on the data it needs: :func:`fit_model` is the one fit service.
 
-This is the one place that knows which summary each model reads:
+Which data a model reads follows from its kind in :mod:`cvm.models.registry`:
 
-========  =========================================  =========================
-model     data                                       source
-========  =========================================  =========================
-bgnbd     frequency, recency, T                      ``Workspace.summary``
-mbgnbd    frequency, recency, T                      ``Workspace.summary``
-pnbd      frequency, recency, T                      ``Workspace.summary``
-gg        frequency, monetary_value (repeat buyers)  ``Workspace.summary``
-bgbb      frequency, recency, n_periods              ``discrete_summary``
-sbg       cohort survival counts                     ``cohort_survival``
-========  =========================================  =========================
+============  ===============================================  ==================================
+kind          data                                             from a workspace
+============  ===============================================  ==================================
+purchase      frequency, recency, T (customers with T > 0)     ``Workspace.summary``
+spend         frequency, monetary_value (repeat buyers, > 0)   ``Workspace.summary``
+discrete      frequency, recency, n_periods                    ``cvm.data.summary.discrete_summary``
+contractual   cohort survival counts                           ``cvm.data.summary.cohort_survival``
+============  ===============================================  ==================================
 
-Every fit on a workspace is stored in its ``models`` table, so earlier fits can
-be reloaded and compared.
+:func:`fit_summary_file` (``cvm fit --summary``) and :func:`fit_workspace` (``cvm fit``, the web
+app) fit through it and add what ``cvm fit`` shows; every fit on a workspace is stored in its
+``models`` table, so earlier fits can be reloaded and compared.
 """
 
 from __future__ import annotations

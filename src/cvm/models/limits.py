@@ -64,6 +64,9 @@ def no_better_than_limit(model: LikelihoodModel, theta: np.ndarray, data: dict[s
     than the level says: the simpler model is preferred when in doubt.
     """
     limit_model = spec(limit).cls()
+    # this fit only answers the test: its own warnings (e.g. the NBD at its Poisson edge) are about a model
+    # the user did not ask for; when the limit is kept, fit_for_prediction fits it again and those warnings
+    # reach the user from there
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
