@@ -97,19 +97,20 @@ def _fit(summary: pd.DataFrame, name: str, **settings: Any) -> tuple[LikelihoodM
         return fitted, fitted
     if entry.kind == "discrete":
         periods = "periods" if "n_periods" not in summary.columns and "periods" in summary.columns else "n_periods"
-        _require_columns(summary, ("frequency", "recency", periods), "a discrete summary (frequency, recency, n_periods)")
+        _require_columns(summary, tuple(periods if c == "n_periods" else c for c in entry.data_columns),
+                         "a discrete summary (frequency, recency, n_periods)")
         fitted = entry.cls(**settings).fit(summary["frequency"], summary["recency"], summary[periods], weights=weights)
         warn_if_few_customers(fitted)
         return fitted, fitted
     if entry.kind == "spend":
-        _require_columns(summary, ("frequency", "monetary_value"), "a summary with spend (frequency, monetary_value)")
+        _require_columns(summary, entry.data_columns, "a summary with spend (frequency, monetary_value)")
         repeat = ((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).to_numpy()
         fitted = entry.cls(**settings).fit(summary["frequency"].to_numpy(float)[repeat],
                                            summary["monetary_value"].to_numpy(float)[repeat],
                                            weights=None if weights is None else weights[repeat])
         warn_if_few_customers(fitted)
         return fitted, fitted
-    _require_columns(summary, ("frequency", "recency", "T"),
+    _require_columns(summary, entry.data_columns,
                      "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
     seen = (summary["T"] > 0).to_numpy()
     if not seen.any():
