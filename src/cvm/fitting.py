@@ -1,20 +1,19 @@
-"""Fit a model on the data it needs: a workspace or a lifetimes-style summary file.
+"""Fit a model on the data it needs: :func:`fit_model` is the one fit service.
 
-This is the one place that knows which summary each model reads:
+Which data a model reads follows from its kind in :mod:`cvm.models.registry`:
 
-========  =========================================  =========================
-model     data                                       source
-========  =========================================  =========================
-bgnbd     frequency, recency, T                      ``Workspace.summary``
-mbgnbd    frequency, recency, T                      ``Workspace.summary``
-pnbd      frequency, recency, T                      ``Workspace.summary``
-gg        frequency, monetary_value (repeat buyers)  ``Workspace.summary``
-bgbb      frequency, recency, n_periods              ``discrete_summary``
-sbg       cohort survival counts                     ``cohort_survival``
-========  =========================================  =========================
+============  ===============================================  ==================================
+kind          data                                             from a workspace
+============  ===============================================  ==================================
+purchase      frequency, recency, T (customers with T > 0)     ``Workspace.summary``
+spend         frequency, monetary_value (repeat buyers, > 0)   ``Workspace.summary``
+discrete      frequency, recency, n_periods                    ``cvm.data.summary.discrete_summary``
+contractual   cohort survival counts                           ``cvm.data.summary.cohort_survival``
+============  ===============================================  ==================================
 
-Every fit on a workspace is stored in its ``models`` table, so earlier fits can
-be reloaded and compared.
+:func:`fit_summary_file` (``cvm fit --summary``) and :func:`fit_workspace` (``cvm fit``, the web
+app) fit through it and add what ``cvm fit`` shows; every fit on a workspace is stored in its
+``models`` table, so earlier fits can be reloaded and compared.
 """
 
 from __future__ import annotations
@@ -27,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.errors import ConvergenceError, CvmError, SchemaError
-from cvm.models import MODEL_NAMES, model_class
+from cvm.errors import CvmError, SchemaError
 from cvm.models.base import LikelihoodModel, warn_if_few_customers
-from cvm.models.registry import PURCHASE_MODELS, short_name, spec
+from cvm.models.limits import fit_for_prediction
+from cvm.models.registry import short_name, spec
 
 
 @dataclass
@@ -66,34 +65,69 @@ class FitResult:
 
 # ----------------------------------------------------------------------------- the fit service
 def fit_model(summary: pd.DataFrame, name: str, **settings: Any) -> LikelihoodModel:
-    """Fit the model ``name`` (registry name: ``bgnbd``, ``pnbd``, ``mbgnbd``, ``gg``) for predictions.
+    """Fit the model ``name`` (a registry name: ``bgnbd``, ``pnbd``, ``mbgnbd``, ``gg``, ``bgbb``, ``sbg``) for
+    predictions: the one way every face, the backtest and the Spark driver fit a model.
 
-    The one way every face, the backtest and the Spark driver fit a model on a per-customer summary
-    (columns ``frequency``, ``recency``, ``T``, ``monetary_value``).
+    ``summary`` is the data the model's kind reads (:mod:`cvm.models.registry`): a per-customer summary
+    (``frequency``, ``recency``, ``T``, ``monetary_value``; an optional ``weights`` column counts
+    identical customers) for the purchase and spend models, the discrete summary (``frequency``,
+    ``recency``, ``n_periods``) for the BG/BB, cohort survival counts (``cohort``, ``period``, ``alive``)
+    for the sBG. ``settings`` go to the model (``penalizer``, ``max_seconds`` ...).
 
     Purchase models go through :func:`cvm.models.limits.fit_for_prediction`: customers first seen on
     the as-of day (T = 0) are left out (their likelihood is 1), a fit at a known edge of its
     parameter space comes back as its limit (``NBD`` or ``Poisson``: its ``limit_`` names it, with a
     warning), and data no purchase model can read or a fit whose predictions are no numbers are
     refused with a coded :class:`~cvm.errors.ConvergenceError`. Gamma-Gamma is fitted on the repeat
-    customers with positive spend. ``settings`` go to the model (e.g. ``max_seconds``).
+    customers with positive spend.
     """
-    entry = spec(name)
-    if entry.kind == "spend":
-        repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        return entry.cls(**settings).fit(repeat["frequency"].to_numpy(float), repeat["monetary_value"].to_numpy(float))
-    if entry.kind != "purchase":
-        raise SchemaError(f"'{name}' is not a purchase model for valuation",
-                          hint=f"use auto, {', '.join(PURCHASE_MODELS)}")
-    data = summary[summary["T"] > 0]
-    if data.empty:
-        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
-    from cvm.models.limits import fit_for_prediction
+    return _fit(summary, name, **settings)[1]
 
+
+def _fit(summary: pd.DataFrame, name: str, **settings: Any) -> tuple[LikelihoodModel, LikelihoodModel]:
+    """``(fitted, used)``: the model asked for and the one that predicts (the same, or the limit the fit
+    ran to); what :func:`fit_model` returns is ``used``, what ``cvm fit`` shows is both."""
+    entry = spec(name)
+    weights = summary["weights"].to_numpy(float) if "weights" in summary.columns else None
+    if entry.kind == "contractual":
+        _require_columns(summary, ("cohort", "period", "alive"), "cohort survival counts (cohort, period, alive)")
+        periods, alive, counts = cohort_lifetimes(summary)
+        fitted = entry.cls(**settings).fit(periods, alive, weights=counts)
+        warn_if_few_customers(fitted)
+        return fitted, fitted
+    if entry.kind == "discrete":
+        periods = "periods" if "n_periods" not in summary.columns and "periods" in summary.columns else "n_periods"
+        _require_columns(summary, tuple(periods if c == "n_periods" else c for c in entry.data_columns),
+                         "a discrete summary (frequency, recency, n_periods)")
+        fitted = entry.cls(**settings).fit(summary["frequency"], summary["recency"], summary[periods], weights=weights)
+        warn_if_few_customers(fitted)
+        return fitted, fitted
+    if entry.kind == "spend":
+        _require_columns(summary, entry.data_columns, "a summary with spend (frequency, monetary_value)")
+        repeat = ((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).to_numpy()
+        fitted = entry.cls(**settings).fit(summary["frequency"].to_numpy(float)[repeat],
+                                           summary["monetary_value"].to_numpy(float)[repeat],
+                                           weights=None if weights is None else weights[repeat])
+        warn_if_few_customers(fitted)
+        return fitted, fitted
+    _require_columns(summary, entry.data_columns,
+                     "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
+    seen = (summary["T"] > 0).to_numpy()
+    if not seen.any():
+        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    data = summary[seen]
     fitted, used = fit_for_prediction(entry.cls, data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
-                                      data["T"].to_numpy(float), **settings)
+                                      data["T"].to_numpy(float), weights=None if weights is None else weights[seen],
+                                      **settings)
     warn_if_few_customers(fitted)
-    return used
+    return fitted, used
+
+
+def _require_columns(summary: pd.DataFrame, columns: tuple[str, ...], hint: str) -> None:
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise SchemaError(f"the summary has no column(s) {', '.join(missing)}; it has {', '.join(map(str, summary.columns))}",
+                          hint=hint)
 
 
 def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
@@ -102,9 +136,7 @@ def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
     if len(repeat) < 10:
         return None, f"only {len(repeat)} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fit_model(summary, "gg"), None
+        return fit_model(summary, "gg"), None
     except CvmError as exc:
         return None, f"Gamma-Gamma fit failed ({str(exc).splitlines()[0]}): observed mean spend used"
 
@@ -123,61 +155,23 @@ def model_name(name: str, purchase: Any) -> str:
     return own if spec(own).kind == "limit" else name
 
 
-def _short_name(model: str) -> str:
-    key = model.lower()
-    if key not in MODEL_NAMES:
-        raise SchemaError(f"unknown model '{model}'", hint=f"choose one of {', '.join(MODEL_NAMES)}")
-    return key
-
-
-def fit_frame(model: str, frame: pd.DataFrame, penalizer: float = 0.0) -> LikelihoodModel:
-    """Fit a model on a per-customer summary frame with lifetimes' column names."""
-    key = _short_name(model)
-    cls = model_class(key)
-    if key == "gg":
-        if "monetary_value" not in frame.columns:
-            raise SchemaError("Gamma-Gamma needs a monetary_value column", hint="use a summary with spend, or another model")
-        repeat = frame[frame["frequency"] > 0]
-        return cls(penalizer=penalizer).fit(repeat["frequency"], repeat["monetary_value"])
-    if key == "bgbb":
-        periods = "n_periods" if "n_periods" in frame.columns else "periods"
-        weights = frame["weights"] if "weights" in frame.columns else None
-        return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame[periods], weights=weights)
-    if key == "sbg":
-        raise SchemaError("the shifted-beta-geometric model is fitted on cohort survival, not a purchase summary",
-                          hint="fit it from a workspace (cvm fit --model sbg) or with ShiftedBetaGeometric().fit(survivors=...)")
-    missing = [c for c in ("frequency", "recency", "T") if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"the summary has no column(s) {', '.join(missing)}; it has {', '.join(map(str, frame.columns))}",
-                          hint="a summary has one row per customer with frequency, recency and T (lifetimes' names)")
-    weights = frame["weights"] if "weights" in frame.columns else None
-    repeat = frame["frequency"].to_numpy(float) > 0
-    if weights is not None:
-        repeat &= weights.to_numpy(float) > 0
-    if len(frame) and not repeat.any():
-        raise ConvergenceError.coded("no_repeat_buyers", n=f"{len(frame):,}")
-    return cls(penalizer=penalizer).fit(frame["frequency"], frame["recency"], frame["T"], weights=weights)
-
-
-def limit_meta(fitted: LikelihoodModel, frame: pd.DataFrame) -> dict[str, Any]:
-    """``{"limit": {"model", "params"}}`` when a purchase model's fit ran to a known limit (its ``limit_``,
-    :mod:`cvm.models.limits`): that limit fitted on the same data, and its own limit in turn; else ``{}``."""
-    from cvm.models import LIMIT_NAMES
-    from cvm.models.limits import LIMITS
-
-    used = fitted
-    while getattr(used, "limit_", None) in LIMITS:
-        weights = frame["weights"] if "weights" in frame.columns else None
-        used = LIMITS[used.limit_](penalizer=fitted.penalizer).fit(
-            frame["frequency"], frame["recency"], frame["T"], weights=weights)
-    if used is fitted:
-        return {}
-    short = next(k for k, v in LIMIT_NAMES.items() if v == type(used).__name__)
-    return {"limit": {"model": short, "params": {k: float(v) for k, v in used.params_.items()}}}
+# ----------------------------------------------------------------------------- what `cvm fit` shows
+def _fit_result(summary: pd.DataFrame, key: str, penalizer: float, time_unit: str | None,
+                meta: dict[str, Any]) -> tuple[FitResult, LikelihoodModel]:
+    """Fit through :func:`_fit` with the warnings recorded; the limit a purchase model ran to in ``meta``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted, used = _fit(summary, key, penalizer=penalizer)
+    if used is not fitted:
+        meta = {**meta, "limit": {"model": short_name(used), "params": {k: float(v) for k, v in used.params_.items()}}}
+    result = FitResult(model=key, model_object=fitted, time_unit=time_unit, n_customers=fitted.n_customers_,
+                       meta=meta, warnings=[str(w.message) for w in caught])
+    return result, fitted
 
 
 def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 0.0, time_unit: str | None = None) -> FitResult:
     """Fit a lifetimes-style summary CSV (``frequency,recency,T[,monetary_value]``) without a workspace."""
+    key = spec(model).name
     path = Path(path)
     if not path.exists():
         raise SchemaError(f"file not found: {path}")
@@ -186,15 +180,7 @@ def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise SchemaError(f"cannot read {path} as CSV: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fitted = fit_frame(model, frame, penalizer=penalizer)
-        warn_if_few_customers(fitted)
-        meta = limit_meta(fitted, frame) if _short_name(model) in PURCHASE_MODELS else {}
-    return FitResult(
-        model=_short_name(model), model_object=fitted, time_unit=time_unit, n_customers=fitted.n_customers_,
-        meta=meta, warnings=[str(w.message) for w in caught],
-    )
+    return _fit_result(frame, key, penalizer, time_unit, {})[0]
 
 
 def fit_workspace(
@@ -212,39 +198,26 @@ def fit_workspace(
     later comparison with what happened after); otherwise ``as_of`` (default:
     the last transaction) ends the observation.
     """
-    key = _short_name(model)
+    entry = spec(model)
     unit = time_unit or ws.settings.time_unit
     end = calibration_end or as_of
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if key == "bgbb":
-            from cvm.data.summary import discrete_summary
+    if entry.kind == "discrete":
+        from cvm.data.summary import discrete_summary
 
-            frame = discrete_summary(ws, as_of=end, time_unit=unit)
-            fitted = fit_frame(key, frame, penalizer)
-        elif key == "sbg":
-            from cvm.data.summary import cohort_survival
+        frame = discrete_summary(ws, as_of=end, time_unit=unit)
+    elif entry.kind == "contractual":
+        from cvm.data.summary import cohort_survival
 
-            survival = cohort_survival(ws, as_of=end, time_unit=unit)
-            periods, alive, weights = cohort_lifetimes(survival)
-            fitted = model_class(key)(penalizer=penalizer).fit(periods, alive, weights=weights)
-        else:
-            frame = ws.summary(as_of=end, time_unit=unit)
-            if key != "gg":
-                # customers first seen on the as-of day (T = 0) add nothing to the likelihood (it equals 1)
-                frame = frame[frame["T"] > 0]
-                if frame.empty:
-                    raise SchemaError.coded("all_on_one_day", date=end or "the last day")
-            fitted = fit_frame(key, frame, penalizer)
-        warn_if_few_customers(fitted)
-        meta = {"as_of": end, **(limit_meta(fitted, frame) if key in PURCHASE_MODELS else {})}
-    model_id = None
+        frame = cohort_survival(ws, as_of=end, time_unit=unit)
+    else:
+        frame = ws.summary(as_of=end, time_unit=unit)
+    if end:
+        frame.attrs["as_of"] = end
+    result, fitted = _fit_result(frame, entry.name, penalizer, unit, {"as_of": end})
     if store and hasattr(ws, "save_model"):
-        model_id = ws.save_model(fitted, {"model": key, "time_unit": unit, "as_of": end, "calibration_end": calibration_end})
-    return FitResult(
-        model=key, model_object=fitted, time_unit=unit, n_customers=fitted.n_customers_, model_id=model_id, meta=meta,
-        warnings=[str(w.message) for w in caught],
-    )
+        result.model_id = ws.save_model(fitted, {"model": entry.name, "time_unit": unit, "as_of": end,
+                                                 "calibration_end": calibration_end})
+    return result
 
 
 def cohort_lifetimes(survival: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -197,9 +197,9 @@ def test_one_pass_likelihood_and_gradient_match_reference_and_differences(days, 
     T = rng.integers(20, 26, n).astype(float) if days else rng.uniform(20, 26, n)
     tx = np.where(x > 0, np.round(rng.uniform(0, 1, n) * T) if days else rng.uniform(0, 1, n) * T, 0.0)
     tx[x == 0] = 0.0
-    data = {"frequency": x, "recency": tx, "T": T}
-    theta = np.array([0.6, 3.5, 0.9, 2.2])
     model = cls()
+    data = model._prepare({"frequency": x, "recency": tx, "T": T})  # as the engine gives it during a fit
+    theta = np.array([0.6, 3.5, 0.9, 2.2])
     ll = model._log_likelihood(theta, data)
     expected = [_reference_log_likelihood(*row, *theta, cls._extra_drop) for row in zip(x, tx, T)]
     assert ll == pytest.approx(expected, rel=1e-12, abs=1e-12)

@@ -18,43 +18,27 @@ from cvm.models.base import (
     LikelihoodModel,
     load_model,
 )
+from cvm.models.registry import MODELS, names, spec
 
+#: every model class (from the registry) and the classic formulas, imported on first use
 _LAZY = {
-    "BGNBD": "cvm.models.bgnbd",
-    "MBGNBD": "cvm.models.mbgnbd",
-    "ParetoNBD": "cvm.models.pnbd",
-    "BGBB": "cvm.models.bgbb",
-    "ShiftedBetaGeometric": "cvm.models.sbg",
-    "GammaGamma": "cvm.models.gamma_gamma",
-    "NBD": "cvm.models.limits",
-    "Poisson": "cvm.models.limits",
-    "classic_clv": "cvm.models.formula",
-    "required_retention": "cvm.models.formula",
-    "break_even_retention_cost": "cvm.models.formula",
-    "clv_table": "cvm.models.formula",
+    **{entry.class_name: entry.module for entry in MODELS.values()},
+    **dict.fromkeys(("classic_clv", "required_retention", "break_even_retention_cost", "clv_table"), "cvm.models.formula"),
 }
-
-from cvm.models.registry import MODELS, names  # noqa: E402 - the one list of models
-
-#: command-line names of the models (``cvm fit --model NAME``) -> class names, read from the registry
-MODEL_NAMES = {name: MODELS[name].class_name for name in names()}
-
-#: the purchase models' limiting cases (:mod:`cvm.models.limits`), which a fit turns into at the edge
-#: of its parameter space; not offered as a choice, but known by name for stored fits and scores
-LIMIT_NAMES = {name: MODELS[name].class_name for name in names("limit")}
-
 
 __getattr__ = lazy_attributes("cvm.models", _LAZY)
 
+# Views of cvm.models.registry for the callers that still read them (the backtest, the workspace's
+# load_model and the Spark driver, outside this package); the registry is the one list.
+#: command-line names of the choosable models → class names
+MODEL_NAMES = {name: spec(name).class_name for name in names()}
+#: the purchase models' limiting cases (:mod:`cvm.models.limits`) → class names
+LIMIT_NAMES = {name: spec(name).class_name for name in names("limit")}
+
 
 def model_class(name: str) -> type[LikelihoodModel]:
-    """The model class for a command-line name such as ``bgnbd`` (or a class name)."""
-    from cvm.errors import SchemaError
-
-    key = MODEL_NAMES.get(name.lower()) or LIMIT_NAMES.get(name.lower(), name)
-    if key not in _LAZY:
-        raise SchemaError(f"unknown model '{name}'", hint=f"choose one of {', '.join(MODEL_NAMES)}")
-    return __getattr__(key)
+    """The model class for a command-line name such as ``bgnbd`` (or a class name): ``spec(name).cls``."""
+    return spec(name).cls
 
 
 __all__ = [

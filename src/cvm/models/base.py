@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from cvm.errors import ConvergenceError, NotFittedError, SchemaError
+from cvm.models.registry import PREDICTIONS
 
 FORMAT = "cvm-model"
 FORMAT_VERSION = 1
@@ -247,16 +248,6 @@ class Scalar(np.float64):
         raise IndexError(f"a single prediction has no element {index!r}")
 
 
-#: public prediction methods of the models; :meth:`LikelihoodModel.__init_subclass__` wraps each
-#: with :func:`shaped_like_input` (``GammaGamma.customer_lifetime_value`` keeps returning an array:
-#: existing callers compare it with ``pytest.approx``, which a Series does not support)
-PREDICTION_METHODS = (
-    "probability_alive", "expected_purchases", "expected_purchases_new", "purchase_probability",
-    "discounted_expected_purchases", "expected_spend", "survival",
-    "churn_probability", "retention_rate", "discounted_expected_residual_lifetime",
-)
-
-
 def _is_data_argument(value: Any) -> bool:
     """Numbers, arrays and Series are data; frames, dicts, models and None are not."""
     if value is None or isinstance(value, (str, bytes, Mapping)) or hasattr(value, "columns"):
@@ -433,11 +424,17 @@ class LikelihoodModel:
     * ``data_columns`` — the per-customer columns its likelihood reads;
     * ``_log_likelihood(theta, data)`` — per-row log-likelihood (vector);
     * optionally ``_gradient(theta, data)`` — per-row gradient with respect to
-      the natural-scale parameters, shape ``(n_rows, k)``;
+      the natural-scale parameters, shape ``(n_rows, k)`` — or, when value and gradient share
+      their work, ``_log_likelihood_and_gradient(theta, data)`` returning both from one pass;
     * ``_initial_values(data, weights)`` — a starting point (natural scale);
     * ``_validate(data)`` — raise :class:`SchemaError` on impossible input;
+    * optionally ``_prepare(data)`` — tables computed once per fit (e.g. the distinct purchase
+      counts), added to the data every likelihood evaluation of that fit receives;
 
-    and its own ``fit`` signature, which calls :meth:`_fit`.
+    and its own ``fit`` signature, which calls :meth:`_fit`. The base class does the rest: input
+    checks and compression of identical customers, optimisation on the log scale (with a warm
+    start from a subsample for models that set ``warm_start_rows``), the covariance from the
+    Hessian, standard errors by the delta method, warnings, the summary and persistence.
 
     Models with free (real-valued) coefficients, such as covariate effects,
     override :meth:`_all_parameter_names` and :meth:`_positive_mask`.
@@ -468,6 +465,9 @@ class LikelihoodModel:
     data_columns: ClassVar[tuple[str, ...]] = ()
     #: L-BFGS-B options a model may loosen or tighten (defaults: ftol=1e-15, gtol=1e-10, maxcor=20)
     optimizer_options: ClassVar[Mapping[str, float]] = {}
+    #: with more distinct rows than this, start from the fit of a weighted subsample of half as many
+    #: (:meth:`_warm_start`); None: no warm start (the likelihood is cheap enough to start anywhere)
+    warm_start_rows: ClassVar[int | None] = None
 
     def __init__(self, penalizer: float = 0.0, max_iter: int = 2000, max_seconds: float | None = None) -> None:
         if penalizer < 0 or not np.isfinite(penalizer):
@@ -482,7 +482,7 @@ class LikelihoodModel:
         super().__init_subclass__(**kwargs)
         if cls.parameter_names:
             MODEL_REGISTRY[cls.__name__] = cls
-        for name in PREDICTION_METHODS:
+        for name in PREDICTIONS:
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "__shaped_like_input__", False):
                 if name == "purchase_probability":  # lifetimes' probability_of_n_purchases_up_to_time is (t, n)
@@ -494,8 +494,20 @@ class LikelihoodModel:
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _gradient(self, theta: np.ndarray, data: dict[str, np.ndarray]) -> np.ndarray | None:
-        """Per-row gradient of the log-likelihood on the natural scale, or None."""
+        """Per-row gradient of the log-likelihood on the natural scale, or None (numerical differences);
+        from the one-pass :meth:`_log_likelihood_and_gradient` when the model computes it there."""
+        if type(self)._log_likelihood_and_gradient is not LikelihoodModel._log_likelihood_and_gradient:
+            return self._log_likelihood_and_gradient(theta, data)[1]
         return None
+
+    def _log_likelihood_and_gradient(self, theta: np.ndarray, data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per-row log-likelihood and gradient at one point (what the optimiser asks for); a model whose
+        value and gradient share their work overrides this to compute both in one pass."""
+        return self._log_likelihood(theta, data), self._gradient(theta, data)
+
+    def _prepare(self, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The data of one fit with whatever the likelihood reuses at every evaluation (none by default)."""
+        return data
 
     def _initial_values(self, data: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
         return np.ones(len(self._all_parameter_names()))
@@ -537,21 +549,24 @@ class LikelihoodModel:
             raise _OutOfTime
 
     def _objective(self, z: np.ndarray, data, weights, total) -> tuple[float, np.ndarray]:
+        """The penalised mean negative log-likelihood at ``z`` (log-scale parameters) and its gradient."""
+        return self._objective_parts(z, data, weights, total)[:2]
+
+    def _objective_parts(self, z: np.ndarray, data, weights, total) -> tuple[float, np.ndarray, np.ndarray]:
+        """:meth:`_objective` and the per-row log-likelihood it was computed from."""
         self._check_clock()
         theta = self._to_theta(z)
         pos = self._positive_mask()
         with np.errstate(all="ignore"):
-            ll = self._log_likelihood(theta, data)
+            ll, g_rows = self._log_likelihood_and_gradient(theta, data)
             value = -np.dot(weights, ll) / total + self.penalizer * np.sum(theta[pos] ** 2)
         if not np.isfinite(value):
-            return np.inf, np.zeros_like(z)
-        grad = self._gradient_z(z, theta, data, weights, total)
-        return float(value), grad
+            return np.inf, np.zeros_like(z), ll
+        return float(value), self._gradient_z(z, theta, g_rows, data, weights, total), ll
 
-    def _gradient_z(self, z, theta, data, weights, total) -> np.ndarray:
+    def _gradient_z(self, z, theta, g_rows, data, weights, total) -> np.ndarray:
+        """The objective's gradient in ``z`` from the per-row gradient ``g_rows`` (numerical when None or not finite)."""
         pos = self._positive_mask()
-        with np.errstate(all="ignore"):
-            g_rows = self._gradient(theta, data)
         if g_rows is None:
             return self._numeric_gradient(z, data, weights, total)
         g_theta = -(weights @ g_rows) / total
@@ -618,7 +633,20 @@ class LikelihoodModel:
         if initial:
             x0 = np.array([initial.get(nm, x0[i]) for i, nm in enumerate(names)], dtype=float)
         z0 = self._to_z(x0)
-        fun = lambda z: self._objective(z, udata, uw, total)  # noqa: E731
+        columns, udata = udata, self._prepare(udata)
+        if not initial and self.warm_start_rows is not None and uw.size > self.warm_start_rows:
+            z0 = self._warm_start(z0, columns, udata, uw)
+        last: dict[str, Any] = {}
+
+        def objective(z):
+            """The objective with its last point remembered by value: the optimiser's answer is asked for
+            again (is it stationary? its log-likelihood) and costs no second pass over the data."""
+            key = np.asarray(z, dtype=float).tobytes()
+            if last.get("z") != key:
+                last.update(z=key, parts=self._objective_parts(z, udata, uw, total))
+            return last["parts"]
+
+        fun = lambda z: objective(z)[:2]  # noqa: E731
         attempts: list[tuple[str, optimize.OptimizeResult]] = []
         best = None
         for method in ("L-BFGS-B", "BFGS", "Nelder-Mead"):
@@ -644,7 +672,7 @@ class LikelihoodModel:
             if np.isfinite(res.fun) and np.all(np.isfinite(res.x)) and (best is None or res.fun <= best.fun + 1e-12):
                 best = res
                 best.method = method
-            if best is not None and (self._is_stationary(best.x, udata, uw, total) or self._at_edge(best.x)):
+            if best is not None and (self._is_stationary(objective(best.x)[1]) or self._at_edge(best.x)):
                 # stationary, or running off to the edge of the space (a warning follows):
                 # further optimisers would only spend time walking further out
                 break
@@ -660,8 +688,9 @@ class LikelihoodModel:
                 f"{type(self).__name__} fit ran off to infinite parameters",
                 hint="the data may not identify this model (for example nobody ever repeats); try penalizer=0.01",
             )
-        converged = self._is_stationary(best.x, udata, uw, total)
-        ll_total = float(np.dot(uw, self._log_likelihood(theta, udata)))
+        _, grad, ll = objective(best.x)
+        converged = self._is_stationary(grad)
+        ll_total = float(np.dot(uw, ll))
         if not np.isfinite(ll_total):
             raise ConvergenceError(f"{type(self).__name__} log-likelihood is not finite at the optimum")
         pos = self._positive_mask()
@@ -695,6 +724,67 @@ class LikelihoodModel:
         self.fit_seconds_ = time.perf_counter() - start_clock
         return self
 
+    def _warm_start(self, z0: np.ndarray, columns, data, weights) -> np.ndarray:
+        """A start near the optimum: the fit of a weighted subsample of ``warm_start_rows / 2`` distinct rows,
+        then quasi-Newton steps on the full data (:meth:`_newton_polish`); ``z0`` when that fails.
+
+        Full-data iterations far from the optimum are the expensive ones (the Pareto/NBD's series needs
+        more terms when its parameters are far apart), so the start pays for itself on large data.
+        """
+        pick = np.random.default_rng(0).choice(weights.size, self.warm_start_rows // 2, p=weights / weights.sum())
+        sub = self._prepare({k: v[pick] for k, v in columns.items()})
+        ones = np.ones(pick.size)
+        with np.errstate(all="ignore"):
+            res = optimize.minimize(lambda z: self._objective(z, sub, ones, float(pick.size)), z0, jac=True,
+                                    method="L-BFGS-B", options={"gtol": 1e-6, "maxiter": 500})
+        if not (np.isfinite(res.fun) and np.all(np.isfinite(res.x))):
+            return z0
+        return self._newton_polish(res.x, sub, ones, data, weights)
+
+    def _newton_polish(self, z, sub, sub_weights, data, weights, steps=12):
+        """Quasi-Newton steps on the full data, one full pass (value and gradient) each.
+
+        The first step uses the subsample's Hessian (of the mean objective, so the same
+        scale); after every step the matrix is corrected by the BFGS secant update with
+        the full data's change in gradient, so it converges to the full data's curvature
+        and the steps become Newton-like within a few passes. Stops once the gradient is
+        below L-BFGS-B's tolerance, so the optimiser accepts the point at once.
+        """
+        total, sub_total = float(weights.sum()), float(sub_weights.sum())
+        k = z.size
+        hess = np.empty((k, k))
+        with np.errstate(all="ignore"):
+            # forward differences (k passes over the subsample, not 2k): a preconditioner needs no more
+            # than the ~1e-5 relative accuracy, its error from subsampling is percents
+            centre = self._objective(z, sub, sub_weights, sub_total)[1]
+            for j in range(k):
+                e = np.zeros(k)
+                e[j] = 1e-5
+                hess[:, j] = (self._objective(z + e, sub, sub_weights, sub_total)[1] - centre) / 1e-5
+            hess = 0.5 * (hess + hess.T)
+            if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).min() <= 0:
+                return z
+            value, grad = self._objective(z, data, weights, total)
+            stop = 0.1 * self.optimizer_options.get("gtol", 1e-10)
+            for _ in range(steps):
+                if not np.isfinite(value) or np.max(np.abs(grad)) < stop:
+                    break
+                step = np.linalg.solve(hess, grad)
+                for _ in range(5):  # halve the step until the objective does not rise
+                    new_value, new_grad = self._objective(z - step, data, weights, total)
+                    if np.isfinite(new_value) and new_value <= value + 1e-12 * abs(value):
+                        break
+                    step = step / 2
+                else:
+                    break
+                moved, change = -step, new_grad - grad
+                curvature = moved @ change
+                if curvature > 1e-12 * np.linalg.norm(moved) * np.linalg.norm(change):
+                    h_moved = hess @ moved
+                    hess = hess - np.outer(h_moved, h_moved) / (moved @ h_moved) + np.outer(change, change) / curvature
+                z, value, grad = z - step, new_value, new_grad
+        return z
+
     def _check_calibration(self, data, weights) -> dict[str, float] | None:
         """Expected against actual repeat purchases in the calibration period; a coded warning when they disagree.
 
@@ -714,8 +804,9 @@ class LikelihoodModel:
                 expected=f"{expected:,.1f}" if np.isfinite(expected) else "?", actual=f"{actual:,.0f}"), stacklevel=4)
         return {"expected": expected, "actual": actual, "agrees": agrees}
 
-    def _is_stationary(self, z, data, weights, total) -> bool:
-        _, g = self._objective(z, data, weights, total)
+    @staticmethod
+    def _is_stationary(g: np.ndarray) -> bool:
+        """The objective's gradient is zero (up to 1e-4 in the log-scale parameters)."""
         return bool(np.all(np.isfinite(g)) and np.max(np.abs(g)) < 1e-4)
 
     def _at_edge(self, z: np.ndarray) -> bool:
@@ -958,8 +1049,13 @@ class LikelihoodModel:
             raise SchemaError(f"model file version {payload['version']} is newer than this cvm understands ({FORMAT_VERSION})")
         name = payload["model"]
         target = MODEL_REGISTRY.get(name)
-        if target is None:
-            raise SchemaError(f"unknown model '{name}' in file")
+        if target is None:  # a registered model whose module is not imported yet (else: unknown)
+            from cvm.models.registry import spec
+
+            try:
+                target = spec(name).cls
+            except SchemaError:
+                raise SchemaError(f"unknown model '{name}' in file") from None
         if cls is not LikelihoodModel and not issubclass(target, cls):
             raise SchemaError(f"the file holds a {name}, not a {cls.__name__}")
         model = target(**payload.get("settings", {}))

@@ -9,115 +9,26 @@ purchase ``T``, all in one time unit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import digamma, expit, gammaln, roots_jacobi, roots_legendre
+from scipy.special import digamma, expit, gammaln, roots_jacobi
 
 from cvm.errors import SchemaError
-from cvm.models.base import LikelihoodModel, as_float_array, columns_from, compress
+from cvm.models.base import LikelihoodModel, as_float_array, compress
+from cvm.models.covariates import CovariateSupport
+from cvm.models.histories import (
+    check_history,
+    discount_rate_delta,
+    discounted_integral,
+    discounted_laplace,
+    frame_of_events,
+    history,
+    horizon_weights,
+    order_statistic_times,
+    positive_times,
+)
 from cvm.models.special import log_hyp2f1
-
-_GL_NODES, _GL_WEIGHTS = roots_legendre(64)
-
-
-# ----------------------------------------------------------------------------
-# helpers shared by the continuous-time purchase models (BG/NBD, MBG/NBD, Pareto/NBD)
-# ----------------------------------------------------------------------------
-
-
-def history(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Check and broadcast a purchase history ``(x, t_x, T)``; raise SchemaError when impossible."""
-    x, tx, T = (as_float_array(v, n) for v, n in ((frequency, "frequency"), (recency, "recency"), (T, "T")))
-    try:
-        x, tx, T = np.broadcast_arrays(x, tx, T)
-    except ValueError:
-        raise SchemaError(f"frequency, recency and T must have the same length ({x.size}, {tx.size}, {T.size})") from None
-    check_history({"frequency": x, "recency": tx, "T": T})
-    return x.astype(float), tx.astype(float), T.astype(float)
-
-
-def check_history(data) -> None:
-    """The rules every (frequency, recency, T) history obeys."""
-    x, tx, T = data["frequency"], data["recency"], data["T"]
-    problems = []
-    if np.any(x < 0) or np.any(x != np.round(x)):
-        problems.append("frequency must be a whole number >= 0")
-    if np.any(T <= 0):
-        problems.append("T must be positive")
-    if np.any(tx < 0) or np.any(tx > T * (1 + 1e-12)):
-        problems.append("recency must lie between 0 and T")
-    if np.any((x == 0) & (tx != 0)):
-        problems.append("recency must be 0 for customers without repeat purchases")
-    if problems:
-        raise SchemaError(
-            "; ".join(problems),
-            hint="frequency = repeat purchases, recency = time from first to last purchase, "
-            "T = time from first purchase to the end of the period (lifetimes' summary columns)",
-        )
-
-
-def positive_times(t, name="t") -> np.ndarray:
-    t = as_float_array(t, name)
-    if np.any(t < 0):
-        raise SchemaError(f"{name} must not be negative")
-    return t
-
-
-
-def horizon_weights(weights, n_horizons: int) -> np.ndarray:
-    """One finite weight per horizon, as floats (for the weighted sums over horizons)."""
-    w = np.asarray(weights, dtype=float).ravel()
-    if w.size != n_horizons or not np.all(np.isfinite(w)):
-        raise SchemaError(f"weights must be {n_horizons} finite numbers, one per horizon (got {w.size})")
-    return w
-
-def discount_rate_delta(discount_rate, horizon) -> tuple[float, float]:
-    """Continuous discount ``delta = ln(1 + d)`` and the horizon (inf when None), checked."""
-    d = float(discount_rate)
-    if not np.isfinite(d) or d <= -1:
-        raise SchemaError(f"discount_rate must be a number > -1 per time unit, got {discount_rate}")
-    H = np.inf if horizon is None else float(horizon)
-    if not H > 0:
-        raise SchemaError(f"horizon must be positive, got {horizon}")
-    delta = np.log1p(d)
-    if not np.isfinite(H) and delta <= 0:
-        raise SchemaError("an infinite horizon needs a positive discount_rate", hint="pass horizon=... or a discount_rate > 0")
-    return delta, H
-
-
-def discounted_integral(rate, scale, delta, horizon) -> np.ndarray:
-    """``int_0^H exp(-delta t) rate(t) dt`` for every row, on a fixed Gauss-Legendre grid.
-
-    The grid lives in ``v = log(1 + t / scale)`` (one natural time scale per
-    row), cut where ``exp(-delta t) < 1e-16``; ``rate(t)`` receives a
-    ``(rows, nodes)`` array of times.
-    """
-    scale = np.asarray(scale, float)
-    t_end = np.minimum(horizon, 37.0 / delta) if delta > 0 else np.full(scale.shape, horizon)
-    v_end = np.log1p(t_end / scale)
-    v = 0.5 * v_end[:, None] * (_GL_NODES[None, :] + 1.0)
-    t = scale[:, None] * np.expm1(v)
-    jac = scale[:, None] * np.exp(v) * 0.5 * v_end[:, None]
-    return np.sum(_GL_WEIGHTS[None, :] * jac * np.exp(-delta * t) * rate(t), axis=1)
-
-
-def frame_of_events(customer: np.ndarray, times: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"customer": customer.astype(np.int64), "t": times})
-
-
-def order_statistic_times(rng, counts, keep, window) -> tuple[np.ndarray, np.ndarray]:
-    """For customer i draw ``counts[i]`` uniform times on (0, window[i]] and keep the first ``keep[i]``."""
-    owner = np.repeat(np.arange(len(counts)), counts)
-    u = rng.uniform(0.0, 1.0, owner.size) * window[owner]
-    order = np.lexsort((u, owner))
-    owner, u = owner[order], u[order]
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.arange(owner.size) - start[owner]
-    mask = rank < keep[owner]
-    return owner[mask], u[mask]
 
 
 def beta_expected_while_alive(tau, m, a, bb) -> np.ndarray:
@@ -166,150 +77,6 @@ def beta_expected_while_alive(tau, m, a, bb) -> np.ndarray:
     out[tau == 0] = 0.0
     return out
 
-
-# ----------------------------------------------------------------------------
-# time-invariant covariates, shared by the BG/NBD family and the Pareto/NBD
-# ----------------------------------------------------------------------------
-
-
-def _covariate_list(names, what) -> tuple[str, ...]:
-    if names is None:
-        return ()
-    if isinstance(names, str):
-        names = [names]
-    out = tuple(str(n) for n in names)
-    if len(set(out)) != len(out):
-        raise SchemaError(f"{what} lists a covariate twice: {', '.join(out)}")
-    return out
-
-
-class CovariateSupport:
-    r"""Time-invariant customer covariates that scale a model's heterogeneity parameters.
-
-    A covariate vector :math:`z_i` (age, channel dummy, ...) moves customer
-    ``i``'s scale parameters, e.g. :math:`\alpha_i = \alpha\,e^{-\gamma_1^\top z_i}`
-    (Fader & Hardie 2007, "Incorporating time-invariant covariates into the
-    Pareto/NBD and BG/NBD models"; CLVTools' Pareto/NBD parameterisation, and its BG/NBD with
-    ``shared_dropout_coefficients``, see :class:`BGNBD`). The
-    coefficients are free real parameters named ``purchase[age]`` etc.; all
-    zeros give the model without covariates. Subclasses set ``_effects``: for
-    each coefficient group its name prefix and whether it reads the purchase or
-    the dropout covariates.
-    """
-
-    def _calibration_totals(self, data, weights):
-        """``sum_i E[X(T_i)]`` (a new customer's expectation over her own period) and ``sum_i x_i``:
-        the engine's calibration check for the purchase models without covariates."""
-        if self.purchase_covariates or self.dropout_covariates:
-            return None
-        ages, inverse = np.unique(data["T"], return_inverse=True)
-        expected = np.asarray(self.expected_purchases_new(ages), dtype=float)[inverse.ravel()]
-        return float(weights @ expected), float(weights @ data["frequency"])
-
-    #: (prefix, 'purchase' | 'dropout') for each coefficient group, in parameter order
-    _effects: tuple[tuple[str, str], ...] = ()
-
-    def _init_covariates(self, purchase_covariates, dropout_covariates) -> None:
-        self.purchase_covariates = _covariate_list(purchase_covariates, "purchase_covariates")
-        self.dropout_covariates = _covariate_list(dropout_covariates, "dropout_covariates")
-
-    def _covariate_names(self) -> list[str]:
-        """Every covariate the model reads, each once, in order."""
-        return list(dict.fromkeys(self.purchase_covariates + self.dropout_covariates))
-
-    def _groups(self):
-        """(prefix, covariate names, first index in theta) for each coefficient group."""
-        start = len(self.parameter_names)
-        out = []
-        for prefix, kind in self._effects:
-            names = self.purchase_covariates if kind == "purchase" else self.dropout_covariates
-            out.append((prefix, names, start))
-            start += len(names)
-        return out
-
-    def _all_parameter_names(self) -> list[str]:
-        return list(self.parameter_names) + [f"{prefix}[{c}]" for prefix, names, _ in self._groups() for c in names]
-
-    def _settings(self):
-        return {**super()._settings(), "purchase_covariates": list(self.purchase_covariates),
-                "dropout_covariates": list(self.dropout_covariates)}
-
-    def _covariate_columns(self, covariates, n_rows=None, frame=None) -> dict[str, np.ndarray]:
-        """The model's covariates as data columns ``z:name`` (from ``covariates`` or, failing that, ``frame``)."""
-        names = self._covariate_names()
-        if not names:
-            return {}
-        source = covariates if covariates is not None else frame
-        if source is None:
-            raise SchemaError(
-                f"this {type(self).__name__} uses covariates {', '.join(names)}; pass covariates=...",
-                hint="a frame or a dict holding one value per customer for each covariate, in the customers' order",
-            )
-        if isinstance(source, Mapping):
-            available = list(source)
-        elif hasattr(source, "columns"):
-            available = list(source.column_names) if hasattr(source, "column_names") else list(source.columns)
-        else:
-            raise SchemaError("covariates must be a data frame or a dict of columns", hint=f"columns needed: {', '.join(names)}")
-        missing = [c for c in names if c not in available]
-        if missing:
-            raise SchemaError(
-                f"covariates lack column(s) {', '.join(missing)}",
-                hint=f"this model was set up with covariates {', '.join(names)}",
-            )
-        out = {f"z:{c}": as_float_array(source[c], f"covariate '{c}'") for c in names}
-        if n_rows is not None:
-            for c, v in out.items():
-                if v.size not in (1, n_rows):
-                    raise SchemaError(f"covariate '{c[2:]}' has {v.size} values for {n_rows} customers")
-        return out
-
-    def _scales(self, theta, data) -> list[np.ndarray | float]:
-        """Per coefficient group: ``exp(gamma^T z_i)`` (an array), or 1.0 without covariates."""
-        out = []
-        for _, names, start in self._groups():
-            if not names:
-                out.append(1.0)
-                continue
-            lin = sum(theta[start + j] * data[f"z:{c}"] for j, c in enumerate(names))
-            out.append(np.exp(lin))
-        return out
-
-    def _chain_covariates(self, g_base, theta, data, scaled) -> np.ndarray:
-        """Full per-row gradient from the gradient in the per-customer parameters.
-
-        ``g_base`` is ``(n, k)`` with respect to the per-customer values of the
-        base parameters; ``scaled`` maps each coefficient group to
-        ``(base column, sign)`` where the customer's value is
-        ``theta_base * exp(sign * gamma^T z)``.
-        """
-        names = self._all_parameter_names()
-        n = g_base.shape[0]
-        g = np.zeros((n, len(names)))
-        g[:, : g_base.shape[1]] = g_base
-        for (prefix, cov, start), (col, sign), scale in zip(self._groups(), scaled, self._scales(theta, data)):
-            if not cov:
-                continue
-            factor = scale if sign > 0 else 1.0 / scale
-            value = theta[col] * factor  # the customer's parameter
-            # d value / d base = factor; d value / d gamma_j = sign * value * z_j
-            g[:, col] = g_base[:, col] * factor
-            for j, c in enumerate(cov):
-                g[:, start + j] = g_base[:, col] * sign * value * data[f"z:{c}"]
-        return g
-
-    def _fit_with_covariates(self, frequency, recency, T, weights, initial, covariates):
-        cols = columns_from(frequency, [recency, T], self.data_columns, optional=("weights",))
-        if weights is None and "weights" in cols:
-            weights = cols.pop("weights")
-        cols.pop("weights", None)
-        frame = frequency if recency is None and T is None and hasattr(frequency, "columns") else None
-        n = len(np.atleast_1d(as_float_array(cols["frequency"], "frequency")))
-        cols.update(self._covariate_columns(covariates, n, frame))
-        return self._fit(cols, weights, initial)
-
-    def _initial_coefficients(self) -> np.ndarray:
-        return np.zeros(len(self._all_parameter_names()) - len(self.parameter_names))
 
 
 # ----------------------------------------------------------------------------
@@ -386,10 +153,7 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         ``covariates`` (a frame or dict, one row per customer) is needed when the
         model has covariates, unless the fitted frame already holds those columns.
         """
-        try:
-            return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
-        finally:
-            self._last_eval = self._tables = None
+        return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
 
     def _row_params(self, theta, data):
         """``(r, alpha_i, a_i, b_i)``: per-customer arrays when the model has covariates."""
@@ -426,103 +190,58 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         mean_T = np.average(data["T"], weights=weights)
         return np.concatenate([[1.0, mean_T / mean_x, 1.0, 3.0], self._initial_coefficients()])
 
-    def _parts(self, theta, data):
-        """The two log terms of the likelihood bracket and the constant part."""
-        r, alpha, a, b = self._row_params(theta, data)
-        x, tx, T = data["frequency"], data["recency"], data["T"]
-        e = self._extra_drop
-        const = (
-            gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + gammaln(a + b) + gammaln(b + x + e) - gammaln(b) - gammaln(a + b + x + e)
-        )
-        stay = -(r + x) * np.log(alpha + T)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gone = np.log(a) - np.log(b + x + e - 1) - (r + x) * np.log(alpha + tx)
-        if not e:
-            gone = np.where(x > 0, gone, -np.inf)
-        return const, stay, gone
-
-    def _log_likelihood(self, theta, data) -> np.ndarray:
-        if len(theta) == len(self.parameter_names):
-            return self._evaluate(theta, data)[0]
-        const, stay, gone = self._parts(theta, data)
-        return const + np.logaddexp(stay, gone)
-
-    def _gradient(self, theta, data) -> np.ndarray:
-        if len(theta) == len(self.parameter_names):
-            return self._evaluate(theta, data)[1]
-        r, alpha, a, b = self._row_params(theta, data)
-        x, tx, T = data["frequency"], data["recency"], data["T"]
-        e = self._extra_drop
-        _, stay, gone = self._parts(theta, data)
-        w_gone = np.exp(gone - np.logaddexp(stay, gone))  # = 1 - P(alive)
-        w_stay = 1.0 - w_gone
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_stay * np.log(alpha + T) - w_gone * np.log(alpha + tx)
-        d_alpha = r / alpha - (r + x) * (w_stay / (alpha + T) + w_gone / (alpha + tx))
-        common = digamma(a + b) - digamma(a + b + x + e)
-        d_a = common + w_gone / a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_b = common + digamma(b + x + e) - digamma(b) - np.where(w_gone > 0, w_gone / (b + x + e - 1), 0.0)
-        g = np.column_stack(np.broadcast_arrays(d_r, d_alpha, d_a, d_b))
-        if len(theta) > 4 and self.shared_dropout_coefficients:
-            full = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1)))
-            _, names, start = self._groups()[1]
-            if names:  # b_i = b exp(gamma^T z) too: its share of d/d gamma_j and d/d b
-                k = self._scales(theta, data)[1]
-                full[:, 3] = g[:, 3] * k
-                for j, c in enumerate(names):
-                    full[:, start + j] += g[:, 3] * theta[3] * k * data[f"z:{c}"]
-            return full
-        if len(theta) > 4:
-            g = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
-        return g
-
-    def _distinct_tables(self, data):
-        """Distinct values of x, t_x and T with the index of every row, kept for the data being fitted.
-
-        A column is tabulated only when it repeats a lot (day-unit summaries have a few
-        hundred distinct recencies among a million customers); otherwise it is None.
-        """
-        cached = getattr(self, "_tables", None)
-        if cached is not None and cached[0] is data["frequency"]:
-            return cached[1]
-        tables = []
+    def _prepare(self, data):
+        """Tables of the distinct values of ``x`` (always) and of ``t_x`` and ``T`` (when they repeat a lot:
+        day-unit summaries have a few hundred distinct recencies among a million customers), each as its
+        levels and every row's index among them."""
+        out = dict(data)
         for name in ("frequency", "recency", "T"):
             codes, levels = pd.factorize(data[name], sort=True)
-            tables.append((levels, codes) if name == "frequency" or 8 * len(levels) <= codes.size else None)
-        self._tables = (data["frequency"], tables)
-        return tables
+            if name == "frequency" or 8 * len(levels) <= codes.size:
+                out[f"{name}:levels"], out[f"{name}:codes"] = np.asarray(levels, dtype=float), codes
+        return out
 
-    def _evaluate(self, theta, data):
-        """Per-row log-likelihood and gradient (n, 4) in one pass, without covariates.
+    def _log_likelihood(self, theta, data) -> np.ndarray:
+        return self._evaluate(theta, data, grad=False)[0]
 
-        Everything that depends on ``x`` alone (the gamma and beta function ratios,
-        their digammas, ``log(b + x - 1)``) is computed on the distinct purchase
-        counts and gathered; ``log(alpha + T)`` and ``log(alpha + t_x)`` likewise when
-        those columns repeat. The bracket of FHL 2005 eq. 6 is written as
-        ``stay + log(1 + e^d)`` with ``d = gone - stay``, whose logistic ``1 / (1 + e^-d)``
-        is the weight ``1 - P(alive)`` in the gradient. The last result is kept for the
-        engine's value-then-gradient calls at the same parameters.
+    def _log_likelihood_and_gradient(self, theta, data):
+        return self._evaluate(theta, data, grad=True)
+
+    def _evaluate(self, theta, data, grad):
+        """Per-row log-likelihood (FHL 2005, eq. 6) and, when ``grad``, its exact gradient, in one pass.
+
+        The bracket is written as ``stay + log(1 + e^d)`` with ``stay = -(r+x) log(alpha+T)`` and
+        ``d = log a - log(b+x-1) + (r+x) (log(alpha+T) - log(alpha+t_x))`` (``-inf`` without repeat
+        purchases), whose logistic ``1 / (1 + e^-d)`` is the weight ``1 - P(alive)`` in the gradient.
+        Without covariates everything that depends on ``x`` alone (the gamma and beta function ratios,
+        their digammas, ``log(b + x - 1)``) is computed on the distinct purchase counts and gathered,
+        and ``log(alpha + T)``, ``log(alpha + t_x)`` likewise when those columns repeat (:meth:`_prepare`);
+        with covariates the same formulas run per customer and the gradient is chained to the coefficients.
         """
-        cached = getattr(self, "_last_eval", None)
-        if (cached is not None and cached[0] is data["frequency"]
-                and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
-            return cached[2], cached[3]
-        r, alpha, a, b = (float(v) for v in theta)
+        r, alpha, a, b = self._row_params(theta, data)
         e = self._extra_drop
         x = data["frequency"]
-        (ux, ix), tab_tx, tab_T = self._distinct_tables(data)
+        per_customer = any(np.ndim(v) for v in (alpha, a, b))
 
-        def log_shift(column, table):
+        def distinct(name):
+            """(levels, every row's index) of a column, when tabulated and the parameters are shared."""
+            if per_customer or f"{name}:levels" not in data:
+                return None
+            return data[f"{name}:levels"], data[f"{name}:codes"]
+
+        def log_shift(name):
             """log(alpha + column) and 1 / (alpha + column), through the table of distinct values if any."""
+            table = distinct(name)
             if table is None:
-                values = np.log(alpha + data[column])
+                values = np.log(alpha + data[name])
                 return values, np.exp(-values)
             values = np.log(alpha + table[0])
             return values[table[1]], np.exp(-values)[table[1]]
 
-        log_T, inv_T = log_shift("T", tab_T)
-        log_tx, inv_tx = log_shift("recency", tab_tx)
+        counts = distinct("frequency")
+        ux, ix = counts if counts is not None else (x, slice(None))
+        log_T, inv_T = log_shift("T")
+        log_tx, inv_tx = log_shift("recency")
         uxe = ux + e
         can_go = uxe > 0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -536,6 +255,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         tail = np.exp(-np.abs(d))
         with np.errstate(invalid="ignore"):
             ll = const_x[ix] - m * log_T + np.maximum(d, 0.0) + np.log1p(tail)
+        if not grad:
+            return ll, None
         w_gone = np.where(d > 0, 1.0, tail) / (1.0 + tail)
         common_x = digamma(a + b) - digamma(a + b + uxe)
         g = np.empty((4, x.size))
@@ -543,8 +264,19 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         g[1] = r / alpha - m * (inv_T + w_gone * (inv_tx - inv_T))
         g[2] = common_x[ix] + w_gone / a
         g[3] = (common_x + digamma(b + uxe) - digamma(b))[ix] - w_gone * inv_b[ix]
-        self._last_eval = (data["frequency"], np.array(theta, dtype=float), ll, g.T)
-        return ll, g.T
+        g = g.T
+        if len(theta) == len(self.parameter_names):
+            return ll, g
+        if not self.shared_dropout_coefficients:
+            return ll, self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1), (3, 1)))
+        full = self._chain_covariates(g, theta, data, scaled=((1, -1), (2, 1)))
+        _, names, start = self._groups()[1]
+        if names:  # b_i = b exp(gamma^T z) too: its share of d/d gamma_j and d/d b
+            k = self._scales(theta, data)[1]
+            full[:, 3] = g[:, 3] * k
+            for j, c in enumerate(names):
+                full[:, start + j] += g[:, 3] * theta[3] * k * data[f"z:{c}"]
+        return ll, full
 
     # ------------------------------------------------------------ predictions
     def _p(self, covariates=None, n_rows=None):
@@ -552,9 +284,6 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         theta = self._theta_fitted()
         data = self._covariate_columns(covariates, n_rows)
         return tuple(v if np.ndim(v) else float(v) for v in self._row_params(theta, data))
-
-    def _history_data(self, x, tx, T, covariates):
-        return {"frequency": x, "recency": tx, "T": T, **self._covariate_columns(covariates, x.size)}
 
     def _theta_fitted(self) -> np.ndarray:
         self._require_fit()
@@ -669,16 +398,13 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         dead = np.exp(np.where(n + e > 0, dead_logw, -np.inf)) * np.where(n > 0, stats.nbinom.sf(n - 1, r, q), 1.0)
         return alive + dead
 
-    def _alive_rate(self, t, x, T, r, alpha, a, b):
-        """dE[Y(t)]/dt for an alive customer: (m/A) E_p[(1 + p t/A)^-(m+1)], p ~ Beta(a, b + x)."""
-        A = (alpha + T)[:, None]
-        m = (r + x)[:, None]
-        bb = (b + x + self._extra_drop)[:, None]
-        a = np.asarray(a)[:, None] if np.ndim(a) else a
-        tau = t / A
-        m_, bb_ = np.broadcast_arrays(m + 1.0, bb)
-        log_f = -(m + 1.0) * np.log1p(tau) + log_hyp2f1(m_, bb_, a + bb_, tau / (1.0 + tau))
-        return m / A * np.exp(log_f)
+    def _alive_rate(self, u, m, a, bb):
+        """The purchase rate of an alive customer in units of ``A = alpha + T``, at ``u = t / A``:
+        ``m E_p[(1 + p u)^-(m+1)]`` with ``p ~ Beta(a, bb)`` (``m = r + x``, ``bb = b + x``), that is
+        ``m (1 + u)^-(m+1) 2F1(m + 1, bb; a + bb; u / (1 + u))`` (Euler's integral and Pfaff's transformation).
+        Rows of ``u`` go with the entries of ``m``, ``a``, ``bb``."""
+        m, a, bb = (np.broadcast_to(np.asarray(v, float)[:, None], u.shape) for v in (m, a, bb))
+        return m * np.exp(-(m + 1.0) * np.log1p(u) + log_hyp2f1(m + 1.0, bb, a + bb, u / (1.0 + u)))
 
     def discounted_expected_purchases(self, frequency, recency, T, discount_rate, horizon=None, covariates=None) -> np.ndarray:
         r"""DERT: discounted expected residual transactions.
@@ -687,19 +413,32 @@ class BGNBD(CovariateSupport, LikelihoodModel):
             \mathrm{DERT} = \int_0^H e^{-\delta t}\,\frac{d}{dt}E[Y(t)\mid x,t_x,T]\,dt,
             \qquad \delta = \ln(1+d)
 
-        The BG/NBD has no closed form: the conditional purchase rate
-        :math:`P(\text{alive})\,\frac{r+x}{\alpha+T}\,E_p[(1+p\,t/(\alpha+T))^{-(r+x+1)}]`
-        (a 2F1, p following its Beta(a, b+x) posterior) is integrated with 64-node
-        Gauss-Legendre quadrature in :math:`\log(1+t/(\alpha+T))`. ``horizon=None``
-        integrates to infinity (needs ``discount_rate > 0``).
+        The BG/NBD has no closed form. The conditional purchase rate is
+        :math:`P(\text{alive})\,\frac{r+x}{A}\,E_p[(1+p\,t/A)^{-(r+x+1)}]` with :math:`A = \alpha+T` and
+        ``p`` following its Beta(a, b+x) posterior (a 2F1); in ``u = t / A`` the rate depends on ``x``
+        alone, and the integral is its Laplace transform at ``k = delta A``.
+        ``horizon=None`` integrates to infinity (needs ``discount_rate > 0``): the rate is evaluated once
+        per purchase count on a grid shared by all customers with that count
+        (:func:`~cvm.models.histories.discounted_laplace`). A finite horizon integrates every distinct
+        ``(x, T)`` on its own 64-node Gauss-Legendre grid in :math:`\log(1+t/A)`
+        (:func:`~cvm.models.histories.discounted_integral`).
         """
         x, tx, T = history(frequency, recency, T)
         r, alpha, a, b = (np.broadcast_to(v, x.shape) for v in self._p(covariates, x.size))
         delta, H = discount_rate_delta(discount_rate, horizon)
-        keys, _, inverse = compress({"x": x, "T": T, "alpha": alpha, "a": a, "b": b})
-        ux, uT, u_alpha, u_a, u_b = (keys[k] for k in ("x", "T", "alpha", "a", "b"))
-        rate = discounted_integral(lambda t: self._alive_rate(t, ux, uT, r[0], u_alpha, u_a, u_b), u_alpha + uT, delta, H)
-        return self._probability_alive(x, tx, T, covariates) * rate[inverse]
+        keys, _, inverse = compress({"x": x, "A": alpha + T, "a": a, "b": b})
+        m, bb = r[0] + keys["x"], keys["b"] + keys["x"] + self._extra_drop
+        if np.isfinite(H):
+            def rate(t):
+                return self._alive_rate(t / keys["A"][:, None], m, keys["a"], bb) / keys["A"][:, None]
+
+            alive_value = discounted_integral(rate, keys["A"], delta, H)
+        else:
+            groups, _, group = compress({"m": m, "a": keys["a"], "bb": bb})
+            alive_value = discounted_laplace(
+                lambda u, owner: self._alive_rate(u, groups["m"][owner], groups["a"][owner], groups["bb"][owner]),
+                group, delta * keys["A"])
+        return self._probability_alive(x, tx, T, covariates) * alive_value[inverse]
 
     # ------------------------------------------------------------- simulation
     def _simulated(self, n_customers, T, seed, covariates=None):

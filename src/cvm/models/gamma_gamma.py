@@ -103,14 +103,7 @@ class GammaGamma(LikelihoodModel):
                 hint="fit on more customers; with one spend level use that amount directly",
             )
         self._warn_if_correlated(x[repeat], m[repeat], None if w is None else w[repeat])
-        try:
-            self._fit(
-                {"frequency": x[repeat], "monetary_value": m[repeat]},
-                None if w is None else w[repeat],
-                initial,
-            )
-        finally:
-            self._last_eval = self._fixed = None
+        self._fit({"frequency": x[repeat], "monetary_value": m[repeat]}, None if w is None else w[repeat], initial)
         self.n_excluded_ = float(np.sum(~repeat) if w is None else np.sum(w[~repeat]))
         return self
 
@@ -147,26 +140,30 @@ class GammaGamma(LikelihoodModel):
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
         """``ln f(m | p, q, gamma, x)``, eq. (3) of Fader & Hardie (2013)."""
-        return self._evaluate(theta, data)[0]
+        return self._log_likelihood_and_gradient(theta, data)[0]
 
-    def _gradient(self, theta, data) -> np.ndarray:
-        return self._evaluate(theta, data)[1]
+    def _prepare(self, data):
+        """Distinct x with every row's index, ``ln m``, ``m x`` and ``x ln(m x)``: they do not depend on the
+        parameters, so they are computed once per fit."""
+        x, m = data["frequency"], data["monetary_value"]
+        ix, ux = pd.factorize(x, sort=True)
+        mx = m * x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return {**data, "x:levels": np.asarray(ux, dtype=float), "x:codes": ix, "log_m": np.log(m), "mx": mx,
+                    "x_log_mx": x * np.log(mx)}
 
-    def _evaluate(self, theta, data):
+    def _log_likelihood_and_gradient(self, theta, data):
         """Per-row log-likelihood and gradient ``(n, 3)`` in one pass.
 
         Eq. (3) rearranged as ``ln Gamma(px+q) - ln Gamma(px) - ln Gamma(q) + q ln gamma - ln m
         + p x ln(m x) - (px + q) ln(gamma + m x)``: the gamma functions and their digammas
         depend on ``x`` only and are computed on the distinct purchase counts; ``ln m``,
         ``m x`` and ``x ln(m x)`` do not depend on the parameters and are computed once per
-        data set, which leaves one logarithm per customer and evaluation. The last result
-        is kept for the engine's value-then-gradient calls at the same parameters.
+        fit (:meth:`_prepare`), which leaves one logarithm per customer and evaluation.
         """
-        cached = getattr(self, "_last_eval", None)
-        if (cached is not None and cached[0] is data["frequency"]
-                and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
-            return cached[2], cached[3]
-        ux, ix, log_m, mx, x_log_mx = self._fixed_terms(data)
+        if "x:levels" not in data:
+            data = self._prepare(data)
+        ux, ix, log_m, mx, x_log_mx = (data[k] for k in ("x:levels", "x:codes", "log_m", "mx", "x_log_mx"))
         p, q, g = (float(v) for v in theta)
         x = data["frequency"]
         pux = p * ux
@@ -180,21 +177,7 @@ class GammaGamma(LikelihoodModel):
             grad[0] = (ux * (dig_sum - digamma(pux)))[ix] + x_log_mx - x * log_total
             grad[1] = (dig_sum - digamma(q))[ix] + np.log(g) - log_total
             grad[2] = q / g - shape / (g + mx)
-        self._last_eval = (data["frequency"], np.array(theta, dtype=float), ll, grad.T)
         return ll, grad.T
-
-    def _fixed_terms(self, data):
-        """Distinct x with every row's index, ``ln m``, ``m x`` and ``x ln(m x)``, kept for the data being fitted."""
-        cached = getattr(self, "_fixed", None)
-        if cached is not None and cached[0] is data["frequency"] and cached[1] is data["monetary_value"]:
-            return cached[2]
-        x, m = data["frequency"], data["monetary_value"]
-        ix, ux = pd.factorize(x, sort=True)
-        mx = m * x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = (np.asarray(ux, dtype=float), ix, np.log(m), mx, x * np.log(mx))
-        self._fixed = (x, m, terms)
-        return terms
 
     def summary(self, level: float = 0.95) -> FitSummary:
         s = super().summary(level)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 
 from cvm.errors import SchemaError
 from cvm.models.base import LikelihoodModel, as_float_array
-from cvm.models.bgnbd import (
-    CovariateSupport,
+from cvm.models.covariates import CovariateSupport
+from cvm.models.histories import (
     check_history,
     discount_rate_delta,
     discounted_integral,
@@ -470,6 +470,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
     data_columns = ("frequency", "recency", "T")
     # stop near the engine's stationarity threshold instead of chasing rounding noise
     optimizer_options = {"ftol": 1e-13, "gtol": 1e-7}
+    warm_start_rows = _WARM_START_ROWS
 
     _effects = (("purchase", "purchase"), ("dropout", "dropout"))
 
@@ -485,10 +486,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         the model has covariates; when fitting on a frame that already holds
         the covariate columns it may be left out.
         """
-        try:
-            return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
-        finally:
-            self._last_eval = self._counts = None
+        return self._fit_with_covariates(frequency, recency, T, weights, initial, covariates)
 
     def _row_params(self, theta, data):
         """``(r, alpha_i, s, beta_i)``: per-customer arrays when the model has covariates."""
@@ -517,74 +515,14 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         return None
 
     def _initial_values(self, data, weights) -> np.ndarray:
-        """A rough start; with many distinct histories, the fit of a weighted subsample of them.
-
-        Starting near the optimum saves full-data iterations, and those far
-        from it are the expensive ones (the series needs more terms when alpha
-        and beta are far apart).
-        """
+        """A rough start: ``alpha = beta`` makes the dropout series a single term, and ``r = s = 1/2`` sits
+        mid-range of published fits (CDNOW 0.55 / 0.61). Measured on CDNOW and three simulated sets, the
+        fewest expensive iterations; on many distinct histories the engine refines it on a subsample
+        (``warm_start_rows``)."""
         mean_x = max(np.average(data["frequency"], weights=weights), 0.05)
         mean_T = np.average(data["T"], weights=weights)
-        # alpha = beta makes the dropout series a single term, and r = s = 1/2 sits mid-range of published fits
-        # (CDNOW 0.55 / 0.61): measured on CDNOW and three simulated sets, the fewest expensive iterations
         rough = np.array([0.5, 0.5 * mean_T / mean_x, 0.5, 0.5 * mean_T / mean_x])
-        rough = np.concatenate([rough, self._initial_coefficients()])
-        if weights.size <= _WARM_START_ROWS:
-            return rough
-        pick = np.random.default_rng(0).choice(weights.size, _WARM_START_ROWS // 2, p=weights / weights.sum())
-        sub = {k: v[pick] for k, v in data.items()}
-        ones = np.ones(pick.size)
-        z0 = self._to_z(rough)
-        with np.errstate(all="ignore"):
-            res = optimize.minimize(lambda z: self._objective(z, sub, ones, float(pick.size)), z0, jac=True,
-                                    method="L-BFGS-B", options={"gtol": 1e-6, "maxiter": 500})
-        if not (np.isfinite(res.fun) and np.all(np.isfinite(res.x))):
-            return rough
-        return self._to_theta(self._newton_polish(res.x, sub, ones, data, weights))
-
-    def _newton_polish(self, z, sub, sub_weights, data, weights, steps=12):
-        """Quasi-Newton steps on the full data, one full pass (value and gradient) each.
-
-        The first step uses the subsample's Hessian (of the mean objective, so the same
-        scale); after every step the matrix is corrected by the BFGS secant update with
-        the full data's change in gradient, so it converges to the full data's curvature
-        and the steps become Newton-like within a few passes. Stops once the gradient is
-        below L-BFGS-B's tolerance, so the engine's optimiser accepts the point at once.
-        """
-        total, sub_total = float(weights.sum()), float(sub_weights.sum())
-        k = z.size
-        hess = np.empty((k, k))
-        with np.errstate(all="ignore"):
-            # forward differences (k passes over the subsample, not 2k): a preconditioner needs no more
-            # than the ~1e-5 relative accuracy, its error from subsampling is percents
-            centre = self._objective(z, sub, sub_weights, sub_total)[1]
-            for j in range(k):
-                e = np.zeros(k)
-                e[j] = 1e-5
-                hess[:, j] = (self._objective(z + e, sub, sub_weights, sub_total)[1] - centre) / 1e-5
-            hess = 0.5 * (hess + hess.T)
-            if not np.all(np.isfinite(hess)) or np.linalg.eigvalsh(hess).min() <= 0:
-                return z
-            value, grad = self._objective(z, data, weights, total)
-            stop = 0.1 * self.optimizer_options.get("gtol", 1e-10)
-            for _ in range(steps):
-                if not np.isfinite(value) or np.max(np.abs(grad)) < stop:
-                    break
-                step = np.linalg.solve(hess, grad)
-                for _ in range(5):  # halve the step until the objective does not rise
-                    new_value, new_grad = self._objective(z - step, data, weights, total)
-                    if np.isfinite(new_value) and new_value <= value + 1e-12 * abs(value):
-                        break
-                    step = step / 2
-                else:
-                    break
-                moved, change = -step, new_grad - grad
-                curvature = moved @ change
-                if curvature > 1e-12 * np.linalg.norm(moved) * np.linalg.norm(change):
-                    h_moved = hess @ moved
-                    hess = hess - np.outer(h_moved, h_moved) / (moved @ h_moved) + np.outer(change, change) / curvature
-                z, value, grad = z - step, new_value, new_grad
-        return z
+        return np.concatenate([rough, self._initial_coefficients()])
 
     @staticmethod
     def _log_tail(y, r, alpha, s, beta, x) -> np.ndarray:
@@ -699,7 +637,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             zeta = (own - other) / A
             v = A / end
             same_rs = np.ndim(params[0]) == 0 and np.ndim(params[2]) == 0
-            val, d_m, d_b, d_z, d_v = self._dropout_sums(m_rows, b, zeta, v, grad, x, rows if same_rs else None)
+            val, d_m, d_b, d_z, d_v = self._dropout_sums(m_rows, b, zeta, v, grad, data, rows if same_rs else None)
             log_a = np.log(A)
             out[rows] = val - m_rows * log_a
             if grad:
@@ -720,16 +658,16 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                 g[:, slow] = g_slow
         return out, g
 
-    def _dropout_sums(self, m, b, zeta, v, grad, x, rows):
+    def _dropout_sums(self, m, b, zeta, v, grad, data, rows):
         """The interval series of :func:`interval_series` on ``rows`` of the data (``m``, ``b``,
         ``zeta``, ``v`` given for those rows); customers with the same number of purchases
-        ``x[rows]`` share ``m = r + s + x`` and ``b``, and every such group of at least
+        (the rows' purchase counts in ``data``) share ``m = r + s + x`` and ``b``, and every such group of at least
         ``_GROUP_ROWS`` rows is summed as two polynomials (:func:`interval_polynomial`).
         ``rows=None`` (``r`` or ``s`` differ between rows): the row-by-row series only."""
         n = m.size
         if rows is None or n < _GROUP_ROWS:
             return interval_series(m, b, zeta, v, grad)
-        ux, inverse = self._distinct_counts(x)
+        ux, inverse = self._distinct_counts(data)
         codes = inverse[rows]
         counts = np.bincount(codes, minlength=ux.size)
         big = np.flatnonzero(counts >= _GROUP_ROWS)
@@ -804,19 +742,26 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         done[use] = True
         return done
 
+    def _prepare(self, data):
+        """The distinct purchase counts of the fitted data and every row's index among them."""
+        ux, inverse = np.unique(data["frequency"], return_inverse=True)
+        return {**data, "x_levels": ux, "x_codes": inverse.ravel()}
+
+    @staticmethod
+    def _distinct_counts(data):
+        """``(distinct x, every row's index among them)``: from :meth:`_prepare` during a fit, else computed."""
+        if "x_levels" in data:
+            return data["x_levels"], data["x_codes"]
+        ux, inverse = np.unique(data["frequency"], return_inverse=True)
+        return ux, inverse.ravel()
+
     def _evaluate(self, theta, data, grad):
-        """Per-row log-likelihood and (optionally) its gradient; the last result is kept for the engine's
-        value-then-gradient calls at the same parameters."""
-        cached = getattr(self, "_last_eval", None)
-        if (cached is not None and cached[0] is data["frequency"] and (cached[2] or not grad)
-                and cached[1].shape == theta.shape and np.all(np.abs(cached[1] - theta) <= 4e-16 * np.abs(theta))):
-            # the same parameters up to the last bit or two (log/exp round trips of the engine)
-            return cached[3], cached[4]
+        """Per-row log-likelihood and (when ``grad``) its gradient, in one pass."""
         params = self._row_params(theta, data)
         r, alpha, s, beta = params
         x, T = data["frequency"], data["T"]
         # gammaln / digamma of r + x on the distinct purchase counts only
-        ux, inverse = self._distinct_counts(x)
+        ux, inverse = self._distinct_counts(data)
         shared = np.ndim(alpha) == 0 and np.ndim(beta) == 0  # no covariates: fold the scalars into the tables
         alpha_t, beta_t = alpha + T, beta + T
         log_alpha_t, log_beta_t = np.log(alpha_t), np.log(beta_t)
@@ -859,21 +804,11 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
             g_rows = g.T
             if len(theta) > 4:
                 g_rows = self._chain_covariates(g_rows, theta, data, scaled=((1, -1), (3, -1)))
-        self._last_eval = (data["frequency"], np.array(theta, dtype=float), grad, ll, g_rows)
         return ll, g_rows
 
-    def _distinct_counts(self, x):
-        """``(unique x, inverse)``, kept for the array being fitted."""
-        cached = getattr(self, "_counts", None)
-        if cached is not None and cached[0] is x:
-            return cached[1], cached[2]
-        ux, inverse = np.unique(x, return_inverse=True)
-        self._counts = (x, ux, inverse.ravel())
-        return ux, inverse.ravel()
-
-    def _gradient(self, theta, data) -> np.ndarray:
+    def _log_likelihood_and_gradient(self, theta, data):
         """Exact per-row gradient (series derivatives; NaN rows make the engine fall back on differences)."""
-        return self._evaluate(theta, data, True)[1]
+        return self._evaluate(theta, data, True)
 
     def _terms(self, params, data):
         r, alpha, s, beta = params
@@ -884,7 +819,7 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         return const, alive, dead
 
     def _log_likelihood(self, theta, data) -> np.ndarray:
-        return self._evaluate(theta, data, True)[0]
+        return self._evaluate(theta, data, False)[0]
 
     # ------------------------------------------------------------ predictions
     def _p(self, covariates=None, n_rows=None):
@@ -991,8 +926,10 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
                 return ((r + x) / (alpha + T))[:, None] * np.exp(-s * np.log1p(t / (beta + T)[:, None]))
 
             return p_alive * discounted_integral(rate, beta + T, delta, H)
-        # P(alive) / L-part: DERT = P(alive) (r+x)/(alpha+T) * (beta+T)^s delta^(s-1) Psi(s, s; delta(beta+T))
-        log_u = np.log(hyperu(s, s, delta * (beta + T)))
+        # P(alive) / L-part: DERT = P(alive) (r+x)/(alpha+T) * (beta+T)^s delta^(s-1) Psi(s, s; delta(beta+T)),
+        # Psi evaluated once per distinct beta + T (a few hundred among a million customers)
+        scaled, where = np.unique(delta * (beta + T), return_inverse=True)
+        log_u = np.log(hyperu(s, s, scaled))[where.ravel()]
         return p_alive * (r + x) / (alpha + T) * np.exp(s * np.log(beta + T) + (s - 1.0) * np.log(delta) + log_u)
 
     # ------------------------------------------------------------- simulation

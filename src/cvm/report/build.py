@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 import itertools
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -142,15 +141,13 @@ class ReportBuilder:
     def valuation_model(self):
         """The purchase model of the latest scoring run, fitted on the data up to its as-of date."""
         if self._valuation_model is None:
-            from cvm.models import model_class
+            from cvm.fitting import fit_model
 
             scores = self.scores()
             name = str(scores.attrs.get("model") or "bgnbd")
             unit = scores.attrs.get("time_unit") or getattr(self.settings, "time_unit", "week")
             summary = self.ws.summary(as_of=scores.attrs.get("as_of"), time_unit=unit)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = model_class(name)().fit(summary["frequency"], summary["recency"], summary["T"])
+            model = fit_model(summary, name)
             self._valuation_model = (name, unit, model, summary)
         return self._valuation_model
 
