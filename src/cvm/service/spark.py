@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from cvm.data.spark.output import output_format, quarantine_target, read_scores, write_scores
 from cvm.data.spark.scoring import (
@@ -31,9 +31,10 @@ from cvm.data.spark.session import (
     active_session, auto_shuffle_partitions, session_for_cli, session_settings, spark_session,
 )
 from cvm.data.spark.summary import (
-    as_date, compress_spark, compress_spend_spark, days_per_unit, exact_spend_rows, historic_values, input_counts,
+    as_date, compress_spark, compress_spend_spark, exact_spend_rows, historic_values, input_counts,
     read_transactions, summarise_spark, unusable_rows,
 )
+from cvm.data.summary import _unit_days
 from cvm.errors import SchemaError
 from cvm.fitting import fit_spend_model, model_name
 from cvm.models.base import warn_if_few_customers
@@ -147,7 +148,7 @@ def value_histories(histories: Any, purchase_model: Any, *, horizon: int, discou
     ).customers
     de = valued["clv"].to_numpy(float)
     high = valued["clv_high"].to_numpy(float)
-    z = float(stats.norm.ppf(0.5 + _HISTORY_LEVEL / 2))
+    z = float(ndtri(0.5 + _HISTORY_LEVEL / 2))  # the standard normal quantile
     with np.errstate(divide="ignore", invalid="ignore"):
         sd = np.where(de > 0, np.log(high / np.where(de > 0, de, 1.0)) / z, 0.0)
     out = frame[list(HISTORY_KEY)].copy()
@@ -261,7 +262,7 @@ def run_spark_pipeline(
         CLV horizon in periods of ``time_unit`` (``day``, ``week``, ``month``, ``year``).
     discount_rate
         **Yearly** discount rate, converted per time unit as
-        ``(1 + d) ** (days_per_unit / 365.25) - 1`` (:meth:`cvm.settings.Settings.discount_rate_per_unit`).
+        ``(1 + d) ** (days / 365.25) - 1`` (:meth:`cvm.settings.Settings.discount_rate_per_unit`).
     margin
         Margin rate applied to expected spend.
     as_of
@@ -302,8 +303,7 @@ def run_spark_pipeline(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    days_per_unit(time_unit)
-    days_per_unit(period)
+    _unit_days(time_unit), _unit_days(period)  # an unknown unit is refused before Spark reads anything
     output_format(out, out_format)
     name = purchase_model_name(model)
     settings = Settings().set("discount_rate", discount_rate)

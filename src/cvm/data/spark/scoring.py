@@ -48,7 +48,7 @@ from datetime import date
 from typing import Any, Mapping
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri
 
 from cvm.data.scores import new_run_id
 from cvm.errors import SchemaError
@@ -162,7 +162,7 @@ def customer_scores(summary_df: Any, valued: Any, spend_model: Any = None, *, ma
 
     added = [c for c in SCORE_COLUMNS if residual or c != "residual_value"]
     carried = [c for c in summary_df.columns if c not in added]
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))  # the standard normal quantile
     money = F.lit(float(margin)) * F.col("expected_spend")
     sd = F.sqrt(F.col("log_variance") + F.col("_var_spend"))
     joined = summary_df.select(*carried).join(history_df, list(HISTORY_KEY), "left")

@@ -38,25 +38,14 @@ from typing import Any
 
 from cvm.data.spark.output import is_table_source
 from cvm.data.spark.session import spark_session
-from cvm.data.summary import MICROS
+from cvm.data.summary import MICROS, _unit_days
 from cvm.errors import SchemaError
-from cvm.settings import DAYS_PER_UNIT
 
 SUMMARY_COLUMNS = (
     "customer_id", "frequency", "recency", "T", "monetary_value",
     "first_purchase", "last_purchase", "n_transactions", "total_amount",
 )
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
-
-
-def days_per_unit(time_unit: str) -> float:
-    """Length of ``time_unit`` in days; a :class:`SchemaError` for unknown units."""
-    try:
-        return DAYS_PER_UNIT[time_unit]
-    except KeyError:
-        raise SchemaError(
-            f"unknown time unit '{time_unit}'", hint=f"choose one of {', '.join(DAYS_PER_UNIT)}"
-        ) from None
 
 
 def as_date(value: Any, name: str) -> date | None:
@@ -282,8 +271,8 @@ def summarise_spark(
     """
     from pyspark.sql import functions as F
 
-    unit = days_per_unit(time_unit)
-    period_days = days_per_unit(period)
+    unit = _unit_days(time_unit)
+    period_days = _unit_days(period)
     raw = read_transactions(df_or_path, spark)
     order_col = order_col if order_col and order_col in raw.columns else None
     tx = clean_transactions(raw, customer_col, datetime_col, amount_col, order_col)
