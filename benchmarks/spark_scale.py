@@ -6,7 +6,7 @@
 Transactions are simulated with :mod:`cvm.data.simulate` (BG/NBD purchases and
 Gamma-Gamma spend at the CDNOW estimates) in chunks of ``--chunk-customers``
 customers, each written as one Parquet file, so generating never holds the whole
-log in memory. Then :func:`cvm.data.spark.run_spark_pipeline` reads the folder,
+log in memory. Then :func:`cvm.service.spark.run_spark_pipeline` reads the folder,
 summarises, compresses, fits BG/NBD and Gamma-Gamma on the driver, scores every
 customer with ``mapInPandas`` and writes Parquet, with tiers and concentration.
 
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
 
-    from cvm.data.spark import run_spark_pipeline, spark_session
+    from cvm.data.spark import spark_session
+    from cvm.service.spark import run_spark_pipeline
 
     work = Path(tempfile.mkdtemp(prefix="cvm-spark-scale-"))
     try:

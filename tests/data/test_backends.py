@@ -240,7 +240,8 @@ def test_spark_scoring_equals_local_scoring(transactions):
     """Spark's split valuation (purchase part per history, spend part in SQL) equals value_customers."""
     from scipy import stats
 
-    from cvm.data.spark import score_spark, summarise_spark
+    from cvm.data.spark import summarise_spark
+    from cvm.service.spark import score_spark
     from cvm.models import GammaGamma, bgnbd
     from cvm.value.clv import value_customers
 

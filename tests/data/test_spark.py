@@ -167,7 +167,8 @@ def test_tiers_groups_and_concentration_match_numpy(spark):
 
 def test_scoring_without_covariance_net_returns_and_observed_spend(spark):
     """Edge cases of the split valuation, against value_customers and the Gamma-Gamma formula by hand."""
-    from cvm.data.spark import score_spark, summarise_spark
+    from cvm.data.spark import summarise_spark
+    from cvm.service.spark import score_spark
     from cvm.models import BGNBD, GammaGamma
     from cvm.value.clv import value_customers
 
@@ -247,7 +248,7 @@ def test_importing_the_package_does_not_import_pyspark():
 @pytest.mark.slow
 def test_pipeline_end_to_end(spark, tmp_path):
     pytest.importorskip("cvm.models.bgnbd")
-    from cvm.data.spark import run_spark_pipeline
+    from cvm.service.spark import run_spark_pipeline
     from cvm.data.spark.summary import summarise_spark
 
     tx = make_transactions(seed=11, customers=150)
@@ -289,7 +290,7 @@ def test_pipeline_end_to_end(spark, tmp_path):
 @pytest.mark.slow
 def test_pipeline_week_periods_compress_and_score_like_value_customers(spark, tmp_path):
     """period="week": integer histories, fewer rows on the driver, the same CLV as value_customers."""
-    from cvm.data.spark import run_spark_pipeline
+    from cvm.service.spark import run_spark_pipeline
     from cvm.data.spark.summary import summarise_spark
     from cvm.models import BGNBD, GammaGamma
     from cvm.value.clv import value_customers

@@ -141,7 +141,8 @@ def test_cli_on_standalone_cluster_equals_duckdb(cluster, tmp_path):
 
 def test_out_formats_tables_and_uris():
     """--out: Excel refused by name, .csv is CSV, a qualified name is a table, a URI stays a Parquet path."""
-    from cvm.data.spark.pipeline import _is_table_source, _output_format
+    from cvm.data.spark.output import is_table_source as _is_table_source
+    from cvm.data.spark.output import output_format as _output_format
 
     with pytest.raises(SchemaError, match="cannot write .xlsx"):
         _output_format("scores.xlsx", None)
@@ -168,7 +169,7 @@ def test_cli_refuses_excel_before_spark_starts(tmp_path):
 
 def test_replace_output_swaps_only_after_a_good_write(tmp_path):
     """The new output is written aside and swapped in; a failed write leaves the old output as it was."""
-    from cvm.data.spark.pipeline import replace_output
+    from cvm.data.spark.output import replace_output
 
     out = tmp_path / "scores.parquet"
 
@@ -256,7 +257,7 @@ def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
 def test_qualified_table_name_is_read_as_a_table(tmp_path):
     """`global_temp.cvm_tx` (a qualified name) is read with spark.table, not as a path; same scores as the file."""
     pytest.importorskip("pyspark")
-    from cvm.data.spark import run_spark_pipeline
+    from cvm.service.spark import run_spark_pipeline
     from cvm.data.spark.session import java_available, spark_session
 
     if not java_available():

@@ -22,7 +22,7 @@ def spark():
 
 
 def test_spark_csv_prefixes_formula_texts_and_keeps_numbers(spark, tmp_path):
-    from cvm.data.spark.pipeline import write_scores
+    from cvm.data.spark.output import write_scores
 
     frame = spark.createDataFrame([(cid, -1.5 * k, "=gold") for k, cid in enumerate(IDS)],
                                   "customer_id string, clv double, value_tier string")
@@ -37,7 +37,7 @@ def test_spark_csv_prefixes_formula_texts_and_keeps_numbers(spark, tmp_path):
     assert {r["value_tier"] for r in rows} == {"'=gold"}
     assert sorted(float(r["clv"]) for r in rows) == sorted(-1.5 * k for k in range(len(IDS)))  # numbers, no quote
     # and read back by the engine itself (its aggregates read the written scores) to the same texts
-    from cvm.data.spark.pipeline import read_scores
+    from cvm.data.spark.output import read_scores
 
     back = read_scores(spark, str(out), frame.schema).collect()
     assert {r["customer_id"] for r in back} == expected and {r["value_tier"] for r in back} == {"'=gold"}

@@ -115,7 +115,7 @@ def run(
     if engine != "spark" and not Path(path).exists():
         raise SchemaError(f"file not found: {path}")
     if engine == "spark":  # --out stays a string: s3a://bucket/x must not become s3a:/bucket/x
-        from cvm.data.spark.pipeline import run_from_cli
+        from cvm.service.spark import run_from_cli
 
         result = run_from_cli(
             str(path), out_file, master, conf, app_name, model=model if model != "auto" else "bgnbd", horizon=horizon or 52,

@@ -29,14 +29,11 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from cvm.data.export import CSV_TEXT_PREFIX, UNSAFE_START, csv_safe_sql, csv_text
 from cvm.errors import CvmError, EnvironmentProblem, SchemaError
 
 FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".xlsx": "Excel"}
 
-#: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
-UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
-#: what a CSV cell starting with one of those gets in front
-CSV_TEXT_PREFIX = "'"
 #: characters an .xlsx (XML 1.0) cannot hold; written as U+FFFD there
 XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: rows of one Excel sheet, header included
@@ -112,23 +109,6 @@ def run_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if stamps.notna().all() and (stamps == stamps.dt.normalize()).all():
             out["as_of"] = [v.date() for v in stamps]
     return out
-
-
-def csv_text(value: Any) -> Any:
-    """A text that a spreadsheet would read as a formula, prefixed with ``'``; anything else unchanged."""
-    if isinstance(value, str) and value[:1] in UNSAFE_START:
-        return CSV_TEXT_PREFIX + value
-    return value
-
-
-def csv_safe_sql(expression: str) -> str:
-    """SQL for :func:`csv_text` of a text ``expression``, the same in DuckDB and Spark SQL.
-
-    Characters are written as ``chr(n)``: the two dialects escape a quote in a literal differently.
-    """
-    starts = ", ".join("chr(%d)" % ord(c) for c in UNSAFE_START)
-    prefix = " || ".join("chr(%d)" % ord(c) for c in CSV_TEXT_PREFIX)
-    return f"CASE WHEN left({expression}, 1) IN ({starts}) THEN {prefix} || {expression} ELSE {expression} END"
 
 
 def safe_for_csv(frame: pd.DataFrame) -> pd.DataFrame:

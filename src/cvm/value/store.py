@@ -14,12 +14,11 @@ Runs at earlier dates (made by ``cvm migration``, the report's migration section
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from cvm.data.scores import new_run_id  # noqa: F401  (moved to the data layer; callers still import it here)
 from cvm.errors import SchemaError, WorkspaceError
 
 #: columns of ``scores`` in storage order (``run_id`` and ``as_of`` first)
@@ -81,11 +80,6 @@ def _ensure_tables(con) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS score_runs ({cols})")
     for name, kind in RUN_COLUMNS.items():  # workspaces made by an earlier version lack newer columns
         con.execute(f'ALTER TABLE score_runs ADD COLUMN IF NOT EXISTS "{name}" {kind}')
-
-
-def new_run_id() -> str:
-    """A sortable, unique id: creation time plus a short random suffix."""
-    return datetime.now().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
 
 
 def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:

@@ -1,11 +1,14 @@
-"""The summary and scoring contract of :mod:`cvm.data` on Apache Spark.
+"""The data side of the Spark engine: reading, the summary, compression, the value columns in Spark SQL, output.
 
 ```python
-from cvm.data.spark import summarise_spark, compress_spark, score_spark, run_spark_pipeline
+from cvm.data.spark import summarise_spark, compress_spark
 summary = summarise_spark("s3://bucket/transactions/", time_unit="week")   # Spark DataFrame
 histories = compress_spark(summary).toPandas()                             # small: fit on it
-result = run_spark_pipeline("transactions/", "scores.parquet", model="bgnbd", horizon=52)
 ```
+
+Fitting on the driver, valuing the distinct histories and the whole run
+(``score_spark``, ``run_spark_pipeline``) are the service layer's:
+:mod:`cvm.service.spark`, which uses the same fit and valuation as the DuckDB engine.
 
 Importing this package does not import pyspark or start Java; the first call
 does (see :func:`cvm.data.spark.session.spark_session`).
@@ -21,16 +24,14 @@ _LAZY = {
     "summarise_spark": "cvm.data.spark.summary",
     "compress_spark": "cvm.data.spark.summary",
     "compress_spend_spark": "cvm.data.spark.summary",
+    "exact_spend_rows": "cvm.data.spark.summary",
     "unusable_rows": "cvm.data.spark.summary",
-    "score_spark": "cvm.data.spark.scoring",
-    "discount_rate_per_unit": "cvm.data.spark.scoring",
+    "customer_scores": "cvm.data.spark.scoring",
     "value_tiers_spark": "cvm.data.spark.scoring",
     "value_by_group_spark": "cvm.data.spark.scoring",
     "concentration_spark": "cvm.data.spark.scoring",
     "rank_spark": "cvm.data.spark.scoring",
-    "run_spark_pipeline": "cvm.data.spark.pipeline",
-    "SparkRunResult": "cvm.data.spark.pipeline",
-    "fit_on_driver": "cvm.data.spark.pipeline",
+    "write_scores": "cvm.data.spark.output",
 }
 
 

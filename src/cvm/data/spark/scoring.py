@@ -14,10 +14,11 @@ two factors:
 
 * the **purchase part** -- P(alive), expected purchases over the horizon,
   ``DE`` and the residual purchases (DERT) -- depends on a customer only
-  through the history ``(x, t_x, T)``. It is computed on the driver for the
-  distinct histories (the table the model was fitted on) by the same function
-  the local engine uses, :func:`cvm.value.clv.value_customers`, and sent back
-  to the cluster as a small broadcast table joined on the history;
+  through the history ``(x, t_x, T)``. The service layer computes it on the
+  driver for the distinct histories (the table the model was fitted on) with the
+  same function the DuckDB engine uses, :func:`cvm.value.clv.value_customers`
+  (:func:`cvm.service.spark.value_histories`); :func:`customer_scores` sends it
+  back to the cluster as a small broadcast table joined on the history;
 * the **spend part** is a closed form, evaluated as a Spark SQL column
   expression with the fitted ``p, q, gamma`` as literals:
 
@@ -28,7 +29,7 @@ No Python runs on the executors, and each distinct history is valued once.
 **Interval.** Both models are fitted independently, so on the log scale the
 delta-method variances add (as in :mod:`cvm.value.clv`):
 ``Var(log CLV) = Var(log DE) + Var(log E[M])``. ``Var(log DE)`` per history comes
-from ``value_customers``; for the spend part the gradient over the log-parameters
+with the valued histories; for the spend part the gradient over the log-parameters
 ``(log p, log q, log gamma)`` is closed-form,
 
 .. math::
@@ -43,87 +44,36 @@ scale. The interval is ``CLV * exp(-/+ z_{(1+L)/2} * sd)``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Mapping
 
 import numpy as np
+from scipy.special import ndtri
 
+from cvm.data.scores import new_run_id
 from cvm.errors import SchemaError
+from cvm.settings import Settings
 
-#: columns :func:`score_spark` adds to the summary
+#: columns :func:`customer_scores` adds to the summary
 SCORE_COLUMNS = (
     "probability_alive", "expected_purchases", "expected_spend", "margin_rate",
     "clv", "clv_low", "clv_high", "residual_value",
 )
+#: what a customer's purchase part depends on: the key of the valued histories
 HISTORY_KEY = ("frequency", "recency", "T")
-_SUMMARY_INPUT = ("customer_id", "frequency", "recency", "T", "monetary_value")
-#: level at which the purchase part's interval is read back into a standard deviation
-_HISTORY_LEVEL = 0.95
+#: columns of the valued histories :func:`customer_scores` joins back (``residual_purchases`` optional)
+HISTORY_VALUES = ("probability_alive", "expected_purchases", "discounted_purchases", "log_variance")
+SUMMARY_INPUT = ("customer_id", "frequency", "recency", "T", "monetary_value")
 
 
-def discount_rate_per_unit(yearly_rate: float, time_unit: str) -> float:
-    """A yearly discount rate expressed per time unit: ``(1 + d) ** (days / 365.25) - 1``."""
-    from cvm.data.spark.summary import days_per_unit
-
-    if yearly_rate < 0:
-        raise SchemaError(f"discount rate must not be negative, got {yearly_rate}")
-    return (1.0 + yearly_rate) ** (days_per_unit(time_unit) / 365.25) - 1.0
-
-
-def value_histories(
-    histories: Any,
-    purchase_model: Any,
-    *,
-    horizon: int,
-    discount_rate: float,
-    residual: bool = True,
-) -> Any:
-    """The purchase part of CLV for each distinct history, on the driver.
-
-    Calls :func:`cvm.value.clv.value_customers` with unit spend and unit margin,
-    so its ``clv`` is the discounted expected purchases ``DE`` and its interval
-    ``DE * exp(+/- z sd)`` gives ``sd``, the delta-method standard deviation of
-    ``log DE`` from the purchase model alone: ``sd = log(high / DE) / z``.
-
-    Parameters
-    ----------
-    histories
-        pandas frame with ``frequency, recency, T`` (other columns ignored).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frequency, recency, T`` (as given) and ``probability_alive,
-        expected_purchases, discounted_purchases, log_variance`` (of ``log DE``)
-        and, with ``residual``, ``residual_purchases`` (DERT, no horizon).
-    """
-    import warnings
-
-    import pandas as pd
-    from scipy import stats
-
-    from cvm.value.clv import value_customers
-
-    frame = pd.DataFrame({c: np.asarray(histories[c], dtype=float) for c in HISTORY_KEY})
-    frame["monetary_value"] = 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        valued = value_customers(
-            frame, purchase_model, None, horizon=int(horizon), discount_rate=float(discount_rate),
-            margin=1.0, level=_HISTORY_LEVEL, residual=residual,
-        ).customers
-    de = valued["clv"].to_numpy(float)
-    high = valued["clv_high"].to_numpy(float)
-    z = float(stats.norm.ppf(0.5 + _HISTORY_LEVEL / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sd = np.where(de > 0, np.log(high / np.where(de > 0, de, 1.0)) / z, 0.0)
-    out = frame[list(HISTORY_KEY)].copy()
-    out["probability_alive"] = valued["probability_alive"].to_numpy(float)
-    out["expected_purchases"] = valued["expected_purchases"].to_numpy(float)
-    out["discounted_purchases"] = de
-    out["log_variance"] = np.clip(np.nan_to_num(sd, nan=0.0, posinf=0.0), 0.0, None) ** 2
-    if residual:
-        out["residual_purchases"] = valued["residual_value"].to_numpy(float)
-    return out
+def check_summary(summary_df: Any) -> None:
+    """A :class:`SchemaError` when a Spark summary lacks a column scoring needs."""
+    missing = [c for c in SUMMARY_INPUT if c not in summary_df.columns]
+    if missing:
+        raise SchemaError(
+            f"the summary lacks column(s) {', '.join(missing)}",
+            hint="score the frame summarise_spark returns (with amount_col set)",
+        )
 
 
 def spend_columns(spend_model: Any, columns: list[str]) -> tuple[Any, Any]:
@@ -171,76 +121,48 @@ def spend_columns(spend_model: Any, columns: list[str]) -> tuple[Any, Any]:
     return spend, F.greatest(variance, F.lit(0.0))
 
 
-def score_spark(
-    summary_df: Any,
-    purchase_model: Any,
-    spend_model: Any = None,
-    *,
-    horizon: int = 52,
-    discount_rate: float = 0.0,
-    margin: float = 0.3,
-    level: float = 0.9,
-    residual: bool = True,
-    histories: Any = None,
-) -> Any:
-    """Value every customer of a Spark summary: purchase part per distinct history, spend part in SQL.
+def customer_scores(summary_df: Any, valued: Any, spend_model: Any = None, *, margin: float = 0.3,
+                    level: float = 0.9) -> Any:
+    """Every customer's scores on the cluster: the valued histories joined back, the spend part in SQL.
 
     Parameters
     ----------
     summary_df
         Spark DataFrame with ``customer_id, frequency, recency, T,
-        monetary_value`` (other columns are carried along). Persist it when it is
-        expensive: it is read once here (unless ``histories`` is given) and once
-        by every action on the result.
-    purchase_model, spend_model
-        Fitted cvm models (``BGNBD``, ``ParetoNBD``, ``MBGNBD``; ``GammaGamma`` or
-        None for each customer's observed mean spend).
-    horizon
-        Number of model time units summed over.
-    discount_rate
-        Discount rate **per model time unit** (see :func:`discount_rate_per_unit`).
+        monetary_value`` (other columns are carried along).
+    valued
+        pandas frame, one row per distinct history: :data:`HISTORY_KEY` and
+        :data:`HISTORY_VALUES` (``discounted_purchases`` is ``DE``, ``log_variance``
+        the variance of ``log DE``), and ``residual_purchases`` (DERT) when the
+        residual value is wanted. Sent to the executors as a broadcast table.
+    spend_model
+        A fitted Gamma-Gamma model, or None for each customer's observed mean spend
+        (:func:`spend_columns`).
     margin, level
         Margin rate on spend; level of the CLV interval.
-    residual
-        Also compute ``residual_value`` (discounted expected residual value, no horizon).
-    histories
-        The distinct ``(frequency, recency, T)`` of ``summary_df`` as pandas (e.g.
-        ``compress_spark(summary_df).toPandas()``); collected here when None.
 
     Returns
     -------
     pyspark.sql.DataFrame
-        The input columns plus :data:`SCORE_COLUMNS` (``residual_value`` only with
-        ``residual=True``). Lazy: nothing more runs until it is written or collected.
+        The input columns plus :data:`SCORE_COLUMNS` (``residual_value`` only when
+        ``valued`` has ``residual_purchases``): ``clv = margin E[M] DE`` and the
+        interval ``clv * exp(-/+ z sqrt(Var(log DE) + Var(log E[M])))``. Lazy.
     """
     from pyspark.sql import functions as F
-    from scipy import stats
 
-    missing = [c for c in _SUMMARY_INPUT if c not in summary_df.columns]
-    if missing:
-        raise SchemaError(
-            f"the summary lacks column(s) {', '.join(missing)}",
-            hint="score the frame summarise_spark returns (with amount_col set)",
-        )
-    if int(horizon) < 1:
-        raise SchemaError(f"horizon must be at least one time unit, got {horizon}")
+    check_summary(summary_df)
     if not 0 < margin <= 1:
         raise SchemaError(f"margin must lie in (0, 1], got {margin}")
     if not 0 < level < 1:
         raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
-    if discount_rate < 0:
-        raise SchemaError(f"discount rate must not be negative, got {discount_rate}")
-    purchase_model._require_fit()
     spend, var_spend = spend_columns(spend_model, list(summary_df.columns))
-    if histories is None:
-        histories = summary_df.select(*HISTORY_KEY).distinct().toPandas()
-    valued = value_histories(histories, purchase_model, horizon=horizon, discount_rate=discount_rate, residual=residual)
-    spark = summary_df.sparkSession
-    history_df = F.broadcast(spark.createDataFrame(valued))
+    residual = "residual_purchases" in valued.columns
+    history_df = F.broadcast(summary_df.sparkSession.createDataFrame(
+        valued[[*HISTORY_KEY, *HISTORY_VALUES, *(["residual_purchases"] if residual else [])]]))
 
     added = [c for c in SCORE_COLUMNS if residual or c != "residual_value"]
     carried = [c for c in summary_df.columns if c not in added]
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(ndtri(0.5 + level / 2))  # the standard normal quantile
     money = F.lit(float(margin)) * F.col("expected_spend")
     sd = F.sqrt(F.col("log_variance") + F.col("_var_spend"))
     joined = summary_df.select(*carried).join(history_df, list(HISTORY_KEY), "left")
@@ -259,6 +181,11 @@ def score_spark(
 
 
 # ----------------------------------------------------------------------------- value aggregates
+def _tier_cutoffs(cutoffs: Mapping[str, float] | None) -> dict[str, float]:
+    """Tier cut-offs, validated and highest first (default :class:`cvm.settings.Settings` ``tier_cutoffs``)."""
+    return dict(Settings(tier_cutoffs=dict(cutoffs)).tier_cutoffs if cutoffs else Settings().tier_cutoffs)
+
+
 def value_tiers_spark(
     scores_df: Any,
     cutoffs: Mapping[str, float] | None = None,
@@ -277,9 +204,7 @@ def value_tiers_spark(
     """
     from pyspark.sql import functions as F
 
-    from cvm.settings import Settings
-
-    cutoffs = dict(Settings(tier_cutoffs=dict(cutoffs)).tier_cutoffs if cutoffs else Settings().tier_cutoffs)
+    cutoffs = _tier_cutoffs(cutoffs)
     names = list(cutoffs)  # highest cut-off first
     probs = [cutoffs[n] for n in names]
     thresholds = scores_df.approxQuantile(value_col, probs, relative_error)
@@ -437,9 +362,7 @@ def tier_column(cutoffs: Mapping[str, float] | None = None) -> Any:
     """
     from pyspark.sql import functions as F
 
-    from cvm.settings import Settings
-
-    cuts = dict(Settings(tier_cutoffs=dict(cutoffs)).tier_cutoffs if cutoffs else Settings().tier_cutoffs)
+    cuts = _tier_cutoffs(cutoffs)
     ordered = sorted(cuts.items(), key=lambda kv: -kv[1])
     tier = None
     for name, cut in ordered:
@@ -459,8 +382,6 @@ def lifecycle_column(as_of: Any, rules: Any = None) -> Any:
     """
     from pyspark.sql import functions as F
 
-    from cvm.settings import Settings
-
     rules = rules or Settings().stage_rules
     stamp = F.lit(f"{as_of} 00:00:00").cast("timestamp")
     age = (F.unix_micros(stamp) - F.unix_micros(F.col("first_purchase").cast("timestamp"))).cast("double") / F.lit(86_400e6)
@@ -471,4 +392,44 @@ def lifecycle_column(as_of: Any, rules: Any = None) -> Any:
         .when(alive < F.lit(float(rules.at_risk_below)), F.lit("at risk"))
         .when(F.col("frequency") >= F.lit(float(rules.loyal_min_purchases)), F.lit("loyal"))
         .otherwise(F.lit("active"))
+    )
+
+
+#: the columns of the DuckDB engine's ``cvm run`` output, in its order (the Spark output has the same)
+OUTPUT_COLUMNS = (
+    "run_id", "as_of", "customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase",
+    "last_purchase", "n_transactions", "total_amount", "probability_alive", "expected_purchases", "expected_spend",
+    "margin_rate", "clv", "clv_low", "clv_high", "residual_value", "historic_value", "rank", "percentile",
+    "value_tier", "lifecycle_stage", "planned_cost", "max_investment", "model",
+)
+
+
+def value_columns(scores: Any, history: Any, as_of: date, margin: float, model: str, settings: Settings) -> Any:
+    """The DuckDB engine's value columns on Spark scores (as :func:`cvm.value.clv.score_customers` adds them).
+
+    ``historic_value`` and the per-customer ``margin_rate`` of ``history``
+    (:func:`cvm.data.spark.summary.historic_values`; CLV, its interval and the
+    residual value scaled from the flat ``margin`` to that rate, as the DuckDB
+    engine values with it), ``lifecycle_stage`` (:func:`lifecycle_column`,
+    ``settings.stage_rules``), ``planned_cost`` (``settings.retention_cost_per_customer``:
+    a file run has no ``costs`` table), ``max_investment = max(clv - planned_cost, 0)``,
+    and the run's ``run_id``, ``as_of`` and ``model``.
+    """
+    from pyspark.sql import functions as F
+
+    scores = scores.join(history, "customer_id", "left")
+    scale = F.coalesce(F.col("_margin_rate"), F.lit(float(margin))) / F.lit(float(margin))
+    for col in ("clv", "clv_low", "clv_high", "residual_value"):
+        if col in scores.columns:
+            scores = scores.withColumn(col, F.col(col) * scale)
+    scores = scores.withColumn("margin_rate", F.coalesce(F.col("_margin_rate"), F.lit(float(margin)))).drop("_margin_rate")
+    cost = float(settings.retention_cost_per_customer)
+    return (
+        scores.withColumn("historic_value", F.coalesce(F.col("historic_value"), F.col("total_amount") * F.lit(float(margin))))
+        .withColumn("lifecycle_stage", lifecycle_column(as_of, settings.stage_rules))
+        .withColumn("planned_cost", F.lit(cost))
+        .withColumn("max_investment", F.greatest(F.col("clv") - F.lit(cost), F.lit(0.0)))
+        .withColumn("run_id", F.lit(new_run_id()))
+        .withColumn("as_of", F.lit(str(as_of)))
+        .withColumn("model", F.lit(model))
     )

@@ -32,28 +32,20 @@ nothing is collected except what a caller asks for.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from cvm.data.summary import MICROS
+from cvm.data.spark.output import is_table_source
+from cvm.data.spark.session import spark_session
+from cvm.data.summary import MICROS, _unit_days
 from cvm.errors import SchemaError
-from cvm.settings import DAYS_PER_UNIT
 
 SUMMARY_COLUMNS = (
     "customer_id", "frequency", "recency", "T", "monetary_value",
     "first_purchase", "last_purchase", "n_transactions", "total_amount",
 )
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
-
-
-def days_per_unit(time_unit: str) -> float:
-    """Length of ``time_unit`` in days; a :class:`SchemaError` for unknown units."""
-    try:
-        return DAYS_PER_UNIT[time_unit]
-    except KeyError:
-        raise SchemaError(
-            f"unknown time unit '{time_unit}'", hint=f"choose one of {', '.join(DAYS_PER_UNIT)}"
-        ) from None
 
 
 def as_date(value: Any, name: str) -> date | None:
@@ -84,10 +76,9 @@ def read_transactions(source: Any, spark: Any = None, file_format: str | None = 
     spark
         The session to use (default: the active one, or a new local one).
     file_format
-        ``parquet`` or ``csv``; guessed from the file name when ``None``.
+        ``parquet``, ``csv`` or ``table``; guessed from the text when ``None``
+        (a qualified name such as ``catalog.schema.table`` that is no local path is a table).
     """
-    from cvm.data.spark.session import spark_session
-
     if _is_spark_frame(source):
         return source
     spark = spark or spark_session()
@@ -109,8 +100,7 @@ def read_transactions(source: Any, spark: Any = None, file_format: str | None = 
 
 
 def _guess_format(path: str) -> str:
-    from pathlib import Path
-
+    """``csv``, ``parquet`` or ``table`` (a plain or qualified catalog name, ``catalog.schema.table``)."""
     lower = path.lower()
     if lower.endswith((".csv", ".csv.gz", ".txt")):
         return "csv"
@@ -118,7 +108,7 @@ def _guess_format(path: str) -> str:
         return "parquet"
     if Path(path).exists():
         return "parquet"
-    if "/" not in path and "." not in path.rsplit("/", 1)[-1][1:]:
+    if is_table_source(path) or ("/" not in path and "." not in path[1:]):
         return "table"
     return "parquet"
 
@@ -133,25 +123,56 @@ def _is_spark_frame(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
 
 
+def _problems(customer_col: str, datetime_col: str, amount_col: str | None) -> list[tuple[Any, str]]:
+    """``(condition, reason)`` for each way a raw row can be unusable, in the order they are named.
+
+    ``try_cast``: under ANSI mode (Spark 4's default) a plain cast of a malformed value fails the
+    job; here it becomes NULL, an unusable row.
+    """
+    from pyspark.sql import functions as F
+
+    customer = F.col(customer_col)
+    problems = [
+        (customer.isNull() | (F.length(F.trim(customer.cast("string"))) == 0), "empty customer id"),
+        (F.col(datetime_col).try_cast("timestamp").isNull(), "timestamp does not parse"),
+    ]
+    if amount_col:
+        amount = F.col(amount_col).try_cast("double")
+        problems.append((amount.isNull() | F.isnan(amount), "amount missing or not a number"))
+    return problems
+
+
+def _unusable(customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
+    """True for a raw row :func:`clean_transactions` removes (any of :func:`_problems`)."""
+    bad = None
+    for condition, _ in _problems(customer_col, datetime_col, amount_col):
+        bad = condition if bad is None else bad | condition
+    return bad
+
+
+def _check_columns(df: Any, *columns: str | None) -> None:
+    """A :class:`SchemaError` naming the missing columns and those present."""
+    missing = [c for c in columns if c and c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"the transactions lack column(s) {', '.join(missing)}; they have {', '.join(df.columns)}",
+            hint="name the columns with customer_col=, datetime_col=, amount_col= (CLI: --map customer_id=Klant)",
+        )
+
+
 def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None,
                        order_col: str | None = None) -> Any:
     """Select and type the columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double)
     and, with ``order_col``, ``order_id`` (string).
 
     Raises :class:`SchemaError` naming the missing columns and those present.
-    Rows with an empty customer or a timestamp that does not parse are removed
-    here; :func:`count_unusable` counts them so callers can report them.
+    Unusable rows (an empty customer, a timestamp that does not parse, a missing
+    amount) are removed here; :func:`unusable_rows` keeps them with their reason and
+    :func:`input_counts` counts them.
     """
     from pyspark.sql import functions as F
 
-    wanted = [c for c in (customer_col, datetime_col, amount_col) if c]
-    missing = [c for c in wanted if c not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"the transactions lack column(s) {', '.join(missing)}; they have {', '.join(df.columns)}",
-            hint="name the columns with customer_col=, datetime_col=, amount_col= (CLI: --map customer_id=Klant)",
-        )
-    # try_cast: a malformed value becomes NULL (an unusable row) instead of failing the job under ANSI mode
+    _check_columns(df, customer_col, datetime_col, amount_col)
     cols = [
         F.col(customer_col).cast("string").alias("customer_id"),
         F.col(datetime_col).try_cast("timestamp").alias("ts"),
@@ -160,11 +181,7 @@ def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col
         cols.append(F.col(amount_col).try_cast("double").alias("amount"))
     if order_col:
         cols.append(F.col(order_col).cast("string").alias("order_id"))
-    out = df.select(*cols)
-    keep = F.col("customer_id").isNotNull() & (F.length(F.trim("customer_id")) > 0) & F.col("ts").isNotNull()
-    if amount_col:
-        keep = keep & F.col("amount").isNotNull() & ~F.isnan("amount")
-    return out.where(keep)
+    return df.where(~_unusable(customer_col, datetime_col, amount_col)).select(*cols)
 
 
 def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
@@ -176,28 +193,29 @@ def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str
     """
     from pyspark.sql import functions as F
 
-    ts = F.col(datetime_col).try_cast("timestamp")
-    reason = F.when(
-        F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0),
-        F.lit("empty customer id"),
-    ).when(ts.isNull(), F.lit("timestamp does not parse"))
-    if amount_col:
-        amount = F.col(amount_col).try_cast("double")
-        reason = reason.when(amount.isNull() | F.isnan(amount), F.lit("amount missing or not a number"))
+    reason = None
+    for condition, why in _problems(customer_col, datetime_col, amount_col):
+        reason = F.when(condition, F.lit(why)) if reason is None else reason.when(condition, F.lit(why))
     as_text = [F.col(c).cast("string").alias(c) for c in df.columns]
     return df.select(*as_text, reason.alias("reason")).where(F.col("reason").isNotNull())
 
 
-def count_unusable(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> int:
-    """Number of rows :func:`clean_transactions` removes (empty id, bad timestamp or amount)."""
+def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str) -> tuple[int, int, date | None]:
+    """One pass over the input: ``(rows, unusable rows, day of the last usable transaction or None)``.
+
+    Unusable as in :func:`clean_transactions`; a missing column is a :class:`SchemaError`.
+    """
     from pyspark.sql import functions as F
 
-    bad = F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0)
-    bad = bad | F.col(datetime_col).try_cast("timestamp").isNull()
-    if amount_col:
-        amount = F.col(amount_col).try_cast("double")
-        bad = bad | amount.isNull() | F.isnan(amount)
-    return int(df.where(bad).count())
+    _check_columns(raw, customer_col, datetime_col, amount_col)
+    bad = _unusable(customer_col, datetime_col, amount_col)
+    row = raw.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
+        F.max(F.when(~bad, F.col(datetime_col).try_cast("timestamp"))).alias("last"),
+    ).collect()[0]
+    last = None if row["last"] is None else row["last"].date()
+    return int(row["n"]), int(row["bad"] or 0), last
 
 
 def summarise_spark(
@@ -253,8 +271,8 @@ def summarise_spark(
     """
     from pyspark.sql import functions as F
 
-    unit = days_per_unit(time_unit)
-    period_days = days_per_unit(period)
+    unit = _unit_days(time_unit)
+    period_days = _unit_days(period)
     raw = read_transactions(df_or_path, spark)
     order_col = order_col if order_col and order_col in raw.columns else None
     tx = clean_transactions(raw, customer_col, datetime_col, amount_col, order_col)
@@ -478,4 +496,44 @@ def compress_spend_spark(summary_df: Any, significant_digits: int = 4) -> Any:
         .select("frequency", rounded.alias("monetary_value"))
         .groupBy("frequency", "monetary_value")
         .agg(F.count(F.lit(1)).cast("double").alias("weight"))
+    )
+
+
+def exact_spend_rows(summary_df: Any) -> Any:
+    """Repeat customers' distinct ``(frequency, monetary_value)`` with counts, mean spend as it is.
+
+    Identical pairs are merged (the Gamma-Gamma likelihood of a pair counts
+    ``weight`` times), nothing is rounded, so the fit equals the DuckDB engine's,
+    which fits on every customer; the table grows with the distinct spends.
+    :func:`compress_spend_spark` rounds first, for a smaller table.
+    """
+    from pyspark.sql import functions as F
+
+    return (
+        summary_df.where((F.col("frequency") > 0) & (F.col("monetary_value") > 0))
+        .groupBy("frequency", "monetary_value").agg(F.count(F.lit(1)).cast("double").alias("weight"))
+    )
+
+
+def historic_values(raw: Any, customer_col: str, datetime_col: str, amount_col: str, as_of: date,
+                    margin: float) -> Any:
+    """Per customer ``historic_value`` and ``_margin_rate`` as the DuckDB engine's customer margins.
+
+    Usable transactions up to and including the as-of day; ``historic_value`` is
+    the sum of ``amount * margin`` and revenue the sum of ``amount``, each in whole
+    millionths as the DuckDB engine adds them; the margin rate is historic value
+    over revenue (``margin`` when revenue is not positive).
+    """
+    from pyspark.sql import functions as F
+
+    tx = clean_transactions(raw, customer_col, datetime_col, amount_col)
+    before = F.col("ts") < F.lit(f"{as_of + timedelta(days=1)} 00:00:00").cast("timestamp")
+    sums = tx.where(before).groupBy("customer_id").agg(
+        (F.sum(_micros(F.col("amount"))) / F.lit(MICROS)).alias("_revenue"),
+        (F.sum(_micros(F.col("amount") * F.lit(float(margin)))) / F.lit(MICROS)).alias("historic_value"),
+    )
+    rate = F.col("historic_value") / F.col("_revenue")
+    return sums.select(
+        "customer_id", "historic_value",
+        F.when((F.col("_revenue") > 0) & ~F.isnan(rate), rate).otherwise(F.lit(float(margin))).alias("_margin_rate"),
     )
