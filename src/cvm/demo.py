@@ -168,7 +168,7 @@ def build_demo_workspace(path: str | Path, n_extra: int = 60, seed: int = 7, sco
     for kind, frame in demo_tables(n_extra, seed).items():
         ws.ingest(frame, kind=kind)
     if score:
-        from cvm.value import score_customers
+        from cvm.service import score_customers
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

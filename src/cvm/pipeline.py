@@ -25,9 +25,9 @@ CDNOW_CALIBRATION_END = "1997-09-30"
 def run_demo(workspace: Path | str, report_path: Path | str | None = None, console: Console | None = None) -> dict[str, Any]:
     """Build, validate, value and report on the demo workspace; return where everything is."""
     from cvm.demo import build_demo_workspace
-    from cvm.evaluation import backtest
+    from cvm.service import backtest
     from cvm.report import build_report
-    from cvm.value import concentration, score_customers
+    from cvm.service import concentration, score_customers
 
     workspace = Path(workspace)
     report_path = Path(report_path) if report_path else workspace / "report.html"

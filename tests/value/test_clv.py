@@ -7,7 +7,8 @@ from scipy import stats
 
 from cvm.errors import SchemaError
 from cvm.models import BGNBD, GammaGamma
-from cvm.value.clv import discounted_purchases, score_customers, value_by_period, value_customers
+from cvm.value.clv import discounted_purchases, value_customers
+from cvm.service import score_customers, value_by_period
 from cvm.value.explain import explain
 
 # published CDNOW estimates: BG/NBD (Fader, Hardie & Lee 2005, p. 281) and Gamma-Gamma (FHL 2005b: p, q, gamma)
@@ -152,7 +153,7 @@ def test_auto_model_says_why(workspace):
 def test_bic_fallback_reason_cites_each_models_bic():
     # no workspace: no backtest can choose, so the lower BIC of BG/NBD and Pareto/NBD decides
     from cvm.models import BGNBD
-    from cvm.value.clv import choose_purchase_model
+    from cvm.service import choose_purchase_model
 
     sim = BGNBD.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5).simulate(300, T=30.0, seed=11)
     name, model, code, values = choose_purchase_model(None, sim, None, "week")

@@ -212,30 +212,13 @@ SEGMENT_COLUMNS = {
 }
 
 
-def segments(ws: Any, by: str = "rfm", scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Customers and value per segment: counts, sums, means and shares.
+def segment_summary(table: pd.DataFrame, by: str = "rfm") -> pd.DataFrame:
+    """Customers and value per segment of a customer table: counts, sums, means and shares (pure function).
 
-    Parameters
-    ----------
-    ws
-        The workspace.
-    by
-        ``rfm`` (the named RFM segments), ``value_tier``, ``lifecycle_stage``,
-        ``matrix`` (value-matrix quadrant), ``channel`` (acquisition channel),
-        ``cohort`` (month of first purchase) or any attribute of ``customers``
-        (for example ``city`` or ``sector``).
-    scores
-        A scores frame; default the latest stored run.
+    ``by`` is a name of :data:`SEGMENT_COLUMNS` or any column of ``table`` (see
+    :func:`cvm.service.segments`).
     """
-    from cvm.value.profile import customer_table
-
-    table = customer_table(ws, scores)
     column = SEGMENT_COLUMNS.get(by, by)
-    if column == "matrix_segment":
-        from cvm.value.matrix import value_matrix
-
-        matrix = value_matrix(ws, scores)
-        table = table.merge(matrix[["customer_id", "matrix_segment", "composite_score"]], on="customer_id", how="left")
     if column not in table.columns:
         raise SchemaError(
             f"cannot group customers by '{by}'",
