@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cvm.data.warehouse import Workspace
 from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
@@ -26,7 +28,7 @@ from cvm.settings import DAYS_PER_UNIT, discount_rate_per_unit
 from cvm.value.clv import SPEND_EXCLUDED, _naming, margin_rates, summary_columns, valuation_columns
 from cvm.value.explain import explain
 from cvm.value.investment import clean_costs, planned_costs
-from cvm.value.segments import assign_tiers, lifecycle_stages, rank_and_percentile
+from cvm.value.segments import STAGE_RULE_ORDER, rank_and_percentile, stage_codes, tier_codes
 from cvm.value.store import load_scores, new_run_id, save_scores
 
 #: how far past the last transaction an as-of date may lie: further on the data stop
@@ -199,13 +201,16 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
         summary = summary.set_axis(summary.index.astype(str), axis=0)
     summary.index.name = "customer_id"
     columns = summary_columns(summary)
+    # the fits read four numeric columns: a frame of just those (no per-row ids to copy when they filter)
+    histories = pd.DataFrame({c: columns[c] for c in ("frequency", "recency", "T", "monetary_value")}, copy=False)
+    histories.attrs.update(summary.attrs)
 
     name = model.lower()
     if name == "auto":
-        name, purchase, reason_code, reason_values = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
+        name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
     else:
-        purchase, reason_code, reason_values = fit_model(summary, name), "chosen_by_user", {"model": name}
-    spend, spend_note = fit_spend_model(summary)
+        purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
+    spend, spend_note = fit_spend_model(histories)
 
     ids = np.asarray(columns["customer_id"])
     found = ws.customer_revenue_and_margin(stamp, opts["margin"])
@@ -273,24 +278,28 @@ def score_customers(
     out["historic_value"] = np.where(np.isnan(inputs.historic_value), fallback, inputs.historic_value)
 
     # customers known in `customers` but without a purchase yet: prospects with zero value
-    prospects = sorted(set(ws.customer_ids()) - set(out["customer_id"]))
-    if prospects:
-        out = _with_prospects(out, prospects, opts["margin"])
-    ids = np.asarray(out["customer_id"])
+    known = ws.customer_ids()
+    if known:
+        known = pa.array(known, type=pa.large_string())
+        bought = pa.array(np.asarray(out["customer_id"], dtype=object), type=pa.large_string())
+        prospects = sorted(set(known.filter(pc.invert(pc.is_in(known, value_set=bought))).to_pylist()))
+        if prospects:
+            out = _with_prospects(out, prospects, opts["margin"])
+    ids = out["customer_id"]
     n_tx = out.get("n_transactions")
     purchased = (np.nan_to_num(np.asarray(n_tx, dtype=float)) > 0) if n_tx is not None else ~np.isnan(out["probability_alive"])
     rank, percentile = rank_and_percentile(out["clv"], ids)
     out["rank"], out["percentile"] = rank, percentile
-    out["value_tier"] = assign_tiers(percentile, ws.settings.tier_cutoffs)
+    out["value_tier"] = _Words(*tier_codes(percentile, ws.settings.tier_cutoffs))
     if "first_purchase" in out:
         since_first = (stamp - pd.DatetimeIndex(out["first_purchase"])).total_seconds().to_numpy() / 86400.0
     else:
         since_first = np.asarray(out["T"], dtype=float) * opts["days_per_unit"]
-    out["lifecycle_stage"] = lifecycle_stages(
+    out["lifecycle_stage"] = _Words(stage_codes(
         out["frequency"], np.nan_to_num(out["probability_alive"], nan=0.0), np.nan_to_num(since_first, nan=np.inf),
         ws.settings.stage_rules, purchased=purchased,
-    )
-    costs = planned_costs(clean_costs(ws.costs()), stamp, pd.Index(ids), ws.settings.retention_cost_per_customer)
+    ), STAGE_RULE_ORDER)
+    costs = planned_costs(clean_costs(ws.costs()), stamp, pd.Index(ids, copy=False), ws.settings.retention_cost_per_customer)
     out["planned_cost"] = costs.to_numpy()
     out["max_investment"] = np.clip(out["clv"] - out["planned_cost"], 0.0, None)
 
@@ -304,7 +313,7 @@ def score_customers(
     for message in named:
         warnings.warn(message, stacklevel=2)
     order = np.argsort(rank, kind="stable")
-    frame = pd.DataFrame({k: np.asarray(v)[order] for k, v in out.items()}, copy=False)
+    frame = pd.DataFrame({k: _in_order(v, order) for k, v in out.items()}, copy=False)
     run_id = new_run_id()
     frame.attrs.update(
         run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=inputs.name, model_reason=reason,
@@ -327,11 +336,46 @@ def score_customers(
     return frame
 
 
-def _with_prospects(columns: dict[str, Any], prospects: list[str], default_margin: float) -> dict[str, np.ndarray]:
+@dataclass
+class _Words:
+    """A column of a few words (tier, stage): a code per customer into ``names``."""
+
+    codes: np.ndarray
+    names: list[str]
+
+
+def _in_order(values: Any, order: np.ndarray) -> Any:
+    """``values`` taken in ``order``; text comes back as Arrow-backed pandas text.
+
+    Text is reordered by Arrow, and a column of a few words repeated (tier, stage) is
+    made from its codes: no per-row Python objects, and pandas has no text type to
+    infer row by row.
+    """
+    if isinstance(values, _Words):
+        words = pa.array(values.names, type=pa.large_string())
+        return pd.array(words.take(pa.array(values.codes[order])), dtype="str")
+    if isinstance(values, pd.api.extensions.ExtensionArray) and pd.api.types.is_string_dtype(values.dtype):
+        return pd.array(pa.array(values).take(pa.array(order)), dtype=values.dtype)
+    array = np.asarray(values)
+    if array.dtype != object:
+        return array[order]
+    codes, words = pd.factorize(array[order])
+    if not all(isinstance(w, str) for w in words):
+        return array[order]
+    mask = codes < 0
+    taken = pa.array(np.asarray(words, dtype=object), type=pa.large_string()).take(pa.array(codes, mask=mask))
+    return pd.array(taken, dtype="str")
+
+
+def _with_prospects(columns: dict[str, Any], prospects: list[str], default_margin: float) -> dict[str, Any]:
     """The columns with one row added per prospect: zero value, unknown P(alive), the default margin."""
     n = len(prospects)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     for key, values in columns.items():
+        if isinstance(values, pd.api.extensions.ExtensionArray) and pd.api.types.is_string_dtype(values.dtype):
+            extra = pa.array(prospects, type=pa.large_string())
+            out[key] = pd.array(pa.concat_arrays([pa.array(values).cast(pa.large_string()), extra]), dtype=values.dtype)
+            continue
         values = np.asarray(values)
         if key == "customer_id":
             extra = np.asarray(prospects, dtype=object)
