@@ -25,7 +25,7 @@ from cvm.models.limits import CANDIDATE_BUDGET
 from cvm.models.registry import PURCHASE_MODELS
 from cvm.service.backtests import choose_model, latest_backtest
 from cvm.settings import DAYS_PER_UNIT, discount_rate_per_unit
-from cvm.value.clv import SPEND_EXCLUDED, _naming, margin_rates, summary_columns, valuation_columns
+from cvm.value.clv import SPEND_EXCLUDED, name_customers, margin_rates, summary_columns, valuation_columns
 from cvm.value.explain import explain
 from cvm.value.investment import clean_costs, planned_costs
 from cvm.value.segments import STAGE_RULE_ORDER, rank_and_percentile, stage_codes, tier_codes
@@ -305,10 +305,10 @@ def score_customers(
 
     notes = left_out + list(valuation_notes) + ([inputs.spend_note] if inputs.spend_note else [])
     # customers the valuation could not treat like the others are named, as warnings too (the CLI shows them)
-    named = [_naming(spend_excluded, SPEND_EXCLUDED)] if spend_excluded else []
+    named = [name_customers(spend_excluded, SPEND_EXCLUDED)] if spend_excluded else []
     returns_only = list(inputs.summary.attrs.get("returns_only_customers") or [])
     if returns_only:
-        named.append(_naming(returns_only, f"have only returns up to {stamp.date()}: not buyers, so not valued"))
+        named.append(name_customers(returns_only, f"have only returns up to {stamp.date()}: not buyers, so not valued"))
         notes.append(named[-1])
     for message in named:
         warnings.warn(message, stacklevel=2)

@@ -67,16 +67,41 @@ def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discou
     """Discounted and undiscounted expected purchases over ``horizon`` whole periods (direct evaluation).
 
     Returns ``(DE, E[X(H)])`` with
-    ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``).
+    ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``), evaluated
+    customer by customer, period by period (no shared work, no table over the horizon).
     """
     f, r, t = (np.asarray(a, dtype=float) for a in (frequency, recency, T))
-    previous = np.zeros_like(f)
-    total = np.zeros_like(f)
-    for k in range(1, int(horizon) + 1):
-        current = np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float)
-        total += (current - previous) / (1.0 + discount_rate) ** k
+    times = range(1, int(horizon) + 1)
+    columns = (np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float) for k in times)
+    de, ex, _ = _discounted_sum(_increments(times, columns, np.zeros_like(f)), horizon, discount_rate)
+    return de, ex
+
+
+def _increments(times, columns, start: np.ndarray, scale: np.ndarray | float = 1.0):
+    """Yield ``k, E[X(k)] - E[X(k_prev)]`` from the cumulative expectations ``columns`` at ``times``."""
+    previous = start
+    for k, current in zip(times, columns):
+        current = current * scale
+        yield k, current - previous
         previous = current
-    return total, previous
+
+
+def _discounted_sum(steps, horizon: int, discount_rate: float, weights=None):
+    """``(DE, E[X(H)], (period values, period counts))`` of the increments ``steps``: the one discounted sum.
+
+    ``DE = sum_k step_k / (1 + d)**k``; with ``weights`` (two vectors) the period totals
+    ``step_k @ weights`` are kept too (None otherwise).
+    """
+    de = ex = 0.0
+    periods = np.zeros(int(horizon)) if weights is not None else None
+    counts = np.zeros(int(horizon)) if weights is not None else None
+    for k, step in steps:
+        de = de + step / (1.0 + discount_rate) ** k
+        ex = ex + step
+        if weights is not None:
+            periods[k - 1] = step @ weights[0]
+            counts[k - 1] = step @ weights[1]
+    return de, ex, (periods, counts)
 
 
 class _PurchasePaths:
@@ -121,12 +146,7 @@ class _PurchasePaths:
         else:
             columns = (np.asarray(model.expected_purchases(float(k), self.af, self.ar, self.at), dtype=float)
                        for k in times)
-        previous = np.zeros_like(self.af)
-        for k, current in zip(times, columns):
-            if self.factorised:
-                current = current * scale
-            yield k, current - previous
-            previous = current
+        yield from _increments(times, columns, np.zeros_like(self.af), scale if self.factorised else 1.0)
 
     def discounted(self, model: Any, horizon: int, discount_rate: float, weights=None, blocks: int | None = None):
         """``(log DE per unique (x, t_x, T) row, E[X(H)] likewise, per-period totals or None)``.
@@ -139,17 +159,7 @@ class _PurchasePaths:
         times = range(1, int(horizon) + 1)
         if blocks is not None and blocks < horizon:
             times = sorted({int(np.ceil(j * horizon / blocks)) for j in range(1, blocks + 1)})
-        de = np.zeros_like(self.af)
-        ex = np.zeros_like(self.af)
-        periods = np.zeros(int(horizon)) if weights is not None else None
-        counts = np.zeros(int(horizon)) if weights is not None else None
-        for k, step in self.increments(model, times):
-            de += step / (1.0 + discount_rate) ** k
-            ex += step
-            if weights is not None:
-                periods[k - 1] = step @ weights[0]
-                counts[k - 1] = step @ weights[1]
-        return de, ex, (periods, counts)
+        return _discounted_sum(self.increments(model, times), horizon, discount_rate, weights)
 
     def log_de(self, model: Any, horizon: int, discount_rate: float, blocks: int | None = None) -> np.ndarray:
         """log DE per customer-level unique row (x, t_x, T)."""
@@ -348,7 +358,7 @@ def valuation_columns(
         notes.append("no spend model: expected spend is each customer's observed mean order value")
     spend_excluded = [str(c) for c in np.asarray(next(iter(columns.values())))[excluded]] if excluded.any() else []
     if spend_excluded:
-        notes.append(_naming(spend_excluded, SPEND_EXCLUDED))
+        notes.append(name_customers(spend_excluded, SPEND_EXCLUDED))
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
     paths = _PurchasePaths(purchase_model, f, r, t)
@@ -423,7 +433,7 @@ SPEND_EXCLUDED = ("have a zero or negative repeat spend (their returns outweigh 
                   "spend model and valued with the population mean spend per purchase")
 
 
-def _naming(ids: list[str], what: str, shown: int = 20) -> str:
+def name_customers(ids: list[str], what: str, shown: int = 20) -> str:
     """``"N customer(s) <what>: a, b, … and M more"``: a note that names the customers it is about."""
     more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
     return f"{len(ids)} customer(s) {what}: {', '.join(ids[:shown])}{more}"

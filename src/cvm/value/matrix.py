@@ -32,7 +32,7 @@ low                 low                 Basic customers
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
