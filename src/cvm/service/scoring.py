@@ -212,12 +212,12 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
         purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
     spend, spend_note = fit_spend_model(histories)
 
-    ids = np.asarray(columns["customer_id"])
+    ids = pa.array(columns["customer_id"]).cast(pa.large_string())
     found = ws.customer_revenue_and_margin(stamp, opts["margin"])
     rate, historic = margin_rates(found["revenue"], found["historic_value"], opts["margin"]), found["historic_value"]
-    if not (len(found["customer_id"]) == len(ids) and np.array_equal(found["customer_id"], ids)):
+    if not found["customer_id"].equals(ids):
         # (both come ordered by id; this is for the rare mismatch)
-        where = pd.Index(found["customer_id"]).get_indexer(ids)
+        where = pd.Index(found["customer_id"].to_pylist()).get_indexer(ids.to_pylist())
         rate = np.where(where >= 0, rate[where], np.nan)
         historic = np.where(where >= 0, historic[where], np.nan)
     return _Inputs(opts, stamp, summary, columns, model_name(name, purchase), purchase, reason_code, reason_values,
@@ -281,7 +281,7 @@ def score_customers(
     known = ws.customer_ids()
     if known:
         known = pa.array(known, type=pa.large_string())
-        bought = pa.array(np.asarray(out["customer_id"], dtype=object), type=pa.large_string())
+        bought = pa.array(out["customer_id"]).cast(pa.large_string())
         prospects = sorted(set(known.filter(pc.invert(pc.is_in(known, value_set=bought))).to_pylist()))
         if prospects:
             out = _with_prospects(out, prospects, opts["margin"])
