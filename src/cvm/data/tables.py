@@ -64,11 +64,11 @@ class WorkspaceTables:
         Returns ``customer_id`` (an Arrow text array), ``revenue`` and ``historic_value`` (NumPy arrays).
         """
         margin_expr = "coalesce(margin, amount * ?)" if "margin" in self.transaction_columns() else "amount * ?"
-        found = self.con.execute(
+        found = self.con.sql(
             f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum({micros_sql('amount')}) / {MICROS!r} AS revenue, "
             f"sum({micros_sql(margin_expr)}) / {MICROS!r} AS historic_value "
             "FROM transactions WHERE ts < ? GROUP BY 1 ORDER BY 1",
-            [default_margin, _next_day(as_of)],
+            params=[default_margin, _next_day(as_of)],
         ).to_arrow_table()
         return {"customer_id": found.column("customer_id").combine_chunks().cast(pa.large_string()),
                 **{k: found.column(k).to_numpy().astype(float) for k in ("revenue", "historic_value")}}
