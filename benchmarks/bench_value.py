@@ -23,7 +23,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     from cvm.data import Workspace
     from cvm.data.simulate import write_transactions
-    from cvm.value import score_customers
+    from cvm.service import score_customers
 
     work = Path(tempfile.mkdtemp(prefix="cvm-bench-value-"))
     parquet = work / "tx.parquet"

@@ -56,7 +56,7 @@ def test_enough_customers_do_not_get_that_warning(tmp_path):
 
 def test_valuation_warns_too(tmp_path):
     from cvm.data import Workspace
-    from cvm.value.clv import score_customers
+    from cvm.service import score_customers
 
     ws = Workspace.open(tmp_path / "ws")
     ws.ingest(tiny_file(tmp_path, 4), kind="transactions")

@@ -226,7 +226,7 @@ def test_reading_options(ws):
 
 
 def test_workspace_errors(ws, tmp_path):
-    from cvm.value.clv import resolve_as_of
+    from cvm.service import resolve_as_of
     from cvm.value.store import load_scores
 
     err = caught(ws.frame, "costs")

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cvm.data.warehouse import Workspace
 from cvm.errors import WorkspaceError
+from cvm.service import score_customers
 
 MARKER = ".cvm-demo"
 CHANNELS = ["web", "shop", "phone", "partner"]
@@ -157,10 +159,6 @@ def build_demo_workspace(path: str | Path, n_extra: int = 60, seed: int = 7, sco
     score
         Score with BG/NBD at :data:`SCORE_DATES` (stored runs for migration and history).
     """
-    import warnings
-
-    from cvm.data import Workspace
-
     path = Path(path)
     _prepare_folder(path)
     ws = Workspace.open(path)
@@ -168,10 +166,6 @@ def build_demo_workspace(path: str | Path, n_extra: int = 60, seed: int = 7, sco
     for kind, frame in demo_tables(n_extra, seed).items():
         ws.ingest(frame, kind=kind)
     if score:
-        from cvm.value import score_customers
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for day in SCORE_DATES:
-                score_customers(ws, as_of=day, model="bgnbd")
+        for day in SCORE_DATES:
+            score_customers(ws, as_of=day, model="bgnbd")
     return ws

@@ -4,8 +4,8 @@ Steps, each a call into one layer:
 
 1. build a workspace from the bundled CDNOW transactions plus simulated customer
    attributes, referrals, costs and invoices (:func:`cvm.demo.build_demo_workspace`);
-2. backtest the models on a 39-week calibration period (:func:`cvm.evaluation.backtest`);
-3. fit the chosen model and value every customer (:func:`cvm.value.score_customers`);
+2. backtest the models on a 39-week calibration period (:func:`cvm.service.backtest`);
+3. fit the chosen model and value every customer (:func:`cvm.service.score_customers`);
 4. write the self-contained HTML report (:func:`cvm.report.build_report`).
 """
 
@@ -25,9 +25,9 @@ CDNOW_CALIBRATION_END = "1997-09-30"
 def run_demo(workspace: Path | str, report_path: Path | str | None = None, console: Console | None = None) -> dict[str, Any]:
     """Build, validate, value and report on the demo workspace; return where everything is."""
     from cvm.demo import build_demo_workspace
-    from cvm.evaluation import backtest
+    from cvm.service import backtest
     from cvm.report import build_report
-    from cvm.value import concentration, score_customers
+    from cvm.service import concentration, score_customers
 
     workspace = Path(workspace)
     report_path = Path(report_path) if report_path else workspace / "report.html"
@@ -59,8 +59,7 @@ def run_demo(workspace: Path | str, report_path: Path | str | None = None, conso
         timings["report"] = time.perf_counter() - start
         progress.update(task, advance=1, description="done")
 
-    conc = concentration(ws, column="clv")
-    conc_dict = conc.to_dict() if hasattr(conc, "to_dict") else dict(conc)
+    conc_dict = concentration(ws, column="clv").to_dict()
     result = {
         "workspace": str(workspace.resolve()),
         "report": str(report_path.resolve()),

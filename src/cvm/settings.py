@@ -23,6 +23,11 @@ TimeUnit = Literal["day", "week", "month", "year"]
 DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
 
 
+def discount_rate_per_unit(yearly_rate: float, time_unit: str) -> float:
+    """A yearly discount rate ``d`` per time unit of ``u`` days, compounded: ``(1 + d) ** (u / 365.25) - 1``."""
+    return (1.0 + yearly_rate) ** (DAYS_PER_UNIT[time_unit] / 365.25) - 1.0
+
+
 class StageRules(BaseModel):
     """Rules that place a customer in a journey stage (seed 001: becoming, being, staying a customer).
 
@@ -162,9 +167,8 @@ class Settings(BaseModel):
         return DAYS_PER_UNIT[self.time_unit]
 
     def discount_rate_per_unit(self, time_unit: str | None = None) -> float:
-        """The yearly discount rate expressed per ``time_unit`` (compound conversion)."""
-        days = DAYS_PER_UNIT[time_unit or self.time_unit]
-        return (1.0 + self.discount_rate) ** (days / 365.25) - 1.0
+        """The yearly discount rate expressed per ``time_unit`` (:func:`discount_rate_per_unit`)."""
+        return discount_rate_per_unit(self.discount_rate, time_unit or self.time_unit)
 
     # ------------------------------------------------------------------ file I/O
     @classmethod

@@ -14,7 +14,8 @@ import pytest
 from scipy.special import gammaln
 
 import cvm.models
-from cvm.evaluation import backtest as bt_module
+import cvm.models.registry
+from cvm.service import backtest as bt_module
 from cvm.evaluation.backtest import BacktestData, BacktestResult, _choose, run_backtest
 from cvm.models.base import LikelihoodModel
 from cvm.value.explain import explain
@@ -53,8 +54,9 @@ class PoissonPurchases(LikelihoodModel):
 
 @pytest.fixture
 def poisson_models(monkeypatch):
-    real = cvm.models.model_class
-    monkeypatch.setattr(cvm.models, "model_class", lambda name: PoissonPurchases if name == "bgnbd" else real(name))
+    # the backtest fits through cvm.fitting.fit_model, which finds a model by its registry entry
+    monkeypatch.setitem(cvm.models.registry.MODELS, "bgnbd", cvm.models.registry.ModelSpec(
+        "bgnbd", "PoissonPurchases", __name__, "purchase", ("frequency", "recency", "T"), "Poisson (test)"))
 
 
 def tiny_data():

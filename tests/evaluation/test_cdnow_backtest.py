@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.evaluation import backtest, choose_model, latest_backtest
+from cvm.service import backtest, choose_model, latest_backtest
 
 pytestmark = pytest.mark.slow
 

@@ -213,7 +213,7 @@ def test_all_one_time_buyers_are_refused_with_the_reason(cls):
 
 def test_everything_on_one_day_is_refused_with_the_reason(tmp_path):
     from cvm.data import Workspace
-    from cvm.value.clv import score_customers
+    from cvm.service import score_customers
 
     path = tmp_path / "one_day.csv"
     path.write_text("customer_id,ts,amount\n" + "".join(f"C{i},2024-03-01,{10 + i}\n" for i in range(40)))

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def report_ws(tmp_path_factory):
     from cvm.data import Workspace, load_cdnow_transactions
-    from cvm.evaluation import backtest
+    from cvm.service import backtest
 
     root = tmp_path_factory.mktemp("report")
     tx = load_cdnow_transactions()

@@ -70,7 +70,7 @@ def actions_html(ws, language: str) -> str:
 
 
 def test_every_action_reason_in_both_languages(action_ws):
-    from cvm.value import next_best_actions
+    from cvm.service import next_best_actions
 
     actions = next_best_actions(action_ws).set_index("customer_id")
     assert sorted(actions["reason_code"]) == sorted(ACTION_CODES)
@@ -91,7 +91,7 @@ def test_every_action_reason_in_both_languages(action_ws):
 
 @pytest.mark.slow
 def test_dutch_report_has_no_english_reasons(report_files, report_ws):
-    from cvm.evaluation import latest_backtest
+    from cvm.service import latest_backtest
 
     files, errors = report_files
     assert errors == {"en": [], "nl": []}

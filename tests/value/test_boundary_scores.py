@@ -73,7 +73,7 @@ def test_a_candidate_over_its_budget_is_left_out_with_the_reason(tmp_path, monke
     from cvm.data import Workspace
     from cvm.models import ParetoNBD
     from cvm.models import limits
-    from cvm.value.clv import score_customers
+    from cvm.service import score_customers
 
     path = write_transactions(tmp_path / "tx.csv", n_customers=300, seed=11)
     ws = Workspace.open(tmp_path / "ws")

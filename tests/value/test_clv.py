@@ -7,7 +7,8 @@ from scipy import stats
 
 from cvm.errors import SchemaError
 from cvm.models import BGNBD, GammaGamma
-from cvm.value.clv import discounted_purchases, score_customers, value_by_period, value_customers
+from cvm.value.clv import discounted_purchases, value_customers
+from cvm.service import score_customers, value_by_period
 from cvm.value.explain import explain
 
 # published CDNOW estimates: BG/NBD (Fader, Hardie & Lee 2005, p. 281) and Gamma-Gamma (FHL 2005b: p, q, gamma)
@@ -152,7 +153,7 @@ def test_auto_model_says_why(workspace):
 def test_bic_fallback_reason_cites_each_models_bic():
     # no workspace: no backtest can choose, so the lower BIC of BG/NBD and Pareto/NBD decides
     from cvm.models import BGNBD
-    from cvm.value.clv import choose_purchase_model
+    from cvm.service import choose_purchase_model
 
     sim = BGNBD.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5).simulate(300, T=30.0, seed=11)
     name, model, code, values = choose_purchase_model(None, sim, None, "week")
@@ -210,3 +211,39 @@ def test_the_same_transactions_in_another_order_give_the_same_scores_to_the_last
     plain = [order.groupby("customer_id", sort=True)["amount"].agg(lambda a: float(np.add.accumulate(a.to_numpy())[-1]))
              for order in (tx, tx.iloc[::-1])]
     assert not np.array_equal(plain[0].to_numpy(), plain[1].to_numpy())
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_value_by_period_with_the_automatic_model_choice(workspace):
+    # model="auto" takes the model of the stored backtest; the expected totals are computed here from
+    # the models' own predictions, period by period, without the value layer:
+    #   value(k) = sum_i margin * E[M_i] * (E[X_i(k)] - E[X_i(k-1)]),  discounted by (1 + d)^-k
+    from cvm.models import GammaGamma
+    from cvm.models.registry import spec
+    from cvm.service import backtest
+
+    _small_shop(workspace, n=60, seed=5)
+    best = backtest(workspace, "2023-09-30").best
+    periods = value_by_period(workspace, model="auto", horizon=6)
+    assert periods.attrs["model"] == best
+
+    s = workspace.summary()
+    f, r, t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    assert (t > 0).all()  # nobody first bought on the as-of day: every customer is valued as fitted
+    purchase = spec(best).cls().fit(f, r, t)
+    repeat = (f > 0) & (s["monetary_value"].to_numpy(float) > 0)
+    spend = GammaGamma().fit(f[repeat], s["monetary_value"].to_numpy(float)[repeat]).expected_spend(
+        f, np.where(f > 0, s["monetary_value"].to_numpy(float), 0.0))
+    settings = workspace.settings
+    d = (1 + settings.discount_rate) ** (7 / 365.25) - 1  # yearly rate per week
+    previous = np.zeros(len(f))
+    cumulative = 0.0
+    for k in range(1, 7):
+        current = purchase.expected_purchases(float(k), f, r, t)
+        value = float(np.sum(settings.margin * spend * (current - previous)))
+        cumulative += value / (1 + d) ** k
+        row = periods.iloc[k - 1]
+        assert row["expected_purchases"] == pytest.approx(np.sum(current - previous), rel=1e-5)
+        assert row["expected_value"] == pytest.approx(value, rel=1e-5)
+        assert row["cumulative_discounted_value"] == pytest.approx(cumulative, rel=1e-5)
+        previous = current

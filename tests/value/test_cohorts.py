@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.value.cohorts import cohorts
+from cvm.service import cohorts
 
 
 def test_monthly_cohorts(workspace):

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.value.concentration import concentration, customers_for_share, gini, lorenz_curve
+from cvm.value.concentration import customers_for_share, gini, lorenz_curve
+from cvm.service import concentration
 
 
 def test_eighty_twenty_on_ten_customers():

@@ -38,7 +38,7 @@ def test_demo_refuses_a_foreign_folder(tmp_path):
 
 @pytest.mark.slow
 def test_demo_workspace_answers_every_question(tmp_path):
-    import cvm.value as v
+    import cvm.service as v
 
     ws = build_demo_workspace(tmp_path / "demo")
     try:

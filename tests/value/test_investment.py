@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.value.investment import allocate_costs, investment, retention_allocation
+from cvm.value.investment import allocate_costs, retention_allocation
+from cvm.service import investment
 from cvm.value.store import save_scores
 
 

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.value.customer import customer_view
-from cvm.value.matrix import value_matrix
+from cvm.service import customer_view
+from cvm.service import value_matrix
 from cvm.value.store import save_scores
 
 

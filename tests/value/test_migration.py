@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from cvm.errors import SchemaError
-from cvm.value.migration import NOT_YET, migration
+from cvm.value.migration import NOT_YET
+from cvm.service import migration
 from cvm.value.store import load_scores, save_scores, score_runs
 
 

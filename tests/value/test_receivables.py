@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from cvm.value.receivables import payment_adjusted_clv, receivables, summarise_receivables
+from cvm.value.receivables import payment_adjusted_clv, summarise_receivables
+from cvm.service import receivables
 
 AS_OF = "2024-06-30"
 INVOICES = pd.DataFrame({

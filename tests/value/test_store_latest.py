@@ -162,7 +162,7 @@ def test_a_rerun_at_the_latest_date_replaces_it(tmp_path):
 def test_migration_stores_history_without_replacing_the_valuation(tmp_path):
     """``migration`` scores two earlier dates after the latest one: the default stays the latest date."""
     from cvm.data import Workspace
-    from cvm.value import migration, score_customers
+    from cvm.service import migration, score_customers
     from cvm.value.store import latest_scores, score_runs
 
     ws = Workspace.open(tmp_path / "ws")

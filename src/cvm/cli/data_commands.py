@@ -124,7 +124,7 @@ def run(
         )
         payload = result if isinstance(result, dict) else result.to_dict()
     elif engine == "duckdb":
-        from cvm.value import score_customers
+        from cvm.service import score_customers
 
         out_file = Path(out_file)
         check_out(out_file)

@@ -97,7 +97,7 @@ def backtest(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every model on the calibration period and compare them on the holdout."""
-    from cvm.evaluation import backtest as run_backtest
+    from cvm.service import backtest as run_backtest
 
     ws = open_workspace(workspace)
     result = run_backtest(

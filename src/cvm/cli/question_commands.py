@@ -33,7 +33,7 @@ def _print_nested(payload: dict, title: str, words=None) -> None:
 
 def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=None, **kwargs: Any) -> Any:
     """Run one value-management question and render it (``render`` for people, JSON for scripts)."""
-    import cvm.value as value
+    import cvm.service as value
 
     ws = open_workspace(workspace)
     result = getattr(value, fn_name)(ws, **kwargs)

@@ -34,7 +34,7 @@ def score(
 ) -> None:
     """Value every customer: P(alive), expected purchases, CLV with interval, tier and stage."""
     from cvm.health import data_health
-    from cvm.value import score_customers
+    from cvm.service import score_customers
 
     check_out(out_file)
     ws = open_workspace(workspace)
@@ -161,7 +161,7 @@ def customer(
     as_json: JsonOpt = False,
 ) -> None:
     """The 360° view of one customer."""
-    from cvm.value import customer_view
+    from cvm.service import customer_view
 
     ws = open_workspace(workspace)
     view = customer_view(ws, customer_id)
@@ -247,7 +247,7 @@ def actions(
     wide: WideOpt = False,
 ) -> None:
     """Next-best action per customer with its reason; export for campaign tools with --out."""
-    from cvm.value import next_best_actions
+    from cvm.service import next_best_actions
 
     check_out(out_file)
     ws = open_workspace(workspace)

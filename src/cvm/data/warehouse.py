@@ -48,6 +48,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from cvm.data import corrections, readers
+from cvm.data.tables import WorkspaceTables
 from cvm.data import values as values_
 from cvm.data.validate import (
     IDENTITY,
@@ -148,7 +149,7 @@ def _default_memory_limit() -> str:
     return f"{max(256, min(3072, int(ram * 0.6 / 2**20)))}MB"
 
 
-class Workspace:
+class Workspace(WorkspaceTables):
     """A cvm workspace folder: ``cvm.duckdb`` (tables) and ``settings.toml``.
 
     Examples

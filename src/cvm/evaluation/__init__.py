@@ -1,36 +1,17 @@
-"""Model validation: backtests on a calibration/holdout split, accuracy metrics, model choice.
+"""Model validation on prepared data: backtests on a calibration/holdout split and accuracy metrics.
 
 ```python
-from cvm.evaluation import backtest, choose_model
-result = backtest(ws, calibration_end="1997-09-30", holdout_end="1998-06-30")
+from cvm.evaluation import run_backtest, metrics
+result = run_backtest(data)           # data: cvm.evaluation.BacktestData
 result.best, result.reason, result.to_dict()["models"]["bgnbd"]["holdout_predicted"]
 ```
+Running a backtest on a workspace, storing it and the model choice are
+:func:`cvm.service.backtest` and :func:`cvm.service.choose_model`.
 """
 
 from __future__ import annotations
 
-from cvm.evaluation.backtest import (
-    BacktestData,
-    BacktestResult,
-    backtest,
-    choose_model,
-    default_calibration_end,
-    latest_backtest,
-    load_backtest_data,
-    run_backtest,
-    save_backtest,
-)
-from cvm.evaluation import metrics
+import cvm.evaluation.metrics as metrics
+from cvm.evaluation.backtest import BacktestData, BacktestResult, backtest_data, model_names, run_backtest
 
-__all__ = [
-    "BacktestData",
-    "BacktestResult",
-    "backtest",
-    "choose_model",
-    "default_calibration_end",
-    "latest_backtest",
-    "load_backtest_data",
-    "metrics",
-    "run_backtest",
-    "save_backtest",
-]
+__all__ = ["BacktestData", "BacktestResult", "backtest_data", "metrics", "model_names", "run_backtest"]

@@ -45,9 +45,7 @@ tie goes to the lowest BIC of the calibration fit.
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,17 +54,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+import cvm.evaluation.metrics as metrics
 from cvm.errors import ConvergenceError, CvmError, SchemaError
-from cvm.evaluation import metrics
+from cvm.fitting import fit_model
+from cvm.models.limits import CANDIDATE_BUDGET
+from cvm.models.registry import PURCHASE_MODELS
 from cvm.settings import DAYS_PER_UNIT
-
-#: purchase models a backtest compares, by command-line name (see cvm.models.MODEL_NAMES)
-PURCHASE_MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "pnbd")
+from cvm.value.explain import explain
 #: models within this absolute difference of tracking error are tied (then BIC decides)
 TIE_TOLERANCE = 0.01
 #: the calibration histogram groups x = 0 .. TOP_GROUP - 1 and TOP_GROUP+
 TOP_GROUP = 7
-BACKTEST_TABLE = "backtests"
 
 
 # ----------------------------------------------------------------------------
@@ -184,10 +182,6 @@ class BacktestResult:
             reason_code=code, reason_values=values,
         )
 
-    def metrics_frame(self) -> pd.DataFrame:
-        """One row per model, one column per metric (for tables)."""
-        return pd.DataFrame(self.models).T
-
 
 def _frame_records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
     if frame is None or frame.empty:
@@ -242,53 +236,6 @@ class BacktestData:
     holdout_end: pd.Timestamp
 
 
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise SchemaError(f"{name} '{value}' is not a date", hint="write dates as YYYY-MM-DD") from None
-    if ts is pd.NaT:
-        raise SchemaError(f"{name} is missing")
-    return ts.tz_localize(None) if ts.tzinfo is not None else ts
-
-
-def _day_floor(ts: pd.Timestamp) -> pd.Timestamp:
-    return ts.normalize()
-
-
-def load_backtest_data(ws: Any, calibration_end: Any, holdout_end: Any = None, time_unit: str = "week") -> BacktestData:
-    """Read the calibration/holdout summary and the repeat-purchase days from a workspace."""
-    if time_unit not in DAYS_PER_UNIT:
-        raise SchemaError(f"unknown time unit '{time_unit}'", hint="use day, week, month or year")
-    if not ws.has_table("transactions"):
-        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
-    bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last, count(*) AS n FROM transactions")
-    if int(bounds["n"].iloc[0]) == 0:
-        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
-    first_ts = _timestamp(bounds["first"].iloc[0], "first transaction")
-    last_ts = _timestamp(bounds["last"].iloc[0], "last transaction")
-    cal_end = _timestamp(calibration_end, "calibration_end")
-    hold_end = _timestamp(holdout_end, "holdout_end") if holdout_end is not None else _day_floor(last_ts)
-    if cal_end < first_ts:
-        raise SchemaError(f"the calibration end {cal_end.date()} is before the first transaction ({first_ts.date()})",
-                          hint="choose a calibration end inside the data")
-    if hold_end <= cal_end:
-        raise SchemaError(f"the holdout end {hold_end.date()} is not after the calibration end {cal_end.date()}",
-                          hint=f"the data run to {last_ts.date()}; choose an earlier calibration end")
-
-    summary = ws.summary(time_unit=time_unit, calibration_end=cal_end.date().isoformat(),
-                         holdout_end=hold_end.date().isoformat())
-    summary = _normalise_summary(summary)
-    if summary.empty:
-        raise SchemaError("no customers were acquired by the calibration end", hint="choose a later calibration end")
-    days = ws.frame(
-        "SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id, CAST(ts AS DATE) AS day FROM transactions "
-        "WHERE CAST(ts AS DATE) <= ?",
-        [hold_end.date()],
-    )
-    return _assemble(summary, days, first_ts, cal_end, hold_end, time_unit)
-
-
 def _normalise_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """Accept the workspace's names (frequency, ...) and lifetimes' (frequency_cal, ...)."""
     rename = {f"{c}_cal": c for c in ("frequency", "recency", "T", "monetary_value")}
@@ -303,13 +250,19 @@ def _normalise_summary(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _assemble(summary: pd.DataFrame, days: pd.DataFrame, first_ts: pd.Timestamp, cal_end: pd.Timestamp,
-              hold_end: pd.Timestamp, time_unit: str) -> BacktestData:
-    """Join the summary (already in ``time_unit``) with the purchase days of the same customers.
+def backtest_data(summary: pd.DataFrame, days: pd.DataFrame, first_ts: pd.Timestamp, cal_end: pd.Timestamp,
+                  hold_end: pd.Timestamp, time_unit: str) -> BacktestData:
+    """The inputs of a backtest from the calibration/holdout summary and the purchase days.
 
-    Purchases collapse to one per customer and calendar day, the data layer's rule.
+    ``summary`` is the data layer's calibration/holdout summary (already in ``time_unit``;
+    lifetimes' ``*_cal`` names are accepted), ``days`` one row per customer and calendar
+    day with a purchase (``customer_id, day``): purchases collapse to one per customer
+    and day, the data layer's rule.
     """
-    origin = _day_floor(first_ts)
+    summary = _normalise_summary(summary)
+    if summary.empty:
+        raise SchemaError("no customers were acquired by the calibration end", hint="choose a later calibration end")
+    origin = first_ts.normalize()
     days = days[days["customer_id"].isin(summary.index)]
     offset = (pd.to_datetime(days["day"]) - origin).dt.days.to_numpy().astype(float)
     first_offset_each = pd.Series(offset).groupby(days["customer_id"].to_numpy()).transform("min").to_numpy()
@@ -332,23 +285,16 @@ def _assemble(summary: pd.DataFrame, days: pd.DataFrame, first_ts: pd.Timestamp,
     return BacktestData(c, repeat_offsets, origin, cal_days, end_days, time_unit, cal_end, hold_end)
 
 
-def _workspace_from_transactions(frame: pd.DataFrame, tmpdir: str):
-    from cvm.data import Workspace
-
-    ws = Workspace.open(tmpdir)
-    ws.ingest(frame, kind="transactions")
-    return ws
-
-
 # ----------------------------------------------------------------------------
 # fitting and predictions
 # ----------------------------------------------------------------------------
 
 
-def _fit_quietly(fit, *args) -> tuple[Any, list[str]]:
+def _fit_quietly(fit) -> tuple[Any, list[str]]:
+    """The fit and the words of every warning it gave (kept with the model's result, shown by the faces)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = fit(*args)
+        model = fit()
     return model, sorted({str(w.message) for w in caught})
 
 
@@ -381,75 +327,7 @@ def _expected_spend(gg: Any, frequency: np.ndarray, monetary: np.ndarray) -> np.
     return np.asarray(gg.expected_spend(frequency, np.where(frequency > 0, monetary, 0.0)), dtype=float)
 
 
-# ----------------------------------------------------------------------------
-# the backtest
-# ----------------------------------------------------------------------------
-
-
-def backtest(
-    ws_or_transactions: Any,
-    calibration_end: Any,
-    holdout_end: Any = None,
-    models: Sequence[str] | None = None,
-    time_unit: str = "week",
-    tracking_unit: str | None = None,
-    store: bool = True,
-) -> BacktestResult:
-    """Fit the purchase models on a calibration period and compare them on the holdout.
-
-    Parameters
-    ----------
-    ws_or_transactions
-        A :class:`cvm.data.Workspace`, or a transactions frame with columns
-        ``customer_id``, ``ts`` and optionally ``amount`` (loaded into a
-        temporary workspace through the data layer).
-    calibration_end
-        Last day of the calibration period (inclusive).
-    holdout_end
-        Last day of the holdout (inclusive); default the last transaction.
-    models
-        Purchase models to compare (default ``bgnbd``, ``mbgnbd``, ``pnbd``).
-        The Gamma-Gamma spend model is added when the data hold amounts.
-    time_unit
-        Unit of the fitted parameters and of the reported times.
-    tracking_unit
-        Length of a tracking period (default ``time_unit``).
-    store
-        Keep the result in the workspace's ``backtests`` table (for the report
-        and :func:`choose_model`).
-
-    Returns
-    -------
-    BacktestResult
-
-    Examples
-    --------
-    >>> result = backtest(ws, "1997-09-30", "1998-06-30")        # doctest: +SKIP
-    >>> result.best, result.models["bgnbd"]["holdout_actual"]       # doctest: +SKIP
-    ('pnbd', 1882.0)
-    """
-    tracking_unit = tracking_unit or time_unit
-    if tracking_unit not in DAYS_PER_UNIT:
-        raise SchemaError(f"unknown tracking unit '{tracking_unit}'", hint="use day, week, month or year")
-    names = _model_names(models)
-    if isinstance(ws_or_transactions, pd.DataFrame) or hasattr(ws_or_transactions, "to_pandas"):
-        frame = ws_or_transactions.to_pandas() if hasattr(ws_or_transactions, "to_pandas") else ws_or_transactions
-        with tempfile.TemporaryDirectory(prefix="cvm-backtest-") as tmp:
-            ws = _workspace_from_transactions(frame, tmp)
-            data = load_backtest_data(ws, calibration_end, holdout_end, time_unit)
-            ws_close = getattr(ws, "close", None)
-            if callable(ws_close):
-                ws_close()
-        return run_backtest(data, names, tracking_unit)
-    ws = ws_or_transactions
-    data = load_backtest_data(ws, calibration_end, holdout_end, time_unit)
-    result = run_backtest(data, names, tracking_unit)
-    if store:
-        save_backtest(ws, result)
-    return result
-
-
-def _model_names(models: Iterable[str] | None) -> list[str]:
+def model_names(models: Iterable[str] | None) -> list[str]:
     if models is None:
         return list(PURCHASE_MODELS)
     names = [str(m).lower() for m in models]
@@ -468,9 +346,6 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
 
     Every model is fitted within :data:`cvm.models.limits.CANDIDATE_BUDGET`; one that exceeds it, or
     whose fit is refused, is left out with ``error`` (its reason) in ``models``."""
-    from cvm.models import model_class
-    from cvm.models.limits import CANDIDATE_BUDGET, fit_for_prediction
-
     tracking_unit = tracking_unit or data.time_unit
     per_unit = DAYS_PER_UNIT[data.time_unit]
     period_days = DAYS_PER_UNIT[tracking_unit]
@@ -505,9 +380,8 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
     gg = None
     spend_known = bool(np.isfinite(c["spend_holdout"]).all()) and float(c["monetary_value"].sum()) > 0
     if spend_known:
-        repeat = x > 0
         try:
-            gg, gg_warnings = _fit_quietly(model_class("gg")().fit, x[repeat], c["monetary_value"].to_numpy()[repeat])
+            gg, gg_warnings = _fit_quietly(lambda: fit_model(c, "gg"))
             fitted["gg"] = gg
             summaries["gg"] = gg.summary().to_html()
             results["gg"] = {"log_likelihood": float(gg.log_likelihood_), "warnings": gg_warnings,
@@ -519,10 +393,9 @@ def run_backtest(data: BacktestData, models: Sequence[str] = PURCHASE_MODELS, tr
     spend_actual = c["spend_holdout"].to_numpy()
 
     for name in models:
-        cls = model_class(name)
         try:
             # within the candidates' budget; a fit at a known limit comes back as that limit (cvm.models.limits)
-            model, fit_warnings = _fit_quietly(lambda: fit_for_prediction(cls, x, t_x, T, **CANDIDATE_BUDGET)[1])
+            model, fit_warnings = _fit_quietly(lambda: fit_model(c, name, **CANDIDATE_BUDGET))
         except CvmError as exc:
             results[name] = {"error": str(exc)}
             continue
@@ -646,88 +519,4 @@ def _choose(candidates: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, dict
 
 def _english(reason_code: str, reason_values: Mapping[str, Any]) -> str:
     """The reason in English words (the ``reason`` field kept for scripts and the CLI)."""
-    from cvm.value.explain import explain
-
     return explain(reason_code, reason_values, "en")
-
-
-# ----------------------------------------------------------------------------
-# storage and model choice
-# ----------------------------------------------------------------------------
-
-
-def _fingerprint(ws: Any) -> str:
-    f = ws.frame("SELECT count(*) AS n, min(ts) AS first, max(ts) AS last, sum(amount) AS total FROM transactions")
-    row = f.iloc[0]
-    return f"{int(row['n'])}|{row['first']}|{row['last']}|{float(row['total'] or 0):.6f}"
-
-
-def _ensure_table(ws: Any) -> None:
-    ws.con.execute(
-        f"CREATE TABLE IF NOT EXISTS {BACKTEST_TABLE} (created TIMESTAMP, calibration_end VARCHAR, holdout_end VARCHAR, "
-        "time_unit VARCHAR, best VARCHAR, reason VARCHAR, fingerprint VARCHAR, payload VARCHAR)"
-    )
-
-
-def save_backtest(ws: Any, result: BacktestResult) -> None:
-    """Append a result to the workspace's ``backtests`` table (the report shows the latest)."""
-    _ensure_table(ws)
-    ws.con.execute(
-        f"INSERT INTO {BACKTEST_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [datetime.now(), result.calibration_end, result.holdout_end, result.time_unit, result.best, result.reason,
-         _fingerprint(ws), json.dumps(result.to_payload())],
-    )
-
-
-def latest_backtest(ws: Any, current_only: bool = False) -> BacktestResult | None:
-    """The most recent stored backtest, or None; ``current_only`` ignores results on older data."""
-    if not ws.has_table(BACKTEST_TABLE):
-        return None
-    rows = ws.frame(f"SELECT fingerprint, payload FROM {BACKTEST_TABLE} ORDER BY created DESC LIMIT 1")
-    if rows.empty:
-        return None
-    if current_only and rows["fingerprint"].iloc[0] != _fingerprint(ws):
-        return None
-    return BacktestResult.from_payload(json.loads(rows["payload"].iloc[0]))
-
-
-def default_calibration_end(ws: Any, as_of: Any = None) -> pd.Timestamp:
-    """Two thirds of the way from the first transaction to ``as_of`` (default the last): the holdout is the last third."""
-    if not ws.has_table("transactions"):
-        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
-    bounds = ws.frame("SELECT min(ts) AS first, max(ts) AS last FROM transactions")
-    if pd.isna(bounds["first"].iloc[0]):
-        raise SchemaError("the workspace has no transactions", hint="ingest transactions first (cvm ingest FILE)")
-    first = _timestamp(bounds["first"].iloc[0], "first transaction")
-    last = _timestamp(as_of, "as_of") if as_of is not None else _timestamp(bounds["last"].iloc[0], "last transaction")
-    if (last - first).days < 3:
-        raise SchemaError("the transactions span fewer than three days; a holdout comparison is impossible",
-                          hint="choose a model yourself (bgnbd, pnbd) or add more history")
-    return _day_floor(first + (last - first) * (2 / 3))
-
-
-def choose_model(ws: Any, calibration_end: Any = None, holdout_end: Any = None, time_unit: str | None = None,
-                 models: Sequence[str] | None = None, as_of: Any = None) -> str:
-    """The model ``--model auto`` uses: the best of a backtest (see the module docstring).
-
-    Parameters
-    ----------
-    calibration_end, holdout_end
-        The split; by default the holdout is the last third of the data up to
-        ``as_of`` (or the last transaction).
-    as_of
-        Choose with the data known at this date only (the holdout ends there).
-
-    Without an explicit split, the latest stored backtest on the current data
-    (and the same time unit and end) decides; otherwise a backtest is run and
-    stored.
-    """
-    hold = holdout_end if holdout_end is not None else as_of
-    if calibration_end is None and models is None:
-        stored = latest_backtest(ws, current_only=True)
-        if (stored is not None and (time_unit is None or stored.time_unit == time_unit)
-                and (hold is None or stored.holdout_end == _timestamp(hold, "as_of").date().isoformat())):
-            return stored.best
-    unit = time_unit or getattr(getattr(ws, "settings", None), "time_unit", "week")
-    cal = calibration_end if calibration_end is not None else default_calibration_end(ws, hold)
-    return backtest(ws, cal, hold, models=models, time_unit=unit).best

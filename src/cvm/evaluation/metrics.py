@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from cvm.errors import SchemaError
+from cvm.value.concentration import gini_of_sorted, lorenz_points
 
 __all__ = [
     "ChiSquare",
@@ -210,28 +211,25 @@ def lorenz_curve(values: Any) -> pd.DataFrame:
     """The Lorenz curve: share of customers (poorest first) against share of value.
 
     Starts at ``(0, 0)`` and ends at ``(1, 1)``; the 80/20 reading is
-    ``1 - value_share`` at ``customer_share = 0.8``.
+    ``1 - value_share`` at ``customer_share = 0.8``. The points are
+    :func:`cvm.value.concentration.lorenz_points`; here the values must be
+    numbers with a positive total.
     """
     v = np.sort(_vector(values, "values"))
     if len(v) == 0:
         raise SchemaError("no values for a Lorenz curve")
-    total = v.sum()
-    if total <= 0:
+    if v.sum() <= 0:
         raise SchemaError("the values sum to zero or less; a Lorenz curve needs a positive total")
-    n = len(v)
-    return pd.DataFrame(
-        {
-            "customer_share": np.concatenate([[0.0], np.arange(1, n + 1) / n]),
-            "value_share": np.concatenate([[0.0], np.cumsum(v) / total]),
-        }
-    )
+    customer_share, value_share = lorenz_points(v)
+    return pd.DataFrame({"customer_share": customer_share, "value_share": value_share})
 
 
 def gini_coefficient(values: Any) -> float:
     """Gini coefficient of concentration of non-negative values.
 
     ``G = sum_i (2 i - n - 1) v_(i) / (n * sum_i v_i)`` with ``v_(1) <= ... <=
-    v_(n)`` (the mean-difference form of the Gini). Zero when everyone has the
+    v_(n)`` (the mean-difference form of the Gini,
+    :func:`cvm.value.concentration.gini_of_sorted`). Zero when everyone has the
     same value, ``(n - 1) / n`` when one customer holds all of it.
 
     Examples
@@ -242,11 +240,9 @@ def gini_coefficient(values: Any) -> float:
     0.2222222222222222
     """
     v = np.sort(_vector(values, "values"))
-    n = len(v)
-    if n == 0 or v.sum() <= 0:
+    if len(v) == 0 or v.sum() <= 0:
         raise SchemaError("a Gini coefficient needs values with a positive total")
-    i = np.arange(1, n + 1)
-    return float(np.sum((2 * i - n - 1) * v) / (n * v.sum()))
+    return gini_of_sorted(v)
 
 
 def ranking_gini(predicted: Any, actual: Any) -> float:

@@ -121,7 +121,7 @@ class ReportBuilder:
             from cvm.value.store import latest_scores, score_runs
 
             if score_runs(self.ws).empty:
-                from cvm.value import score_customers
+                from cvm.service import score_customers
 
                 score_customers(self.ws)
             self._scores = latest_scores(self.ws)
@@ -129,7 +129,7 @@ class ReportBuilder:
 
     def backtest(self):
         if self._backtest is None:
-            from cvm.evaluation import backtest, default_calibration_end, latest_backtest
+            from cvm.service import backtest, default_calibration_end, latest_backtest
 
             stored = latest_backtest(self.ws)
             if stored is None:
@@ -377,7 +377,7 @@ def _customer_history(b: ReportBuilder, s: Section, scores: pd.DataFrame, model:
 
 
 def _concentration(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import concentration
+    from cvm.service import concentration
 
     fmt = b.fmt
     scores = b.scores()
@@ -395,7 +395,7 @@ def _concentration(b: ReportBuilder, s: Section) -> None:
 
 
 def _segments(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import segments
+    from cvm.service import segments
 
     fmt = b.fmt
     scores = b.scores()
@@ -414,7 +414,7 @@ def _segments(b: ReportBuilder, s: Section) -> None:
 
 
 def _value_matrix(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import value_matrix
+    from cvm.service import value_matrix
 
     fmt = b.fmt
     frame = value_matrix(b.ws, scores=b.scores())
@@ -435,7 +435,7 @@ def _value_matrix(b: ReportBuilder, s: Section) -> None:
 
 
 def _migration(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import migration
+    from cvm.service import migration
     from cvm.value.store import score_runs
 
     fmt = b.fmt
@@ -463,7 +463,7 @@ def _migration(b: ReportBuilder, s: Section) -> None:
 
 
 def _cohorts(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import cohorts
+    from cvm.service import cohorts
 
     fmt = b.fmt
     table = cohorts(b.ws, period="month")
@@ -484,7 +484,7 @@ def _generic(function_name: str, chart: tuple[str, str] | None = None) -> Callab
     """A section that shows whatever a value-layer question returns (frame, or object with frames / to_dict)."""
 
     def build(b: ReportBuilder, s: Section) -> None:
-        import cvm.value as value
+        import cvm.service as value
 
         fn = getattr(value, function_name, None)
         if fn is None:
@@ -528,7 +528,7 @@ def _frames_of(result: Any) -> list[tuple[str, pd.DataFrame]]:
 
 def _actions(b: ReportBuilder, s: Section) -> None:
     """How many customers get each action, then the first customers with action and reason in the reader's words."""
-    from cvm.value import next_best_actions
+    from cvm.service import next_best_actions
     from cvm.value.actions import ACTIONS
 
     fmt = b.fmt
@@ -555,7 +555,7 @@ def _actions(b: ReportBuilder, s: Section) -> None:
 
 
 def _network(b: ReportBuilder, s: Section) -> None:
-    from cvm.value import network_value
+    from cvm.service import network_value
 
     frame = network_value(b.ws, b.scores())
     if frame.empty or "network_value" not in frame.columns or not (frame["network_value"] > 0).any():

@@ -1,38 +1,33 @@
-"""Customer value and the management questions built on it.
+"""Customer value and the management questions, as pure functions over frames and arrays.
 
 ```python
-from cvm.value import score_customers, concentration, segments, migration, cohorts
-scores = score_customers(ws, as_of="1997-12-31")      # stored in the `scores` table
-concentration(scores).customer_share                  # who makes 80 % of value
+from cvm.value import value_customers, concentration, rfm_segments
+valuation = value_customers(summary, bgnbd, gg, horizon=52, discount_rate=0.0018)
+concentration(valuation.customers).customer_share     # who makes 80 % of value
 ```
-Several functions share their module's name (``concentration``, ``segments``,
-``migration``, ``cohorts``, ``investment``, ``receivables``, ``export``, ``explain``); the
-functions are imported here so ``cvm.value.concentration`` is always the
-function. Importing :mod:`cvm` itself does not import this package.
+Nothing here reads or writes a workspace: the same questions asked of a workspace
+(``score_customers(ws)``, ``segments(ws)``, ``migration(ws, ...)`` ...) are
+:mod:`cvm.service`. Several functions share their module's name
+(``concentration``, ``export``, ``explain``); they are imported here so
+``cvm.value.concentration`` is always the function. Importing :mod:`cvm` itself
+does not import this package.
 """
 
 from __future__ import annotations
 
-from cvm.value.store import latest_scores, load_scores, score_runs, scores_at  # noqa: I001
-from cvm.value.clv import Valuation, score_customers, value_by_period, value_customers
+from cvm.value.store import latest_scores, load_scores, score_runs  # noqa: I001
+from cvm.value.clv import Valuation, value_customers
 from cvm.value.concentration import concentration, gini, lorenz_curve
-from cvm.value.segments import RFM_RULES, aggregate, rfm_segments, segments
-from cvm.value.profile import customer_table
-from cvm.value.network import network_value, referral_network_value
-from cvm.value.matrix import value_matrix
-from cvm.value.migration import migration
-from cvm.value.cohorts import cohorts
-from cvm.value.investment import investment, retention_allocation
-from cvm.value.receivables import payment_adjusted_clv, receivables
-from cvm.value.actions import next_best_actions, retention_team
-from cvm.value.customer import customer_view
+from cvm.value.segments import RFM_RULES, aggregate, rfm_segments
+from cvm.value.network import referral_network_value
+from cvm.value.investment import retention_allocation
+from cvm.value.receivables import payment_adjusted_clv
+from cvm.value.actions import choose_actions
 from cvm.value.export import export
 from cvm.value.explain import explain
 
 __all__ = [
-    "RFM_RULES", "Valuation", "aggregate", "cohorts", "concentration", "customer_table", "customer_view",
-    "explain", "export", "gini", "investment", "latest_scores", "load_scores", "lorenz_curve", "migration",
-    "network_value", "next_best_actions", "payment_adjusted_clv", "receivables", "referral_network_value",
-    "retention_allocation", "retention_team", "rfm_segments", "score_customers", "score_runs", "scores_at",
-    "segments", "value_by_period", "value_customers", "value_matrix",
+    "RFM_RULES", "Valuation", "aggregate", "choose_actions", "concentration", "explain", "export", "gini",
+    "latest_scores", "load_scores", "lorenz_curve", "payment_adjusted_clv", "referral_network_value",
+    "retention_allocation", "rfm_segments", "score_runs", "value_customers",
 ]

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cvm.errors import SchemaError
+from cvm.value.explain import explain
 
 ACTIONS = ["collect payment", "retain", "win back", "lower cost-to-serve", "upsell", "nurture"]
 
@@ -97,8 +98,6 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
     probability_alive, reason_code, reason_values``; ``reason`` is the English
     sentence (money in ``currency``).
     """
-    from cvm.value.explain import explain
-
     need = ["customer_id", "clv", "historic_value", "probability_alive", "percentile", "value_tier", "lifecycle_stage"]
     missing = [c for c in need if c not in table.columns]
     if missing:
@@ -138,49 +137,11 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
     return out
 
 
-def _enriched(ws: Any, scores: pd.DataFrame | None) -> pd.DataFrame:
-    from cvm.value.investment import ACQUISITION_KINDS, allocate_costs, read_costs
-    from cvm.value.profile import customer_table
-    from cvm.value.receivables import read_invoices, summarise_receivables
-
-    table = customer_table(ws, scores, rfm=False)
-    as_of = table.attrs.get("as_of")
-    costs = read_costs(ws)
-    # cost-to-serve: every cost except acquisition, which is sunk once the customer is won
-    table["cost"] = allocate_costs(costs, table, as_of, ACQUISITION_KINDS).reindex(table["customer_id"].astype(str)).to_numpy()
-    invoices = read_invoices(ws)
-    if not invoices.empty:
-        rec = summarise_receivables(invoices, as_of).by_customer.set_index("customer_id")
-        table["overdue"] = table["customer_id"].map(rec["overdue"]).fillna(0.0)
-        table["max_days_overdue"] = table["customer_id"].map(rec["max_days_overdue"]).fillna(0)
-    return table
-
-
-def next_best_actions(ws: Any, scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Next-best action and its reason for every customer of a run (default the latest).
-
-    Sorted by action priority, then CLV. See the module docstring for the rules.
-    """
-    table = _enriched(ws, scores)
-    top_tier = next(iter(ws.settings.tier_cutoffs))
-    out = choose_actions(table, ws.settings.stage_rules, top_tier, ws.settings.currency)
-    out["priority"] = out["action"].map({a: i for i, a in enumerate(ACTIONS)})
-    out = out.sort_values(["priority", "clv"], ascending=[True, False], kind="stable").drop(columns="priority")
-    out.attrs.update(table.attrs)
-    return out.reset_index(drop=True)
-
-
-def retention_team(ws: Any, scores: pd.DataFrame | None = None, min_percentile: float | None = None) -> pd.DataFrame:
-    """High value x high risk: customers for the retention team, most value at risk first."""
-    from cvm.value.store import latest_scores
-
-    scores = latest_scores(ws) if scores is None else scores
-    cut = ws.settings.tier_cutoffs
-    if min_percentile is None:
-        ordered = sorted(cut.values(), reverse=True)
-        min_percentile = ordered[1] if len(ordered) > 1 else ordered[0]
+def high_value_at_risk(scores: pd.DataFrame, min_percentile: float, at_risk_below: float) -> pd.DataFrame:
+    """The retention team's list (pure function): percentile above ``min_percentile`` and
+    P(alive) below ``at_risk_below``, most value at risk ``clv (1 - p) / p`` first."""
     p = scores["probability_alive"]
-    team = scores[(scores["percentile"] > min_percentile) & p.notna() & (p < ws.settings.stage_rules.at_risk_below)].copy()
+    team = scores[(scores["percentile"] > min_percentile) & p.notna() & (p < at_risk_below)].copy()
     pa = team["probability_alive"].to_numpy(float)
     team["value_at_risk"] = np.where(pa > 1e-12, team["clv"] * (1 - pa) / np.maximum(pa, 1e-12), 0.0)
     cols = ["customer_id", "value_tier", "lifecycle_stage", "clv", "probability_alive", "value_at_risk", "historic_value"]

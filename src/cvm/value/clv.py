@@ -34,9 +34,6 @@ and margin) — what the whole remaining relationship is worth today.
 
 from __future__ import annotations
 
-import inspect
-import json
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +41,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
-from cvm.fitting import fit_model, fit_spend_model, model_name
-from cvm.models.registry import PURCHASE_MODELS
-from cvm.value.explain import explain
+from cvm.errors import ConvergenceError, CvmError, SchemaError
+from cvm.models.base import compress
+from cvm.models.registry import PURCHASE_MODELS, spec
 
 _STEP = 1e-4  # forward-difference step on the log-parameters
 MIN_T = 1e-6  # smallest observation time (model units) used for prediction
@@ -57,13 +53,12 @@ GRADIENT_BLOCKS = 13  # the interval's gradient reads the horizon path at most a
 # ----------------------------------------------------------------------------- numerics
 #: models whose conditional expectation factorises as P(alive | x, t_x, T) * E[Y(t) | alive at T, x, T]
 #: (BG/NBD: FHL 2005 eq. 10; MBG/NBD: Batislam, Denizel & Filiztekin 2007; Pareto/NBD: SMC 1987)
-FACTORISED_MODELS = {"BGNBD", "MBGNBD", "ParetoNBD"}
+#: (every purchase model of the registry)
+FACTORISED_MODELS = frozenset(spec(name).class_name for name in PURCHASE_MODELS)
 
 
 def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Unique rows of the given columns and the inverse index mapping every row to its unique row."""
-    from cvm.models.base import compress
-
     keys, _, inverse = compress({str(j): np.asarray(c, dtype=float) for j, c in enumerate(columns)})
     return [keys[str(j)] for j in range(len(columns))], np.asarray(inverse, dtype=np.int64)
 
@@ -72,16 +67,41 @@ def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discou
     """Discounted and undiscounted expected purchases over ``horizon`` whole periods (direct evaluation).
 
     Returns ``(DE, E[X(H)])`` with
-    ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``).
+    ``DE = sum_{k=1..H} (E[X(k)] - E[X(k-1)]) / (1 + d)**k`` (``E[X(0)] = 0``), evaluated
+    customer by customer, period by period (no shared work, no table over the horizon).
     """
     f, r, t = (np.asarray(a, dtype=float) for a in (frequency, recency, T))
-    previous = np.zeros_like(f)
-    total = np.zeros_like(f)
-    for k in range(1, int(horizon) + 1):
-        current = np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float)
-        total += (current - previous) / (1.0 + discount_rate) ** k
+    times = range(1, int(horizon) + 1)
+    columns = (np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float) for k in times)
+    de, ex, _ = _discounted_sum(_increments(times, columns, np.zeros_like(f)), horizon, discount_rate)
+    return de, ex
+
+
+def _increments(times, columns, start: np.ndarray, scale: np.ndarray | float = 1.0):
+    """Yield ``k, E[X(k)] - E[X(k_prev)]`` from the cumulative expectations ``columns`` at ``times``."""
+    previous = start
+    for k, current in zip(times, columns):
+        current = current * scale
+        yield k, current - previous
         previous = current
-    return total, previous
+
+
+def _discounted_sum(steps, horizon: int, discount_rate: float, weights=None):
+    """``(DE, E[X(H)], (period values, period counts))`` of the increments ``steps``: the one discounted sum.
+
+    ``DE = sum_k step_k / (1 + d)**k``; with ``weights`` (two vectors) the period totals
+    ``step_k @ weights`` are kept too (None otherwise).
+    """
+    de = ex = 0.0
+    periods = np.zeros(int(horizon)) if weights is not None else None
+    counts = np.zeros(int(horizon)) if weights is not None else None
+    for k, step in steps:
+        de = de + step / (1.0 + discount_rate) ** k
+        ex = ex + step
+        if weights is not None:
+            periods[k - 1] = step @ weights[0]
+            counts[k - 1] = step @ weights[1]
+    return de, ex, (periods, counts)
 
 
 class _PurchasePaths:
@@ -126,12 +146,7 @@ class _PurchasePaths:
         else:
             columns = (np.asarray(model.expected_purchases(float(k), self.af, self.ar, self.at), dtype=float)
                        for k in times)
-        previous = np.zeros_like(self.af)
-        for k, current in zip(times, columns):
-            if self.factorised:
-                current = current * scale
-            yield k, current - previous
-            previous = current
+        yield from _increments(times, columns, np.zeros_like(self.af), scale if self.factorised else 1.0)
 
     def discounted(self, model: Any, horizon: int, discount_rate: float, weights=None, blocks: int | None = None):
         """``(log DE per unique (x, t_x, T) row, E[X(H)] likewise, per-period totals or None)``.
@@ -144,17 +159,7 @@ class _PurchasePaths:
         times = range(1, int(horizon) + 1)
         if blocks is not None and blocks < horizon:
             times = sorted({int(np.ceil(j * horizon / blocks)) for j in range(1, blocks + 1)})
-        de = np.zeros_like(self.af)
-        ex = np.zeros_like(self.af)
-        periods = np.zeros(int(horizon)) if weights is not None else None
-        counts = np.zeros(int(horizon)) if weights is not None else None
-        for k, step in self.increments(model, times):
-            de += step / (1.0 + discount_rate) ** k
-            ex += step
-            if weights is not None:
-                periods[k - 1] = step @ weights[0]
-                counts[k - 1] = step @ weights[1]
-        return de, ex, (periods, counts)
+        return _discounted_sum(self.increments(model, times), horizon, discount_rate, weights)
 
     def log_de(self, model: Any, horizon: int, discount_rate: float, blocks: int | None = None) -> np.ndarray:
         """log DE per customer-level unique row (x, t_x, T)."""
@@ -163,18 +168,6 @@ class _PurchasePaths:
             if self.factorised:
                 return np.log(self.alive(model)) + np.log(de)[self.a_of_p]
             return np.log(de)
-
-
-def period_increments(model: Any, frequency, recency, T, horizon: int) -> np.ndarray:
-    """Expected purchases in each period ``k = 1..H``: ``E[X(k)] - E[X(k-1)]``, shape ``(H, n)``."""
-    f, r, t = (np.asarray(a, dtype=float) for a in (frequency, recency, T))
-    out = np.empty((int(horizon), len(f)))
-    previous = np.zeros_like(f)
-    for k in range(1, int(horizon) + 1):
-        current = np.asarray(model.expected_purchases(float(k), f, r, t), dtype=float)
-        out[k - 1] = current - previous
-        previous = current
-    return out
 
 
 def _covariance(model: Any) -> np.ndarray | None:
@@ -273,24 +266,65 @@ def value_customers(
         ``by_period`` holds ``period, expected_purchases, expected_value,
         discounted_value, cumulative_discounted_value`` summed over customers.
     """
+    columns = summary_columns(summary)
+    values, by_period, notes, spend_excluded = valuation_columns(
+        columns, purchase_model, spend_model, horizon=horizon, discount_rate=discount_rate, margin=margin,
+        level=level, residual=residual)
+    return Valuation(pd.DataFrame({**columns, **values}, copy=False), by_period, notes, spend_excluded)
+
+
+def summary_columns(summary: pd.DataFrame) -> dict[str, Any]:
+    """The columns of a summary frame as arrays, ``customer_id`` first (from the index or a column).
+
+    Raises
+    ------
+    SchemaError
+        A column the valuation needs (``frequency, recency, T, monetary_value``) is missing.
+    """
+    missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in summary.columns]
+    if missing:
+        raise SchemaError(f"the summary lacks column(s) {', '.join(missing)}", hint="use ws.summary(...) or lifetimes' column names")
+    if "customer_id" in summary.columns:
+        columns = {"customer_id": summary["customer_id"].array}
+    else:
+        columns = {summary.index.name if summary.index.name is not None else "index": summary.index.array}
+    columns.update({c: summary[c].array for c in summary.columns if c not in columns})
+    return columns
+
+
+def valuation_columns(
+    columns: dict[str, Any],
+    purchase_model: Any,
+    spend_model: Any = None,
+    *,
+    horizon: int,
+    discount_rate: float,
+    margin: float | np.ndarray = 0.3,
+    level: float = 0.9,
+    residual: bool = True,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, list[str], list[str]]:
+    """The arithmetic of :func:`value_customers` on arrays (see it for the parameters).
+
+    ``columns`` holds the customer ids first, then ``frequency, recency, T, monetary_value``
+    (and ``total_amount, n_transactions`` when known) as arrays (:func:`summary_columns`).
+    Returns ``(values, by_period, notes, spend_excluded)``: ``values`` maps ``probability_alive,
+    expected_purchases, expected_spend, margin_rate, clv, clv_low, clv_high[, residual_value]``
+    to arrays; ``spend_excluded`` names the customers valued at the population mean spend.
+    """
     if not 0 < level < 1:
         raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
     if int(horizon) < 1:
         raise SchemaError(f"horizon must be at least one time unit, got {horizon}")
     if discount_rate < 0:
         raise SchemaError(f"discount rate must not be negative, got {discount_rate}")
-    frame = summary.reset_index() if "customer_id" not in summary.columns else summary.reset_index(drop=True)
-    missing = [c for c in ("frequency", "recency", "T", "monetary_value") if c not in frame.columns]
-    if missing:
-        raise SchemaError(f"the summary lacks column(s) {', '.join(missing)}", hint="use ws.summary(...) or lifetimes' column names")
     notes: list[str] = []
-    f = frame["frequency"].to_numpy(dtype=float)
-    r = frame["recency"].to_numpy(dtype=float)
+    f = np.asarray(columns["frequency"], dtype=float)
+    r = np.asarray(columns["recency"], dtype=float)
     # a customer whose first purchase is on the as-of day has T = 0; the models need T > 0,
     # and at T -> 0 the predictions converge, so such customers are valued at T = 1e-6 units
-    t = np.maximum(frame["T"].to_numpy(dtype=float), MIN_T)
-    mv = frame["monetary_value"].to_numpy(dtype=float)
-    n = len(frame)
+    t = np.maximum(np.asarray(columns["T"], dtype=float), MIN_T)
+    mv = np.asarray(columns["monetary_value"], dtype=float)
+    n = len(f)
     margin_arr = np.broadcast_to(np.asarray(margin, dtype=float), (n,)).copy()
     if np.any(~np.isfinite(margin_arr)) or np.any(margin_arr < 0):
         raise SchemaError("margin rates must be finite and not negative")
@@ -307,9 +341,9 @@ def value_customers(
         spend = spend_u[inv_s]
         var_s = var_s_u[inv_s] if np.ndim(var_s_u) else np.zeros(n)
     else:
-        if {"total_amount", "n_transactions"} <= set(frame.columns):
-            spent = frame["total_amount"].to_numpy(dtype=float)
-            orders = np.maximum(frame["n_transactions"].to_numpy(dtype=float), 1.0)
+        if "total_amount" in columns and "n_transactions" in columns:
+            spent = np.asarray(columns["total_amount"], dtype=float)
+            orders = np.maximum(np.asarray(columns["n_transactions"], dtype=float), 1.0)
             spend = spent / orders
         else:
             spent, orders = mv.copy(), np.ones(n)
@@ -322,9 +356,9 @@ def value_customers(
         spend = np.where(excluded, population, spend)
         var_s = np.zeros(n)
         notes.append("no spend model: expected spend is each customer's observed mean order value")
-    spend_excluded = [str(c) for c in frame.loc[excluded, "customer_id"]] if excluded.any() else []
+    spend_excluded = [str(c) for c in np.asarray(next(iter(columns.values())))[excluded]] if excluded.any() else []
     if spend_excluded:
-        notes.append(_naming(spend_excluded, SPEND_EXCLUDED))
+        notes.append(name_customers(spend_excluded, SPEND_EXCLUDED))
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
     paths = _PurchasePaths(purchase_model, f, r, t)
@@ -354,16 +388,17 @@ def value_customers(
     clv = money * de
     q = float(stats.norm.ppf(0.5 + level / 2))
     sd = np.sqrt(var_p + var_s)
-    out = frame.copy()
-    out["probability_alive"] = p_alive
-    out["expected_purchases"] = expected
-    out["expected_spend"] = spend
-    out["margin_rate"] = margin_arr
-    out["clv"] = clv
-    out["clv_low"] = clv * np.exp(-q * sd)
-    out["clv_high"] = clv * np.exp(q * sd)
+    values = {
+        "probability_alive": p_alive,
+        "expected_purchases": expected,
+        "expected_spend": spend,
+        "margin_rate": margin_arr,
+        "clv": clv,
+        "clv_low": clv * np.exp(-q * sd),
+        "clv_high": clv * np.exp(q * sd),
+    }
     if residual:
-        out["residual_value"] = money * _residual_purchases(purchase_model, paths.pf, paths.pr, paths.pt, discount_rate, horizon)[paths.inv_p]
+        values["residual_value"] = money * _residual_purchases(purchase_model, paths.pf, paths.pr, paths.pt, discount_rate, horizon)[paths.inv_p]
 
     periods = np.arange(1, int(horizon) + 1)
     discounted = period_value / (1.0 + discount_rate) ** periods
@@ -377,12 +412,20 @@ def value_customers(
         }
     )
     for name in ("clv", "probability_alive"):
-        if not np.all(np.isfinite(out[name])):
+        if not np.all(np.isfinite(values[name])):
             raise ConvergenceError(
-                f"{name} is not finite for {int((~np.isfinite(out[name])).sum())} customer(s)",
+                f"{name} is not finite for {int((~np.isfinite(values[name])).sum())} customer(s)",
                 hint="the fitted parameters may be extreme; try another model or a penalizer",
             )
-    return Valuation(out, by_period, notes, spend_excluded)
+    return values, by_period, notes, spend_excluded
+
+
+def margin_rates(revenue: Any, historic_value: Any, default: float) -> np.ndarray:
+    """Each customer's margin rate: historic value (margin in money) over revenue; ``default`` when revenue is 0."""
+    revenue = np.asarray(revenue, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.asarray(historic_value, dtype=float) / revenue
+    return np.where(np.isfinite(rate) & (revenue > 0), rate, default)
 
 
 #: what the note about customers left out of the spend model says of them
@@ -390,7 +433,7 @@ SPEND_EXCLUDED = ("have a zero or negative repeat spend (their returns outweigh 
                   "spend model and valued with the population mean spend per purchase")
 
 
-def _naming(ids: list[str], what: str, shown: int = 20) -> str:
+def name_customers(ids: list[str], what: str, shown: int = 20) -> str:
     """``"N customer(s) <what>: a, b, … and M more"``: a note that names the customers it is about."""
     more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
     return f"{len(ids)} customer(s) {what}: {', '.join(ids[:shown])}{more}"
@@ -401,8 +444,7 @@ def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int)
     method = getattr(model, "discounted_expected_purchases", None)
     if method is not None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
+            with np.errstate(all="ignore"):  # overflow on the way to a non-finite value: the fallback below takes over
                 values = np.asarray(method(f, r, t, discount_rate, horizon=None), dtype=float)
             if np.all(np.isfinite(values)):
                 return values
@@ -413,392 +455,3 @@ def _residual_purchases(model: Any, f, r, t, discount_rate: float, horizon: int)
     return discounted_purchases(model, f, r, t, long, discount_rate)[0]
 
 
-# ----------------------------------------------------------------------------- model choice
-def choose_purchase_model(ws: Any, summary: pd.DataFrame, as_of: Any,
-                          time_unit: str) -> tuple[str, Any, str, dict[str, Any]]:
-    """``model="auto"``: ask :func:`cvm.evaluation.choose_model`, else best BIC of BG/NBD and Pareto/NBD.
-
-    Returns ``(name, fitted model, reason code, reason values)``; the reason is
-    rendered by :func:`cvm.value.explain.explain`. A choice by backtest carries
-    the backtest's own reason (``best_tracking_error``, ``tie_broken_by_bic``,
-    ...) when the stored backtest chose the same model, else
-    ``chosen_by_backtest``; without a backtest the reason is ``bic_fallback``
-    with the BIC of each model and, in ``detail``, why the backtest was unavailable.
-
-    Every candidate fit has the budget :data:`cvm.models.limits.CANDIDATE_BUDGET` (time and
-    iterations); a candidate that exceeds it or is refused is left out, and ``left_out`` in the
-    reason values maps it to the reason (the backtest's left-out models included).
-    """
-    from cvm.models.limits import CANDIDATE_BUDGET
-
-    try:
-        from cvm.evaluation import choose_model, latest_backtest  # written by the evaluation engineer
-    except ImportError:
-        choose_model = latest_backtest = None
-    why = ""
-    left_out: dict[str, str] = {}
-    if choose_model is not None and ws is not None:
-        params = inspect.signature(choose_model).parameters
-        options = {k: v for k, v in {"as_of": as_of, "time_unit": time_unit}.items() if k in params}
-        try:
-            chosen = choose_model(ws, **options)
-        except (CvmError, ImportError) as exc:
-            chosen, why = None, str(exc).splitlines()[0]
-        if chosen is not None:
-            name = chosen if isinstance(chosen, str) else getattr(chosen, "best", str(chosen))
-            left_out.update(_backtest_left_out(ws, latest_backtest))
-            if name.lower() in PURCHASE_MODELS:
-                code, values = _backtest_reason(ws, name.lower(), chosen, latest_backtest)
-                try:
-                    fitted = fit_model(summary, name, **CANDIDATE_BUDGET)
-                except ConvergenceError as exc:
-                    left_out[name.lower()] = str(exc).splitlines()[0]
-                else:
-                    return name.lower(), fitted, code, {**values, **({"left_out": left_out} if left_out else {})}
-            else:
-                why = f"choose_model proposed '{name}', which is not a purchase model"
-    fits: dict[str, Any] = {}
-    refusals: list[CvmError] = []
-    for name in ("bgnbd", "pnbd"):
-        if name in left_out:
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fits[name] = fit_model(summary, name, **CANDIDATE_BUDGET)
-        except (CvmError, ImportError) as exc:
-            left_out[name] = str(exc).splitlines()[0]
-            if isinstance(exc, CvmError):
-                refusals.append(exc)
-    if not fits:
-        if refusals and refusals[0].code and all(e.code == refusals[0].code for e in refusals):
-            raise refusals[0]  # the same reason for every model (e.g. nobody bought twice): say it once, in its words
-        raise ConvergenceError("neither BG/NBD nor Pareto/NBD could be fitted: " + "; ".join(f"{k}: {v}" for k, v in left_out.items()))
-    bic = {k: float(m.summary().bic) for k, m in fits.items()}
-    best = min(bic, key=bic.get)
-    values = {"model": best, "bic_by_model": bic, "detail": why or None}
-    return best, fits[best], "bic_fallback", {**values, **({"left_out": left_out} if left_out else {})}
-
-
-def _backtest_left_out(ws: Any, latest_backtest: Any) -> dict[str, str]:
-    """Models the stored backtest could not fit (over budget, refused), with the reason."""
-    if latest_backtest is None:
-        return {}
-    try:
-        result = latest_backtest(ws, current_only=True)
-    except CvmError:
-        return {}
-    models = getattr(result, "models", None) or {}
-    return {m: str(r["error"]).splitlines()[0] for m, r in models.items() if m in PURCHASE_MODELS and "error" in r}
-
-
-def _backtest_reason(ws: Any, name: str, chosen: Any, latest_backtest: Any) -> tuple[str, dict[str, Any]]:
-    """The reason a backtest chose ``name``: its own code and figures when known, else ``chosen_by_backtest``."""
-    result = chosen if getattr(chosen, "reason_code", "") else None
-    if result is None and latest_backtest is not None:
-        try:
-            result = latest_backtest(ws, current_only=True)
-        except CvmError:
-            result = None
-    if result is not None and getattr(result, "best", None) == name and getattr(result, "reason_code", ""):
-        return result.reason_code, dict(result.reason_values)
-    return "chosen_by_backtest", {"model": name}
-
-
-# ----------------------------------------------------------------------------- workspace glue
-def resolve_options(ws: Any, horizon=None, discount_rate=None, margin=None, time_unit=None, level=None) -> dict[str, Any]:
-    """Fill unset options from the workspace settings and convert the yearly discount rate per time unit."""
-    from cvm.settings import DAYS_PER_UNIT
-
-    settings = ws.settings
-    tu = time_unit or settings.time_unit
-    if tu not in DAYS_PER_UNIT:
-        raise SchemaError(f"unknown time unit '{tu}'", hint="use day, week, month or year")
-    yearly = settings.discount_rate if discount_rate is None else float(discount_rate)
-    if not 0 <= yearly <= 1:
-        raise SchemaError(f"discount rate {yearly:g} is out of range: it is a yearly share between 0 and 1",
-                          hint=f"0.1 means 10 % a year{f'; for {yearly:g} % use {yearly / 100:g}' if 1 < yearly < 100 else ''}")
-    m = settings.margin if margin is None else float(margin)
-    if not 0 < m <= 1:
-        raise SchemaError(f"margin {m} must lie in (0, 1]", hint="a share of revenue, e.g. 0.3")
-    h = settings.horizon if horizon is None else int(horizon)
-    if h < 1:
-        raise SchemaError(f"horizon must be at least 1, got {h}")
-    lv = settings.interval_level if level is None else float(level)
-    return {
-        "time_unit": tu,
-        "horizon": h,
-        "discount_rate": yearly,
-        "discount_per_unit": (1.0 + yearly) ** (DAYS_PER_UNIT[tu] / 365.25) - 1.0,
-        "margin": m,
-        "level": lv,
-        "days_per_unit": DAYS_PER_UNIT[tu],
-    }
-
-
-#: how far past the last transaction an as-of date may lie: further on the data stop
-#: being evidence (a year of silence from every customer means newer data are missing)
-MAX_DAYS_AFTER_DATA = 366
-
-
-def resolve_as_of(ws: Any, as_of: Any) -> pd.Timestamp:
-    """The as-of date: the given date, or the day of the last transaction.
-
-    Raises
-    ------
-    SchemaError
-        ``as_of`` is not a date, or lies more than :data:`MAX_DAYS_AFTER_DATA` days after
-        the last transaction.
-    """
-    if as_of is not None:
-        try:
-            stamp = pd.Timestamp(as_of)
-        except (ValueError, TypeError):
-            raise SchemaError(f"as-of date '{as_of}' is not a date", hint="use YYYY-MM-DD") from None
-        if stamp is pd.NaT:
-            raise SchemaError(f"as-of date '{as_of}' is not a date", hint="use YYYY-MM-DD")
-        last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0] if _has_table(ws, "transactions") else None
-        if last is not None and stamp > pd.Timestamp(last).normalize() + pd.Timedelta(days=MAX_DAYS_AFTER_DATA):
-            raise SchemaError(
-                f"as-of date {stamp.date()} is more than a year after the last transaction ({pd.Timestamp(last).date()}): "
-                "every customer would look long gone",
-                hint="value customers as of a date inside the data (leave --as-of out to use the last "
-                     "transaction day), or ingest the newer transactions first")
-        return stamp
-    if not _has_table(ws, "transactions"):
-        raise WorkspaceError.coded("no_transactions")
-    last = ws.con.execute("SELECT max(ts) FROM transactions").fetchone()[0]
-    if last is None:
-        raise WorkspaceError.coded("no_transactions")
-    return pd.Timestamp(last).normalize()
-
-
-def _has_table(ws: Any, name: str) -> bool:
-    if hasattr(ws, "has_table"):
-        return bool(ws.has_table(name))
-    row = ws.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    return bool(row and row[0])
-
-
-def customer_margins(ws: Any, as_of: pd.Timestamp, default: float) -> pd.DataFrame:
-    """Historic margin per customer from ``transactions`` up to and including the as-of day.
-
-    The ``margin`` column of a transaction is its contribution in money; rows
-    without it contribute ``amount * default``. Returns ``historic_value`` and
-    ``margin_rate`` (historic value over revenue; the default when revenue is 0).
-    """
-    end = as_of + pd.Timedelta(days=1)
-    cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'transactions'").fetchall()}
-    from cvm.data.summary import MICROS, micros_sql
-
-    margin_expr = "coalesce(margin, amount * ?)" if "margin" in cols else "amount * ?"
-    # whole millionths, as the summaries add money: the same sums in any row order (cvm.data.summary.MICROS)
-    frame = ws.con.execute(
-        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum({micros_sql('amount')}) / {MICROS!r} AS revenue, "
-        f"sum({micros_sql(margin_expr)}) / {MICROS!r} AS historic_value "
-        "FROM transactions WHERE ts < ? GROUP BY 1 ORDER BY 1",
-        [default, end],
-    ).df()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = frame["historic_value"] / frame["revenue"]
-    frame["margin_rate"] = rate.where(np.isfinite(rate) & (frame["revenue"] > 0), default)
-    return frame.set_index("customer_id")
-
-
-def planned_costs(ws: Any, as_of: pd.Timestamp, customer_ids: pd.Index, per_customer: float) -> pd.Series:
-    """Costs planned after the as-of date per customer (``costs`` rows dated later), plus the setting.
-
-    ``settings.retention_cost_per_customer`` is added for every customer.
-    """
-    out = pd.Series(float(per_customer), index=customer_ids, dtype=float)
-    if not _has_table(ws, "costs"):
-        return out
-    from cvm.value.investment import read_costs
-
-    costs = read_costs(ws)
-    if costs.empty or "customer_id" not in costs.columns:
-        return out
-    later = costs[costs["customer_id"].notna() & (costs["ts"] >= as_of + pd.Timedelta(days=1))]
-    sums = later.groupby("customer_id")["amount"].sum()
-    return out.add(sums.reindex(customer_ids).fillna(0.0), fill_value=0.0)
-
-
-def score_customers(
-    ws: Any,
-    as_of: Any = None,
-    model: str = "auto",
-    horizon: int | None = None,
-    discount_rate: float | None = None,
-    margin: float | None = None,
-    time_unit: str | None = None,
-    level: float | None = None,
-    store: bool = True,
-) -> pd.DataFrame:
-    """Value every customer as of a date and (by default) store the run in ``scores``.
-
-    Parameters
-    ----------
-    ws
-        The workspace (:class:`cvm.data.Workspace`).
-    as_of
-        Valuation date (inclusive); default the day of the last transaction. The
-        models are fitted on everything up to this date (the calibration period).
-    model
-        ``auto`` (:func:`cvm.evaluation.choose_model`, else lowest BIC of BG/NBD
-        and Pareto/NBD), ``bgnbd``, ``pnbd`` or ``mbgnbd``.
-    horizon, time_unit, discount_rate, margin, level
-        Default from ``ws.settings``; ``discount_rate`` is **yearly** and converted
-        per time unit; ``margin`` replaces the settings margin for transactions
-        without a ``margin`` column value.
-    store
-        Append the run to ``scores`` and ``score_runs``.
-
-    Returns
-    -------
-    DataFrame, one row per customer (customers in ``customers`` without purchases
-    appear as prospects with zero value), columns of
-    :data:`cvm.value.store.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
-    ``model``, ``model_reason`` (in English), ``model_reason_code`` and
-    ``model_reason_values`` (render them with :func:`cvm.value.explain.explain`)
-    and ``notes``.
-    """
-    from cvm.value.segments import assign_tiers, lifecycle_stages, rank_and_percentile
-    from cvm.value.store import new_run_id, save_scores
-
-    opts = resolve_options(ws, horizon, discount_rate, margin, time_unit, level)
-    stamp = resolve_as_of(ws, as_of)
-    summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
-    if summary is None or len(summary) == 0:
-        first = ws.con.execute("SELECT min(ts) FROM transactions").fetchone()[0]
-        raise WorkspaceError.coded("no_purchase_by", date=str(stamp.date()), first=str(pd.Timestamp(first).date()))
-    summary = summary.copy()
-    summary.index = summary.index.astype(str)
-    summary.index.name = "customer_id"
-
-    name = model.lower()
-    if name == "auto":
-        name, purchase, reason_code, reason_values = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
-    else:
-        purchase, reason_code, reason_values = fit_model(summary, name), "chosen_by_user", {"model": name}
-    name = model_name(name, purchase)
-    reason = explain(reason_code, reason_values, "en")
-    from cvm.models.base import CvmWarning
-
-    left_out = [str(CvmWarning.coded("model_left_out", model=m, reason=why)) for m, why in
-                (reason_values.get("left_out") or {}).items()]
-    spend, spend_note = fit_spend_model(summary)
-
-    margins = customer_margins(ws, stamp, opts["margin"])
-    if not (len(margins) == len(summary) and np.array_equal(margins.index.to_numpy(), summary.index.to_numpy())):
-        margins = margins.reindex(summary.index)  # (both come ordered by id; this is for the rare mismatch)
-    margin_rate = margins["margin_rate"].fillna(opts["margin"]).to_numpy()
-    valuation = value_customers(
-        summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
-        margin=margin_rate, level=opts["level"],
-    )
-    frame = valuation.customers
-    if "total_amount" in frame.columns:
-        fallback = frame["total_amount"].to_numpy(float) * opts["margin"]
-    else:
-        fallback = np.zeros(len(frame))
-    frame["historic_value"] = np.where(margins["historic_value"].notna().to_numpy(), margins["historic_value"].to_numpy(), fallback)
-
-    # customers known in `customers` but without a purchase yet: prospects with zero value
-    if _has_table(ws, "customers"):
-        known = ws.con.execute("SELECT DISTINCT CAST(customer_id AS VARCHAR) FROM customers").fetchall()
-        prospects = sorted({k[0] for k in known if k[0] is not None} - set(frame["customer_id"]))
-        if prospects:
-            zero_cols = ["frequency", "recency", "T", "monetary_value", "n_transactions", "historic_value",
-                         "expected_purchases", "expected_spend", "clv", "clv_low", "clv_high", "residual_value"]
-            extra = pd.DataFrame({"customer_id": prospects})
-            for c in zero_cols:
-                extra[c] = 0.0
-            extra["probability_alive"] = np.nan
-            extra["margin_rate"] = opts["margin"]
-            frame = pd.concat([frame, extra], ignore_index=True)
-
-    purchased = frame["n_transactions"].fillna(0).to_numpy() > 0 if "n_transactions" in frame else frame["probability_alive"].notna().to_numpy()
-    frame["rank"], frame["percentile"] = rank_and_percentile(frame["clv"], frame["customer_id"])
-    frame["value_tier"] = assign_tiers(frame["percentile"], ws.settings.tier_cutoffs)
-    if "first_purchase" in frame.columns:
-        since_first = (stamp - pd.to_datetime(frame["first_purchase"])).dt.total_seconds().to_numpy() / 86400.0
-    else:
-        since_first = frame["T"].to_numpy(float) * opts["days_per_unit"]
-    frame["lifecycle_stage"] = lifecycle_stages(
-        frame["frequency"], frame["probability_alive"].fillna(0.0), np.nan_to_num(since_first, nan=np.inf),
-        ws.settings.stage_rules, purchased=purchased,
-    )
-    costs = planned_costs(ws, stamp, pd.Index(frame["customer_id"]), ws.settings.retention_cost_per_customer)
-    frame["planned_cost"] = costs.to_numpy()
-    frame["max_investment"] = np.clip(frame["clv"].to_numpy() - frame["planned_cost"].to_numpy(), 0.0, None)
-
-    notes = left_out + list(valuation.notes) + ([spend_note] if spend_note else [])
-    # customers the valuation could not treat like the others are named, as warnings too (the CLI shows them)
-    named = [_naming(valuation.spend_excluded, SPEND_EXCLUDED)] if valuation.spend_excluded else []
-    returns_only = list(summary.attrs.get("returns_only_customers") or [])
-    if returns_only:
-        named.append(_naming(returns_only, f"have only returns up to {stamp.date()}: not buyers, so not valued"))
-        notes.append(named[-1])
-    for message in named:
-        warnings.warn(message, stacklevel=2)
-    run_id = new_run_id()
-    frame = frame.sort_values(["rank"]).reset_index(drop=True)
-    frame.attrs.update(
-        run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=name, model_reason=reason,
-        model_reason_code=reason_code, model_reason_values=reason_values,
-        notes=notes, time_unit=opts["time_unit"], horizon=opts["horizon"],
-        spend_excluded=list(valuation.spend_excluded), returns_only_customers=returns_only,
-    )
-    if store:
-        save_scores(
-            ws, frame,
-            {
-                "run_id": run_id, "as_of": stamp, "created": pd.Timestamp.now(), "model": name, "model_reason": reason,
-                "model_reason_code": reason_code, "model_reason_values": json.dumps(reason_values, default=str),
-                "horizon": opts["horizon"], "time_unit": opts["time_unit"], "discount_rate": opts["discount_rate"],
-                "margin": opts["margin"], "level": opts["level"], "n_customers": len(frame),
-                "total_clv": float(frame["clv"].sum()),
-            },
-        )
-    return frame
-
-
-def value_by_period(
-    ws: Any,
-    as_of: Any = None,
-    model: str = "auto",
-    horizon: int | None = None,
-    discount_rate: float | None = None,
-    margin: float | None = None,
-    time_unit: str | None = None,
-) -> pd.DataFrame:
-    """Expected value of the whole customer base period by period over the horizon.
-
-    Columns: ``period`` (1..H in the time unit), ``expected_purchases``,
-    ``expected_value`` (margin x spend x purchases in that period),
-    ``discounted_value`` (divided by ``(1 + d)**period``) and
-    ``cumulative_discounted_value``; the last equals the sum of ``clv`` over
-    customers from :func:`score_customers` with the same options.
-    """
-    opts = resolve_options(ws, horizon, discount_rate, margin, time_unit)
-    stamp = resolve_as_of(ws, as_of)
-    summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"]).copy()
-    summary.index = summary.index.astype(str)
-    name = model.lower()
-    if name == "auto":
-        name, purchase, _, _ = choose_purchase_model(ws, summary, stamp, opts["time_unit"])
-    else:
-        purchase = fit_model(summary, name)
-    name = model_name(name, purchase)
-    spend, _ = fit_spend_model(summary)
-    margins = customer_margins(ws, stamp, opts["margin"])
-    if not (len(margins) == len(summary) and np.array_equal(margins.index.to_numpy(), summary.index.to_numpy())):
-        margins = margins.reindex(summary.index)  # (both come ordered by id; this is for the rare mismatch)
-    valuation = value_customers(
-        summary, purchase, spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
-        margin=margins["margin_rate"].fillna(opts["margin"]).to_numpy(), residual=False,
-    )
-    out = valuation.by_period
-    out.insert(1, "time_unit", opts["time_unit"])
-    out.attrs.update(as_of=stamp.date().isoformat(), model=name)
-    return out

@@ -20,50 +20,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.errors import SchemaError
-
 PERIODS = ("week", "month", "quarter", "year")
 
 
-def cohorts(ws: Any, period: str = "month", as_of: Any = None, margin: float | None = None) -> pd.DataFrame:
-    """Cohort table in long form, one row per (cohort, age).
+COLUMNS = ["cohort", "age", "customers", "active", "retention", "value", "cumulative_value", "cumulative_value_per_customer"]
 
-    Columns: ``cohort`` (start date of the cohort period), ``age``,
-    ``customers``, ``active``, ``retention``, ``value``, ``cumulative_value``,
-    ``cumulative_value_per_customer``.
+
+def cohort_table(activity: pd.DataFrame, period: str, as_of: Any) -> pd.DataFrame:
+    """Cohort table in long form, one row per (cohort, age) (pure function).
+
+    ``activity`` holds per cohort and age ``active`` customers and ``value``, and ``last_age``
+    (the age of the as-of period), as :meth:`cvm.data.Workspace.cohort_activity` reads them.
+    Columns: ``cohort`` (start date of the cohort period), ``age``, ``customers``, ``active``,
+    ``retention``, ``value``, ``cumulative_value``, ``cumulative_value_per_customer``.
     """
-    from cvm.value.clv import resolve_as_of
-
-    if period not in PERIODS:
-        raise SchemaError(f"unknown cohort period '{period}'", hint=f"use one of {', '.join(PERIODS)}")
-    stamp = resolve_as_of(ws, as_of)
-    m = ws.settings.margin if margin is None else float(margin)
-    cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'transactions'").fetchall()}
-    value_expr = "coalesce(margin, amount * ?)" if "margin" in cols else "amount * ?"
-    raw = ws.con.execute(
-        f"""
-        WITH tx AS (
-            SELECT CAST(customer_id AS VARCHAR) AS customer_id, ts, {value_expr} AS value
-            FROM transactions WHERE ts < ?
-        ), first AS (
-            SELECT customer_id, date_trunc('{period}', min(ts)) AS cohort FROM tx GROUP BY 1
-        )
-        SELECT f.cohort AS cohort,
-               date_diff('{period}', f.cohort, date_trunc('{period}', t.ts)) AS age,
-               count(DISTINCT t.customer_id) AS active,
-               sum(t.value) AS value
-        FROM tx t JOIN first f USING (customer_id)
-        GROUP BY 1, 2 ORDER BY 1, 2
-        """,
-        [m, stamp + pd.Timedelta(days=1)],
-    ).df()
-    if raw.empty:
-        return pd.DataFrame(columns=["cohort", "age", "customers", "active", "retention", "value", "cumulative_value", "cumulative_value_per_customer"])
-    last = ws.con.execute(f"SELECT date_trunc('{period}', CAST(? AS TIMESTAMP))", [stamp]).fetchone()[0]
+    if activity.empty:
+        return pd.DataFrame(columns=COLUMNS)
     frames = []
-    for cohort, group in raw.groupby("cohort", sort=True):
-        span = ws.con.execute(f"SELECT date_diff('{period}', CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))", [cohort, last]).fetchone()[0]
-        ages = np.arange(0, int(span) + 1)
+    for cohort, group in activity.groupby("cohort", sort=True):
+        ages = np.arange(0, int(group["last_age"].iloc[0]) + 1)
         g = group.set_index("age").reindex(ages).fillna({"active": 0, "value": 0.0})
         size = float(g.loc[0, "active"])
         out = pd.DataFrame({"cohort": pd.Timestamp(cohort), "age": ages, "customers": int(size)})
@@ -74,10 +49,5 @@ def cohorts(ws: Any, period: str = "month", as_of: Any = None, margin: float | N
         out["cumulative_value_per_customer"] = out["cumulative_value"] / size
         frames.append(out)
     result = pd.concat(frames, ignore_index=True)
-    result.attrs.update(period=period, as_of=str(stamp.date()))
+    result.attrs.update(period=period, as_of=str(pd.Timestamp(as_of).date()))
     return result
-
-
-def retention_matrix(table: pd.DataFrame, column: str = "retention") -> pd.DataFrame:
-    """Pivot of a :func:`cohorts` table: cohorts as rows, ages as columns."""
-    return table.pivot(index="cohort", columns="age", values=column)

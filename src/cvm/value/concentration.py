@@ -21,15 +21,6 @@ import pandas as pd
 from cvm.errors import SchemaError
 
 
-def _scores_frame(data: Any) -> pd.DataFrame:
-    """A scores frame from a frame or a workspace (latest stored run)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    from cvm.value.store import latest_scores
-
-    return latest_scores(data)
-
-
 def customers_for_share(values: Any, share: float = 0.8) -> int:
     """Smallest number of customers (highest values first) whose values reach ``share`` of the total."""
     if not 0 < share <= 1:
@@ -42,28 +33,52 @@ def customers_for_share(values: Any, share: float = 0.8) -> int:
     return int(np.searchsorted(cum, share * total * (1 - 1e-12), side="left") + 1)
 
 
-def gini(values: Any) -> float:
-    """Gini coefficient of non-negative values (0 = all equal, (n-1)/n = one customer has all)."""
-    x = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+def gini_of_sorted(x: np.ndarray) -> float:
+    """``G = sum_i (2 i - n - 1) x_(i) / (n sum x)`` for values sorted ascending with a positive total.
+
+    The mean-difference form of the Gini coefficient; it equals
+    ``2 sum_i i x_(i) / (n sum x) - (n + 1) / n`` and one minus twice the area under
+    the Lorenz curve. The one Gini formula of cvm (:func:`gini` and
+    :func:`cvm.evaluation.metrics.gini_coefficient` differ only in the input they accept).
+    """
     n = len(x)
-    if n == 0 or x.sum() <= 0:
-        return 0.0
     i = np.arange(1, n + 1)
-    return float(2 * np.dot(i, x) / (n * x.sum()) - (n + 1) / n)
+    return float(np.sum((2 * i - n - 1) * x) / (n * x.sum()))
+
+
+def lorenz_points(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every point ``(i/n, sum_{j<=i} x_(j) / sum x)``, ``i = 0..n``, of values sorted ascending.
+
+    With no positive total the curve is the diagonal.
+    """
+    n = len(x)
+    total = x.sum()
+    cx = np.arange(0, n + 1) / max(n, 1)
+    cy = np.concatenate([[0.0], np.cumsum(x) / total]) if total > 0 else cx.copy()
+    return cx, cy
+
+
+def gini(values: Any) -> float:
+    """Gini coefficient of non-negative values (0 = all equal, (n-1)/n = one customer has all).
+
+    Negative values count as zero; no values, or none positive, give 0.
+    """
+    x = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+    if len(x) == 0 or x.sum() <= 0:
+        return 0.0
+    return gini_of_sorted(x)
 
 
 def lorenz_curve(values: Any, points: int | None = 101) -> pd.DataFrame:
     """Lorenz curve points ``customer_share`` -> ``value_share`` from (0, 0) to (1, 1).
 
-    With ``points=None`` every customer is a point; otherwise the exact curve is
-    read at ``points`` evenly spaced customer shares (linear between customers).
+    Negative values count as zero. With ``points=None`` every customer is a point;
+    otherwise the exact curve is read at ``points`` evenly spaced customer shares
+    (linear between customers).
     """
     x = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
-    n = len(x)
-    total = x.sum()
-    cx = np.arange(0, n + 1) / max(n, 1)
-    cy = np.concatenate([[0.0], np.cumsum(x) / total]) if total > 0 else cx.copy()
-    if points is None or n + 1 <= points:
+    cx, cy = lorenz_points(x)
+    if points is None or len(x) + 1 <= points:
         return pd.DataFrame({"customer_share": cx, "value_share": cy})
     grid = np.linspace(0, 1, points)
     return pd.DataFrame({"customer_share": grid, "value_share": np.interp(grid, cx, cy)})
@@ -101,15 +116,15 @@ class ConcentrationResult:
 
 
 def concentration(
-    data: Any, column: str = "clv", share: float = 0.8, top_k: int = 10, points: int | None = 101
+    frame: pd.DataFrame, column: str = "clv", share: float = 0.8, top_k: int = 10, points: int | None = 101
 ) -> ConcentrationResult:
     """Share of customers that makes ``share`` of the value, Lorenz curve, Gini and the top-k list.
 
     Parameters
     ----------
-    data
-        A scores frame (from :func:`cvm.value.score_customers`) or a workspace
-        (its latest scoring run is used).
+    frame
+        A scores frame (from :func:`cvm.service.score_customers`); :func:`cvm.service.concentration`
+        takes a workspace too.
     column
         ``clv`` (predicted) or ``historic_value``, or any numeric column.
     share
@@ -123,7 +138,6 @@ def concentration(
     >>> r.customers_needed, r.customer_share
     (2, 0.4)
     """
-    frame = _scores_frame(data)
     if column not in frame.columns:
         raise SchemaError(f"no column '{column}' to measure concentration on", hint="use clv or historic_value")
     values = pd.to_numeric(frame[column], errors="coerce")

@@ -51,13 +51,16 @@ COST_COLUMNS = ("ts", "amount", "customer_id", "segment", "channel", "campaign",
 ACQUISITION_KINDS = ("acquisition", "acquisitie", "werving")
 
 
-def read_costs(ws: Any) -> pd.DataFrame:
-    """The ``costs`` table with every column of :data:`COST_COLUMNS` present (empty when absent)."""
-    from cvm.value.clv import _has_table
+def clean_costs(costs: pd.DataFrame) -> pd.DataFrame:
+    """The ``costs`` table (as :meth:`cvm.data.Workspace.costs` reads it) with every column of
+    :data:`COST_COLUMNS`, ``ts`` as timestamps and ``customer_id`` as text or None.
 
-    if not _has_table(ws, "costs"):
-        return pd.DataFrame(columns=list(COST_COLUMNS))
-    frame = ws.con.execute("SELECT * FROM costs").df()
+    Raises
+    ------
+    SchemaError
+        A row has no amount.
+    """
+    frame = costs.copy()
     for col in COST_COLUMNS:
         if col not in frame.columns:
             frame[col] = None
@@ -67,6 +70,20 @@ def read_costs(ws: Any) -> pd.DataFrame:
     frame["customer_id"] = frame["customer_id"].astype(object).where(frame["customer_id"].notna(), None)
     frame.loc[frame["customer_id"].notna(), "customer_id"] = frame.loc[frame["customer_id"].notna(), "customer_id"].astype(str)
     return frame
+
+
+def planned_costs(costs: pd.DataFrame, as_of: Any, customer_ids: pd.Index, per_customer: float) -> pd.Series:
+    """Costs planned after the as-of date per customer (``costs`` rows dated later), plus ``per_customer``.
+
+    ``costs`` as :func:`clean_costs` returns them; ``per_customer`` (the setting
+    ``retention_cost_per_customer``) is added for every customer.
+    """
+    out = pd.Series(float(per_customer), index=customer_ids, dtype=float)
+    if costs.empty:
+        return out
+    later = costs[costs["customer_id"].notna() & (costs["ts"] >= pd.Timestamp(as_of) + pd.Timedelta(days=1))]
+    sums = later.groupby("customer_id")["amount"].sum()
+    return out.add(sums.reindex(customer_ids).fillna(0.0), fill_value=0.0)
 
 
 def allocate_costs(costs: pd.DataFrame, customers: pd.DataFrame, as_of: Any = None, exclude_kinds=()) -> pd.Series:
@@ -195,35 +212,23 @@ class InvestmentResult:
         return out
 
 
-def investment(
-    ws: Any,
-    scores: pd.DataFrame | None = None,
+def investment_tables(
+    table: pd.DataFrame,
+    costs: pd.DataFrame,
     budget: float | None = None,
     target_ratio: float = 1.0,
     uplift: float = 0.2,
-    cost_per_customer: float | None = None,
+    cost_per_customer: float = 0.0,
     segment_column: str | None = None,
 ) -> InvestmentResult:
-    """Are we investing in the right customers? (seed 002's questions, answered per segment and channel)
+    """Cost-to-serve and returns per segment and channel, acquisition ceilings and the retention plan (pure function).
 
-    Parameters
-    ----------
-    budget
-        Retention budget to allocate (no allocation when None).
-    target_ratio
-        Multiplier on mean CLV for the maximum acquisition cost per channel.
-    uplift, cost_per_customer
-        Retention effect and cost per contacted customer (default
-        ``settings.retention_cost_per_customer``).
-    segment_column
-        Attribute to group by; default ``segment`` when customers carry one, else ``value_tier``.
+    ``table`` is the customer table of a run (:func:`cvm.value.profile.customer_table`), ``costs``
+    as :func:`clean_costs` returns them; see :func:`cvm.service.investment` for the parameters.
     """
-    from cvm.value.profile import customer_table
-
     if target_ratio <= 0:
         raise SchemaError(f"target ratio must be positive, got {target_ratio}")
-    table = customer_table(ws, scores, rfm=False)
-    costs = read_costs(ws)
+    table = table.copy()
     as_of = table.attrs.get("as_of")
     table["cost"] = allocate_costs(costs, table, as_of).reindex(table["customer_id"].astype(str)).to_numpy()
     if segment_column is None:
@@ -246,7 +251,6 @@ def investment(
 
     retention = None
     if budget is not None:
-        cost = ws.settings.retention_cost_per_customer if cost_per_customer is None else cost_per_customer
-        retention = retention_allocation(table, budget, cost, uplift)
+        retention = retention_allocation(table, budget, cost_per_customer, uplift)
     keep = [c for c in ("customer_id", segment_column, "channel", "historic_value", "clv", "cost") if c in table.columns]
     return InvestmentResult(table[keep], by_segment, by_channel, acquisition, retention, segment_column)

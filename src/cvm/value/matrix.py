@@ -32,7 +32,7 @@ low                 low                 Basic customers
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -82,22 +82,23 @@ def strategic_scores(frame: pd.DataFrame, weights: Mapping[str, float] | None = 
 
 
 def value_matrix(
-    ws: Any,
-    scores: pd.DataFrame | None = None,
-    weights: Mapping[str, float] | None = None,
+    table: pd.DataFrame,
+    network: pd.DataFrame,
+    weights: Mapping[str, float],
     strategic_weights: Mapping[str, float] | None = None,
     threshold: float = 0.5,
 ) -> pd.DataFrame:
-    """Economic, ambassador and strategic value, composite score and quadrant per customer.
+    """Economic, ambassador and strategic value, composite score and quadrant per customer (pure function).
 
     Parameters
     ----------
-    ws
-        The workspace (attributes, referrals, settings).
-    scores
-        A scores frame; default the latest stored run.
+    table
+        The customer table of a run (:func:`cvm.value.profile.customer_table`).
+    network
+        :func:`cvm.value.network.network_table` of the same customers (``customer_id,
+        network_value, referrals_given``).
     weights
-        ``{"economic": .., "ambassador": .., "strategic": ..}``; default ``settings.matrix_weights``.
+        ``{"economic": .., "ambassador": .., "strategic": ..}`` (``settings.matrix_weights``).
     strategic_weights
         Attribute weights for the strategic score (default: see :data:`STRATEGIC_DEFAULTS`).
     threshold
@@ -109,11 +110,8 @@ def value_matrix(
     ambassador_score, strategic_score, relational_score, composite_score,
     matrix_segment`` sorted by composite score.
     """
-    from cvm.value.network import network_value
-    from cvm.value.profile import customer_table
-
-    table = customer_table(ws, scores, rfm=False)
-    w = dict(ws.settings.matrix_weights.model_dump()) if weights is None else dict(weights)
+    table = table.copy()
+    w = dict(weights)
     for key in ("economic", "ambassador", "strategic"):
         w.setdefault(key, 0.0)
         if w[key] < 0:
@@ -121,7 +119,7 @@ def value_matrix(
     if sum(w[k] for k in ("economic", "ambassador", "strategic")) <= 0:
         raise SchemaError("at least one value-matrix weight must be positive")
     economic = table["clv"].rank(pct=True, method="average")
-    net = network_value(ws, table).set_index("customer_id")
+    net = network.set_index("customer_id")
     table["network_value"] = table["customer_id"].map(net["network_value"]).fillna(0.0)
     table["referrals_given"] = table["customer_id"].map(net["referrals_given"]).fillna(0).astype(int)
     components = []

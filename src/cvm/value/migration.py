@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from cvm.errors import SchemaError
+from cvm.value.segments import RFM_RULES, STAGES, rfm_segments
 
 NOT_YET = "(not yet a customer)"
 GONE = "(not scored)"
@@ -46,20 +47,26 @@ class MigrationResult:
         }
 
 
-def _states(ws: Any, scores: pd.DataFrame, by: str) -> pd.Series:
-    if by in ("rfm", "rfm_segment"):
-        from cvm.value.segments import rfm_segments
+def states(scores: pd.DataFrame, by: str) -> pd.Series:
+    """Each customer's state by ``by`` (``rfm``, a tier, a stage or a column of ``scores``), indexed by id.
 
+    Raises
+    ------
+    SchemaError
+        ``scores`` has no such column.
+    """
+    if by in ("rfm", "rfm_segment"):
         seg = rfm_segments(scores, as_of=scores.attrs.get("as_of"))
         return seg.set_index(seg["customer_id"].astype(str))["rfm_segment"]
-    column = {"tier": "value_tier", "stage": "lifecycle_stage"}.get(by, by)
+    column = state_column(by)
     if column not in scores.columns:
-        from cvm.value.profile import customer_table
-
-        scores = customer_table(ws, scores, rfm=False)
-        if column not in scores.columns:
-            raise SchemaError(f"cannot follow customers by '{by}'", hint="use value_tier, lifecycle_stage, rfm or a customer attribute")
+        raise SchemaError(f"cannot follow customers by '{by}'", hint="use value_tier, lifecycle_stage, rfm or a customer attribute")
     return scores.set_index(scores["customer_id"].astype(str))[column].astype(object)
+
+
+def state_column(by: str) -> str:
+    """The scores column ``by`` names (``tier`` → ``value_tier``, ``stage`` → ``lifecycle_stage``)."""
+    return {"tier": "value_tier", "stage": "lifecycle_stage"}.get(by, by)
 
 
 def transition_matrix(before: pd.Series, after: pd.Series, order: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,35 +83,19 @@ def transition_matrix(before: pd.Series, after: pd.Series, order: list[str] | No
     return counts, shares
 
 
-def migration(ws: Any, from_date: Any, to_date: Any, by: str = "value_tier", **score_options: Any) -> MigrationResult:
-    """Transition matrix between two as-of dates.
+def migration_result(before: pd.Series, after: pd.Series, by: str, from_date: Any, to_date: Any,
+                     tiers: list[str]) -> MigrationResult:
+    """Transition matrix between two sets of states (pure function; see :func:`cvm.service.migration`).
 
-    Stored runs at exactly those dates are used (the latest one per date); a
-    date never scored is scored first with ``score_options`` (and stored).
-
-    ``moved_up`` / ``moved_down`` count customers whose value tier rose or fell
-    (tiers only; None for other groupings).
+    ``tiers`` are the value tiers best first (``settings.tier_cutoffs``); ``moved_up`` /
+    ``moved_down`` count customers whose tier rose or fell (tiers only; None otherwise).
     """
-    from cvm.value.store import scores_at
-
-    from cvm.value.clv import resolve_as_of
-
-    if pd.Timestamp(from_date) >= pd.Timestamp(to_date):
-        raise SchemaError("--from must be before --to", hint=f"got {from_date} and {to_date}")
-    resolve_as_of(ws, to_date)  # a --to beyond the data is refused before --from is scored
-    first = scores_at(ws, from_date, **score_options)
-    second = scores_at(ws, to_date, **score_options)
-    before, after = _states(ws, first, by), _states(ws, second, by)
     order = None
     if by in ("value_tier", "tier"):
-        order = list(ws.settings.tier_cutoffs)
+        order = list(tiers)
     elif by in ("lifecycle_stage", "stage"):
-        from cvm.value.segments import STAGES
-
         order = STAGES
     elif by in ("rfm", "rfm_segment"):
-        from cvm.value.segments import RFM_RULES
-
         order = [r[0] for r in RFM_RULES]
     counts, shares = transition_matrix(before, after, order)
     common = before.index.intersection(after.index)

@@ -18,7 +18,6 @@ run forever.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,13 +26,15 @@ from scipy import sparse
 from cvm.errors import SchemaError
 
 
-def read_referrals(ws: Any) -> pd.DataFrame:
-    """The ``referrals`` table (empty frame with the columns when absent)."""
-    from cvm.value.clv import _has_table
+def clean_referrals(referrals: pd.DataFrame) -> pd.DataFrame:
+    """The ``referrals`` table (as :meth:`cvm.data.Workspace.referrals` reads it) with the ids as text.
 
-    if not _has_table(ws, "referrals"):
-        return pd.DataFrame(columns=["referrer_id", "referred_id", "ts"])
-    frame = ws.con.execute("SELECT * FROM referrals").df()
+    Raises
+    ------
+    SchemaError
+        ``referrer_id`` or ``referred_id`` is missing.
+    """
+    frame = referrals.copy()
     for col in ("referrer_id", "referred_id"):
         if col not in frame.columns:
             raise SchemaError(f"the referrals table lacks '{col}'", hint="ingest referrals with columns referrer_id, referred_id")
@@ -117,20 +118,16 @@ def referral_network_value(
     return out
 
 
-def network_value(ws: Any, scores: pd.DataFrame | None = None, column: str = "clv", decay: float | None = None, max_depth: int = 10) -> pd.DataFrame:
-    """:func:`referral_network_value` on the workspace's referrals and latest scores.
+def network_table(scores: pd.DataFrame, referrals: pd.DataFrame, column: str = "clv", decay: float = 0.5,
+                  max_depth: int = 10) -> pd.DataFrame:
+    """:func:`referral_network_value` for the customers of a scores frame (pure function).
 
-    ``decay`` defaults to ``settings.referral_decay``. Returns one row per scored
-    customer, sorted by network value.
+    Returns one row per scored customer, sorted by network value.
     """
-    from cvm.value.store import latest_scores
-
-    scores = latest_scores(ws) if scores is None else scores
     if column not in scores.columns:
         raise SchemaError(f"no column '{column}' in the scores", hint="use clv or historic_value")
-    q = ws.settings.referral_decay if decay is None else decay
     values = scores.set_index(scores["customer_id"].astype(str))[column]
-    out = referral_network_value(read_referrals(ws), values, decay=q, max_depth=max_depth)
+    out = referral_network_value(referrals, values, decay=decay, max_depth=max_depth)
     out = out.reindex(values.index)
     out[["referrals_given", "network_size"]] = out[["referrals_given", "network_size"]].fillna(0).astype(int)
     out[["referred_value", "network_value"]] = out[["referred_value", "network_value"]].fillna(0.0)

@@ -8,25 +8,24 @@ first purchase) and the RFM segment.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
 
 from cvm.errors import SchemaError
+from cvm.value.segments import rfm_segments
 
 #: attribute names understood as the acquisition channel, in order of preference
 CHANNEL_ATTRIBUTES = ("acquisition_channel", "channel", "kanaal")
 
 
-def read_customers(ws: Any) -> pd.DataFrame:
-    """The ``customers`` table with ``customer_id`` as text (empty frame when absent)."""
-    from cvm.value.clv import _has_table
-
-    if not _has_table(ws, "customers"):
-        return pd.DataFrame(columns=["customer_id"])
-    frame = ws.con.execute("SELECT * FROM customers").df()
-    if "customer_id" not in frame.columns:
+def customer_attributes(customers: pd.DataFrame) -> pd.DataFrame:
+    """The ``customers`` table (as :meth:`cvm.data.Workspace.customers` reads it) with ``customer_id``
+    as text, the JSON ``attributes`` spread into columns and one row per customer (the last)."""
+    if "customer_id" not in customers.columns:
         raise SchemaError("the customers table lacks customer_id", hint="re-ingest customers with --map customer_id=YourColumn")
+    frame = customers.copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
     if "attributes" in frame.columns:
         frame = _expand_attributes(frame)
@@ -38,8 +37,6 @@ def _expand_attributes(frame: pd.DataFrame) -> pd.DataFrame:
 
     Text that reads as a number (``"8"``, ``"7,5"``) becomes a number.
     """
-    import json
-
     def parse(text: Any) -> dict[str, Any]:
         if isinstance(text, dict):
             return text
@@ -61,39 +58,16 @@ def _expand_attributes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame.drop(columns=["attributes"]), extra], axis=1)
 
 
-def first_channels(ws: Any, as_of: Any = None) -> pd.Series:
-    """Channel of each customer's first transaction (up to the as-of day), when transactions carry one."""
-    from cvm.value.clv import _has_table
+def customer_table(scores: pd.DataFrame, attrs: pd.DataFrame, first: pd.Series, rfm: bool = True) -> pd.DataFrame:
+    """Scores of a run with attributes, channel, cohort and RFM segment (pure function).
 
-    if not _has_table(ws, "transactions"):
-        return pd.Series(dtype=object)
-    cols = {r[0] for r in ws.con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'transactions'").fetchall()}
-    if "channel" not in cols:
-        return pd.Series(dtype=object)
-    where, params = "", []
-    if as_of is not None:
-        where, params = "WHERE ts < ?", [pd.Timestamp(as_of) + pd.Timedelta(days=1)]
-    frame = ws.con.execute(
-        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, arg_min(channel, ts) AS channel FROM transactions {where} GROUP BY 1",
-        params,
-    ).df()
-    return frame.set_index("customer_id")["channel"]
-
-
-def customer_table(ws: Any, scores: pd.DataFrame | None = None, rfm: bool = True) -> pd.DataFrame:
-    """Scores of a run (default the latest) with attributes, channel, cohort and RFM segment.
-
-    Added columns: every ``customers`` attribute not already in the scores,
-    ``channel`` (acquisition channel), ``cohort`` (``YYYY-MM`` of the first
-    purchase) and, with ``rfm=True``, ``R, F, M, rfm, rfm_segment``.
+    ``attrs`` is :func:`customer_attributes` of the ``customers`` table, ``first`` the channel
+    of each customer's first transaction (by id). Added columns: every ``customers``
+    attribute not already in the scores, ``channel`` (acquisition channel), ``cohort``
+    (``YYYY-MM`` of the first purchase) and, with ``rfm=True``, ``R, F, M, rfm, rfm_segment``.
     """
-    from cvm.value.segments import rfm_segments
-    from cvm.value.store import latest_scores
-
-    scores = latest_scores(ws) if scores is None else scores
     frame = scores.copy()
     frame["customer_id"] = frame["customer_id"].astype(str)
-    attrs = read_customers(ws)
     extra = [c for c in attrs.columns if c != "customer_id" and c not in frame.columns]
     if extra:
         frame = frame.merge(attrs[["customer_id", *extra]], on="customer_id", how="left")
@@ -102,7 +76,6 @@ def customer_table(ws: Any, scores: pd.DataFrame | None = None, rfm: bool = True
         if name in frame.columns and frame[name].notna().any():
             channel = frame[name].astype(object)
             break
-    first = first_channels(ws, scores.attrs.get("as_of"))
     from_tx = frame["customer_id"].map(first) if len(first) else pd.Series(None, index=frame.index, dtype=object)
     frame["channel"] = from_tx if channel is None else channel.where(channel.notna(), from_tx)
     if "first_purchase" in frame.columns:

@@ -34,13 +34,15 @@ BUCKETS = ["not due", "0-30", "31-60", "61-90", "90+"]
 INVOICE_COLUMNS = ("invoice_id", "customer_id", "issued", "amount", "due", "paid")
 
 
-def read_invoices(ws: Any) -> pd.DataFrame:
-    """The ``invoices`` table (empty frame with the columns when absent)."""
-    from cvm.value.clv import _has_table
+def clean_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
+    """The ``invoices`` table (as :meth:`cvm.data.Workspace.invoices` reads it) with ``customer_id`` as text.
 
-    if not _has_table(ws, "invoices"):
-        return pd.DataFrame(columns=list(INVOICE_COLUMNS))
-    frame = ws.con.execute("SELECT * FROM invoices").df()
+    Raises
+    ------
+    SchemaError
+        A column other than ``due`` and ``paid`` is missing.
+    """
+    frame = invoices.copy()
     for col in INVOICE_COLUMNS:
         if col not in frame.columns:
             if col in ("due", "paid"):
@@ -142,35 +144,6 @@ def summarise_receivables(invoices: pd.DataFrame, as_of: Any, segments: pd.Serie
         .reset_index(drop=True)
     )
     return ReceivablesResult(str(t.date()), inv, by_customer, by_segment, ageing, outstanding, float(inv["overdue"].sum()), dso)
-
-
-def receivables(ws: Any, as_of: Any = None, segment_column: str | None = None, period_days: int = 365) -> ReceivablesResult:
-    """Receivables of the workspace as of a day (default: today's date, or the last invoice event).
-
-    ``segment_column`` defaults to the ``segment`` attribute, else the value tier of the latest scores.
-    """
-    from cvm.value.profile import read_customers
-
-    invoices = read_invoices(ws)
-    if invoices.empty:
-        raise SchemaError("the workspace has no invoices", hint="ingest them: cvm ingest FILE --kind invoices")
-    if as_of is None:
-        events = pd.concat([pd.to_datetime(invoices[c]) for c in ("issued", "paid")]).dropna()
-        as_of = min(events.max(), pd.Timestamp.now()).normalize()
-    segments = None
-    customers = read_customers(ws)
-    column = segment_column or ("segment" if "segment" in customers.columns and customers["segment"].notna().any() else None)
-    if column is not None:
-        if column not in customers.columns:
-            raise SchemaError(f"no customer attribute '{column}'")
-        segments = customers.set_index("customer_id")[column]
-    else:
-        from cvm.value.store import latest_scores, score_runs
-
-        if not score_runs(ws).empty:
-            s = latest_scores(ws)
-            segments = s.set_index(s["customer_id"].astype(str))["value_tier"]
-    return summarise_receivables(invoices, as_of, segments, period_days)
 
 
 def payment_adjusted_clv(scores: pd.DataFrame, by_customer: pd.DataFrame, yearly_discount_rate: float) -> pd.DataFrame:

@@ -20,6 +20,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cvm.errors import SchemaError
 
@@ -51,11 +53,35 @@ def rank_and_percentile(values: pd.Series, ids: pd.Series | None = None) -> tupl
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     v = np.asarray(values, dtype=float)
-    key2 = np.arange(n) if ids is None else pd.Series(ids).astype(str).to_numpy()
+    key2 = np.arange(n) if ids is None else text_order(ids)
     order = np.lexsort((key2, -np.nan_to_num(v, nan=-np.inf)))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     return rank, 1.0 - (rank - 1) / n
+
+
+def text_order(values: Any) -> np.ndarray:
+    """Each value's place (1..n) when the values are sorted as text, equal texts by position.
+
+    Arrow sorts UTF-8 bytes, which is the order of Python's ``str`` comparison (code points).
+    """
+    text = pd.Series(values, copy=False)
+    if not pd.api.types.is_string_dtype(text.dtype) or text.dtype == object:
+        text = text.astype(str)
+    return np.asarray(pc.rank(pa.array(text.array), sort_keys="ascending", tiebreaker="first"), dtype=np.int64)
+
+
+def tier_codes(percentile: Iterable[float], cutoffs: dict[str, float]) -> tuple[np.ndarray, list[str]]:
+    """:func:`assign_tiers` as codes into the tier names (highest cut-off first): ``(codes, names)``."""
+    p = np.asarray(list(percentile) if not isinstance(percentile, (np.ndarray, pd.Series)) else percentile, dtype=float)
+    ordered = sorted(cutoffs.items(), key=lambda kv: -kv[1])
+    codes = np.full(len(p), len(ordered) - 1, dtype=np.int64)
+    done = np.zeros(len(p), dtype=bool)
+    for j, (_, cut) in enumerate(ordered):
+        hit = ~done & (p > cut)
+        codes[hit] = j
+        done |= hit
+    return codes, [name for name, _ in ordered]
 
 
 def assign_tiers(percentile: Iterable[float], cutoffs: dict[str, float]) -> np.ndarray:
@@ -65,15 +91,34 @@ def assign_tiers(percentile: Iterable[float], cutoffs: dict[str, float]) -> np.n
     1.0 > 0.95), ranks 2-4 gold (0.95, 0.90, 0.85 > 0.80), ranks 5-10 silver,
     ranks 11-20 bronze.
     """
-    p = np.asarray(list(percentile) if not isinstance(percentile, (np.ndarray, pd.Series)) else percentile, dtype=float)
-    ordered = sorted(cutoffs.items(), key=lambda kv: -kv[1])
-    out = np.full(len(p), ordered[-1][0], dtype=object)
-    done = np.zeros(len(p), dtype=bool)
-    for name, cut in ordered:
-        hit = ~done & (p > cut)
-        out[hit] = name
-        done |= hit
-    return out
+    codes, names = tier_codes(percentile, cutoffs)
+    return np.asarray(names, dtype=object)[codes]
+
+
+#: the journey stages in the order of their rules (first match wins), the default last
+STAGE_RULE_ORDER = ["prospect", "new", "lapsed", "at risk", "loyal", "active"]
+
+
+def stage_codes(
+    frequency: Any,
+    probability_alive: Any,
+    days_since_first: Any,
+    rules: Any,
+    purchased: Any = None,
+) -> np.ndarray:
+    """:func:`lifecycle_stages` as codes into :data:`STAGE_RULE_ORDER`."""
+    f = np.asarray(frequency, dtype=float)
+    pa_ = np.asarray(probability_alive, dtype=float)
+    age = np.asarray(days_since_first, dtype=float)
+    bought = np.ones(len(f), dtype=bool) if purchased is None else np.asarray(purchased, dtype=bool)
+    conditions = [
+        ~bought,
+        age <= rules.new_days,
+        pa_ < rules.lapsed_below,
+        pa_ < rules.at_risk_below,
+        f >= rules.loyal_min_purchases,
+    ]
+    return np.select(conditions, list(range(5)), default=5)
 
 
 def lifecycle_stages(
@@ -87,18 +132,8 @@ def lifecycle_stages(
 
     ``purchased`` (bool) marks customers with at least one purchase; others are prospects.
     """
-    f = np.asarray(frequency, dtype=float)
-    pa = np.asarray(probability_alive, dtype=float)
-    age = np.asarray(days_since_first, dtype=float)
-    bought = np.ones(len(f), dtype=bool) if purchased is None else np.asarray(purchased, dtype=bool)
-    conditions = [
-        ~bought,
-        age <= rules.new_days,
-        pa < rules.lapsed_below,
-        pa < rules.at_risk_below,
-        f >= rules.loyal_min_purchases,
-    ]
-    return np.select(conditions, ["prospect", "new", "lapsed", "at risk", "loyal"], default="active").astype(object)
+    codes = stage_codes(frequency, probability_alive, days_since_first, rules, purchased)
+    return np.asarray(STAGE_RULE_ORDER, dtype=object)[codes]
 
 
 def _quintile(values: pd.Series, higher_is_better: bool = True) -> np.ndarray:
@@ -212,30 +247,13 @@ SEGMENT_COLUMNS = {
 }
 
 
-def segments(ws: Any, by: str = "rfm", scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Customers and value per segment: counts, sums, means and shares.
+def segment_summary(table: pd.DataFrame, by: str = "rfm") -> pd.DataFrame:
+    """Customers and value per segment of a customer table: counts, sums, means and shares (pure function).
 
-    Parameters
-    ----------
-    ws
-        The workspace.
-    by
-        ``rfm`` (the named RFM segments), ``value_tier``, ``lifecycle_stage``,
-        ``matrix`` (value-matrix quadrant), ``channel`` (acquisition channel),
-        ``cohort`` (month of first purchase) or any attribute of ``customers``
-        (for example ``city`` or ``sector``).
-    scores
-        A scores frame; default the latest stored run.
+    ``by`` is a name of :data:`SEGMENT_COLUMNS` or any column of ``table`` (see
+    :func:`cvm.service.segments`).
     """
-    from cvm.value.profile import customer_table
-
-    table = customer_table(ws, scores)
     column = SEGMENT_COLUMNS.get(by, by)
-    if column == "matrix_segment":
-        from cvm.value.matrix import value_matrix
-
-        matrix = value_matrix(ws, scores)
-        table = table.merge(matrix[["customer_id", "matrix_segment", "composite_score"]], on="customer_id", how="left")
     if column not in table.columns:
         raise SchemaError(
             f"cannot group customers by '{by}'",

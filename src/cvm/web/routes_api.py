@@ -111,7 +111,7 @@ def customers(
 def customer_view(customer_id: CustomerId, user: Viewer, state: State) -> dict[str, Any]:
     """The 360° view of one customer (:func:`cvm.value.customer_view`)."""
     from cvm.errors import CvmError
-    from cvm.value import customer_view as view
+    from cvm.service import customer_view as view
 
     try:
         result = view(state.workspace(), customer_id)
@@ -148,7 +148,7 @@ def segments(
     by: Literal["rfm", "value_tier", "lifecycle_stage", "matrix", "channel"] = "value_tier",
 ) -> dict[str, Any]:
     """Customers and value per segment (:func:`cvm.value.segments`)."""
-    from cvm.value import segments as run_segments
+    from cvm.service import segments as run_segments
 
     run = _latest_run(state)
     result = state.cached(f"segments:{by}:{run['run_id']}", lambda: run_segments(state.workspace(), by=by))

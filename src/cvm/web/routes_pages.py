@@ -38,7 +38,7 @@ def _question(state, name: str, *args: Any, **kwargs: Any) -> tuple[Any, CvmErro
 
     The page puts the error in its reader's language with :func:`_said`.
     """
-    import cvm.value as value
+    import cvm.service as value
 
     try:
         return getattr(value, name)(state.workspace(), *args, **kwargs), None

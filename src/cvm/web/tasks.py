@@ -42,7 +42,7 @@ def start_score(state, user: Principal, model: str = "auto", as_of: str | None =
                                   "margin": margin, "time_unit": time_unit}.items() if v is not None}
 
     def work(progress) -> dict[str, Any]:
-        from cvm.value import score_customers
+        from cvm.service import score_customers
 
         progress(0.05, "scoring")
         frame = score_customers(state.workspace(), model=model, **options)
@@ -73,7 +73,7 @@ def start_backtest(state, user: Principal, calibration_end: str, holdout_end: st
     """Queue :func:`cvm.evaluation.backtest` on a calibration / holdout split."""
 
     def work(progress) -> dict[str, Any]:
-        from cvm.evaluation import backtest
+        from cvm.service import backtest
 
         progress(0.05, "backtesting")
         result = backtest(state.workspace(), calibration_end=calibration_end, holdout_end=holdout_end)
