@@ -19,14 +19,6 @@ def has_table(con: Any, name: str) -> bool:
     return bool(row and row[0])
 
 
-def table_columns(con: Any, name: str) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
-        "ORDER BY ordinal_position", [name]
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def ensure_customer_index(con: Any) -> bool:
     """Create the index on ``scores(customer_id)`` when the table exists; True when present."""
     if not has_table(con, "scores"):
@@ -133,6 +125,22 @@ def export_csv_rows(con: Any, run_id: str, batch: int = 50_000, model: str | Non
         buffer.truncate()
         writer.writerows(rows)
         yield buffer.getvalue()
+
+
+def recent_runs(con: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The scoring runs made last (``score_runs`` rows), newest first."""
+    if not has_table(con, "score_runs"):
+        return []
+    return _records(con.execute("SELECT * FROM score_runs ORDER BY created DESC LIMIT ?", [limit]))
+
+
+def recent_fits(con: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The fits stored last in the ``models`` table (without their parameters' JSON), newest first."""
+    if not has_table(con, "models"):
+        return []
+    return _records(con.execute(
+        "SELECT model_id, created, model, as_of, calibration_end, time_unit, n_customers, log_likelihood "
+        "FROM models ORDER BY created DESC LIMIT ?", [limit]))
 
 
 def quarantine_rows(con: Any, limit: int = 200) -> tuple[int, list[dict[str, Any]]]:

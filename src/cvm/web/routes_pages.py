@@ -515,18 +515,8 @@ BACKTEST_COLUMNS = ["model", "holdout_actual", "holdout_predicted", "holdout_err
 
 @router.get("/models")
 def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
-    cur = state.cursor()
-    runs: list[dict[str, Any]] = []
-    if lookups.has_table(cur, "score_runs"):
-        c = cur.execute("SELECT * FROM score_runs ORDER BY created DESC LIMIT 20")
-        names = [d[0] for d in c.description]
-        runs = [dict(zip(names, r)) for r in c.fetchall()]
-    fits: list[dict[str, Any]] = []
-    if lookups.has_table(cur, "models"):
-        cols = [c for c in lookups.table_columns(cur, "models") if c not in ("payload", "json", "model_json", "params_json")]
-        c = cur.execute("SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models ORDER BY created DESC LIMIT 20"
-                        if "created" in cols else "SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models LIMIT 20")
-        fits = [dict(zip(cols, r)) for r in c.fetchall()]
+    runs = lookups.recent_runs(state.cursor())
+    fits = lookups.recent_fits(state.cursor())
     finished = [j.to_dict() for j in state.jobs.list() if j.kind in ("backtest", "fit") and j.status == "done"]
     backtest = next((j for j in finished if j["kind"] == "backtest"), None)
     fit = next((j for j in finished if j["kind"] == "fit"), None)
