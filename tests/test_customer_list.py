@@ -68,6 +68,7 @@ def test_a_name_search_shows_the_name_next_to_the_id(ws):
 def test_every_column_for_scripts_and_json_safe_records(ws):
     listing = customer_list(ws, columns=None, limit=1)
     assert {"run_id", "as_of", "residual_value", "percentile"} <= set(listing.rows.columns)
+    assert listing.rows.attrs == {"run_id": listing.run_id, "as_of": "2023-12-31", "model": "bgnbd"}  # for an export
     record = listing.records()[0]
     assert record["as_of"].startswith("2023-12-31") and record["residual_value"] is None  # not stored: null
 

@@ -49,7 +49,8 @@ class CustomerList:
         How many customers match the filters (all pages).
     rows
         The page: one row per customer in the order asked, in the columns asked
-        (plus ``name`` when names were searched).
+        (plus ``name`` when names were searched); its ``attrs`` name the run
+        (``run_id``, ``as_of``, ``model``), as those of every stored scores frame.
     """
 
     run_id: str
@@ -154,8 +155,11 @@ def customer_list(
     ).df()
     if name_column and "customer_id" in rows.columns:  # the name next to the id
         rows = rows[["customer_id", "name"] + [c for c in rows.columns if c not in ("customer_id", "name")]]
-    return CustomerList(run_id=run["run_id"], as_of=str(run["as_of"])[:10], model=run.get("model"),
-                        total=int(total), rows=rows)
+    listing = CustomerList(run_id=run["run_id"], as_of=str(run["as_of"])[:10], model=run.get("model"),
+                           total=int(total), rows=rows)
+    # the run travels with the rows, as with every stored scores frame (an export writes it: cvm.value.export)
+    rows.attrs.update(run_id=listing.run_id, as_of=listing.as_of, model=listing.model)
+    return listing
 
 
 def _run(ws: Any, run_id: str | None) -> dict[str, Any]:
