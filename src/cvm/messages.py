@@ -265,7 +265,7 @@ CATALOGUE: dict[str, Message] = {
     "nothing_scored": Message(
         "no customers have been scored yet",
         "Er zijn nog geen klanten gewaardeerd.",
-        "run 'cvm score' (or cvm.value.score_customers(ws)) first",
+        "run 'cvm score' (or cvm.service.score_customers(ws)) first",
         "Waardeer eerst de klanten (met de knop ‘Klanten nu waarderen’ op het overzicht, of met cvm score)."),
     "no_run_as_of": Message(
         "no scoring run as of {date}",

@@ -25,7 +25,7 @@ def state(tmp_path):
 
 def _database_row(state, run_id, customer_id):
     from cvm.web import lookups
-    from cvm.web.render import clean
+    from cvm.jsonsafe import json_safe as clean
 
     row = lookups.customer_score(state.cursor(), run_id, customer_id)
     return None if row is None else clean(row)

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cvm.jsonsafe import json_safe
+
 
 out = Console()
 err = Console(stderr=True)
@@ -29,40 +31,9 @@ WideOpt = Annotated[
 ]
 
 
-def _jsonable(value: Any) -> Any:
-    """Make numpy/pandas values JSON-safe (NaN -> null, timestamps -> ISO)."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return [_jsonable(r) for r in value.reset_index().to_dict(orient="records")] if not isinstance(value.index, pd.RangeIndex) else [_jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, pd.Series):
-        return _jsonable(value.to_dict())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (pd.Timestamp, datetime, date)):
-        return value.isoformat()
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if value is pd.NaT:
-        return None
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return _jsonable(value.to_dict())
-    return value
-
-
 def emit_json(payload: Any) -> None:
     """Print ``payload`` as one line of JSON on stdout."""
-    out.file.write(json.dumps(_jsonable(payload), ensure_ascii=False) + "\n")
+    out.file.write(json.dumps(json_safe(payload), ensure_ascii=False) + "\n")
     out.file.flush()
 
 
@@ -75,8 +46,9 @@ def table_words(ws=None, language: str | None = None):
     """
     from cvm.web.i18n import Formatter
 
-    settings = getattr(ws, "settings", None)
-    return Formatter(language or getattr(settings, "language", "en"), getattr(settings, "currency", "EUR"))
+    if ws is None:
+        return Formatter(language or "en", "EUR")
+    return Formatter(language or ws.settings.language, ws.settings.currency)
 
 
 #: cells that are numbers (right-aligned, never wrapped or cut)

@@ -3,8 +3,7 @@ investment and receivables."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -13,82 +12,93 @@ from cvm.cli.options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt, parse_date
 from cvm.cli.output import emit_json, figure, out, show_table, table_words
 from cvm.cli.workspace import open_workspace
 
-
-def _print_nested(payload: dict, title: str, words=None) -> None:
+if TYPE_CHECKING:  # the library and pandas are imported when a command runs, not when cvm starts
     import pandas as pd
 
+    from cvm.value.concentration import ConcentrationResult
+    from cvm.value.investment import InvestmentResult
+    from cvm.value.migration import MigrationResult
+    from cvm.value.receivables import ReceivablesResult
+
+
+def _fact(name: str, value: Any, words) -> None:
+    """One named figure on a line, as a table would show it."""
+    label, text = figure(name, value, words)
+    out.print(f"[bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
+
+
+def _render_concentration(result: ConcentrationResult, title: str, words) -> None:
     out.rule(title)
-    for key, value in payload.items():
-        if isinstance(value, pd.DataFrame):
-            show_table(value, title=key, max_rows=15, words=words)
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            show_table(pd.DataFrame(value), title=key, max_rows=15, words=words)
-        elif isinstance(value, dict):
-            shown = ", ".join("{} {}".format(*figure(k, v, words)) for k, v in value.items())
-            out.print(f"[bold]{escape(figure(key, None, words)[0])}[/bold]: {escape(shown)}", highlight=False)
-        else:
-            label, text = figure(key, value, words)
-            out.print(f"[bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
-
-
-def _question(fn_name: str, workspace: Path, as_json: bool, title: str, render=None, **kwargs: Any) -> Any:
-    """Run one value-management question and render it (``render`` for people, JSON for scripts)."""
-    import cvm.service as value
-
-    ws = open_workspace(workspace)
-    result = getattr(value, fn_name)(ws, **kwargs)
-    payload = result.to_dict() if hasattr(result, "to_dict") and not hasattr(result, "columns") else result
-    if as_json:
-        emit_json(payload if isinstance(payload, dict) else {"rows": payload})
-        return result
-    words = table_words(ws)
-    if render is not None:
-        render(payload, title, words)
-    elif hasattr(result, "columns"):
-        show_table(result, title=title, words=words)
-    else:
-        _print_nested(payload if isinstance(payload, dict) else {"result": payload}, title, words)
-    return result
-
-
-def _render_concentration(payload: dict, title: str, words=None) -> None:
-    out.rule(title)
-    for column, stats in (payload.get("by_column") or {payload["column"]: payload}).items():
+    for column, stats in (result.by_column or {result.column: {"customer_share": result.customer_share,
+                                                                 "customers_needed": result.customers_needed,
+                                                                 "gini": result.gini}}).items():
         label = "predicted value (CLV)" if column == "clv" else "historic value" if column == "historic_value" else column
         out.print(
-            f"{stats['customer_share']:.1%} of customers ({stats['customers_needed']:,} of {payload['n_customers']:,}) "
-            f"make {payload.get('share', 0.8):.0%} of {label}; Gini {stats['gini']:.2f}",
+            f"{stats['customer_share']:.1%} of customers ({stats['customers_needed']:,} of {result.n_customers:,}) "
+            f"make {result.share:.0%} of {label}; Gini {stats['gini']:.2f}",
             highlight=False,
         )
-    top = payload.get("top")
-    if top:
-        import pandas as pd
-
-        show_table(pd.DataFrame(top), title="Most valuable customers", max_rows=10, words=words)
+    if not result.top.empty:
+        show_table(result.top, title="Most valuable customers", max_rows=10, words=words)
 
 
 SEGMENT_COLUMNS = ["segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share", "clv_mean",
                    "probability_alive_mean"]
 
 
-def _render_segments(payload, title: str, words=None) -> None:
-    import pandas as pd
-
-    frame = pd.DataFrame(payload if isinstance(payload, list) else payload.get("rows", payload))
-    shown = [c for c in SEGMENT_COLUMNS if c in frame.columns]
-    show_table(frame[shown] if shown else frame, title=title, max_rows=50, words=words)
+def _render_segments(result: pd.DataFrame, title: str, words) -> None:
+    shown = [c for c in SEGMENT_COLUMNS if c in result.columns]
+    show_table(result[shown], title=title, max_rows=50, words=words)
 
 
-def _render_migration(payload: dict, title: str, words=None) -> None:
-    import pandas as pd
+def _render_migration(result: MigrationResult, title: str, words) -> None:
+    counts = result.counts.fillna(0).astype(int)
+    counts.index = [words.term(str(i)) for i in counts.index]
+    counts.columns = [str(c) for c in counts.columns]
+    counts.index.name = f"{result.from_date} ↓ / {result.to_date} →"
+    show_table(counts.reset_index(), title=f"{title}: customers by {result.by}", max_rows=50, words=words)
+    moves = [(word, n) for word, n in (("moved up", result.moved_up), ("moved down", result.moved_down),
+                                       ("stayed", result.stayed)) if n is not None]  # up/down: only for ordered groups
+    out.print(", ".join(f"{word} {n:,}" for word, n in moves), highlight=False)
 
-    counts = pd.DataFrame(payload["counts"]).T.fillna(0).astype(int)
-    if words is not None:
-        counts.index = [words.term(i) for i in counts.index]
-    counts.index.name = f"{payload['from']} ↓ / {payload['to']} →"
-    show_table(counts.reset_index(), title=f"{title}: customers by {payload['by']}", max_rows=50, words=words)
-    out.print(f"moved up {payload.get('moved_up', 0):,}, moved down {payload.get('moved_down', 0):,}, "
-              f"stayed {payload.get('stayed', 0):,}", highlight=False)
+
+def _render_cohorts(result: pd.DataFrame, title: str, words) -> None:
+    show_table(result, title=title, words=words)
+
+
+def _render_investment(result: InvestmentResult, title: str, words) -> None:
+    out.rule(title)
+    _fact("segment_column", result.segment_column, words)
+    for name, table in (("by_segment", result.by_segment), ("by_channel", result.by_channel),
+                        ("acquisition", result.acquisition)):
+        if not table.empty:
+            show_table(table, title=name, max_rows=15, words=words)
+    _fact("total_cost", float(result.customers["cost"].sum()), words)
+    if result.retention is not None:
+        chosen = result.retention[result.retention["selected"]]
+        _fact("selected", len(chosen), words)
+        _fact("spend", float(chosen["retention_cost"].sum()), words)
+        _fact("expected_saving", float(chosen["expected_saving"].sum()), words)
+        show_table(chosen, title="retention", max_rows=15, words=words)
+
+
+def _render_receivables(result: ReceivablesResult, title: str, words) -> None:
+    out.rule(title)
+    for name, figure_ in (("as_of", result.as_of), ("outstanding", result.outstanding), ("overdue", result.overdue),
+                          ("dso", result.dso)):
+        _fact(name, figure_, words)
+    for name, table in (("ageing", result.ageing), ("by_segment", result.by_segment),
+                        ("by_customer", result.by_customer)):
+        if not table.empty:
+            show_table(table, title=name, max_rows=15, words=words)
+
+
+def _answer(result: Any, payload: dict[str, Any], ws, as_json: bool, render, title: str) -> None:
+    """Print one question's answer: its JSON ``payload`` for scripts, else ``render`` for people."""
+    if as_json:
+        emit_json(payload)
+    else:
+        render(result, title, table_words(ws))
 
 
 def concentration(
@@ -97,7 +107,11 @@ def concentration(
     as_json: JsonOpt = False,
 ) -> None:
     """The 80/20 question: which share of customers makes 80% of value; Lorenz curve and Gini."""
-    _question("concentration", workspace, as_json, "Concentration", render=_render_concentration, column=column)
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.concentration(ws, column=column)
+    _answer(result, result.to_dict(), ws, as_json, _render_concentration, "Concentration")
 
 
 def segments(
@@ -106,7 +120,11 @@ def segments(
     as_json: JsonOpt = False,
 ) -> None:
     """Customers and value per segment (RFM, tier, stage, value matrix or any attribute)."""
-    _question("segments", workspace, as_json, f"Segments by {by}", render=_render_segments, by=by)
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.segments(ws, by=by)
+    _answer(result, {"rows": result}, ws, as_json, _render_segments, f"Segments by {by}")
 
 
 def migration(
@@ -117,7 +135,11 @@ def migration(
     as_json: JsonOpt = False,
 ) -> None:
     """How customers moved between tiers or stages from one date to another."""
-    _question("migration", workspace, as_json, "Migration", render=_render_migration, from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.migration(ws, from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
+    _answer(result, result.to_dict(), ws, as_json, _render_migration, "Migration")
 
 
 def cohorts(
@@ -126,7 +148,11 @@ def cohorts(
     as_json: JsonOpt = False,
 ) -> None:
     """Acquisition cohorts: retention and cumulative value per cohort."""
-    _question("cohorts", workspace, as_json, "Cohorts", period=period)
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.cohorts(ws, period=period)
+    _answer(result, {"rows": result}, ws, as_json, _render_cohorts, "Cohorts")
 
 
 def invest(
@@ -135,9 +161,17 @@ def invest(
     as_json: JsonOpt = False,
 ) -> None:
     """Cost-to-serve, ROI and CLV-to-cost per segment and channel; maximum acquisition cost; budget allocation."""
-    _question("investment", workspace, as_json, "Investment", budget=budget)
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.investment(ws, budget=budget)
+    _answer(result, result.to_dict(), ws, as_json, _render_investment, "Investment")
 
 
 def receivables(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
     """Outstanding and overdue invoices per customer and segment; days-sales-outstanding."""
-    _question("receivables", workspace, as_json, "Receivables")
+    import cvm.service as value
+
+    ws = open_workspace(workspace)
+    result = value.receivables(ws)
+    _answer(result, result.to_dict(), ws, as_json, _render_receivables, "Receivables")

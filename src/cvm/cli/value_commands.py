@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,7 +16,10 @@ from cvm.cli.output import (
     ColumnsOpt, WideOpt, check_out, emit_json, format_value, parse_columns, show_table, table_words, out, write_frame,
 )
 from cvm.cli.workspace import open_workspace
-from cvm.errors import SchemaError
+from cvm.service.customers import CUSTOMER_COLUMNS, CUSTOMER_PRIORITY, customer_list
+
+if TYPE_CHECKING:  # the library is imported when a command runs, not when cvm starts
+    from cvm.value.customer import CustomerView
 
 
 def score(
@@ -71,7 +74,7 @@ def score(
         print_warning(note)
     shown = scores[[c for c in (chosen or CUSTOMER_COLUMNS) if c in scores.columns]]  # --json and --out: every column
     show_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15,
-               words=table_words(ws), priority=CUSTOMER_PRIORITY, columns=chosen, wide=wide, choosable=True)
+               words=table_words(ws), priority=list(CUSTOMER_PRIORITY), columns=chosen, wide=wide, choosable=True)
     out.print(f"{payload['n_customers']:,} customers valued as of {payload['as_of']}, "
               f"total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
     if default is not None and not payload["default_valuation"]:
@@ -96,18 +99,8 @@ def write_run(scores, out_file) -> None:
         raise
 
 
-#: what a person sees of the scored list; --json and --out give every column
-CUSTOMER_COLUMNS = [
-    "customer_id", "value_tier", "lifecycle_stage", "frequency", "probability_alive",
-    "expected_purchases", "historic_value", "clv", "clv_low", "clv_high",
-]
-#: which of them stay when the terminal is narrow, most important first (the last is left out first)
-CUSTOMER_PRIORITY = [
-    "customer_id", "clv", "probability_alive", "value_tier", "lifecycle_stage", "historic_value",
-    "expected_purchases", "frequency", "clv_low", "clv_high",
-]
 #: the columns ``cvm score --columns`` can choose from (those of a valuation a person reads)
-_SCORE_FIELDS = CUSTOMER_COLUMNS + [
+_SCORE_FIELDS = list(CUSTOMER_COLUMNS) + [
     "recency", "T", "monetary_value", "expected_spend", "residual_value", "max_investment", "rank", "percentile",
 ]
 
@@ -123,31 +116,30 @@ def customers(
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
 ) -> None:
-    """The scored customer list of the latest valuation (the latest as-of date), sortable."""
-    from cvm.value import latest_scores
+    """The scored customer list of the latest valuation (the latest as-of date), sortable.
 
+    The table shows the columns of the dashboard's customer list; ``--json`` and ``--out``
+    every column of the stored scores.
+    """
     check_out(out_file)
     ws = open_workspace(workspace)
-    frame = latest_scores(ws)
-    if sort not in frame.columns:
-        raise SchemaError(f"cannot sort by '{sort}'", hint=f"columns: {', '.join(frame.columns)}")
+    listing = customer_list(ws, value_tier=tier, sort=sort, ascending=ascending, columns=None,
+                            limit=None if out_file is not None else limit)
+    frame = listing.rows
     chosen = parse_columns(columns, list(frame.columns)) if columns else None
-    if tier:
-        tiers = list(ws.settings.tier_cutoffs)
-        if tier not in tiers:
-            raise SchemaError(f"unknown value tier '{tier}'", hint=f"the tiers are {', '.join(tiers)} (cvm settings)")
-        frame = frame[frame["value_tier"] == tier]
-    frame = frame.sort_values(sort, ascending=ascending)
     if out_file is not None:
         write_frame(frame, out_file)
     if as_json:
-        emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "customers": frame.head(limit)})
+        emit_json({"as_of": listing.as_of, "model": listing.model, "run_id": listing.run_id,
+                   "n_customers": listing.total, "customers": frame.head(limit)})
     else:
         shown = chosen or [c for c in CUSTOMER_COLUMNS if c in frame.columns]
         if sort not in shown:
             shown.append(sort)
-        show_table(frame[shown], title=f"Customers by {sort}", max_rows=limit, words=table_words(ws),
-                   priority=CUSTOMER_PRIORITY, columns=chosen, wide=wide, choosable=True)
+        frame = frame[shown]
+        frame.attrs["total_rows"] = listing.total
+        show_table(frame, title=f"Customers by {sort}", max_rows=limit, words=table_words(ws),
+                   priority=list(CUSTOMER_PRIORITY), columns=chosen, wide=wide, choosable=True)
 
 
 def _run_keys(frame) -> dict[str, Any]:
@@ -165,25 +157,22 @@ def customer(
 
     ws = open_workspace(workspace)
     view = customer_view(ws, customer_id)
-    payload = view.to_dict() if hasattr(view, "to_dict") else view
     if as_json:
-        emit_json(payload)
+        emit_json(view.to_dict())
         return
-    _render_customer(payload, customer_id, table_words(ws))
+    _render_customer(view, customer_id, table_words(ws))
 
 
-def _render_customer(view: dict, customer_id: str, words=None) -> None:
+def _render_customer(view: CustomerView, customer_id: str, words) -> None:
     """The 360° view for a person: who, what they are worth and why, what to do, then the detail tables."""
-    import pandas as pd
-
-    attributes = dict(view.get("attributes") or {})
+    attributes = dict(view.attributes)
     name = attributes.pop("name", None)
     out.rule(f"Customer {customer_id}" + (f" — {name}" if name else ""))
-    score = view.get("score") or {}
+    score = view.score or {}
     if score:
         figures = [
-            ("value tier", score.get("value_tier")), ("journey stage", view.get("lifecycle_stage")),
-            ("RFM segment", view.get("rfm_segment")),
+            ("value tier", score.get("value_tier")), ("journey stage", view.stage),
+            ("RFM segment", view.segment),
             ("probability still active", _percent(score.get("probability_alive"))),
             ("predicted CLV", f"{format_value(score.get('clv'))} (interval {format_value(score.get('clv_low'))} – {format_value(score.get('clv_high'))})"),
             ("historic value", format_value(score.get("historic_value"))),
@@ -195,24 +184,23 @@ def _render_customer(view: dict, customer_id: str, words=None) -> None:
         for label, value in figures:
             if value not in (None, "", "None"):
                 out.print(f"[bold]{label}[/bold]: {value}", soft_wrap=True)
-    action = view.get("next_best_action") or {}
+    action = view.action or {}
     if action.get("action"):
         out.print(f"[bold]next best action[/bold]: {action['action']} — {action.get('reason') or ''}", soft_wrap=True)
     if attributes:
         out.print("[bold]attributes[/bold]: " + ", ".join(f"{k}={format_value(v)}" for k, v in attributes.items()),
                   soft_wrap=True)
-    if view.get("referred_by"):
-        out.print(f"[bold]referred by[/bold]: {view['referred_by']}")
-    if view.get("network_value"):
-        out.print(f"[bold]network value[/bold]: {format_value(view['network_value'])}")
-    tables = {"history": ["as_of", "probability_alive", "clv", "clv_low", "clv_high", "value_tier", "lifecycle_stage"]}
-    for key in ("history", "channels", "transactions", "referrals", "invoices"):
-        rows = view.get(key)
-        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
-            frame = pd.DataFrame(rows)
-            keep = [c for c in tables.get(key, frame.columns) if c in frame.columns]
-            show_table(_dates_as_days(frame[keep]), title=key, max_rows=15, words=words)
-    for note in view.get("notes") or []:
+    if view.referred_by:
+        out.print(f"[bold]referred by[/bold]: {view.referred_by}")
+    if view.network_value:
+        out.print(f"[bold]network value[/bold]: {format_value(view.network_value)}")
+    history = ["as_of", "probability_alive", "clv", "clv_low", "clv_high", "value_tier", "lifecycle_stage"]
+    for key, frame in (("history", view.history[[c for c in history if c in view.history.columns]]),
+                       ("channels", view.channels), ("transactions", view.transactions),
+                       ("referrals", view.referrals), ("invoices", view.invoices)):
+        if not frame.empty:
+            show_table(_dates_as_days(frame), title=key, max_rows=15, words=words)
+    for note in view.notes:
         out.print(f"[dim]{note}[/dim]", soft_wrap=True)
 
 

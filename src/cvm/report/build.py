@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from cvm.data.reasons import quarantine_reason, reason_kind
-from cvm.errors import CvmError, SchemaError
+from cvm.errors import CvmError
+from cvm.fitting import fit_model
+from cvm.models.registry import spec
 from cvm.report import plots
 from cvm.report.i18n import Formatter
 
@@ -62,9 +64,8 @@ class ReportBuilder:
 
     def __init__(self, ws: Any, language: str = "en", backtest_result: Any = None) -> None:
         self.ws = ws
-        settings = getattr(ws, "settings", None)
-        self.fmt = Formatter(language, getattr(settings, "currency", "EUR"))
-        self.settings = settings
+        self.fmt = Formatter(language, ws.settings.currency)
+        self.settings = ws.settings
         self.sections: list[Section] = []
         self._chart_ids = itertools.count(1)
         self._backtest = backtest_result
@@ -133,7 +134,7 @@ class ReportBuilder:
 
             stored = latest_backtest(self.ws)
             if stored is None:
-                unit = getattr(self.settings, "time_unit", "week")
+                unit = self.settings.time_unit
                 stored = backtest(self.ws, default_calibration_end(self.ws), time_unit=unit)
             self._backtest = stored
         return self._backtest
@@ -141,13 +142,16 @@ class ReportBuilder:
     def valuation_model(self):
         """The purchase model of the latest scoring run, fitted on the data up to its as-of date."""
         if self._valuation_model is None:
-            from cvm.fitting import fit_model
-
             scores = self.scores()
             name = str(scores.attrs.get("model") or "bgnbd")
-            unit = scores.attrs.get("time_unit") or getattr(self.settings, "time_unit", "week")
+            unit = scores.attrs.get("time_unit") or self.settings.time_unit
             summary = self.ws.summary(as_of=scores.attrs.get("as_of"), time_unit=unit)
-            model = fit_model(summary, name)
+            entry = spec(name)
+            if entry.kind == "purchase":
+                model = fit_model(summary, name)
+            else:  # the valuation used the limit its model reached (NBD, Poisson): that limit, on the same customers
+                seen = summary[summary["T"] > 0]
+                model = entry.cls().fit(seen["frequency"], seen["recency"], seen["T"])
             self._valuation_model = (name, unit, model, summary)
         return self._valuation_model
 
@@ -220,7 +224,7 @@ def render_table(frame: pd.DataFrame, fmt: Formatter, formats: dict[str, str] | 
 
 def _overview(b: ReportBuilder, s: Section) -> None:
     fmt = b.fmt
-    rows: list[tuple[str, str]] = [(fmt.t("workspace"), str(getattr(b.ws, "path", "")))]
+    rows: list[tuple[str, str]] = [(fmt.t("workspace"), str(b.ws.path))]
     if b.ws.has_table("transactions"):
         t = b.ws.frame("SELECT count(*) AS n, count(DISTINCT customer_id) AS c, min(ts) AS first, max(ts) AS last FROM transactions")
         rows += [
@@ -289,7 +293,7 @@ def _backtest(b: ReportBuilder, s: Section) -> None:
     fmt = b.fmt
     bt = b.backtest()
     s.intro = fmt.t("backtest_intro", calibration_end=fmt.date(bt.calibration_end), holdout_end=fmt.date(bt.holdout_end))
-    why = fmt.explain(bt.reason_code, bt.reason_values) if getattr(bt, "reason_code", "") else bt.reason
+    why = fmt.explain(bt.reason_code, bt.reason_values) if bt.reason_code else bt.reason
     s.blocks.append(b.key_figures([(fmt.t("best_model"), fmt.term(bt.best)), ("", why)]))
     keep = ["holdout_actual", "holdout_predicted", "tracking_error", "mae_purchases", "rmse_purchases", "mae_spend",
             "rmse_spend", "chi_square", "chi_square_dof", "chi_square_p_value", "probability_alive_ece", "ranking_gini",
@@ -342,7 +346,7 @@ def _value_distribution(b: ReportBuilder, s: Section) -> None:
     name, unit, model, summary = b.valuation_model()
     T = float(np.nanpercentile(summary["T"], 90))
     max_f = int(min(max(np.nanpercentile(summary["frequency"], 99), 5), 40))
-    horizon = int(getattr(b.settings, "horizon", 52))
+    horizon = int(b.settings.horizon)
     palive = plots.frequency_recency_matrix(model, T, "probability_alive", max_frequency=max_f, n_recency=30)
     s.blocks.append(b.figure(plots.heatmap_figure(palive, fmt.t("palive_heatmap"), x_title=f"{fmt.t('recency')} ({fmt.unit(unit)})",
                                                   y_title=fmt.t("frequency"), colour_title="P(alive)")))
@@ -406,11 +410,9 @@ def _segments(b: ReportBuilder, s: Section) -> None:
             s.blocks.append(Block("note", title=fmt.t(key), text=f"{fmt.t('no_data')}: {exc.message}"))
             continue
         s.blocks.append(b.table(frame, fmt.t(key)))
-        label = "segment" if "segment" in frame.columns else next(c for c in frame.columns if c != "by")
-        value_col = next((c for c in ("clv_sum", "total_clv", "clv", "customers", "n_customers") if c in frame.columns), None)
-        if value_col is not None and len(frame):
-            s.blocks.append(b.figure(plots.bar_figure(frame, x=label, y=value_col, title=fmt.t(key),
-                                                      x_title=fmt.column(str(label)), y_title=fmt.column(value_col))))
+        if len(frame):  # predicted value per segment (cvm.value.segments: one row per segment, its clv_sum)
+            s.blocks.append(b.figure(plots.bar_figure(frame, x="segment", y="clv_sum", title=fmt.t(key),
+                                                      x_title=fmt.column("segment"), y_title=fmt.column("clv_sum"))))
 
 
 def _value_matrix(b: ReportBuilder, s: Section) -> None:
@@ -480,50 +482,33 @@ def _cohorts(b: ReportBuilder, s: Section) -> None:
     s.blocks.append(b.table(wide, fmt.t("retention_by_cohort"), formats={c: "percent" for c in wide.columns}, index=True))
 
 
-def _generic(function_name: str, chart: tuple[str, str] | None = None) -> Callable[[ReportBuilder, Section], None]:
-    """A section that shows whatever a value-layer question returns (frame, or object with frames / to_dict)."""
+def _investment(b: ReportBuilder, s: Section) -> None:
+    """Cost-to-serve and returns (:func:`cvm.value.investment`): the total cost, then the tables per group."""
+    from cvm.service import investment
 
-    def build(b: ReportBuilder, s: Section) -> None:
-        import cvm.service as value
-
-        fn = getattr(value, function_name, None)
-        if fn is None:
-            raise SchemaError(f"cvm.value.{function_name} is not available in this installation")
-        result = fn(b.ws)
-        frames = _frames_of(result)
-        if not frames:
-            s.blocks.append(b.no_data())
-            return
-        for title, frame in frames:
-            if chart and chart[0] in frame.columns and chart[1] in frame.columns and len(frame) <= 60:
-                s.blocks.append(b.figure(plots.bar_figure(frame, chart[0], chart[1], title or s.title,
-                                                          fmt_col(b, chart[0]), fmt_col(b, chart[1]))))
-            s.blocks.append(b.table(frame, title))
-
-    return build
+    result = investment(b.ws, b.scores())
+    fmt = b.fmt
+    s.blocks.append(b.key_figures([(fmt.column("segment_column"), fmt.column(result.segment_column)),
+                                   (fmt.column("total_cost"), fmt.money(float(result.customers["cost"].sum())))]))
+    for title, frame in (("by segment", result.by_segment), ("by channel", result.by_channel),
+                         ("acquisition", result.acquisition)):
+        s.blocks.append(b.table(frame, title))
 
 
-def fmt_col(b: ReportBuilder, name: str) -> str:
-    return b.fmt.column(name)
+def _receivables(b: ReportBuilder, s: Section) -> None:
+    """Outstanding and overdue money (:func:`cvm.value.receivables`): key figures, ageing, per segment and customer."""
+    from cvm.service import receivables
 
-
-def _frames_of(result: Any) -> list[tuple[str, pd.DataFrame]]:
-    """The tables inside a value-layer answer: a frame, a dict of frames, or a result object."""
-    if result is None:
-        return []
-    if isinstance(result, pd.DataFrame):
-        return [("", result)] if len(result) else []
-    out: list[tuple[str, pd.DataFrame]] = []
-    items = result.items() if isinstance(result, dict) else vars(result).items() if hasattr(result, "__dict__") else []
-    scalars: dict[str, Any] = {}
-    for key, value in items:
-        if isinstance(value, pd.DataFrame) and len(value):
-            out.append((str(key).replace("_", " "), value))
-        elif isinstance(value, (int, float, str, np.number)) and not isinstance(value, bool):
-            scalars[str(key)] = value
-    if scalars:
-        out.insert(0, ("", pd.DataFrame([scalars])))
-    return out
+    result = receivables(b.ws)
+    fmt = b.fmt
+    s.blocks.append(b.key_figures([
+        (fmt.column("as_of"), fmt.date(result.as_of)), (fmt.column("outstanding"), fmt.money(result.outstanding)),
+        (fmt.column("overdue"), fmt.money(result.overdue)),
+        (fmt.column("dso"), "–" if result.dso is None else fmt.number(result.dso, 1)),
+    ]))
+    for title, frame in (("ageing", result.ageing), ("by segment", result.by_segment),
+                         ("by customer", result.by_customer)):
+        s.blocks.append(b.table(frame, title))
 
 
 def _actions(b: ReportBuilder, s: Section) -> None:
@@ -576,8 +561,8 @@ SECTIONS: list[tuple[str, Callable[[ReportBuilder, Section], None], str | None]]
     ("value_matrix", _value_matrix, "value_matrix_intro"),
     ("migration", _migration, None),
     ("cohorts", _cohorts, "cohorts_intro"),
-    ("investment", _generic("investment"), "investment_intro"),
-    ("receivables", _generic("receivables"), "receivables_intro"),
+    ("investment", _investment, "investment_intro"),
+    ("receivables", _receivables, "receivables_intro"),
     ("actions", _actions, "actions_intro"),
     ("network", _network, "network_intro"),
 ]

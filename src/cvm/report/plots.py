@@ -63,12 +63,12 @@ def plain_text_figure(fig: Any) -> Any:
     shows it. Only hover and text templates, which cvm writes itself, keep their
     markup. A ``go.Figure`` gives a new ``go.Figure``; a dict a new dict.
     """
-    if hasattr(fig, "to_plotly_json"):
-        for trace in fig.data:
-            _plain_object(trace)
-        _plain_object(fig.layout)
-        return fig
-    return _plain(fig)
+    if isinstance(fig, dict):
+        return _plain(fig)
+    for trace in fig.data:
+        _plain_object(trace)
+    _plain_object(fig.layout)
+    return fig
 
 
 def _plain_object(obj: Any) -> None:

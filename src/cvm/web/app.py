@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
+from cvm.web import routes_api, routes_pages
 from cvm.web.deps import (
     LANG_COOKIE,
     CsrfRejected,
@@ -30,9 +31,12 @@ from cvm.web.deps import (
     WebConfig,
     Viewer,
     WebState,
-    get_state,
+    authenticate,
+    formatter,
+    route_of,
 )
-from cvm.web.i18n import LANGUAGES
+from cvm.web.i18n import LANGUAGES, invalid_input
+from cvm.web.render import render_error, render_login
 
 log = logging.getLogger("cvm.web")
 
@@ -116,8 +120,6 @@ def create_app(
     )
     app.state.web = state
 
-    from cvm.web import routes_api, routes_pages
-
     app.include_router(routes_pages.router)
     app.include_router(routes_api.router)
     _add_static(app)
@@ -161,8 +163,6 @@ def _add_static(app: FastAPI) -> None:
         if path is None:
             return Response(status_code=404)
         if name not in PUBLIC_STATIC:
-            from cvm.web.deps import authenticate
-
             authenticate(request)
         return FileResponse(path, headers={"cache-control": "private, max-age=3600"})
 
@@ -192,8 +192,6 @@ def _wants_json(request: Request) -> bool:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    from cvm.web.render import render_error, render_login
-
     @app.exception_handler(NotAuthenticated)
     def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         if _wants_json(request) or request.url.path.startswith("/static"):
@@ -218,8 +216,6 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        from cvm.web.deps import formatter
-
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
@@ -234,20 +230,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         """An unknown address on a page gets the page-style message in the user's language, not JSON."""
         if _wants_json(request) or exc.status_code != 404:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-        from cvm.web.deps import formatter
-
         fmt = formatter(request)
         return render_error(request, SchemaError(fmt("error.not_found"), hint=fmt("error.not_found_hint")),
                             status_code=404)
 
     @app.exception_handler(Exception)
     def internal_error(request: Request, exc: Exception) -> Response:
-        log.error("internal error on %s %s: %s", request.method, _route_of(request.scope), type(exc).__name__,
+        log.error("internal error on %s %s: %s", request.method, route_of(request.scope), type(exc).__name__,
                   exc_info=exc)
         if _wants_json(request):
             return JSONResponse({"detail": "internal error"}, status_code=500)
-        from cvm.web.deps import formatter
-
         try:
             message = formatter(request)("error.internal")
         except Exception:  # the settings themselves may be what failed
@@ -266,9 +258,6 @@ FIELD_LABELS: dict[str, str] = {
 def _invalid_message(request: Request, errors: list[dict[str, Any]]) -> str:
     """Input errors of a page request in the page's language, each with the input's label (never its code name)."""
     import re
-
-    from cvm.web.deps import formatter
-    from cvm.web.i18n import invalid_input
 
     fmt = formatter(request)
     sentences = []
@@ -296,20 +285,6 @@ def _code_word(fmt, code: str) -> str:
 
 
 # --------------------------------------------------------------------------- middleware
-
-
-def _route_of(scope: dict[str, Any]) -> str:
-    """The request path with path parameters (customer ids, job ids) replaced by their names."""
-    import re
-
-    route = scope.get("route")
-    if route is not None and getattr(route, "path", None):
-        return re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # {customer_id:path} -> {customer_id}
-    path = scope.get("path", "")
-    for name, value in (scope.get("path_params") or {}).items():
-        if value:
-            path = path.replace(str(value), "{" + name + "}")
-    return path
 
 
 #: HSTS for a year (RFC 6797), sent on every response when the site is served over HTTPS
@@ -374,7 +349,7 @@ class _Guard:
                 await _too_large(scope, send, self.limit_mb, secure)
             status_holder["status"] = 413
         if log.isEnabledFor(logging.INFO):
-            log.info("%s %s %s %.1f ms", scope["method"], _route_of(scope), status_holder["status"],
+            log.info("%s %s %s %.1f ms", scope["method"], route_of(scope), status_holder["status"],
                      (time.perf_counter() - started) * 1000)
 
 
@@ -388,7 +363,7 @@ async def _too_large(scope, send, limit_mb: float, secure: bool) -> None:
 
     request = StarletteRequest(scope)
     limit = f"{limit_mb:g}"
-    log.warning("%s %s: request body larger than %s MB: 413", scope.get("method"), _route_of(scope), limit)
+    log.warning("%s %s: request body larger than %s MB: 413", scope.get("method"), route_of(scope), limit)
     state = getattr(getattr(scope.get("app"), "state", None), "web", None)
     error = SchemaError.coded("upload_too_large", limit=limit)
     body, content_type = None, b"application/json"
@@ -396,10 +371,8 @@ async def _too_large(scope, send, limit_mb: float, secure: bool) -> None:
         try:
             principal = state.principal(request)
             state.audit("upload_too_large", request, actor=principal.name if principal else None,
-                        target=_route_of(scope), detail=f"limit {limit} MB")
+                        target=route_of(scope), detail=f"limit {limit} MB")
             if not _wants_json(request):
-                from cvm.web.render import render_error
-
                 request.state.principal = principal
                 body = render_error(request, error, status_code=413).body
                 content_type = b"text/html; charset=utf-8"

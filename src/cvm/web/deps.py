@@ -21,9 +21,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from cvm.errors import AuthError
-from cvm.web import audit, auth
+from cvm.jsonsafe import json_safe
+from cvm.web import audit, auth, lookups
 from cvm.web.i18n import Formatter, pick_language
 from cvm.web.jobs import JobRegistry
+from cvm.web.latest_scores import LatestScores
 from cvm.web.throttle import LoginThrottle
 
 SESSION_COOKIE = "cvm_session"
@@ -78,8 +80,6 @@ class WebState:
                                       lockout_seconds=server.login_lockout_minutes * 60)
         auth.ensure_auth_tables(self.ws.con)
         audit.ensure_audit_table(self.ws.con)
-        from cvm.web.latest_scores import LatestScores
-
         self.latest_scores = LatestScores(self.ws.con.cursor, enabled=config.memory_lookups)
 
     # ------------------------------------------------------------------ database access
@@ -144,22 +144,17 @@ class WebState:
 
     def latest_run(self) -> dict[str, Any] | None:
         """The latest scoring run (cached; forgotten when data change), or None."""
-        from cvm.web import lookups
-
         return self.cached("latest_run", lambda: lookups.latest_run(self.cursor()))
 
     def customer_score(self, customer_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """``(run, row)`` of the latest run for one customer: from memory when loaded, else the database."""
-        from cvm.web import lookups
-        from cvm.web.render import clean
-
         run = self.latest_run()
         if run is None:
             return None, None
         hit, row = self.latest_scores.lookup(run["run_id"], customer_id)
         if not hit:
             row = lookups.customer_score(self.cursor(), run["run_id"], customer_id)
-            row = clean(row) if row is not None else None
+            row = json_safe(row) if row is not None else None
         return run, row
 
     # ------------------------------------------------------------------ who is asking
@@ -315,9 +310,21 @@ def _requiring(role: str):
 
 def _route_name(request: Request) -> str:
     """Method and route template of a request (``POST /users``), never its parameters or query."""
-    from cvm.web.app import _route_of
+    return f"{request.method} {route_of(request.scope)}"
 
-    return f"{request.method} {_route_of(request.scope)}"
+
+def route_of(scope: dict[str, Any]) -> str:
+    """The request path with path parameters (customer ids, job ids) replaced by their names."""
+    import re
+
+    route = scope.get("route")
+    if route is not None and getattr(route, "path", None):
+        return re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # {customer_id:path} -> {customer_id}
+    path = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        if value:
+            path = path.replace(str(value), "{" + name + "}")
+    return path
 
 
 CurrentUser = Annotated[auth.Principal, Depends(current_user)]

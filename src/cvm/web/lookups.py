@@ -12,31 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-#: columns a client may sort the customer list by
-SORTABLE = (
-    "customer_id", "clv", "clv_low", "clv_high", "historic_value", "probability_alive",
-    "expected_purchases", "frequency", "recency", "monetary_value", "rank", "percentile",
-    "value_tier", "lifecycle_stage", "last_purchase",
-)
-LIST_COLUMNS = (
-    "customer_id", "clv", "clv_low", "clv_high", "historic_value", "probability_alive",
-    "expected_purchases", "frequency", "monetary_value", "value_tier", "lifecycle_stage", "rank",
-)
-
-
 def has_table(con: Any, name: str) -> bool:
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
     ).fetchone()
     return bool(row and row[0])
-
-
-def table_columns(con: Any, name: str) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
-        "ORDER BY ordinal_position", [name]
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def ensure_customer_index(con: Any) -> bool:
@@ -78,80 +58,6 @@ def customer_score(con: Any, run_id: str, customer_id: str) -> dict[str, Any] | 
     return dict(zip([d[0] for d in cur.description], row))
 
 
-def customer_history(con: Any, customer_id: str) -> list[dict[str, Any]]:
-    """The customer's value and P(alive) at every stored scoring run, oldest first."""
-    if not has_table(con, "scores"):
-        return []
-    cur = con.execute(
-        "SELECT as_of, run_id, probability_alive, clv, clv_low, clv_high, value_tier, lifecycle_stage "
-        "FROM scores WHERE customer_id = ? ORDER BY as_of, run_id", [customer_id]
-    )
-    return _records(cur)
-
-
-def customers_page(
-    con: Any,
-    run_id: str,
-    page: int = 1,
-    page_size: int = 50,
-    sort: str = "clv",
-    order: str = "desc",
-    value_tier: str | None = None,
-    lifecycle_stage: str | None = None,
-    search: str | None = None,
-) -> tuple[int, list[dict[str, Any]]]:
-    """One page of the run's customers, filtered and sorted; returns ``(total, rows)``.
-
-    ``search`` matches the start of the customer id (case-insensitive). ``sort`` must
-    be one of :data:`SORTABLE` (checked by the caller's schema).
-    """
-    where = ["run_id = ?"]
-    params: list[Any] = [run_id]
-    if value_tier:
-        where.append("value_tier = ?")
-        params.append(value_tier)
-    if lifecycle_stage:
-        where.append("lifecycle_stage = ?")
-        params.append(lifecycle_stage)
-    if search:
-        where.append("lower(customer_id) LIKE ? ESCAPE '\\'")
-        params.append(_like_prefix(search.lower()))
-    clause = " AND ".join(where)
-    total = con.execute(f"SELECT count(*) FROM scores WHERE {clause}", params).fetchone()[0]
-    direction = "DESC" if order == "desc" else "ASC"
-    column = sort if sort in SORTABLE else "clv"
-    cols = ", ".join(f'"{c}"' for c in LIST_COLUMNS)
-    cur = con.execute(
-        f'SELECT {cols} FROM scores WHERE {clause} ORDER BY "{column}" {direction} NULLS LAST, customer_id '
-        f"LIMIT ? OFFSET ?",
-        params + [page_size, (page - 1) * page_size],
-    )
-    return int(total), _records(cur)
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def find_customers(con: Any, run_id: str, text: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Customers whose id starts with ``text`` or whose name contains it (when a customers table has names)."""
-    text = text.strip()
-    if not text:
-        return []
-    found = {r["customer_id"]: r for r in customers_page(con, run_id, page_size=limit, search=text, sort="clv")[1]}
-    name_col = _name_column(con)
-    if name_col and len(found) < limit:
-        cur = con.execute(
-            f'SELECT s.customer_id, c."{name_col}" AS name, s.clv, s.value_tier, s.lifecycle_stage '
-            f"FROM customers c JOIN scores s ON s.customer_id = CAST(c.customer_id AS VARCHAR) AND s.run_id = ? "
-            f'WHERE lower(CAST(c."{name_col}" AS VARCHAR)) LIKE ? ESCAPE \'\\\' LIMIT ?',
-            [run_id, "%" + _like_prefix(text.lower()), limit],
-        )
-        for row in _records(cur):
-            found.setdefault(row["customer_id"], row)
-    return list(found.values())[:limit]
-
-
 def similar_customers(con: Any, run_id: str, text: str, limit: int = 5) -> list[str]:
     """Ids of the run's customers that look most like ``text`` (Jaro-Winkler similarity), for a "did you mean"."""
     text = text.strip()
@@ -160,15 +66,6 @@ def similar_customers(con: Any, run_id: str, text: str, limit: int = 5) -> list[
     cur = con.execute("SELECT customer_id FROM scores WHERE run_id = ? "
                       "ORDER BY jaro_winkler_similarity(customer_id, ?) DESC, customer_id LIMIT ?", [run_id, text, limit])
     return [str(r[0]) for r in cur.fetchall()]
-
-
-def _name_column(con: Any) -> str | None:
-    if not has_table(con, "customers"):
-        return None
-    for col in table_columns(con, "customers"):
-        if col.lower() in ("name", "customer_name", "naam", "company", "bedrijf"):
-            return col
-    return None
 
 
 def kpis(con: Any, run_id: str) -> dict[str, Any]:
@@ -228,6 +125,22 @@ def export_csv_rows(con: Any, run_id: str, batch: int = 50_000, model: str | Non
         buffer.truncate()
         writer.writerows(rows)
         yield buffer.getvalue()
+
+
+def recent_runs(con: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The scoring runs made last (``score_runs`` rows), newest first."""
+    if not has_table(con, "score_runs"):
+        return []
+    return _records(con.execute("SELECT * FROM score_runs ORDER BY created DESC LIMIT ?", [limit]))
+
+
+def recent_fits(con: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """The fits stored last in the ``models`` table (without their parameters' JSON), newest first."""
+    if not has_table(con, "models"):
+        return []
+    return _records(con.execute(
+        "SELECT model_id, created, model, as_of, calibration_end, time_unit, n_customers, log_likelihood "
+        "FROM models ORDER BY created DESC LIMIT ?", [limit]))
 
 
 def quarantine_rows(con: Any, limit: int = 200) -> tuple[int, list[dict[str, Any]]]:

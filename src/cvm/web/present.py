@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import pandas as pd
+
 from cvm.errors import CvmError
 
 #: format of each column the pages show: money, percent, count, number (2 digits), days, date, datetime, term, text
@@ -57,7 +59,7 @@ def kind_of(column: str) -> str:
     return COLUMN_KINDS.get(column, "text")
 
 
-def table(rows: Iterable[dict[str, Any]] | Any, columns: Iterable[str], limit: int | None = None,
+def table(rows: list[dict[str, Any]] | pd.DataFrame | None, columns: Iterable[str], limit: int | None = None,
           labels: dict[str, str] | None = None, kinds: dict[str, str] | None = None) -> dict[str, Any]:
     """A table for the ``ui.grid`` macro: the given columns (those present) of ``rows``.
 
@@ -66,10 +68,10 @@ def table(rows: Iterable[dict[str, Any]] | Any, columns: Iterable[str], limit: i
     catalog key of its heading and ``kinds`` to its format, where they differ
     from the defaults (``col.<name>``, :data:`COLUMN_KINDS`).
     """
-    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+    if isinstance(rows, pd.DataFrame):
         frame = rows.reset_index() if rows.index.name is not None else rows
         rows = frame.to_dict(orient="records")
-    rows = [r for r in (rows or []) if isinstance(r, dict)]
+    rows = list(rows or [])
     present = [c for c in columns if any(_shown(r.get(c)) for r in rows)] if rows else list(columns)
     total = len(rows)
     if limit is not None:
@@ -151,8 +153,7 @@ def backtest_reason(fmt, result: dict[str, Any]) -> str | None:
     return reason_text(fmt, code, result.get("reason_values")) if code else result.get("reason")
 
 
-def action_reason(fmt, action: dict[str, Any] | str | None, score: dict[str, Any] | None = None,
-                  library_reason: str | None = None) -> str | None:
+def action_reason(fmt, action: dict[str, Any] | str | None, score: dict[str, Any] | None = None) -> str | None:
     """The reason for a customer's next-best action in the page's language.
 
     ``action`` is the customer view's ``next_best_action`` (``action``,
@@ -162,8 +163,7 @@ def action_reason(fmt, action: dict[str, Any] | str | None, score: dict[str, Any
     layer's own rule (:func:`cvm.value.actions.action_reason`), except for
     "collect payment" and "lower cost-to-serve", whose figures (overdue amount,
     cost-to-serve) are not in the scores: then no sentence is shown rather than
-    an English one or a wrong amount. ``library_reason`` is kept for callers of
-    the earlier signature.
+    an English one or a wrong amount.
     """
     if isinstance(action, dict):
         name = action.get("action")

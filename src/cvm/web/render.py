@@ -8,8 +8,6 @@ pages need no inline script and no CDN.
 from __future__ import annotations
 
 import json
-import math
-from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +15,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from cvm.errors import CvmError
-from cvm.web.deps import ANON_CSRF_COOKIE, SESSION_COOKIE, formatter, get_state, is_secure, language_of
+from cvm.jsonsafe import json_safe
+from cvm.web.deps import ANON_CSRF_COOKIE, formatter, get_state, is_secure, language_of
 from cvm.web.i18n import LANGUAGES
 
 #: the navigation: (path, message key, least role)
@@ -50,50 +49,9 @@ def environment():
     return env
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
-
-
-def clean(value: Any) -> Any:
-    """Make a value JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):
-        return clean(value.to_dict(orient="records"))
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        import pandas as pd
-
-        if value is pd.NaT or (not isinstance(value, (str, bytes, list, dict)) and pd.isna(value) is True):
-            return None
-        if isinstance(value, pd.Timestamp):
-            return value.isoformat()
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
-
-
 def to_json(value: Any) -> str:
     """JSON for embedding in a ``<script type="application/json">`` block (``</`` escaped)."""
-    text = json.dumps(clean(value), default=_json_default, allow_nan=False)
+    text = json.dumps(json_safe(value), default=str, allow_nan=False)
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
@@ -150,63 +108,13 @@ def render_error(request: Request, exc: CvmError, status_code: int) -> HTMLRespo
 # --------------------------------------------------------------------------- tables and charts
 
 
-def frame_records(value: Any, limit: int = 500) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of a DataFrame, a list of dicts or a dict of equal-length lists."""
-    if value is None:
-        return [], []
-    if hasattr(value, "columns") and hasattr(value, "to_dict"):
-        frame = value
-        if frame.index.name is not None or (frame.index.names and any(n is not None for n in frame.index.names)):
-            frame = frame.reset_index()
-        frame = frame.head(limit)
-        return [str(c) for c in frame.columns], frame.to_dict(orient="records")
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        cols: list[str] = []
-        for row in value[:limit]:
-            for key in row:
-                if key not in cols:
-                    cols.append(key)
-        return cols, value[:limit]
-    if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
-        cols = list(value)
-        n = min(len(v) for v in value.values())
-        return cols, [{c: value[c][i] for c in cols} for i in range(min(n, limit))]
-    return [], []
-
-
-def split_result(result: Any) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[dict[str, Any]]]]]:
-    """Split a library result into scalar facts and tables, for a generic rendering.
-
-    A DataFrame is one table; an object with ``to_dict()`` (or a dict) gives its
-    scalar entries as facts and its frames / lists of records as tables.
-    """
-    if hasattr(result, "columns"):
-        return {}, {"": frame_records(result)}
-    payload = result.to_dict() if hasattr(result, "to_dict") else result
-    facts: dict[str, Any] = {}
-    tables: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
-    if not isinstance(payload, dict):
-        return {"value": payload}, {}
-    for key, value in payload.items():
-        cols, rows = frame_records(value)
-        if cols:
-            tables[key] = (cols, rows)
-        elif isinstance(value, dict):
-            nested_tables = {k: frame_records(v) for k, v in value.items()}
-            if nested_tables and all(c for c, _ in nested_tables.values()):
-                tables.update({f"{key} · {k}": v for k, v in nested_tables.items()})
-            elif all(not isinstance(v, (dict, list)) for v in value.values()):
-                tables[key] = (["name", "value"], [{"name": k, "value": v} for k, v in value.items()])
-            else:
-                facts[key] = json.dumps(clean(value), default=_json_default)[:500]
-        elif isinstance(value, list):
-            if value and not isinstance(value[0], (dict, list)):
-                facts[key] = ", ".join(str(v) for v in value[:50])
-            elif not value:
-                facts[key] = "–"
-        else:
-            facts[key] = value
-    return facts, tables
+def frame_records(rows: list[dict[str, Any]] | None, limit: int = 500) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns (in the order they first appear) and the first ``limit`` rows of a list of records."""
+    rows = (rows or [])[:limit]
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    return columns, rows
 
 
 def figure(traces: list[dict[str, Any]], title: str = "", x_title: str = "", y_title: str = "", **layout: Any) -> dict[str, Any]:

@@ -13,10 +13,13 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Upload
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cvm.errors import WorkspaceError
+from cvm.errors import CvmError, WorkspaceError
+from cvm.jsonsafe import json_safe
+from cvm.service.customers import customer_list
+from cvm.service import customer_view as view_of_customer
+from cvm.service import segments as segments_of
 from cvm.web import lookups, tasks
 from cvm.web.deps import Analyst, State, Viewer, check_csrf
-from cvm.web.render import clean
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -45,7 +48,7 @@ def _latest_run(state) -> dict[str, Any]:
 
 
 def _run_info(run: dict[str, Any]) -> dict[str, Any]:
-    return clean({k: run.get(k) for k in ("run_id", "as_of", "created", "model", "time_unit", "horizon", "n_customers")})
+    return json_safe({k: run.get(k) for k in ("run_id", "as_of", "created", "model", "time_unit", "horizon", "n_customers")})
 
 
 # --------------------------------------------------------------------------- who am I
@@ -84,7 +87,15 @@ def kpis(user: Viewer, state: State) -> dict[str, Any]:
     """Headline numbers of the latest scoring run: customers, expected active share, historic and predicted value."""
     run = _latest_run(state)
     values = state.cached("kpis:" + run["run_id"], lambda: lookups.kpis(state.cursor(), run["run_id"]))
-    return {"run": _run_info(run), "kpis": clean(values)}
+    return {"run": _run_info(run), "kpis": json_safe(values)}
+
+
+#: columns a client may sort the customer list by
+SORTABLE = (
+    "customer_id", "clv", "clv_low", "clv_high", "historic_value", "probability_alive",
+    "expected_purchases", "frequency", "recency", "monetary_value", "rank", "percentile",
+    "value_tier", "lifecycle_stage", "last_purchase",
+)
 
 
 @router.get("/customers", response_model=CustomerPage,
@@ -93,33 +104,33 @@ def customers(
     user: Viewer, state: State,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-    sort: Literal[lookups.SORTABLE] = "clv",  # type: ignore[valid-type]
+    sort: Literal[SORTABLE] = "clv",  # type: ignore[valid-type]
     order: Literal["asc", "desc"] = "desc",
     value_tier: Annotated[str | None, Query(max_length=50)] = None,
     lifecycle_stage: Annotated[str | None, Query(max_length=50)] = None,
     q: Annotated[str | None, Query(max_length=200, description="start of the customer id")] = None,
 ) -> dict[str, Any]:
-    """Scored customers of the latest run, paged, filtered by tier / stage / id prefix, sorted."""
+    """Scored customers of the latest run, paged, filtered by tier / stage / id prefix, sorted; every score column
+    (the list of ``cvm customers --json``)."""
     run = _latest_run(state)
-    total, rows = lookups.customers_page(state.cursor(), run["run_id"], page=page, page_size=page_size, sort=sort,
-                                         order=order, value_tier=value_tier, lifecycle_stage=lifecycle_stage, search=q)
-    return {"run": _run_info(run), "total": total, "page": page, "page_size": page_size, "customers": clean(rows)}
+    listing = customer_list(state.workspace(), run_id=run["run_id"], value_tier=value_tier,
+                            lifecycle_stage=lifecycle_stage, id_prefix=q, sort=sort, ascending=order == "asc",
+                            limit=page_size, offset=(page - 1) * page_size, columns=None)
+    return {"run": _run_info(run), "total": listing.total, "page": page, "page_size": page_size,
+            "customers": listing.records()}
 
 
 @router.get("/customers/{customer_id:path}/view",
             responses={**ERRORS, 404: {"model": Problem, "description": "unknown customer"}})
 def customer_view(customer_id: CustomerId, user: Viewer, state: State) -> dict[str, Any]:
     """The 360° view of one customer (:func:`cvm.value.customer_view`)."""
-    from cvm.errors import CvmError
-    from cvm.service import customer_view as view
-
     try:
-        result = view(state.workspace(), customer_id)
+        result = view_of_customer(state.workspace(), customer_id)
     except CvmError as exc:
         if "unknown" in exc.message.lower() or "not found" in exc.message.lower() or "no customer" in exc.message.lower():
             raise HTTPException(404, exc.message) from None
         raise
-    return clean(result.to_dict() if hasattr(result, "to_dict") else result)
+    return json_safe(result.to_dict())
 
 
 # {customer_id:path}: ids may hold '/' (sent as %2F or as they are); declared after ".../view" above
@@ -147,15 +158,10 @@ def segments(
     user: Viewer, state: State,
     by: Literal["rfm", "value_tier", "lifecycle_stage", "matrix", "channel"] = "value_tier",
 ) -> dict[str, Any]:
-    """Customers and value per segment (:func:`cvm.value.segments`)."""
-    from cvm.service import segments as run_segments
-
+    """Customers and value per segment (:func:`cvm.value.segments`): one object per segment."""
     run = _latest_run(state)
-    result = state.cached(f"segments:{by}:{run['run_id']}", lambda: run_segments(state.workspace(), by=by))
-    if hasattr(result, "columns"):
-        frame = result.reset_index() if result.index.name is not None else result
-        return {"by": by, "segments": clean(frame.to_dict(orient="records"))}
-    return {"by": by, "segments": clean(result.to_dict() if hasattr(result, "to_dict") else result)}
+    result = state.cached(f"segments:{by}:{run['run_id']}", lambda: segments_of(state.workspace(), by=by))
+    return {"by": by, "segments": json_safe(result)}
 
 
 @router.get("/scores.csv", responses={**ERRORS, 200: {"content": {"text/csv": {}}}})
@@ -299,4 +305,4 @@ def quarantine(user: Viewer, state: State,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 200) -> dict[str, Any]:
     """Rows that ingest rejected, with the reason and source line."""
     total, rows = lookups.quarantine_rows(state.cursor(), limit=limit)
-    return {"total": total, "rows": clean(rows)}
+    return {"total": total, "rows": json_safe(rows)}

@@ -8,13 +8,19 @@ locale), plus a chart where the page has one.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal, TypeVar
+from urllib.parse import quote
 
+import pandas as pd
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from cvm.errors import AuthError, CvmError, SchemaError
-from cvm.web import auth, lookups, present
+from cvm.service.customers import customer_list
+from cvm.service import cohorts, concentration, customer_view, investment, migration, receivables, segments, value_matrix
+from cvm.value.concentration import ConcentrationResult
+from cvm.value.customer import CustomerView
+from cvm.web import auth, lookups, present, tasks
 from cvm.web.deps import (
     SESSION_COOKIE,
     Admin,
@@ -26,22 +32,24 @@ from cvm.web.deps import (
     check_csrf,
     client_address,
     get_state,
+    is_secure,
+    language_of,
 )
 from cvm.web.deps import formatter as get_formatter
-from cvm.web.render import figure, frame_records, is_secure, money_axis, render, render_login
+from cvm.web.render import figure, frame_records, money_axis, render, render_login
 
 router = APIRouter(include_in_schema=False)
 
+T = TypeVar("T")
 
-def _question(state, name: str, *args: Any, **kwargs: Any) -> tuple[Any, CvmError | None]:
-    """Call ``cvm.value.<name>(ws, *args, **kwargs)``; return (result, None), or (None, the error) for a user error.
+
+def _asked(question: Callable[[], T]) -> tuple[T | None, CvmError | None]:
+    """``question()``: (its result, None), or (None, the error) for a user error.
 
     The page puts the error in its reader's language with :func:`_said`.
     """
-    import cvm.service as value
-
     try:
-        return getattr(value, name)(state.workspace(), *args, **kwargs), None
+        return question(), None
     except CvmError as exc:
         exc.__traceback__, exc.__context__ = None, None  # may be cached: hold no frames of the failed call
         return None, exc
@@ -54,11 +62,10 @@ def _said(fmt, error: CvmError | None) -> str | None:
     return None if error is None else describe(error, fmt.language)
 
 
-def _cached_question(state, name: str, **kwargs: Any) -> tuple[Any, str | None]:
-    """:func:`_question` remembered for a while (forgotten when data or settings change): the segment and
-    investment pages ask several whole-workspace questions, which need not be recomputed at every visit."""
-    key = "question:" + name + ":" + repr(sorted(kwargs.items()))
-    return state.cached(key, lambda: _question(state, name, **kwargs), ttl=300.0)
+def _cached_question(state, key: str, question: Callable[[], T]) -> tuple[T | None, CvmError | None]:
+    """:func:`_asked` remembered for a while under ``key`` (forgotten when data or settings change): the segment
+    and investment pages ask several whole-workspace questions, which need not be recomputed at every visit."""
+    return state.cached("question:" + key, lambda: _asked(question), ttl=300.0)
 
 
 def _job_context(state, job_id: str | None, fmt) -> dict[str, Any]:
@@ -124,7 +131,6 @@ def login_submit(
 def _throttled(request: Request, next_path: str, seconds: int) -> Response:
     """HTTP 429 on the login page: how long to wait, in the page's language, and ``Retry-After``."""
     from cvm.messages import localize
-    from cvm.web.deps import language_of
 
     message, hint = localize(AuthError.coded("login_throttled", seconds=seconds), language_of(request))
     response = render_login(request, status_code=429, next_path=next_path, error=message, error_hint=hint)
@@ -209,16 +215,16 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
             title=fmt("overview.trend"), x_title=fmt("common.as_of"), separators=fmt.separators,
             yaxis=money_axis(fmt, fmt("overview.value_axis")), xaxis=_dates_axis(trend, fmt),
         )
-        conc, error = state.cached("concentration:" + run["run_id"], lambda: _question(state, "concentration", column="clv"))
+        conc, error = state.cached("concentration:" + run["run_id"],
+                                   lambda: _asked(lambda: concentration(state.workspace(), column="clv")))
         context["concentration_error"] = _said(fmt, error)
         if conc is not None:
             context["concentration"] = _concentration_facts(conc, fmt)
-            context["top_customers"] = present.table(getattr(conc, "top", None),
-                                                     ["customer_id", "clv", "value_share", "cumulative_share"])
-            curve = _lorenz(conc)
-            if curve is not None:
+            context["top_customers"] = present.table(conc.top, ["customer_id", "clv", "value_share", "cumulative_share"])
+            if not conc.lorenz.empty:
                 context["lorenz_chart"] = figure(
-                    [{"type": "scatter", "mode": "lines", "name": fmt("overview.lorenz"), "x": curve[0], "y": curve[1]},
+                    [{"type": "scatter", "mode": "lines", "name": fmt("overview.lorenz"),
+                      "x": conc.lorenz["customer_share"].tolist(), "y": conc.lorenz["value_share"].tolist()},
                      {"type": "scatter", "mode": "lines", "name": fmt("overview.equality"), "x": [0, 1], "y": [0, 1],
                       "line": {"dash": "dot"}}],
                     title=fmt("overview.concentration"), x_title=fmt("overview.share_customers"),
@@ -235,44 +241,19 @@ def _dates_axis(rows: list[dict[str, Any]], fmt) -> dict[str, Any]:
     return {"title": {"text": fmt("common.as_of")}, "tickvals": dates, "ticktext": [fmt.date(d) for d in dates]}
 
 
-def _concentration_facts(conc: Any, fmt) -> list[tuple[str, str]]:
+def _concentration_facts(conc: ConcentrationResult, fmt) -> list[tuple[str, str]]:
     """The concentration result in sentences: how few customers make most of the value, and the Gini."""
-    payload = conc.to_dict() if hasattr(conc, "to_dict") else dict(conc)
-    share = payload.get("share", 0.8)
-    facts = [(fmt("overview.conc_needed", share=fmt.percent(share, 0)),
-              fmt("overview.conc_customers", n=fmt.number(payload.get("customers_needed")),
-                  pct=fmt.percent(payload.get("customer_share"))))]
-    historic = (payload.get("by_column") or {}).get("historic_value")
-    if isinstance(historic, dict):
-        facts.append((fmt("overview.conc_needed_historic", share=fmt.percent(share, 0)),
-                      fmt("overview.conc_customers", n=fmt.number(historic.get("customers_needed")),
-                          pct=fmt.percent(historic.get("customer_share")))))
-    facts.append((fmt("overview.gini"), fmt.number(payload.get("gini"), 2)))
-    if isinstance(historic, dict) and historic.get("gini") is not None:
-        facts.append((fmt("overview.gini_historic"), fmt.number(historic.get("gini"), 2)))
+    facts = [(fmt("overview.conc_needed", share=fmt.percent(conc.share, 0)),
+              fmt("overview.conc_customers", n=fmt.number(conc.customers_needed), pct=fmt.percent(conc.customer_share)))]
+    historic = conc.by_column.get("historic_value")
+    if historic is not None:
+        facts.append((fmt("overview.conc_needed_historic", share=fmt.percent(conc.share, 0)),
+                      fmt("overview.conc_customers", n=fmt.number(historic["customers_needed"]),
+                          pct=fmt.percent(historic["customer_share"]))))
+    facts.append((fmt("overview.gini"), fmt.number(conc.gini, 2)))
+    if historic is not None:
+        facts.append((fmt("overview.gini_historic"), fmt.number(historic["gini"], 2)))
     return facts
-
-
-def _lorenz(result: Any) -> tuple[list[float], list[float]] | None:
-    """The Lorenz curve points of a concentration result, when it has them."""
-    payload = result.to_dict() if hasattr(result, "to_dict") and not hasattr(result, "columns") else result
-    if not isinstance(payload, dict):
-        return None
-    curve = payload.get("lorenz") or payload.get("curve")
-    if isinstance(curve, dict):
-        xs = curve.get("share_of_customers") or curve.get("customer_share") or curve.get("x")
-        ys = curve.get("share_of_value") or curve.get("y")
-        if xs is not None and ys is not None:
-            return list(xs), list(ys)
-    if hasattr(curve, "columns") and {"share_of_customers", "share_of_value"} <= set(curve.columns):
-        return curve["share_of_customers"].tolist(), curve["share_of_value"].tolist()
-    if isinstance(curve, list) and curve and isinstance(curve[0], dict):
-        if {"customer_share", "value_share"} <= curve[0].keys():
-            return [c["customer_share"] for c in curve], [c["value_share"] for c in curve]
-        keys = list(curve[0])
-        if len(keys) >= 2:
-            return [c[keys[0]] for c in curve], [c[keys[1]] for c in curve]
-    return None
 
 
 # --------------------------------------------------------------------------- segments
@@ -291,37 +272,31 @@ MATRIX_QUADRANTS = [("Ambassadors & partners", "Key customers"), ("Basic custome
 
 @router.get("/segments")
 def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: SegmentBy = "value_tier") -> Response:
-    result, error = _cached_question(state, "segments", by=by)
+    ws = state.workspace()
+    result, error = _cached_question(state, "segments:" + by, lambda: segments(ws, by=by))
     context: dict[str, Any] = {"by": by, "error": _said(fmt, error), "choices": SegmentBy.__args__}
     if result is not None:
         context["segments"] = present.table(result, SEGMENT_COLUMNS, labels={"segment": "segments.by." + by})
-        chart = _bar_chart(result, fmt, fmt("segments.chart_title"))
-        if chart:
-            context["chart"] = chart
-    quadrants, matrix_error = _cached_question(state, "segments", by="matrix")
-    if quadrants is not None and hasattr(quadrants, "columns"):
+        if not result.empty:
+            context["chart"] = _bar_chart(result, fmt, fmt("segments.chart_title"))
+    quadrants, matrix_error = _cached_question(state, "segments:matrix", lambda: segments(ws, by="matrix"))
+    if quadrants is not None:
         cells = {r["segment"]: r for r in quadrants.to_dict(orient="records")}
         empty = {"customers": 0, "customer_share": 0.0, "clv_sum": 0.0, "clv_share": 0.0}
         context["quadrants"] = [[cells.get(code, {"segment": code, **empty}) for code in row] for row in MATRIX_QUADRANTS]
-    matrix, matrix_error2 = _cached_question(state, "value_matrix")
+    matrix, matrix_error2 = _cached_question(state, "value_matrix", lambda: value_matrix(ws))
     if matrix is not None:
-        top = matrix.sort_values("composite_score", ascending=False) if "composite_score" in matrix else matrix
-        context["matrix"] = present.table(top, MATRIX_COLUMNS, limit=20)
+        context["matrix"] = present.table(matrix, MATRIX_COLUMNS, limit=20)  # best composite score first
     context["matrix_error"] = _said(fmt, matrix_error or matrix_error2)
     return render(request, "segments.html", **context)
 
 
-def _bar_chart(result: Any, fmt, title: str) -> dict[str, Any] | None:
-    """Bar chart of predicted value (CLV) per segment, with the segments in words."""
-    if not hasattr(result, "columns") or result.empty or "segment" not in result.columns:
-        return None
-    value_col = next((c for c in ("clv_sum", "clv", "value") if c in result.columns), None)
-    if value_col is None:
-        return None
+def _bar_chart(result: pd.DataFrame, fmt, title: str) -> dict[str, Any]:
+    """Bar chart of predicted value (CLV) per segment (:func:`cvm.value.segments`), with the segments in words."""
     return figure(
-        [{"type": "bar", "x": [fmt.term(v) for v in result["segment"]], "y": result[value_col].tolist(),
-          "name": fmt.label(value_col)}],
-        title=title, separators=fmt.separators, yaxis=money_axis(fmt, fmt.label(value_col)),
+        [{"type": "bar", "x": [fmt.term(v) for v in result["segment"]], "y": result["clv_sum"].tolist(),
+          "name": fmt.label("clv_sum")}],
+        title=title, separators=fmt.separators, yaxis=money_axis(fmt, fmt.label("clv_sum")),
     )
 
 
@@ -334,26 +309,22 @@ def customers_page(
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    cur = state.cursor()
-    run = state.cached("latest_run", lambda: lookups.latest_run(cur))
+    """The scored customers of the latest valuation, best first, 50 a page; a search by id prefix or name.
+
+    The columns are those of ``cvm customers`` (:func:`cvm.service.customers.customer_list`), with the name
+    next to the id when names were searched.
+    """
+    run = state.latest_run()
     context: dict[str, Any] = {"q": q, "run": run, "page": page}
     if run is not None:
-        if q.strip():
-            rows = lookups.find_customers(cur, run["run_id"], q, limit=50)
-            total = len(rows)
-            if total == 1:  # one match (an exact number or a unique name): straight to the customer
-                from urllib.parse import quote
-
-                return _redirect("/customers/" + quote(str(rows[0]["customer_id"]), safe=""))
-        else:
-            total, rows = lookups.customers_page(cur, run["run_id"], page=page, page_size=50)
-        context["total"] = total
-        context["customers"] = present.table(rows, CUSTOMER_LIST_COLUMNS)
+        search = q.strip() or None
+        listing = customer_list(state.workspace(), run_id=run["run_id"], id_prefix=search, name_contains=search,
+                                limit=50, offset=0 if search else (page - 1) * 50)
+        if search and listing.total == 1:  # one match (an exact number or a unique name): straight to the customer
+            return _redirect("/customers/" + quote(str(listing.rows["customer_id"].iloc[0]), safe=""))
+        context["total"] = listing.total
+        context["customers"] = present.table(listing.records(), list(listing.rows.columns))
     return render(request, "customers.html", **context)
-
-
-CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "value_tier", "lifecycle_stage",
-                         "historic_value", "expected_purchases", "frequency", "monetary_value", "rank"]
 
 
 # {customer_id:path}: an id may hold '/' (sent as %2F, which the server decodes before routing)
@@ -361,18 +332,17 @@ CUSTOMER_LIST_COLUMNS = ["customer_id", "name", "clv", "probability_alive", "val
 def customer_page(request: Request, customer_id: str, user: Viewer, state: State, fmt: Fmt) -> Response:
     if not customer_id:  # "/customers/": the list
         return _redirect("/customers")
-    view, error = _question(state, "customer_view", customer_id)
+    view, error = _asked(lambda: customer_view(state.workspace(), customer_id))
     context: dict[str, Any] = {"customer_id": customer_id, "error": _said(fmt, error)}
     if view is None:
         run, row = state.customer_score(customer_id)
         if row is None:  # not a customer of the workspace: say so in the page's language, with look-alikes
             context["error"] = fmt("customer.not_found", id=customer_id)
             context["similar"] = lookups.similar_customers(state.cursor(), run["run_id"], customer_id) if run else []
-    if view is not None:
-        payload = view.to_dict() if hasattr(view, "to_dict") else dict(view)
-        context.update(_customer_context(payload, fmt))
-        context["timeline_chart"] = _timeline_chart(payload, fmt)
-        context["alive_chart"] = _alive_chart(payload, state, customer_id, fmt)
+    else:
+        context.update(_customer_context(view, fmt))
+        context["timeline_chart"] = _timeline_chart(view.transactions, fmt)
+        context["alive_chart"] = _alive_chart(view.history, fmt)
     return render(request, "customer.html", status_code=200 if error is None else 404, **context)
 
 
@@ -382,75 +352,59 @@ SCORE_DETAILS = ["historic_value", "expected_purchases", "expected_spend", "resi
                  "rank", "percentile", "margin_rate", "planned_cost", "as_of"]
 
 
-def _customer_context(payload: dict[str, Any], fmt) -> dict[str, Any]:
+def _customer_context(view: CustomerView, fmt) -> dict[str, Any]:
     """What the 360 page shows: the headline first, then history, referrals, invoices, and details in a fold."""
-    score = payload.get("score") or {}
-    attributes = payload.get("attributes") or {}
-    action = payload.get("next_best_action") or {}
+    score = view.score or {}
+    attributes = view.attributes
+    action = view.action or {}
     out: dict[str, Any] = {"score": score, "name": attributes.get("name") or attributes.get("customer_name")}
     out["action"] = action.get("action")
     out["action_reason"] = present.action_reason(fmt, action, score)
-    out["rfm_segment"] = payload.get("rfm_segment")
-    out["stage"] = payload.get("lifecycle_stage") or score.get("lifecycle_stage")
-    out["history"] = present.table(payload.get("history"), ["as_of", "probability_alive", "clv", "clv_low", "clv_high",
-                                                            "value_tier", "lifecycle_stage"])
-    out["channels"] = present.table(payload.get("channels"), ["channel", "transactions", "amount", "first", "last"])
-    out["transactions"] = present.table(payload.get("transactions"), ["ts", "amount", "channel", "order_id", "margin"],
+    out["rfm_segment"] = view.segment
+    out["stage"] = view.stage or score.get("lifecycle_stage")
+    out["history"] = present.table(view.history, ["as_of", "probability_alive", "clv", "clv_low", "clv_high",
+                                                  "value_tier", "lifecycle_stage"])
+    out["channels"] = present.table(view.channels, ["channel", "transactions", "amount", "first", "last"])
+    out["transactions"] = present.table(view.transactions, ["ts", "amount", "channel", "order_id", "margin"],
                                         limit=25, labels={"ts": "common.date", "margin": "col.transaction_margin"},
                                         kinds={"margin": "money"})
-    out["referrals"] = present.table(payload.get("referrals"), ["direction", "referrer_id", "referred_id", "ts"],
+    out["referrals"] = present.table(view.referrals, ["direction", "referrer_id", "referred_id", "ts"],
                                      labels={"ts": "common.date"})
-    out["referred_by"] = payload.get("referred_by")
-    out["network_value"] = payload.get("network_value")
-    invoices = payload.get("invoices")
+    out["referred_by"] = view.referred_by
+    out["network_value"] = view.network_value
     invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_overdue", "bucket"]
-    out["invoices"] = present.table(invoices, invoice_cols, limit=25, kinds={"days_overdue": "days"})
+    out["invoices"] = present.table(view.invoices, invoice_cols, limit=25, kinds={"days_overdue": "days"})
     out["details"] = [(fmt.label(k), fmt.cell(k, score.get(k))) for k in SCORE_DETAILS if k in score]
     out["attributes"] = [(fmt.attribute_label(k), fmt.cell(k, v)) for k, v in attributes.items()
                          if k not in ("name", "customer_name")]
     out["run_id"] = score.get("run_id")
-    out["notes"] = payload.get("notes") or []
+    out["notes"] = view.notes
     return out
 
 
-def _records_of(value: Any) -> list[dict[str, Any]]:
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):
-        return value.reset_index().to_dict(orient="records") if value.index.name else value.to_dict(orient="records")
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    return []
-
-
-def _timeline_chart(payload: dict[str, Any], fmt) -> dict[str, Any] | None:
-    """Transactions over time, one trace per channel."""
-    rows = _records_of(payload.get("transactions") or payload.get("timeline"))
-    if not rows:
+def _timeline_chart(transactions: pd.DataFrame, fmt) -> dict[str, Any] | None:
+    """The customer's transactions over time (:attr:`cvm.value.customer.CustomerView.transactions`), one trace
+    per channel."""
+    if transactions.empty:
         return None
-    time_key = next((k for k in ("ts", "date", "timestamp") if k in rows[0]), None)
-    if time_key is None or "amount" not in rows[0]:
-        return None
-    by_channel: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_channel.setdefault(fmt.term(row.get("channel")) if row.get("channel") else fmt("customer.no_channel"),
-                              []).append(row)
+    channels = (transactions["channel"] if "channel" in transactions.columns
+                else pd.Series(None, index=transactions.index, dtype=object))
+    named = channels.map(lambda c: fmt.term(c) if isinstance(c, str) and c else fmt("customer.no_channel"))
     traces = [
-        {"type": "scatter", "mode": "markers", "name": channel, "x": [r[time_key] for r in items],
-         "y": [r["amount"] for r in items], "marker": {"size": 9}}
-        for channel, items in by_channel.items()
+        {"type": "scatter", "mode": "markers", "name": channel, "x": rows["ts"].tolist(), "y": rows["amount"].tolist(),
+         "marker": {"size": 9}}
+        for channel, rows in transactions.groupby(named, sort=False)
     ]
     return figure(traces, title=fmt("customer.timeline"), x_title=fmt("common.date"),
                   yaxis=money_axis(fmt, fmt("customer.amount")), separators=fmt.separators)
 
 
-def _alive_chart(payload: dict[str, Any], state, customer_id: str, fmt) -> dict[str, Any] | None:
-    """P(alive) at every stored scoring run (from the view, else from the stored scores)."""
-    rows = _records_of(payload.get("history") or payload.get("probability_alive_history"))
-    if not rows:
-        rows = lookups.customer_history(state.cursor(), customer_id)
-    rows = [r for r in rows if "probability_alive" in r and "as_of" in r]
-    if not rows:
+def _alive_chart(history: pd.DataFrame, fmt) -> dict[str, Any] | None:
+    """P(alive) at every stored scoring run (:attr:`cvm.value.customer.CustomerView.history`)."""
+    if history.empty:
         return None
     label = fmt.label("probability_alive")
+    rows = history[["as_of", "probability_alive"]].to_dict(orient="records")
     return figure(
         [{"type": "scatter", "mode": "lines+markers", "name": label, "x": [r["as_of"] for r in rows],
           "y": [r["probability_alive"] for r in rows]}],
@@ -472,8 +426,9 @@ def investment_page(
     request: Request, user: Viewer, state: State, fmt: Fmt,
     budget: Annotated[float | None, Query(ge=0, le=1e12)] = None,
 ) -> Response:
-    result, error = _cached_question(state, "investment", **({"budget": budget} if budget is not None else {}))
-    receivables, receivables_error = _cached_question(state, "receivables")
+    ws = state.workspace()
+    result, error = _cached_question(state, f"investment:{budget}", lambda: investment(ws, budget=budget))
+    owed, receivables_error = _cached_question(state, "receivables", lambda: receivables(ws))
     if receivables_error and not lookups.has_table(state.cursor(), "invoices"):
         # not a fault but a missing file: say where a manager adds it (the library's hint names a CLI command)
         receivables_said = fmt("investment.no_invoices")
@@ -481,24 +436,22 @@ def investment_page(
         receivables_said = _said(fmt, receivables_error)
     context: dict[str, Any] = {"budget": budget, "error": _said(fmt, error), "receivables_error": receivables_said}
     if result is not None:
-        data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-        context["facts"] = [(fmt.label("total_cost"), fmt.money(data.get("total_cost"), digits=0))]
-        context["by_segment"] = present.table(data.get("by_segment"), INVESTMENT_COLUMNS, labels={"group": "col.segment"})
-        context["by_channel"] = present.table(data.get("by_channel"), INVESTMENT_COLUMNS, labels={"group": "col.channel"})
-        context["acquisition"] = present.table(data.get("acquisition"), ACQUISITION_COLUMNS)
-    if receivables is not None:
-        data = receivables.to_dict() if hasattr(receivables, "to_dict") else dict(receivables)
+        context["facts"] = [(fmt.label("total_cost"), fmt.money(float(result.customers["cost"].sum()), digits=0))]
+        context["by_segment"] = present.table(result.by_segment, INVESTMENT_COLUMNS, labels={"group": "col.segment"})
+        context["by_channel"] = present.table(result.by_channel, INVESTMENT_COLUMNS, labels={"group": "col.channel"})
+        context["acquisition"] = present.table(result.acquisition, ACQUISITION_COLUMNS)
+    if owed is not None:
         context["receivables_facts"] = [
-            (fmt.label("as_of"), fmt.date(data.get("as_of"))),
-            (fmt.label("outstanding"), fmt.money(data.get("outstanding"), digits=0)),
-            (fmt.label("overdue"), fmt.money(data.get("overdue"), digits=0)),
-            (fmt.label("dso"), fmt.cell("dso", data.get("dso"))),
+            (fmt.label("as_of"), fmt.date(owed.as_of)),
+            (fmt.label("outstanding"), fmt.money(owed.outstanding, digits=0)),
+            (fmt.label("overdue"), fmt.money(owed.overdue, digits=0)),
+            (fmt.label("dso"), fmt.cell("dso", owed.dso)),
         ]
-        context["ageing"] = present.table(data.get("ageing"), ["bucket", "invoices", "amount"])
+        context["ageing"] = present.table(owed.ageing, ["bucket", "invoices", "amount"])
         context["receivables_by_segment"] = present.table(
-            data.get("by_segment"), ["segment", "customers", "invoiced", "outstanding", "overdue", "avg_days_late"])
+            owed.by_segment, ["segment", "customers", "invoiced", "outstanding", "overdue", "avg_days_late"])
         context["receivables_by_customer"] = present.table(
-            data.get("by_customer"), ["customer_id", "invoices", "invoiced", "outstanding", "overdue", "overdue_90_plus",
+            owed.by_customer.head(50), ["customer_id", "invoices", "invoiced", "outstanding", "overdue", "overdue_90_plus",
                                       "max_days_overdue", "avg_days_late", "collection_risk"], limit=20)
     return render(request, "investment.html", **context)
 
@@ -515,7 +468,8 @@ def cohorts_page(
     to_date: Annotated[dt.date | None, Query(alias="to")] = None,
     by: Literal["value_tier", "lifecycle_stage", "rfm"] = "value_tier",
 ) -> Response:
-    result, error = _question(state, "cohorts", period=period)
+    ws = state.workspace()
+    result, error = _asked(lambda: cohorts(ws, period=period))
     context: dict[str, Any] = {"period": period, "by": by, "error": _said(fmt, error)}
     if result is not None:
         context["cohorts"] = present.table(result, COHORT_COLUMNS, labels={"age": "cohorts.age." + period})
@@ -526,22 +480,22 @@ def cohorts_page(
         from_date, to_date = dt.date.fromisoformat(dates[-2]), dt.date.fromisoformat(dates[-1])
     context["from_date"], context["to_date"] = from_date, to_date
     if from_date is not None and to_date is not None:
-        migration, migration_error = _question(state, "migration", from_date=str(from_date), to_date=str(to_date), by=by)
+        moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date), by=by))
         context["migration_error"] = _said(fmt, migration_error)
-        if migration is not None:
-            data = migration.to_dict() if hasattr(migration, "to_dict") else dict(migration)
-            context["migration"] = present.matrix(data.get("counts") or {}, data.get("shares"))
+        if moves is not None:
+            data = moves.to_dict()
+            context["migration"] = present.matrix(data["counts"], data["shares"])
             context["migration_facts"] = [
-                (fmt("cohorts.moved_up"), fmt.number(data.get("moved_up"))),
-                (fmt("cohorts.stayed"), fmt.number(data.get("stayed"))),
-                (fmt("cohorts.moved_down"), fmt.number(data.get("moved_down"))),
+                (fmt("cohorts.moved_up"), fmt.number(moves.moved_up)),
+                (fmt("cohorts.stayed"), fmt.number(moves.stayed)),
+                (fmt("cohorts.moved_down"), fmt.number(moves.moved_down)),
             ]
     return render(request, "cohorts.html", **context)
 
 
-def _retention_chart(result: Any, fmt, period: str) -> dict[str, Any] | None:
-    """Share of each cohort still buying, by periods since the cohort started."""
-    if not hasattr(result, "columns") or result.empty or not {"cohort", "age", "retention"} <= set(result.columns):
+def _retention_chart(result: pd.DataFrame, fmt, period: str) -> dict[str, Any] | None:
+    """Share of each cohort still buying, by periods since the cohort started (:func:`cvm.value.cohorts`)."""
+    if result.empty:
         return None
     traces = []
     for cohort, rows in result.groupby("cohort", sort=True):
@@ -561,18 +515,8 @@ BACKTEST_COLUMNS = ["model", "holdout_actual", "holdout_predicted", "holdout_err
 
 @router.get("/models")
 def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
-    cur = state.cursor()
-    runs: list[dict[str, Any]] = []
-    if lookups.has_table(cur, "score_runs"):
-        c = cur.execute("SELECT * FROM score_runs ORDER BY created DESC LIMIT 20")
-        names = [d[0] for d in c.description]
-        runs = [dict(zip(names, r)) for r in c.fetchall()]
-    fits: list[dict[str, Any]] = []
-    if lookups.has_table(cur, "models"):
-        cols = [c for c in lookups.table_columns(cur, "models") if c not in ("payload", "json", "model_json", "params_json")]
-        c = cur.execute("SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models ORDER BY created DESC LIMIT 20"
-                        if "created" in cols else "SELECT " + ", ".join(f'"{x}"' for x in cols) + " FROM models LIMIT 20")
-        fits = [dict(zip(cols, r)) for r in c.fetchall()]
+    runs = lookups.recent_runs(state.cursor())
+    fits = lookups.recent_fits(state.cursor())
     finished = [j.to_dict() for j in state.jobs.list() if j.kind in ("backtest", "fit") and j.status == "done"]
     backtest = next((j for j in finished if j["kind"] == "backtest"), None)
     fit = next((j for j in finished if j["kind"] == "fit"), None)
@@ -630,8 +574,6 @@ def start_job_from_page(
     model: Annotated[str, Form(max_length=20)] = "auto",
     calibration_end: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    from cvm.web import tasks
-
     check_csrf(request, csrf_token)
     if kind == "score":
         job = tasks.start_score(state, user, model=model)
@@ -725,8 +667,6 @@ def data_upload(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     kind: Annotated[Literal["transactions", "customers", "referrals", "costs", "invoices"], Form()] = "transactions",
 ) -> Response:
-    from cvm.web import tasks
-
     check_csrf(request, csrf_token)
     job = tasks.start_upload(state, user, file, kind)
     state.audit("upload", request, target=file.filename, detail=kind)

@@ -15,18 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cvm.errors import SchemaError
+from cvm.jsonsafe import json_safe
 from cvm.web import lookups
 from cvm.web.auth import Principal
 from cvm.web.jobs import Job
 
 #: first bytes of the binary formats we accept (Excel .xlsx is a zip file)
 MAGIC = {"xlsx": b"PK\x03\x04", "parquet": b"PAR1"}
-
-
-def _clean(value: Any) -> Any:
-    from cvm.web.render import clean
-
-    return clean(value)
 
 
 def _finish(state) -> None:
@@ -64,7 +59,7 @@ def start_fit(state, user: Principal, model: str = "bgnbd", as_of: str | None = 
         progress(0.05, "fitting")
         result = fit_workspace(state.workspace(), model=model, as_of=as_of, calibration_end=calibration_end,
                                time_unit=time_unit)
-        return _clean(result.to_dict())
+        return json_safe(result.to_dict())
 
     return state.jobs.submit("fit", user.name, work)
 
@@ -77,7 +72,7 @@ def start_backtest(state, user: Principal, calibration_end: str, holdout_end: st
 
         progress(0.05, "backtesting")
         result = backtest(state.workspace(), calibration_end=calibration_end, holdout_end=holdout_end)
-        return _clean(result.to_dict())
+        return json_safe(result.to_dict())
 
     return state.jobs.submit("backtest", user.name, work)
 
@@ -125,8 +120,6 @@ def start_upload(state, user: Principal, upload, kind: str) -> Job:
         report = state.workspace().ingest(target, kind=kind)
         progress(0.95, "loaded")
         _finish(state)
-        payload = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-        payload["file"] = filename
-        return _clean(payload)
+        return json_safe({**report.to_dict(), "file": filename})
 
     return state.jobs.submit("upload", user.name, work)
