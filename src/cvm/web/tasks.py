@@ -32,7 +32,7 @@ def _finish(state) -> None:
 def start_score(state, user: Principal, model: str = "auto", as_of: str | None = None,
                 horizon: int | None = None, discount_rate: float | None = None,
                 margin: float | None = None, time_unit: str | None = None) -> Job:
-    """Queue :func:`cvm.value.score_customers` (stores a new run in ``scores``)."""
+    """Queue :func:`cvm.service.score_customers` (stores a new run in ``scores``)."""
     options = {k: v for k, v in {"as_of": as_of, "horizon": horizon, "discount_rate": discount_rate,
                                   "margin": margin, "time_unit": time_unit}.items() if v is not None}
 
