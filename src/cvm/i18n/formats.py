@@ -34,7 +34,7 @@ MISSING = "–"
 
 def missing(value: Any) -> bool:
     """Whether ``value`` is None, NaN or NaT (pandas' and numpy's missing values included)."""
-    if value is None:
+    if value is None or type(value).__name__ == "NAType":  # pandas.NA
         return True
     try:
         return bool(value != value)  # NaN and NaT are not equal to themselves
