@@ -2,7 +2,7 @@
 
 After an ingest or a scoring run a reader should see, in their own language, the things that
 make a number untrustworthy before they trust it: rows in quarantine (counted per kind of
-reason, :func:`cvm.data.reasons.reason_kind`), dates that cannot be right, amounts far outside
+reason, :func:`cvm.data.reasons.reason_kind`, from the code and values stored with each reason), dates that cannot be right, amounts far outside
 the usual range, customers with only returns, how many customers bought only once, and — after
 a scoring run — which customers the models could not use and why.
 
@@ -15,7 +15,7 @@ numbers, money and dates are written in the reader's locale (Babel: ``en_GB``, `
 
 Everything is counted in SQL over the workspace (three scans of ``transactions``, one of them grouped
 by customer; one scan of a scoring run): nothing loops over rows in Python. Quarantine reasons are
-grouped by kind in SQL too, with the reasons' own patterns (:func:`cvm.data.reasons.reason_kind_sql`).
+grouped by kind in SQL too, by their stored code and values (:func:`cvm.data.reasons.kind_key_sql`).
 
 The thresholds
 --------------
@@ -80,7 +80,8 @@ class HealthLine:
 
     ``values`` hold plain numbers, ISO dates and lists (JSON-ready); :meth:`text` writes them
     in the reader's locale. A quarantine kind is kept as one stored reason of that kind
-    (``reason``), so it can be put into Dutch (:func:`cvm.data.reasons.reason_kind`).
+    (``reason``, ``reason_code``, ``reason_values``), so it can be put into Dutch
+    (:func:`cvm.data.reasons.reason_kind`).
     """
 
     code: str
@@ -93,7 +94,8 @@ class HealthLine:
         shown = {name: _show(name, value, lang, currency) for name, value in self.values.items()}
         if "reason" in self.values and self.code == "quarantine_kind":
             label = (lambda f: field_word(f, lang)) if lang == "nl" else None
-            shown["kind"] = reason_kind(self.values["reason"], lang, label)
+            shown["kind"] = reason_kind(self.values["reason"], lang, label, self.values.get("reason_code"),
+                                        self.values.get("reason_values"))
         if self.code == "run":
             shown["reason"] = _model_reason(self.values, lang, currency)
         if self.values.get("more"):
@@ -300,38 +302,34 @@ def _quarantine_lines(con: Any, figures: dict[str, Any]) -> list[HealthLine]:
     if not _has_table(con, "quarantine"):
         figures.update(quarantined=0, quarantine_by_kind={})
         return [HealthLine("no_quarantine", "ok", {})]
-    kinds = _quarantine_kinds(con)  # English kind -> [rows, one stored reason of that kind]
-    total = sum(n for n, _ in kinds.values())
+    kinds = _quarantine_kinds(con)  # English kind -> [rows, one stored reason of that kind, its code, its values]
+    total = sum(entry[0] for entry in kinds.values())
     ordered = sorted(kinds.items(), key=lambda kv: (-kv[1][0], kv[0]))
     figures.update(quarantined=int(total), quarantine_by_kind={k: v[0] for k, v in ordered})
     if not total:
         return [HealthLine("no_quarantine", "ok", {})]
     return [HealthLine("quarantine", "warning", {"rows": int(total)})] + [
-        HealthLine("quarantine_kind", "detail", {"rows": n, "reason": reason or ""}) for _, (n, reason) in ordered]
+        HealthLine("quarantine_kind", "detail", {"rows": n, "reason": reason or "", "reason_code": code,
+                                                 "reason_values": values})
+        for _, (n, reason, code, values) in ordered]
 
 
 def _quarantine_kinds(con: Any) -> dict[str, list]:
-    """Rows in quarantine per English kind of reason, with one stored reason of each kind.
+    """Rows in quarantine per English kind of reason, with one stored reason of each kind, its code and values.
 
-    The kinds are computed in SQL (:func:`cvm.data.reasons.reason_kind_sql`) over the distinct
-    reasons; each kind's sample reason is checked against :func:`reason_kind` in Python, and if a
-    pattern cannot be used in SQL or the two disagree, the distinct reasons are grouped in Python.
+    Rows are grouped in SQL by their reason code and the values that name the kind (the offending
+    value left out, :func:`cvm.data.reasons.kind_key_sql`): one group per kind however many different
+    values were rejected. A row stored before reasons had codes is its own kind (its English text).
     """
-    import duckdb
+    from cvm.data.reasons import code_columns_sql, kind_key_sql
 
-    from cvm.data.reasons import reason_kind_sql
-
-    distinct = "SELECT reason, count(*) AS n FROM quarantine GROUP BY reason"
-    try:
-        grouped = con.execute(f"SELECT {reason_kind_sql('reason')} AS kind, sum(n), min(reason) FROM ({distinct}) "
-                              f"GROUP BY kind").fetchall()
-        if all((reason_kind(reason) or "") == (kind or "") for kind, _, reason in grouped):
-            return {kind or "": [int(n), reason] for kind, n, reason in grouped}
-    except duckdb.Error:
-        pass
+    grouped = con.execute(
+        f"SELECT reason_code, min(reason), min(reason_values), count(*) FROM (SELECT reason, "
+        f"{code_columns_sql(con)} FROM quarantine) GROUP BY reason_code, {kind_key_sql()}").fetchall()
     kinds: dict[str, list] = {}
-    for reason, n in con.execute(distinct).fetchall():
-        entry = kinds.setdefault(reason_kind(reason) or "", [0, reason])
+    for code, reason, values, n in grouped:
+        parsed = json.loads(values) if values else None
+        entry = kinds.setdefault(reason_kind(reason, "en", code=code, values=parsed) or "", [0, reason, code, parsed])
         entry[0] += int(n)
     return kinds
 
