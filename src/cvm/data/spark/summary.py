@@ -171,21 +171,31 @@ def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str
     """The rows :func:`clean_transactions` removes, as they came (every column as text), with a ``reason``.
 
     The Spark counterpart of the workspace's ``quarantine`` table: nothing is
-    dropped without a trace. Reasons, first that applies: ``empty customer id``,
-    ``timestamp does not parse``, ``amount missing or not a number``.
+    dropped without a trace. Reasons, first that applies, as ``reason`` (English) and
+    ``reason_code`` (words in the :mod:`cvm.i18n` catalogue, ``quarantine.<code>``):
+    ``empty customer id`` (``empty_customer_id``), ``timestamp does not parse``
+    (``timestamp_unparseable``), ``amount missing or not a number`` (``amount_not_a_number``).
     """
     from pyspark.sql import functions as F
 
+    from cvm.i18n import text
+
     ts = F.col(datetime_col).try_cast("timestamp")
-    reason = F.when(
+    code = F.when(
         F.col(customer_col).isNull() | (F.length(F.trim(F.col(customer_col).cast("string"))) == 0),
-        F.lit("empty customer id"),
-    ).when(ts.isNull(), F.lit("timestamp does not parse"))
+        F.lit("empty_customer_id"),
+    ).when(ts.isNull(), F.lit("timestamp_unparseable"))
+    codes = ["empty_customer_id", "timestamp_unparseable"]
     if amount_col:
         amount = F.col(amount_col).try_cast("double")
-        reason = reason.when(amount.isNull() | F.isnan(amount), F.lit("amount missing or not a number"))
+        code = code.when(amount.isNull() | F.isnan(amount), F.lit("amount_not_a_number"))
+        codes.append("amount_not_a_number")
+    reason = F.when(F.lit(False), F.lit(None))
+    for name in codes:
+        reason = reason.when(code == name, F.lit(text(f"quarantine.{name}", "en")))
     as_text = [F.col(c).cast("string").alias(c) for c in df.columns]
-    return df.select(*as_text, reason.alias("reason")).where(F.col("reason").isNotNull())
+    return (df.select(*as_text, reason.alias("reason"), code.alias("reason_code"))
+            .where(F.col("reason_code").isNotNull()))
 
 
 def count_unusable(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> int:
