@@ -137,3 +137,34 @@ def test_the_kinds_grouped_in_sql_are_the_kinds_of_reason_kind():
         by_kind.setdefault(reason_kind(stored, code=code, values=values), set()).add(stored)
     assert sorted(sorted(g) for g, _, _ in groups) == sorted(sorted(v) for v in by_kind.values())
     assert {"invalid UTF-8: 0xEB at byte 3", "invalid UTF-8: 0x81 at byte 12"} in by_kind.values()
+
+
+def test_a_workspace_from_before_reason_codes_shows_its_stored_english_and_gains_the_columns(tmp_path):
+    """An older workspace's quarantine (no reason_code, reason_values): read-only it is counted and shown
+    with the English as stored; a writable open adds the two columns, and new rejections carry codes."""
+    from cvm.data import Workspace
+    from cvm.health import data_health
+    from cvm.web.lookups import quarantine_rows
+
+    folder = tmp_path / "old"
+    with Workspace.open(folder) as ws:  # make the tables, then put the quarantine back as it was
+        ws.con.execute("DROP TABLE quarantine")
+        ws.con.execute("CREATE TABLE quarantine (source VARCHAR, line BIGINT, raw VARCHAR, reason VARCHAR, "
+                       "kind VARCHAR, ingested TIMESTAMP)")
+        ws.con.execute("INSERT INTO quarantine VALUES ('a.csv', 3, 'K1;31-02-2024;1', "
+                       "'unparseable date in column Datum: 31-02-2024', 'transactions', now())")
+    with Workspace.open(folder, read_only=True) as ws:
+        total, rows = quarantine_rows(ws.con)
+        assert total == 1 and rows[0]["reason_code"] is None and rows[0]["reason_values"] is None
+        assert quarantine_reason(rows[0]["reason"], "nl", code=rows[0]["reason_code"]) == \
+            "unparseable date in column Datum: 31-02-2024"
+        summary = data_health(ws)
+        assert summary.figures["quarantine_by_kind"] == {"unparseable date in column Datum: 31-02-2024": 1}
+    path = tmp_path / "new.csv"
+    path.write_text("klant;datum;bedrag\nK1;01-03-2024;1,00\nK2;dag;2,00\n", encoding="utf-8")
+    with Workspace.open(folder) as ws:
+        ws.ingest(path)
+        stored = ws.con.execute("SELECT reason, reason_code, reason_values FROM quarantine ORDER BY source").fetchall()
+    assert stored == [("unparseable date in column Datum: 31-02-2024", None, None),
+                      ("unparseable date in column datum: dag", "unparseable_date",
+                       '{"column":"datum","value":"dag"}')]
