@@ -5,10 +5,11 @@ actions (:mod:`cvm.value.actions`), the backtest's model choice
 (:mod:`cvm.evaluation.backtest`) and the valuation's model choice
 (:mod:`cvm.value.clv`) each give a ``reason_code`` from :data:`REASONS` and
 ``reason_values``, a JSON-ready dict of the figures the reason cites. Every
-face renders the words with :func:`explain`, in English or Dutch, with money,
-percentages and numbers in the reader's locale (Babel: ``en`` is ``en_GB``,
-``nl`` is ``nl_NL``). The English text is also kept next to the code (column or
-field ``reason``) for scripts that read it.
+face renders the words with :func:`explain`, in English or Dutch: the templates are
+the catalogue's ``reason.<code>`` ids (:mod:`cvm.i18n`), money, percentages and numbers
+are formatted by :class:`cvm.i18n.Formats` (Babel: ``en`` is ``en_GB``, ``nl`` is
+``nl_NL``), model names are the registry's labels. The English text is also kept next
+to the code (column or field ``reason``) for scripts that read it.
 
 A template names its values in braces (``{clv}``); how a value is shown
 follows from its name (:data:`VALUE_KINDS`). A part in square brackets is left
