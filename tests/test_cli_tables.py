@@ -103,8 +103,9 @@ def _parses(cell: str, language: str) -> bool:
 
 def _known_headers(language: str) -> set[str]:
     """The dashboard's words: every ``col.*`` and ``term.*`` of the web app's catalog."""
-    catalog = json.loads((Path(__file__).parents[1] / "src/cvm/web/locales" / f"{language}.json").read_text("utf-8"))
-    return {v for k, v in catalog.items() if k.startswith(("col.", "term."))}
+    from cvm.web.i18n import catalog
+
+    return {v for k, v in catalog(language).items() if k.startswith(("col.", "term."))}
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])

@@ -117,9 +117,9 @@ def test_dutch_names_columns_and_kinds_in_words():
 @pytest.mark.parametrize("kind", ["transactions", "customers", "referrals", "costs", "invoices"])
 def test_the_dutch_word_of_each_column_is_a_name_the_ingest_recognises(kind):
     """The Dutch hint advises naming a missing column by its Dutch word: that advice must work."""
-    from cvm.messages import FIELD_WORDS_NL
+    from cvm.messages import field_word
 
-    words = {field.name: FIELD_WORDS_NL[field.name] for field in schema_for(kind)}
+    words = {field.name: field_word(field.name, "nl") for field in schema_for(kind)}
     assert recognise_columns(list(words.values()), kind) == words
 
 

@@ -2,7 +2,7 @@
 
 After an ingest or a scoring run a reader should see, in their own language, the things that
 make a number untrustworthy before they trust it: rows in quarantine (counted per kind of
-reason, :func:`cvm.data.reasons.reason_kind`), dates that cannot be right, amounts far outside
+reason, :func:`cvm.data.reasons.reason_kind`, from the code and values stored with each reason), dates that cannot be right, amounts far outside
 the usual range, customers with only returns, how many customers bought only once, and — after
 a scoring run — which customers the models could not use and why.
 
@@ -10,12 +10,12 @@ One summary object, many renderings: :func:`data_health` computes a :class:`Data
 plus a list of :class:`HealthLine`, each a sentence code with the numbers it cites); the CLI
 (``cvm ingest``, ``cvm score``, ``cvm health``), the HTML report and the dashboard's data page
 render the same lines with :meth:`HealthLine.text` in English or Dutch. The words live in
-:data:`SENTENCES` (:class:`cvm.messages.Message` entries, rendered by :func:`cvm.messages.render`);
+:data:`SENTENCES` (ids ``health.<code>`` of the :mod:`cvm.i18n` catalogue, rendered by :func:`cvm.messages.render`);
 numbers, money and dates are written in the reader's locale (Babel: ``en_GB``, ``nl_NL``).
 
 Everything is counted in SQL over the workspace (three scans of ``transactions``, one of them grouped
 by customer; one scan of a scoring run): nothing loops over rows in Python. Quarantine reasons are
-grouped by kind in SQL too, with the reasons' own patterns (:func:`cvm.data.reasons.reason_kind_sql`).
+grouped by kind in SQL too, by their stored code and values (:func:`cvm.data.reasons.kind_key_sql`).
 
 The thresholds
 --------------
@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from cvm.data.reasons import reason_kind
-from cvm.messages import FIELD_WORDS_NL, Message, render
+from cvm.i18n import Formats, text
+from cvm.messages import Entries, field_word, render
 
 #: dates before this day are implausible for a customer transaction
 PLAUSIBLE_FROM = dt.date(1950, 1, 1)
@@ -61,217 +62,16 @@ EXAMPLES = 5
 #: levels of a line: ``warning`` asks the reader to act, ``info`` tells, ``ok`` reassures, ``detail`` belongs to the line above
 LEVELS = ("warning", "info", "ok", "detail")
 
-_QUARANTINE_HINT_EN = ("correct these rows in the source file and ingest it again; every rejected line is kept "
-                       "with its file, line number and reason (cvm quarantine, or the data page)")
-_QUARANTINE_HINT_NL = ("Verbeter deze regels in het bronbestand en lees het opnieuw in; elke geweigerde regel staat "
-                       "met bestand, regelnummer en reden in de quarantaine (cvm quarantine, of de pagina Gegevens).")
+#: the sentences of the summary, English and Dutch, each under a code (ids ``health.<code>`` and
+#: ``health.<code>.hint`` of :mod:`cvm.i18n`)
+SENTENCES = Entries("health")
 
-#: the sentences of the summary, English and Dutch, each under a code
-SENTENCES: dict[str, Message] = {
-    "title": Message("Data health", "Gezondheid van de gegevens"),
-    "empty": Message(
-        "The workspace holds no transactions yet.",
-        "De werkruimte bevat nog geen transacties.",
-        "ingest a transaction file (cvm ingest FILE)",
-        "Lees een bestand met transacties in (cvm ingest BESTAND, of op de pagina Gegevens)."),
-    "holds": Message(
-        "The workspace holds {rows} transactions of {customers} customers, dated {first} to {last}.",
-        "De werkruimte bevat {rows} transacties van {customers} klanten, van {first} tot en met {last}."),
-    "ingest": Message(
-        "This ingest read {rows_read} rows: {accepted} accepted, {quarantined} quarantined, "
-        "{duplicates} already in the workspace.",
-        "Deze inleesronde las {rows_read} regels: {accepted} opgenomen, {quarantined} in quarantaine, "
-        "{duplicates} stonden al in de werkruimte."),
-    "ingest_changed": Message(
-        "This ingest read {rows_read} rows: {accepted} accepted, {quarantined} quarantined, "
-        "{duplicates} already in the workspace, {changed} changed an order already there (the newer row counts).",
-        "Deze inleesronde las {rows_read} regels: {accepted} opgenomen, {quarantined} in quarantaine, "
-        "{duplicates} stonden al in de werkruimte, {changed} wijzigden een bestaande order (de nieuwste regel telt)."),
-    "no_quarantine": Message(
-        "No rows are in quarantine: every row read so far passed the checks.",
-        "Er staan geen regels in quarantaine: elke regel die tot nu toe is ingelezen, kwam door de controles."),
-    "quarantine": Message(
-        "{rows} rows are in quarantine and not used.",
-        "{rows} regels staan in quarantaine en worden niet gebruikt.",
-        _QUARANTINE_HINT_EN, _QUARANTINE_HINT_NL),
-    "quarantine_kind": Message(
-        "{rows} × {kind}",
-        "{rows} × {kind}"),
-    "dates_too_early": Message(
-        "{rows} transactions are dated before {floor}, which cannot be right (the earliest is {earliest}).",
-        "{rows} transacties hebben een datum vóór {floor}; dat kan niet kloppen (de vroegste is {earliest}).",
-        "check the date column's format (a two-digit year?) and correct these rows in the source",
-        "Controleer de notatie van de datumkolom (een jaartal in twee cijfers?) en verbeter deze regels in de bron."),
-    "dates_in_future": Message(
-        "{rows} transactions are dated after today ({today}); the latest is {latest}.",
-        "{rows} transacties hebben een datum na vandaag ({today}); de laatste is {latest}.",
-        "a date in the future moves the as-of date and makes every other customer look lapsed: correct these "
-        "rows, or value customers at a date of your choice (cvm score --as-of DATE)",
-        "Een datum in de toekomst verschuift de peildatum, waardoor alle andere klanten vertrokken lijken: "
-        "verbeter deze regels, of waardeer op een zelfgekozen datum (cvm score --as-of DATUM)."),
-    "amount_outliers": Message(
-        "{rows} amounts are more than {factor} times the usual amount (median {median}); the largest is {largest}.",
-        "{rows} bedragen zijn meer dan {factor} keer zo groot als gewoonlijk (mediaan {median}); "
-        "het grootste is {largest}.",
-        "check these amounts for a misread decimal mark or a wrong column",
-        "Controleer of bij deze bedragen het decimaalteken goed is gelezen en de juiste kolom is gebruikt."),
-    "large_returns": Message(
-        "{rows} returns (negative amounts) are larger than the largest purchase ({largest_purchase}).",
-        "{rows} retouren (negatieve bedragen) zijn groter dan de grootste aankoop ({largest_purchase}).",
-        "check that these negative amounts are real returns and not a wrong sign",
-        "Controleer of deze negatieve bedragen echte retouren zijn en geen verkeerd teken."),
-    "returns": Message(
-        "{rows} transactions are returns (negative amounts), from {customers} customers.",
-        "{rows} transacties zijn retouren (negatieve bedragen), van {customers} klanten."),
-    "only_returns": Message(
-        "{customers} customers have only returns and no purchase.",
-        "{customers} klanten hebben alleen retouren en geen aankoop.",
-        "check whether their purchases are missing from the export",
-        "Controleer of hun aankopen in de export ontbreken."),
-    "one_time_buyers": Message(
-        "{share} of customers ({customers} of {total}) bought on one day only.",
-        "{share} van de klanten ({customers} van {total}) kocht op één dag en nooit daarna."),
-    "many_one_time_buyers": Message(
-        "{share} of customers ({customers} of {total}) bought on one day only: the models have little "
-        "repeat buying to learn from.",
-        "{share} van de klanten ({customers} van {total}) kocht op één dag en nooit daarna: de modellen "
-        "hebben weinig herhaalaankopen om van te leren.",
-        "check that the export covers a long enough period and that customer numbers stay the same over time",
-        "Controleer of de export een lang genoeg tijdvak beslaat en of klantnummers door de tijd gelijk blijven."),
-    "first_on_last_day": Message(
-        "{customers} customers bought for the first time on the last day of the data ({as_of}), the default "
-        "as-of date: the models learn nothing from them yet.",
-        "{customers} klanten kochten voor het eerst op de laatste dag van de gegevens ({as_of}), de standaard "
-        "peildatum: de modellen leren nog niets van hen."),
-    # ---------------------------------------------------------------- after a scoring run
-    "run": Message(
-        "{customers} customers were valued as of {as_of} with {model}. Why: {reason}.",
-        "{customers} klanten zijn gewaardeerd op {as_of} met {model}. Waarom: {reason}."),
-    "prospects": Message(
-        "{customers} of them are prospects without a purchase yet, valued at zero.",
-        "{customers} van hen zijn prospects die nog niets kochten; hun waarde is nul."),
-    "fit_left_out": Message(
-        "{customers} customers bought for the first time on the as-of day: the purchase model was fitted "
-        "without them, and they are valued as new customers.",
-        "{customers} klanten kochten voor het eerst op de peildatum: het aankoopmodel is zonder hen geschat, "
-        "en ze zijn gewaardeerd als nieuwe klanten."),
-    "spend_fitted": Message(
-        "The spend model learned from {customers} repeat customers with a positive spend; one-time buyers "
-        "({one_time}) get its average spend per purchase.",
-        "Het bestedingsmodel leerde van {customers} terugkerende klanten met een positieve besteding; "
-        "eenmalige kopers ({one_time}) krijgen de gemiddelde besteding per aankoop uit dat model."),
-    "spend_not_fitted": Message(
-        "Only {customers} repeat customers have a positive spend, fewer than the {minimum} the spend model "
-        "needs: each customer's own average order value is used instead.",
-        "Slechts {customers} terugkerende klanten hebben een positieve besteding, minder dan de {minimum} die "
-        "het bestedingsmodel nodig heeft: de eigen gemiddelde orderwaarde van elke klant is gebruikt."),
-    "spend_left_out": Message(
-        "{customers} repeat customers have no positive spend (their returns outweigh their purchases) and "
-        "were left out of the spend model: {examples}.",
-        "{customers} terugkerende klanten hebben geen positieve besteding (hun retouren wegen zwaarder dan "
-        "hun aankopen) en zijn buiten het bestedingsmodel gehouden: {examples}.",
-        "check these customers' returns in the source data (cvm customer ID shows one customer's history)",
-        "Controleer de retouren van deze klanten in de brongegevens (cvm customer NUMMER toont de historie "
-        "van één klant)."),
-    "clv_not_finite": Message(
-        "{customers} customers have no finite predicted value.",
-        "{customers} klanten hebben geen eindige voorspelde waarde.",
-        "value again with another model (cvm score --model pnbd or --model bgnbd)",
-        "Waardeer opnieuw met een ander model (cvm score --model pnbd of --model bgnbd)."),
-    "clv_constant": Message(
-        "All {customers} customers who bought got the same predicted value ({clv}): the model found no "
-        "difference between them.",
-        "Alle {customers} klanten die kochten, kregen dezelfde voorspelde waarde ({clv}): het model zag geen "
-        "verschil tussen hen.",
-        "do not use these values; try another model (cvm score --model pnbd) and check the lines above",
-        "Gebruik deze waarden niet; probeer een ander model (cvm score --model pnbd) en bekijk de regels hierboven."),
-    "clv_negligible": Message(
-        "The highest predicted value of any customer is {clv}: the model predicts practically nothing.",
-        "De hoogste voorspelde waarde van een klant is {clv}: het model voorspelt vrijwel niets.",
-        "do not use these values; try another model (cvm score --model pnbd) and check the lines above",
-        "Gebruik deze waarden niet; probeer een ander model (cvm score --model pnbd) en bekijk de regels hierboven."),
-    "run_note": Message(
-        "The valuation noted: {note}",
-        "De waardering meldde: {note}"),
-}
-
-#: the same sentences when their count is one (``<code>_one``) or none (``<code>_none``)
-SENTENCES.update({
-    "quarantine_one": Message(
-        "1 row is in quarantine and not used.",
-        "1 regel staat in quarantaine en wordt niet gebruikt.",
-        _QUARANTINE_HINT_EN, _QUARANTINE_HINT_NL),
-    "dates_too_early_one": Message(
-        "1 transaction is dated before {floor}, which cannot be right ({earliest}).",
-        "1 transactie heeft een datum vóór {floor}; dat kan niet kloppen ({earliest}).",
-        SENTENCES["dates_too_early"].hint_en, SENTENCES["dates_too_early"].hint_nl),
-    "dates_in_future_one": Message(
-        "1 transaction is dated after today ({today}): {latest}.",
-        "1 transactie heeft een datum na vandaag ({today}): {latest}.",
-        SENTENCES["dates_in_future"].hint_en, SENTENCES["dates_in_future"].hint_nl),
-    "amount_outliers_one": Message(
-        "1 amount is more than {factor} times the usual amount (median {median}): {largest}.",
-        "1 bedrag is meer dan {factor} keer zo groot als gewoonlijk (mediaan {median}): {largest}.",
-        SENTENCES["amount_outliers"].hint_en, SENTENCES["amount_outliers"].hint_nl),
-    "large_returns_one": Message(
-        "1 return (a negative amount) is larger than the largest purchase ({largest_purchase}).",
-        "1 retour (een negatief bedrag) is groter dan de grootste aankoop ({largest_purchase}).",
-        SENTENCES["large_returns"].hint_en, SENTENCES["large_returns"].hint_nl),
-    "returns_one": Message(
-        "1 transaction is a return (a negative amount).",
-        "1 transactie is een retour (een negatief bedrag)."),
-    "returns_one_customer": Message(
-        "{rows} transactions are returns (negative amounts), all from one customer.",
-        "{rows} transacties zijn retouren (negatieve bedragen), alle van één klant."),
-    "only_returns_one": Message(
-        "1 customer has only returns and no purchase.",
-        "1 klant heeft alleen retouren en geen aankoop.",
-        SENTENCES["only_returns"].hint_en, SENTENCES["only_returns"].hint_nl),
-    "first_on_last_day_one": Message(
-        "1 customer bought for the first time on the last day of the data ({as_of}), the default as-of date: "
-        "the models learn nothing from them yet.",
-        "1 klant kocht voor het eerst op de laatste dag van de gegevens ({as_of}), de standaard peildatum: "
-        "de modellen leren nog niets van deze klant."),
-    "run_one": Message(
-        "1 customer was valued as of {as_of} with {model}. Why: {reason}.",
-        "1 klant is gewaardeerd op {as_of} met {model}. Waarom: {reason}."),
-    "prospects_one": Message(
-        "1 of them is a prospect without a purchase yet, valued at zero.",
-        "1 van hen is een prospect die nog niets kocht; de waarde is nul."),
-    "fit_left_out_one": Message(
-        "1 customer bought for the first time on the as-of day: the purchase model was fitted without them, "
-        "and they are valued as a new customer.",
-        "1 klant kocht voor het eerst op de peildatum: het aankoopmodel is zonder deze klant geschat, en de "
-        "klant is gewaardeerd als nieuwe klant."),
-    "spend_not_fitted_one": Message(
-        "Only 1 repeat customer has a positive spend, fewer than the {minimum} the spend model needs: each "
-        "customer's own average order value is used instead.",
-        "Slechts 1 terugkerende klant heeft een positieve besteding, minder dan de {minimum} die het "
-        "bestedingsmodel nodig heeft: de eigen gemiddelde orderwaarde van elke klant is gebruikt."),
-    "spend_not_fitted_none": Message(
-        "No repeat customer has a positive spend, so there is no spend model: each customer's own average "
-        "order value is used instead.",
-        "Geen enkele terugkerende klant heeft een positieve besteding, dus er is geen bestedingsmodel: de "
-        "eigen gemiddelde orderwaarde van elke klant is gebruikt."),
-    "spend_left_out_one": Message(
-        "1 repeat customer has no positive spend (returns outweigh purchases) and was left out of the spend "
-        "model: {examples}.",
-        "1 terugkerende klant heeft geen positieve besteding (retouren wegen zwaarder dan aankopen) en is "
-        "buiten het bestedingsmodel gehouden: {examples}.",
-        SENTENCES["spend_left_out"].hint_en, SENTENCES["spend_left_out"].hint_nl),
-    "clv_not_finite_one": Message(
-        "1 customer has no finite predicted value.",
-        "1 klant heeft geen eindige voorspelde waarde.",
-        SENTENCES["clv_not_finite"].hint_en, SENTENCES["clv_not_finite"].hint_nl),
-})
 
 #: how a value is shown, by its name (other names are shown as text)
 _INTEGERS = {"rows", "customers", "total", "rows_read", "accepted", "quarantined", "duplicates", "changed",
              "factor", "minimum", "one_time"}
 _MONEY = {"median", "largest", "largest_purchase", "clv"}
 _DATES = {"first", "last", "floor", "today", "earliest", "latest", "as_of"}
-_LOCALES = {"en": "en_GB", "nl": "nl_NL"}
-_MORE = {"en": "and {n} more", "nl": "en nog {n}"}
 
 
 @dataclass(frozen=True)
@@ -280,7 +80,8 @@ class HealthLine:
 
     ``values`` hold plain numbers, ISO dates and lists (JSON-ready); :meth:`text` writes them
     in the reader's locale. A quarantine kind is kept as one stored reason of that kind
-    (``reason``), so it can be put into Dutch (:func:`cvm.data.reasons.reason_kind`).
+    (``reason``, ``reason_code``, ``reason_values``), so it can be put into Dutch
+    (:func:`cvm.data.reasons.reason_kind`).
     """
 
     code: str
@@ -292,13 +93,14 @@ class HealthLine:
         lang = "nl" if language == "nl" else "en"
         shown = {name: _show(name, value, lang, currency) for name, value in self.values.items()}
         if "reason" in self.values and self.code == "quarantine_kind":
-            label = (lambda f: FIELD_WORDS_NL.get(f, f)) if lang == "nl" else None
-            shown["kind"] = reason_kind(self.values["reason"], lang, label)
+            label = (lambda f: field_word(f, lang)) if lang == "nl" else None
+            shown["kind"] = reason_kind(self.values["reason"], lang, label, self.values.get("reason_code"),
+                                        self.values.get("reason_values"))
         if self.code == "run":
             shown["reason"] = _model_reason(self.values, lang, currency)
         if self.values.get("more"):
-            shown["examples"] += " " + _MORE[lang].format(n=_show("rows", self.values["more"], lang, currency))
-        message, hint = render(self.sentence_code, shown, lang, catalogue=SENTENCES)
+            shown["examples"] += " " + text("common.and_more", lang, {"n": _show("rows", self.values["more"], lang, currency)})
+        message, hint = render(self.sentence_code, shown, lang, prefix="health")
         if hint is not None and lang == "en":
             hint = hint[:1].upper() + hint[1:] + "."
         return message, hint
@@ -349,7 +151,7 @@ class DataHealth:
         return out
 
     def title(self, language: str = "en") -> str:
-        return render("title", {}, language, catalogue=SENTENCES)[0]
+        return render("title", {}, language, prefix="health")[0]
 
     def to_dict(self, language: str = "en") -> dict[str, Any]:
         """JSON-ready: ``language``, ``warnings``, ``figures`` and ``lines`` (code, level, values, text, hint)."""
@@ -358,7 +160,7 @@ class DataHealth:
 
     def to_text(self, language: str = "en") -> str:
         """Plain text: the title, then one line per sentence (a warning marked ``!``, its hint indented below)."""
-        hint_word = {"en": "Hint", "nl": "Tip"}["nl" if language == "nl" else "en"]
+        hint_word = text("common.hint_word", language)
         rows = [self.title(language)]
         for line in self.sentences(language):
             mark = {"warning": "!", "detail": " ", "ok": "✓"}.get(line["level"], "·")
@@ -500,38 +302,34 @@ def _quarantine_lines(con: Any, figures: dict[str, Any]) -> list[HealthLine]:
     if not _has_table(con, "quarantine"):
         figures.update(quarantined=0, quarantine_by_kind={})
         return [HealthLine("no_quarantine", "ok", {})]
-    kinds = _quarantine_kinds(con)  # English kind -> [rows, one stored reason of that kind]
-    total = sum(n for n, _ in kinds.values())
+    kinds = _quarantine_kinds(con)  # English kind -> [rows, one stored reason of that kind, its code, its values]
+    total = sum(entry[0] for entry in kinds.values())
     ordered = sorted(kinds.items(), key=lambda kv: (-kv[1][0], kv[0]))
     figures.update(quarantined=int(total), quarantine_by_kind={k: v[0] for k, v in ordered})
     if not total:
         return [HealthLine("no_quarantine", "ok", {})]
     return [HealthLine("quarantine", "warning", {"rows": int(total)})] + [
-        HealthLine("quarantine_kind", "detail", {"rows": n, "reason": reason or ""}) for _, (n, reason) in ordered]
+        HealthLine("quarantine_kind", "detail", {"rows": n, "reason": reason or "", "reason_code": code,
+                                                 "reason_values": values})
+        for _, (n, reason, code, values) in ordered]
 
 
 def _quarantine_kinds(con: Any) -> dict[str, list]:
-    """Rows in quarantine per English kind of reason, with one stored reason of each kind.
+    """Rows in quarantine per English kind of reason, with one stored reason of each kind, its code and values.
 
-    The kinds are computed in SQL (:func:`cvm.data.reasons.reason_kind_sql`) over the distinct
-    reasons; each kind's sample reason is checked against :func:`reason_kind` in Python, and if a
-    pattern cannot be used in SQL or the two disagree, the distinct reasons are grouped in Python.
+    Rows are grouped in SQL by their reason code and the values that name the kind (the offending
+    value left out, :func:`cvm.data.reasons.kind_key_sql`): one group per kind however many different
+    values were rejected. A row stored before reasons had codes is its own kind (its English text).
     """
-    import duckdb
+    from cvm.data.reasons import code_columns_sql, kind_key_sql
 
-    from cvm.data.reasons import reason_kind_sql
-
-    distinct = "SELECT reason, count(*) AS n FROM quarantine GROUP BY reason"
-    try:
-        grouped = con.execute(f"SELECT {reason_kind_sql('reason')} AS kind, sum(n), min(reason) FROM ({distinct}) "
-                              f"GROUP BY kind").fetchall()
-        if all((reason_kind(reason) or "") == (kind or "") for kind, _, reason in grouped):
-            return {kind or "": [int(n), reason] for kind, n, reason in grouped}
-    except duckdb.Error:
-        pass
+    grouped = con.execute(
+        f"SELECT reason_code, min(reason), min(reason_values), count(*) FROM (SELECT reason, "
+        f"{code_columns_sql(con)} FROM quarantine) GROUP BY reason_code, {kind_key_sql()}").fetchall()
     kinds: dict[str, list] = {}
-    for reason, n in con.execute(distinct).fetchall():
-        entry = kinds.setdefault(reason_kind(reason) or "", [0, reason])
+    for code, reason, values, n in grouped:
+        parsed = json.loads(values) if values else None
+        entry = kinds.setdefault(reason_kind(reason, "en", code=code, values=parsed) or "", [0, reason, code, parsed])
         entry[0] += int(n)
     return kinds
 
@@ -636,21 +434,17 @@ def _stored_notes(run: Mapping[str, Any]) -> list[str]:
 
 def _show(name: str, value: Any, lang: str, currency: str) -> Any:
     """One figure in the reader's locale (numbers grouped, shares as percentages, money with its currency)."""
-    from babel.numbers import format_decimal, format_percent
-
-    locale = _LOCALES[lang]
     if value is None:
         return "–"
+    formats = Formats(lang, currency)
     if name in _INTEGERS:
-        return format_decimal(int(value), format="#,##0", locale=locale)
+        return formats.number(int(value))
     if name == "share":
-        return format_percent(float(value), format="#,##0.#%", locale=locale)
+        return formats.percent(float(value), 1, optional=True)
     if name in _MONEY:
-        return _money(float(value), currency, locale)
+        return formats.money_or_power(float(value))  # from a trillion on in powers of ten
     if name in _DATES:
-        from babel.dates import format_date
-
-        return format_date(dt.date.fromisoformat(str(value)[:10]), format="short", locale=locale)
+        return formats.date(dt.date.fromisoformat(str(value)[:10]))
     if name == "model":
         from cvm.value.explain import term
 
@@ -658,15 +452,6 @@ def _show(name: str, value: Any, lang: str, currency: str) -> Any:
     if name == "examples":
         return ", ".join(str(v) for v in value)
     return value
-
-
-def _money(value: float, currency: str, locale: str) -> str:
-    """Money with cents; from a trillion on in powers of ten (the currency code in front)."""
-    from babel.numbers import format_currency, format_scientific
-
-    if abs(value) >= 1e12:
-        return f"{currency} {format_scientific(value, format='0.##E0', locale=locale)}"
-    return format_currency(value, currency, locale=locale)
 
 
 def _model_reason(values: Mapping[str, Any], lang: str, currency: str) -> str:

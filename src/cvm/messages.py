@@ -1,18 +1,18 @@
 """The words of the errors a user meets, in English and Dutch, under one code each.
 
 An error raised with a code (:meth:`cvm.errors.CvmError.coded`) takes its English
-message and hint from this catalogue, so the English text and the catalogue cannot
-drift apart. A face that knows its reader's language shows :func:`localize` instead
-of the raw exception: the Dutch sentence when the code is known, else the
-exception's own (English) text.
+message and hint from the catalogue (:mod:`cvm.i18n`: message ids ``errors.<code>`` and
+``errors.<code>.hint``), so the English text and the catalogue cannot drift apart. A face
+that knows its reader's language shows :func:`localize` instead of the raw exception: the
+Dutch sentence when the code is known, else the exception's own (English) text.
 
 Templates are ``str.format`` strings with named placeholders; both languages of one
 code use the same names (a Dutch hint may repeat a value of the message). Values are formatted by the code that raises the error
 (dates and numbers exactly as the English message always showed them); a list
-becomes its items joined by ``", "``. In Dutch, placeholders listed in ``fields``
+becomes its items joined by ``", "``. In Dutch, placeholders listed in :data:`FIELDS`
 hold target column names (``customer_id``) and are written in words
-(``klantnummer``), and those in ``kinds`` hold a kind of data (``transactions``,
-written ``transacties``).
+(``klantnummer``, ids ``column.<name>``), and those in :data:`KINDS` hold a kind of data
+(``transactions``, written ``transacties``, ids ``kind.<name>``).
 
 Examples
 --------
@@ -24,46 +24,24 @@ Examples
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-LANGUAGES = ("en", "nl")
+from cvm.i18n import LANGUAGES, Section, catalogue, placeholders, text
 
-#: target columns of the ingest in a Dutch manager's words (each is also a column name the ingest recognises)
-FIELD_WORDS_NL: dict[str, str] = {
-    "customer_id": "klantnummer", "ts": "datum", "amount": "bedrag", "order_id": "ordernummer",
-    "channel": "kanaal", "margin": "marge", "name": "naam", "segment": "segment", "acquired": "klant sinds",
-    "city": "plaats", "referrer_id": "aanbrenger", "referred_id": "nieuwe klant", "campaign": "campagne",
-    "kind": "soort", "invoice_id": "factuurnummer", "issued": "factuurdatum", "due": "vervaldatum",
-    "paid": "betaaldatum",
-}
-
-#: kinds of data that can be ingested, in Dutch
-KIND_WORDS_NL: dict[str, str] = {
-    "transactions": "transacties", "customers": "klanten", "referrals": "doorverwijzingen", "costs": "kosten",
-    "invoices": "facturen",
-}
+__all__ = ["LANGUAGES", "CATALOGUE", "Message", "render", "english", "localize", "localize_parts", "describe",
+           "placeholders", "field_word", "kind_word"]
 
 
-@dataclass(frozen=True)
-class Message:
-    """One error's words: message and optional hint per language, and how its values are shown."""
+def field_word(name: str, language: str) -> str:
+    """A target column of the ingest (``customer_id``) in the reader's words (nl ``klantnummer``)."""
+    return text(f"column.{name}", language, default=str(name)) if language == "nl" else str(name)
 
-    en: str
-    nl: str
-    hint_en: str | None = None
-    hint_nl: str | None = None
-    #: placeholders holding target column names (written in words in Dutch)
-    fields: tuple[str, ...] = ()
-    #: placeholders holding a kind of data (written in words in Dutch)
-    kinds: tuple[str, ...] = ()
-    #: extra values computed from the given ones, per language (for hints that spell out an example)
-    derive: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = field(default=None, compare=False)
 
-    def templates(self, language: str) -> tuple[str, str | None]:
-        return (self.nl, self.hint_nl) if language == "nl" else (self.en, self.hint_en)
+def kind_word(name: str, language: str) -> str:
+    """A kind of data (``transactions``) in the reader's words (nl ``transacties``)."""
+    return text(f"kind.{name}", language, default=str(name)) if language == "nl" else str(name)
 
 
 def _map_example(values: Mapping[str, Any], language: str) -> dict[str, Any]:
@@ -419,53 +397,85 @@ CATALOGUE: dict[str, Message] = {
         "type the password you logged in with",
         "Typ het wachtwoord waarmee u zich hebt aangemeld."),
 }
+#: error codes whose placeholders hold target column names (written in words in Dutch)
+FIELDS: dict[str, tuple[str, ...]] = {"missing_columns": ("missing",)}
+#: error codes whose placeholders hold a kind of data (written in words in Dutch)
+KINDS: dict[str, tuple[str, ...]] = {"missing_columns": ("kind",), "map_unknown_target": ("kind",)}
+#: error codes with values computed from the given ones, per language (for hints that spell out an example)
+DERIVE: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {"missing_columns": _map_example}
 
 
-def placeholders(template: str | None) -> set[str]:
-    """The names of the ``{placeholders}`` in ``template`` (``{{`` and ``}}`` are literal braces)."""
-    if not template:
-        return set()
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+@dataclass(frozen=True)
+class Message:
+    """One coded sentence's words as the catalogue holds them: message and optional hint per language,
+    and how its values are shown (a view of :mod:`cvm.i18n`'s catalogue, for checks and tools)."""
+
+    en: str
+    nl: str
+    hint_en: str | None = None
+    hint_nl: str | None = None
+    fields: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    derive: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = field(default=None, compare=False)
+
+
+class Entries(Section):
+    """The coded sentences under one prefix of the catalogue (``errors``, ``health``), by code, as :class:`Message`."""
+
+    def __getitem__(self, code: str) -> Message:  # type: ignore[override]
+        words = super().__getitem__(code)
+        hint = f"{self.prefix}.{code}.hint"
+        has_hint = hint in catalogue("en")
+        errors = self.prefix == "errors"
+        return Message(words["en"], words["nl"], text(hint, "en") if has_hint else None,
+                       text(hint, "nl") if has_hint else None, FIELDS.get(code, ()) if errors else (),
+                       KINDS.get(code, ()) if errors else (), DERIVE.get(code) if errors else None)
+
+
+#: the coded errors, by code (ids ``errors.<code>`` and ``errors.<code>.hint`` of :mod:`cvm.i18n`)
+CATALOGUE = Entries("errors")
 
 
 def _shown(value: Any) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
-def _in_words(value: Any, words: Mapping[str, str]) -> Any:
+def _in_words(value: Any, word: Callable[[str, str], str], language: str) -> Any:
     if isinstance(value, (list, tuple)):
-        return [words.get(str(v), str(v)) for v in value]
-    return words.get(str(value), value)
+        return [word(str(v), language) for v in value]
+    return word(str(value), language)
 
 
 def render(code: str, values: Mapping[str, Any] | None, language: str,
-           catalogue: Mapping[str, Message] | None = None) -> tuple[str, str | None]:
+           prefix: str = "errors") -> tuple[str, str | None]:
     """The message and hint of ``code`` in ``language`` (``en`` or ``nl``) with ``values`` filled in.
 
-    ``catalogue`` is where ``code`` is looked up: the errors' :data:`CATALOGUE` by default;
-    other sentences in two languages (the data-health summary's, :mod:`cvm.health`) keep
-    their own catalogue of :class:`Message` entries and render through here the same way.
+    ``prefix`` is the part of the catalogue ``code`` belongs to: the coded errors
+    (``errors``) by default; other sentences in two languages (the data-health summary's,
+    ``health``, :mod:`cvm.health`) render through here the same way.
 
     Raises
     ------
     KeyError
         ``code`` is not in the catalogue, or a placeholder has no value.
     """
-    entry = (CATALOGUE if catalogue is None else catalogue)[code]
+    key = f"{prefix}.{code}"
+    if key not in catalogue("en"):
+        raise KeyError(code)
     language = "nl" if language == "nl" else "en"
     given = dict(values or {})
-    if entry.derive is not None:
-        given.update(entry.derive(given, language))
-    if language == "nl":
-        for name in entry.fields:
+    if prefix == "errors":
+        if code in DERIVE:
+            given.update(DERIVE[code](given, language))
+        for name in FIELDS.get(code, ()):
             if name in given:
-                given[name] = _in_words(given[name], FIELD_WORDS_NL)
-        for name in entry.kinds:
+                given[name] = _in_words(given[name], field_word, language)
+        for name in KINDS.get(code, ()):
             if name in given:
-                given[name] = _in_words(given[name], KIND_WORDS_NL)
+                given[name] = _in_words(given[name], kind_word, language)
     shown = {k: _shown(v) for k, v in given.items()}
-    message, hint = entry.templates(language)
-    return message.format_map(shown), (hint.format_map(shown) if hint is not None else None)
+    hint = f"{key}.hint"
+    return text(key, language, shown), (text(hint, language, shown) if hint in catalogue("en") else None)
 
 
 def english(code: str, values: Mapping[str, Any] | None = None) -> tuple[str, str | None]:
@@ -496,11 +506,8 @@ def localize_parts(code: str | None, values: Mapping[str, Any] | None, own: tupl
         return own
 
 
-HINT_WORD = {"en": "Hint", "nl": "Tip"}
-
-
 def describe(exc: BaseException, language: str) -> str:
     """The error in one text (message, then the hint on its own line), as ``str(exc)`` is in English."""
     message, hint = localize(exc, language)
-    word = HINT_WORD.get(language, HINT_WORD["en"])
+    word = text("common.hint_word", language)
     return message if not hint else f"{message}\n{word}: {hint}"

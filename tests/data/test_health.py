@@ -206,32 +206,12 @@ def test_quarantine_reasons_are_grouped_by_kind_however_many_values(tmp_path):
         assert len(kinds) == 1 and kinds[0].values["rows"] == 500
         assert kinds[0].text("nl")[0] == "500 × onleesbare datum in kolom datum"
         # a reason this version does not know is counted under its own text
-        ws.con.execute("INSERT INTO quarantine VALUES ('x.csv', 3, 'raw', 'a reason from a newer version', "
-                       "'transactions', now())")
+        ws.con.execute("INSERT INTO quarantine (source, line, raw, reason, kind, ingested) VALUES "
+                       "('x.csv', 3, 'raw', 'a reason from a newer version', 'transactions', now())")
         summary = data_health(ws, today=TODAY)
         assert summary.figures["quarantine_by_kind"] == {"unparseable date in column datum": 500,
                                                          "a reason from a newer version": 1}
         assert summary.sentences("nl")[2]["text"] == "1 × a reason from a newer version"
-
-
-def test_the_kinds_counted_in_sql_are_the_kinds_of_reason_kind():
-    """``reason_kind_sql`` (DuckDB) gives, for every stored reason, what ``reason_kind`` (Python) gives."""
-    import duckdb
-
-    from cvm.data.reasons import reason_kind, reason_kind_sql
-    from tests.data.test_reasons import CASES
-
-    reasons = [stored for stored, *_ in CASES] + [
-        "unparseable date in column Datum: 2024-01-01 25:61:00",   # a value holding ': '
-        "non-numeric amount in column Omzet (EUR): 1.2.3",          # a column name with brackets
-        "unparseable date in column X: a line\nbreak",             # a value across two lines
-        "missing amount: column Bedrag: netto is empty",            # a column name holding ': '
-        "a reason from a newer version", "", "expected 12 fields, found 1"]
-    con = duckdb.connect()
-    con.execute("CREATE TABLE q (reason VARCHAR)")
-    con.executemany("INSERT INTO q VALUES (?)", [(r,) for r in reasons])
-    got = dict(con.execute(f"SELECT reason, {reason_kind_sql('reason')} FROM q").fetchall())
-    assert got == {r: reason_kind(r) for r in reasons}
 
 
 # ----------------------------------------------------------------------------- after a scoring run

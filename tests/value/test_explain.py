@@ -9,7 +9,8 @@ import pytest
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from cvm.errors import SchemaError
-from cvm.value.explain import REASONS, _style, explain, reason_codes
+from cvm.i18n import Formats
+from cvm.value.explain import REASONS, explain, reason_codes
 
 #: one example of the values each reason code cites
 SAMPLES: dict[str, dict] = {
@@ -94,10 +95,10 @@ def test_fast_number_style_equals_babel():
     values = np.concatenate([rng.uniform(-1e7, 1e7, 200), rng.uniform(-5, 5, 50), [0.0, 7.0, 1e9 + 0.3]])
     for language, locale in (("en", "en_GB"), ("nl", "nl_NL")):
         for currency in ("EUR", "USD"):
-            style = _style(language, currency)
+            style = Formats(language, currency)
             for v in values:
                 assert style.money(v) == format_currency(v, currency, locale=locale)
-        style = _style(language, "EUR")
+        style = Formats(language, "EUR")
         for share in rng.uniform(0, 1, 100):
             assert style.percent(share, 0) == format_percent(share, format="#,##0%", locale=locale)
             assert style.percent(share, 1) == format_percent(share, format="#,##0.0%", locale=locale)

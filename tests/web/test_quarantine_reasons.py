@@ -28,17 +28,17 @@ def stored_reasons(tmp_path_factory):
     ws = Workspace.open(folder / "ws")
     try:
         report = ws.ingest(path, kind="transactions")
-        rows = ws.con.execute("SELECT reason FROM quarantine ORDER BY line").fetchall()
+        rows = ws.con.execute("SELECT reason, reason_code, reason_values FROM quarantine ORDER BY line").fetchall()
     finally:
         ws.close()
     assert report.quarantined == len(rows) == 5
-    return [r[0] for r in rows]
+    return rows
 
 
 def test_every_stored_reason_has_a_dutch_rendering(stored_reasons):
     nl = Formatter("nl")
-    shown = [quarantine_reason(nl, r) for r in stored_reasons]
-    assert all(s != r for s, r in zip(shown, stored_reasons)), list(zip(stored_reasons, shown))
+    shown = [quarantine_reason(nl, *r) for r in stored_reasons]
+    assert all(s != r[0] for s, r in zip(shown, stored_reasons)), list(zip(stored_reasons, shown))
     assert any(s.startswith("onleesbare datum in kolom Datum: 31-02-2024") for s in shown)
     assert any("tien" in s and s.startswith("geen getal") for s in shown)
     assert "totaalregel (geen transactie)" in shown
@@ -47,6 +47,6 @@ def test_every_stored_reason_has_a_dutch_rendering(stored_reasons):
 
 def test_english_pages_and_unknown_reasons_show_the_stored_text(stored_reasons):
     en = Formatter("en")
-    assert [quarantine_reason(en, r) for r in stored_reasons] == stored_reasons
+    assert [quarantine_reason(en, *r) for r in stored_reasons] == [r[0] for r in stored_reasons]
     assert quarantine_reason(Formatter("nl"), "a reason from a newer version") == "a reason from a newer version"
     assert quarantine_reason(Formatter("nl"), None) is None

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from cvm.errors import SchemaError
+from cvm.data.reasons import Reason
 from cvm.data.validate import normalise_name, quote_ident, quote_literal
 
 DELIMITERS = (";", ",", "\t", "|")
@@ -85,7 +86,7 @@ class Source:
     column_types: dict[str, str]
     raw_sql: str
     #: extra condition a row must meet (e.g. the right number of fields), with its reason
-    shape_checks: list[tuple[str, str]] = field(default_factory=list)
+    shape_checks: list[tuple[str, Reason]] = field(default_factory=list)
     detected: dict[str, Any] = field(default_factory=dict)
     #: SQL for the 1-based source line; ``_cvm_rn`` is the row's position in file order
     line_sql: str = "_line"
@@ -447,17 +448,18 @@ def _byte_text(byte: bytes) -> str:
 
 
 def _invalid_utf8_reason(raw: bytes) -> str:
-    """The quarantine reason of a line that is not UTF-8: where the first bad byte is and what it is."""
+    """Why a line is not UTF-8, as the values of its quarantine reason: the first bad byte and where
+    it is (``0xEB 3``, worded ``invalid UTF-8: 0xEB at byte 3``)."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"invalid UTF-8: 0x{raw[exc.start]:02X} at byte {exc.start + 1}"
-    return "invalid UTF-8"  # not reached: only called for lines that fail
+        return f"0x{raw[exc.start]:02X} {exc.start + 1}"
+    return "? ?"  # not reached: only called for lines that fail
 
 
 def _decode_lines(raw: Any):
     """A batch of lines as bytes → (text, reason): UTF-8 text, and for a line that is not UTF-8 its
-    bytes as cp1252/Latin-1 text with the reason it is kept apart (``invalid UTF-8: 0xEB at byte 4``).
+    bytes as cp1252/Latin-1 text with why it is kept apart (``0xEB 4``: the byte and where it is).
 
     The common case (the whole batch is UTF-8) is one validating cast in Arrow's C++; only a
     batch holding a bad line is looked at line by line.
@@ -524,7 +526,7 @@ def _record_text_sql(fields: list[str], delimiter: str) -> str:
 def line_reader(path: Path, name: str, arrow_encoding: str):
     """The file as an Arrow stream of ``(_line, _raw, _bad)``: one string per physical line, numbered from 1.
 
-    ``_bad`` is NULL, or for a line of a UTF-8 file that is not UTF-8 the reason it cannot be
+    ``_bad`` is NULL, or for a line of a UTF-8 file that is not UTF-8 the byte and position why it cannot be
     read (its ``_raw`` then shows its bytes as cp1252). Lines of any length are read: when
     one is longer than Arrow's block, the read starts again with a block big enough.
     """
@@ -624,9 +626,9 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
     if multi:
         detected = {**detected, "multiline_records": int(multi)}
     shape_checks = [
-        ("_bad IS NOT NULL", "_bad"),
-        ("_unclosed", quote_literal(UNCLOSED_QUOTE)),
-        (f"len(_f) <> {n}", f"'expected {n} fields, found ' || len(_f)"),
+        ("_bad IS NOT NULL", Reason("invalid_utf8", byte="split_part(_bad, ' ', 1)", position="split_part(_bad, ' ', 2)")),
+        ("_unclosed", Reason("unclosed_quote")),
+        (f"len(_f) <> {n}", Reason("field_count", expected=str(n), found="len(_f)")),
     ]
     return Source(name=name, format="csv", columns=columns, column_sql=column_sql, cells_clean=True,
                   column_types={c: "VARCHAR" for c in columns}, raw_sql="_raw", shape_checks=shape_checks,
@@ -635,8 +637,6 @@ def _stage_text_lines(con, path: Path, name: str, delimiter: str, arrow_encoding
 
 _PHYSICAL = "_cvm_physical"
 _STATES = "_cvm_line_states"
-#: the reason of a line whose quote opens a field that the rest of the file never closes
-UNCLOSED_QUOTE = 'unclosed quote: the line opens a field with " that is never closed'
 
 
 def _stage_physical_lines(con, path: Path, name: str, arrow_encoding: str) -> None:

@@ -1,153 +1,139 @@
-"""Quarantine reasons in the reader's language, and grouped by kind.
+"""Quarantine reasons as a code plus the values it cites, worded from the one catalogue.
 
-The ingest stores each rejected row's reason as an English sentence (``quarantine.reason``),
-for example ``unparseable date in column Datum: 31-02-2024``. The faces show it in the
-reader's language and count rejections per *kind* of reason (the sentence without the
-offending value), so a report says "412 rows: unparseable date in column Datum" instead of
-412 lines that differ only in the date.
+The ingest stores, for each rejected row, the English sentence (``quarantine.reason``, e.g.
+``unparseable date in column Datum: 31-02-2024``, kept for scripts that read it) **and** its code
+and values (``reason_code`` ``unparseable_date``, ``reason_values`` ``{"column": "Datum",
+"value": "31-02-2024"}``). Both come from one :class:`Reason`: its English sentence is built in
+SQL from the catalogue's English text (id ``quarantine.<code>``), so the sentence and the code
+cannot drift apart. A face shows the reason in its reader's language from the code and values
+(:func:`quarantine_reason`), and counts rejections per *kind* (:func:`reason_kind`: the
+sentence without the offending value, id ``quarantine.<code>.kind``), so a report says "412
+rows: unparseable date in column Datum" instead of 412 lines that differ only in the date.
+
+A row stored before reasons had codes (no ``reason_code``) is shown as its stored English.
 
 Examples
 --------
->>> quarantine_reason("unparseable date in column Datum: 31-02-2024", "nl")
+>>> quarantine_reason("unparseable date in column Datum: 31-02-2024", "nl", code="unparseable_date",
+...                   values={"column": "Datum", "value": "31-02-2024"})
 'onleesbare datum in kolom Datum: 31-02-2024'
->>> reason_kind("unparseable date in column Datum: 31-02-2024")
-'unparseable date in column Datum'
->>> reason_kind("non-numeric amount in column Bedrag: tien", "nl")
+>>> reason_kind("non-numeric amount in column Bedrag: tien", "nl", code="non_numeric",
+...             values={"field": "amount", "column": "Bedrag", "value": "tien"})
 'geen getal voor amount in kolom Bedrag'
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cvm.i18n import catalogue, text
+
+#: values that hold the offending text of a row (left out of a reason's kind)
+OFFENDING = ("value", "byte", "position")
 
 
-@dataclass(frozen=True)
-class _Reason:
-    pattern: re.Pattern
-    #: Dutch sentence: {g1}.. the groups as stored, {f1}.. the same through the field labeller
-    dutch: str
-    #: how many leading groups name the kind (the rest is the offending value)
-    kind_groups: int
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-_REASONS = (
-    _Reason(re.compile(r"^non-numeric (\w+) in column (.+?): (.*)$", re.S), "geen getal voor {f1} in kolom {g2}: {g3}", 2),
-    _Reason(re.compile(r"^missing (\w+): column (.+) is empty$", re.S), "{f1} ontbreekt: kolom {g2} is leeg", 2),
-    _Reason(re.compile(r"^unparseable date in column (.+?): (.*)$", re.S), "onleesbare datum in kolom {g1}: {g2}", 1),
-    _Reason(re.compile(r"^ambiguous date in column (.+?) \(day-first or month-first\?\): (.*)$", re.S),
-            "dubbelzinnige datum in kolom {g1} (dag of maand eerst?): {g2}", 1),
-    _Reason(re.compile(r"^ambiguous (\w+) in column (.+?): (.*)$", re.S), "dubbelzinnig getal voor {f1} in kolom {g2}: {g3}", 2),
-    _Reason(re.compile(r"^(\w+) in column (.+?) has a decimal point where the column uses decimal commas: (.*)$", re.S),
-            "{f1} in kolom {g2} heeft een decimale punt, de kolom decimale komma's: {g3}", 2),
-    _Reason(re.compile(r"^(\w+) in column (.+?) has a decimal comma where the column uses decimal points: (.*)$", re.S),
-            "{f1} in kolom {g2} heeft een decimale komma, de kolom decimale punten: {g3}", 2),
-    _Reason(re.compile(r"^month-first date in day-first column (.+?): (.*)$", re.S),
-            "datum met de maand eerst in kolom {g1}, waarin de dag eerst staat: {g2}", 1),
-    _Reason(re.compile(r"^day-first date in month-first column (.+?): (.*)$", re.S),
-            "datum met de dag eerst in kolom {g1}, waarin de maand eerst staat: {g2}", 1),
-    _Reason(re.compile(r"^implausible date in column (.+?) \(before (\d+)\): (.*)$", re.S),
-            "onwaarschijnlijke datum in kolom {g1} (vóór {g2}): {g3}", 2),
-    _Reason(re.compile(r"^date in the future in column (.+?): (.*)$", re.S), "datum in de toekomst in kolom {g1}: {g2}", 1),
-    _Reason(re.compile(r"^time with a zone offset in column (.+?) of local times: (.*)$", re.S),
-            "tijd met een tijdzone in kolom {g1} met lokale tijden: {g2}", 1),
-    _Reason(re.compile(r"^time without a zone in column (.+?), whose times carry one: (.*)$", re.S),
-            "tijd zonder tijdzone in kolom {g1}, waarin de tijden een tijdzone hebben: {g2}", 1),
-    _Reason(re.compile(r"^control character in (\w+) in column (.+?): (.*)$", re.S),
-            "stuurteken in {f1} in kolom {g2}: {g3}", 2),
-    _Reason(re.compile(r"^totals row \(not a transaction\)$"), "totaalregel (geen transactie)", 0),
-    _Reason(re.compile(r"^expected (\d+) fields, found (\d+)$"), "{g1} velden verwacht, {g2} gevonden", 2),
-    _Reason(re.compile(r"^invalid UTF-8: (0x[0-9A-F]{2}) at byte (\d+)$"), "ongeldige UTF-8: {g1} op byte {g2}", 0),
-    _Reason(re.compile(r'^unclosed quote: the line opens a field with " that is never closed$'),
-            'aanhalingsteken niet gesloten: de regel opent een veld met " dat nergens wordt gesloten', 0),
-)
+class Reason(str):
+    """A quarantine reason of an ingest check, as SQL: the English sentence (the string itself),
+    plus :attr:`code` and the SQL of its values (:attr:`values`), for the ``reason_code`` and
+    ``reason_values`` columns.
 
-
-def _match(reason: str):
-    for known in _REASONS:
-        found = known.pattern.match(reason)
-        if found:
-            return known, found
-    return None, None
-
-
-def _render(known: _Reason, groups: tuple[str, ...], language: str, label: Callable[[str], str] | None) -> str:
-    values = {f"g{i + 1}": g for i, g in enumerate(groups)}
-    values.update({f"f{i + 1}": (label or str)(g) for i, g in enumerate(groups)})
-    return known.dutch.format(**values)
-
-
-def quarantine_reason(reason: str | None, language: str, label: Callable[[str], str] | None = None) -> str | None:
-    """A stored quarantine reason in ``language`` (``en`` as stored, ``nl`` translated).
-
-    ``label`` turns a field name (``amount``, ``customer_id``) into the reader's word for it;
-    reasons this version does not know are returned as stored.
+    It is a ``str`` (the SQL expression of the English sentence), so a check's reason is used as
+    it always was (``CASE WHEN <check> THEN <reason> END``).
     """
-    if not reason or language != "nl":
-        return reason
-    known, found = _match(reason)
-    return reason if known is None else _render(known, found.groups(), language, label)
+
+    code: str
+    values: dict[str, str]
+
+    def __new__(cls, code: str, **values: str) -> "Reason":
+        template = text(f"quarantine.{code}", "en")
+        parts = []
+        for literal, name, _, _ in string.Formatter().parse(template):
+            if literal:
+                parts.append(_literal(literal))
+            if name:
+                parts.append(f"CAST({values[name]} AS VARCHAR)")
+        made = super().__new__(cls, " || ".join(parts) or "''")
+        made.code, made.values = code, dict(values)
+        return made
+
+    @property
+    def code_sql(self) -> str:
+        return _literal(self.code)
+
+    @property
+    def values_sql(self) -> str:
+        """SQL of the values as a JSON object (VARCHAR), or NULL for a reason without values."""
+        if not self.values:
+            return "NULL"
+        pairs = ", ".join(f"{_literal(k)}, CAST({v} AS VARCHAR)" for k, v in self.values.items())
+        return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
-def reason_kind(reason: str | None, language: str = "en", label: Callable[[str], str] | None = None) -> str | None:
-    """The reason without the offending value, in ``language``: what a count of rejections is grouped by."""
-    if not reason:
-        return reason
-    known, found = _match(reason)
-    if known is None or known.kind_groups == len(found.groups()):
-        return quarantine_reason(reason, language, label)
-    if language != "nl":
-        return reason[:found.start(known.kind_groups + 1)].rstrip(": ").rstrip()
-    # the value groups become a marker, and the sentence is cut where the first one begins
-    groups = found.groups()[:known.kind_groups] + ("\x00",) * (len(found.groups()) - known.kind_groups)
-    return _render(known, groups, language, label).split("\x00")[0].rstrip(": ").rstrip()
+def _values(values: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except ValueError:
+            return {}
+    return dict(values) if isinstance(values, Mapping) else {}
 
 
-def _kind_group_start(source: str, k: int) -> int | None:
-    """Index in a pattern's source where its ``k``-th capturing group (1-based) opens, or None."""
-    seen, i, in_class = 0, 0, False
-    while i < len(source):
-        char = source[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(" and (not source.startswith("(?", i) or source.startswith("(?P<", i)):
-            seen += 1
-            if seen == k:
-                return i
-        i += 1
-    return None
+def _words(code: str, values: Mapping[str, Any] | str | None, language: str, label: Callable[[str], str] | None,
+           kind: bool) -> str | None:
+    key = f"quarantine.{code}"
+    if key not in catalogue("en"):
+        return None
+    if kind and f"{key}.kind" in catalogue("en"):
+        key += ".kind"
+    shown = {k: ("" if v is None else str(v)) for k, v in _values(values).items()}
+    if label is not None and "field" in shown:
+        shown["field"] = label(shown["field"])
+    try:
+        return text(key, language, shown)
+    except (KeyError, IndexError, ValueError):  # values of another version: the stored English is still right
+        return None
 
 
-def reason_kind_sql(column: str = "reason") -> str:
-    """SQL for the English :func:`reason_kind` of the stored reason in ``column`` (DuckDB, RE2 patterns).
+def quarantine_reason(reason: str | None, language: str, label: Callable[[str], str] | None = None,
+                      code: str | None = None, values: Mapping[str, Any] | str | None = None) -> str | None:
+    """A stored quarantine reason in ``language``: from its ``code`` and ``values`` (a dict or the
+    stored JSON text), or the stored English ``reason`` when it has no code this version knows.
 
-    Counting rejections per kind in SQL keeps a quarantine of millions of different values out
-    of Python. Each known reason's pattern is used as it is; the kind is the text its value groups
-    do not cover (``regexp_extract`` of the pattern with the kind part wrapped in one group), and a
-    reason no pattern knows is its own kind, as in :func:`reason_kind`.
+    ``label`` turns a field name (``amount``, ``customer_id``) into the reader's word for it.
     """
-    from cvm.data.validate import quote_literal
+    if not code or language != "nl":
+        return reason
+    return _words(code, values, language, label, kind=False) or reason
 
-    cases = []
-    for known in _REASONS:
-        source = known.pattern.pattern
-        flags = "(?s)" if known.pattern.flags & re.S else ""
-        # the pattern's literal beginning: a cheap test before the regular expression
-        literal = re.match(r"\^((?:[^\\()\[\].*+?{}|$^]|\\[()\[\].*+?{}|$^\\ ])*)", source)
-        guard = re.sub(r"\\(.)", r"\1", literal.group(1)) if literal else ""
-        test = (f"starts_with({column}, {quote_literal(guard)}) AND " if guard else "") + \
-            f"regexp_matches({column}, {quote_literal(flags + source)})"
-        start = _kind_group_start(source, known.kind_groups + 1)
-        if start is None:  # the whole sentence is the kind
-            cases.append(f"WHEN {test} THEN {column}")
-            continue
-        head = source[:start].removeprefix("^")
-        wrapped = f"{flags}^({head}){source[start:]}"
-        cases.append(f"WHEN {test} THEN rtrim(rtrim(regexp_extract({column}, {quote_literal(wrapped)}, 1), ': '))")
-    return f"CASE {' '.join(cases)} ELSE {column} END" if cases else column
+
+def reason_kind(reason: str | None, language: str = "en", label: Callable[[str], str] | None = None,
+                code: str | None = None, values: Mapping[str, Any] | str | None = None) -> str | None:
+    """The reason without the offending value, in ``language``: what a count of rejections is grouped by
+    (a reason without a code is its own kind)."""
+    if not code:
+        return reason
+    return _words(code, values, language, label, kind=True) or reason
+
+
+def kind_key_sql(code: str = "reason_code", values: str = "reason_values", reason: str = "reason") -> str:
+    """SQL of what rows of one kind of reason share: the values without the offending ones, or the
+    stored English for a row without a code (group by ``code`` and this)."""
+    patch = json.dumps({name: None for name in OFFENDING})
+    return f"CASE WHEN {code} IS NULL THEN {reason} ELSE CAST(json_merge_patch({values}, {_literal(patch)}) AS VARCHAR) END"
+
+
+def code_columns_sql(con: Any) -> str:
+    """``reason_code, reason_values`` for a SELECT on ``quarantine``, NULL for a workspace written before
+    reasons had codes and opened read-only (a writable open adds the columns)."""
+    names = {row[0] for row in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'quarantine'").fetchall()}
+    if {"reason_code", "reason_values"} <= names:
+        return "reason_code, reason_values"
+    return "CAST(NULL AS VARCHAR) AS reason_code, CAST(NULL AS VARCHAR) AS reason_values"

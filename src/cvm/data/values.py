@@ -92,6 +92,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from cvm.data.reasons import Reason
 from cvm.data.validate import quote_literal, timestamp_sql
 from cvm.errors import SchemaError
 
@@ -284,20 +285,19 @@ def amount_value_sql(text: str, kind: str, marks: NumberMarks) -> str:
             f"{number_sql(number, marks.decimal, marks.thousands)} ELSE {plain} END END")
 
 
-def amount_checks(kind: str, marks: NumberMarks, field: str, column: str, cell: str) -> list[tuple[str, str]]:
+def amount_checks(kind: str, marks: NumberMarks, field: str, column: str, cell: str) -> list[tuple[str, Reason]]:
     """(condition, reason) pairs for the amounts ``marks`` cannot read; to go before the "non-numeric" check."""
     label = quote_literal(column)
     shown = f"CAST({cell} AS VARCHAR)"
     checks = []
     ambiguous = [k for k in ("a.", "a,") if k not in marks.accepted_kinds]
     if ambiguous:
-        checks.append((_any_of(kind, ambiguous), f"'ambiguous {field} in column ' || {label} || ': ' || {shown}"))
+        checks.append((_any_of(kind, ambiguous),
+                       Reason("ambiguous_number", field=quote_literal(field), column=label, value=shown)))
     if marks.decimal == ",":
-        checks.append((f"{kind} = 'd'", f"'{field} in column ' || {label} || ' has a decimal point where the "
-                                        f"column uses decimal commas: ' || {shown}"))
+        checks.append((f"{kind} = 'd'", Reason("decimal_point", field=quote_literal(field), column=label, value=shown)))
     else:
-        checks.append((f"{kind} = 'c'", f"'{field} in column ' || {label} || ' has a decimal comma where the "
-                                        f"column uses decimal points: ' || {shown}"))
+        checks.append((f"{kind} = 'c'", Reason("decimal_comma", field=quote_literal(field), column=label, value=shown)))
     return checks
 
 
@@ -489,49 +489,49 @@ def date_value_sql(expr: str, reading: DateReading, time_zone: str, ingest_year:
             f"ELSE {timestamp_sql(expr, long_year)} END")
 
 
-def date_checks(expr: str, value: str, reading: DateReading, column: str) -> list[tuple[str, str]]:
+def date_checks(expr: str, value: str, reading: DateReading, column: str) -> list[tuple[str, Reason]]:
     """(condition, reason) pairs for dates ``reading`` must not read; to go before the "unparseable" check.
 
     ``expr`` is the cell, ``value`` refers to its parsed timestamp (:func:`date_value_sql`).
     """
     label = quote_literal(column)
     shown = f"CAST({expr} AS VARCHAR)"
-    checks: list[tuple[str, str]] = []
+    checks: list[tuple[str, Reason]] = []
     if reading.given or reading.format is None:
         return checks
     if reading.format.startswith("%Y-%m-%d"):
         if reading.zoned:
             checks.append((f"{expr} IS NOT NULL AND NOT {offset_sql(expr)}",
-                           f"'time without a zone in column ' || {label} || ', whose times carry one: ' || {shown}"))
+                           Reason("no_zone", column=label, value=shown)))
         else:
             # (the local reading leaves them NULL; CASE, unlike AND, keeps the test off every other row)
             checks.append((f"CASE WHEN {value} IS NULL THEN {offset_sql(expr)} ELSE false END",
-                           f"'time with a zone offset in column ' || {label} || ' of local times: ' || {shown}"))
+                           Reason("zone_in_local_times", column=label, value=shown)))
     sep = reading.separator
     if sep and reading.order:
         first, second = order_numbers_sql(f"trim({expr})", sep)
         if reading.mixed:
-            other, own = ("month-first", "day-first") if reading.order == "dm" else ("day-first", "month-first")
             proof = f"{second} BETWEEN 13 AND 31 AND {first} BETWEEN 1 AND 12" if reading.order == "dm" else \
                 f"{first} BETWEEN 13 AND 31 AND {second} BETWEEN 1 AND 12"
-            checks.append((proof, f"'{other} date in {own} column ' || {label} || ': ' || {shown}"))
+            code = "month_first_date" if reading.order == "dm" else "day_first_date"
+            checks.append((proof, Reason(code, column=label, value=shown)))
         if reading.ambiguous:
             checks.append((f"{first} BETWEEN 1 AND 12 AND {second} BETWEEN 1 AND 12 AND {first} <> {second}",
-                           f"'ambiguous date in column ' || {label} || ' (day-first or month-first?): ' || {shown}"))
+                           Reason("ambiguous_date", column=label, value=shown)))
     return checks
 
 
 def plausibility_checks(value: str, expr: str, column: str, today: dt.date, future_allowed: bool = False
-                        ) -> list[tuple[str, str]]:
+                        ) -> list[tuple[str, Reason]]:
     """(condition, reason) pairs for parsed dates before :data:`EARLIEST_DATE` or after ``today``."""
     label = quote_literal(column)
     shown = f"CAST({expr} AS VARCHAR)"
     checks = [(f"{value} < TIMESTAMP '{EARLIEST_DATE.isoformat()}'",
-               f"'implausible date in column ' || {label} || ' (before {EARLIEST_DATE.year}): ' || {shown}")]
+               Reason("implausible_date", column=label, year=str(EARLIEST_DATE.year), value=shown))]
     if not future_allowed:
         tomorrow = today + dt.timedelta(days=1)
         checks.append((f"{value} >= TIMESTAMP '{tomorrow.isoformat()}'",
-                       f"'date in the future in column ' || {label} || ': ' || {shown}"))
+                       Reason("future_date", column=label, value=shown)))
     return checks
 
 
@@ -568,12 +568,12 @@ def id_sql(expr: str, guard: str) -> str:
     return f"CASE WHEN {guard} THEN nullif({cleaned}, '') ELSE {expr} END"
 
 
-def id_checks(value: str, guard: str, field: str, column: str) -> list[tuple[str, str]]:
+def id_checks(value: str, guard: str, field: str, column: str) -> list[tuple[str, Reason]]:
     """(condition, reason) for an id that still holds a control character (shown as U+FFFD in the reason)."""
     control = quote_literal(_ID_CONTROL)
     shown = f"regexp_replace({value}, {control}, '\ufffd', 'g')"
     return [(f"CASE WHEN {guard} THEN regexp_matches({value}, {control}) ELSE false END",
-             f"'control character in {field} in column ' || {quote_literal(column)} || ': ' || {shown}")]
+             Reason("control_character", field=quote_literal(field), column=quote_literal(column), value=shown))]
 
 
 # ----------------------------------------------------------------------------- a file's columns

@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 from cvm.data import corrections, readers
 from cvm.data.tables import WorkspaceTables
 from cvm.data import values as values_
+from cvm.data.reasons import Reason
 from cvm.data.validate import (
     IDENTITY,
     number_sql,
@@ -88,8 +89,11 @@ CREATE TABLE IF NOT EXISTS models (
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS quarantine (
-    source VARCHAR, line BIGINT, raw VARCHAR, reason VARCHAR, kind VARCHAR, ingested TIMESTAMP
+    source VARCHAR, line BIGINT, raw VARCHAR, reason VARCHAR, kind VARCHAR, ingested TIMESTAMP,
+    reason_code VARCHAR, reason_values VARCHAR
 );
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS reason_code VARCHAR;
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS reason_values VARCHAR;
 """
 
 
@@ -412,7 +416,7 @@ class Workspace(WorkspaceTables):
                 values[f.name] = value
                 text_cells.append(cell if value == cell else value_ref)
                 if f.required:
-                    checks.append((f"{value_ref} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{value_ref} IS NULL", Reason("missing", field=quote_literal(f.name), column=label)))
             elif f.type == "number":
                 if is_text:
                     marks = numbers[f.name]
@@ -428,9 +432,9 @@ class Workspace(WorkspaceTables):
                     value = f"TRY_CAST({cell} AS DOUBLE)"
                 values[f.name] = value
                 checks.append((f"{cell} IS NOT NULL AND ({value_ref} IS NULL OR NOT isfinite({value_ref}))",
-                               f"'non-numeric {f.name} in column ' || {label} || ': ' || CAST({cell} AS VARCHAR)"))
+                               Reason("non_numeric", field=quote_literal(f.name), column=label, value=cell)))
                 if f.required:
-                    checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{cell} IS NULL", Reason("missing", field=quote_literal(f.name), column=label)))
             else:  # timestamp
                 if is_text:
                     reading = dates[f.name]
@@ -454,24 +458,29 @@ class Workspace(WorkspaceTables):
                     value = f"TRY_CAST({cell} AS TIMESTAMP)"
                 values[f.name] = value
                 checks.append((f"{cell} IS NOT NULL AND {value_ref} IS NULL",
-                               f"'unparseable date in column ' || {label} || ': ' || CAST({cell} AS VARCHAR)"))
+                               Reason("unparseable_date", column=label, value=cell)))
                 checks.extend(values_.plausibility_checks(value_ref, cell, col, today,
                                                           future_allowed=f.name in values_.FUTURE_ALLOWED))
                 if f.required:
-                    checks.append((f"{cell} IS NULL", quote_literal(f"missing {f.name}: column {col} is empty")))
+                    checks.append((f"{cell} IS NULL", Reason("missing", field=quote_literal(f.name), column=label)))
         # a totals line ("Totaal", "Total") in the first column or in an id/text cell is never a purchase
         first = src.columns[0]
         if src.column_types[first].upper() == "VARCHAR":
             text_cells.insert(0, cell_alias[first])
         if text_cells:
             total = " OR ".join(f"coalesce({totals_sql(c)}, false)" for c in dict.fromkeys(text_cells))
-            checks.insert(len(src.shape_checks), (f"({total})", "'totals row (not a transaction)'"))
+            checks.insert(len(src.shape_checks), (f"({total})", Reason("totals_row")))
         if kind == "customers":
             attrs = ("to_json(map_from_entries([" + ", ".join(
                 f"({quote_literal(c)}, CAST({cell_alias[c]} AS VARCHAR))" for c in extra) + "]))") if extra else "NULL"
             values["attributes"] = f"CAST({attrs} AS VARCHAR)"
         failed = " OR ".join(f"coalesce({cond}, false)" for cond, _ in checks) or "false"
         reason = ("CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END") if checks else "NULL"
+        # the reason's code and values (cvm.data.reasons): the same CASE, taken only on rejected rows
+        code = ("CASE " + " ".join(f"WHEN {cond} THEN {why.code_sql}" for cond, why in checks) + " END") \
+            if checks else "NULL"
+        cited = ("CASE " + " ".join(f"WHEN {cond} THEN {why.values_sql}" for cond, why in checks) + " END") \
+            if checks else "NULL"
         cells = ", ".join(f"{src.column_sql[c]} AS {cell_alias[c]}" for c in used)
         typed = ", ".join(f"{v} AS _cvm_v_{k}" for k, v in values.items())
         inner = f"SELECT *, {cells} FROM {readers.INPUT_TABLE}"
@@ -482,7 +491,8 @@ class Workspace(WorkspaceTables):
                     f"NOT ({failed}) AND NOT {src.blank_sql} AS _cvm_ok FROM ("
                     f"SELECT *, row_number() OVER () AS _cvm_barrier FROM ("
                     f"SELECT *, {typed} FROM ({inner})))")
-        return _ParsePlan(relation=relation, columns=list(values), reason=reason, raw=src.raw_sql, formats=formats)
+        return _ParsePlan(relation=relation, columns=list(values), reason=reason, raw=src.raw_sql, formats=formats,
+                          reason_code=code, reason_values=cited)
 
     def _insert_passed(self, kind: str, source_name: str, plan: "_ParsePlan") -> tuple[int, int, int]:
         """Insert the passing, not-yet-present rows; return (rows that passed, accepted, changed).
@@ -559,7 +569,9 @@ class Workspace(WorkspaceTables):
         con.execute(
             f"CREATE TEMP TABLE {REJECTS} AS SELECT _cvm_line AS line, _cvm_ok AS ok, _cvm_blank AS blank, "
             f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN CAST({plan.raw} AS VARCHAR) END AS raw, "
-            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN {plan.reason} END AS reason "
+            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN {plan.reason} END AS reason, "
+            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN {plan.reason_code} END AS reason_code, "
+            f"CASE WHEN NOT _cvm_ok AND NOT _cvm_blank THEN {plan.reason_values} END AS reason_values "
             f"FROM ({plan.relation}) WHERE NOT _cvm_ok{keep_last}")
         rejected, blank_rows, top = con.execute(
             f"SELECT count(*) FILTER (WHERE NOT ok AND NOT blank), count(*) FILTER (WHERE blank), max(line) "
@@ -578,7 +590,8 @@ class Workspace(WorkspaceTables):
             finally:
                 con.unregister("_cvm_lines")
         con.execute(
-            f"INSERT INTO quarantine SELECT ?, p.line, p.raw, p.reason, ?, now() FROM {REJECTS} p "
+            f"INSERT INTO quarantine (source, line, raw, reason, kind, ingested, reason_code, reason_values) "
+            f"SELECT ?, p.line, p.raw, p.reason, ?, now(), p.reason_code, p.reason_values FROM {REJECTS} p "
             f"WHERE NOT p.ok AND NOT p.blank AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source = ? "
             f"AND q.line = p.line AND q.raw IS NOT DISTINCT FROM p.raw)", [src.name, kind, src.name])
         why = dict(con.execute(
@@ -692,6 +705,9 @@ class _ParsePlan:
     reason: str
     raw: str
     formats: dict[str, Any]
+    #: SQL of the rejected row's reason code and its values as JSON (cvm.data.reasons)
+    reason_code: str = "NULL"
+    reason_values: str = "NULL"
 
 
 _ReadAgain = readers.ReadAgain  # the fast CSV read could not prove its line numbers (or was refused)

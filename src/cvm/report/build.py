@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from cvm.data.reasons import quarantine_reason, reason_kind
+from cvm.data.reasons import code_columns_sql, kind_key_sql, quarantine_reason, reason_kind
 from cvm.errors import CvmError
 from cvm.fitting import fit_model
 from cvm.models.registry import spec
@@ -270,13 +270,21 @@ def _data_quality(b: ReportBuilder, s: Section) -> None:
         return
     s.blocks.append(b.key_figures([(fmt.t("quarantined_rows"), fmt.integer(total))]))
     # counted per kind of reason (the sentence without the offending value), in the reader's language
-    stored = b.ws.frame("SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason")
-    stored["reason"] = [reason_kind(r, fmt.language, fmt.column) for r in stored["reason"]]
+    stored_codes = code_columns_sql(b.ws.con)
+    stored = b.ws.frame(f"SELECT min(reason) AS reason, reason_code, min(reason_values) AS reason_values, "
+                        f"count(*) AS rows FROM (SELECT reason, {stored_codes} FROM quarantine) "
+                        f"GROUP BY reason_code, {kind_key_sql()}")
+    stored["reason"] = [reason_kind(r, fmt.language, fmt.column, c, v)
+                        for r, c, v in zip(stored["reason"], stored["reason_code"], stored["reason_values"])]
+    stored = stored[["reason", "rows"]]
     by_reason = (stored.groupby("reason", as_index=False, sort=False)["rows"].sum()
                  .sort_values(["rows", "reason"], ascending=[False, True], ignore_index=True))
     s.blocks.append(b.table(by_reason, fmt.t("quarantine_by_reason")))
-    sample = b.ws.frame("SELECT source, line, reason, raw FROM quarantine ORDER BY source, line LIMIT 10")
-    sample["reason"] = [quarantine_reason(r, fmt.language, fmt.column) for r in sample["reason"]]
+    sample = b.ws.frame(f"SELECT source, line, reason, raw, {stored_codes} FROM quarantine "
+                        f"ORDER BY source, line LIMIT 10")
+    sample["reason"] = [quarantine_reason(r, fmt.language, fmt.column, c, v)
+                        for r, c, v in zip(sample["reason"], sample["reason_code"], sample["reason_values"])]
+    sample = sample[["source", "line", "reason", "raw"]]
     s.blocks.append(b.table(sample, fmt.t("quarantine_sample"), formats={"line": "integer"}))
 
 

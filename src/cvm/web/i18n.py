@@ -1,41 +1,31 @@
-"""Dutch and English for the web app: message catalogs and locale-aware numbers.
+"""Dutch and English for the web app: the page's language bound to :mod:`cvm.i18n`.
 
-Every user-visible string of the web app lives in ``locales/en.json`` and
-``locales/nl.json`` under the same keys (a test checks both files hold the same
-keys and that every key the templates use exists). Numbers, money, percentages
-and dates are formatted with Babel in ``en_GB`` or ``nl_NL``.
+Every user-visible string of the web app is a message id of the one catalogue
+(:mod:`cvm.i18n`, ``locales/en.po`` and ``nl.po``): ``nav.*``, ``col.*``, ``term.*``… (a test
+checks both languages hold the same ids and that every id the templates use exists).
+Numbers, money, percentages and dates are formatted by :class:`cvm.i18n.Formats` (Babel,
+``en_GB`` or ``nl_NL``). :class:`Formatter` binds one language (the templates' ``_``/``fmt``).
 """
 
 from __future__ import annotations
 
-import json
-import math
+from collections.abc import Mapping
 from datetime import date, datetime
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-LANGUAGES: dict[str, str] = {"en": "en_GB", "nl": "nl_NL"}
-DEFAULT_LANGUAGE = "en"
+from cvm.i18n import LOCALES, Formats, catalogue, text
+from cvm.i18n import language as pick_language
+from cvm.i18n.formats import MISSING, missing
+
+LANGUAGES: dict[str, str] = LOCALES
+
+#: parts of the catalogue that other modules own (errors, data health, explanations, quarantine, report)
+_NOT_THE_PAGES = ("errors.", "health.", "reason.", "quarantine.", "report.", "column.", "kind.")
 
 
-@lru_cache(maxsize=None)
-def catalog(language: str) -> dict[str, str]:
-    """The message catalog of ``language`` (``en`` or ``nl``), read once."""
-    if language not in LANGUAGES:
-        language = DEFAULT_LANGUAGE
-    text = resources.files("cvm.web").joinpath("locales").joinpath(f"{language}.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
-def pick_language(*candidates: str | None) -> str:
-    """The first candidate that is a supported language code, else English."""
-    for value in candidates:
-        if value:
-            code = value.strip().lower()[:2]
-            if code in LANGUAGES:
-                return code
-    return DEFAULT_LANGUAGE
+def catalog(language: str) -> Mapping[str, str]:
+    """The web pages' words in ``language`` (``en`` or ``nl``): their ids of the one catalogue."""
+    return {k: v for k, v in catalogue(pick_language(language)).items() if not k.startswith(_NOT_THE_PAGES)}
 
 
 class Formatter:
@@ -44,7 +34,7 @@ class Formatter:
     Examples
     --------
     >>> Formatter("nl").money(1234.5, "EUR")
-    '€ 1.234,50'
+    '€\\xa01.234,50'
     >>> Formatter("en").money(1234.5, "EUR")
     '€1,234.50'
     """
@@ -53,32 +43,25 @@ class Formatter:
         self.language = pick_language(language)
         self.locale = LANGUAGES[self.language]
         self.currency = currency
-        self._messages = catalog(self.language)
+        self.formats = Formats(self.language, currency)
 
     def __call__(self, key: str, **values: Any) -> str:
         """The message ``key`` in this language, with ``{name}`` placeholders filled in."""
-        text = self._messages.get(key)
-        if text is None:
-            text = catalog(DEFAULT_LANGUAGE).get(key, key)
-        return text.format(**values) if values else text
+        return text(key, self.language, values or None, default=key)
 
     def label(self, name: str) -> str:
         """A column or setting name in words (``col.<name>`` in the catalog), else the name itself."""
-        key = "col." + str(name)
-        return self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or str(name)
+        return text("col." + str(name), self.language, default=str(name))
 
     def attribute_label(self, name: str) -> str:
         """A column of the user's own customer file: its label when known, else the name in plain words."""
-        key = "col." + str(name)
-        found = self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key)
-        return found or str(name).replace("_", " ").strip().capitalize()
+        return text("col." + str(name), self.language, default=str(name).replace("_", " ").strip().capitalize())
 
     def term(self, value: Any) -> str:
         """A code from the library (tier, stage, segment, action, channel, model) in words (``term.<code>``)."""
         if self._missing(value) or value == "":
-            return "–"
-        key = "term." + str(value)
-        return self._messages.get(key) or catalog(DEFAULT_LANGUAGE).get(key) or str(value)
+            return MISSING
+        return text("term." + str(value), self.language, default=str(value))
 
     def cell(self, column: str, value: Any, kind: str | None = None) -> str:
         """A table cell of ``column`` formatted by its kind (default from :data:`cvm.web.present.COLUMN_KINDS`)."""
@@ -86,7 +69,7 @@ class Formatter:
 
         kind = kind or kind_of(column)
         if self._missing(value):
-            return "–"
+            return MISSING
         try:
             if kind == "money":
                 return self.money(value, digits=0 if abs(float(value)) >= 1000 else 2)
@@ -118,9 +101,7 @@ class Formatter:
     @property
     def separators(self) -> str:
         """Plotly's ``layout.separators``: decimal mark then thousands separator of this locale."""
-        from babel.numbers import get_decimal_symbol, get_group_symbol
-
-        return get_decimal_symbol(self.locale) + get_group_symbol(self.locale)
+        return self.formats.separators
 
     @property
     def plotly_locale(self) -> dict[str, Any]:
@@ -148,75 +129,29 @@ class Formatter:
             },
         }
 
-    # numbers -----------------------------------------------------------------
-    @staticmethod
-    def _missing(value: Any) -> bool:
-        if value is None:
-            return True
-        try:
-            return isinstance(value, float) and math.isnan(value)
-        except TypeError:
-            return False
+    # numbers (cvm.i18n.Formats) ------------------------------------------------
+    _missing = staticmethod(missing)
 
     def number(self, value: Any, digits: int = 0) -> str:
-        from babel.numbers import format_decimal
-
-        if self._missing(value):
-            return "–"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(float(value), format=pattern, locale=self.locale)
+        return self.formats.number(value, digits)
 
     def money(self, value: Any, currency: str | None = None, digits: int = 2) -> str:
         """Money in the locale's currency pattern; ``digits=0`` rounds to whole units."""
-        from babel import Locale
-        from babel.numbers import format_currency
-
-        if self._missing(value):
-            return "–"
-        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern
-        if digits != 2:
-            pattern = pattern.replace(".00", "." + "0" * digits if digits else "")
-        return format_currency(float(value), currency or self.currency, format=pattern,
-                               locale=self.locale, currency_digits=False)
+        return self.formats.money(value, digits, currency)
 
     def percent(self, value: Any, digits: int = 1) -> str:
-        from babel.numbers import format_percent
-
-        if self._missing(value):
-            return "–"
-        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-        return format_percent(float(value), format=pattern, locale=self.locale)
+        return self.formats.percent(value, digits)
 
     def date(self, value: Any) -> str:
-        from babel.dates import format_date
-
-        if self._missing(value) or value == "":
-            return "–"
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if hasattr(value, "to_pydatetime"):
-            value = value.to_pydatetime()
-        if isinstance(value, datetime):
-            value = value.date()
-        if not isinstance(value, date):
-            return str(value)
-        return format_date(value, format="short", locale=self.locale)  # nl 30-06-1998, en 30/06/1998
+        return self.formats.date(value)
 
     def datetime(self, value: Any) -> str:
-        from babel.dates import format_datetime
-
-        if self._missing(value):
-            return "–"
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if hasattr(value, "to_pydatetime"):
-            value = value.to_pydatetime()
-        return format_datetime(value, format="short", locale=self.locale)
+        return self.formats.datetime(value)
 
     def value(self, value: Any) -> str:
         """Format any cell for a table: numbers in the locale, dates as dates, the rest as text."""
         if self._missing(value):
-            return "–"
+            return MISSING
         if isinstance(value, bool):
             return self("common.yes") if value else self("common.no")
         if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):

@@ -10,6 +10,8 @@ many concurrent clients on a million customers.
 
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 def has_table(con: Any, name: str) -> bool:
@@ -144,9 +146,15 @@ def recent_fits(con: Any, limit: int = 20) -> list[dict[str, Any]]:
 
 
 def quarantine_rows(con: Any, limit: int = 200) -> tuple[int, list[dict[str, Any]]]:
-    """Rows that ingest rejected, with the reason and the source line (newest sources last)."""
+    """Rows that ingest rejected, with the reason (English, and its code and values) and the source line."""
     if not has_table(con, "quarantine"):
         return 0, []
     total = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    cur = con.execute("SELECT source, line, reason, raw FROM quarantine ORDER BY source, line LIMIT ?", [limit])
-    return int(total), _records(cur)
+    from cvm.data.reasons import code_columns_sql
+
+    cur = con.execute(f"SELECT source, line, reason, raw, {code_columns_sql(con)} FROM quarantine "
+                      f"ORDER BY source, line LIMIT ?", [limit])
+    rows = _records(cur)
+    for row in rows:  # the values as an object (JSON in the table)
+        row["reason_values"] = json.loads(row["reason_values"]) if row.get("reason_values") else None
+    return int(total), rows

@@ -102,11 +102,12 @@ def matrix(counts: dict[str, dict[str, Any]], shares: dict[str, dict[str, Any]] 
     return {"to": end, "rows": rows}
 
 
-def quarantine_reason(fmt, reason: str | None) -> str | None:
-    """A quarantine reason in the page's language (:func:`cvm.data.reasons.quarantine_reason`)."""
+def quarantine_reason(fmt, reason: str | None, code: str | None = None, values: Any = None) -> str | None:
+    """A stored quarantine reason in the page's language, from its code and values
+    (:func:`cvm.data.reasons.quarantine_reason`; the stored English without a code)."""
     from cvm.data.reasons import quarantine_reason as render
 
-    return render(reason, fmt.language, fmt.label)
+    return render(reason, fmt.language, fmt.label, code, values)
 
 
 #: actions whose reason cites only figures of the customer's score row

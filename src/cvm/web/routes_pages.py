@@ -600,7 +600,8 @@ def _iso_date(text: str) -> str:
 @router.get("/data")
 def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | None = None) -> Response:
     total, rows = lookups.quarantine_rows(state.cursor())
-    rows = [{**row, "reason": present.quarantine_reason(fmt, row.get("reason"))} for row in rows]
+    rows = [{**row, "reason": present.quarantine_reason(fmt, row.get("reason"), row.get("reason_code"),
+                                                        row.get("reason_values"))} for row in rows]
     context: dict[str, Any] = {"quarantine_total": total, "quarantine": rows, **_job_context(state, job, fmt)}
     uploads = [j.to_dict() for j in state.jobs.list() if j.kind == "upload"][:10]
     context["uploads"] = uploads

@@ -103,18 +103,19 @@ def test_cvm_ingest_as_a_process(files, tmp_path, short):
 
 
 def test_new_reasons_in_dutch_and_by_kind():
-    # (stored, Dutch by hand, kind in English, kind in Dutch)
+    # (code and values as stored, stored, Dutch by hand, kind in English, kind in Dutch)
     cases = [
-        ("invalid UTF-8: 0xEB at byte 3", "ongeldige UTF-8: 0xEB op byte 3", "invalid UTF-8", "ongeldige UTF-8"),
-        ('unclosed quote: the line opens a field with " that is never closed',
+        ("invalid_utf8", {"byte": "0xEB", "position": "3"},
+         "invalid UTF-8: 0xEB at byte 3", "ongeldige UTF-8: 0xEB op byte 3", "invalid UTF-8", "ongeldige UTF-8"),
+        ("unclosed_quote", None, 'unclosed quote: the line opens a field with " that is never closed',
          'aanhalingsteken niet gesloten: de regel opent een veld met " dat nergens wordt gesloten',
          'unclosed quote: the line opens a field with " that is never closed',
          'aanhalingsteken niet gesloten: de regel opent een veld met " dat nergens wordt gesloten'),
     ]
-    for stored, dutch, kind_en, kind_nl in cases:
-        assert quarantine_reason(stored, "nl") == dutch
-        assert reason_kind(stored) == kind_en
-        assert reason_kind(stored, "nl") == kind_nl
+    for code, values, stored, dutch, kind_en, kind_nl in cases:
+        assert quarantine_reason(stored, "nl", code=code, values=values) == dutch
+        assert reason_kind(stored, code=code, values=values) == kind_en
+        assert reason_kind(stored, "nl", code=code, values=values) == kind_nl
 
 
 @pytest.mark.parametrize("short", ["quoted_line_break", "multiline_notes", "multiline_after_sample",

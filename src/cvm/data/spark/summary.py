@@ -124,7 +124,7 @@ def _is_spark_frame(obj: Any) -> bool:
 
 
 def _problems(customer_col: str, datetime_col: str, amount_col: str | None) -> list[tuple[Any, str]]:
-    """``(condition, reason)`` for each way a raw row can be unusable, in the order they are named.
+    """``(condition, reason code)`` for each way a raw row can be unusable, in the order they are named.
 
     ``try_cast``: under ANSI mode (Spark 4's default) a plain cast of a malformed value fails the
     job; here it becomes NULL, an unusable row.
@@ -133,12 +133,12 @@ def _problems(customer_col: str, datetime_col: str, amount_col: str | None) -> l
 
     customer = F.col(customer_col)
     problems = [
-        (customer.isNull() | (F.length(F.trim(customer.cast("string"))) == 0), "empty customer id"),
-        (F.col(datetime_col).try_cast("timestamp").isNull(), "timestamp does not parse"),
+        (customer.isNull() | (F.length(F.trim(customer.cast("string"))) == 0), "empty_customer_id"),
+        (F.col(datetime_col).try_cast("timestamp").isNull(), "timestamp_unparseable"),
     ]
     if amount_col:
         amount = F.col(amount_col).try_cast("double")
-        problems.append((amount.isNull() | F.isnan(amount), "amount missing or not a number"))
+        problems.append((amount.isNull() | F.isnan(amount), "amount_not_a_number"))
     return problems
 
 
@@ -188,16 +188,23 @@ def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str
     """The rows :func:`clean_transactions` removes, as they came (every column as text), with a ``reason``.
 
     The Spark counterpart of the workspace's ``quarantine`` table: nothing is
-    dropped without a trace. Reasons, first that applies: ``empty customer id``,
-    ``timestamp does not parse``, ``amount missing or not a number``.
+    dropped without a trace. Reasons, first that applies, as ``reason`` (English) and
+    ``reason_code`` (words in the :mod:`cvm.i18n` catalogue, ``quarantine.<code>``):
+    ``empty customer id`` (``empty_customer_id``), ``timestamp does not parse``
+    (``timestamp_unparseable``), ``amount missing or not a number`` (``amount_not_a_number``).
     """
     from pyspark.sql import functions as F
 
-    reason = None
-    for condition, why in _problems(customer_col, datetime_col, amount_col):
-        reason = F.when(condition, F.lit(why)) if reason is None else reason.when(condition, F.lit(why))
+    from cvm.i18n import text
+
+    code = reason = None
+    for condition, name in _problems(customer_col, datetime_col, amount_col):
+        words = F.lit(text(f"quarantine.{name}", "en"))
+        code = F.when(condition, F.lit(name)) if code is None else code.when(condition, F.lit(name))
+        reason = F.when(condition, words) if reason is None else reason.when(condition, words)
     as_text = [F.col(c).cast("string").alias(c) for c in df.columns]
-    return df.select(*as_text, reason.alias("reason")).where(F.col("reason").isNotNull())
+    return (df.select(*as_text, reason.alias("reason"), code.alias("reason_code"))
+            .where(F.col("reason_code").isNotNull()))
 
 
 def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str) -> tuple[int, int, date | None]:

@@ -1,0 +1,117 @@
+"""cvm's words and numbers in the reader's language: one catalogue per language, Babel for figures.
+
+Every sentence a user reads — coded errors, data-health lines, explanation reasons,
+quarantine reasons, the report's and the web pages' words, table headers — has a
+*message id* (``errors.file_empty``, ``health.quarantine``, ``reason.collect_overdue``,
+``quarantine.unparseable_date``, ``report.title``, ``nav.overview``…) and one text per
+language in a gettext catalogue, ``locales/en.po`` and ``locales/nl.po`` (``msgid`` is the
+message id, ``msgstr`` the text). :func:`text` is the one lookup; numbers, money,
+percentages and dates go through :class:`~cvm.i18n.formats.Formats` (Babel, CLDR data).
+
+Why gettext ``.po`` files keyed by id: they are the format translators' tools (Poedit,
+Weblate, Lokalise) read and write, Babel (already a dependency) parses them, and a
+message id instead of the English sentence as ``msgid`` keeps the stored codes stable
+when an English text is reworded. Both files are read once per process, on first use
+(about 30 ms each).
+
+Texts are :meth:`str.format` templates with named placeholders; the Dutch text of an id
+uses the same placeholder names as the English (``tests/test_i18n.py`` checks every id).
+
+Examples
+--------
+>>> text("errors.file_empty", "nl")
+'Het bestand is leeg.'
+>>> text("errors.file_not_found", "en", {"path": "orders.csv"})
+'file not found: orders.csv'
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from cvm.i18n.formats import LOCALES, Formats
+
+#: the languages cvm speaks; English is the default and the fallback of a missing text
+LANGUAGES: tuple[str, ...] = ("en", "nl")
+DEFAULT_LANGUAGE = "en"
+
+__all__ = ["LANGUAGES", "LOCALES", "DEFAULT_LANGUAGE", "Formats", "Section", "catalogue", "language", "placeholders", "text"]
+
+
+def language(*candidates: str | None) -> str:
+    """The first candidate that names a language cvm speaks (``"nl-NL"`` → ``"nl"``), else English."""
+    for value in candidates:
+        if value:
+            code = str(value).strip().lower()[:2]
+            if code in LANGUAGES:
+                return code
+    return DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> Mapping[str, str]:
+    """Message id → text of ``lang``, read from ``locales/<lang>.po`` once."""
+    from babel.messages.pofile import read_po
+
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    with resources.files("cvm.i18n").joinpath("locales", f"{lang}.po").open("rb") as handle:
+        parsed = read_po(handle, locale=lang)
+    return {message.id: message.string for message in parsed if message.id and isinstance(message.id, str)}
+
+
+def text(message_id: str, lang: str = DEFAULT_LANGUAGE, values: Mapping[str, Any] | None = None,
+         default: str | None = None) -> str:
+    """The text of ``message_id`` in ``lang``, with ``values`` filled into its placeholders.
+
+    A text missing in ``lang`` is taken from English; an id missing in both gives ``default``
+    when one is passed. Without ``values`` the template is returned as it is (braces and all).
+
+    Raises
+    ------
+    KeyError
+        The id is in no catalogue and no ``default`` was given, or a placeholder has no value.
+    """
+    found = catalogue(lang).get(message_id) or catalogue(DEFAULT_LANGUAGE).get(message_id)
+    if found is None:
+        if default is None:
+            raise KeyError(message_id)
+        found = default
+    return found if values is None else found.format_map(values)
+
+
+def placeholders(template: str | None) -> set[str]:
+    """The names of the ``{placeholders}`` in ``template`` (``{{`` and ``}}`` are literal braces)."""
+    if not template:
+        return set()
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Section(Mapping[str, dict[str, str]]):
+    """The ids directly under ``prefix`` (``reason`` → ``reason.collect_overdue``…), by their last part,
+    each with its text per language: ``Section("reason")["nurture_new"]["nl"]``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def _codes(self) -> list[str]:
+        start = self.prefix + "."
+        return sorted(k[len(start):] for k in catalogue(DEFAULT_LANGUAGE)
+                      if k.startswith(start) and "." not in k[len(start):])
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and "." not in code and f"{self.prefix}.{code}" in catalogue(DEFAULT_LANGUAGE)
+
+    def __getitem__(self, code: str) -> dict[str, str]:
+        if code not in self:
+            raise KeyError(code)
+        return {lang: text(f"{self.prefix}.{code}", lang) for lang in LANGUAGES}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes())
+
+    def __len__(self) -> int:
+        return len(self._codes())
