@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import digamma, expit, gammaln, roots_jacobi, roots_legendre
 
 from cvm.errors import SchemaError
@@ -661,6 +660,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         n, t, alpha, a, b = np.broadcast_arrays(n, t, alpha, a, b)
         if np.any(n < 0) or np.any(n != np.round(n)):
             raise SchemaError("n must be a whole number >= 0")
+        from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
         q = alpha / (alpha + t)
         lbeta = gammaln(a + b) - gammaln(a) - gammaln(b)
         e = self._extra_drop

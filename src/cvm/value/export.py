@@ -100,7 +100,7 @@ def run_frame(frame: pd.DataFrame) -> pd.DataFrame:
     are all midnight becomes dates. A frame without a run in ``attrs`` is returned as is.
     """
     attrs = frame.attrs
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the columns are shared, never written through
     if attrs.get("as_of") is not None and "as_of" not in out.columns:
         out.insert(0, "as_of", dt.date.fromisoformat(str(attrs["as_of"])[:10]))
     if attrs.get("run_id") is not None and "run_id" not in out.columns:
@@ -231,8 +231,11 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
             # lines end in CRLF (RFC 4180) so that a text holding a lone CR is quoted, not a line break
             safe_for_csv(out).to_csv(partial, index=False, lineterminator="\r\n")
         elif suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
             out.columns = [str(c) for c in out.columns]
-            out.to_parquet(partial, index=False)
+            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), partial)
         else:
             _write_xlsx(out, partial)
         os.replace(partial, path)
