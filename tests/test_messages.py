@@ -227,7 +227,7 @@ def test_reading_options(ws):
 
 def test_workspace_errors(ws, tmp_path):
     from cvm.value.clv import resolve_as_of
-    from cvm.value.store import load_scores
+    from cvm.data.scores import load_scores
 
     err = caught(ws.frame, "costs")
     assert str(err) == "the workspace has no table 'costs'\nHint: ingest data first (cvm ingest FILE)"

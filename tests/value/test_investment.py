@@ -5,7 +5,7 @@ import pytest
 
 from cvm.errors import SchemaError
 from cvm.value.investment import allocate_costs, investment, retention_allocation
-from cvm.value.store import save_scores
+from cvm.data.scores import save_scores
 
 
 CUSTOMERS = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment": ["x", "x", "y", None], "channel": ["web", "shop", "web", "web"]})

@@ -6,7 +6,7 @@ import pytest
 from cvm.errors import SchemaError
 from cvm.value.customer import customer_view
 from cvm.value.matrix import value_matrix
-from cvm.value.store import save_scores
+from cvm.data.scores import save_scores
 
 
 def _scores(as_of, p_alive_a):

@@ -45,7 +45,7 @@ def score(
     )
     if out_file is not None:
         write_run(scores, out_file)
-    from cvm.value.store import latest_run
+    from cvm.data.scores import latest_run
 
     default = latest_run(ws)
     payload = {
@@ -124,7 +124,7 @@ def customers(
     wide: WideOpt = False,
 ) -> None:
     """The scored customer list of the latest valuation (the latest as-of date), sortable."""
-    from cvm.value import latest_scores
+    from cvm.data.scores import latest_scores
 
     check_out(out_file)
     ws = open_workspace(workspace)

@@ -236,7 +236,9 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         gone = pc.is_null(table["frequency"])
         not_buyers = [str(c) for c in table.filter(gone)["customer_id"].to_pylist()]
         table = table.filter(pc.invert(gone))
-    frame = table.to_pandas().set_index("customer_id")
+    # one block per column: numbers without gaps are taken over from Arrow without a copy
+    frame = table.to_pandas(split_blocks=True, self_destruct=True).set_index("customer_id")
+    del table
     frame.attrs.update({"as_of": str(obs_end), "time_unit": time_unit, "period": period,
                         "calibration_end": None if cal is None else str(cal),
                         "holdout_end": None if cal is None else str(hold),

@@ -6,14 +6,14 @@ scores = score_customers(ws, as_of="1997-12-31")      # stored in the `scores` t
 concentration(scores).customer_share                  # who makes 80 % of value
 ```
 Several functions share their module's name (``concentration``, ``segments``,
-``migration``, ``cohorts``, ``investment``, ``receivables``, ``export``, ``explain``); the
+``migration``, ``cohorts``, ``investment``, ``receivables``, ``explain``); the
 functions are imported here so ``cvm.value.concentration`` is always the
-function. Importing :mod:`cvm` itself does not import this package.
+function. Stored runs are read and results written by the data layer
+(:mod:`cvm.data.scores`, :mod:`cvm.data.export`). Importing :mod:`cvm` itself does not import this package.
 """
 
 from __future__ import annotations
 
-from cvm.value.store import latest_scores, load_scores, score_runs, scores_at  # noqa: I001
 from cvm.value.clv import Valuation, score_customers, value_by_period, value_customers
 from cvm.value.concentration import concentration, gini, lorenz_curve
 from cvm.value.segments import RFM_RULES, aggregate, rfm_segments, segments
@@ -26,13 +26,11 @@ from cvm.value.investment import investment, retention_allocation
 from cvm.value.receivables import payment_adjusted_clv, receivables
 from cvm.value.actions import next_best_actions, retention_team
 from cvm.value.customer import customer_view
-from cvm.value.export import export
 from cvm.value.explain import explain
 
 __all__ = [
     "RFM_RULES", "Valuation", "aggregate", "cohorts", "concentration", "customer_table", "customer_view",
-    "explain", "export", "gini", "investment", "latest_scores", "load_scores", "lorenz_curve", "migration",
-    "network_value", "next_best_actions", "payment_adjusted_clv", "receivables", "referral_network_value",
-    "retention_allocation", "retention_team", "rfm_segments", "score_customers", "score_runs", "scores_at",
-    "segments", "value_by_period", "value_customers", "value_matrix",
+    "explain", "gini", "investment", "lorenz_curve", "migration", "network_value", "next_best_actions",
+    "payment_adjusted_clv", "receivables", "referral_network_value", "retention_allocation", "retention_team",
+    "rfm_segments", "score_customers", "segments", "value_by_period", "value_customers", "value_matrix",
 ]

@@ -172,7 +172,7 @@ def next_best_actions(ws: Any, scores: pd.DataFrame | None = None) -> pd.DataFra
 
 def retention_team(ws: Any, scores: pd.DataFrame | None = None, min_percentile: float | None = None) -> pd.DataFrame:
     """High value x high risk: customers for the retention team, most value at risk first."""
-    from cvm.value.store import latest_scores
+    from cvm.data.scores import latest_scores
 
     scores = latest_scores(ws) if scores is None else scores
     cut = ws.settings.tier_cutoffs

@@ -657,13 +657,13 @@ def score_customers(
     -------
     DataFrame, one row per customer (customers in ``customers`` without purchases
     appear as prospects with zero value), columns of
-    :data:`cvm.value.store.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
+    :data:`cvm.data.scores.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
     ``model``, ``model_reason`` (in English), ``model_reason_code`` and
     ``model_reason_values`` (render them with :func:`cvm.value.explain.explain`)
     and ``notes``.
     """
     from cvm.value.segments import assign_tiers, lifecycle_stages, rank_and_percentile
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     opts = resolve_options(ws, horizon, discount_rate, margin, time_unit, level)
     stamp = resolve_as_of(ws, as_of)

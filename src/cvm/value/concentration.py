@@ -25,7 +25,7 @@ def _scores_frame(data: Any) -> pd.DataFrame:
     """A scores frame from a frame or a workspace (latest stored run)."""
     if isinstance(data, pd.DataFrame):
         return data
-    from cvm.value.store import latest_scores
+    from cvm.data.scores import latest_scores
 
     return latest_scores(data)
 

@@ -113,7 +113,7 @@ def customer_view(ws: Any, customer_id: Any, max_transactions: int = 200) -> Cus
             "FROM scores s JOIN score_runs r USING (run_id) WHERE s.customer_id = ? ORDER BY s.as_of, r.created",
             [cid],
         ).df()
-        from cvm.value.store import latest_scores
+        from cvm.data.scores import latest_scores
 
         latest = latest_scores(ws)
         mine = latest[latest["customer_id"].astype(str) == cid]

@@ -76,6 +76,18 @@ def transition_matrix(before: pd.Series, after: pd.Series, order: list[str] | No
     return counts, shares
 
 
+def _scores_at(ws: Any, as_of: Any, **score_options: Any) -> pd.DataFrame:
+    """Stored scores as of a date, scoring (and storing) that date first if no run exists."""
+    from cvm.data.scores import load_scores
+    from cvm.errors import WorkspaceError
+    from cvm.value.clv import score_customers
+
+    try:
+        return load_scores(ws, as_of=as_of)
+    except WorkspaceError:
+        return score_customers(ws, as_of=as_of, **score_options)
+
+
 def migration(ws: Any, from_date: Any, to_date: Any, by: str = "value_tier", **score_options: Any) -> MigrationResult:
     """Transition matrix between two as-of dates.
 
@@ -85,15 +97,13 @@ def migration(ws: Any, from_date: Any, to_date: Any, by: str = "value_tier", **s
     ``moved_up`` / ``moved_down`` count customers whose value tier rose or fell
     (tiers only; None for other groupings).
     """
-    from cvm.value.store import scores_at
-
     from cvm.value.clv import resolve_as_of
 
     if pd.Timestamp(from_date) >= pd.Timestamp(to_date):
         raise SchemaError("--from must be before --to", hint=f"got {from_date} and {to_date}")
     resolve_as_of(ws, to_date)  # a --to beyond the data is refused before --from is scored
-    first = scores_at(ws, from_date, **score_options)
-    second = scores_at(ws, to_date, **score_options)
+    first = _scores_at(ws, from_date, **score_options)
+    second = _scores_at(ws, to_date, **score_options)
     before, after = _states(ws, first, by), _states(ws, second, by)
     order = None
     if by in ("value_tier", "tier"):

@@ -123,7 +123,7 @@ def network_value(ws: Any, scores: pd.DataFrame | None = None, column: str = "cl
     ``decay`` defaults to ``settings.referral_decay``. Returns one row per scored
     customer, sorted by network value.
     """
-    from cvm.value.store import latest_scores
+    from cvm.data.scores import latest_scores
 
     scores = latest_scores(ws) if scores is None else scores
     if column not in scores.columns:

@@ -88,7 +88,7 @@ def customer_table(ws: Any, scores: pd.DataFrame | None = None, rfm: bool = True
     purchase) and, with ``rfm=True``, ``R, F, M, rfm, rfm_segment``.
     """
     from cvm.value.segments import rfm_segments
-    from cvm.value.store import latest_scores
+    from cvm.data.scores import latest_scores
 
     scores = latest_scores(ws) if scores is None else scores
     frame = scores.copy()

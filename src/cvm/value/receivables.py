@@ -165,7 +165,7 @@ def receivables(ws: Any, as_of: Any = None, segment_column: str | None = None, p
             raise SchemaError(f"no customer attribute '{column}'")
         segments = customers.set_index("customer_id")[column]
     else:
-        from cvm.value.store import latest_scores, score_runs
+        from cvm.data.scores import latest_scores, score_runs
 
         if not score_runs(ws).empty:
             s = latest_scores(ws)

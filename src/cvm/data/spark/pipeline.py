@@ -103,10 +103,10 @@ def write_scores(scores_df: Any, out: str, out_format: str | None = None, mode: 
     texts that begin with ``= + - @``, a tab or a CR get a ``'`` in front (safe to open).
     """
     fmt = _output_format(out, out_format)
-    if fmt == "csv":  # texts a spreadsheet would read as a formula get a quote in front (cvm.value.export)
+    if fmt == "csv":  # texts a spreadsheet would read as a formula get a quote in front (cvm.data.export)
         from pyspark.sql import functions as F
 
-        from cvm.value.export import csv_safe_sql
+        from cvm.data.export import csv_safe_sql
 
         scores_df = scores_df.select(*[
             F.expr(csv_safe_sql(f"`{f.name}`")).alias(f.name) if f.dataType.typeName() == "string" else F.col(f"`{f.name}`")
@@ -409,7 +409,7 @@ def value_columns(scores: Any, raw: Any, columns: tuple[str, str, str], as_of: A
 
     from cvm.data.spark.scoring import lifecycle_column
     from cvm.settings import Settings
-    from cvm.value.store import new_run_id
+    from cvm.data.scores import new_run_id
 
     settings = Settings()
     history = historic_values(raw, *columns, as_of, margin)

@@ -188,13 +188,3 @@ def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.Dat
 def latest_scores(ws: Any) -> pd.DataFrame:
     """The scores of the default valuation: the latest as-of date, not the run made last (see :func:`load_scores`)."""
     return load_scores(ws)
-
-
-def scores_at(ws: Any, as_of: Any, **score_options: Any) -> pd.DataFrame:
-    """Stored scores as of a date, scoring (and storing) that date first if no run exists."""
-    try:
-        return load_scores(ws, as_of=as_of)
-    except WorkspaceError:
-        from cvm.value.clv import score_customers
-
-        return score_customers(ws, as_of=as_of, **score_options)

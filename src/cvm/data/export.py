@@ -11,7 +11,7 @@ hold at all, are written there as U+FFFD (``�``); the CSV keeps them. Parquet 
 programs, not a spreadsheet: its texts are written unchanged.
 
 **Which valuation.** A frame of a scoring run (``attrs`` holding ``as_of`` and ``model``,
-as :func:`cvm.value.score_customers` and :func:`cvm.value.load_scores` give) is written
+as :func:`cvm.value.score_customers` and :func:`cvm.data.scores.load_scores` give) is written
 with the columns ``run_id`` and ``as_of`` first and ``model`` last, so every exported row
 says which valuation it comes from. :func:`run_export_sql` gives the same layout for the
 streamed CSV of the web API.
