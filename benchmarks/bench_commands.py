@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--big-customers", type=int, default=10_000_000, help="0: skip the cvm-only row")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--big-repeat", type=int, help="runs at --big-customers (default: --repeat)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("CVM_BENCH_DATA", HERE.parent / "bench-results" / "data")))
     parser.add_argument("--skip-csv", action="store_true")
     args = parser.parse_args()
@@ -154,7 +155,7 @@ def main() -> None:
             rows.append(compare(data_file(args.data, args.customers, suffix), args.customers, args.repeat, work, True))
         if args.big_customers:
             path = data_file(args.data, args.big_customers, ".parquet")
-            rows.append(compare(path, args.big_customers, args.repeat, work, False))
+            rows.append(compare(path, args.big_customers, args.big_repeat or args.repeat, work, False))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(rows)
