@@ -383,8 +383,8 @@ class Workspace:
         text_cells = []
         zone = self.settings.time_zone
         today = dt.datetime.now(ZoneInfo(zone)).date()
-        numbers, dates = values_.read_columns(con, src, fields, found, decimal=decimal, thousands=thousands,
-                                              date_format=date_format, locale=locale)
+        numbers, dates = values_.read_columns(con, src, readers.INPUT_TABLE, fields, found, decimal=decimal,
+                                              thousands=thousands, date_format=date_format, locale=locale)
         if locale:
             formats["locale"] = locale
         helpers: dict[str, str] = {}  # computed once per row before the values (cheap guards, rewritten texts)
