@@ -39,15 +39,16 @@ def test_demo_refuses_a_foreign_folder(tmp_path):
 @pytest.mark.slow
 def test_demo_workspace_answers_every_question(tmp_path):
     import cvm.value as v
+    from cvm.data.scores import latest_scores, score_runs
 
     ws = build_demo_workspace(tmp_path / "demo")
     try:
-        runs = v.score_runs(ws)
+        runs = score_runs(ws)
         assert [str(pd.Timestamp(a).date()) for a in runs["as_of"]] == list(SCORE_DATES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = v.migration(ws, SCORE_DATES[0], SCORE_DATES[1])
-            assert int(m.counts.to_numpy().sum()) == len(v.latest_scores(ws))
+            assert int(m.counts.to_numpy().sum()) == len(latest_scores(ws))
             assert set(v.segments(ws, by="rfm")["segment"]) >= {"Champions", "Lost", "Prospect"}
             assert len(v.segments(ws, by="matrix")) >= 3
             assert v.receivables(ws, as_of="1998-06-30").overdue > 0
@@ -55,7 +56,7 @@ def test_demo_workspace_answers_every_question(tmp_path):
             assert {"collect payment", "retain", "upsell"} <= set(actions["action"])
             inv = v.investment(ws, budget=200.0)
             assert inv.retention["selected"].any()
-            best = v.latest_scores(ws)["customer_id"].iloc[0]
+            best = latest_scores(ws)["customer_id"].iloc[0]
             assert v.customer_view(ws, best).to_dict()["score"] is not None
     finally:
         ws.close()
