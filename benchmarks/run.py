@@ -19,8 +19,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-#: name -> (script, full-size arguments, quick arguments)
+#: name -> (script, full-size arguments, quick arguments); the commands users run come first
 BENCHMARKS = {
+    # `cvm run` as a whole process against lifetimes' script for the same job; `cvm run` alone at 10 M customers
+    "commands": ("bench_commands.py", [], ["--customers", "100000", "--big-customers", "1000000"]),
     "models": ("bench_models.py", [], ["--customers", "20000", "--repeat", "3"]),
     "pipeline": ("bench_pipeline.py", [], ["--customers", "100000"]),
     "data": ("bench_data.py", [], ["--customers", "1000000", "--csv-transactions", "500000"]),
@@ -51,6 +53,28 @@ def run_one(name: str, quick: bool) -> list[dict]:
     return rows
 
 
+#: the engine rows as README's performance table gave them before this run (commit 5150a28):
+#: benchmark name -> (README's figure, its slowest time in seconds); a row more than 15 % above is marked slower
+README_BEFORE = {
+    "BG/NBD fit + std errors, CDNOW 2,357": ("7–14 ms", 0.014),
+    "Pareto/NBD fit, CDNOW 2,357": ("17–27 ms", 0.027),
+    "Pareto/NBD fit, 100,000 simulated (no std errors on either side)": ("0.20–0.30 s", 0.30),
+    "CSV → 12-period CLV (BG/NBD + Gamma-Gamma), 1,000,000 customers (2.8 M transactions)": ("1.95–2.24 s", 2.24),
+    "same, through a validated workspace ingest, 1,000,000 customers (2.8 M transactions)": ("4.2–4.6 s", 4.6),
+    "value 1,000,000 customers with 90% CLV intervals": ("5.2–6.3 s", 6.3),
+    "CSV → summary_data_from_transaction_data, 2.5 M transactions": ("0.89–1.28 s", 1.28),
+}
+
+
+def before(row: dict) -> str:
+    """README's earlier figure for this row, and whether this run is slower (empty when README has none)."""
+    known = README_BEFORE.get(row["benchmark"])
+    if known is None or row.get("cvm_s") is None:
+        return ""
+    text, slowest = known
+    return f"{text}{' **slower**' if row['cvm_s'] > 1.15 * slowest else ''}"
+
+
 def fmt_seconds(v) -> str:
     if v is None:
         return "–"
@@ -58,15 +82,16 @@ def fmt_seconds(v) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| benchmark | cvm | lifetimes | ratio | notes |", "|---|---|---|---|---|"]
+    lines = ["| benchmark | cvm | lifetimes | ratio | README before | notes |", "|---|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{r['ratio']:.1f}×" if r.get("ratio") else "–"
         notes = r.get("notes", "")
         if "cvm_ll" in r and "lifetimes_ll" in r:
             notes = (notes + " " if notes else "") + f"LL cvm {r['cvm_ll']:,.1f} / lifetimes {r['lifetimes_ll']:,.1f}"
         if "cvm_peak_mb" in r:
-            notes = (notes + "; " if notes else "") + f"peak {r['cvm_peak_mb']:,.0f} MB"
-        lines.append(f"| {r['benchmark']} | {fmt_seconds(r.get('cvm_s'))} | {fmt_seconds(r.get('lifetimes_s'))} | {ratio} | {notes} |")
+            notes = (notes + "; " if notes else "") + f"cvm peak {r['cvm_peak_mb']:,.0f} MB"
+        lines.append(f"| {r['benchmark']} | {fmt_seconds(r.get('cvm_s'))} | {fmt_seconds(r.get('lifetimes_s'))} | {ratio} "
+                     f"| {before(r)} | {notes} |")
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ What it does (loopback only, stops by itself):
 
 1. builds a workspace whose ``scores`` table holds one run of N customers
    (default 1,000,000), synthesised directly with DuckDB SQL in the layout of
-   :mod:`cvm.value.store` (scoring a million customers with the models is a
+   :mod:`cvm.data.scores` (scoring a million customers with the models is a
    different benchmark);
 2. starts ``cvm.web`` with uvicorn in a subprocess on 127.0.0.1 and a free port;
 3. runs C concurrent clients (default 50), each in a closed loop of
@@ -48,7 +48,7 @@ uvicorn.run(create_app(sys.argv[1]), host="127.0.0.1", port=int(sys.argv[2]), lo
 def build_workspace(folder: Path, n_customers: int) -> str:
     """A workspace with ``n_customers`` synthetic scores in one run; returns a viewer token."""
     from cvm.data import Workspace
-    from cvm.value.store import RUN_COLUMNS, SCORE_COLUMNS, _ensure_tables
+    from cvm.data.scores import RUN_COLUMNS, SCORE_COLUMNS, _ensure_tables
     from cvm.web.auth import create_token
 
     ws = Workspace.open(folder)

@@ -5,7 +5,7 @@ read by a spreadsheet as a formula (OWASP, "CSV Injection"). cvm writes such tex
 ``.xlsx`` as string cells (read back with openpyxl: ``data_type == 's'``, and no ``<f>``
 formula element in the sheet's XML), and in ``.csv`` with a single quote in front, as
 OWASP recommends. Numbers stay numbers. Control characters (which an .xlsx cannot hold)
-never crash an export. Checked on ``cvm.value.export`` itself, on ``cvm`` processes
+never crash an export. Checked on ``cvm.data.export`` itself, on ``cvm`` processes
 (``score --out``, ``customers --out``, ``actions --out``) and on ``/api/scores.csv`` from a
 real server.
 """
@@ -61,7 +61,7 @@ def expected_csv(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-# ----------------------------------------------------------------------------- cvm.value.export itself
+# ----------------------------------------------------------------------------- cvm.data.export itself
 
 
 @pytest.fixture()
@@ -74,7 +74,7 @@ def frame() -> pd.DataFrame:
 
 
 def test_xlsx_writes_every_text_as_a_string_cell(tmp_path, frame):
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     cells = xlsx_cells(export(frame, tmp_path / "out.xlsx"))
     assert [c.value for c in cells["customer_id"]] == [i.replace("\r", "\n") if i.startswith("\r") else i
@@ -89,7 +89,7 @@ def test_xlsx_writes_every_text_as_a_string_cell(tmp_path, frame):
 
 
 def test_csv_prefixes_formula_texts_with_a_quote(tmp_path, frame):
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     rows = csv_rows(export(frame, tmp_path / "out.csv"))
     assert [r["customer_id"] for r in rows] == [expected_csv(i) for i in frame["customer_id"]]
@@ -101,14 +101,14 @@ def test_csv_prefixes_formula_texts_with_a_quote(tmp_path, frame):
 
 
 def test_parquet_keeps_texts_unchanged(tmp_path, frame):
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     back = pd.read_parquet(export(frame, tmp_path / "out.parquet"))
     assert list(back["customer_id"]) == list(frame["customer_id"]) and set(back["model"]) == {"bgnbd"}
 
 
 def test_control_characters_never_crash_an_export(tmp_path):
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     frame = pd.DataFrame({"customer_id": CONTROL_IDS, "clv": [1.0, 2.0, 3.0]})
     cells = xlsx_cells(export(frame, tmp_path / "out.xlsx"))
@@ -118,7 +118,7 @@ def test_control_characters_never_crash_an_export(tmp_path):
 
 
 def test_column_names_are_safe_too(tmp_path):
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     frame = pd.DataFrame({"=cmd|' /C calc'!A0": ["x"], "@name": [1.0]})
     assert next(csv.reader(io.StringIO((export(frame, tmp_path / "o.csv")).read_text()))) == [
@@ -185,7 +185,7 @@ def test_customers_and_actions_out_from_the_cli(scored, tmp_path, command):
 def test_control_character_ids_in_a_stored_run_export_from_the_cli(tmp_path):
     """A run holding ids with NUL and other control characters: every format is written, nothing crashes."""
     from cvm.data import Workspace
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     ws = Workspace.open(tmp_path / "ws")
     ids = CONTROL_IDS + FORMULA_IDS

@@ -227,13 +227,13 @@ def test_reading_options(ws):
 
 def test_workspace_errors(ws, tmp_path):
     from cvm.service import resolve_as_of
-    from cvm.value.store import load_scores
+    from cvm.data.scores import load_scores
 
     err = caught(ws.frame, "costs")
     assert str(err) == "the workspace has no table 'costs'\nHint: ingest data first (cvm ingest FILE)"
     err = caught(load_scores, ws)
     assert isinstance(err, WorkspaceError)
-    assert str(err) == "no customers have been scored yet\nHint: run 'cvm score' (or cvm.value.score_customers(ws)) first"
+    assert str(err) == "no customers have been scored yet\nHint: run 'cvm score' (or cvm.service.score_customers(ws)) first"
     assert localize(err, "nl")[0] == "Er zijn nog geen klanten gewaardeerd."
     err = caught(resolve_as_of, ws, None)
     assert str(err) == "the workspace has no transactions\nHint: ingest a transaction file first (cvm ingest FILE)"

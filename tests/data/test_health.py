@@ -219,7 +219,7 @@ def test_quarantine_reasons_are_grouped_by_kind_however_many_values(tmp_path):
 
 def store_run(ws, rows: list[tuple], as_of: str = "2024-12-31", **run) -> str:
     """A scoring run from hand-chosen rows ``(customer_id, n_transactions, frequency, T, monetary_value, clv)``."""
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     frame = pd.DataFrame(rows, columns=["customer_id", "n_transactions", "frequency", "T", "monetary_value", "clv"])
     frame["recency"] = 0.0

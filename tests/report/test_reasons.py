@@ -28,7 +28,7 @@ def english_fragments() -> list[str]:
 def action_ws(tmp_path_factory):
     """Eight customers, one per action reason, with fixed scores, an overdue invoice and a high service cost."""
     from cvm.data import Workspace
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     ws = Workspace.open(tmp_path_factory.mktemp("reasons") / "ws")
     ids = ["pay", "keep", "back", "cost", "up", "top", "new", "prospect"]

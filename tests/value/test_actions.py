@@ -7,7 +7,7 @@ from cvm.errors import SchemaError
 from cvm.settings import Settings
 from cvm.value.actions import REASON_CODES, action_reason, choose_actions
 from cvm.value.explain import REASONS, explain
-from cvm.value.export import export
+from cvm.data.export import export
 
 
 def test_rules_first_match_with_reasons():

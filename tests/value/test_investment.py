@@ -6,7 +6,7 @@ import pytest
 from cvm.errors import SchemaError
 from cvm.value.investment import allocate_costs, retention_allocation
 from cvm.service import investment
-from cvm.value.store import save_scores
+from cvm.data.scores import save_scores
 
 
 CUSTOMERS = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment": ["x", "x", "y", None], "channel": ["web", "shop", "web", "web"]})

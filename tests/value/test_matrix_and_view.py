@@ -6,7 +6,7 @@ import pytest
 from cvm.errors import SchemaError
 from cvm.service import customer_view
 from cvm.service import value_matrix
-from cvm.value.store import save_scores
+from cvm.data.scores import save_scores
 
 
 def _scores(as_of, p_alive_a):

@@ -6,7 +6,7 @@ import pytest
 from cvm.errors import SchemaError
 from cvm.value.migration import NOT_YET
 from cvm.service import migration
-from cvm.value.store import load_scores, save_scores, score_runs
+from cvm.data.scores import load_scores, save_scores, score_runs
 
 
 def _store(ws, run_id, as_of, tiers, created):

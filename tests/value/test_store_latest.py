@@ -142,7 +142,7 @@ def test_the_report_stores_history_without_replacing_the_valuation(tmp_path):
 def test_a_rerun_at_the_latest_date_replaces_it(tmp_path):
     """Two runs at one date: the one made last is the default (a rerun after corrected data)."""
     from cvm.data import Workspace
-    from cvm.value.store import latest_run_id, latest_scores, new_run_id, save_scores
+    from cvm.data.scores import latest_run_id, latest_scores, new_run_id, save_scores
     from cvm.web import lookups
 
     ws = Workspace.open(tmp_path / "ws")
@@ -163,7 +163,7 @@ def test_migration_stores_history_without_replacing_the_valuation(tmp_path):
     """``migration`` scores two earlier dates after the latest one: the default stays the latest date."""
     from cvm.data import Workspace
     from cvm.service import migration, score_customers
-    from cvm.value.store import latest_scores, score_runs
+    from cvm.data.scores import latest_scores, score_runs
 
     ws = Workspace.open(tmp_path / "ws")
     ws.ingest(orders_csv(tmp_path / "orders.csv"))

@@ -4,7 +4,7 @@ import json
 
 import duckdb
 
-from cvm.value.store import RUN_COLUMNS, _ensure_tables
+from cvm.data.scores import RUN_COLUMNS, _ensure_tables
 
 
 def test_old_score_runs_table_gains_the_new_columns_and_keeps_its_rows():

@@ -2,7 +2,7 @@
 
 The workspace holds a small generated transaction file (with one bad row that
 ingest quarantines) and two stored scoring runs written with
-``cvm.value.store.save_scores``; the values in those runs are fixed numbers
+``cvm.data.scores.save_scores``; the values in those runs are fixed numbers
 derived from the transactions, because these tests check the web app, not the
 models.
 """
@@ -38,7 +38,7 @@ def transactions_csv(path: Path, bad_row: bool = True) -> Path:
 
 def store_runs(ws) -> None:
     """Two stored scoring runs (as of 2023-06-30 and 2023-12-31) with fixed, simple values."""
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     tx = ws.frame("SELECT customer_id, count(*) AS n, sum(amount) AS total, min(ts) AS first, max(ts) AS last "
                   "FROM transactions GROUP BY customer_id ORDER BY customer_id")

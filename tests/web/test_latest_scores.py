@@ -55,7 +55,7 @@ def test_lookup_falls_back_to_the_database_until_the_run_is_loaded(state):
 
 
 def test_a_new_run_replaces_the_snapshot(state):
-    from cvm.value.store import new_run_id, save_scores
+    from cvm.data.scores import new_run_id, save_scores
 
     old = state.latest_run()
     state.latest_scores.refresh(old["run_id"], wait=True)

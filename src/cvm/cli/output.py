@@ -278,13 +278,13 @@ def check_out(path: Path | None, suffixes: tuple[str, ...] | None = None) -> Non
     """Refuse an unusable --out before any work is done (unknown extension, a folder, a file as folder)."""
     if path is None:
         return
-    from cvm.value.export import FORMATS, check_destination
+    from cvm.data.export import FORMATS, check_destination
 
     check_destination(path, suffixes or tuple(FORMATS))
 
 
 def write_frame(frame, path: Path) -> Path:
     """Write ``frame`` to ``--out`` in the format its extension names."""
-    from cvm.value.export import export
+    from cvm.data.export import export
 
     return export(frame, path)

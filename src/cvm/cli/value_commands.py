@@ -48,7 +48,7 @@ def score(
     )
     if out_file is not None:
         write_run(scores, out_file)
-    from cvm.value.store import latest_run
+    from cvm.data.scores import latest_run
 
     default = latest_run(ws)
     payload = {

@@ -1,20 +1,119 @@
-"""Texts that are safe to open in a spreadsheet, in Python and in SQL (DuckDB and Spark alike).
+"""Write any result frame to CSV, Parquet or Excel, chosen by the file's extension, safe to open.
 
-A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is what a
-spreadsheet reads as a formula (CSV or formula injection, OWASP). In a CSV such a text gets a
-single quote ``'`` in front, so the spreadsheet shows it as text; numbers stay numbers.
-:mod:`cvm.value.export` writes frames with these rules; the Spark engine writes its CSV
-output with :func:`csv_safe_sql`.
+**Safe to open.** A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is what a spreadsheet reads as a formula (CSV or formula injection: an id
+such as ``=HYPERLINK("http://x","y")`` or ``=cmd|' /C calc'!A0`` would run when the file
+is opened). In ``.xlsx`` every text is written as a string cell, never a formula; in
+``.csv`` such a text is prefixed with a single quote ``'``, as OWASP's guidance on CSV
+injection recommends, so the spreadsheet shows it as text. Numbers stay numbers: a
+negative amount is a number, not text. Control characters, which an ``.xlsx`` file cannot
+hold at all, are written there as U+FFFD (``�``); the CSV keeps them. Parquet is data for
+programs, not a spreadsheet: its texts are written unchanged.
+
+**Which valuation.** A frame of a scoring run (``attrs`` holding ``as_of`` and ``model``,
+as :func:`cvm.service.score_customers` and :func:`cvm.data.scores.load_scores` give) is written
+with the columns ``run_id`` and ``as_of`` first and ``model`` last, so every exported row
+says which valuation it comes from. :func:`run_export_sql` gives the same layout for the
+streamed CSV of the web API.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from cvm.errors import CvmError, EnvironmentProblem, SchemaError
 
 #: first characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)
 UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 #: what a CSV cell starting with one of those gets in front
 CSV_TEXT_PREFIX = "'"
+
+
+FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".xlsx": "Excel"}
+
+#: characters an .xlsx (XML 1.0) cannot hold; written as U+FFFD there
+XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: rows of one Excel sheet, header included
+XLSX_MAX_ROWS = 1_048_576
+
+
+def check_destination(path: str | Path, suffixes: tuple[str, ...] = tuple(FORMATS)) -> Path:
+    """Check, before any work is done, that a result can be written to ``path``.
+
+    The name must end in one of ``suffixes``; ``path`` must not be a folder, and no part
+    of its folder may be an existing file. A missing folder is fine (it is created). The
+    folder that exists is tried for real: a probe file is created and removed there (an
+    existing file is opened for appending, not changed), and a disk with no free block
+    left is refused.
+
+    Raises
+    ------
+    SchemaError
+        With what is wrong and the file name to use instead.
+    EnvironmentProblem
+        The place cannot be written (no permission, a read-only disk, a full disk).
+    """
+    path = Path(path)
+    listed = ", ".join(suffixes[:-1]) + (" or " if len(suffixes) > 1 else "") + suffixes[-1]
+    if path.is_dir():
+        raise SchemaError(f"{path} is a folder, not a file name",
+                          hint=f"give a file name ending in {listed}, e.g. {path / ('result' + suffixes[0])}")
+    if path.suffix.lower() not in suffixes:
+        raise SchemaError(f"cannot write '{path.name}': unknown file type '{path.suffix or '(none)'}'",
+                          hint=f"use a file name ending in {listed}")
+    for folder in path.absolute().parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise SchemaError(f"cannot write {path}: {folder} is a file, not a folder",
+                                  hint="choose another place for the output")
+            _try_writing(path, folder)
+            break
+    return path
+
+
+def _try_writing(path: Path, folder: Path) -> None:
+    """Create and remove a probe file in ``folder`` (or open an existing ``path`` for appending)."""
+    try:
+        if path.exists():
+            with open(path, "ab"):
+                pass
+        else:
+            handle, probe = tempfile.mkstemp(prefix=".cvm-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
+        if os.statvfs(folder).f_bavail == 0:
+            raise OSError(28, os.strerror(28), str(path))  # ENOSPC: not even one block is free
+    except OSError as exc:
+        raise EnvironmentProblem.from_exception(exc, path) or exc from None
+
+
+def run_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns ``run_id``, ``as_of`` (first) and ``model`` (last) of the run in its ``attrs``.
+
+    Columns the frame already has stay where they are; an ``as_of`` of timestamps that
+    are all midnight becomes dates. A frame without a run in ``attrs`` is returned as is.
+    """
+    attrs = frame.attrs
+    out = frame.copy(deep=False)  # copy-on-write: the columns are shared, never written through
+    if attrs.get("as_of") is not None and "as_of" not in out.columns:
+        out.insert(0, "as_of", dt.date.fromisoformat(str(attrs["as_of"])[:10]))
+    if attrs.get("run_id") is not None and "run_id" not in out.columns:
+        out.insert(0, "run_id", str(attrs["run_id"]))
+    if attrs.get("model") is not None and "model" not in out.columns:
+        out["model"] = str(attrs["model"])
+    if "as_of" in out.columns and pd.api.types.is_datetime64_any_dtype(out["as_of"]):
+        stamps = out["as_of"]
+        if stamps.notna().all() and (stamps == stamps.dt.normalize()).all():
+            out["as_of"] = [v.date() for v in stamps]
+    return out
 
 
 def csv_text(value: Any) -> Any:
@@ -32,3 +131,152 @@ def csv_safe_sql(expression: str) -> str:
     starts = ", ".join("chr(%d)" % ord(c) for c in UNSAFE_START)
     prefix = " || ".join("chr(%d)" % ord(c) for c in CSV_TEXT_PREFIX)
     return f"CASE WHEN left({expression}, 1) IN ({starts}) THEN {prefix} || {expression} ELSE {expression} END"
+
+
+def safe_for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose texts (column names included) are safe in a CSV (:func:`csv_text`)."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if isinstance(values.dtype, pd.StringDtype):
+            unsafe = values.str[:1].isin(UNSAFE_START).fillna(False).astype(bool)
+            if unsafe.any():
+                out[col] = values.where(~unsafe, CSV_TEXT_PREFIX + values)
+        elif values.dtype == object:
+            out[col] = values.map(csv_text)
+    out.columns = [csv_text(str(c)) for c in out.columns]
+    return out
+
+
+def _xlsx_converter(sheet: Any) -> Callable[[Any], Any]:
+    """``value -> what openpyxl should write``: texts always as string cells, never a formula."""
+    import decimal
+
+    import numpy as np
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, np.datetime64):
+            value = pd.Timestamp(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if value is None or value is pd.NaT or value is pd.NA:
+            return None
+        if isinstance(value, decimal.Decimal):
+            value = float(value)
+        if isinstance(value, float):
+            if math.isfinite(value):
+                return value
+            return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        if isinstance(value, (bool, int)):
+            return value
+        if isinstance(value, pd.Timestamp):
+            return (value.tz_localize(None) if value.tzinfo is not None else value).to_pydatetime()
+        if isinstance(value, pd.Timedelta):
+            return value.to_pytimedelta()
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=None)
+        if isinstance(value, (dt.date, dt.time, dt.timedelta)):
+            return value
+        text = XLSX_ILLEGAL.sub("\ufffd", value if isinstance(value, str) else str(value))
+        if not text.startswith("=") and text not in ERROR_CODES:
+            return text  # openpyxl writes any other text as a string cell
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.data_type = "s"  # openpyxl takes '=…' for a formula and '#N/A' for an error: a text is a text
+        return cell
+
+    return convert
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+
+    if len(frame) + 1 > XLSX_MAX_ROWS:
+        raise SchemaError(f"{len(frame):,} rows do not fit in one Excel sheet (at most {XLSX_MAX_ROWS - 1:,})",
+                          hint="write a .csv or .parquet file instead")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    convert = _xlsx_converter(sheet)
+    sheet.append([convert(str(c)) for c in frame.columns])
+    columns = [[convert(v) for v in frame[col].astype(object)] for col in frame.columns]
+    for row in zip(*columns):
+        sheet.append(list(row))
+    book.save(path)
+
+
+def export(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` to ``path``: ``.csv`` (UTF-8, comma, CRLF), ``.parquet`` or ``.xlsx``.
+
+    Safe to open in a spreadsheet, with the run's ``as_of`` and ``model`` (see the
+    module's docstring). Timezone-aware timestamps are written without their zone in
+    Excel (which cannot store zones). The folder is created when missing.
+
+    Raises
+    ------
+    SchemaError
+        For any other extension, a folder given as the file, more rows than an Excel sheet holds.
+    EnvironmentProblem
+        When the file cannot be written (no permission, a read-only or full disk); no partial file is left.
+    """
+    path = check_destination(path)
+    suffix = path.suffix.lower()
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError("only tables can be exported")
+    out = run_frame(frame)
+    out.attrs = {}
+    # written beside the target and renamed when complete: a failed write leaves no half file
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            # lines end in CRLF (RFC 4180) so that a text holding a lone CR is quoted, not a line break
+            safe_for_csv(out).to_csv(partial, index=False, lineterminator="\r\n")
+        elif suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            out.columns = [str(c) for c in out.columns]
+            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), partial)
+        else:
+            _write_xlsx(out, partial)
+        os.replace(partial, path)
+    except OSError as exc:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:  # the folder itself went away or became read-only
+            pass
+        problem = EnvironmentProblem.from_exception(exc, path)
+        if problem is not None:
+            raise problem from None
+        raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
+                       hint="check that the folder is writable and the file is not open in another program") from None
+    except BaseException:
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def run_export_sql(con: Any, run_id: str, model: str | None) -> tuple[str, list[Any]]:
+    """``(sql, params)`` selecting the stored run ``run_id`` in the export layout, texts safe for CSV.
+
+    Columns as ``scores`` stores them (``run_id``, ``as_of`` as a date, ``customer_id``, …)
+    and ``model`` last; every text column through :func:`csv_safe_sql`. Rows by rank.
+    """
+    kinds = con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_name = 'scores' AND table_schema = 'main' ORDER BY ordinal_position").fetchall()
+    parts = []
+    for name, kind in kinds:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if name == "as_of":
+            parts.append(f"CAST({quoted} AS DATE) AS {quoted}")
+        elif kind.upper() == "VARCHAR":
+            parts.append(f"{csv_safe_sql(quoted)} AS {quoted}")
+        else:
+            parts.append(quoted)
+    parts.append("? AS model")
+    sql = f"SELECT {', '.join(parts)} FROM scores WHERE run_id = ? ORDER BY rank, customer_id"
+    return sql, [csv_text(model), run_id]

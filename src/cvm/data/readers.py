@@ -899,23 +899,5 @@ def drop_staging(con) -> None:
         con.unregister("_cvm_frame")
 
 
-def sample_values(con, source: Source, column: str, limit: int = SAMPLE_VALUES) -> list[str]:
-    """Up to about ``limit`` non-empty values of a column, stratified over the whole source.
-
-    Every k-th line (k = rows / ``limit``), so a file sorted by date or by customer shows
-    its end as well as its head.
-    """
-    expr = f"CAST({source.column_sql[column]} AS VARCHAR)"
-    total = source.rows_expected
-    if total is None:
-        total = con.execute(f"SELECT count(*) FROM {INPUT_TABLE}").fetchall()[0][0]
-    step = max(1, -(-int(total) // max(1, int(limit))))
-    # the cheap line test first: the blank test and the cell are evaluated on the chosen lines only
-    rows = con.execute(
-        f"SELECT {expr} FROM (SELECT * FROM {INPUT_TABLE} WHERE ({source.line_sql}) % {step} = 0) "
-        f"WHERE NOT {source.blank_sql} AND {expr} IS NOT NULL ORDER BY {source.line_sql} LIMIT {int(limit)}").fetchall()
-    return [r[0] for r in rows]
-
-
 def describe_columns(columns: list[str]) -> str:
     return ", ".join(f"{c} ({normalise_name(c)})" for c in columns)

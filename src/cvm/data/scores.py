@@ -1,11 +1,190 @@
-"""The identity of a scoring run, shared by both engines (the DuckDB workspace and Spark)."""
+"""Keeping every scoring run: the ``scores`` and ``score_runs`` tables.
+
+Every call of :func:`cvm.service.score_customers` with ``store=True`` appends one
+row per customer to ``scores`` and one row to ``score_runs``, so the value of a
+customer can be shown "at any moment" and compared over time (migration,
+P(alive) history in the customer view).
+
+The default valuation, the one ``cvm customers``, ``cvm customer``, ``cvm actions``,
+the report, the dashboard and every export use, is the run with the **latest as-of
+date**; of several runs at that date, the one made last (:data:`LATEST_FIRST`).
+Runs at earlier dates (made by ``cvm migration``, the report's migration section or
+``cvm score --as-of``) are history: they never replace it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from cvm.errors import SchemaError, WorkspaceError
+
+#: columns of ``scores`` in storage order (``run_id`` and ``as_of`` first)
+SCORE_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "as_of": "TIMESTAMP",
+    "customer_id": "VARCHAR",
+    "frequency": "DOUBLE",
+    "recency": "DOUBLE",
+    "T": "DOUBLE",
+    "monetary_value": "DOUBLE",
+    "n_transactions": "DOUBLE",
+    "first_purchase": "TIMESTAMP",
+    "last_purchase": "TIMESTAMP",
+    "historic_value": "DOUBLE",
+    "margin_rate": "DOUBLE",
+    "probability_alive": "DOUBLE",
+    "expected_purchases": "DOUBLE",
+    "expected_spend": "DOUBLE",
+    "clv": "DOUBLE",
+    "clv_low": "DOUBLE",
+    "clv_high": "DOUBLE",
+    "residual_value": "DOUBLE",
+    "rank": "BIGINT",
+    "percentile": "DOUBLE",
+    "value_tier": "VARCHAR",
+    "lifecycle_stage": "VARCHAR",
+    "planned_cost": "DOUBLE",
+    "max_investment": "DOUBLE",
+}
+
+RUN_COLUMNS: dict[str, str] = {
+    "run_id": "VARCHAR",
+    "as_of": "TIMESTAMP",
+    "created": "TIMESTAMP",
+    "model": "VARCHAR",
+    "model_reason": "VARCHAR",
+    "model_reason_code": "VARCHAR",
+    "model_reason_values": "VARCHAR",  # JSON
+    "horizon": "BIGINT",
+    "time_unit": "VARCHAR",
+    "discount_rate": "DOUBLE",
+    "margin": "DOUBLE",
+    "level": "DOUBLE",
+    "n_customers": "BIGINT",
+    "total_clv": "DOUBLE",
+}
+
+
+#: SQL order of ``score_runs`` that puts the default valuation first: latest as-of date, then the run
+#: made last at that date (a rerun after corrected data), then the id (sortable by creation time)
+LATEST_FIRST = "as_of DESC NULLS LAST, created DESC NULLS LAST, run_id DESC"
+
+
+def _ensure_tables(con) -> None:
+    cols = ", ".join(f'"{k}" {v}' for k, v in SCORE_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS scores ({cols})")
+    cols = ", ".join(f'"{k}" {v}' for k, v in RUN_COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS score_runs ({cols})")
+    for name, kind in RUN_COLUMNS.items():  # workspaces made by an earlier version lack newer columns
+        con.execute(f'ALTER TABLE score_runs ADD COLUMN IF NOT EXISTS "{name}" {kind}')
 
 
 def new_run_id() -> str:
-    """A sortable, unique id: creation time plus a short random suffix."""
+    """A sortable, unique id: creation time plus a short random suffix (the same in both engines)."""
     return datetime.now().strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
+
+
+def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
+    """Append one scoring run to ``scores`` and ``score_runs``; returns the run id."""
+    con = ws.con
+    _ensure_tables(con)
+    import pyarrow as pa
+
+    # the run's id and date are constants of the INSERT, not million-row columns; columns the
+    # scores lack are left to the table's NULL default (BY NAME)
+    present = [c for c in SCORE_COLUMNS if c not in ("run_id", "as_of") and c in scores.columns]
+    table = pa.table({c: pa.array(scores[c].astype(str) if c == "customer_id" else scores[c], from_pandas=True)
+                      for c in present})
+    record = pd.DataFrame([{k: run.get(k) for k in RUN_COLUMNS}])
+    con.register("_cvm_scores_in", table)
+    con.register("_cvm_run_in", record)
+    try:
+        con.execute("INSERT INTO scores BY NAME SELECT CAST(? AS VARCHAR) AS run_id, CAST(? AS TIMESTAMP) AS as_of, * "
+                    "FROM _cvm_scores_in", [run["run_id"], pd.Timestamp(run["as_of"]).to_pydatetime()])
+        con.execute("INSERT INTO score_runs BY NAME SELECT * FROM _cvm_run_in")
+    finally:
+        con.unregister("_cvm_scores_in")
+        con.unregister("_cvm_run_in")
+    return run["run_id"]
+
+
+def _has(ws: Any, table: str) -> bool:
+    if hasattr(ws, "has_table"):
+        return bool(ws.has_table(table))
+    row = ws.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()
+    return bool(row and row[0])
+
+
+def score_runs(ws: Any) -> pd.DataFrame:
+    """Every stored scoring run, oldest first (empty frame when none)."""
+    if not _has(ws, "score_runs"):
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return ws.con.execute("SELECT * FROM score_runs ORDER BY created, run_id").df()
+
+
+def latest_run(ws: Any) -> dict[str, Any] | None:
+    """The ``score_runs`` row of the default valuation: the latest as-of date (ties: made last), or None."""
+    if not _has(ws, "score_runs"):
+        return None
+    cur = ws.con.execute(f"SELECT * FROM score_runs ORDER BY {LATEST_FIRST} LIMIT 1")
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+
+def latest_run_id(ws: Any) -> str | None:
+    """The id of the default valuation (:func:`latest_run`), or None when nothing is scored."""
+    run = latest_run(ws)
+    return None if run is None else run["run_id"]
+
+
+def load_scores(ws: Any, run_id: str | None = None, as_of: Any = None) -> pd.DataFrame:
+    """The scores of one stored run.
+
+    Parameters
+    ----------
+    run_id
+        A run id from :func:`score_runs`; default the run with the latest as-of date (of
+        several at that date, the one made last), or the latest made at ``as_of``.
+    as_of
+        Take the latest run made for exactly this as-of date.
+
+    Raises
+    ------
+    WorkspaceError
+        When no run matches (the hint says how to make one).
+    """
+    runs = score_runs(ws)
+    if runs.empty:
+        raise WorkspaceError.coded("nothing_scored")
+    if run_id is not None:
+        if run_id not in set(runs["run_id"]):
+            raise SchemaError(f"unknown scoring run '{run_id}'", hint=f"known runs: {', '.join(runs['run_id'].tail(5))}")
+        chosen = run_id
+    elif as_of is not None:
+        stamp = pd.Timestamp(as_of)
+        match = runs[pd.to_datetime(runs["as_of"]) == stamp]
+        if match.empty:
+            raise WorkspaceError.coded("no_run_as_of", date=str(stamp.date()))
+        chosen = match["run_id"].iloc[-1]
+    else:
+        chosen = latest_run_id(ws)
+    frame = ws.con.execute("SELECT * FROM scores WHERE run_id = ? ORDER BY rank, customer_id", [chosen]).df()
+    info = runs[runs["run_id"] == chosen].iloc[0]
+    frame.attrs.update(
+        run_id=chosen,
+        as_of=str(pd.Timestamp(info["as_of"]).date()),
+        model=info["model"],
+        model_reason=info.get("model_reason"),
+        time_unit=info["time_unit"],
+        horizon=None if pd.isna(info["horizon"]) else int(info["horizon"]),
+    )
+    return frame
+
+
+def latest_scores(ws: Any) -> pd.DataFrame:
+    """The scores of the default valuation: the latest as-of date, not the run made last (see :func:`load_scores`)."""
+    return load_scores(ws)

@@ -107,10 +107,6 @@ def _connection(source: Any):
     return con, "transactions_frame"
 
 
-def _fetch_frame(con, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-    return con.execute(sql, list(params)).df()
-
-
 # ----------------------------------------------------------------------------- workspace summary
 def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", calibration_end: Any = None,
                       holdout_end: Any = None, channel: str | None = None, period: str = "day") -> pd.DataFrame:
@@ -197,8 +193,9 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         repeat_spend, total = "total_amount - first_spend + returned", "total_amount + returned"
     select = (f"SELECT c.customer_id, CAST(c.frequency AS DOUBLE) AS frequency, CAST({recency} AS DOUBLE) AS recency, "
               f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN ({repeat_spend}) / (frequency * {MICROS!r}) "
-              f"ELSE 0.0 END AS monetary_value, first_d AS first_purchase, last_d AS last_purchase, "
-              f"n_transactions, ({total}) / {MICROS!r} AS total_amount")
+              f"ELSE 0.0 END AS monetary_value, CAST(first_d AS TIMESTAMP) AS first_purchase, "
+              f"CAST(last_d AS TIMESTAMP) AS last_purchase, CAST(n_transactions AS BIGINT) AS n_transactions, "
+              f"({total}) / {MICROS!r} AS total_amount")
     # customers with returns and no purchase are not buyers: named in attrs, not summarised
     returns_only = (f" UNION ALL SELECT l.customer_id{', NULL' * 8}{{holdout_nulls}} FROM loose l "
                     f"ANTI JOIN c ON c.customer_id = l.customer_id") if loose else ""
@@ -230,17 +227,18 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
                f"coalesce(h.monetary_value_holdout, 0.0) AS monetary_value_holdout, "
                f"{duration!r} AS duration_holdout FROM c LEFT JOIN h ON h.customer_id = c.customer_id"
                f"{returns_only.format(holdout_nulls=', NULL, NULL, NULL')} ORDER BY customer_id")
-    frame = _fetch_frame(con, sql)
+    # through Arrow, typed in SQL (timestamps, BIGINT): the columns arrive as pandas needs them, no conversion
+    table = con.sql(sql).to_arrow_table()
     not_buyers: list[str] = []
     if loose:
-        gone = frame["frequency"].isna().to_numpy()
-        not_buyers = [str(c) for c in frame.loc[gone, "customer_id"]]
-        frame = frame.loc[~gone].reset_index(drop=True)
-        frame["frequency"] = frame["frequency"].astype(float)
-    frame["first_purchase"] = pd.to_datetime(frame["first_purchase"])
-    frame["last_purchase"] = pd.to_datetime(frame["last_purchase"])
-    frame["n_transactions"] = frame["n_transactions"].astype("int64")
-    frame = frame.set_index("customer_id")
+        import pyarrow.compute as pc
+
+        gone = pc.is_null(table["frequency"])
+        not_buyers = [str(c) for c in table.filter(gone)["customer_id"].to_pylist()]
+        table = table.filter(pc.invert(gone))
+    # one block per column: numbers without gaps are taken over from Arrow without a copy
+    frame = table.to_pandas(split_blocks=True, self_destruct=True).set_index("customer_id")
+    del table
     frame.attrs.update({"as_of": str(obs_end), "time_unit": time_unit, "period": period,
                         "calibration_end": None if cal is None else str(cal),
                         "holdout_end": None if cal is None else str(hold),

@@ -584,10 +584,28 @@ FUTURE_ALLOWED = frozenset({"due"})
 DATE_SAMPLE = 20_000
 
 
-def read_columns(con, src, fields, found: Mapping[str, str], *, decimal: str | None = None,
+def sample_values(con, src, table: str, column: str, limit: int) -> list[str]:
+    """Up to about ``limit`` non-empty values of a column of the staged ``table``, stratified over the whole source.
+
+    Every k-th line (k = rows / ``limit``), so a file sorted by date or by customer shows
+    its end as well as its head. ``src`` is the :class:`cvm.data.readers.Source` staged as ``table``.
+    """
+    expr = f"CAST({src.column_sql[column]} AS VARCHAR)"
+    total = src.rows_expected
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    step = max(1, -(-int(total) // max(1, int(limit))))
+    # the cheap line test first: the blank test and the cell are evaluated on the chosen lines only
+    rows = con.execute(
+        f"SELECT {expr} FROM (SELECT * FROM {table} WHERE ({src.line_sql}) % {step} = 0) "
+        f"WHERE NOT {src.blank_sql} AND {expr} IS NOT NULL ORDER BY {src.line_sql} LIMIT {int(limit)}").fetchall()
+    return [r[0] for r in rows]
+
+
+def read_columns(con, src, table: str, fields, found: Mapping[str, str], *, decimal: str | None = None,
                  thousands: str | None = None, date_format: str | None = None, locale: str | None = None
                  ) -> tuple[dict[str, NumberMarks], dict[str, DateReading]]:
-    """Decide how each text number and date column of a staged source is written.
+    """Decide how each text number and date column of a staged source (``src``, staged as ``table``) is written.
 
     One stratified sample per date column finds its format family; then one aggregate
     over every row counts, per number column, the values of each kind and, per day-month
@@ -598,8 +616,6 @@ def read_columns(con, src, fields, found: Mapping[str, str], *, decimal: str | N
     (numbers, dates)
         target field -> :class:`NumberMarks`, and target field -> :class:`DateReading`.
     """
-    from cvm.data import readers
-
     if decimal is None and thousands in (".", ","):
         decimal = "," if thousands == "." else "."
     if decimal is not None and thousands is not None and thousands == decimal:
@@ -613,7 +629,7 @@ def read_columns(con, src, fields, found: Mapping[str, str], *, decimal: str | N
         if date_format:
             first[name] = decide_date_reading(DateEvidence({}), date_format=date_format)
         else:
-            sample = readers.sample_values(con, src, found[name], DATE_SAMPLE)
+            sample = sample_values(con, src, table, found[name], DATE_SAMPLE)
             first[name] = decide_date_reading(date_evidence(sample), locale=locale, delimiter=delimiter)
     ordered = [n for n in date_fields if first[n].separator and not first[n].given]
     aggregates: list[str] = []
@@ -637,7 +653,7 @@ def read_columns(con, src, fields, found: Mapping[str, str], *, decimal: str | N
         where = f"WHERE NOT {src.blank_sql}" if src.blank_sql == "_blank" else ""
         counts = list(con.execute(
             f"SELECT {', '.join(aggregates)} FROM (SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
-            f"FROM {readers.INPUT_TABLE} {where}))").fetchall()[0])
+            f"FROM {table} {where}))").fetchall()[0])
     per_column = {name: dict(zip(KINDS, counts[i * len(KINDS):(i + 1) * len(KINDS)]))
                   for i, name in enumerate(number_fields)}
     whole_file: Counter[str] = Counter()

@@ -202,6 +202,10 @@ class Workspace(WorkspaceTables):
         con.execute(f"SET memory_limit = {quote_literal(_default_memory_limit())}")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")  # no terminal bars in the output of a library
+        # memory a finished query freed goes back to the system: the summary of 10 M customers otherwise
+        # keeps about 1 GB of its hash tables in the allocator while pandas values the customers
+        con.execute("SET allocator_flush_threshold = '8MB'")
+        con.execute("SET allocator_background_threads = true")
         settings_path = path / SETTINGS_FILE
         settings = Settings.load(settings_path)
         if not settings_path.exists() and not read_only:
@@ -384,8 +388,8 @@ class Workspace(WorkspaceTables):
         text_cells = []
         zone = self.settings.time_zone
         today = dt.datetime.now(ZoneInfo(zone)).date()
-        numbers, dates = values_.read_columns(con, src, fields, found, decimal=decimal, thousands=thousands,
-                                              date_format=date_format, locale=locale)
+        numbers, dates = values_.read_columns(con, src, readers.INPUT_TABLE, fields, found, decimal=decimal,
+                                              thousands=thousands, date_format=date_format, locale=locale)
         if locale:
             formats["locale"] = locale
         helpers: dict[str, str] = {}  # computed once per row before the values (cheap guards, rewritten texts)

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cvm.errors import SchemaError
 from cvm.value.concentration import gini_of_sorted, lorenz_points
@@ -198,6 +197,8 @@ def chi_square(observed: Any, expected: Any, n_params: int = 0) -> ChiSquare:
         raise SchemaError("expected counts must be positive in every group", hint="merge sparse groups")
     stat = float(np.sum((o - e) ** 2 / e))
     dof = len(o) - 1 - int(n_params)
+    from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
     p = float(stats.chi2.sf(stat, dof)) if dof > 0 else float("nan")
     return ChiSquare(stat, dof, p)
 
@@ -267,6 +268,8 @@ def ranking_gini(predicted: Any, actual: Any) -> float:
     if best == 0:
         raise SchemaError("every customer has the same actual value; a ranking cannot be judged")
     n = len(a)
+    from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
     ranks = stats.rankdata(p, method="average")
     concentration = float(np.sum((2 * ranks - n - 1) * a) / (n * a.sum()))
     return concentration / best

@@ -48,7 +48,8 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import ndtri
 
 from cvm.errors import ConvergenceError, NotFittedError, SchemaError
 from cvm.models.registry import PREDICTIONS
@@ -934,7 +935,7 @@ class LikelihoodModel:
         self._require_fit()
         if not 0 < level < 1:
             raise SchemaError(f"level must lie strictly between 0 and 1, got {level}")
-        q = stats.norm.ppf(0.5 + level / 2)
+        q = ndtri(0.5 + level / 2)  # the standard normal quantile (scipy.stats.norm.ppf)
         z = self._to_z(self.params_.to_numpy())
         cov = self.covariance_.to_numpy()
         se_z = np.sqrt(np.clip(np.diag(cov), 0, None)) if np.all(np.isfinite(cov)) else np.full(len(z), np.nan)

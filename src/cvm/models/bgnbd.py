@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import digamma, expit, gammaln, roots_jacobi
 
 from cvm.errors import SchemaError
@@ -393,6 +392,8 @@ class BGNBD(CovariateSupport, LikelihoodModel):
         q = alpha / (alpha + t)
         lbeta = gammaln(a + b) - gammaln(a) - gammaln(b)
         e = self._extra_drop
+        from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
         alive = np.exp(lbeta + gammaln(a) + gammaln(b + n + e) - gammaln(a + b + n + e)) * stats.nbinom.pmf(n, r, q)
         dead_logw = lbeta + gammaln(a + 1) + gammaln(b + n - 1 + e) - gammaln(a + b + n + e)
         dead = np.exp(np.where(n + e > 0, dead_logw, -np.inf)) * np.where(n > 0, stats.nbinom.sf(n - 1, r, q), 1.0)

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import digamma, gammaln
 
 from cvm.errors import ConvergenceError
@@ -74,6 +73,8 @@ def no_better_than_limit(model: LikelihoodModel, theta: np.ndarray, data: dict[s
         except (ConvergenceError, ValueError):
             return False
         ll_model = float(weights @ model._log_likelihood(theta, data))
+    from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
     extra = len(model.parameter_names) - len(limit_model.parameter_names)
     statistic = 2.0 * (ll_model - float(limit_model.log_likelihood_))
     return bool(np.isfinite(statistic) and statistic < stats.chi2.ppf(1.0 - LIMIT_TEST_LEVEL, extra))
@@ -184,6 +185,8 @@ class NBD(_PurchaseHistoryLimit):
     def purchase_probability(self, n, t) -> np.ndarray:
         r"""P(X(t) = n): the negative binomial :math:`\frac{\Gamma(r+n)}{\Gamma(r)\,n!}
         (\frac{\alpha}{\alpha+t})^r (\frac{t}{\alpha+t})^n`."""
+        from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
         r, alpha = self._fitted()
         n, t = np.broadcast_arrays(as_float_array(n, "n"), positive_times(t))
         return stats.nbinom.pmf(n, r, alpha / (alpha + t))
@@ -262,6 +265,8 @@ class Poisson(_PurchaseHistoryLimit):
 
     def purchase_probability(self, n, t) -> np.ndarray:
         r"""P(X(t) = n) = :math:`e^{-\lambda t}(\lambda t)^n / n!`."""
+        from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
         n, t = np.broadcast_arrays(as_float_array(n, "n"), positive_times(t))
         return stats.poisson.pmf(n, self._rate() * t)
 

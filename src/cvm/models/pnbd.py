@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import digamma, exprel, gammaln, hyperu, roots_legendre
 
 from cvm.errors import SchemaError
@@ -892,6 +891,8 @@ class ParetoNBD(CovariateSupport, LikelihoodModel):
         n, t, alpha, beta = np.broadcast_arrays(n, t, alpha, beta)
         if np.any(n < 0) or np.any(n != np.round(n)):
             raise SchemaError("n must be a whole number >= 0")
+        from scipy import stats  # here, not at the top: scipy.stats takes a second to import
+
         alive = stats.nbinom.pmf(n, r, alpha / (alpha + t)) * np.exp(s * (np.log(beta) - np.log(beta + t)))
         # in w = tau / (alpha + tau): NB(n) = C (1-w)^r w^n and dtau = alpha dw / (1-w)^2,
         # a smooth integrand on [0, t / (alpha + t)] (Gauss-Legendre, 128 nodes)

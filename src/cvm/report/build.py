@@ -119,7 +119,7 @@ class ReportBuilder:
     # ------------------------------------------------------------ shared data
     def scores(self) -> pd.DataFrame:
         if self._scores is None:
-            from cvm.value.store import latest_scores, score_runs
+            from cvm.data.scores import latest_scores, score_runs
 
             if score_runs(self.ws).empty:
                 from cvm.service import score_customers
@@ -446,7 +446,7 @@ def _value_matrix(b: ReportBuilder, s: Section) -> None:
 
 def _migration(b: ReportBuilder, s: Section) -> None:
     from cvm.service import migration
-    from cvm.value.store import score_runs
+    from cvm.data.scores import score_runs
 
     fmt = b.fmt
     runs = score_runs(b.ws)

@@ -43,7 +43,7 @@ from cvm.service.questions import (
     value_matrix,
 )
 from cvm.service.customer import customer_view
-from cvm.value.store import latest_scores, load_scores, score_runs
+from cvm.data.scores import latest_scores, load_scores, score_runs
 
 __all__ = [
     "backtest", "choose_model", "choose_purchase_model", "cohorts", "concentration", "customer_table",

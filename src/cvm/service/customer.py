@@ -14,7 +14,7 @@ from cvm.value.network import clean_referrals, referral_network_value
 from cvm.value.profile import customer_attributes
 from cvm.value.receivables import clean_invoices, invoice_status
 from cvm.value.segments import rfm_segments
-from cvm.value.store import latest_scores
+from cvm.data.scores import latest_scores
 
 
 def customer_view(ws: Workspace, customer_id: Any, max_transactions: int = 200) -> CustomerView:

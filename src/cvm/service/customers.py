@@ -99,7 +99,7 @@ def customer_list(
     columns
         The columns of the rows (those the scores have); None for every column.
     run_id
-        The valuation; default the latest as-of date (:func:`cvm.value.store.latest_run`).
+        The valuation; default the latest as-of date (:func:`cvm.data.scores.latest_run`).
 
     Raises
     ------
@@ -157,14 +157,14 @@ def customer_list(
         rows = rows[["customer_id", "name"] + [c for c in rows.columns if c not in ("customer_id", "name")]]
     listing = CustomerList(run_id=run["run_id"], as_of=str(run["as_of"])[:10], model=run.get("model"),
                            total=int(total), rows=rows)
-    # the run travels with the rows, as with every stored scores frame (an export writes it: cvm.value.export)
+    # the run travels with the rows, as with every stored scores frame (an export writes it: cvm.data.export)
     rows.attrs.update(run_id=listing.run_id, as_of=listing.as_of, model=listing.model)
     return listing
 
 
 def _run(ws: Any, run_id: str | None) -> dict[str, Any]:
     """The ``score_runs`` row of ``run_id`` (default: the latest valuation)."""
-    from cvm.value.store import latest_run  # pandas and the store's tables: only when a list is asked for
+    from cvm.data.scores import latest_run  # pandas and the store's tables: only when a list is asked for
 
     if run_id is None:
         run = latest_run(ws)

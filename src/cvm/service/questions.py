@@ -26,7 +26,7 @@ from cvm.value.profile import customer_attributes
 from cvm.value.profile import customer_table as table_of
 from cvm.value.receivables import ReceivablesResult, clean_invoices, summarise_receivables
 from cvm.value.segments import SEGMENT_COLUMNS, segment_summary
-from cvm.value.store import latest_scores, score_runs
+from cvm.data.scores import latest_scores, score_runs
 
 
 def customer_table(ws: Workspace, scores: pd.DataFrame | None = None, rfm: bool = True) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from cvm.value.clv import SPEND_EXCLUDED, name_customers, margin_rates, summary_
 from cvm.value.explain import explain
 from cvm.value.investment import clean_costs, planned_costs
 from cvm.value.segments import STAGE_RULE_ORDER, rank_and_percentile, stage_codes, tier_codes
-from cvm.value.store import load_scores, new_run_id, save_scores
+from cvm.data.scores import load_scores, new_run_id, save_scores
 
 #: how far past the last transaction an as-of date may lie: further on the data stop
 #: being evidence (a year of silence from every customer means newer data are missing)
@@ -258,7 +258,7 @@ def score_customers(
     -------
     DataFrame, one row per customer (customers in ``customers`` without purchases
     appear as prospects with zero value), columns of
-    :data:`cvm.value.store.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
+    :data:`cvm.data.scores.SCORE_COLUMNS`. ``attrs`` carries ``run_id``, ``as_of``,
     ``model``, ``model_reason`` (in English), ``model_reason_code`` and
     ``model_reason_values`` (render them with :func:`cvm.value.explain.explain`)
     and ``notes``.

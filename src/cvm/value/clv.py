@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from cvm.errors import ConvergenceError, CvmError, SchemaError
 from cvm.models.base import compress
@@ -386,7 +386,7 @@ def valuation_columns(
         var_p = _quadratic(grad_p, cov_p)[paths.inv_p]
 
     clv = money * de
-    q = float(stats.norm.ppf(0.5 + level / 2))
+    q = float(ndtri(0.5 + level / 2))  # the standard normal quantile (scipy.stats.norm.ppf)
     sd = np.sqrt(var_p + var_s)
     values = {
         "probability_alive": p_alive,

@@ -9,7 +9,7 @@ channel, campaign, kind``) dated on or before the as-of day is charged to
 4. every scored customer, in equal parts (overhead, campaigns without a target).
 
 Rows dated after the as-of day are *planned* costs (used for the maximum
-justified investment in :func:`cvm.value.score_customers`).
+justified investment in :func:`cvm.service.score_customers`).
 
 **Per group** (segment or channel): ``cost`` = allocated costs,
 ``cost_to_serve`` = cost per customer, ``roi = (historic_value - cost) / cost``

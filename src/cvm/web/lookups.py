@@ -1,6 +1,6 @@
 """Fast reads of the latest scoring run for the pages and the JSON API.
 
-The ``scores`` table keeps every run (see :mod:`cvm.value.store`); the web app
+The ``scores`` table keeps every run (see :mod:`cvm.data.scores`); the web app
 mostly needs the latest one. These queries filter on ``run_id`` and
 ``customer_id`` so DuckDB reads only what it must; an ART index on
 ``scores(customer_id)`` (created on start) makes a single-customer lookup a
@@ -33,9 +33,9 @@ def latest_run(con: Any) -> dict[str, Any] | None:
     """The default valuation (``score_runs`` row as a dict), or None when nothing is scored.
 
     That is the run with the latest as-of date, not the run made last: a run at an
-    earlier date (migration, ``--as-of``) is history (:data:`cvm.value.store.LATEST_FIRST`).
+    earlier date (migration, ``--as-of``) is history (:data:`cvm.data.scores.LATEST_FIRST`).
     """
-    from cvm.value.store import LATEST_FIRST
+    from cvm.data.scores import LATEST_FIRST
 
     if not has_table(con, "score_runs"):
         return None
@@ -100,14 +100,14 @@ def value_trend(con: Any) -> list[dict[str, Any]]:
 def export_csv_rows(con: Any, run_id: str, batch: int = 50_000, model: str | None = None):
     """The run's scores as CSV text, in batches (a streaming export).
 
-    The layout of every export of a run (:func:`cvm.value.export.run_export_sql`):
+    The layout of every export of a run (:func:`cvm.data.export.run_export_sql`):
     ``run_id``, ``as_of`` (a date), the scores, ``model`` last (default: the run's
     model); texts a spreadsheet would take for a formula are prefixed with ``'``.
     """
     import csv
     import io
 
-    from cvm.value.export import run_export_sql
+    from cvm.data.export import run_export_sql
 
     if model is None:
         row = con.execute("SELECT model FROM score_runs WHERE run_id = ?", [run_id]).fetchone()
