@@ -59,10 +59,37 @@ def test_valuation_warns_too(tmp_path):
     from cvm.service import score_customers
 
     ws = Workspace.open(tmp_path / "ws")
-    ws.ingest(tiny_file(tmp_path, 4), kind="transactions")
-    with pytest.warns(FewCustomersWarning, match="only 4 customers"):
+    ws.ingest(tiny_file(tmp_path, 12), kind="transactions")
+    with pytest.warns(FewCustomersWarning, match="only 12 customers"):
         score_customers(ws, model="bgnbd", horizon=4, store=False)
     ws.close()
+
+
+def test_a_valuation_from_fewer_than_ten_customers_is_refused_in_words(tmp_path):
+    """Four customers: the fit runs to the edge of its range (r, alpha ~ 1e7); a CLV from it is no estimate."""
+    from cvm.data import Workspace
+    from cvm.errors import ConvergenceError
+    from cvm.fitting import MIN_CUSTOMERS_TO_VALUE
+    from cvm.service import score_customers
+
+    assert MIN_CUSTOMERS_TO_VALUE == 10
+    ws = Workspace.open(tmp_path / "ws")
+    ws.ingest(tiny_file(tmp_path, 4), kind="transactions")
+    for model in ("auto", "bgnbd", "pnbd"):
+        with pytest.raises(ConvergenceError, match="only 4 customers have a history before") as caught:
+            score_customers(ws, model=model, horizon=4, store=False)
+        assert caught.value.code == "too_few_to_value" and "cvm formula" in caught.value.hint
+    ws.close()
+
+
+def test_cvm_run_on_one_customer_refuses_and_writes_nothing(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-01,10\nA,2024-02-01,20\nA,2024-03-05,15\n")
+    out = tmp_path / "out.csv"
+    assert main(["run", str(path), "--out", str(out), "--workspace", str(tmp_path / "ws")]) != 0
+    err = capsys.readouterr().err
+    assert "only 1 customers have a history before 2024-03-05" in err and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_the_cli_shows_the_fit_warnings_and_a_readable_table(tmp_path, capsys, monkeypatch):
@@ -83,9 +110,15 @@ def test_the_cli_shows_the_fit_warnings_and_a_readable_table(tmp_path, capsys, m
     assert re.search(r"^r\s+\d\.\d{4}e\+\d\d", captured.out, flags=re.M), captured.out
     # the scored list shows the columns a person reads, not every column squeezed into the terminal
     capsys.readouterr()
+    # scoring two customers is refused (test above); twelve give the scored list
+    assert main(["score", "--model", "bgnbd", "--workspace", str(ws)]) != 0
+    assert "only 2 customers have a history" in capsys.readouterr().err
+    ws12 = tmp_path / "ws12"
+    assert main(["ingest", str(tiny_file(tmp_path, 12)), "--workspace", str(ws12), "--json"]) == 0
+    capsys.readouterr()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert main(["score", "--model", "bgnbd", "--workspace", str(ws)]) == 0
+        assert main(["score", "--model", "bgnbd", "--workspace", str(ws12)]) == 0
     table = capsys.readouterr().out
     from cvm.cli.value_commands import CUSTOMER_COLUMNS
 

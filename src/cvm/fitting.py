@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cvm.errors import CvmError, SchemaError
+from cvm.errors import ConvergenceError, CvmError, SchemaError
+from cvm.jsonsafe import json_safe
 from cvm.models.base import LikelihoodModel, warn_if_few_customers
 from cvm.models.limits import fit_for_prediction
 from cvm.models.registry import short_name, spec
@@ -46,12 +47,11 @@ class FitResult:
 
     def to_dict(self) -> dict[str, Any]:
         m = self.model_object
-        stderr = {k: (float(v) if np.isfinite(v) else None) for k, v in m.stderr_.items()}
-        return {
+        return json_safe({
             "model": self.model,
-            "params": {k: float(v) for k, v in m.params_.items()},
-            "stderr": stderr,
-            "log_likelihood": float(m.log_likelihood_),
+            "params": dict(m.params_),
+            "stderr": dict(m.stderr_),
+            "log_likelihood": m.log_likelihood_,
             "n_customers": float(self.n_customers),
             "converged": bool(getattr(m, "converged_", True)),
             "time_unit": self.time_unit,
@@ -59,7 +59,7 @@ class FitResult:
             "warnings": self.warnings,
             "calibration_check": getattr(m, "calibration_check_", None),
             **self.meta,
-        }
+        })
 
 
 
@@ -130,11 +130,34 @@ def _require_columns(summary: pd.DataFrame, columns: tuple[str, ...], hint: str)
                           hint=hint)
 
 
+#: fewest customers with a history (first purchase before the as-of day) a valuation is made from:
+#: below it the purchase models' four parameters run to the edges of their range and the CLVs
+#: they give are artefacts of the optimiser, not estimates (see :func:`warn_if_few_customers`)
+MIN_CUSTOMERS_TO_VALUE = 10
+
+
+def check_enough_to_value(summary: pd.DataFrame) -> None:
+    """Refuse a valuation from fewer than :data:`MIN_CUSTOMERS_TO_VALUE` customers with a history.
+
+    Counts the customers with ``T > 0`` (a ``weights`` column counts identical rows). A
+    :class:`~cvm.errors.ConvergenceError` with code ``too_few_to_value`` says how many there are.
+    ``cvm fit`` still fits such data (with a warning) for a person to look at; a CLV per customer
+    from it is refused, as a wrong number is worse than none.
+    """
+    seen = (summary["T"] > 0).to_numpy()
+    n = float(summary["weights"].to_numpy(float)[seen].sum()) if "weights" in summary.columns else float(seen.sum())
+    if 0 < n < MIN_CUSTOMERS_TO_VALUE:
+        raise ConvergenceError.coded("too_few_to_value", n=f"{n:,.0f}", date=_as_of_text(summary),
+                                     minimum=MIN_CUSTOMERS_TO_VALUE)
+
+
 def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
-    """Gamma-Gamma for a valuation, on repeat customers with positive spend; None and a note if impossible."""
+    """Gamma-Gamma for a valuation, on repeat customers with positive spend (a ``weights`` column counts
+    identical rows); None and a note if impossible."""
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(repeat) < 10:
-        return None, f"only {len(repeat)} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
+    n_repeat = int(repeat["weights"].sum()) if "weights" in repeat.columns else len(repeat)
+    if n_repeat < 10:
+        return None, f"only {n_repeat} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
     try:
         return fit_model(summary, "gg"), None
     except CvmError as exc:

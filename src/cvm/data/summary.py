@@ -66,7 +66,7 @@ def micros_sql(expr: str) -> str:
     return f"round({expr} * {MICROS!r})"
 
 
-def _unit_days(time_unit: str) -> float:
+def unit_days(time_unit: str) -> float:
     if time_unit not in DAYS_PER_UNIT:
         raise SchemaError(f"unknown time unit '{time_unit}'", hint=f"use one of {', '.join(DAYS_PER_UNIT)}")
     return DAYS_PER_UNIT[time_unit]
@@ -141,8 +141,8 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         who have no row.
     """
     con, table = _connection(source)
-    unit = _unit_days(time_unit)
-    p_days = _unit_days(period)
+    unit = unit_days(time_unit)
+    p_days = unit_days(period)
     # the channel is written into the SQL as a quoted literal: the row filter appears in several subqueries
     where = "" if channel is None else f" AND channel = {quote_literal(str(channel))}"
     has_amount = _has_column(con, table, "amount")

@@ -63,6 +63,7 @@ from cvm.data.validate import (
     totals_sql,
 )
 from cvm.errors import SchemaError, WorkspaceError
+from cvm.jsonsafe import json_safe
 from cvm.settings import Settings
 
 DB_FILE = "cvm.duckdb"
@@ -129,17 +130,9 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["preview"] = [{k: _jsonable(v) for k, v in row.items()} for row in self.preview]
-        out["detected"] = {k: _jsonable(v) for k, v in self.detected.items()}
+        out["preview"] = json_safe(self.preview)
+        out["detected"] = json_safe(self.detected)
         return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
 
 
 def _default_memory_limit() -> str:
@@ -642,16 +635,16 @@ class Workspace(WorkspaceTables):
 
     def load_model(self, which: int | str | None = None):
         """A stored model by ``model_id``, or the latest of a name (``bgnbd`` or ``BGNBD``), or the latest."""
-        from cvm.models import MODEL_NAMES, model_class
         from cvm.models.base import LikelihoodModel
+        from cvm.models.registry import MODELS
 
         if isinstance(which, int):
             row = self.con.execute("SELECT params_json FROM models WHERE model_id = ?", [which]).fetchall()
         elif which is None:
             row = self.con.execute("SELECT params_json FROM models ORDER BY model_id DESC LIMIT 1").fetchall()
-        else:
-            names = [which, which.lower(), MODEL_NAMES.get(which.lower(), which)]
-            names += [k for k, v in MODEL_NAMES.items() if v == which]
+        else:  # stored under its command-line name (bgnbd) or class name (BGNBD): either finds it
+            entry = MODELS.get(which.lower()) or next((m for m in MODELS.values() if m.class_name == which), None)
+            names = [which, which.lower()] + ([entry.name, entry.class_name] if entry else [])
             row = self.con.execute(
                 "SELECT params_json FROM models WHERE model IN (SELECT unnest(?)) OR json_extract_string(params_json, '$.model') "
                 "IN (SELECT unnest(?)) ORDER BY model_id DESC LIMIT 1", [names, names]).fetchall()
@@ -659,7 +652,6 @@ class Workspace(WorkspaceTables):
             raise WorkspaceError(f"no stored model {'' if which is None else repr(which)}".strip(),
                                  hint="fit one first: cvm fit --model bgnbd")
         payload = json.loads(row[0][0])
-        model_class(payload["model"])  # imports the class so it is registered
         return LikelihoodModel.from_dict(payload)
 
 

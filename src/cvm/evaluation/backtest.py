@@ -56,6 +56,7 @@ import pandas as pd
 
 import cvm.evaluation.metrics as metrics
 from cvm.errors import ConvergenceError, CvmError, SchemaError
+from cvm.jsonsafe import json_safe
 from cvm.fitting import fit_model
 from cvm.models.limits import CANDIDATE_BUDGET
 from cvm.models.registry import PURCHASE_MODELS
@@ -129,7 +130,7 @@ class BacktestResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``cvm backtest --json``): ``best``, ``reason``, ``reason_code``,
         ``reason_values`` and ``models`` → name → metrics."""
-        return _json_safe({
+        return json_safe({
             "best": self.best,
             "reason": self.reason,
             "reason_code": self.reason_code,
@@ -150,7 +151,7 @@ class BacktestResult:
         out["tracking"] = _frame_records(self.tracking.assign(end=self.tracking["end"].astype(str)))
         out["probability_alive_calibration"] = _frame_records(self.probability_alive_calibration)
         out["summaries_html"] = dict(self.summaries_html)
-        return _json_safe(out)
+        return json_safe(out)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> "BacktestResult":
@@ -190,23 +191,6 @@ def _frame_records(frame: pd.DataFrame, index_name: str | None = None) -> list[d
     if index_name and f.columns[0] != index_name:
         f = f.rename(columns={f.columns[0]: index_name})
     return f.to_dict(orient="records")
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, (pd.Timestamp, datetime, date)):
-        return value.isoformat()
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 # ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from cvm.models.base import (
     LikelihoodModel,
     load_model,
 )
-from cvm.models.registry import MODELS, names, spec
+from cvm.models.registry import MODELS
 
 #: every model class (from the registry) and the classic formulas, imported on first use
 _LAZY = {
@@ -27,19 +27,6 @@ _LAZY = {
 }
 
 __getattr__ = lazy_attributes("cvm.models", _LAZY)
-
-# Views of cvm.models.registry for the callers that still read them (the backtest, the workspace's
-# load_model and the Spark driver, outside this package); the registry is the one list.
-#: command-line names of the choosable models → class names
-MODEL_NAMES = {name: spec(name).class_name for name in names()}
-#: the purchase models' limiting cases (:mod:`cvm.models.limits`) → class names
-LIMIT_NAMES = {name: spec(name).class_name for name in names("limit")}
-
-
-def model_class(name: str) -> type[LikelihoodModel]:
-    """The model class for a command-line name such as ``bgnbd`` (or a class name): ``spec(name).cls``."""
-    return spec(name).cls
-
 
 __all__ = [
     "BGBB",
@@ -52,8 +39,6 @@ __all__ = [
     "GammaGamma",
     "HessianWarning",
     "LikelihoodModel",
-    "LIMIT_NAMES",
-    "MODEL_NAMES",
     "NBD",
     "ParetoNBD",
     "Poisson",
@@ -62,6 +47,5 @@ __all__ = [
     "classic_clv",
     "clv_table",
     "load_model",
-    "model_class",
     "required_retention",
 ]

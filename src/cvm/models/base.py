@@ -52,6 +52,7 @@ from scipy import optimize
 from scipy.special import ndtri
 
 from cvm.errors import ConvergenceError, NotFittedError, SchemaError
+from cvm.jsonsafe import json_safe
 from cvm.models.registry import PREDICTIONS
 
 FORMAT = "cvm-model"
@@ -358,7 +359,7 @@ class FitSummary:
         return {
             "model": self.model,
             "params": {k: float(v) for k, v in self.params.items()},
-            "stderr": {k: _json_float(v) for k, v in self.stderr.items()},
+            "stderr": {k: json_safe(float(v)) for k, v in self.stderr.items()},
             "log_likelihood": float(self.log_likelihood),
             "aic": float(self.aic),
             "bic": float(self.bic),
@@ -404,11 +405,6 @@ def _estimate_text(v: float) -> str:
     if v != 0 and np.isfinite(v) and not 1e-3 <= abs(v) < 1e7:
         return f"{v:.4e}"
     return f"{v:.4f}"
-
-
-def _json_float(v: float) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
 
 
 # ----------------------------------------------------------------------------
@@ -1030,9 +1026,9 @@ class LikelihoodModel:
             "model": type(self).__name__,
             "settings": self._settings(),
             "params": {k: float(v) for k, v in self.params_.items()},
-            "covariance_log": None if cov is None else [[_json_float(v) for v in row] for row in np.asarray(cov)],
-            "log_likelihood": _json_float(getattr(self, "log_likelihood_", np.nan)),
-            "n_customers": _json_float(getattr(self, "n_customers_", np.nan)),
+            "covariance_log": None if cov is None else [[json_safe(float(v)) for v in row] for row in np.asarray(cov)],
+            "log_likelihood": json_safe(float(getattr(self, "log_likelihood_", np.nan))),
+            "n_customers": json_safe(float(getattr(self, "n_customers_", np.nan))),
             "converged": bool(getattr(self, "converged_", True)),
         }
 

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from cvm.data.warehouse import Workspace
 from cvm.errors import ConvergenceError, CvmError, SchemaError, WorkspaceError
-from cvm.fitting import fit_model, fit_spend_model, model_name
+from cvm.fitting import check_enough_to_value, fit_model, fit_spend_model, model_name
 from cvm.models.base import CvmWarning
 from cvm.models.limits import CANDIDATE_BUDGET
 from cvm.models.registry import PURCHASE_MODELS
@@ -205,6 +205,7 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
     histories = pd.DataFrame({c: columns[c] for c in ("frequency", "recency", "T", "monetary_value")}, copy=False)
     histories.attrs.update(summary.attrs)
 
+    check_enough_to_value(histories)
     name = model.lower()
     if name == "auto":
         name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])

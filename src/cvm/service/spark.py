@@ -34,11 +34,9 @@ from cvm.data.spark.summary import (
     as_date, compress_spark, compress_spend_spark, exact_spend_rows, historic_values, input_counts,
     read_transactions, summarise_spark, unusable_rows,
 )
-from cvm.data.summary import _unit_days
+from cvm.data.summary import unit_days
 from cvm.errors import SchemaError
-from cvm.fitting import fit_spend_model, model_name
-from cvm.models.base import warn_if_few_customers
-from cvm.models.limits import fit_for_prediction
+from cvm.fitting import check_enough_to_value, fit_model, fit_spend_model, model_name
 from cvm.models.registry import PURCHASE_MODELS, spec
 from cvm.settings import Settings
 from cvm.value.clv import value_customers
@@ -95,27 +93,19 @@ def fit_histories(histories: pd.DataFrame, model: str, as_of: Any = None, **sett
     limit, NBD or Poisson; broken predictions are refused), and few customers are warned about.
     ``as_of`` names the day in the refusal when every customer was first seen on it.
     """
-    seen = histories[histories["T"] > 0]
-    if seen.empty:
-        raise SchemaError.coded("all_on_one_day", date=str(as_of) if as_of else "the as-of day")
-    fitted, used = fit_for_prediction(spec(model).cls, seen["frequency"].to_numpy(float), seen["recency"].to_numpy(float),
-                                      seen["T"].to_numpy(float), weights=seen["weight"].to_numpy(float), **settings)
-    warn_if_few_customers(fitted)
-    return used
+    frame = histories.rename(columns={"weight": "weights"})
+    if as_of is not None:
+        frame.attrs["as_of"] = as_of
+    check_enough_to_value(frame)
+    return fit_model(frame, model, **settings)
 
 
 def fit_spend_rows(spend_rows: pd.DataFrame) -> tuple[Any, str | None]:
     """Gamma-Gamma by :func:`cvm.fitting.fit_spend_model` on compressed ``(frequency, monetary_value, weight)``.
 
-    Each pair stands for ``weight`` repeat customers (the model's likelihood compresses them
-    back into the same weighted pairs). Returns ``(model or None, note or None)``.
+    Each pair stands for ``weight`` repeat customers (the ``weights`` of the fit). Returns ``(model or None, note or None)``.
     """
-    counts = spend_rows["weight"].to_numpy(float).astype(np.int64)
-    customers = pd.DataFrame({
-        "frequency": np.repeat(spend_rows["frequency"].to_numpy(float), counts),
-        "monetary_value": np.repeat(spend_rows["monetary_value"].to_numpy(float), counts),
-    })
-    return fit_spend_model(customers)
+    return fit_spend_model(spend_rows.rename(columns={"weight": "weights"}))
 
 
 def value_histories(histories: Any, purchase_model: Any, *, horizon: int, discount_rate: float,
@@ -303,7 +293,7 @@ def run_spark_pipeline(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    _unit_days(time_unit), _unit_days(period)  # an unknown unit is refused before Spark reads anything
+    unit_days(time_unit), unit_days(period)  # an unknown unit is refused before Spark reads anything
     output_format(out, out_format)
     name = purchase_model_name(model)
     settings = Settings().set("discount_rate", discount_rate)

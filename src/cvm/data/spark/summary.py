@@ -38,7 +38,7 @@ from typing import Any
 
 from cvm.data.spark.output import is_table_source
 from cvm.data.spark.session import spark_session
-from cvm.data.summary import MICROS, _unit_days
+from cvm.data.summary import MICROS, unit_days
 from cvm.errors import SchemaError
 
 SUMMARY_COLUMNS = (
@@ -278,8 +278,8 @@ def summarise_spark(
     """
     from pyspark.sql import functions as F
 
-    unit = _unit_days(time_unit)
-    period_days = _unit_days(period)
+    unit = unit_days(time_unit)
+    period_days = unit_days(period)
     raw = read_transactions(df_or_path, spark)
     order_col = order_col if order_col and order_col in raw.columns else None
     tx = clean_transactions(raw, customer_col, datetime_col, amount_col, order_col)
