@@ -8,6 +8,7 @@ from cvm.cli.admin_commands import (
     audit_log, settings, token_create, token_list, token_revoke, users_add, users_list, users_passwd, users_remove, version,
 )
 from cvm.cli.data_commands import ingest, quarantine, run
+from cvm.cli.driver_commands import drivers
 from cvm.cli.health_commands import health
 from cvm.cli.model_commands import backtest, fit, formula
 from cvm.cli.question_commands import cohorts, concentration, invest, migration, receivables, segments
@@ -33,6 +34,7 @@ for command in (
     migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
 ):
     app.command()(command)
+app.command()(drivers)
 app.command("audit")(audit_log)
 users_app.command("add")(users_add)
 users_app.command("list")(users_list)
