@@ -73,7 +73,7 @@ def drivers(ws: Workspace, by: Sequence[str], level: float = 0.95, min_customers
     summary = summary[summary["T"] > 0]
     groups = _groups(ws, as_of).reindex(summary.index)
     if not list(by):
-        raise SchemaError.coded("drivers_no_attribute", available=", ".join(sorted(usable_attributes(groups))) or "–")
+        raise SchemaError.coded("drivers_no_attribute", available=sorted(usable_attributes(groups)) or ["–"])
     coded = design(groups, by, min_customers=min_customers)
     fitted = summary.loc[coded.covariates.index]
     names = list(coded.columns)

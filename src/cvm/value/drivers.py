@@ -165,7 +165,7 @@ def design(groups: pd.DataFrame, by: Sequence[str], min_customers: int = MIN_CUS
         or two attributes tell the same thing (``drivers_same_information``).
     """
     by = list(dict.fromkeys(str(b) for b in by))
-    filled = ", ".join(sorted(c for c in groups.columns if groups[c].notna().any())) or "–"
+    filled = sorted(c for c in groups.columns if groups[c].notna().any()) or ["–"]
     if not by:
         raise SchemaError.coded("drivers_no_attribute", available=filled)
     for attribute in by:
@@ -210,7 +210,7 @@ def design(groups: pd.DataFrame, by: Sequence[str], min_customers: int = MIN_CUS
     covariates = pd.DataFrame(data, index=kept.index)
     matrix = np.column_stack([np.ones(len(kept))] + [covariates[c].to_numpy() for c in columns])
     if np.linalg.matrix_rank(np.unique(matrix, axis=0)) < matrix.shape[1]:
-        raise SchemaError.coded("drivers_same_information", attributes=", ".join(by))
+        raise SchemaError.coded("drivers_same_information", attributes=list(by))
     return Design(parts, covariates, columns)
 
 
@@ -563,12 +563,12 @@ TABLE_COLUMNS = ("group", "customers", "purchase", "dropout", "spend", "mean_spe
 
 def table_rows(result: DriversResult, attr: AttributeEffects, language: str = "en") -> list[dict[str, Any]]:
     """One attribute's groups as table rows of text in ``language`` (keys :data:`TABLE_COLUMNS`), each factor
-    with its interval (``1,42× (1,20–1,68×)``), plus ``clear``: the effects that are clear differences."""
+    with its interval (``1,42× (1,20–1,68×)``), plus ``clear_kinds``: the effects that are clear differences."""
     say, factor, formats = _words(language, result.currency)
     out = []
     for g in attr.groups:
         row: dict[str, Any] = {"group": text("term." + g.value, language, default=g.value),
-                               "customers": formats.number(g.customers), "clear": []}
+                               "customers": formats.number(g.customers), "clear_kinds": []}
         for kind in KINDS:
             e = g.effect(kind)
             if g.baseline:
@@ -578,7 +578,7 @@ def table_rows(result: DriversResult, attr: AttributeEffects, language: str = "e
             else:
                 row[kind] = f"{factor(e.factor)}× ({factor(e.lower)}–{factor(e.upper)}×)"
                 if e.clear:
-                    row["clear"].append(kind)
+                    row["clear_kinds"].append(kind)
         row["mean_spend"] = ("–" if g.mean_spend is None else
                              f"{formats.money(g.mean_spend)} ({formats.money(g.mean_spend_lower)}–{formats.money(g.mean_spend_upper)})")
         p = g.profit
@@ -600,14 +600,14 @@ def answer_sentences(result: DriversResult, language: str = "en") -> list[str]:
         label = _label(attr.attribute, language)
         found = []
         for g in attr.groups:
-            for kind in KINDS:
-                e = g.effect(kind)
-                if e.clear:
-                    found.append(say(f"short.{kind}.{'more' if e.factor > 1 else 'less'}",
-                                     value=text("term." + g.value, language, default=g.value), factor=factor(e.factor)))
+            effects = [say(f"short.{kind}.{'more' if g.effect(kind).factor > 1 else 'less'}",
+                           factor=factor(g.effect(kind).factor)) for kind in KINDS if g.effect(kind).clear]
+            if effects:
+                found.append(say("short.group", value=text("term." + g.value, language, default=g.value),
+                                 effects=formats.join(effects)))
         any_found = any_found or bool(found)
         if found:
-            out.append(say("answer.found", attribute=label, found=formats.join(found),
+            out.append(say("answer.found", attribute=label, found="; ".join(found),
                            baseline=text("term." + attr.baseline, language, default=attr.baseline)))
         else:
             out.append(say("answer.none", attribute=label))

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
 from cvm.web import routes_api, routes_pages
+from cvm.web import routes_drivers
 from cvm.web.deps import (
     LANG_COOKIE,
     CsrfRejected,
@@ -122,6 +123,7 @@ def create_app(
 
     app.include_router(routes_pages.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_drivers.router)
     _add_static(app)
     _add_error_handlers(app)
     app.add_middleware(_Guard, max_body=config.max_upload_bytes + 64 * 1024,  # + multipart framing

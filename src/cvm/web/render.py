@@ -25,6 +25,7 @@ NAV = (
     ("/segments", "nav.segments", "viewer"),
     ("/customers", "nav.customers", "viewer"),
     ("/investment", "nav.investment", "viewer"),
+    ("/drivers", "nav.drivers", "viewer"),
     ("/cohorts", "nav.cohorts", "viewer"),
     ("/models", "nav.models", "viewer"),
     ("/data", "nav.data", "viewer"),
