@@ -51,7 +51,11 @@ def _map_example(values: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 
 #: error codes whose placeholders hold target column names (written in words in Dutch)
-FIELDS: dict[str, tuple[str, ...]] = {"missing_columns": ("missing",), **{f"drivers_{c}": ("attribute", "attributes", "available") for c in ("no_attribute", "unknown_attribute", "one_value", "too_few", "too_many_values", "same_information")}}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "missing_columns": ("missing",), "drivers_no_attribute": ("available",),
+    "drivers_unknown_attribute": ("attribute", "available"), "drivers_one_value": ("attribute",),
+    "drivers_too_few": ("attribute",), "drivers_too_many_values": ("attribute",), "drivers_same_information": ("attributes",),
+}
 #: error codes whose placeholders hold a kind of data (written in words in Dutch)
 KINDS: dict[str, tuple[str, ...]] = {"missing_columns": ("kind",), "map_unknown_target": ("kind",)}
 #: error codes with values computed from the given ones, per language (for hints that spell out an example)

@@ -47,6 +47,7 @@ def test_every_message_key_used_by_the_app_exists():
         "cohorts.age.": ["month", "quarter", "year"],
         "language.": ["en", "nl"],
         "settings.help.": [],  # optional help lines: the template shows one only when the catalog has it
+        "drivers.col.": ["group", "customers", "purchase", "dropout", "spend", "mean_spend", "profit", "verdict"],
     }
     assert prefixes <= set(dynamic)
     for prefix, values in dynamic.items():

@@ -27,7 +27,7 @@ def _render(result: DriversResult, language: str, words) -> None:
     for attr in result.attributes:
         label = text("col." + attr.attribute, language, default=attr.attribute.replace("_", " "))
         rows = pd.DataFrame([{headers[c]: r[c] for c in TABLE_COLUMNS} for r in table_rows(result, attr, language)])
-        priority = [headers[c] for c in ("group", "customers", "purchase", "dropout", "spend", "verdict", "profit")]
+        priority = [headers[c] for c in ("group", "purchase", "dropout", "spend", "verdict", "customers", "profit")]
         show_table(rows, title=text("drivers.by_attribute", language, {"attribute": label.lower()}), max_rows=50,
                    words=words, priority=priority)
         for group in attr.groups:  # the drivers in words; every figure is in the table and in --json
