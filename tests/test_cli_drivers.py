@@ -37,18 +37,23 @@ def test_json_gives_every_effect_with_its_interval(workspace):
     assert channel["attribute"] == "channel" and channel["baseline"] == "web"
     assert {"attribute", "baseline", "customers", "groups", "tests", "left_out", "without_value"} <= set(channel)
     for group in channel["groups"]:
-        assert {"value", "baseline", "customers", "purchase", "dropout", "spend", "mean_spend", "profit", "words"} <= set(group)
+        assert {"value", "baseline", "customers", "purchase", "lifetime", "dropout_rate", "spend", "mean_spend", "profit",
+                "words"} <= set(group)
         if group["baseline"]:
             continue
         for kind, expected in truth(group["value"]).items():
-            effect = group[kind]
+            effect = group["lifetime" if kind == "dropout" else kind]
             assert set(effect) == {"factor", "lower", "upper", "clear", "reason"}
             assert effect["lower"] <= expected <= effect["upper"], (group["value"], kind)
         assert {"profit_per_customer", "lower", "upper", "verdict"} <= set(group["profit"])
+        # the dropout rate is the inverse of the lifetime factor, its interval the inverse interval
+        rate, life = group["dropout_rate"], group["lifetime"]
+        assert rate["factor"] * life["factor"] == pytest.approx(1.0)
+        assert (rate["lower"], rate["upper"]) == pytest.approx((1 / life["upper"], 1 / life["lower"]))
     partner = channel["groups"][1]
     assert partner["value"] == "partner" and partner["purchase"]["clear"] is True
     region = payload["attributes"][1]
-    assert not any(g[k]["clear"] for g in region["groups"] for k in ("purchase", "dropout", "spend"))
+    assert not any(g[k]["clear"] for g in region["groups"] for k in ("purchase", "lifetime", "spend"))
 
 
 def test_people_read_the_answer_and_a_table_that_fits_80_columns(workspace):

@@ -219,9 +219,9 @@ def design(groups: pd.DataFrame, by: Sequence[str], min_customers: int = MIN_CUS
 class Effect:
     """A multiplicative effect relative to the baseline group, with its interval.
 
-    ``factor`` multiplies the baseline's purchase rate (``purchase``), expected lifetime
-    (``dropout``: how long customers stay, the inverse of the dropout rate) or mean spend per
-    repeat purchase (``spend``). ``clear`` says the interval excludes 1 and the attribute's joint
+    ``factor`` multiplies the baseline's purchase rate (``purchase``), lifetime (``dropout``: how
+    long customers stay, the inverse of the factor on the dropout rate; ``lifetime`` and
+    ``dropout_rate`` in :meth:`DriversResult.to_dict`) or mean spend per repeat purchase (``spend``). ``clear`` says the interval excludes 1 and the attribute's joint
     test rejects "no differences" (module docstring). ``reason`` says why there is no figure.
     """
 
@@ -235,6 +235,11 @@ class Effect:
     def to_dict(self) -> dict[str, Any]:
         return {"factor": _num(self.factor), "lower": _num(self.lower), "upper": _num(self.upper),
                 "clear": bool(self.clear), "reason": self.reason}
+
+    def inverse(self) -> "Effect":
+        """The same effect as the inverse factor (a lifetime factor as the factor on the dropout rate)."""
+        flip = lambda x: None if x is None or x == 0 else 1.0 / x  # noqa: E731
+        return Effect(self.kind, flip(self.factor), flip(self.upper), flip(self.lower), self.clear, self.reason)
 
 
 @dataclass
@@ -319,7 +324,8 @@ class DriversResult:
                 groups.append({
                     "value": g.value, "baseline": g.baseline, "customers": g.customers,
                     "repeat_buyers": g.repeat_buyers,
-                    "purchase": g.purchase.to_dict(), "dropout": g.dropout.to_dict(), "spend": g.spend.to_dict(),
+                    "purchase": g.purchase.to_dict(), "lifetime": g.dropout.to_dict(),
+                    "dropout_rate": g.dropout.inverse().to_dict(), "spend": g.spend.to_dict(),
                     "mean_spend": _num(g.mean_spend), "mean_spend_lower": _num(g.mean_spend_lower),
                     "mean_spend_upper": _num(g.mean_spend_upper),
                     "profit": None if g.profit is None else g.profit.to_dict(),
