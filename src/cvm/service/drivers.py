@@ -22,7 +22,7 @@ from cvm.models.base import HessianWarning
 from cvm.service.questions import customer_table
 from cvm.service.scoring import resolve_as_of
 from cvm.value.drivers import (
-    MIN_CUSTOMERS_PER_VALUE, MIN_REPEAT_BUYERS, DriversResult, attribute_effects, covariate_effects, customer_groups,
+    KINDS, MIN_CUSTOMERS_PER_VALUE, MIN_REPEAT_BUYERS, DriversResult, attribute_effects, covariate_effects, customer_groups,
     design, group_profit, mean_spend, spend_effects, usable_attributes,
 )
 from cvm.value.investment import allocate_costs, clean_costs
@@ -86,7 +86,8 @@ def drivers(ws: Workspace, by: Sequence[str], level: float = 0.95, min_customers
     if any(issubclass(w.category, HessianWarning) for w in caught):
         covariance = None  # standard errors unreliable: no interval, so no driver is claimed
         notes.append("not_identified")
-    effects, tests = covariate_effects(model.params_, covariance, coded, level)
+    family = len(KINDS) * len(coded.attributes)  # the joint questions of this run (Bonferroni)
+    effects, tests = covariate_effects(model.params_, covariance, coded, level, family)
 
     spend, repeat_buyers = {}, {}
     for part in coded.attributes:
@@ -108,7 +109,7 @@ def drivers(ws: Workspace, by: Sequence[str], level: float = 0.95, min_customers
                 means[value] = None if unreliable else mean_spend(gg.params_, gg_cov)
             except CvmError:
                 means[value] = None
-        spend[part.attribute] = spend_effects(means, part.baseline, level, reasons)
+        spend[part.attribute] = spend_effects(means, part.baseline, level, reasons, family)
 
     profits, profit_note = _profits(ws, run, coded, level)
     return DriversResult(

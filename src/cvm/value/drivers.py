@@ -40,9 +40,11 @@ compared per attribute, not adjusted for the other attributes.
 attribute as a whole differs: a Wald test of all its coefficients being zero
 (:math:`W = \hat\gamma^\top\hat\Sigma^{-1}\hat\gamma \sim \chi^2_k`; for spend Cochran's
 :math:`Q = \sum_g (\ln m_g - \overline{\ln m})^2/\mathrm{Var}(\ln m_g) \sim \chi^2_{k-1}` around the
-inverse-variance weighted mean) rejects at level :math:`1-\ell`. With many values some single
-interval excludes 1 by chance; the joint test keeps those from being called drivers. Otherwise
-the words say "no clear difference".
+inverse-variance weighted mean) rejects. With many values some single interval excludes 1 by
+chance; the joint test keeps those from being called drivers. One run asks three joint questions
+(buy, stay, spend) per attribute, so each is tested at :math:`(1-\ell)/(3m)` for *m* attributes
+(Bonferroni): the chance that any attribute without an effect is called a driver stays below
+:math:`1-\ell`. Otherwise the words say "no clear difference".
 
 **Profitable after costs.** From the latest valuation: per customer the margin so far
 (``historic_value``) plus the predicted margin (``clv``) minus the costs charged to the customer
@@ -190,8 +192,9 @@ def design(groups: pd.DataFrame, by: Sequence[str], min_customers: int = MIN_CUS
             raise SchemaError.coded("drivers_one_value", attribute=attribute, value=str(counts.index[0]),
                                     n=int(counts.iloc[0]))
         compared = groups.loc[keep, attribute].value_counts()
-        if len(compared) < 2:
-            shown = ", ".join(f"{v} {n}" for v, n in counts.head(8).items())
+        if len(compared) < 2:  # the counts among the customers with a value for every attribute asked for
+            known_all = np.logical_and.reduce([groups[a].notna().to_numpy() for a in by])
+            shown = ", ".join(f"{v} {n}" for v, n in groups.loc[known_all, attribute].value_counts().head(8).items())
             raise SchemaError.coded("drivers_too_few", attribute=attribute, minimum=min_customers, counts=shown)
         if len(compared) > max_values:
             raise SchemaError.coded("drivers_too_many_values", attribute=attribute, n=len(compared), maximum=max_values)
@@ -296,11 +299,6 @@ class AttributeEffects:
     without_value: int = 0
     tests: dict[str, dict[str, float] | None] = field(default_factory=dict)
 
-    def differs(self, kind: str, level: float) -> bool:
-        """Whether the joint test of ``kind`` rejects "all groups alike" at ``1 - level``."""
-        test = self.tests.get(kind)
-        return bool(test is not None and test["p_value"] < 1 - level)
-
 
 @dataclass
 class DriversResult:
@@ -376,14 +374,15 @@ def _wald(coefficients: np.ndarray, covariance: np.ndarray) -> dict[str, float] 
 
 
 def covariate_effects(params: pd.Series, covariance: pd.DataFrame | None, design_: Design,
-                      level: float = 0.95) -> tuple[dict[tuple[str, str], dict[str, Effect]], dict[str, dict[str, Any]]]:
+                      level: float = 0.95, family: int = 1) -> tuple[dict[tuple[str, str], dict[str, Effect]], dict[str, dict[str, Any]]]:
     """Purchase and lifetime factors of every compared value, and each attribute's joint tests.
 
     ``params`` and ``covariance`` are a fitted :class:`~cvm.models.pnbd.ParetoNBD`'s ``params_`` and
     ``covariance_`` with purchase and dropout covariates ``design_.covariates``' columns (the
     coefficients are free parameters, so their covariance is on their own scale). Returns
     ``{(attribute, value): {"purchase": Effect, "dropout": Effect}}`` and
-    ``{attribute: {"purchase": test, "dropout": test}}``.
+    ``{attribute: {"purchase": test, "dropout": test}}``. A difference is clear when its interval
+    excludes 1 and its attribute's joint test rejects at ``(1 - level) / family`` (module docstring).
     """
     q = _quantile(level)
     cov = None if covariance is None else covariance
@@ -398,7 +397,7 @@ def covariate_effects(params: pd.Series, covariance: pd.DataFrame | None, design
             sub = None if cov is None else cov.loc[keys, keys].to_numpy(float)
             test = None if sub is None else _wald(gamma, sub)
             tests[part.attribute][kind] = test
-            differs = test is not None and test["p_value"] < 1 - level
+            differs = test is not None and test["p_value"] < (1 - level) / family
             se = (np.sqrt(np.clip(np.diag(sub), 0, None)) if sub is not None and np.all(np.isfinite(sub))
                   else np.full(len(keys), np.nan))
             for name, g, s in zip(names, gamma, se):
@@ -433,7 +432,7 @@ def mean_spend(params: Mapping[str, float], covariance: pd.DataFrame | None) -> 
 
 
 def spend_effects(means: Mapping[str, tuple[float, float] | None], baseline: str, level: float = 0.95,
-                  reasons: Mapping[str, str] | None = None,
+                  reasons: Mapping[str, str] | None = None, family: int = 1,
                   ) -> tuple[dict[str, Effect], dict[str, tuple[float, float, float]], dict[str, float] | None]:
     """Spend factors against the baseline's mean spend, each group's mean with its interval, and Cochran's Q.
 
@@ -452,7 +451,7 @@ def spend_effects(means: Mapping[str, tuple[float, float] | None], baseline: str
         centre = float(weights @ logs / weights.sum())
         statistic = float(np.sum((logs - centre) ** 2 * weights))
         test = {"statistic": statistic, "df": len(known) - 1, "p_value": float(chi2.sf(statistic, len(known) - 1))}
-    differs = test is not None and test["p_value"] < 1 - level
+    differs = test is not None and test["p_value"] < (1 - level) / family
     effects = {}
     base = known.get(baseline)
     for value, found in means.items():
