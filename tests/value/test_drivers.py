@@ -17,7 +17,8 @@ import pytest
 from cvm.errors import SchemaError
 from cvm.service.drivers import driver_attributes, drivers
 from cvm.value.drivers import (
-    MIN_CUSTOMERS_PER_VALUE, design, group_profit, group_sentences, mean_spend, spend_effects,
+    MIN_CUSTOMERS_PER_VALUE, DriversResult, attribute_effects, design, group_profit, group_sentences, mean_spend,
+    spend_effects,
 )
 from tests.value.drivers_data import COST_PER_CUSTOMER, KNOWN_EFFECTS, build_workspace, truth
 
@@ -205,3 +206,46 @@ def test_group_profit_by_hand():
     assert out["a"].verdict == "profitable" and out["a"].profit == pytest.approx(116.0)
     # b: profits -9, -10, -11: mean -10, sd 1, half-width 1.96 / sqrt(3)
     assert out["b"].verdict == "loss" and out["b"].upper == pytest.approx(-10 + 1.959963984540054 / math.sqrt(3))
+
+
+def _three_groups():
+    groups = _groups(channel=["web"] * 100 + ["partner"] * 60 + ["shop"] * 60)
+    return design(groups, ["channel"])
+
+
+def test_joint_wald_test_by_hand_and_a_lone_interval_is_not_a_driver():
+    from cvm.value.drivers import covariate_effects
+
+    d = _three_groups()  # z0 = partner, z1 = shop
+    names = ["r", "alpha", "s", "beta", "purchase[z0]", "purchase[z1]", "dropout[z0]", "dropout[z1]"]
+    # partner's purchase coefficient alone is 2.1 standard errors from 0; shop's is 0
+    params = pd.Series([0.5, 10.0, 0.6, 12.0, 0.21, 0.0, 0.0, 0.0], index=names)
+    cov = pd.DataFrame(np.diag([1e-3] * 4 + [0.01, 0.01, 0.04, 0.04]), index=names, columns=names)
+    effects, tests = covariate_effects(params, cov, d, 0.95)
+    # W = 0.21^2 / 0.01 + 0 = 4.41 on 2 degrees of freedom: p = exp(-4.41 / 2) = 0.110
+    assert tests["channel"]["purchase"]["statistic"] == pytest.approx(4.41)
+    assert tests["channel"]["purchase"]["p_value"] == pytest.approx(math.exp(-4.41 / 2))
+    partner = effects[("channel", "partner")]["purchase"]
+    assert partner.lower == pytest.approx(math.exp(0.21 - 1.959963984540054 * 0.1)) and partner.lower > 1
+    assert not partner.clear  # its interval excludes 1, the channel as a whole does not differ clearly
+    result = DriversResult(attribute_effects(
+        d, effects, tests, {"channel": spend_effects({"web": None, "partner": None, "shop": None}, "web")},
+        {"channel": {}}, None), n_customers=220, as_of="2024-12-31", time_unit="week", level=0.95)
+    channel = result.attributes[0]
+    said = group_sentences(result, channel, channel.groups[1], "en")
+    assert said[0].startswith("Customers with channel partner: 1.23× as often as customers with channel web (95%: 1.01–1.50×), "
+                              "but the groups of this attribute together do not differ clearly")
+    # a dropout coefficient of +0.3: the dropout rate x exp(0.3), the lifetime x exp(-0.3)
+    params["dropout[z1]"] = 0.3
+    effects, _ = covariate_effects(params, cov, d, 0.95)
+    shop = effects[("channel", "shop")]["dropout"]
+    assert shop.factor == pytest.approx(math.exp(-0.3))
+    assert (shop.lower, shop.upper) == pytest.approx((math.exp(-0.3 - 1.959963984540054 * 0.2),
+                                                      math.exp(-0.3 + 1.959963984540054 * 0.2)))
+    # with three joint questions per attribute a test must reject at 0.05 / 3: p = 0.03 is not enough
+    params["purchase[z0]"], params["dropout[z1]"] = 0.0, 0.0
+    params["purchase[z1]"] = math.sqrt(-2 * math.log(0.03) * 0.01)  # W = -2 ln p on 2 df: p = 0.03
+    effects, tests = covariate_effects(params, cov, d, 0.95, family=1)
+    assert tests["channel"]["purchase"]["p_value"] == pytest.approx(0.03) and effects[("channel", "shop")]["purchase"].clear
+    effects, _ = covariate_effects(params, cov, d, 0.95, family=3)
+    assert not effects[("channel", "shop")]["purchase"].clear
