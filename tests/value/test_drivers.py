@@ -249,3 +249,18 @@ def test_joint_wald_test_by_hand_and_a_lone_interval_is_not_a_driver():
     assert tests["channel"]["purchase"]["p_value"] == pytest.approx(0.03) and effects[("channel", "shop")]["purchase"].clear
     effects, _ = covariate_effects(params, cov, d, 0.95, family=3)
     assert not effects[("channel", "shop")]["purchase"].clear
+
+
+def test_attribute_values_are_named_as_people_write_them():
+    from cvm.value.drivers import customer_groups, value_texts
+
+    assert value_texts(pd.Series([7.0, 7.5, np.nan, 10.0])).tolist() == ["7", "7.5", None, "10"]
+    assert value_texts(pd.Series([" web ", "", None])).tolist() == ["web", None, None]
+    attributes = pd.DataFrame({"customer_id": [1, 2, 3], "segment": ["a", "b", None], "source": ["f.csv"] * 3,
+                               "line": [1, 2, 3]})
+    first = pd.Series(["web", "shop", "web"], index=["1", "2", "3"])
+    groups = customer_groups(attributes, first)
+    # the ingest's bookkeeping is no attribute; without an own channel attribute, the first purchase's channel
+    assert list(groups.columns) == ["segment", "channel"]
+    assert groups.loc["2"].tolist() == ["b", "shop"] and groups.loc["3", "segment"] is None
+    assert list(customer_groups(attributes.assign(kanaal=["x", "y", "z"]), first).columns) == ["segment", "kanaal"]

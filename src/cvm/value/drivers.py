@@ -83,20 +83,25 @@ KINDS = ("purchase", "dropout", "spend")
 
 
 # ----------------------------------------------------------------------------- groups
-def value_text(value: Any) -> str | None:
-    """An attribute value as the text a group is named by (``7.0`` → ``"7"``); None when missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d")
-    out = str(value).strip()
-    return out or None
+def value_texts(values: pd.Series) -> pd.Series:
+    """Attribute values as the texts groups are named by (``7.0`` → ``"7"``, dates as ``YYYY-MM-DD``,
+    blanks stripped), None where missing or blank; column-wise, no loop over rows."""
+    known = values.notna()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values.dt.strftime("%Y-%m-%d")
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype(float)
+        whole = known & np.isfinite(numbers) & (numbers == numbers.round())
+        out = numbers.astype(str)
+        out[whole] = numbers[whole].round().astype("int64").astype(str)
+    else:
+        out = values.astype(str).str.strip()
+    out = out.astype(object).where(known & (out != ""), None)
+    return out
 
 
 def customer_groups(attributes: pd.DataFrame, first_channels: pd.Series | None = None) -> pd.DataFrame:
-    """Every customer's attributes as text, indexed by ``customer_id``.
+    """Every customer's attributes as text (:func:`value_texts`), indexed by ``customer_id``.
 
     ``attributes`` is :func:`cvm.value.profile.customer_attributes` of the ``customers`` table. When
     the customers carry no acquisition channel (none of :data:`cvm.value.profile.CHANNEL_ATTRIBUTES`),
@@ -107,10 +112,10 @@ def customer_groups(attributes: pd.DataFrame, first_channels: pd.Series | None =
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame = frame.drop_duplicates("customer_id", keep="last").set_index("customer_id")
     frame = frame[[c for c in frame.columns if c not in NOT_ATTRIBUTES]]
-    out = pd.DataFrame({c: [value_text(v) for v in frame[c]] for c in frame.columns}, index=frame.index, dtype=object)
+    out = pd.DataFrame({c: value_texts(frame[c]) for c in frame.columns}, index=frame.index, dtype=object)
     own = any(c in out.columns and out[c].notna().any() for c in CHANNEL_ATTRIBUTES)
     if not own and first_channels is not None and len(first_channels):
-        from_tx = pd.Series([value_text(v) for v in first_channels], index=first_channels.index.astype(str), dtype=object)
+        from_tx = value_texts(pd.Series(first_channels.to_numpy(), index=first_channels.index.astype(str)))
         out = out.reindex(out.index.union(from_tx.index))
         out["channel"] = from_tx.reindex(out.index)
     return out
