@@ -40,7 +40,7 @@ def _render(result: DriversResult, language: str, words) -> None:
 
 
 def drivers(
-    by: Annotated[list[str], typer.Option("--by", help="Customer attribute to compare (channel, region, any column "
+    by: Annotated[list[str], typer.Option("--by", metavar="ATTRIBUTE", help="Customer attribute to compare (channel, region, any column "
                                                        "of the customers file); repeat for several.")] = [],  # noqa: B006
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
     as_json: JsonOpt = False,
