@@ -20,6 +20,19 @@ import numpy as np
 import pandas as pd
 
 
+def simulate_outcomes(n_contacted: int, n_held_out: int, days: int, lift: float, rng: np.random.Generator,
+                      mean_rate: float = 0.02, rate_shape: float = 2.0, mean_amount: float = 40.0
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Purchases and spend per customer (contacted first), drawn as :func:`simulate_response` draws them,
+    without writing transactions: the count is Poisson(rate * days), the spend of ``k`` purchases a sum of
+    ``k`` gamma(4, mean_amount / 4) amounts, i.e. gamma(4k, mean_amount / 4)."""
+    rates = rng.gamma(rate_shape, mean_rate / rate_shape, size=n_contacted + n_held_out)
+    rates[:n_contacted] *= 1.0 + lift
+    counts = rng.poisson(rates * days)
+    spend = np.where(counts > 0, rng.gamma(np.maximum(4.0 * counts, 1e-9), mean_amount / 4.0), 0.0)
+    return counts.astype(float), spend
+
+
 def simulate_response(contacted: list[str], held_out: list[str], start: str, days: int, lift: float, seed: int,
                       mean_rate: float = 0.02, rate_shape: float = 2.0, mean_amount: float = 40.0,
                       one_purchase_per_day: bool = True) -> pd.DataFrame:

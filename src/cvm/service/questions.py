@@ -258,8 +258,8 @@ class Worklist:
         The language of ``reason``.
     total
         Customers on the list after the filters (all pages).
-    max_spend_total
-        The sum of ``max_spend`` over all of them.
+    max_spend_total, clv_total
+        The sums of ``max_spend`` and of ``clv`` over all of them.
     rows
         The page: ``customer_id, name, value_tier, segment, lifecycle_stage, clv,
         probability_alive, max_spend, action, reason`` (in ``language``),
@@ -277,6 +277,7 @@ class Worklist:
     language: str
     total: int
     max_spend_total: float
+    clv_total: float
     rows: pd.DataFrame
     filters: dict[str, Any] = field(default_factory=dict)
     segments: list[str] = field(default_factory=list)
@@ -295,7 +296,7 @@ class Worklist:
         """``cvm actions --list NAME --json``: the list, its run and filters, ``total`` and the page's ``rows``."""
         return {"worklist": self.worklist, "run_id": self.run_id, "as_of": self.as_of, "model": self.model,
                 "language": self.language, "filters": self.filters, "total": self.total,
-                "max_spend_total": self.max_spend_total, "rows": json_safe(self.rows)}
+                "max_spend_total": self.max_spend_total, "clv_total": self.clv_total, "rows": json_safe(self.rows)}
 
 
 def worklist(
@@ -381,7 +382,7 @@ def worklist(
     rows = rows[keep]
     if sort is not None:
         rows = rows.sort_values([sort, "customer_id"], ascending=[ascending, True], kind="stable", na_position="last")
-    total, spend = len(rows), float(rows["max_spend"].sum())
+    total, spend, value = len(rows), float(rows["max_spend"].sum()), float(rows["clv"].sum())
     end = None if limit is None else offset + int(limit)
     page = rows.iloc[offset:end].copy()
     page.insert(page.columns.get_loc("action") + 1, "reason", [
@@ -390,4 +391,4 @@ def worklist(
     page.attrs.update({k: table.attrs.get(k) for k in ("run_id", "as_of", "model")})
     filters = {k: v for k, v in (("value_tier", value_tier), ("segment", segment), ("min_value", min_value)) if v}
     return Worklist(name, table.attrs.get("run_id"), table.attrs.get("as_of"), table.attrs.get("model"), lang, total,
-                    spend, page, filters, segments)
+                    spend, value, page, filters, segments)

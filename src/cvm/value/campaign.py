@@ -134,7 +134,7 @@ def welch_difference(contacted: Any, held_out: Any, level: float = 0.95) -> Diff
     --------
     >>> d = welch_difference([1, 2, 3, 4], [1, 1, 2, 2])
     >>> round(d.difference, 3), round(d.low, 3), round(d.high, 3)
-    (1.0, -0.617, 2.617)
+    (1.0, -0.935, 2.935)
     """
     a, b = _checked(contacted, held_out)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
-from cvm.web import routes_api, routes_pages
+from cvm.web import routes_actions, routes_api, routes_pages
 from cvm.web.deps import (
     LANG_COOKIE,
     CsrfRejected,
@@ -121,6 +121,7 @@ def create_app(
     app.state.web = state
 
     app.include_router(routes_pages.router)
+    app.include_router(routes_actions.router)
     app.include_router(routes_api.router)
     _add_static(app)
     _add_error_handlers(app)
