@@ -34,8 +34,15 @@ def cvm_json(*args: str) -> dict:
     return json.loads(cvm(*args, "--json").stdout)
 
 
-def build(folder: Path, n_customers: int = 3000, seed: int = 21) -> Path:
-    """Ingest and score the simulated customers into ``folder / "ws"``; returns the workspace folder."""
+#: the name every tenth customer gets with ``formula_names``: a text a spreadsheet would run as a formula
+FORMULA_NAME = '=HYPERLINK("http://example.invalid","Anna")'
+
+
+def build(folder: Path, n_customers: int = 3000, seed: int = 21, formula_names: bool = False) -> Path:
+    """Ingest and score the simulated customers into ``folder / "ws"``; returns the workspace folder.
+
+    With ``formula_names`` every tenth customer is named :data:`FORMULA_NAME` (for the exports' safety).
+    """
     from cvm.data.simulate import write_transactions
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,6 +51,8 @@ def build(folder: Path, n_customers: int = 3000, seed: int = 21) -> Path:
     rng = np.random.default_rng(seed)
     people = pd.DataFrame({"customer_id": ids, "name": [f"{FIRST[i % 10]} {LAST[i % 6]}" for i in range(len(ids))],
                            "segment": rng.choice(["zakelijk", "particulier"], len(ids))})
+    if formula_names:
+        people.loc[people.index % 10 == 0, "name"] = FORMULA_NAME
     people.to_csv(folder / "klanten.csv", index=False)
     ws = folder / "ws"
     cvm("ingest", str(tx), "--workspace", str(ws), "--json")
