@@ -42,7 +42,9 @@ COLUMNS = [("customer_id", "col.customer_id"), ("name", "actions.col.name"), ("v
            ("segment", "col.segment"), ("clv", "actions.col.clv"),
            ("probability_alive", "actions.col.probability_alive"), ("max_spend", "actions.col.max_spend"),
            ("action", "actions.col.action"), ("reason", "actions.col.reason")]
-CAMPAIGN_COLUMNS = ["campaign_id", "worklist", "created", "as_of", "contacted", "held_out"]
+#: the headings of the sort choices that differ from the column labels (``col.<name>``)
+SORT_LABELS = {"name": "actions.col.name", "clv": "actions.col.clv", "probability_alive": "actions.col.probability_alive",
+               "max_spend": "actions.col.max_spend"}
 
 ListName = Literal["retention", "win_back", "nurture", "collect", "referral_thanks"]
 SortName = Literal["", "clv", "max_spend", "probability_alive", "name", "customer_id", "value_tier", "segment"]
@@ -99,12 +101,14 @@ def _page_context(state, fmt, list_name: str, tier: str, segment: str, min_value
                   page: int, campaign: str, evaluate: str) -> dict[str, Any]:
     run = state.latest_run()
     filters, problem = _filters(tier, segment, min_value, fmt)
+    limit = fmt.percent(state.settings().stage_rules.at_risk_below, 0)
     context: dict[str, Any] = {
-        "run": run, "lists": WORKLISTS, "list_name": list_name, "tier": tier, "segment": segment,
-        "min_value": min_value, "sort": sort, "order": order, "page": page, "sorts": WORKLIST_SORTS,
-        "tiers": list(state.settings().tier_cutoffs), "columns": COLUMNS, "problem": problem,
-        "limit": fmt.percent(state.settings().stage_rules.at_risk_below, 0), "campaign": None,
-        "list_link": lambda name: "/actions?" + _query(list=name),
+        "run": run, "lists": [(name, fmt(f"worklist.{name}")) for name in WORKLISTS], "list_name": list_name,
+        "tier": tier, "segment": segment, "min_value": min_value, "sort": sort, "order": order, "page": page,
+        "sorts": [(name, fmt(SORT_LABELS[name]) if name in SORT_LABELS else fmt.label(name)) for name in WORKLIST_SORTS],
+        "tiers": list(state.settings().tier_cutoffs), "columns": COLUMNS, "problem": problem, "campaign": None,
+        "list_link": lambda name: "/actions?" + _query(list=name), "list_label": fmt(f"worklist.{list_name}"),
+        "list_who": fmt(f"worklist.{list_name}.who", limit=limit), "list_todo": fmt(f"worklist.{list_name}.todo"),
     }
     if run is None:
         return context
@@ -130,6 +134,8 @@ def _page_context(state, fmt, list_name: str, tier: str, segment: str, min_value
     if shown_campaign is not None:
         context["campaign"] = shown_campaign
         context["list_name"] = list_name = shown_campaign["worklist"]
+        context.update(list_label=fmt(f"worklist.{list_name}"), list_todo=fmt(f"worklist.{list_name}.todo"),
+                       list_who=fmt(f"worklist.{list_name}.who", limit=limit))
     base = dict(list=list_name, tier=tier, segment=segment, min_value=min_value, sort=sort,
                 order="" if order == "desc" else order, campaign=campaign)
     context["page_link"] = lambda n: "/actions?" + _query(**base, page=n)
@@ -145,6 +151,7 @@ def _campaigns_context(ws, fmt, evaluate: str) -> dict[str, Any]:
         return {"campaigns": []}
     chosen = evaluate or str(table["campaign_id"].iloc[0])
     measured, error = _asked(lambda: evaluate_campaign(ws, chosen))
+    table["worklist_label"] = [fmt(f"worklist.{name}") for name in table["worklist"]]
     return {"campaigns": table.to_dict(orient="records"), "evaluated": chosen,
             "evaluation": None if measured is None else measured.sentences(fmt.language),
             "evaluation_error": _said(fmt, error)}
