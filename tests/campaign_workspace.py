@@ -21,9 +21,9 @@ FIRST = ["Anna", "Bram", "Cor", "Daan", "Eva", "Fleur", "Joost", "Lotte", "Mees"
 LAST = ["de Jong", "Jansen", "Bakker", "Visser", "Smit", "Meijer"]
 
 
-def cvm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run ``cvm`` as its own process (the worktree's code: PYTHONPATH is inherited)."""
-    env = {**os.environ, "COLUMNS": "200"}
+def cvm(*args: str, check: bool = True, columns: int = 200) -> subprocess.CompletedProcess:
+    """Run ``cvm`` as its own process (the worktree's code: PYTHONPATH is inherited) on a terminal this wide."""
+    env = {**os.environ, "COLUMNS": str(columns)}
     done = subprocess.run([*CVM, *args], capture_output=True, text=True, env=env, timeout=300)
     if check and done.returncode != 0:
         raise AssertionError(f"cvm {' '.join(args)} failed ({done.returncode}): {done.stdout}\n{done.stderr}")

@@ -134,3 +134,20 @@ def test_worklist_export_has_safe_cells_the_date_and_the_model(scored, tmp_path)
     assert {r["model"] for r in body} == {"bgnbd"} and {str(r["as_of"])[:10] for r in body} == {got["as_of"]}
     assert [r["customer_id"] for r in body][: len(got["rows"])] == [r["customer_id"] for r in got["rows"]]
     assert all(r["reason"].startswith("Klant in klasse") for r in body)
+
+
+def test_worklist_table_fits_80_columns_without_cutting_a_figure(scored):
+    from cvm.web.i18n import Formatter
+
+    shown = cvm("actions", "--list", "win_back", "--language", "nl", "--limit", "5", "--workspace", str(scored),
+                columns=80).stdout
+    rows = cvm_json("actions", "--list", "win_back", "--language", "nl", "--limit", "5", "--workspace", str(scored))
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    nl = Formatter("nl")
+    for row in rows["rows"]:
+        assert row["customer_id"] in shown
+        assert nl.cell("max_spend", row["max_spend"]) in shown  # whole, never cut to "€ 19…"
+    import re
+
+    assert not re.search(r"\d…|…\d", shown)  # no figure cut short (a long name may be)
+    assert "Terugwinnen" in shown and "Besteed" in shown

@@ -79,11 +79,11 @@ def worklist_command(ws, name: str, *, tier: str | None, segment: str | None, mi
     title = words(f"worklist.{name}")
     show_table(shown, title=title, max_rows=limit, words=words, columns=chosen, wide=wide, choosable=True,
                priority=WORKLIST_PRIORITY)
-    out.print(escape(words(f"worklist.{name}.todo")), soft_wrap=True, highlight=False)
+    out.print(escape(words(f"worklist.{name}.todo")), highlight=False)
     if campaign is not None:
         out.print(escape(words("actions.campaign_shown", id=campaign["campaign_id"],
                                contacted=words.number(campaign["contacted"]),
-                               held_out=words.number(campaign["held_out"]))), soft_wrap=True, highlight=False)
+                               held_out=words.number(campaign["held_out"]))), highlight=False)
     if out_file:
         out.print(f"written to {out_file}")
 
@@ -109,7 +109,7 @@ def evaluate(
         return
     out.rule(f"{result.campaign['campaign_id']}")
     for sentence in result.sentences(lang):
-        out.print(escape(sentence), soft_wrap=True, highlight=False)
+        out.print(escape(sentence), highlight=False)
 
 
 def campaigns_list(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = False) -> None:
