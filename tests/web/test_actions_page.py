@@ -246,3 +246,12 @@ def test_manager_filters_and_exports_a_worklist_in_dutch_in_chromium(served, bro
     assert first_page == [r["customer_id"] for r in expected["rows"]]  # the page's 50, then the rest of the list
     assert errors == []
     context.close()
+
+
+def test_the_page_in_english(analyst):
+    response = analyst.get("/actions", params={"list": "collect", "lang": "en"})
+    assert response.status_code == 200
+    text = visible_text(response.text)
+    assert "Actions: worklists for your teams" in text and "Collect overdue" in text
+    assert "Nobody is on this list with these filters." in text  # no invoices in this workspace
+    assert not re.findall(MISSING, text)
