@@ -274,7 +274,7 @@ def actions(
         emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit),
                    "out": str(out_file) if out_file else None})
     else:
-        words = table_words(ws)
+        words = table_words(ws, language)
         shown = frame.head(limit).copy()
         if words.language != "en" and "reason_code" in shown:  # the stored reason is English; say it in hers
             from cvm.value.explain import explain
