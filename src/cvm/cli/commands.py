@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cvm.cli.campaign_commands import campaigns_list, evaluate
 from cvm.cli.admin_commands import (
     audit_log, settings, token_create, token_list, token_revoke, users_add, users_list, users_passwd, users_remove, version,
 )
@@ -27,6 +28,10 @@ users_app = typer.Typer(help="Manage web-app users (admin).", no_args_is_help=Tr
 token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(token_app, name="token")
+campaign_app = typer.Typer(help="Campaigns with a control group: did they pay?", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+campaign_app.command("evaluate")(evaluate)
+campaign_app.command("list")(campaigns_list)
 
 
 for command in (

@@ -22,8 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
-from cvm.web import routes_api, routes_pages
-from cvm.web import routes_drivers
+from cvm.web import routes_actions, routes_api, routes_drivers, routes_pages
 from cvm.web.deps import (
     LANG_COOKIE,
     CsrfRejected,
@@ -122,6 +121,7 @@ def create_app(
     app.state.web = state
 
     app.include_router(routes_pages.router)
+    app.include_router(routes_actions.router)
     app.include_router(routes_api.router)
     app.include_router(routes_drivers.router)
     _add_static(app)

@@ -26,7 +26,7 @@ log = logging.getLogger("cvm.web.audit")
 EVENTS: tuple[str, ...] = (
     "login_ok", "login_failed", "login_throttled", "logout", "session_expired", "role_refused", "csrf_refused",
     "upload", "upload_too_large", "settings_changed", "token_created", "token_revoked", "user_added",
-    "user_removed", "password_changed",
+    "user_removed", "password_changed", "campaign_started", "actions_exported",
 )
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS audit(ts TIMESTAMP NOT NULL, event VARCHAR NOT NULL, actor VARCHAR, "

@@ -26,7 +26,7 @@ COLUMN_KINDS: dict[str, str] = {
         "max_investment", "planned_cost", "total_clv", "historic_value_sum", "historic_value_mean", "clv_sum",
         "clv_mean", "cost", "cost_to_serve", "mean_clv", "max_acquisition_cost", "acquisition_cost", "headroom",
         "outstanding", "overdue", "invoiced", "overdue_90_plus", "amount", "value", "cumulative_value",
-        "cumulative_value_per_customer", "total", "network_value", "total_cost",
+        "cumulative_value_per_customer", "total", "network_value", "total_cost", "max_spend",
     ], "money"),
     # shares and probabilities
     **dict.fromkeys([

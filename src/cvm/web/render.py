@@ -24,6 +24,7 @@ NAV = (
     ("/", "nav.overview", "viewer"),
     ("/segments", "nav.segments", "viewer"),
     ("/customers", "nav.customers", "viewer"),
+    ("/actions", "nav.actions", "viewer"),
     ("/investment", "nav.investment", "viewer"),
     ("/drivers", "nav.drivers", "viewer"),
     ("/cohorts", "nav.cohorts", "viewer"),
