@@ -31,7 +31,7 @@ def fit(
     if summary is not None:
         result = _fit_summary(summary, model, penalizer, time_unit, fit_summary_file)
     else:
-        ws = open_workspace(workspace)
+        ws = open_workspace(workspace, write=True)  # keeps the fit in models
         result = fit_workspace(
             ws, model=model, as_of=parse_date(as_of, "--as-of"), calibration_end=parse_date(calibration_end, "--calibration-end"),
             time_unit=time_unit, penalizer=penalizer,
