@@ -36,10 +36,14 @@ def settings(
                 current = current.set(key.strip(), value.strip())
             ws.save_settings(current)  # only when every --set was valid: all or nothing
             from cvm.web import audit
+            from cvm.web.access_store import connect
 
-            with workspace_access(workspace) as access:
+            access = connect(ws.path)
+            try:
                 audit.record(access, "settings_changed", actor=audit.cli_actor(),
                              target=", ".join(item.split("=", 1)[0].strip() for item in set_))
+            finally:
+                access.close()
     else:  # showing the settings creates nothing (a new workspace would get these)
         if workspace.exists() and not workspace.is_dir():
             open_workspace(workspace)  # says the path is a file

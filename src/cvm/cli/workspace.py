@@ -46,7 +46,7 @@ def _waiting_line(path: Path):
             language = Settings.load(path / "settings.toml").language
         except Exception:  # unreadable settings are reported by the command itself
             language = "en"
-        err.print(text("workspace.waiting", language, holder), markup=False, highlight=False)
+        err.print(text("workspace.waiting", language, holder), markup=False, highlight=False, soft_wrap=True)
 
     return say
 

@@ -131,8 +131,18 @@ def _holder(folder: Path) -> dict[str, Any]:
         return {}
 
 
+def _command() -> str:
+    """This process in a few words: ``cvm score`` for the command line, else the program's name."""
+    argv = [a for a in sys.argv if a]
+    program = Path(argv[0]).name if argv else ""
+    if program == "cvm" or (program == "__main__.py" and "cvm" in argv[0]):
+        words = [a for a in argv[1:] if not a.startswith("-")][:1]
+        return " ".join(["cvm", *words])
+    return f"python ({program})" if program and program != "-c" else "python"
+
+
 def _describe_self() -> dict[str, Any]:
-    command = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv[:4])) or "python"
+    command = _command()
     try:
         user = getpass.getuser()
     except Exception:  # no user name in this environment (a container without a passwd entry)
