@@ -227,7 +227,13 @@ class WebState:
             self._generation += 1
 
     def cached(self, key: str, compute, ttl: float = 30.0):
-        """``compute()`` once per ``ttl`` seconds (and per data change) for ``key``."""
+        """``compute()`` once per ``ttl`` seconds (and per data change) for ``key``.
+
+        A generation published since the last call (by any process) is a data change: one
+        ``stat`` of ``cvm.duckdb`` and ``settings.toml`` tells.
+        """
+        if self._files() != self._seen:
+            self._move_to_latest()
         now = time.monotonic()
         with self._cache_lock:
             hit = self._cache.get(key)
