@@ -91,6 +91,8 @@ def connect_reader(folder: Path):
     import duckdb
 
     db = folder / DB_FILE
+    if db.with_name(DB_FILE + ".wal").exists():  # left by a cvm from before generations: read it with its log
+        return duckdb.connect(str(db), read_only=True)
     link = folder / f".cvm-read-{os.getpid()}-{next(_counter)}.duckdb"
     try:
         os.link(db, link)
