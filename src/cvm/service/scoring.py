@@ -219,6 +219,8 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
     found_ids = found["customer_id"]
     if isinstance(found_ids, pa.ChunkedArray):  # a large workspace answers in several chunks
         found_ids = found_ids.combine_chunks()
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
     if not found_ids.equals(ids):
         # (both come ordered by id; this is for the rare mismatch)
         where = pd.Index(found["customer_id"].to_pylist()).get_indexer(ids.to_pylist())
