@@ -40,7 +40,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -115,7 +115,6 @@ class Writer:
     lock_fd: int
     copy: Path
     users: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def path(self) -> str:
         return str(self.copy)
@@ -208,7 +207,7 @@ def _prepare(folder: Path, fd: int) -> Writer:
     """With the lock held: say who holds it, remove copies of crashed writers, copy the published file."""
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(_describe_self()).encode("utf-8"), 0)
-    for stale in folder.glob(f".cvm-*{WRITING_SUFFIX}*"):
+    for stale in [*folder.glob(f".cvm-*{WRITING_SUFFIX}*"), *folder.glob(".cvm-*.first")]:
         try:
             stale.unlink()
         except OSError:
@@ -246,6 +245,20 @@ def release(writer: Writer, con: Any) -> None:
         _publish(writer)
     finally:
         os.close(writer.lock_fd)  # closing the descriptor ends the flock
+
+
+def publish_first(writer: Writer, con: Any) -> None:
+    """Publish a new workspace's first state (its empty tables) at once, while its writer goes on.
+
+    A workspace is there as soon as it is created: readers find ``cvm.duckdb`` with its
+    tables instead of nothing until the first writer closes.
+    """
+    con.execute("CHECKPOINT")
+    part = writer.folder / f".cvm-{os.getpid()}-{next(_counter)}.first"
+    shutil.copyfile(writer.copy, part)
+    with open(part, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(part, writer.folder / DB_FILE)
 
 
 def _publish(writer: Writer) -> None:

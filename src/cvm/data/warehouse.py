@@ -232,6 +232,8 @@ class Workspace(WorkspaceTables):
             # published at close(), or when the workspace is forgotten or the process ends
             ws._finalizer = weakref.finalize(ws, generations.release, writer, con)
             ws._create_tables()
+            if not db.exists():  # a new workspace: there, with its empty tables, from now on
+                generations.publish_first(writer, con)
         return ws
 
     def _create_tables(self) -> None:
