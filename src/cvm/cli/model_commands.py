@@ -99,7 +99,7 @@ def backtest(
     """Fit every model on the calibration period and compare them on the holdout."""
     from cvm.service import backtest as run_backtest
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # the backtest is kept in the workspace
     result = run_backtest(
         ws, calibration_end=parse_date(calibration_end, "--calibration-end"), holdout_end=parse_date(holdout_end, "--holdout-end"),
         time_unit=time_unit or ws.settings.time_unit,

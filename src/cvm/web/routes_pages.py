@@ -480,7 +480,13 @@ def cohorts_page(
         from_date, to_date = dt.date.fromisoformat(dates[-2]), dt.date.fromisoformat(dates[-1])
     context["from_date"], context["to_date"] = from_date, to_date
     if from_date is not None and to_date is not None:
-        moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date), by=by))
+        if {str(from_date), str(to_date)} <= set(dates):  # both dates valued before: read the stored runs
+            moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date),
+                                                              by=by))
+        else:  # a date never valued is scored and stored first: that is a change of the workspace
+            with state.writing() as writer:
+                moves, migration_error = _asked(lambda: migration(writer, from_date=str(from_date),
+                                                                  to_date=str(to_date), by=by))
         context["migration_error"] = _said(fmt, migration_error)
         if moves is not None:
             data = moves.to_dict()

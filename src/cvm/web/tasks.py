@@ -77,7 +77,8 @@ def start_backtest(state, user: Principal, calibration_end: str, holdout_end: st
         from cvm.service import backtest
 
         progress(0.05, "backtesting")
-        result = backtest(state.workspace(), calibration_end=calibration_end, holdout_end=holdout_end)
+        with state.writing() as ws:  # the result is kept in the workspace
+            result = backtest(ws, calibration_end=calibration_end, holdout_end=holdout_end)
         return json_safe(result.to_dict())
 
     return state.jobs.submit("backtest", user.name, work)
