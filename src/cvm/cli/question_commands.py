@@ -137,7 +137,7 @@ def migration(
     """How customers moved between tiers or stages from one date to another."""
     import cvm.service as value
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # a date never valued is scored and stored
     result = value.migration(ws, from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
     _answer(result, result.to_dict(), ws, as_json, _render_migration, "Migration")
 

@@ -44,7 +44,7 @@ def score(
     from cvm.service import score_customers
 
     check_out(out_file)
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # stores the run in scores
     chosen = parse_columns(columns, _SCORE_FIELDS) if columns else None
     scores = score_customers(
         ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,

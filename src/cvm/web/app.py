@@ -99,8 +99,7 @@ def create_app(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers,
         memory_lookups=memory_lookups, proxy_headers=proxy_headers,
     )
-    state = WebState(workspace_path, config, secret_key=secret_key)
-    lookups.ensure_customer_index(state.ws.con)
+    state = WebState(workspace_path, config, secret_key=secret_key)  # reads; the index is made by the writers
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

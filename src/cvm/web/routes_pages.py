@@ -106,7 +106,7 @@ def login_submit(
     if wait:  # too early after failures, or locked: not even checked (the right password waits too)
         return _throttled(request, next, wait)
     try:
-        principal = auth.login(state.cursor(), name, password)
+        principal = auth.login(state.access(), name, password)
     except AuthError:
         state.throttle.failed(*keys)
         state.audit("login_failed", request, target=name[:100])
@@ -177,12 +177,12 @@ def account_password(
         return response
     try:
         try:
-            auth.login(state.cursor(), user.name, current_password)
+            auth.login(state.access(), user.name, current_password)
         except AuthError:
             state.throttle.failed(*keys)
             raise
         keep = (state.session_data(request) or {}).get("s")
-        auth.change_password(state.cursor(), user.name, new_password, keep_session=keep)
+        auth.change_password(state.access(), user.name, new_password, keep_session=keep)
     except AuthError:
         error = describe(SchemaError.coded("password_wrong"), get_formatter(request).language)
         return render(request, "account.html", status_code=400, changed=False, error=error)
@@ -480,7 +480,13 @@ def cohorts_page(
         from_date, to_date = dt.date.fromisoformat(dates[-2]), dt.date.fromisoformat(dates[-1])
     context["from_date"], context["to_date"] = from_date, to_date
     if from_date is not None and to_date is not None:
-        moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date), by=by))
+        if {str(from_date), str(to_date)} <= set(dates):  # both dates valued before: read the stored runs
+            moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date),
+                                                              by=by))
+        else:  # a date never valued is scored and stored first: that is a change of the workspace
+            with state.writing() as writer:
+                moves, migration_error = _asked(lambda: migration(writer, from_date=str(from_date),
+                                                                  to_date=str(to_date), by=by))
         context["migration_error"] = _said(fmt, migration_error)
         if moves is not None:
             data = moves.to_dict()
@@ -819,7 +825,7 @@ def _users_page(request: Request, state, status_code: int = 200, new_token: str 
     """The admin's page: users, API tokens and the latest audit events."""
     from cvm.web import audit
 
-    cur = state.cursor()
+    cur = state.access()
     return render(request, "users.html", status_code=status_code, users=auth.list_users(cur), roles=auth.ROLES,
                   tokens=auth.list_tokens(cur), events=audit.read(cur, limit=100), new_token=new_token, error=error)
 
@@ -845,7 +851,7 @@ def users_add(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        name = auth.store_user(state.cursor(), username, password, role)
+        name = auth.store_user(state.access(), username, password, role)
     except SchemaError as exc:  # a name with '/', a short password: said on the page, nothing stored
         return _users_error(request, state, exc)
     state.access_changed(name)
@@ -861,7 +867,7 @@ def users_delete(
     check_csrf(request, csrf_token)
     if name == user.name:
         raise SchemaError.coded("cannot_remove_self")
-    if auth.remove_user(state.cursor(), name):
+    if auth.remove_user(state.access(), name):
         state.audit("user_removed", request, target=name)
     state.access_changed(name)
     return _redirect("/users")
@@ -877,7 +883,7 @@ def users_password(
     check_csrf(request, csrf_token)
     keep = (state.session_data(request) or {}).get("s") if name == user.name else None
     try:
-        auth.change_password(state.cursor(), name, password, keep_session=keep)
+        auth.change_password(state.access(), name, password, keep_session=keep)
     except SchemaError as exc:
         return _users_error(request, state, exc)
     state.access_changed(name, keep=keep)
@@ -898,7 +904,7 @@ def tokens_create(
         until = auth.parse_expiry(expires.strip() + "d" if expires.strip().isdigit() else expires)
     except SchemaError as exc:
         return _users_error(request, state, exc)
-    token = auth.store_token(state.cursor(), role, label or None, until)
+    token = auth.store_token(state.access(), role, label or None, until)
     state.audit("token_created", request, target=auth.token_id(token),
                 detail=f"role {role}" + (f", name {label}" if label else "") + (f", expires {until:%Y-%m-%d %H:%M} UTC" if until else ""))
     return _users_page(request, state, new_token=token)
@@ -910,7 +916,7 @@ def tokens_revoke(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        token = auth.revoke_token(state.cursor(), token_id)
+        token = auth.revoke_token(state.access(), token_id)
     except SchemaError as exc:
         return _users_error(request, state, exc)
     state.access_changed()
