@@ -185,7 +185,8 @@ def test_control_group_campaign_and_its_measurement_in_dutch(served, analyst):
     stored = load_campaign(state.ws)
     start = str((pd.Timestamp(stored["as_of"]) + pd.Timedelta(days=1)).date())
     frame = simulate_response(stored["contacted"], stored["held_out"], start, 90, 0.5, seed=9)
-    state.ws.ingest(frame.rename(columns={"date": "ts"}), name="after-campaign")
+    with state.writing() as ws:  # the server reads a published generation; a change goes through writing()
+        ws.ingest(frame.rename(columns={"date": "ts"}), name="after-campaign")
     state.data_changed()
     measured = visible_text(analyst.get("/actions", params={"lang": "nl"}).text)
     assert "klanten benaderd en" in measured and "meer aankopen (interval" in measured

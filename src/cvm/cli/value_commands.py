@@ -259,7 +259,7 @@ def actions(
 
         raise SchemaError("--holdout, --seed, --tier, --segment, --min-value, --sort, --ascending and --offset "
                           "work on a worklist", hint="choose one with --list, e.g. --list retention")
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=holdout is not None)  # a campaign is stored in the workspace
     if worklist is not None:
         worklist_command(ws, worklist, tier=tier, segment=segment, min_value=min_value, sort=sort,
                          ascending=ascending, limit=limit, offset=offset, holdout=holdout, seed=seed,

@@ -215,8 +215,9 @@ def actions_campaign(
         query = _query(list=list_name, tier=tier, segment=segment, min_value=min_value, holdout_error=1)
         return RedirectResponse("/actions?" + query + "#holdout", status_code=303)
     try:
-        started = start_campaign(state.workspace(), list_name, holdout, int(seed_text) if seed_text else None,
-                                 **filters, limit=0, language=fmt.language)
+        with state.writing() as ws:  # the campaign is stored: a change of the workspace
+            started = start_campaign(ws, list_name, holdout, int(seed_text) if seed_text else None,
+                                     **filters, limit=0, language=fmt.language)
     except CvmError as exc:
         context = _page_context(state, fmt, list_name, tier, segment, min_value, "", "desc", 1, "", "")
         context["holdout_failed"] = _said(fmt, exc)
