@@ -33,7 +33,7 @@ COLUMN_KINDS: dict[str, str] = {
         "probability_alive", "customer_share", "historic_value_share", "clv_share", "expected_purchases_share",
         "probability_alive_mean", "retention", "value_share", "cumulative_share", "cost_share", "percentile",
         "margin_rate", "discount_rate", "level", "collection_risk", "share", "economic_score", "ambassador_score",
-        "strategic_score", "relational_score", "composite_score",
+        "strategic_score", "relational_score", "composite_score", "roi", "customer_kept",
     ], "percent"),
     # counts
     **dict.fromkeys([
@@ -43,7 +43,7 @@ COLUMN_KINDS: dict[str, str] = {
     ], "count"),
     # plain numbers
     **dict.fromkeys([
-        "recency", "T", "expected_purchases", "expected_purchases_sum", "expected_purchases_mean", "roi",
+        "recency", "T", "expected_purchases", "expected_purchases_sum", "expected_purchases_mean",
         "clv_to_cost", "gini", "log_likelihood",
     ], "number"),
     **dict.fromkeys(["avg_days_late", "max_days_overdue", "dso"], "days"),
