@@ -374,7 +374,9 @@ def customer_page(request: Request, customer_id: str, user: Viewer, state: State
             context["error"] = fmt("customer.not_found", id=customer_id)
             context["similar"] = lookups.similar_customers(state.cursor(), run["run_id"], customer_id) if run else []
     else:
-        context.update(_customer_context(view, fmt))
+        run = state.latest_run()
+        unit = run.get("time_unit") if run and run.get("run_id") == (view.score or {}).get("run_id") else None
+        context.update(_customer_context(view, fmt, unit))
         context["timeline_chart"] = _timeline_chart(view.transactions, fmt)
         context["alive_chart"] = _alive_chart(view.history, fmt)
     return render(request, "customer.html", status_code=200 if error is None else 404, **context)
@@ -386,7 +388,7 @@ SCORE_DETAILS = ["historic_value", "expected_purchases", "expected_spend", "resi
                  "rank", "percentile", "margin_rate", "planned_cost", "as_of"]
 
 
-def _customer_context(view: CustomerView, fmt) -> dict[str, Any]:
+def _customer_context(view: CustomerView, fmt, unit: str | None = None) -> dict[str, Any]:
     """What the 360 page shows: the headline first, then history, referrals, invoices, and details in a fold."""
     score = view.score or {}
     attributes = view.attributes
@@ -406,14 +408,22 @@ def _customer_context(view: CustomerView, fmt) -> dict[str, Any]:
                                      labels={"ts": "common.date"})
     out["referred_by"] = view.referred_by
     out["network_value"] = view.network_value
-    invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_overdue", "bucket"]
-    out["invoices"] = present.table(view.invoices, invoice_cols, limit=25, kinds={"days_overdue": "days"})
-    out["details"] = [(fmt.label(k), fmt.cell(k, score.get(k))) for k in SCORE_DETAILS if k in score]
+    invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_late", "days_overdue", "bucket"]
+    out["invoices"] = present.table(view.invoices, invoice_cols, limit=25,
+                                    kinds={"days_overdue": "days", "days_late": "days"})
+    out["details"] = [(fmt.label(k), _in_units(fmt, score.get(k), unit) if k in ("recency", "T") else fmt.cell(k, score.get(k)))
+                      for k in SCORE_DETAILS if k in score]
     out["attributes"] = [(fmt.attribute_label(k), fmt.cell(k, v)) for k, v in attributes.items()
                          if k not in ("name", "customer_name")]
     out["run_id"] = score.get("run_id")
     out["notes"] = view.notes
     return out
+
+
+def _in_units(fmt, value: Any, unit: str | None) -> str:
+    """A length of time in the model's time unit, with the unit (``69,71 weken``); without a known unit the number."""
+    number = fmt.number(value, 1)
+    return fmt("answer.in_units", n=number, unit=fmt("report.unit." + unit)) if unit else number
 
 
 def _timeline_chart(transactions: pd.DataFrame, fmt) -> dict[str, Any] | None:
