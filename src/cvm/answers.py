@@ -37,8 +37,10 @@ def _term(fmt: Formats, code: Any) -> str:
     return text("term." + str(code), fmt.language, default=str(code))
 
 
-def _money(fmt: Formats, value: float) -> str:
-    return fmt.money(value, digits=0 if abs(float(value)) >= 100 else 2)
+def _money(fmt: Formats, value: float, like: float | None = None) -> str:
+    """Money in whole units from 100 on, else with cents; ``like``: decide by that amount (two figures alike)."""
+    size = abs(float(value if like is None else like))
+    return fmt.money(value, digits=0 if size >= 100 else 2)
 
 
 def overview(stake, fmt: Formats) -> list[str]:
@@ -48,7 +50,7 @@ def overview(stake, fmt: Formats) -> list[str]:
     needed_value = float(conc.total) * float(conc.share)
     out = [_say(fmt, "overview.concentration", n=fmt.number(conc.customers_needed),
                 pct=fmt.percent(conc.customer_share, 1), share=fmt.percent(conc.share),
-                value=_money(fmt, needed_value), total=_money(fmt, conc.total))]
+                value=_money(fmt, needed_value, like=conc.total), total=_money(fmt, conc.total))]
     if stake.at_risk:
         out.append(_say(fmt, "overview.act", k=fmt.number(stake.at_risk), line=fmt.percent(stake.at_risk_below),
                         value=_money(fmt, stake.at_risk_value)))
@@ -156,4 +158,16 @@ def calculator(clv: float, break_even: float | None, cost: float, years: int, fm
     if break_even is not None:
         key = "calculator.cost_pays" if cost <= break_even else "calculator.cost_too_high"
         out.append(_say(fmt, key, m=fmt.money(cost, digits=2), max=fmt.money(break_even, digits=2)))
+    return out
+
+
+def data(quarantined: int, health: list[dict], fmt: Formats) -> list[str]:
+    """The data page's answer: how many rows were rejected, and how many points of the data check ask for
+    action (the ``warning`` lines of :meth:`cvm.health.DataHealth.sentences`), the first of them in full."""
+    out = [_say(fmt, "data.quarantined", n=fmt.number(quarantined)) if quarantined else _say(fmt, "data.all_accepted")]
+    warnings = [line for line in health if line.get("level") == "warning"]
+    if warnings:
+        out.append(_say(fmt, "data.warnings", n=fmt.number(len(warnings)), first=warnings[0]["text"]))
+    else:
+        out.append(_say(fmt, "data.no_warnings"))
     return out

@@ -688,6 +688,7 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
     context["max_upload_mb"] = state.config.max_upload_bytes / (1024 * 1024)
     context["upload_types"] = state.config.upload_types
     context["health"] = _health_lines(state, fmt)
+    context["answer"] = answers.data(total, context["health"], fmt.formats)
     return render(request, "data.html", **context)
 
 
