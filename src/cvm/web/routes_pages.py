@@ -423,7 +423,7 @@ def _customer_context(view: CustomerView, fmt, unit: str | None = None) -> dict[
 def _in_units(fmt, value: Any, unit: str | None) -> str:
     """A length of time in the model's time unit, with the unit (``69,71 weken``); without a known unit the number."""
     number = fmt.number(value, 1)
-    return fmt("answer.in_units", n=number, unit=fmt("report.unit." + unit)) if unit else number
+    return fmt("answer.in_units", n=number, unit=fmt(f"report.unit.{unit}")) if unit else number
 
 
 def _timeline_chart(transactions: pd.DataFrame, fmt) -> dict[str, Any] | None:
