@@ -680,7 +680,12 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
     current = context["job"] or (uploads[0] if uploads else None)
     if current and current.get("status") == "done" and isinstance(current.get("result"), dict):
         result = dict(current["result"])
-        context["report_preview"] = frame_records(result.pop("preview", None), limit=20)
+        # the preview's reasons in the page's language (from their codes), the code columns left out
+        preview = [{**{k: v for k, v in row.items() if k not in ("reason_code", "reason_values")},
+                    "reason": present.quarantine_reason(fmt, row.get("reason"), row.get("reason_code"),
+                                                        row.get("reason_values"))}
+                   for row in result.pop("preview", None) or []]
+        context["report_preview"] = frame_records(preview, limit=20)
         context["report_detected"] = _detected_facts(result.pop("detected", None), fmt)
         context["report"] = [(fmt.label(k), fmt.term(v) if k == "table" else fmt.cell(k, v))
                              for k, v in result.items() if k in ("source", "table", "rows_read", "accepted",
