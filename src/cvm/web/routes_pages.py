@@ -772,8 +772,8 @@ def _settings_rows(settings, fmt=None) -> list[tuple[str, Any]]:
         value: Any = data
         for part in key.split("."):
             value = value[part]
-        if key == "tier_cutoffs":
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        if key == "tier_cutoffs":  # as percentages, the tiers in the page's words (platina=95%)
+            value = ", ".join(f"{fmt.term(k) if fmt is not None else k}={round(v * 100, 4):g}%" for k, v in value.items())
         elif isinstance(value, float) and fmt is not None and fmt.language == "nl":
             value = repr(value).replace(".", ",")
         rows.append((key, value))
@@ -795,7 +795,9 @@ async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt)
                 continue
             try:
                 if key == "tier_cutoffs":
-                    updated = updated.model_validate({**updated.model_dump(), "tier_cutoffs": _parse_tiers(str(sent))})
+                    named = {fmt.term(code): code for code in current.tier_cutoffs}
+                    updated = updated.model_validate({**updated.model_dump(),
+                                                      "tier_cutoffs": _parse_tiers(str(sent), named)})
                 else:
                     updated = updated.set(key, _setting_text(str(sent), old))
             except (CvmError, ValueError) as exc:
@@ -846,14 +848,18 @@ def _setting_error(fmt, key: str, exc: Exception) -> str:
     return f"{fmt.label(key)}: {str(exc).splitlines()[0]}"
 
 
-def _parse_tiers(text: str) -> dict[str, float]:
+def _parse_tiers(text: str, named: dict[str, str] | None = None) -> dict[str, float]:
+    """Tier cut-offs as typed: ``platinum=0.95`` or ``platina=95%``; ``named`` maps a tier's words on the page
+    back to its code."""
     tiers: dict[str, float] = {}
     for part in text.split(","):
         if not part.strip():
             continue
         name, _, value = part.partition("=")
+        value = value.strip()
         try:
-            tiers[name.strip()] = float(value)
+            number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+            tiers[(named or {}).get(name.strip(), name.strip())] = number
         except ValueError:
             raise SchemaError(f"tier cut-off '{part.strip()}' is not name=number",
                               hint="for example platinum=0.95, gold=0.8, silver=0.5, bronze=0") from None
