@@ -581,7 +581,9 @@ def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str
     rate_kinds = {"margin": "percent", "discount_rate": "percent", "level": "percent"}
     context: dict[str, Any] = {
         "runs": present.table(runs, RUN_COLUMNS, kinds=rate_kinds),
-        "run_details": [(r.get("run_id"), present.run_reason(fmt, r)) for r in runs],
+        # each valuation named as people know it (its date and model), not by its run id
+        "run_details": [(f"{fmt.date(r.get('as_of'))} · {fmt.term(r.get('model'))}", present.run_reason(fmt, r))
+                        for r in runs],
         "fits": present.table(fits, FIT_COLUMNS),
         **_job_context(state, job, fmt),
     }
