@@ -70,10 +70,12 @@ def segments(result: pd.DataFrame, fmt: Formats, at_risk_below: float | None = N
     if result is None or result.empty or "clv_share" not in result.columns:
         return []
     ranked = result.sort_values("clv_share", ascending=False)
-    top, bottom = ranked.iloc[0], ranked.iloc[-1]
+    # the group worth least among those with any predicted value (prospects, who never bought, are no group to serve cheaply)
+    valued = ranked[ranked["clv_sum"] > 0] if "clv_sum" in ranked.columns and (ranked["clv_sum"] > 0).sum() > 1 else ranked
+    top, bottom = ranked.iloc[0], valued.iloc[-1]
     out = [_say(fmt, "segments.top", segment=_term(fmt, top["segment"]), n=fmt.number(top["customers"]),
                 pct=fmt.percent(top["customer_share"], 1), share=fmt.percent(top["clv_share"], 1))]
-    if len(ranked) > 1:
+    if len(valued) > 1:
         out.append(_say(fmt, "segments.bottom", segment=_term(fmt, bottom["segment"]),
                         n=fmt.number(bottom["customers"]), pct=fmt.percent(bottom["customer_share"], 1),
                         share=fmt.percent(bottom["clv_share"], 1), top=_term(fmt, top["segment"])))
