@@ -214,7 +214,7 @@ _FROM_DASHBOARD = {"money": "money", "percent": "percent", "count": "integer", "
 
 def _dashboard_kind(name: str, series: pd.Series) -> str | None:
     """How the dashboard shows column ``name`` (so the report and the pages agree), or None when it does not know it."""
-    from cvm.web.present import COLUMN_KINDS
+    from cvm.i18n.columns import COLUMN_KINDS
 
     if name in TERM_COLUMNS and not pd.api.types.is_numeric_dtype(series):
         return "term"
