@@ -59,7 +59,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
 #: error codes whose placeholders hold a kind of data (written in words in Dutch)
 KINDS: dict[str, tuple[str, ...]] = {"missing_columns": ("kind",), "map_unknown_target": ("kind",)}
 #: error codes with values computed from the given ones, per language (for hints that spell out an example)
-DERIVE: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {"missing_columns": _map_example}
+DERIVE: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "missing_columns": _map_example,
+    # the roles in the reader's words (role.<name>: nl beheerder, analist, lezer)
+    "role_needed": lambda values, language: {k + "_word": text(f"role.{values.get(k)}", language, default=str(values.get(k)))
+                                             for k in ("role", "current")},
+}
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,18 @@ def _render_cohorts(result: pd.DataFrame, title: str, words) -> None:
     show_table(result, title=title, words=words)
 
 
+def _say(sentences: list[str]) -> None:
+    """The answer a question opens with (:mod:`cvm.answers`), one sentence a line."""
+    for sentence in sentences:
+        out.print(escape(sentence), highlight=False)
+
+
 def _render_investment(result: InvestmentResult, title: str, words) -> None:
+    from cvm import answers
+
     out.rule(title)
+    _say(answers.investment(result, words.formats))
+    _say(answers.budget(result.plan, words.formats))
     _fact("segment_column", result.segment_column, words)
     for name, table in (("by_segment", result.by_segment), ("by_channel", result.by_channel),
                         ("acquisition", result.acquisition)):
@@ -79,7 +89,9 @@ def _render_investment(result: InvestmentResult, title: str, words) -> None:
         _fact("selected", len(chosen), words)
         _fact("spend", float(chosen["retention_cost"].sum()), words)
         _fact("expected_saving", float(chosen["expected_saving"].sum()), words)
-        show_table(chosen, title="retention", max_rows=15, words=words)
+        plan = [c for c in ("customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving",
+                            "retention_cost", "saving_per_cost") if c in chosen.columns]
+        show_table(chosen[plan], title="retention", max_rows=15, words=words)
 
 
 def _render_receivables(result: ReceivablesResult, title: str, words) -> None:

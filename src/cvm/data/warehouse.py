@@ -632,7 +632,9 @@ class Workspace(WorkspaceTables):
     def _preview(self, plan: "_ParsePlan", fields, n: int) -> list[dict[str, Any]]:
         """The first ``n`` rows as parsed (with the reason where one fails); file order is preserved."""
         cols = ", ".join(["_cvm_line AS line"] + [f"_cvm_v_{f.name} AS {quote_ident(f.name)}" for f in fields]
-                         + [f"CASE WHEN NOT _cvm_ok THEN {plan.reason} END AS reason"])
+                         + [f"CASE WHEN NOT _cvm_ok THEN {plan.reason} END AS reason",
+                            f"CASE WHEN NOT _cvm_ok THEN {plan.reason_code} END AS reason_code",
+                            f"CASE WHEN NOT _cvm_ok THEN CAST({plan.reason_values} AS VARCHAR) END AS reason_values"])
         cur = self.con.execute(f"SELECT {cols} FROM ({plan.relation}) WHERE NOT _cvm_blank LIMIT {int(n)}")
         names = [d[0] for d in cur.description]
         return sorted((dict(zip(names, row)) for row in cur.fetchall()), key=lambda r: r["line"])

@@ -405,7 +405,7 @@ def _requiring(role: str):
         if not principal.can(role):
             get_state(request).audit("role_refused", request, target=_route_name(request),
                                      detail=f"needs {role}, has {principal.role}")
-            raise Forbidden(f"this needs the role '{role}' (you are '{principal.role}')")
+            raise Forbidden.coded("role_needed", role=role, current=principal.role)
         return principal
 
     dependency.__name__ = f"require_{role}"
@@ -447,12 +447,18 @@ def check_csrf(request: Request, sent: str | None) -> None:
     sent = sent or request.headers.get("x-csrf-token")
     if not auth.csrf_matches(get_state(request).csrf_token(request), sent):
         get_state(request).audit("csrf_refused", request, target=_route_name(request))
-        raise CsrfRejected("the form has expired or did not come from this site", hint="reload the page and try again")
+        raise CsrfRejected.coded("form_expired")
 
 
 def language_of(request: Request) -> str:
+    """The page's language: ``?lang=``, else the language cookie, else the first language of the browser's
+    ``Accept-Language`` that cvm speaks (a Dutch browser gets Dutch pages, the login page too), else the
+    workspace's setting."""
     state = get_state(request)
-    return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), state.settings().language)
+    browser = next((part.split(";")[0].strip() for part in request.headers.get("accept-language", "").split(",")
+                    if part.split(";")[0].strip()[:2].lower() in ("en", "nl")), None)
+    return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), browser,
+                         state.settings().language)
 
 
 def formatter(request: Request) -> Formatter:
