@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cvm.errors import SchemaError
+from cvm.jsonsafe import json_safe
 from cvm.value.concentration import gini_of_sorted, lorenz_points
 
 __all__ = [
@@ -170,11 +171,14 @@ class ChiSquare:
     p_value: float
 
     def to_dict(self) -> dict[str, float | int | None]:
-        return {
-            "chi_square": self.statistic,
-            "chi_square_dof": self.dof,
-            "chi_square_p_value": None if not np.isfinite(self.p_value) else self.p_value,
-        }
+        """The three figures for JSON; a statistic or p-value that is not finite becomes ``None``."""
+        return json_safe(
+            {
+                "chi_square": self.statistic,
+                "chi_square_dof": self.dof,
+                "chi_square_p_value": self.p_value,
+            }
+        )
 
 
 def chi_square(observed: Any, expected: Any, n_params: int = 0) -> ChiSquare:
