@@ -44,8 +44,11 @@ DIFFERENT = {
                          "(the row is accepted as customer 'Zo\ufffd-cp'); DuckDB sets it aside as invalid UTF-8",
     "cp1252_line_late": "as cp1252_line_early",
     "utf8_bom_with_cp1252_line": "as cp1252_line_early",
-    "cp1252_ascii_head": "the first 256 kB are ASCII, so the sniffing says UTF-8; DuckDB finds the cp1252 "
+    "cp1252_file_ascii_head": "the first 256 kB are ASCII, so the sniffing says UTF-8; DuckDB finds the cp1252 "
                          "lines later and reads the file again as cp1252, Spark reads 'Zo\ufffd' names",
+    "crlf_cr_mix": "old-Mac line ends (a lone CR) among LF and CRLF: Spark's multi-line CSV reader does not end "
+                   "a record at a lone CR, so pairs of records become one with too many fields: 21 rows, 9 set aside as "
+                   "field_count (nothing lost silently); DuckDB reads all 30",
     "unclosed_quote": "a quote never closed swallows the rest of the file in Spark's multi-line CSV reader; "
                       "DuckDB sets that one line aside and reads the lines after it",
     "stray_cell_far_corner": "Spark cannot read Excel workbooks: refused by name (spark_excel)",
@@ -69,7 +72,8 @@ def _row(customer, ts, amount):
 
 
 def _reason(code, values):
-    return (code, json.dumps(json.loads(values) if values else None, sort_keys=True, ensure_ascii=False))
+    cited = json.loads(values) if isinstance(values, str) else None
+    return (code, json.dumps(cited, sort_keys=True, ensure_ascii=False))
 
 
 def _summary_columns(frame: pd.DataFrame) -> pd.DataFrame:

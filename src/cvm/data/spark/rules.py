@@ -109,7 +109,8 @@ class SparkReason:
 
 
 # ----------------------------------------------------------------------------- amounts
-_PLAIN_NUMBER = r"^[-+]?(?:[0-9]+[.,]?[0-9]*|[.,][0-9]+)(?:[eE][-+]?[0-9]+)?\z"
+#: what DuckDB's cast to DOUBLE reads (and Java's ``12d`` or ``0x1p3`` are not): plain numbers, inf, nan
+_PLAIN_NUMBER = r"^[-+]?(?:(?:[0-9]+[.,]?[0-9]*|[.,][0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:inf|infinity|nan))\z"
 
 
 def amount_text(cell: Any) -> Any:
@@ -549,8 +550,11 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
     rules.check_locale(locale)
     zone = time_zone or Settings().time_zone
     today = today or dt.datetime.now(ZoneInfo(zone)).date()
+    from cvm.data.spark.summary import CORRUPT_RECORD
+
     fields = list(schema_for(kind))
-    columns = list(df.columns)
+    corrupt = CORRUPT_RECORD in df.columns
+    columns = [c for c in df.columns if c != CORRUPT_RECORD]
     found = recognise_columns(columns, kind, mapping)
     types = {f.name: _spark_type(f.dataType) for f in df.schema.fields}
     numbers, dates = _evidence(df, fields, found, types, locale=locale, delimiter=delimiter)
@@ -567,12 +571,14 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
 
     # step 1: the raw cells, their text as given (for the quarantine), trimmed texts
     step = df.select(*[F.col(f"`{c}`").cast("string").alias(f"_cvm_raw{i}") for i, c in enumerate(columns)],
-                     *[F.col(f"`{c}`").alias(f"_cvm_c{i}") for i, c in enumerate(columns)])
+                     *[F.col(f"`{c}`").alias(f"_cvm_c{i}") for i, c in enumerate(columns)],
+                     (F.col(CORRUPT_RECORD) if corrupt else _lit(None).cast("string")).alias("_cvm_corrupt"))
     trimmed = [F.nullif(F.trim(raw(c)), _lit("")).alias(f"_cvm_t{index[c]}") for c in columns if types[c] == "string"]
     blank = None  # every cell empty (a line of delimiters): not a row at all, as in the DuckDB readers
     for i in range(len(columns)):
         empty = F.nullif(F.trim(F.col(f"_cvm_raw{i}")), _lit("")).isNull()
         blank = empty if blank is None else blank & empty
+    blank = blank & F.col("_cvm_corrupt").isNull()
     step = step.select("*", *trimmed, blank.alias("_cvm_blank"))
     # step 2: amount texts; step 3: their kinds (cvm.data.values)
     number_text = [f.name for f in fields if f.type == "number" and f.name in found and types[found[f.name]] == "string"]
@@ -660,6 +666,11 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
             test = F.coalesce(is_totals_text(c), _lit(False))
             total = test if total is None else total | test
         checks.insert(0, (total, SparkReason("totals_row")))
+    if corrupt:  # the readers' shape check: a record whose field count differs from the header's
+        record = F.col("_cvm_corrupt")
+        found_fields = F.size(F.split(record, re.escape(delimiter or ",")))
+        checks.insert(0, (record.isNotNull(), SparkReason("field_count", {"expected": _lit(str(len(columns))),
+                                                                         "found": found_fields})))
     step = step.select("*", *[v.alias(f"_cvm_v_{k}") for k, v in values.items()])
     # step 5: one flag per check, in the DuckDB ingest's order; step 6: the pass flag and the first reason
     step = step.select("*", *[F.coalesce(cond, _lit(False)).alias(f"_cvm_x{j}") for j, (cond, _) in enumerate(checks)])

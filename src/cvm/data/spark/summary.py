@@ -127,6 +127,9 @@ def _zone_free(frame: Any) -> Any:
     return frame
 
 
+#: the column of a CSV read that holds a record whose field count differs from the header's
+CORRUPT_RECORD = "_cvm_corrupt_record"
+
 #: Python's names of the encodings the sniffing finds, as Spark's CSV reader knows them
 _SPARK_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "utf-16": "UTF-16"}
 
@@ -159,12 +162,14 @@ def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
         columns = readers._unique_names([c or f"column{i + 1}" for i, c in enumerate(names)])
     else:
         columns = [f"column{i + 1}" for i in range(n_fields)]
-    schema = StructType([StructField(c, StringType()) for c in columns])
+    # a record with more or fewer fields than the header lands here (Spark drops extra fields otherwise)
+    schema = StructType([StructField(c, StringType()) for c in columns] + [StructField(CORRUPT_RECORD, StringType())])
     frame = (spark.read.schema(schema)
              .option("header", header_index is not None).option("sep", delimiter)
              .option("encoding", _SPARK_ENCODINGS.get(encoding, encoding))
              .option("multiLine", True).option("quote", '"').option("escape", '"')
              .option("mode", "PERMISSIVE").option("enforceSchema", True)
+             .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
              .csv(paths))
     detected = {"format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
                 "delimiter": delimiter, "columns": columns}
