@@ -256,6 +256,7 @@ def _dutch_export(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_cvm_run_gives_the_same_customers_and_reasons_on_both_engines(corpus, tmp_path):
     paths = [_dutch_export(tmp_path), corpus["returns_returns"][0]]
     for k, path in enumerate(paths):
@@ -283,6 +284,7 @@ def test_cvm_run_gives_the_same_customers_and_reasons_on_both_engines(corpus, tm
             assert sorted(_reason(c, v) for c, v in zip(kept["reason_code"], kept["reason_values"])) == want
 
 
+@pytest.mark.slow
 def test_cvm_run_refuses_the_same_way_on_both_engines(corpus, tmp_path):
     """Three customers cannot be valued: both engines refuse in the same words, after reading the file the same way."""
     path = corpus["semicolon_mixed_marks"][0]
