@@ -40,6 +40,9 @@ from cvm.data.validate import TOTAL_WORDS, recognise_columns, schema_for
 from cvm.errors import SchemaError
 from cvm.i18n import text
 
+#: the column of a CSV read that holds a record whose field count differs from the header's
+CORRUPT_RECORD = "_cvm_corrupt_record"
+
 #: Spark types read like DuckDB's DOUBLE/DECIMAL, integers, zoned and local timestamps
 _FRACTIONAL = ("double", "float", "decimal")
 _INTEGRAL = ("int", "bigint", "smallint", "tinyint", "long", "integer", "short", "byte")
@@ -550,8 +553,6 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
     rules.check_locale(locale)
     zone = time_zone or Settings().time_zone
     today = today or dt.datetime.now(ZoneInfo(zone)).date()
-    from cvm.data.spark.summary import CORRUPT_RECORD
-
     fields = list(schema_for(kind))
     corrupt = CORRUPT_RECORD in df.columns
     columns = [c for c in df.columns if c != CORRUPT_RECORD]

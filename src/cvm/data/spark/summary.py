@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cvm.data.spark.output import is_table_source
+from cvm.data.spark.rules import CORRUPT_RECORD
 from cvm.data.spark.session import spark_session
 from cvm.data.summary import MICROS, unit_days
 from cvm.errors import SchemaError
@@ -126,9 +127,6 @@ def _zone_free(frame: Any) -> Any:
         frame[c] = frame[c].dt.tz_convert(Settings().time_zone).dt.tz_localize(None)
     return frame
 
-
-#: the column of a CSV read that holds a record whose field count differs from the header's
-CORRUPT_RECORD = "_cvm_corrupt_record"
 
 #: Python's names of the encodings the sniffing finds, as Spark's CSV reader knows them
 _SPARK_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "utf-16": "UTF-16"}
