@@ -51,3 +51,25 @@ def test_unknown_models_and_missing_columns_are_refused_in_words():
         fit_model(_summary(), "nonsense")
     with pytest.raises(SchemaError, match=r"no column\(s\) n_periods"):
         fit_model(_summary(), "bgbb")
+
+
+def test_a_purchase_model_with_covariates_is_fitted_as_asked_on_the_customers_seen():
+    from cvm.models import ParetoNBD
+
+    rng = np.random.default_rng(3)
+    z = pd.DataFrame({"web": rng.binomial(1, 0.5, 1500).astype(float)})
+    truth = ParetoNBD.from_params(r=0.8, alpha=8.0, s=0.7, beta=10.0, **{"purchase[web]": 0.5, "dropout[web]": -0.4},
+                                  purchase_covariates=["web"], dropout_covariates=["web"])
+    sim = truth.simulate(1500, T=40.0, seed=2, covariates=z)
+    # two customers first seen on the as-of day: left out with their covariate rows
+    summary = pd.concat([sim, pd.DataFrame({"frequency": [0.0, 0.0], "recency": [0.0, 0.0], "T": [0.0, 0.0]})],
+                        ignore_index=True)
+    covariates = pd.concat([z, pd.DataFrame({"web": [1.0, 0.0]})], ignore_index=True)
+    fitted = fit_model(summary, "pnbd", covariates=covariates, purchase_covariates=["web"], dropout_covariates=["web"])
+    direct = ParetoNBD(purchase_covariates=["web"], dropout_covariates=["web"]).fit(sim, covariates=z)
+    assert fitted.n_customers_ == 1500
+    assert np.allclose(fitted.params_.to_numpy(), direct.params_.to_numpy(), rtol=1e-6)
+    with pytest.raises(SchemaError, match="rows"):
+        fit_model(summary, "pnbd", covariates=z, purchase_covariates=["web"])
+    with pytest.raises(SchemaError, match="purchase models"):
+        fit_model(summary.assign(monetary_value=1.0), "gg", covariates=covariates)

@@ -64,7 +64,7 @@ class FitResult:
 
 
 # ----------------------------------------------------------------------------- the fit service
-def fit_model(summary: pd.DataFrame, name: str, **settings: Any) -> LikelihoodModel:
+def fit_model(summary: pd.DataFrame, name: str, covariates: pd.DataFrame | None = None, **settings: Any) -> LikelihoodModel:
     """Fit the model ``name`` (a registry name: ``bgnbd``, ``pnbd``, ``mbgnbd``, ``gg``, ``bgbb``, ``sbg``) for
     predictions: the one way every face, the backtest and the Spark driver fit a model.
 
@@ -80,8 +80,39 @@ def fit_model(summary: pd.DataFrame, name: str, **settings: Any) -> LikelihoodMo
     warning), and data no purchase model can read or a fit whose predictions are no numbers are
     refused with a coded :class:`~cvm.errors.ConvergenceError`. Gamma-Gamma is fitted on the repeat
     customers with positive spend.
+
+    ``covariates`` (a frame with one row per row of ``summary``, in its order) fits a purchase model
+    with time-invariant covariates (``purchase_covariates=[...]``, ``dropout_covariates=[...]`` in
+    ``settings`` name its columns; see :class:`~cvm.models.pnbd.ParetoNBD`): the model asked for is
+    returned as fitted, its coefficients being the point (no limit is followed: the limits have no
+    covariates), after the same refusal of data without a repeat buyer.
     """
+    if covariates is not None:
+        return _fit_with_covariates(summary, name, covariates, **settings)
     return _fit(summary, name, **settings)[1]
+
+
+def _fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFrame, **settings: Any) -> LikelihoodModel:
+    """A purchase model with covariates on the customers seen before the as-of day (``T > 0``)."""
+    entry = spec(name)
+    if entry.kind != "purchase":
+        raise SchemaError(f"only the purchase models take covariates, not {entry.name}")
+    if len(covariates) != len(summary):
+        raise SchemaError(f"covariates have {len(covariates)} rows for {len(summary)} customers")
+    _require_columns(summary, entry.data_columns,
+                     "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
+    seen = (summary["T"] > 0).to_numpy()
+    if not seen.any():
+        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    data = summary[seen]
+    weights = data["weights"].to_numpy(float) if "weights" in data.columns else np.ones(len(data))
+    if not np.any((data["frequency"].to_numpy(float) > 0) & (weights > 0)):
+        raise ConvergenceError.coded("no_repeat_buyers", n=f"{weights.sum():,.0f}")
+    fitted = entry.cls(**settings).fit(data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
+                                       data["T"].to_numpy(float), weights=weights,
+                                       covariates=covariates.iloc[np.flatnonzero(seen)].reset_index(drop=True))
+    warn_if_few_customers(fitted)
+    return fitted
 
 
 def _fit(summary: pd.DataFrame, name: str, **settings: Any) -> tuple[LikelihoodModel, LikelihoodModel]:

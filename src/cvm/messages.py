@@ -51,11 +51,20 @@ def _map_example(values: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 
 #: error codes whose placeholders hold target column names (written in words in Dutch)
-FIELDS: dict[str, tuple[str, ...]] = {"missing_columns": ("missing",)}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "missing_columns": ("missing",), "drivers_no_attribute": ("available",),
+    "drivers_unknown_attribute": ("attribute", "available"), "drivers_one_value": ("attribute",),
+    "drivers_too_few": ("attribute",), "drivers_too_many_values": ("attribute",), "drivers_same_information": ("attributes",),
+}
 #: error codes whose placeholders hold a kind of data (written in words in Dutch)
 KINDS: dict[str, tuple[str, ...]] = {"missing_columns": ("kind",), "map_unknown_target": ("kind",)}
 #: error codes with values computed from the given ones, per language (for hints that spell out an example)
-DERIVE: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {"missing_columns": _map_example}
+DERIVE: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "missing_columns": _map_example,
+    # the roles in the reader's words (role.<name>: nl beheerder, analist, lezer)
+    "role_needed": lambda values, language: {k + "_word": text(f"role.{values.get(k)}", language, default=str(values.get(k)))
+                                             for k in ("role", "current")},
+}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the library all read and write the same file through :class:`Settings`.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -188,7 +189,10 @@ class Settings(BaseModel):
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(tomli_w.dumps(self.model_dump()), encoding="utf-8")
+        # written aside and renamed over: a process reading the settings meanwhile sees the old or the new file
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        part.write_text(tomli_w.dumps(self.model_dump()), encoding="utf-8")
+        os.replace(part, path)
         return path
 
     def set(self, key: str, value: Any) -> "Settings":

@@ -154,8 +154,11 @@ def test_locked_workspace_gives_workspace_error(tmp_path):
         stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(WorkspaceError, match="in use by another process"):
-            Workspace.open(wsdir)
+        # a second writer waits for the first, then is refused in words: who holds it, its pid (issue 12)
+        with pytest.raises(WorkspaceError, match=rf"is being changed by .*pid {holder.pid}"):
+            Workspace.open(wsdir, wait=1)
+        with Workspace.open(wsdir, read_only=True) as reader:  # while a reader is never kept waiting
+            assert count(reader, "transactions") == 0
     finally:
         holder.kill()
         holder.wait(timeout=30)

@@ -56,7 +56,7 @@ class PoissonPurchases(LikelihoodModel):
 def poisson_models(monkeypatch):
     # the backtest fits through cvm.fitting.fit_model, which finds a model by its registry entry
     monkeypatch.setitem(cvm.models.registry.MODELS, "bgnbd", cvm.models.registry.ModelSpec(
-        "bgnbd", "PoissonPurchases", __name__, "purchase", ("frequency", "recency", "T"), "Poisson (test)"))
+        "bgnbd", "PoissonPurchases", __name__, "purchase", "Poisson (test)"))
 
 
 def tiny_data():

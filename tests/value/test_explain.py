@@ -17,6 +17,7 @@ SAMPLES: dict[str, dict] = {
     "collect_overdue": {"amount": 1234.5, "days": 45},
     "retain_high_value_at_risk": {"tier": "platinum", "clv": 1234.5, "probability_alive": 0.38},
     "win_back_lapsed_spender": {"historic_value": 1234.5, "probability_alive": 0.12},
+    "thank_referrer": {"referrals": 3, "value": 1234.5},
     "lower_cost_to_serve": {"cost": 1234.5, "value": 987.25},
     "upsell_active_loyal": {"stage": "loyal", "tier": "silver", "probability_alive": 0.81},
     "nurture_prospect": {},

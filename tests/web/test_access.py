@@ -327,7 +327,7 @@ def test_expiry_texts():
 
 
 def test_user_names_with_a_slash_or_control_characters_are_refused(tmp_path, serve_app):
-    import duckdb
+    from cvm.web.access_store import connect as connect_access
 
     ws = users_only_workspace(tmp_path / "ws")
     for bad in ("sales/admin", "eva\x1b[2J", "tab\there", "   "):
@@ -336,7 +336,7 @@ def test_user_names_with_a_slash_or_control_characters_are_refused(tmp_path, ser
     listed = json.loads(cvm("users", "list", "--workspace", str(ws), "--json").stdout)["users"]
     assert sorted(u["name"] for u in listed) == ["admin", "analyst", "viewer"]
     # a user stored before names were checked, with a '/': removable on the page (it used to post to a 404)
-    con = duckdb.connect(str(ws / "cvm.duckdb"))
+    con = connect_access(ws)
     con.execute("INSERT INTO users SELECT 'old/name', password_hash, 'viewer', created FROM users WHERE name = 'viewer'")
     con.close()
     server = serve_app(ws)

@@ -47,6 +47,7 @@ def test_every_message_key_used_by_the_app_exists():
         "cohorts.age.": ["month", "quarter", "year"],
         "language.": ["en", "nl"],
         "settings.help.": [],  # optional help lines: the template shows one only when the catalog has it
+        "drivers.col.": ["group", "customers", "purchase", "dropout", "spend", "mean_spend", "profit", "verdict"],
     }
     assert prefixes <= set(dynamic)
     for prefix, values in dynamic.items():
@@ -96,14 +97,14 @@ def test_passwords_are_argon2_and_verified():
         auth.hash_password("short")
 
 
-def test_users_tokens_and_roles_in_duckdb(tmp_path):
+def test_users_tokens_and_roles_in_the_access_store(tmp_path):
     auth.add_user(tmp_path, "eva", "password-1", "analyst")
     token = auth.create_token(tmp_path, "viewer", name="report bot")
     with pytest.raises(SchemaError):
         auth.add_user(tmp_path, "bob", "password-1", "owner")
-    import duckdb
+    from cvm.web.access_store import connect
 
-    con = duckdb.connect(str(tmp_path / "cvm.duckdb"))
+    con = connect(tmp_path)  # access.sqlite: users and tokens live there, not in cvm.duckdb
     stored = con.execute("SELECT token_hash, role, name FROM api_tokens").fetchall()
     assert stored == [(auth.token_hash(token), "viewer", "report bot")]
     assert token not in json.dumps([list(map(str, r)) for r in stored])  # only the hash is kept

@@ -62,8 +62,8 @@ def test_a_new_run_replaces_the_snapshot(state):
     frame = pd.DataFrame({"customer_id": ["K005", "NEW1"], "clv": [1.5, 2.5], "value_tier": ["gold", None]})
     run = {"run_id": new_run_id(), "as_of": "2024-03-31", "created": pd.Timestamp.now(), "model": "bgnbd",
            "n_customers": 2}
-    save_scores(state.workspace(), frame, run)
-    state.data_changed()
+    with state.writing() as ws:  # the server reads; a change goes through the writer (a new generation)
+        save_scores(ws, frame, run)
     assert state.latest_run()["run_id"] == run["run_id"]
     hit, _ = state.latest_scores.lookup(run["run_id"], "K005")
     assert not hit and state.latest_scores.snapshot is None  # the old run is never served as the latest

@@ -14,7 +14,7 @@ import typer
 
 from cvm.cli.options import DEFAULT_WORKSPACE, JsonOpt, WorkspaceOpt
 from cvm.cli.output import emit_json, err, out
-from cvm.cli.workspace import open_workspace, writing_workspace
+from cvm.cli.workspace import open_workspace, workspace_access, writing_workspace
 from cvm.errors import SchemaError
 
 
@@ -36,9 +36,14 @@ def settings(
                 current = current.set(key.strip(), value.strip())
             ws.save_settings(current)  # only when every --set was valid: all or nothing
             from cvm.web import audit
+            from cvm.web.access_store import connect
 
-            audit.record(ws.con, "settings_changed", actor=audit.cli_actor(),
-                         target=", ".join(item.split("=", 1)[0].strip() for item in set_))
+            access = connect(ws.path)
+            try:
+                audit.record(access, "settings_changed", actor=audit.cli_actor(),
+                             target=", ".join(item.split("=", 1)[0].strip() for item in set_))
+            finally:
+                access.close()
     else:  # showing the settings creates nothing (a new workspace would get these)
         if workspace.exists() and not workspace.is_dir():
             open_workspace(workspace)  # says the path is a file
@@ -74,10 +79,9 @@ def users_add(
     auth.check_user_name(name)
     auth.check_role(role)
     password = _password(password)
-    with writing_workspace(workspace) as ws:
-        auth.ensure_auth_tables(ws.con)
-        name = auth.store_user(ws.con, name, password, role)
-        audit.record(ws.con, "user_added", actor=audit.cli_actor(), target=name, detail=f"role {role}")
+    with workspace_access(workspace, create=True) as access:
+        name = auth.store_user(access, name, password, role)
+        audit.record(access, "user_added", actor=audit.cli_actor(), target=name, detail=f"role {role}")
     if as_json:
         emit_json({"user": name, "role": role})
     else:
@@ -88,9 +92,8 @@ def users_list(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = F
     """List the web-app users with role, creation time and open sessions."""
     from cvm.web import auth
 
-    ws = open_workspace(workspace)
-    auth.ensure_auth_tables(ws.con)
-    users = auth.list_users(ws.con)
+    with workspace_access(workspace) as access:
+        users = auth.list_users(access)
     if as_json:
         emit_json({"users": users})
         return
@@ -105,11 +108,10 @@ def users_remove(
     """Remove a web-app user; its sessions end at once."""
     from cvm.web import audit, auth
 
-    ws = open_workspace(workspace)
-    auth.ensure_auth_tables(ws.con)
-    if not auth.remove_user(ws.con, name):
-        raise SchemaError.coded("user_not_found", name=name)
-    audit.record(ws.con, "user_removed", actor=audit.cli_actor(), target=name)
+    with workspace_access(workspace) as access:
+        if not auth.remove_user(access, name):
+            raise SchemaError.coded("user_not_found", name=name)
+        audit.record(access, "user_removed", actor=audit.cli_actor(), target=name)
     if as_json:
         emit_json({"user": name, "removed": True})
     else:
@@ -125,12 +127,11 @@ def users_passwd(
     """Give a user a new password; every session of that user ends."""
     from cvm.web import audit, auth
 
-    ws = open_workspace(workspace)
-    auth.ensure_auth_tables(ws.con)
-    if auth.user_role(ws.con, name) is None:
-        raise SchemaError.coded("user_not_found", name=name)
-    auth.change_password(ws.con, name, _password(password, "New password"))
-    audit.record(ws.con, "password_changed", actor=audit.cli_actor(), target=name, detail="every session ended")
+    with workspace_access(workspace) as access:
+        if auth.user_role(access, name) is None:
+            raise SchemaError.coded("user_not_found", name=name)
+        auth.change_password(access, name, _password(password, "New password"))
+        audit.record(access, "password_changed", actor=audit.cli_actor(), target=name, detail="every session ended")
     if as_json:
         emit_json({"user": name, "password_changed": True})
     else:
@@ -149,10 +150,9 @@ def token_create(
 
     auth.check_role(role)
     until = auth.parse_expiry(expires)
-    with writing_workspace(workspace) as ws:
-        auth.ensure_auth_tables(ws.con)
-        token = auth.store_token(ws.con, role, name, until)
-        audit.record(ws.con, "token_created", actor=audit.cli_actor(), target=auth.token_id(token),
+    with workspace_access(workspace, create=True) as access:
+        token = auth.store_token(access, role, name, until)
+        audit.record(access, "token_created", actor=audit.cli_actor(), target=auth.token_id(token),
                      detail=f"role {role}" + (f", name {name}" if name else "") + (f", expires {until:%Y-%m-%d %H:%M} UTC" if until else ""))
     if as_json:
         emit_json({"token": token, "role": role, "id": auth.token_id(token), "name": name, "expires": until})
@@ -166,9 +166,8 @@ def token_list(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, as_json: JsonOpt = F
     """List the API tokens (id, name, role, created, expires, status); the tokens themselves are never shown."""
     from cvm.web import auth
 
-    ws = open_workspace(workspace)
-    auth.ensure_auth_tables(ws.con)
-    tokens = auth.list_tokens(ws.con)
+    with workspace_access(workspace) as access:
+        tokens = auth.list_tokens(access)
     if as_json:
         emit_json({"tokens": tokens})
         return
@@ -184,11 +183,10 @@ def token_revoke(
     """Revoke an API token: requests with it get 401 from then on."""
     from cvm.web import audit, auth
 
-    ws = open_workspace(workspace)
-    auth.ensure_auth_tables(ws.con)
-    token = auth.revoke_token(ws.con, name_or_id)
-    audit.record(ws.con, "token_revoked", actor=audit.cli_actor(), target=token["id"],
-                 detail=f"name {token['name']}" if token["name"] else None)
+    with workspace_access(workspace) as access:
+        token = auth.revoke_token(access, name_or_id)
+        audit.record(access, "token_revoked", actor=audit.cli_actor(), target=token["id"],
+                     detail=f"name {token['name']}" if token["name"] else None)
     if as_json:
         emit_json({"token": token})
     else:
@@ -207,8 +205,8 @@ def audit_log(
 
     if event is not None and event not in audit.EVENTS:
         raise SchemaError(f"unknown event '{event}'", hint="choose one of: " + ", ".join(audit.EVENTS))
-    ws = open_workspace(workspace)
-    events = audit.read(ws.con, limit=limit, event=event, actor=actor)
+    with workspace_access(workspace) as access:
+        events = audit.read(access, limit=limit, event=event, actor=actor)
     if as_json:
         emit_json({"events": events})
         return

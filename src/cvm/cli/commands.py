@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from cvm.cli.campaign_commands import campaigns_list, evaluate
 from cvm.cli.admin_commands import (
     audit_log, settings, token_create, token_list, token_revoke, users_add, users_list, users_passwd, users_remove, version,
 )
 from cvm.cli.data_commands import ingest, quarantine, run
+from cvm.cli.driver_commands import drivers
 from cvm.cli.health_commands import health
 from cvm.cli.model_commands import backtest, fit, formula
 from cvm.cli.question_commands import cohorts, concentration, invest, migration, receivables, segments
@@ -26,6 +28,10 @@ users_app = typer.Typer(help="Manage web-app users (admin).", no_args_is_help=Tr
 token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(token_app, name="token")
+campaign_app = typer.Typer(help="Campaigns with a control group: did they pay?", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+campaign_app.command("evaluate")(evaluate)
+campaign_app.command("list")(campaigns_list)
 
 
 for command in (
@@ -33,6 +39,7 @@ for command in (
     migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
 ):
     app.command()(command)
+app.command()(drivers)
 app.command("audit")(audit_log)
 users_app.command("add")(users_add)
 users_app.command("list")(users_list)

@@ -59,7 +59,8 @@ def ingest(
         if preview:
             import pandas as pd
 
-            out.print(frame_table(pd.DataFrame(preview), title="Preview", max_rows=10))
+            shown_rows = pd.DataFrame(preview).drop(columns=["reason_code", "reason_values"], errors="ignore")
+            out.print(frame_table(shown_rows, title="Preview", max_rows=10))
         out.print("[yellow]dry run: nothing written[/yellow]")
     out.print(
         f"{payload['rows_read']:,} rows read = {payload['accepted']:,} accepted + "

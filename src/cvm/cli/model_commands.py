@@ -31,7 +31,7 @@ def fit(
     if summary is not None:
         result = _fit_summary(summary, model, penalizer, time_unit, fit_summary_file)
     else:
-        ws = open_workspace(workspace)
+        ws = open_workspace(workspace, write=True)  # keeps the fit in models
         result = fit_workspace(
             ws, model=model, as_of=parse_date(as_of, "--as-of"), calibration_end=parse_date(calibration_end, "--calibration-end"),
             time_unit=time_unit, penalizer=penalizer,
@@ -99,7 +99,7 @@ def backtest(
     """Fit every model on the calibration period and compare them on the holdout."""
     from cvm.service import backtest as run_backtest
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # the backtest is kept in the workspace
     result = run_backtest(
         ws, calibration_end=parse_date(calibration_end, "--calibration-end"), holdout_end=parse_date(holdout_end, "--holdout-end"),
         time_unit=time_unit or ws.settings.time_unit,

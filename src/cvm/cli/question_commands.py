@@ -66,8 +66,18 @@ def _render_cohorts(result: pd.DataFrame, title: str, words) -> None:
     show_table(result, title=title, words=words)
 
 
+def _say(sentences: list[str]) -> None:
+    """The answer a question opens with (:mod:`cvm.answers`), one sentence a line."""
+    for sentence in sentences:
+        out.print(escape(sentence), highlight=False)
+
+
 def _render_investment(result: InvestmentResult, title: str, words) -> None:
+    from cvm import answers
+
     out.rule(title)
+    _say(answers.investment(result, words.formats))
+    _say(answers.budget(result.plan, words.formats))
     _fact("segment_column", result.segment_column, words)
     for name, table in (("by_segment", result.by_segment), ("by_channel", result.by_channel),
                         ("acquisition", result.acquisition)):
@@ -79,7 +89,9 @@ def _render_investment(result: InvestmentResult, title: str, words) -> None:
         _fact("selected", len(chosen), words)
         _fact("spend", float(chosen["retention_cost"].sum()), words)
         _fact("expected_saving", float(chosen["expected_saving"].sum()), words)
-        show_table(chosen, title="retention", max_rows=15, words=words)
+        plan = [c for c in ("customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving",
+                            "retention_cost", "saving_per_cost") if c in chosen.columns]
+        show_table(chosen[plan], title="retention", max_rows=15, words=words)
 
 
 def _render_receivables(result: ReceivablesResult, title: str, words) -> None:
@@ -137,7 +149,7 @@ def migration(
     """How customers moved between tiers or stages from one date to another."""
     import cvm.service as value
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # a date never valued is scored and stored
     result = value.migration(ws, from_date=parse_date(from_date, "--from"), to_date=parse_date(to_date, "--to"), by=by)
     _answer(result, result.to_dict(), ws, as_json, _render_migration, "Migration")
 

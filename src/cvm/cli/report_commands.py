@@ -22,7 +22,7 @@ def report(
     from cvm.report import build_report
 
     check_out(out_file, (".html", ".htm"))
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # the migration section stores an earlier run (history)
     path = build_report(ws, out_file, language=language or ws.settings.language)
     if as_json:
         emit_json({"report": str(path)})

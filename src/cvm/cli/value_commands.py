@@ -15,6 +15,10 @@ from cvm.cli.health_commands import print_health
 from cvm.cli.output import (
     ColumnsOpt, WideOpt, check_out, emit_json, format_value, parse_columns, show_table, table_words, out, write_frame,
 )
+from cvm.cli.campaign_commands import (
+    AscendingOpt, HoldoutOpt, LanguageOpt, ListOpt, MinValueOpt, OffsetOpt, SeedOpt, SegmentOpt, SortOpt, TierOpt,
+    worklist_command,
+)
 from cvm.cli.workspace import open_workspace
 from cvm.service.customers import CUSTOMER_COLUMNS, CUSTOMER_PRIORITY, customer_list
 
@@ -40,7 +44,7 @@ def score(
     from cvm.service import score_customers
 
     check_out(out_file)
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, write=True)  # stores the run in scores
     chosen = parse_columns(columns, _SCORE_FIELDS) if columns else None
     scores = score_customers(
         ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
@@ -233,12 +237,34 @@ def actions(
     as_json: JsonOpt = False,
     columns: ColumnsOpt = None,
     wide: WideOpt = False,
+    worklist: ListOpt = None,
+    tier: TierOpt = None,
+    segment: SegmentOpt = None,
+    min_value: MinValueOpt = None,
+    sort: SortOpt = None,
+    ascending: AscendingOpt = False,
+    offset: OffsetOpt = 0,
+    holdout: HoldoutOpt = None,
+    seed: SeedOpt = None,
+    language: LanguageOpt = None,
 ) -> None:
-    """Next-best action per customer with its reason; export for campaign tools with --out."""
+    """Next-best action per customer with its reason; with --list a team's worklist (name, value, reason, suggested
+    action, maximum sensible spend), with --holdout a campaign with a control group; export with --out."""
     from cvm.service import next_best_actions
 
     check_out(out_file)
-    ws = open_workspace(workspace)
+    if worklist is None and (holdout is not None or seed is not None or tier or segment or min_value is not None
+                             or sort or ascending or offset):
+        from cvm.errors import SchemaError
+
+        raise SchemaError("--holdout, --seed, --tier, --segment, --min-value, --sort, --ascending and --offset "
+                          "work on a worklist", hint="choose one with --list, e.g. --list retention")
+    ws = open_workspace(workspace, write=holdout is not None)  # a campaign is stored in the workspace
+    if worklist is not None:
+        worklist_command(ws, worklist, tier=tier, segment=segment, min_value=min_value, sort=sort,
+                         ascending=ascending, limit=limit, offset=offset, holdout=holdout, seed=seed,
+                         language=language, out_file=out_file, as_json=as_json, columns=columns, wide=wide)
+        return
     frame = next_best_actions(ws)
     chosen = parse_columns(columns, list(frame.columns)) if columns else None
     if out_file is not None:
@@ -248,7 +274,7 @@ def actions(
         emit_json({**_run_keys(frame), "n_customers": int(len(frame)), "actions": counts, "rows": frame.head(limit),
                    "out": str(out_file) if out_file else None})
     else:
-        words = table_words(ws)
+        words = table_words(ws, language)
         shown = frame.head(limit).copy()
         if words.language != "en" and "reason_code" in shown:  # the stored reason is English; say it in hers
             from cvm.value.explain import explain

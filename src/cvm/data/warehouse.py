@@ -42,12 +42,14 @@ import datetime as dt
 import json
 import os
 import re
+import sys
+import weakref
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from cvm.data import corrections, readers
+from cvm.data import corrections, generations, readers
 from cvm.data.tables import WorkspaceTables
 from cvm.data import values as values_
 from cvm.data.reasons import Reason
@@ -160,16 +162,33 @@ class Workspace(WorkspaceTables):
         self.path = path
         self.con = con
         self.settings = settings
+        self.read_only = False
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | Path, read_only: bool = False) -> "Workspace":
+    def open(cls, path: str | Path, read_only: bool = False, *, wait: float | None = None,
+             on_wait: Callable[[dict[str, Any]], None] | None = None) -> "Workspace":
         """Open (and create if needed) the workspace folder ``path``.
+
+        A reader (``read_only=True``) opens the latest published generation and never
+        waits: other readers and a writer may work at the same time. A writer takes the
+        workspace's write lock, works on a copy and publishes it when closed (or when the
+        process ends); see :mod:`cvm.data.generations`.
+
+        Parameters
+        ----------
+        read_only
+            Read only; a workspace that does not exist yet is created (as by a writer).
+        wait
+            Seconds a writer waits for another writer (default ``CVM_WRITE_TIMEOUT`` or 600).
+        on_wait
+            Called once with ``{command, pid, since, timeout}`` of the other writer when this
+            one has to wait; default: a line on standard error.
 
         Raises
         ------
         WorkspaceError
-            The DuckDB file is locked by another process, or the folder cannot be created.
+            The folder cannot be created or opened, or another writer held the workspace longer than ``wait``.
         """
         import duckdb
 
@@ -183,9 +202,13 @@ class Workspace(WorkspaceTables):
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path} is a file, not a workspace folder")
         db = path / DB_FILE
+        read_only = read_only and db.exists()
+        writer = None if read_only else generations.acquire(path, wait, on_wait or _say_waiting)
         try:
-            con = duckdb.connect(str(db), read_only=read_only and db.exists())
+            con = generations.connect_reader(path) if read_only else duckdb.connect(writer.path())
         except duckdb.IOException as exc:
+            if writer is not None:
+                generations.release(writer, _Closed())
             message = str(exc)
             if "lock" in message.lower():
                 raise WorkspaceError.coded("workspace_in_use", path=str(path)) from None
@@ -204,8 +227,13 @@ class Workspace(WorkspaceTables):
         if not settings_path.exists() and not read_only:
             settings.save(settings_path)
         ws = cls(path, con, settings)
-        if not read_only:
+        ws.read_only = read_only
+        if writer is not None:
+            # published at close(), or when the workspace is forgotten or the process ends
+            ws._finalizer = weakref.finalize(ws, generations.release, writer, con)
             ws._create_tables()
+            if not db.exists():  # a new workspace: there, with its empty tables, from now on
+                generations.publish_first(writer, con)
         return ws
 
     def _create_tables(self) -> None:
@@ -215,7 +243,12 @@ class Workspace(WorkspaceTables):
         self.con.execute(MODELS_DDL)
 
     def close(self) -> None:
-        self.con.close()
+        """Close the workspace; a writer publishes its work here as the new generation."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
+        else:
+            self.con.close()
 
     def __enter__(self) -> "Workspace":
         return self
@@ -599,7 +632,9 @@ class Workspace(WorkspaceTables):
     def _preview(self, plan: "_ParsePlan", fields, n: int) -> list[dict[str, Any]]:
         """The first ``n`` rows as parsed (with the reason where one fails); file order is preserved."""
         cols = ", ".join(["_cvm_line AS line"] + [f"_cvm_v_{f.name} AS {quote_ident(f.name)}" for f in fields]
-                         + [f"CASE WHEN NOT _cvm_ok THEN {plan.reason} END AS reason"])
+                         + [f"CASE WHEN NOT _cvm_ok THEN {plan.reason} END AS reason",
+                            f"CASE WHEN NOT _cvm_ok THEN {plan.reason_code} END AS reason_code",
+                            f"CASE WHEN NOT _cvm_ok THEN CAST({plan.reason_values} AS VARCHAR) END AS reason_values"])
         cur = self.con.execute(f"SELECT {cols} FROM ({plan.relation}) WHERE NOT _cvm_blank LIMIT {int(n)}")
         names = [d[0] for d in cur.description]
         return sorted((dict(zip(names, row)) for row in cur.fetchall()), key=lambda r: r["line"])
@@ -682,6 +717,23 @@ def check_read_options(con, delimiter: str | None = None, decimal: str | None = 
         except duckdb.Error as exc:
             detail = str(exc).split("Error: ", 1)[-1].splitlines()[0]
             raise SchemaError.coded("date_format_invalid", date_format=date_format, detail=detail) from None
+
+
+class _Closed:
+    """Stands for a connection that never opened (release() closes nothing)."""
+
+    def execute(self, *_: Any) -> None:
+        raise RuntimeError("not open")
+
+    def close(self) -> None:
+        pass
+
+
+def _say_waiting(holder: Mapping[str, Any]) -> None:
+    """Default of ``Workspace.open(on_wait=...)``: one line on standard error."""
+    from cvm.i18n import text
+
+    print(text("workspace.waiting", "en", holder), file=sys.stderr, flush=True)
 
 
 def _as_text(value: Any) -> str | None:

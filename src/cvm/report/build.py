@@ -24,9 +24,12 @@ import pandas as pd
 
 from cvm.data.reasons import code_columns_sql, kind_key_sql, quarantine_reason, reason_kind
 from cvm.errors import CvmError
+from cvm.i18n import text
 from cvm.fitting import fit_model
 from cvm.models.registry import spec
+from cvm import answers
 from cvm.report import plots
+from cvm.service.overview import at_stake
 from cvm.report.i18n import Formatter
 
 MAX_ROWS = 20
@@ -57,6 +60,8 @@ class Section:
     intro: str = ""
     blocks: list[Block] = field(default_factory=list)
     failed: str | None = None
+    #: the answer the section opens with (:mod:`cvm.answers`)
+    answer: list[str] = field(default_factory=list)
 
 
 class ReportBuilder:
@@ -192,7 +197,33 @@ def format_cell(value: Any, kind: str, fmt: Formatter, digits: int = 2) -> str:
         return fmt.number(value, digits)
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
+    if kind == "term":
+        return text("term." + str(value), fmt.language, default=str(value))
     return str(value)
+
+
+#: columns whose cells are codes of the library, shown in words (``term.<code>``) as the dashboard shows them
+TERM_COLUMNS = ("segment", "group", "channel", "flag", "value_tier", "lifecycle_stage", "bucket", "action",
+                "matrix_segment", "model", "rfm_segment", "acquisition_verdict")
+
+
+#: the dashboard's kinds of column (:data:`cvm.web.present.COLUMN_KINDS`) as the report's kinds
+_FROM_DASHBOARD = {"money": "money", "percent": "percent", "count": "integer", "number": "number", "days": "number",
+                   "date": "date", "datetime": "date"}
+
+
+def _dashboard_kind(name: str, series: pd.Series) -> str | None:
+    """How the dashboard shows column ``name`` (so the report and the pages agree), or None when it does not know it."""
+    from cvm.i18n.columns import COLUMN_KINDS
+
+    if name in TERM_COLUMNS and not pd.api.types.is_numeric_dtype(series):
+        return "term"
+    kind = COLUMN_KINDS.get(name)
+    if kind in ("date", "datetime") and not pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    if kind is None or (kind not in ("term", "date", "datetime") and not pd.api.types.is_numeric_dtype(series)):
+        return None
+    return "term" if kind == "term" else _FROM_DASHBOARD.get(kind)
 
 
 def render_table(frame: pd.DataFrame, fmt: Formatter, formats: dict[str, str] | None = None, digits: int = 2,
@@ -201,14 +232,14 @@ def render_table(frame: pd.DataFrame, fmt: Formatter, formats: dict[str, str] | 
     f = frame.reset_index() if index else frame
     formats = dict(formats or {})
     shown = f.head(max_rows)
-    kinds = {c: formats.get(str(c)) or column_kind(str(c), f[c]) for c in f.columns}
+    kinds = {c: formats.get(str(c)) or _dashboard_kind(str(c), f[c]) or column_kind(str(c), f[c]) for c in f.columns}
     head = "".join(f"<th>{html.escape(fmt.column(str(c)))}</th>" for c in f.columns)
     body = []
     for _, row in shown.iterrows():
         cells = []
         for c in f.columns:
             kind = kinds[c]
-            css = ' class="num"' if kind not in ("text", "date") else ""
+            css = ' class="num"' if kind not in ("text", "date", "term") else ""
             cells.append(f"<td{css}>{html.escape(format_cell(row[c], kind, fmt, digits))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
@@ -242,8 +273,9 @@ def _overview(b: ReportBuilder, s: Section) -> None:
     rows += [
         (fmt.t("as_of"), fmt.date(scores.attrs.get("as_of"))),
         (fmt.t("total_clv"), fmt.money(scores["clv"].sum())),
-        (fmt.t("valuation_model"), str(scores.attrs.get("model", ""))),
+        (fmt.t("valuation_model"), fmt.term(scores.attrs.get("model", ""))),
     ]
+    s.answer = answers.overview(at_stake(scores, b.settings.stage_rules.at_risk_below), fmt.formats)
     s.blocks.append(b.key_figures(rows))
 
 
@@ -291,10 +323,32 @@ def _data_quality(b: ReportBuilder, s: Section) -> None:
 def _model_fit(b: ReportBuilder, s: Section) -> None:
     fmt = b.fmt
     name, unit, model, _ = b.valuation_model()
-    s.blocks.append(Block("html", title=f"{fmt.t('valuation_model')}: {name} ({fmt.unit(unit)})", html=model.summary().to_html()))
+    s.blocks.append(Block("html", title=f"{fmt.t('valuation_model')}: {fmt.term(name)} ({fmt.unit(unit)})",
+                          html=_summary_html(model.summary().to_html(), fmt)))
     bt = b.backtest()
     for key, snippet in bt.summaries_html.items():
-        s.blocks.append(Block("html", title=f"{fmt.t('backtest')}: {key} ({fmt.unit(bt.time_unit)})", html=snippet))
+        title = (fmt.t("spend_model_title", model=fmt.term(key)) if key == "gg"
+                 else f"{fmt.t('backtest')}: {fmt.term(key)} ({fmt.unit(bt.time_unit)})")
+        s.blocks.append(Block("html", title=title, html=_summary_html(snippet, fmt)))
+
+
+def _summary_html(snippet: str, fmt: Formatter) -> str:
+    """A model summary's HTML (:meth:`cvm.models.base.FitSummary.to_html`, written in English with Python's
+    numbers) in the report's language: headers in words, "customers" and the numbers of its first line in the
+    locale."""
+    import re
+
+    def header(match: "re.Match[str]") -> str:
+        return f"<th>{html.escape(fmt.column(match.group(1)))}</th>"
+
+    out = re.sub(r"<th>(estimate|std_error|lower_[0-9.]+|upper_[0-9.]+)</th>", header, snippet)
+
+    def head(match: "re.Match[str]") -> str:
+        n, ll, aic = (float(v.replace(",", "")) for v in match.groups())
+        return fmt.t("summary_head", n=fmt.integer(n), ll=fmt.number(ll, 3), aic=fmt.number(aic, 2))
+
+    out = re.sub(r"([0-9,]+) customers, log-likelihood (-?[0-9,.]+), AIC (-?[0-9,.]+)", head, out)
+    return re.sub(r"<td>(-?[0-9]+\.[0-9]+)</td>", lambda m: f"<td>{fmt.number(float(m.group(1)), 4)}</td>", out)
 
 
 def _backtest(b: ReportBuilder, s: Section) -> None:
@@ -302,7 +356,9 @@ def _backtest(b: ReportBuilder, s: Section) -> None:
     bt = b.backtest()
     s.intro = fmt.t("backtest_intro", calibration_end=fmt.date(bt.calibration_end), holdout_end=fmt.date(bt.holdout_end))
     why = fmt.explain(bt.reason_code, bt.reason_values) if bt.reason_code else bt.reason
-    s.blocks.append(b.key_figures([(fmt.t("best_model"), fmt.term(bt.best)), ("", why)]))
+    s.answer = [why]
+    s.blocks.append(b.key_figures([(fmt.t("best_model"), fmt.term(bt.best)),
+                                   (fmt.t("backtest_customers"), fmt.integer(bt.n_customers))]))
     keep = ["holdout_actual", "holdout_predicted", "tracking_error", "mae_purchases", "rmse_purchases", "mae_spend",
             "rmse_spend", "chi_square", "chi_square_dof", "chi_square_p_value", "probability_alive_ece", "ranking_gini",
             "top_decile_share", "bic"]
@@ -400,7 +456,8 @@ def _concentration(b: ReportBuilder, s: Section) -> None:
                                                  x_title=fmt.t("share_customers"), y_title=fmt.t("share_value"))))
     if result.by_column:
         frame = pd.DataFrame(result.by_column).T
-        frame.index.name = "value"
+        frame.index = [fmt.column(str(i)) for i in frame.index]
+        frame.index.name = "measure"
         s.blocks.append(b.table(frame, formats={"customer_share": "percent", "customers_needed": "integer",
                                                 "gini": "number", "total": "money"}, index=True))
     s.blocks.append(b.table(result.top, fmt.t("top_customers")))
@@ -417,7 +474,11 @@ def _segments(b: ReportBuilder, s: Section) -> None:
         except CvmError as exc:
             s.blocks.append(Block("note", title=fmt.t(key), text=f"{fmt.t('no_data')}: {exc.message}"))
             continue
-        s.blocks.append(b.table(frame, fmt.t(key)))
+        if by == "value_tier":
+            s.answer = answers.segments(frame, fmt.formats, b.settings.stage_rules.at_risk_below)
+        shown = [c for c in ("segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share",
+                             "clv_mean", "probability_alive_mean") if c in frame.columns]
+        s.blocks.append(b.table(frame[shown], fmt.t(key)))
         if len(frame):  # predicted value per segment (cvm.value.segments: one row per segment, its clv_sum)
             s.blocks.append(b.figure(plots.bar_figure(frame, x="segment", y="clv_sum", title=fmt.t(key),
                                                       x_title=fmt.column("segment"), y_title=fmt.column("clv_sum"))))
@@ -461,7 +522,8 @@ def _migration(b: ReportBuilder, s: Section) -> None:
     model = str(b.scores().attrs.get("model") or "auto")
     result = migration(b.ws, start.date().isoformat(), end.date().isoformat(), by="value_tier", model=model)
     s.intro = fmt.t("migration_intro", from_date=fmt.date(result.from_date), to_date=fmt.date(result.to_date))
-    counts = result.counts
+    counts = result.counts.rename(index=fmt.term, columns=fmt.term)
+    shares = result.shares.rename(index=fmt.term, columns=fmt.term)
     if counts.empty:
         s.blocks.append(b.no_data())
         return
@@ -469,7 +531,7 @@ def _migration(b: ReportBuilder, s: Section) -> None:
     counts.columns.name = fmt.t("migration_to")
     s.blocks.append(b.figure(plots.heatmap_figure(counts, fmt.t("migration"), colorscale="Blues", text_format=".0f")))
     s.blocks.append(b.figure(plots.migration_sankey_figure(counts, fmt.t("migration"), fmt.t("migration_from"), fmt.t("migration_to"))))
-    s.blocks.append(b.table(result.shares.astype(float), formats={c: "percent" for c in map(str, result.shares.columns)}, index=True))
+    s.blocks.append(b.table(shares.astype(float), formats={c: "percent" for c in map(str, shares.columns)}, index=True))
 
 
 def _cohorts(b: ReportBuilder, s: Section) -> None:
@@ -496,11 +558,15 @@ def _investment(b: ReportBuilder, s: Section) -> None:
 
     result = investment(b.ws, b.scores())
     fmt = b.fmt
-    s.blocks.append(b.key_figures([(fmt.column("segment_column"), fmt.column(result.segment_column)),
-                                   (fmt.column("total_cost"), fmt.money(float(result.customers["cost"].sum())))]))
-    for title, frame in (("by segment", result.by_segment), ("by channel", result.by_channel),
-                         ("acquisition", result.acquisition)):
-        s.blocks.append(b.table(frame, title))
+    s.answer = answers.investment(result, fmt.formats)
+    s.blocks.append(b.key_figures([(fmt.column("total_cost"), fmt.money(float(result.customers["cost"].sum())))]))
+    columns = ["group", "customers", "historic_value", "clv", "cost", "cost_to_serve", "roi", "clv_share", "cost_share",
+               "flag"]
+    for title, frame, label in (("investment.by_segment", result.by_segment, "segment"),
+                                ("investment.by_channel", result.by_channel, "channel")):
+        s.blocks.append(b.table(frame[[c for c in columns if c in frame.columns]].rename(columns={"group": label}),
+                                text(title, fmt.language), formats={"roi": "percent"}))
+    s.blocks.append(b.table(result.acquisition, text("investment.acquisition", fmt.language)))
 
 
 def _receivables(b: ReportBuilder, s: Section) -> None:
@@ -514,9 +580,10 @@ def _receivables(b: ReportBuilder, s: Section) -> None:
         (fmt.column("overdue"), fmt.money(result.overdue)),
         (fmt.column("dso"), "–" if result.dso is None else fmt.number(result.dso, 1)),
     ]))
-    for title, frame in (("ageing", result.ageing), ("by segment", result.by_segment),
-                         ("by customer", result.by_customer)):
-        s.blocks.append(b.table(frame, title))
+    owing = result.by_customer[result.by_customer["outstanding"] > 0] if "outstanding" in result.by_customer else result.by_customer
+    for title, frame in (("investment.ageing", result.ageing), ("investment.receivables_by_segment", result.by_segment),
+                         ("investment.late_payers", owing)):
+        s.blocks.append(b.table(frame, text(title, fmt.language)))
 
 
 def _actions(b: ReportBuilder, s: Section) -> None:

@@ -57,7 +57,9 @@ class Formatter:
         return text(f"report.{key}", self.language, values or None, default=key)
 
     def column(self, name: str) -> str:
-        return text(f"report.col.{name}", self.language, default=str(name).replace("_", " "))
+        """A column header: the report's own word, else the dashboard's (``col.<name>``), else the name in words."""
+        return text(f"report.col.{name}", self.language,
+                    default=text(f"col.{name}", self.language, default=str(name).replace("_", " ")))
 
     def unit(self, time_unit: str) -> str:
         return text(f"report.unit.{time_unit}", self.language, default=time_unit)

@@ -43,6 +43,7 @@ from cvm.service.questions import (
     value_matrix,
 )
 from cvm.service.customer import customer_view
+from cvm.service.overview import value_at_stake  # noqa: F401  (the overview's question)
 from cvm.data.scores import latest_scores, load_scores, score_runs
 
 __all__ = [

@@ -83,7 +83,7 @@ def customer_view(ws: Workspace, customer_id: Any, max_transactions: int = 200) 
     invoices = invoices[invoices["customer_id"] == cid]
     if not invoices.empty:
         as_of = score["as_of"] if score else pd.Timestamp.now().normalize()
-        invoices = invoice_status(invoices, as_of)[["invoice_id", "issued", "due", "paid", "amount", "outstanding", "days_overdue", "bucket"]]
+        invoices = invoice_status(invoices, as_of)[["invoice_id", "issued", "due", "paid", "amount", "outstanding", "days_late", "days_overdue", "bucket"]].sort_values("issued", kind="stable")
 
     return CustomerView(
         customer_id=cid, attributes=attributes, score=score, history=history, transactions=tx, channels=channels,

@@ -7,6 +7,8 @@ of those modules hold the definitions and formulas.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pandas as pd
@@ -14,7 +16,9 @@ import pandas as pd
 from cvm.data.warehouse import Workspace
 from cvm.errors import SchemaError
 from cvm.service.scoring import resolve_as_of, scores_at
-from cvm.value.actions import ACTIONS, choose_actions, high_value_at_risk
+from cvm.jsonsafe import json_safe
+from cvm.value.actions import ACTIONS, WORKLISTS, choose_actions, high_value_at_risk
+from cvm.value.actions import worklist as worklist_rows
 from cvm.value.cohorts import PERIODS, cohort_table
 from cvm.value.concentration import ConcentrationResult
 from cvm.value.concentration import concentration as concentration_of
@@ -219,6 +223,12 @@ def next_best_actions(ws: Workspace, scores: pd.DataFrame | None = None) -> pd.D
     return out.reset_index(drop=True)
 
 
+def _retention_cutoff(ws: Workspace) -> float:
+    """The retention list's lowest percentile: the second-highest tier cut-off (gold)."""
+    ordered = sorted(ws.settings.tier_cutoffs.values(), reverse=True)
+    return ordered[1] if len(ordered) > 1 else ordered[0]
+
+
 def retention_team(ws: Workspace, scores: pd.DataFrame | None = None, min_percentile: float | None = None) -> pd.DataFrame:
     """High value x high risk: customers for the retention team, most value at risk first.
 
@@ -226,6 +236,159 @@ def retention_team(ws: Workspace, scores: pd.DataFrame | None = None, min_percen
     """
     scores = latest_scores(ws) if scores is None else scores
     if min_percentile is None:
-        ordered = sorted(ws.settings.tier_cutoffs.values(), reverse=True)
-        min_percentile = ordered[1] if len(ordered) > 1 else ordered[0]
+        min_percentile = _retention_cutoff(ws)
     return high_value_at_risk(scores, min_percentile, ws.settings.stage_rules.at_risk_below)
+
+
+#: columns a worklist can be sorted by (besides its own order, the default)
+WORKLIST_SORTS = ("clv", "max_spend", "probability_alive", "name", "customer_id", "value_tier", "segment")
+
+
+@dataclass(frozen=True)
+class Worklist:
+    """One page of a worklist (:func:`worklist`), as every face shows it.
+
+    Attributes
+    ----------
+    worklist
+        The list's name (one of :data:`cvm.value.actions.WORKLISTS`).
+    run_id, as_of, model
+        The valuation the rows come from.
+    language
+        The language of ``reason``.
+    total
+        Customers on the list after the filters (all pages).
+    max_spend_total, clv_total
+        The sums of ``max_spend`` and of ``clv`` over all of them.
+    rows
+        The page: ``customer_id, name, value_tier, segment, lifecycle_stage, clv,
+        probability_alive, max_spend, action, reason`` (in ``language``),
+        ``reason_code, reason_values``; its ``attrs`` name the run.
+    filters
+        The filters applied (JSON-ready).
+    segments
+        The segments on the list before the segment filter (the choices a filter offers).
+    """
+
+    worklist: str
+    run_id: str | None
+    as_of: str | None
+    model: str | None
+    language: str
+    total: int
+    max_spend_total: float
+    clv_total: float
+    rows: pd.DataFrame
+    filters: dict[str, Any] = field(default_factory=dict)
+    segments: list[str] = field(default_factory=list)
+
+    def export_frame(self, campaign_id: str | None = None) -> pd.DataFrame:
+        """The rows as a file holds them (``cvm.data.export.export`` adds the run's ``as_of`` and ``model``):
+        the reason in words and its code, with the campaign's id when the rows are a campaign's contacted group."""
+        out = self.rows.drop(columns=["reason_values"])
+        out.insert(0, "worklist", self.worklist)
+        if campaign_id is not None:
+            out.insert(0, "campaign_id", campaign_id)
+        out.attrs.update(self.rows.attrs)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """``cvm actions --list NAME --json``: the list, its run and filters, ``total`` and the page's ``rows``."""
+        return {"worklist": self.worklist, "run_id": self.run_id, "as_of": self.as_of, "model": self.model,
+                "language": self.language, "filters": self.filters, "total": self.total,
+                "max_spend_total": self.max_spend_total, "clv_total": self.clv_total, "rows": json_safe(self.rows)}
+
+
+def worklist(
+    ws: Workspace,
+    name: str = "retention",
+    *,
+    value_tier: str | None = None,
+    segment: str | None = None,
+    min_value: float | None = None,
+    sort: str | None = None,
+    ascending: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    language: str | None = None,
+    scores: pd.DataFrame | None = None,
+    customer_ids: Sequence[str] | None = None,
+) -> Worklist:
+    """A worklist of a valuation (default the latest), filtered, sorted and paged; reasons in ``language``.
+
+    ``cvm actions --list NAME`` and the dashboard's Acties page both show what this returns.
+
+    Parameters
+    ----------
+    name
+        ``retention``, ``win_back``, ``nurture``, ``collect`` or ``referral_thanks``
+        (rules and maximum spend: :mod:`cvm.value.actions`).
+    value_tier
+        Only this tier (one of the settings' tiers).
+    segment
+        Only this segment: the customers' own ``segment`` attribute when the customers
+        table has one, else the RFM segment (:mod:`cvm.value.segments`).
+    min_value
+        Only customers whose predicted value (CLV) is at least this.
+    sort, ascending
+        A column of :data:`WORKLIST_SORTS`; default the list's own order (most urgent first).
+    limit, offset
+        The page (None: every row).
+    language
+        Of the reasons (``en`` or ``nl``); default the workspace's.
+    scores
+        A stored run's scores (default the latest valuation).
+    customer_ids
+        Keep only these customers (a campaign's contacted group).
+
+    Raises
+    ------
+    SchemaError
+        For an unknown list, tier or sort column.
+    WorkspaceError
+        When nothing has been scored.
+    """
+    from cvm.service.customers import NAME_COLUMNS
+    from cvm.value.explain import explain
+
+    if name not in WORKLISTS:
+        raise SchemaError.coded("unknown_worklist", name=name, lists=", ".join(WORKLISTS))
+    if value_tier and value_tier not in ws.settings.tier_cutoffs:
+        raise SchemaError(f"unknown value tier '{value_tier}'",
+                          hint=f"the tiers are {', '.join(ws.settings.tier_cutoffs)} (cvm settings)")
+    if sort is not None and sort not in WORKLIST_SORTS:
+        raise SchemaError(f"cannot sort a worklist by '{sort}'", hint="sort by one of " + ", ".join(WORKLIST_SORTS))
+    lang = language or ws.settings.language
+    table = _enriched(ws, scores)
+    names = next((c for c in table.columns if str(c).lower() in NAME_COLUMNS), None)
+    table["name"] = table[names] if names is not None else None
+    own = "segment" in table.columns and table["segment"].notna().any()
+    table["segment"] = table["segment"] if own else table.get("rfm_segment")
+    top_tier = next(iter(ws.settings.tier_cutoffs))
+    actions = choose_actions(table, ws.settings.stage_rules, top_tier, ws.settings.currency)
+    network = network_value(ws, table) if name == "referral_thanks" and not ws.referrals().empty else None
+    rows = worklist_rows(name, table, actions, network, min_percentile=_retention_cutoff(ws),
+                         at_risk_below=ws.settings.stage_rules.at_risk_below, decay=ws.settings.referral_decay)
+    segments = sorted({str(v) for v in rows["segment"].dropna()})
+    keep = pd.Series(True, index=rows.index)
+    if value_tier:
+        keep &= rows["value_tier"].astype(str) == value_tier
+    if segment:
+        keep &= rows["segment"].astype(str) == segment
+    if min_value is not None:
+        keep &= rows["clv"].astype(float) >= float(min_value)
+    if customer_ids is not None:
+        keep &= rows["customer_id"].isin([str(c) for c in customer_ids])
+    rows = rows[keep]
+    if sort is not None:
+        rows = rows.sort_values([sort, "customer_id"], ascending=[ascending, True], kind="stable", na_position="last")
+    total, spend, value = len(rows), float(rows["max_spend"].sum()), float(rows["clv"].sum())
+    end = None if limit is None else offset + int(limit)
+    page = rows.iloc[offset:end].copy()
+    page.insert(page.columns.get_loc("action") + 1, "reason", [
+        explain(code, values, lang, ws.settings.currency) for code, values in zip(page["reason_code"], page["reason_values"])])
+    page = page.reset_index(drop=True)
+    page.attrs.update({k: table.attrs.get(k) for k in ("run_id", "as_of", "model")})
+    filters = {k: v for k, v in (("value_tier", value_tier), ("segment", segment), ("min_value", min_value)) if v}
+    return Worklist(name, table.attrs.get("run_id"), table.attrs.get("as_of"), table.attrs.get("model"), lang, total,
+                    spend, value, page, filters, segments)

@@ -216,7 +216,12 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
     ids = pa.array(columns["customer_id"]).cast(pa.large_string())
     found = ws.customer_revenue_and_margin(stamp, opts["margin"])
     rate, historic = margin_rates(found["revenue"], found["historic_value"], opts["margin"]), found["historic_value"]
-    if not found["customer_id"].equals(ids):
+    found_ids = found["customer_id"]
+    if isinstance(found_ids, pa.ChunkedArray):  # a large workspace answers in several chunks
+        found_ids = found_ids.combine_chunks()
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if not found_ids.equals(ids):
         # (both come ordered by id; this is for the rare mismatch)
         where = pd.Index(found["customer_id"].to_pylist()).get_indexer(ids.to_pylist())
         rate = np.where(where >= 0, rate[where], np.nan)

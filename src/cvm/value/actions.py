@@ -22,6 +22,31 @@ The **retention team** list (seed 003: "a dedicated retention team") holds
 high-value customers at risk: percentile above ``min_percentile`` (default
 the gold cut-off) and P(alive) below ``at_risk_below``, ordered by the value at
 risk ``clv (1 - p) / p``.
+
+**Worklists** (:func:`worklist`, :data:`WORKLISTS`) are the lists a team works
+through, one row per customer with the value, the reason, the suggested action
+and the **maximum sensible spend**: the most a contact can bring back, so that
+spending more on the customer cannot pay, whatever the contact achieves.
+
+================  =====================================  ==========================================
+list              who (first rule that applies)           maximum sensible spend
+================  =====================================  ==========================================
+retention         the retention team's list above         value at risk ``clv (1 - p) / p``
+win_back          next-best action "win back", not on     value at risk ``clv (1 - p) / p``
+                  the retention list
+nurture           next-best action "nurture"              ``max_investment`` (CLV less planned cost)
+collect           money overdue (``overdue > 0``)         the overdue amount
+referral_thanks   referred at least one customer          ``q * referred_value / referrals_given``
+================  =====================================  ==========================================
+
+Value at risk: for the purchase models of cvm the CLV is ``P(alive)`` times the
+value of a customer who is still active (Fader, Hardie & Lee 2005, "Counting your
+customers" the easy way, eq. 10: the conditional expectation carries the factor
+P(alive)), so ``clv / p - clv = clv (1 - p) / p`` is what a contact would add if
+it made the customer certain to stay: an upper bound on its return. A referral
+thank-you aims at the next referral; by the network value's own weighting
+(:mod:`cvm.value.network`, decay ``q`` per step) a further referral like the
+earlier ones is worth ``q`` times their mean value.
 """
 
 from __future__ import annotations
@@ -142,7 +167,123 @@ def high_value_at_risk(scores: pd.DataFrame, min_percentile: float, at_risk_belo
     P(alive) below ``at_risk_below``, most value at risk ``clv (1 - p) / p`` first."""
     p = scores["probability_alive"]
     team = scores[(scores["percentile"] > min_percentile) & p.notna() & (p < at_risk_below)].copy()
-    pa = team["probability_alive"].to_numpy(float)
-    team["value_at_risk"] = np.where(pa > 1e-12, team["clv"] * (1 - pa) / np.maximum(pa, 1e-12), 0.0)
+    team["value_at_risk"] = value_at_risk(team["clv"], team["probability_alive"])
     cols = ["customer_id", "value_tier", "lifecycle_stage", "clv", "probability_alive", "value_at_risk", "historic_value"]
     return team.sort_values("value_at_risk", ascending=False, kind="stable")[cols].reset_index(drop=True)
+
+
+#: the worklists, in the order the faces offer them
+WORKLISTS = ("retention", "win_back", "nurture", "collect", "referral_thanks")
+#: the suggested action of each worklist (an action code; its words are ``term.<code>`` in the catalogue)
+WORKLIST_ACTIONS = {"retention": "retain", "win_back": "win back", "nurture": "nurture",
+                    "collect": "collect payment", "referral_thanks": "thank referrer"}
+#: the columns of a worklist's rows, in this order
+WORKLIST_COLUMNS = ("customer_id", "name", "value_tier", "segment", "lifecycle_stage", "clv", "probability_alive",
+                    "max_spend", "action", "reason_code", "reason_values")
+
+
+def value_at_risk(clv: Any, probability_alive: Any) -> np.ndarray:
+    """``clv (1 - p) / p``: what a contact would add if it made the customer certain to stay (0 where p is 0
+    or missing; see the module docstring).
+
+    >>> value_at_risk([30.0, 10.0], [0.25, 0.0]).tolist()
+    [90.0, 0.0]
+    """
+    clv = np.asarray(clv, dtype=float)
+    p = np.asarray(probability_alive, dtype=float)
+    ok = np.isfinite(p) & (p > 0) & np.isfinite(clv)
+    return np.where(ok, np.nan_to_num(clv) * (1 - np.nan_to_num(p)) / np.where(ok, p, 1.0), 0.0)
+
+
+def worklist(
+    name: str,
+    table: pd.DataFrame,
+    actions: pd.DataFrame,
+    network: pd.DataFrame | None = None,
+    *,
+    min_percentile: float,
+    at_risk_below: float,
+    decay: float = 0.5,
+) -> pd.DataFrame:
+    """The rows of worklist ``name`` in its own order (pure function; the rules are in the module docstring).
+
+    Parameters
+    ----------
+    name
+        One of :data:`WORKLISTS`.
+    table
+        The customer table of a valuation (``customer_id, clv, historic_value,
+        probability_alive, percentile, value_tier, lifecycle_stage`` and, when
+        known, ``name``, ``segment``, ``max_investment``, ``overdue``).
+    actions
+        :func:`choose_actions` of ``table`` (``customer_id, action, reason_code, reason_values``).
+    network
+        :func:`cvm.value.network.network_table` (``customer_id, referrals_given,
+        referred_value, network_value``); needed for ``referral_thanks`` only.
+    min_percentile, at_risk_below
+        The retention list's rule (:func:`high_value_at_risk`).
+    decay
+        The network value's weight per referral step ``q``.
+
+    Returns
+    -------
+    DataFrame with :data:`WORKLIST_COLUMNS`: ``max_spend`` in money, ``action`` the
+    list's code, ``reason_code``/``reason_values`` for :func:`cvm.value.explain.explain`.
+    Ordered by the list's priority: value at risk (retention), historic value (win
+    back), CLV (nurture), overdue amount (collect), network value (referral thanks),
+    then the customer id.
+    """
+    if name not in WORKLISTS:
+        raise SchemaError(f"unknown worklist '{name}'", hint="one of: " + ", ".join(WORKLISTS))
+    frame = table.copy()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    chosen = actions.assign(customer_id=actions["customer_id"].astype(str)).set_index("customer_id")
+    team = set(high_value_at_risk(frame, min_percentile, at_risk_below)["customer_id"].astype(str))
+    if name == "retention":
+        rows = frame[frame["customer_id"].isin(team)].copy()
+        rows["max_spend"] = value_at_risk(rows["clv"], rows["probability_alive"])
+        order = rows["max_spend"]
+        codes = [action_reason("retain", r) for r in rows.to_dict(orient="records")]
+    elif name in ("win_back", "nurture", "collect"):
+        wanted = {"win_back": "win back", "nurture": "nurture", "collect": "collect payment"}[name]
+        picked = chosen.index[chosen["action"] == wanted]
+        keep = frame["customer_id"].isin(picked)
+        if name == "win_back":
+            keep &= ~frame["customer_id"].isin(team)
+        rows = frame[keep].copy()
+        if name == "win_back":
+            rows["max_spend"] = value_at_risk(rows["clv"], rows["probability_alive"])
+            order = rows["historic_value"]
+        elif name == "nurture":
+            spend = rows["max_investment"] if "max_investment" in rows else rows["clv"]
+            rows["max_spend"] = spend.astype(float).clip(lower=0.0)
+            order = rows["clv"]
+        else:
+            rows["max_spend"] = rows["overdue"].astype(float) if "overdue" in rows else 0.0
+            order = rows["max_spend"]
+        codes = [(chosen.at[c, "reason_code"], chosen.at[c, "reason_values"]) for c in rows["customer_id"]]
+    else:
+        if network is None or network.empty:
+            rows = frame.iloc[0:0].copy()
+            rows["max_spend"] = pd.Series(dtype=float)
+            order, codes = rows["max_spend"], []
+        else:
+            net = network.assign(customer_id=network["customer_id"].astype(str)).set_index("customer_id")
+            given = frame["customer_id"].map(net["referrals_given"]).fillna(0).astype(int)
+            rows = frame[given > 0].copy()
+            n = given[given > 0].to_numpy(int)
+            referred = rows["customer_id"].map(net["referred_value"]).astype(float).to_numpy()
+            rows["max_spend"] = np.clip(decay * referred / n, 0.0, None)
+            order = rows["customer_id"].map(net["network_value"]).astype(float)
+            codes = [("thank_referrer", {"referrals": int(k), "value": float(v)}) for k, v in zip(n, referred)]
+    rows["action"] = WORKLIST_ACTIONS[name]
+    rows["reason_code"] = [c for c, _ in codes]
+    rows["reason_values"] = pd.Series([v for _, v in codes], index=rows.index, dtype=object)
+    rows["_order"] = np.asarray(order, dtype=float)
+    rows = rows.sort_values(["_order", "customer_id"], ascending=[False, True], kind="stable", na_position="last")
+    for col in ("name", "segment"):
+        if col not in rows:
+            rows[col] = None
+    out = rows[list(WORKLIST_COLUMNS)].reset_index(drop=True)
+    out.attrs.update(table.attrs)
+    return out

@@ -34,6 +34,16 @@ customer is alive is ``clv / p`` (because ``clv = p x value-if-alive`` for these
 models), so the value at risk is ``clv (1 - p) / p`` and the expected saving is
 ``uplift x clv (1 - p) / p``. Customers are ranked by saving per unit of
 spend, and selected while the saving exceeds the cost and the budget lasts.
+
+**What a budget buys** (:func:`budget_plan`). Over the selected customers:
+customers kept = ``sum(uplift x (1 - p))`` (the expected number who would have
+left and stay because of the action), value protected = ``sum(expected saving)``,
+``ROI = (value protected - spend) / spend`` (a multiple of the spend, written as a
+percentage), with an interval from the CLV interval (``clv_low``, ``clv_high``) at
+the same uplift. The next euro buys the saving per euro of the best customer
+left out; when every customer worth contacting is funded the rest of the budget
+buys nothing (budget too large); when the budget is below the cost of one
+contact it buys nothing either (budget too small).
 """
 
 from __future__ import annotations
@@ -152,9 +162,95 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     worth = frame["expected_saving"] > cost_per_customer
     frame["cumulative_cost"] = np.where(worth, worth.cumsum() * cost_per_customer, np.nan)
     frame["selected"] = worth & (frame["cumulative_cost"] <= budget + 1e-9)
+    frame["customer_kept"] = uplift * (1 - frame["probability_alive"])
+    for bound in ("clv_low", "clv_high"):
+        if bound in frame.columns:
+            q = frame["probability_alive"].to_numpy(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frame["saving_" + bound[4:]] = uplift * np.where(q > 1e-12, frame[bound].to_numpy(float) * (1 - q) / q, 0.0)
     keep = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
-            "saving_per_cost", "cumulative_cost", "selected"]
+            "saving_per_cost", "cumulative_cost", "selected", "customer_kept"]
+    keep += [c for c in ("saving_low", "saving_high") if c in frame.columns]
     return frame[keep]
+
+
+@dataclass
+class BudgetPlan:
+    """What a retention budget buys (see the module docstring for the formulas).
+
+    ``status`` says how the budget fits: ``no_one_worth`` (no customer's expected saving exceeds the
+    cost of a contact), ``too_small`` (less than the cost of one contact), ``more_would_pay`` (customers
+    worth contacting are left out: the next euro buys ``next_euro``), ``too_large`` (every customer
+    worth contacting is funded and ``unused`` is left), ``fits``.
+    """
+
+    budget: float
+    cost_per_customer: float
+    uplift: float
+    selected: int
+    spend: float
+    customers_kept: float
+    value_protected: float
+    value_protected_low: float | None
+    value_protected_high: float | None
+    roi: float | None
+    roi_low: float | None
+    roi_high: float | None
+    worth_contacting: int
+    budget_needed: float
+    next_euro: float | None
+    unused: float
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def budget_plan(allocation: pd.DataFrame, budget: float, uplift: float) -> BudgetPlan:
+    """What the selection of :func:`retention_allocation` buys for ``budget`` (pure function).
+
+    Examples
+    --------
+    Two customers, each costing 10 to contact at uplift 0.5: the first (clv 40, p 0.5) has
+    40 x 0.5 / 0.5 = 40 at risk and saves 20; the second (clv 9, p 0.5) saves 4.5 < 10, not worth it.
+
+    >>> scores = pd.DataFrame({"customer_id": ["a", "b"], "clv": [40.0, 9.0], "probability_alive": [0.5, 0.5]})
+    >>> plan = budget_plan(retention_allocation(scores, 100, 10, 0.5), 100, 0.5)
+    >>> plan.selected, plan.value_protected, plan.roi, plan.status, plan.unused
+    (1, 20.0, 1.0, 'too_large', 90.0)
+    """
+    cost = float(allocation["retention_cost"].iloc[0]) if len(allocation) else 0.0
+    chosen = allocation[allocation["selected"]]
+    worth = allocation[allocation["expected_saving"] > allocation["retention_cost"]]
+    spend = float(chosen["retention_cost"].sum())
+    value = float(chosen["expected_saving"].sum())
+
+    def ratio(saving: float | None) -> float | None:
+        return None if saving is None or spend <= 0 else (saving - spend) / spend
+
+    low = float(chosen["saving_low"].sum()) if "saving_low" in chosen.columns else None
+    high = float(chosen["saving_high"].sum()) if "saving_high" in chosen.columns else None
+    left = worth[~worth["selected"]]
+    next_euro = float(left["saving_per_cost"].iloc[0]) if len(left) else None
+    needed = float(len(worth) * cost)
+    unused = max(float(budget) - spend, 0.0)
+    if worth.empty:
+        status = "no_one_worth"
+    elif chosen.empty:
+        status = "too_small"
+    elif len(left):
+        status = "more_would_pay"
+    elif unused >= cost:
+        status = "too_large"
+    else:
+        status = "fits"
+    return BudgetPlan(
+        budget=float(budget), cost_per_customer=cost, uplift=float(uplift), selected=int(len(chosen)), spend=spend,
+        customers_kept=float(chosen["customer_kept"].sum()), value_protected=value, value_protected_low=low,
+        value_protected_high=high, roi=ratio(value), roi_low=ratio(low), roi_high=ratio(high),
+        worth_contacting=int(len(worth)), budget_needed=needed, next_euro=next_euro,
+        unused=unused if status in ("too_large", "fits", "no_one_worth") else 0.0, status=status,
+    )
 
 
 def _group_table(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -192,6 +288,7 @@ class InvestmentResult:
     acquisition: pd.DataFrame
     retention: pd.DataFrame | None
     segment_column: str
+    plan: BudgetPlan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -209,6 +306,8 @@ class InvestmentResult:
                 "expected_saving": float(chosen["expected_saving"].sum()),
                 "customers": chosen.head(50).to_dict(orient="records"),
             }
+            if self.plan is not None:
+                out["retention"]["plan"] = self.plan.to_dict()
         return out
 
 
@@ -249,8 +348,9 @@ def investment_tables(
     acquisition["headroom"] = acquisition["max_acquisition_cost"] - acquisition["acquisition_cost"]
     acquisition = acquisition.rename(columns={"group": "channel"}).drop(columns=["clv"])
 
-    retention = None
+    retention = plan = None
     if budget is not None:
         retention = retention_allocation(table, budget, cost_per_customer, uplift)
+        plan = budget_plan(retention, budget, uplift)
     keep = [c for c in ("customer_id", segment_column, "channel", "historic_value", "clv", "cost") if c in table.columns]
-    return InvestmentResult(table[keep], by_segment, by_channel, acquisition, retention, segment_column)
+    return InvestmentResult(table[keep], by_segment, by_channel, acquisition, retention, segment_column, plan)

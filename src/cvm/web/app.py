@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cvm.errors import CvmError, SchemaError, WorkspaceError
 from cvm.web import lookups
-from cvm.web import routes_api, routes_pages
+from cvm.web import routes_actions, routes_api, routes_drivers, routes_pages
 from cvm.web.deps import (
     LANG_COOKIE,
     CsrfRejected,
@@ -99,8 +99,7 @@ def create_app(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), secure_cookies=secure_cookies, job_workers=job_workers,
         memory_lookups=memory_lookups, proxy_headers=proxy_headers,
     )
-    state = WebState(workspace_path, config, secret_key=secret_key)
-    lookups.ensure_customer_index(state.ws.con)
+    state = WebState(workspace_path, config, secret_key=secret_key)  # reads; the index is made by the writers
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -121,7 +120,9 @@ def create_app(
     app.state.web = state
 
     app.include_router(routes_pages.router)
+    app.include_router(routes_actions.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_drivers.router)
     _add_static(app)
     _add_error_handlers(app)
     app.add_middleware(_Guard, max_body=config.max_upload_bytes + 64 * 1024,  # + multipart framing

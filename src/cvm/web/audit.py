@@ -1,6 +1,7 @@
 """The audit log: who did what to the access and the data of a workspace, and when.
 
-One table in the workspace DuckDB, written by the web app and by the CLI::
+One table in the workspace's access store (``access.sqlite``, :mod:`cvm.web.access_store`),
+written by the web app and by the CLI, also while the other runs::
 
     audit(ts TIMESTAMP, event VARCHAR, actor VARCHAR, target VARCHAR, address VARCHAR, detail VARCHAR)
 
@@ -26,18 +27,17 @@ log = logging.getLogger("cvm.web.audit")
 EVENTS: tuple[str, ...] = (
     "login_ok", "login_failed", "login_throttled", "logout", "session_expired", "role_refused", "csrf_refused",
     "upload", "upload_too_large", "settings_changed", "token_created", "token_revoked", "user_added",
-    "user_removed", "password_changed",
+    "user_removed", "password_changed", "campaign_started", "actions_exported",
 )
-
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS audit(ts TIMESTAMP NOT NULL, event VARCHAR NOT NULL, actor VARCHAR, "
-           "target VARCHAR, address VARCHAR, detail VARCHAR)")
 
 COLUMNS = ("ts", "event", "actor", "target", "address", "detail")
 
 
 def ensure_audit_table(con: Any) -> None:
-    """Create the ``audit`` table when it does not exist yet."""
-    con.execute(_SCHEMA)
+    """Create the ``audit`` table of the access store when it does not exist yet."""
+    from cvm.web.access_store import ensure_schema
+
+    ensure_schema(con)
 
 
 def cli_actor() -> str:

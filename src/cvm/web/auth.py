@@ -1,6 +1,8 @@
 """Users, API tokens, sessions and CSRF tokens of the web app.
 
-Everything is stored in the workspace DuckDB:
+Everything is stored in the workspace's access store, ``access.sqlite``
+(:mod:`cvm.web.access_store`: SQLite in WAL mode, so the server and the command line
+can write it at the same time):
 
 * ``users(name, password_hash, role, created)`` — passwords hashed with Argon2id
   (argon2-cffi's defaults, RFC 9106);
@@ -33,13 +35,13 @@ import hmac
 import os
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from cvm.errors import AuthError, SchemaError
+from cvm.web.access_store import transaction
 
 #: roles from least to most rights
 ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")
@@ -49,19 +51,6 @@ SESSION_MAX_AGE = 12 * 3600
 #: the public id of a token: this many hex digits of its SHA-256
 TOKEN_ID_LENGTH = 12
 MAX_USER_NAME = 100
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS users(name VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, "
-    "role VARCHAR NOT NULL, created TIMESTAMP NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS api_tokens(token_hash VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, "
-    "name VARCHAR, created TIMESTAMP NOT NULL)",
-    # added in the second round: a workspace made before gets the columns, its tokens stay valid
-    "ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS expires TIMESTAMP",
-    "ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS revoked TIMESTAMP",
-    "CREATE TABLE IF NOT EXISTS sessions(id VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, "
-    "created TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL, address VARCHAR)",
-)
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -115,9 +104,10 @@ def token_hash(token: str) -> str:
 
 
 def ensure_auth_tables(con: Any) -> None:
-    """Create the ``users``, ``api_tokens`` and ``sessions`` tables (and new columns) when missing."""
-    for sql in _SCHEMA:
-        con.execute(sql)
+    """Create the ``users``, ``api_tokens`` and ``sessions`` tables of the access store when missing."""
+    from cvm.web.access_store import ensure_schema
+
+    ensure_schema(con)
 
 
 def _now() -> datetime:
@@ -160,9 +150,10 @@ def store_user(con: Any, name: str, password: str, role: str) -> str:
     check_role(role)
     ensure_auth_tables(con)
     hashed = hash_password(password)
-    con.execute("DELETE FROM users WHERE name = ?", [name])
-    con.execute("INSERT INTO users VALUES (?, ?, ?, ?)", [name, hashed, role, _now()])
-    end_sessions(con, name)
+    with transaction(con):
+        con.execute("DELETE FROM users WHERE name = ?", [name])
+        con.execute("INSERT INTO users VALUES (?, ?, ?, ?)", [name, hashed, role, _now()])
+        con.execute("DELETE FROM sessions WHERE user_name = ?", [name])
     return name
 
 
@@ -175,16 +166,19 @@ def change_password(con: Any, name: str, password: str, keep_session: str | None
     hashed = hash_password(password)
     if con.execute("SELECT count(*) FROM users WHERE name = ?", [name]).fetchone()[0] == 0:
         raise SchemaError.coded("user_not_found", name=name)
-    con.execute("UPDATE users SET password_hash = ? WHERE name = ?", [hashed, name])
-    end_sessions(con, name, keep=keep_session)
+    with transaction(con):
+        con.execute("UPDATE users SET password_hash = ? WHERE name = ?", [hashed, name])
+        con.execute("DELETE FROM sessions WHERE user_name = ? AND id <> ?",
+                    [name, session_id(keep_session) if keep_session else ""])
 
 
 def remove_user(con: Any, name: str) -> bool:
     """Delete the user ``name`` and its sessions; return whether it existed."""
     ensure_auth_tables(con)
-    found = con.execute("SELECT count(*) FROM users WHERE name = ?", [name]).fetchone()[0]
-    con.execute("DELETE FROM users WHERE name = ?", [name])
-    end_sessions(con, name)
+    with transaction(con):
+        found = con.execute("SELECT count(*) FROM users WHERE name = ?", [name]).fetchone()[0]
+        con.execute("DELETE FROM users WHERE name = ?", [name])
+        con.execute("DELETE FROM sessions WHERE user_name = ?", [name])
     return bool(found)
 
 
@@ -193,7 +187,7 @@ def list_users(con: Any) -> list[dict[str, Any]]:
     ensure_auth_tables(con)
     rows = con.execute(
         "SELECT u.name, u.role, u.created, count(s.id) FROM users u LEFT JOIN sessions s ON s.user_name = u.name "
-        "GROUP BY ALL ORDER BY u.name").fetchall()
+        "GROUP BY u.name, u.role, u.created ORDER BY u.name").fetchall()
     return [{"name": n, "role": r, "created": c, "sessions": int(k)} for n, r, c, k in rows]
 
 
@@ -286,7 +280,8 @@ def revoke_token(con: Any, name_or_id: str) -> dict[str, Any]:
     found = matches[0]
     if found["revoked"] is None:
         found["revoked"] = _now()
-        con.execute("UPDATE api_tokens SET revoked = ? WHERE starts_with(token_hash, ?)", [found["revoked"], found["id"]])
+        con.execute("UPDATE api_tokens SET revoked = ? WHERE substr(token_hash, 1, ?) = ?",
+                    [found["revoked"], len(found["id"]), found["id"]])
         found["status"] = "revoked"
     return found
 
@@ -369,48 +364,32 @@ def end_session(con: Any, key: str) -> None:
 
 def end_sessions(con: Any, name: str, keep: str | None = None) -> int:
     """End every session of user ``name`` except the session key ``keep``; return how many ended."""
-    import duckdb
-
     kept = session_id(keep) if keep else ""
-    count = con.execute("SELECT count(*) FROM sessions WHERE user_name = ? AND id <> ?", [name, kept]).fetchone()[0]
-    for attempt in range(5):  # a request touching one of these sessions at this moment is a write conflict: retry
-        try:
-            con.execute("DELETE FROM sessions WHERE user_name = ? AND id <> ?", [name, kept])
-            break
-        except duckdb.TransactionException:
-            if attempt == 4:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    return int(count)
+    return int(con.execute("DELETE FROM sessions WHERE user_name = ? AND id <> ?", [name, kept]).rowcount)
 
 
 def purge_sessions(con: Any, idle_seconds: float, max_seconds: float) -> None:
     """Delete the sessions that have timed out (run at each login, so the table stays small)."""
-    import duckdb
-
     now = _now()
-    try:
-        con.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
-                    [now - timedelta(seconds=idle_seconds), now - timedelta(seconds=max_seconds)])
-    except duckdb.TransactionException:  # another request is ending one of them right now: next login purges
-        pass
+    con.execute("DELETE FROM sessions WHERE last_seen < ? OR created < ?",
+                [now - timedelta(seconds=idle_seconds), now - timedelta(seconds=max_seconds)])
 
 
 # --------------------------------------------------------------------------- workspace-level helpers (CLI)
 
 
 def _open_connection(ws_path: str | Path):
-    import duckdb
+    from cvm.data import Workspace
+    from cvm.web.access_store import connect
 
-    folder = Path(ws_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(folder / "cvm.duckdb"))
-    ensure_auth_tables(con)
-    return con
+    if not (Path(ws_path) / "cvm.duckdb").exists():
+        Workspace.open(ws_path).close()  # a workspace to log in to is made, as the command line makes one
+    return connect(ws_path)
 
 
 class workspace_connection:
-    """``with workspace_connection(path) as con:`` — the workspace database with the access tables, closed after."""
+    """``with workspace_connection(path) as con:`` — the workspace's access store (users, tokens, sessions,
+    audit), closed after."""
 
     def __init__(self, ws_path: str | Path) -> None:
         self.path = ws_path

@@ -1,8 +1,13 @@
 """Shared state of the web app and the FastAPI dependencies every route uses.
 
 * :class:`WebState` holds the workspace, the session signer, the live sessions,
-  the login throttle, the job registry and per-thread DuckDB cursors (``con.cursor()``: one connection per thread
-  on the same database, so requests run in parallel safely).
+  the login throttle, the job registry, per-thread DuckDB cursors (``con.cursor()``: one connection per thread
+  on the same database, so requests run in parallel safely) and per-thread connections to the access store.
+  The server only reads the workspace's data: it opens the latest published generation read-only
+  and, at the first request after another process (or one of its own jobs) published a new one,
+  moves to it (:mod:`cvm.data.generations`). Its own writes (sessions, audit, users, tokens) go to
+  the access store (:mod:`cvm.web.access_store`); background jobs write the data as any other
+  writer, through :meth:`WebState.writing`.
 * ``CurrentUser``, ``Viewer``, ``Analyst``, ``Admin`` are typed dependencies:
   a route that declares ``user: Analyst`` can only be reached by an analyst or
   admin; without credentials the answer is 401, with too few rights 403.
@@ -12,11 +17,14 @@
 from __future__ import annotations
 
 import copy
+import logging
+import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterator
 
 from fastapi import Depends, Request
 
@@ -27,6 +35,8 @@ from cvm.web.i18n import Formatter, pick_language
 from cvm.web.jobs import JobRegistry
 from cvm.web.latest_scores import LatestScores
 from cvm.web.throttle import LoginThrottle
+
+log = logging.getLogger("cvm.web")
 
 SESSION_COOKIE = "cvm_session"
 ANON_CSRF_COOKIE = "cvm_csrf"
@@ -60,11 +70,19 @@ class WebConfig:
 class WebState:
     """Everything the routes share, created once per app."""
 
+    #: how long a generation the server moved away from stays open for requests still reading it
+    RETIRE_SECONDS = 600.0
+
     def __init__(self, workspace_path: str | Path, config: WebConfig, secret_key: str | None = None) -> None:
         from cvm.data import Workspace
 
         self.path = Path(workspace_path)
-        self.ws = Workspace.open(self.path)
+        if not (self.path / "cvm.duckdb").exists():
+            Workspace.open(self.path).close()  # a new workspace: made and published once
+        self._reader_lock = threading.Lock()
+        self._retired: list[tuple[float, Any]] = []
+        self._seen: tuple | None = None
+        self._reader = self._open_reader()
         self.config = config
         server = self.ws.settings.server
         self.signer = auth.SessionSigner(secret_key or auth.load_secret(self.path),
@@ -78,18 +96,94 @@ class WebState:
         self._sessions_lock = threading.Lock()
         self.throttle = LoginThrottle(delay_after=server.login_delay_after, lockout_after=server.login_lockout_after,
                                       lockout_seconds=server.login_lockout_minutes * 60)
-        auth.ensure_auth_tables(self.ws.con)
-        audit.ensure_audit_table(self.ws.con)
-        self.latest_scores = LatestScores(self.ws.con.cursor, enabled=config.memory_lookups)
+        self.access()  # creates the access store (and copies the access tables of an older workspace)
+        self.latest_scores = LatestScores(lambda: self.ws.con.cursor(), enabled=config.memory_lookups)
 
     # ------------------------------------------------------------------ database access
+    def _files(self) -> tuple:
+        """What identifies the published data and settings: a new generation or settings file changes it."""
+        from cvm.data.generations import generation
+
+        try:
+            settings = os.stat(self.path / "settings.toml").st_mtime_ns
+        except FileNotFoundError:
+            settings = None
+        return generation(self.path), settings
+
+    def _open_reader(self):
+        from cvm.data import Workspace
+
+        seen = self._files()
+        reader = Workspace.open(self.path, read_only=True)
+        self._seen = seen
+        return reader
+
+    @property
+    def ws(self):
+        """The workspace as last published (read-only); moves to a newer generation when one appeared."""
+        if self._files() != self._seen:
+            self._move_to_latest()
+        return self._reader
+
+    def _move_to_latest(self) -> None:
+        with self._reader_lock:
+            if self._files() == self._seen:
+                return  # another thread moved already
+            old = self._reader
+            self._reader = self._open_reader()
+            now = time.monotonic()
+            self._retired.append((now, old))
+            keep = []
+            for since, reader in self._retired:  # requests that started on an old generation have finished by now
+                if now - since > self.RETIRE_SECONDS:
+                    try:
+                        reader.close()
+                    except Exception:  # closed already
+                        pass
+                else:
+                    keep.append((since, reader))
+            self._retired = keep
+        log.info("serving the workspace's new generation")
+        self.data_changed()
+
     def cursor(self):
-        """This thread's DuckDB cursor (a connection of its own to the workspace database)."""
+        """This thread's DuckDB cursor (a connection of its own to the workspace database's latest generation)."""
+        reader = self.ws
         cur = getattr(self._local, "cursor", None)
-        if cur is None:
-            cur = self.ws.con.cursor()
+        if cur is None or getattr(self._local, "cursor_of", None) is not reader:
+            cur = reader.con.cursor()
             self._local.cursor = cur
+            self._local.cursor_of = reader
         return cur
+
+    def access(self):
+        """This thread's connection to the access store (users, tokens, sessions, audit; ``access.sqlite``)."""
+        con = getattr(self._local, "access", None)
+        if con is None:
+            from cvm.web.access_store import connect
+
+            con = connect(self.path)
+            self._local.access = con
+        return con
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The workspace opened to change it (a background job): the write lock, a copy, published at the end.
+
+        Waits while another process changes the workspace (said in the server's log);
+        after the change the server moves to the new generation at once.
+        """
+        from cvm.data import Workspace
+
+        def waiting(holder: dict[str, Any]) -> None:
+            log.info("waiting for %s (pid %s) to finish changing the workspace", holder["command"], holder["pid"])
+
+        ws = Workspace.open(self.path, on_wait=waiting)
+        try:
+            yield ws
+        finally:
+            ws.close()
+            self.ws  # noqa: B018 - move to the generation just published
 
     def workspace(self):
         """A view of the workspace for this thread: same folder and settings, this thread's cursor.
@@ -97,14 +191,17 @@ class WebState:
         Library functions take a workspace and use its ``con``; giving each request
         thread its own cursor keeps concurrent requests and background jobs apart.
         """
+        reader = self.ws
         view = getattr(self._local, "ws", None)
-        if view is None or getattr(self._local, "generation", -1) != self._generation:
-            view = copy.copy(self.ws)
+        if view is None or getattr(self._local, "generation", -1) != self._generation \
+                or getattr(self._local, "view_of", None) is not reader:
+            view = copy.copy(reader)
             try:
-                view.con = self.ws.con.cursor()
+                view.con = reader.con.cursor()
             except AttributeError:  # a workspace whose connection cannot be swapped: share it
-                view = self.ws
+                view = reader
             self._local.ws = view
+            self._local.view_of = reader
             self._local.generation = self._generation
         return view
 
@@ -120,6 +217,7 @@ class WebState:
             self.ws.settings = fresh
         except AttributeError:
             pass
+        self._seen = self._files()
         self.data_changed()
 
     def data_changed(self) -> None:
@@ -129,7 +227,13 @@ class WebState:
             self._generation += 1
 
     def cached(self, key: str, compute, ttl: float = 30.0):
-        """``compute()`` once per ``ttl`` seconds (and per data change) for ``key``."""
+        """``compute()`` once per ``ttl`` seconds (and per data change) for ``key``.
+
+        A generation published since the last call (by any process) is a data change: one
+        ``stat`` of ``cvm.duckdb`` and ``settings.toml`` tells.
+        """
+        if self._files() != self._seen:
+            self._move_to_latest()
         now = time.monotonic()
         with self._cache_lock:
             hit = self._cache.get(key)
@@ -166,7 +270,7 @@ class WebState:
         header = request.headers.get("authorization", "")
         if header[:7].lower() == "bearer ":
             token = header[7:].strip()
-            row = self.cached("token:" + auth.token_hash(token), lambda: auth.token_record(self.cursor(), token),
+            row = self.cached("token:" + auth.token_hash(token), lambda: auth.token_record(self.access(), token),
                               ttl=self.RECHECK_SECONDS)
             return None if row is None else auth.token_record_principal(row)
         data = self.session_data(request)
@@ -189,7 +293,7 @@ class WebState:
         with self._sessions_lock:
             entry = self._sessions.get(key)
         if entry is None or clock - entry[4] > self.RECHECK_SECONDS:
-            row = auth.session_record(self.cursor(), key)
+            row = auth.session_record(self.access(), key)
             if row is None:
                 self._forget_session(key)
                 return None
@@ -206,7 +310,7 @@ class WebState:
         if (now - entry[3]).total_seconds() > min(60.0, idle / 10):
             entry[3] = now  # the idle clock restarts; written now and then, not at every request
             try:
-                auth.touch_session(self.cursor(), key, now)
+                auth.touch_session(self.access(), key, now)
             except Exception:  # another thread touched it at the same moment (a write conflict): that is enough
                 pass
         return auth.Principal(name=entry[0], role=entry[1], via="session")
@@ -218,7 +322,7 @@ class WebState:
     def start_session(self, principal: auth.Principal, request: Request) -> str:
         """Store a new session for ``principal`` (after a good login); return its key for the cookie."""
         server = self.settings().server
-        cur = self.cursor()
+        cur = self.access()
         auth.purge_sessions(cur, server.session_idle_minutes * 60, server.session_max_hours * 3600)
         return auth.start_session(cur, principal.name, client_address(request))
 
@@ -226,7 +330,7 @@ class WebState:
         """End one session (logout, timeout): its row is deleted, so its cookie opens nothing any more."""
         self._forget_session(key)
         try:
-            auth.end_session(self.cursor(), key)
+            auth.end_session(self.access(), key)
         except Exception:  # ended at the same moment by another request
             pass
 
@@ -245,7 +349,7 @@ class WebState:
         if actor is None and request is not None:
             principal = getattr(request.state, "principal", None)
             actor = principal.name if principal is not None else None
-        audit.record(self.cursor(), event, actor=actor, target=target,
+        audit.record(self.access(), event, actor=actor, target=target,
                      address=client_address(request) if request is not None else None, detail=detail)
 
     def csrf_token(self, request: Request) -> str | None:
@@ -301,7 +405,7 @@ def _requiring(role: str):
         if not principal.can(role):
             get_state(request).audit("role_refused", request, target=_route_name(request),
                                      detail=f"needs {role}, has {principal.role}")
-            raise Forbidden(f"this needs the role '{role}' (you are '{principal.role}')")
+            raise Forbidden.coded("role_needed", role=role, current=principal.role)
         return principal
 
     dependency.__name__ = f"require_{role}"
@@ -343,12 +447,18 @@ def check_csrf(request: Request, sent: str | None) -> None:
     sent = sent or request.headers.get("x-csrf-token")
     if not auth.csrf_matches(get_state(request).csrf_token(request), sent):
         get_state(request).audit("csrf_refused", request, target=_route_name(request))
-        raise CsrfRejected("the form has expired or did not come from this site", hint="reload the page and try again")
+        raise CsrfRejected.coded("form_expired")
 
 
 def language_of(request: Request) -> str:
+    """The page's language: ``?lang=``, else the language cookie, else the first language of the browser's
+    ``Accept-Language`` that cvm speaks (a Dutch browser gets Dutch pages, the login page too), else the
+    workspace's setting."""
     state = get_state(request)
-    return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), state.settings().language)
+    browser = next((part.split(";")[0].strip() for part in request.headers.get("accept-language", "").split(",")
+                    if part.split(";")[0].strip()[:2].lower() in ("en", "nl")), None)
+    return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), browser,
+                         state.settings().language)
 
 
 def formatter(request: Request) -> Formatter:

@@ -14,10 +14,12 @@ from urllib.parse import quote
 import pandas as pd
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BeforeValidator
 
 from cvm.errors import AuthError, CvmError, SchemaError
 from cvm.service.customers import customer_list
-from cvm.service import cohorts, concentration, customer_view, investment, migration, receivables, segments, value_matrix
+from cvm import answers
+from cvm.service import cohorts, customer_view, investment, migration, receivables, segments, value_at_stake, value_matrix
 from cvm.value.concentration import ConcentrationResult
 from cvm.value.customer import CustomerView
 from cvm.web import auth, lookups, present, tasks
@@ -39,6 +41,33 @@ from cvm.web.deps import formatter as get_formatter
 from cvm.web.render import figure, frame_records, money_axis, render, render_login
 
 router = APIRouter(include_in_schema=False)
+
+
+def _typed_number(value: Any) -> Any:
+    """A number as a person types it, for pydantic to read: ``0,8`` and ``0.8``, ``5.000`` and ``5.000,50``
+    (Dutch thousands), ``80%`` (0.8), ``€ 5000``. Text that is no number is passed on unchanged, so the
+    page says "“abc” is not a number" with what was typed."""
+    import re
+
+    if not isinstance(value, str):
+        return value
+    t = value.strip().replace("\xa0", "").replace(" ", "").replace("€", "")
+    share = t.endswith("%")
+    t = t[:-1] if share else t
+    if "," in t and "." in t:  # both marks: the last one is the decimal mark
+        t = t.replace(".", "").replace(",", ".") if t.rfind(",") > t.rfind(".") else t.replace(",", "")
+    elif "," in t:
+        t = t.replace(",", ".") if t.count(",") == 1 else t.replace(",", "")
+    elif re.fullmatch(r"-?[1-9]\d{0,2}(\.\d{3})+", t):  # 5.000 / 1.250.000: Dutch thousands
+        t = t.replace(".", "")
+    try:
+        number = float(t)
+    except ValueError:
+        return value
+    return str(number / 100 if share else number)
+
+
+Typed = BeforeValidator(_typed_number)
 
 T = TypeVar("T")
 
@@ -106,7 +135,7 @@ def login_submit(
     if wait:  # too early after failures, or locked: not even checked (the right password waits too)
         return _throttled(request, next, wait)
     try:
-        principal = auth.login(state.cursor(), name, password)
+        principal = auth.login(state.access(), name, password)
     except AuthError:
         state.throttle.failed(*keys)
         state.audit("login_failed", request, target=name[:100])
@@ -177,12 +206,12 @@ def account_password(
         return response
     try:
         try:
-            auth.login(state.cursor(), user.name, current_password)
+            auth.login(state.access(), user.name, current_password)
         except AuthError:
             state.throttle.failed(*keys)
             raise
         keep = (state.session_data(request) or {}).get("s")
-        auth.change_password(state.cursor(), user.name, new_password, keep_session=keep)
+        auth.change_password(state.access(), user.name, new_password, keep_session=keep)
     except AuthError:
         error = describe(SchemaError.coded("password_wrong"), get_formatter(request).language)
         return render(request, "account.html", status_code=400, changed=False, error=error)
@@ -215,9 +244,12 @@ def overview(request: Request, user: Viewer, state: State, fmt: Fmt, job: str | 
             title=fmt("overview.trend"), x_title=fmt("common.as_of"), separators=fmt.separators,
             yaxis=money_axis(fmt, fmt("overview.value_axis")), xaxis=_dates_axis(trend, fmt),
         )
-        conc, error = state.cached("concentration:" + run["run_id"],
-                                   lambda: _asked(lambda: concentration(state.workspace(), column="clv")))
+        stake, error = state.cached("value_at_stake:" + run["run_id"],
+                                    lambda: _asked(lambda: value_at_stake(state.workspace())))
         context["concentration_error"] = _said(fmt, error)
+        conc = stake.concentration if stake is not None else None
+        if stake is not None:
+            context["answer"] = answers.overview(stake, fmt.formats)
         if conc is not None:
             context["concentration"] = _concentration_facts(conc, fmt)
             context["top_customers"] = present.table(conc.top, ["customer_id", "clv", "value_share", "cumulative_share"])
@@ -276,6 +308,7 @@ def segments_page(request: Request, user: Viewer, state: State, fmt: Fmt, by: Se
     result, error = _cached_question(state, "segments:" + by, lambda: segments(ws, by=by))
     context: dict[str, Any] = {"by": by, "error": _said(fmt, error), "choices": SegmentBy.__args__}
     if result is not None:
+        context["answer"] = answers.segments(result, fmt.formats, ws.settings.stage_rules.at_risk_below)
         context["segments"] = present.table(result, SEGMENT_COLUMNS, labels={"segment": "segments.by." + by})
         if not result.empty:
             context["chart"] = _bar_chart(result, fmt, fmt("segments.chart_title"))
@@ -305,7 +338,7 @@ def _bar_chart(result: pd.DataFrame, fmt, title: str) -> dict[str, Any]:
 
 @router.get("/customers")
 def customers_page(
-    request: Request, user: Viewer, state: State,
+    request: Request, user: Viewer, state: State, fmt: Fmt,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
@@ -323,6 +356,7 @@ def customers_page(
         if search and listing.total == 1:  # one match (an exact number or a unique name): straight to the customer
             return _redirect("/customers/" + quote(str(listing.rows["customer_id"].iloc[0]), safe=""))
         context["total"] = listing.total
+        context["answer"] = answers.customers(listing.total, run["as_of"], fmt.formats) if not search else None
         context["customers"] = present.table(listing.records(), list(listing.rows.columns))
     return render(request, "customers.html", **context)
 
@@ -340,7 +374,9 @@ def customer_page(request: Request, customer_id: str, user: Viewer, state: State
             context["error"] = fmt("customer.not_found", id=customer_id)
             context["similar"] = lookups.similar_customers(state.cursor(), run["run_id"], customer_id) if run else []
     else:
-        context.update(_customer_context(view, fmt))
+        run = state.latest_run()
+        unit = run.get("time_unit") if run and run.get("run_id") == (view.score or {}).get("run_id") else None
+        context.update(_customer_context(view, fmt, unit))
         context["timeline_chart"] = _timeline_chart(view.transactions, fmt)
         context["alive_chart"] = _alive_chart(view.history, fmt)
     return render(request, "customer.html", status_code=200 if error is None else 404, **context)
@@ -352,7 +388,7 @@ SCORE_DETAILS = ["historic_value", "expected_purchases", "expected_spend", "resi
                  "rank", "percentile", "margin_rate", "planned_cost", "as_of"]
 
 
-def _customer_context(view: CustomerView, fmt) -> dict[str, Any]:
+def _customer_context(view: CustomerView, fmt, unit: str | None = None) -> dict[str, Any]:
     """What the 360 page shows: the headline first, then history, referrals, invoices, and details in a fold."""
     score = view.score or {}
     attributes = view.attributes
@@ -372,14 +408,22 @@ def _customer_context(view: CustomerView, fmt) -> dict[str, Any]:
                                      labels={"ts": "common.date"})
     out["referred_by"] = view.referred_by
     out["network_value"] = view.network_value
-    invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_overdue", "bucket"]
-    out["invoices"] = present.table(view.invoices, invoice_cols, limit=25, kinds={"days_overdue": "days"})
-    out["details"] = [(fmt.label(k), fmt.cell(k, score.get(k))) for k in SCORE_DETAILS if k in score]
+    invoice_cols = ["invoice_id", "issued", "due", "amount", "paid", "outstanding", "days_late", "days_overdue", "bucket"]
+    out["invoices"] = present.table(view.invoices, invoice_cols, limit=25,
+                                    kinds={"days_overdue": "days", "days_late": "days"})
+    out["details"] = [(fmt.label(k), _in_units(fmt, score.get(k), unit) if k in ("recency", "T") else fmt.cell(k, score.get(k)))
+                      for k in SCORE_DETAILS if k in score]
     out["attributes"] = [(fmt.attribute_label(k), fmt.cell(k, v)) for k, v in attributes.items()
                          if k not in ("name", "customer_name")]
     out["run_id"] = score.get("run_id")
     out["notes"] = view.notes
     return out
+
+
+def _in_units(fmt, value: Any, unit: str | None) -> str:
+    """A length of time in the model's time unit, with the unit (``69,71 weken``); without a known unit the number."""
+    number = fmt.number(value, 1)
+    return fmt("answer.in_units", n=number, unit=fmt(f"report.unit.{unit}")) if unit else number
 
 
 def _timeline_chart(transactions: pd.DataFrame, fmt) -> dict[str, Any] | None:
@@ -418,13 +462,16 @@ def _alive_chart(history: pd.DataFrame, fmt) -> dict[str, Any] | None:
 
 INVESTMENT_COLUMNS = ["group", "customers", "historic_value", "clv", "cost", "cost_to_serve", "roi", "clv_share",
                       "cost_share", "flag"]
-ACQUISITION_COLUMNS = ["channel", "customers", "mean_clv", "acquisition_cost", "max_acquisition_cost", "headroom"]
+ACQUISITION_COLUMNS = ["channel", "customers", "mean_clv", "acquisition_cost", "max_acquisition_cost", "headroom",
+                       "acquisition_verdict"]
+PLAN_COLUMNS = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
+                "saving_per_cost"]
 
 
 @router.get("/investment")
 def investment_page(
     request: Request, user: Viewer, state: State, fmt: Fmt,
-    budget: Annotated[float | None, Query(ge=0, le=1e12)] = None,
+    budget: Annotated[float | None, Typed, Query(ge=0, le=1e12)] = None,
 ) -> Response:
     ws = state.workspace()
     result, error = _cached_question(state, f"investment:{budget}", lambda: investment(ws, budget=budget))
@@ -434,12 +481,23 @@ def investment_page(
         receivables_said = fmt("investment.no_invoices")
     else:
         receivables_said = _said(fmt, receivables_error)
-    context: dict[str, Any] = {"budget": budget, "error": _said(fmt, error), "receivables_error": receivables_said}
+    context: dict[str, Any] = {"budget": budget, "error": _said(fmt, error), "receivables_error": receivables_said,
+                               "budget_text": "" if budget is None else fmt.formats.number(budget, 2, optional=True)}
     if result is not None:
+        context["answer"] = answers.investment(result, fmt.formats)
+        context["plan_answer"] = answers.budget(result.plan, fmt.formats)
+        if result.retention is not None:
+            chosen = result.retention[result.retention["selected"]]
+            context["plan"] = present.table(chosen, PLAN_COLUMNS, limit=25,
+                                            kinds={"saving_per_cost": "money", "value_at_risk": "money",
+                                                   "expected_saving": "money", "retention_cost": "money"})
         context["facts"] = [(fmt.label("total_cost"), fmt.money(float(result.customers["cost"].sum()), digits=0))]
         context["by_segment"] = present.table(result.by_segment, INVESTMENT_COLUMNS, labels={"group": "col.segment"})
         context["by_channel"] = present.table(result.by_channel, INVESTMENT_COLUMNS, labels={"group": "col.channel"})
-        context["acquisition"] = present.table(result.acquisition, ACQUISITION_COLUMNS)
+        acquisition = result.acquisition.assign(acquisition_verdict=[
+            "overpaying" if cost > 0 and room < 0 else "pays" if cost > 0 else None
+            for cost, room in zip(result.acquisition["acquisition_cost"], result.acquisition["headroom"])])
+        context["acquisition"] = present.table(acquisition, ACQUISITION_COLUMNS, kinds={"acquisition_verdict": "term"})
     if owed is not None:
         context["receivables_facts"] = [
             (fmt.label("as_of"), fmt.date(owed.as_of)),
@@ -480,7 +538,13 @@ def cohorts_page(
         from_date, to_date = dt.date.fromisoformat(dates[-2]), dt.date.fromisoformat(dates[-1])
     context["from_date"], context["to_date"] = from_date, to_date
     if from_date is not None and to_date is not None:
-        moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date), by=by))
+        if {str(from_date), str(to_date)} <= set(dates):  # both dates valued before: read the stored runs
+            moves, migration_error = _asked(lambda: migration(ws, from_date=str(from_date), to_date=str(to_date),
+                                                              by=by))
+        else:  # a date never valued is scored and stored first: that is a change of the workspace
+            with state.writing() as writer:
+                moves, migration_error = _asked(lambda: migration(writer, from_date=str(from_date),
+                                                                  to_date=str(to_date), by=by))
         context["migration_error"] = _said(fmt, migration_error)
         if moves is not None:
             data = moves.to_dict()
@@ -523,15 +587,31 @@ def models_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str
     rate_kinds = {"margin": "percent", "discount_rate": "percent", "level": "percent"}
     context: dict[str, Any] = {
         "runs": present.table(runs, RUN_COLUMNS, kinds=rate_kinds),
-        "run_details": [(r.get("run_id"), present.run_reason(fmt, r)) for r in runs],
+        # each valuation named as people know it (its date and model), not by its run id
+        "run_details": [(f"{fmt.date(r.get('as_of'))} · {fmt.term(r.get('model'))}", present.run_reason(fmt, r))
+                        for r in runs],
         "fits": present.table(fits, FIT_COLUMNS),
         **_job_context(state, job, fmt),
     }
     if backtest is not None:
         context.update(_backtest_context(backtest["result"], fmt))
+    else:  # the latest backtest stored in the workspace (cvm backtest, cvm demo), not only one run from this page
+        stored, _ = state.cached("stored_backtest", lambda: _asked(lambda: _stored_backtest(state.workspace())))
+        if stored is not None:
+            context.update(_backtest_context(stored, fmt))
+    context["answer"] = answers.models(runs[0] if runs else None, fmt.formats)
     if fit is not None:
         context.update(_fit_context(fit["result"], fmt))
     return render(request, "models.html", **context)
+
+
+def _stored_backtest(ws) -> dict[str, Any] | None:
+    """The workspace's latest stored backtest as the backtest job returns it (JSON-safe dict), or None."""
+    from cvm.jsonsafe import json_safe
+    from cvm.service import latest_backtest
+
+    found = latest_backtest(ws)
+    return None if found is None else json_safe(found.to_dict())
 
 
 def _backtest_context(result: dict[str, Any], fmt) -> dict[str, Any]:
@@ -549,7 +629,7 @@ def _backtest_context(result: dict[str, Any], fmt) -> dict[str, Any]:
         "backtest_models": present.table(rows, BACKTEST_COLUMNS,
                                          kinds={"holdout_actual": "count", "holdout_predicted": "count",
                                                 "holdout_error_pct": "percent", "tracking_error": "percent",
-                                                "aic": "count"}),
+                                                "aic": "count", "top_decile_share": "percent"}),
     }
 
 
@@ -608,7 +688,12 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
     current = context["job"] or (uploads[0] if uploads else None)
     if current and current.get("status") == "done" and isinstance(current.get("result"), dict):
         result = dict(current["result"])
-        context["report_preview"] = frame_records(result.pop("preview", None), limit=20)
+        # the preview's reasons in the page's language (from their codes), the code columns left out
+        preview = [{**{k: v for k, v in row.items() if k not in ("reason_code", "reason_values")},
+                    "reason": present.quarantine_reason(fmt, row.get("reason"), row.get("reason_code"),
+                                                        row.get("reason_values"))}
+                   for row in result.pop("preview", None) or []]
+        context["report_preview"] = frame_records(preview, limit=20)
         context["report_detected"] = _detected_facts(result.pop("detected", None), fmt)
         context["report"] = [(fmt.label(k), fmt.term(v) if k == "table" else fmt.cell(k, v))
                              for k, v in result.items() if k in ("source", "table", "rows_read", "accepted",
@@ -616,6 +701,7 @@ def data_page(request: Request, user: Viewer, state: State, fmt: Fmt, job: str |
     context["max_upload_mb"] = state.config.max_upload_bytes / (1024 * 1024)
     context["upload_types"] = state.config.upload_types
     context["health"] = _health_lines(state, fmt)
+    context["answer"] = answers.data(total, context["health"], fmt.formats)
     return render(request, "data.html", **context)
 
 
@@ -694,8 +780,8 @@ def _settings_rows(settings, fmt=None) -> list[tuple[str, Any]]:
         value: Any = data
         for part in key.split("."):
             value = value[part]
-        if key == "tier_cutoffs":
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        if key == "tier_cutoffs":  # as percentages, the tiers in the page's words (platina=95%)
+            value = ", ".join(f"{fmt.term(k) if fmt is not None else k}={round(v * 100, 4):g}%" for k, v in value.items())
         elif isinstance(value, float) and fmt is not None and fmt.language == "nl":
             value = repr(value).replace(".", ",")
         rows.append((key, value))
@@ -717,7 +803,9 @@ async def settings_save(request: Request, user: Analyst, state: State, fmt: Fmt)
                 continue
             try:
                 if key == "tier_cutoffs":
-                    updated = updated.model_validate({**updated.model_dump(), "tier_cutoffs": _parse_tiers(str(sent))})
+                    named = {fmt.term(code): code for code in current.tier_cutoffs}
+                    updated = updated.model_validate({**updated.model_dump(),
+                                                      "tier_cutoffs": _parse_tiers(str(sent), named)})
                 else:
                     updated = updated.set(key, _setting_text(str(sent), old))
             except (CvmError, ValueError) as exc:
@@ -768,14 +856,18 @@ def _setting_error(fmt, key: str, exc: Exception) -> str:
     return f"{fmt.label(key)}: {str(exc).splitlines()[0]}"
 
 
-def _parse_tiers(text: str) -> dict[str, float]:
+def _parse_tiers(text: str, named: dict[str, str] | None = None) -> dict[str, float]:
+    """Tier cut-offs as typed: ``platinum=0.95`` or ``platina=95%``; ``named`` maps a tier's words on the page
+    back to its code."""
     tiers: dict[str, float] = {}
     for part in text.split(","):
         if not part.strip():
             continue
         name, _, value = part.partition("=")
+        value = value.strip()
         try:
-            tiers[name.strip()] = float(value)
+            number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+            tiers[(named or {}).get(name.strip(), name.strip())] = number
         except ValueError:
             raise SchemaError(f"tier cut-off '{part.strip()}' is not name=number",
                               hint="for example platinum=0.95, gold=0.8, silver=0.5, bronze=0") from None
@@ -788,11 +880,11 @@ def _parse_tiers(text: str) -> dict[str, float]:
 @router.get("/calculator")
 def calculator_page(
     request: Request, user: Viewer, fmt: Fmt,
-    gc: Annotated[float, Query(ge=-1e9, le=1e9)] = 100.0,
-    m: Annotated[float, Query(ge=0, le=1e9)] = 10.0,
+    gc: Annotated[float, Typed, Query(ge=-1e9, le=1e9)] = 100.0,
+    m: Annotated[float, Typed, Query(ge=0, le=1e9)] = 10.0,
     n: Annotated[int, Query(ge=1, le=100)] = 5,
-    r: Annotated[float, Query(ge=0, le=1)] = 0.8,
-    d: Annotated[float, Query(gt=-1, le=10)] = 0.1,
+    r: Annotated[float, Typed, Query(ge=0, le=1)] = 0.8,
+    d: Annotated[float, Typed, Query(gt=-1, le=10)] = 0.1,
 ) -> Response:
     from cvm.models.formula import break_even_retention_cost, classic_clv
 
@@ -808,7 +900,9 @@ def calculator_page(
         yaxis=money_axis(fmt, "CLV"),
     )
     break_even = float(break_even_retention_cost(gc, n, r, d)) if r > 0 else None
-    return render(request, "calculator.html", gc=gc, m=m, n=n, r=r, d=d, clv=clv, chart=chart, break_even=break_even)
+    shown = {k: fmt.formats.number(v, 4, optional=True) for k, v in {"gc": gc, "m": m, "r": r, "d": d}.items()}
+    return render(request, "calculator.html", gc=gc, m=m, n=n, r=r, d=d, clv=clv, chart=chart, break_even=break_even,
+                  shown=shown, answer=answers.calculator(clv, break_even, m, n, fmt.formats))
 
 
 # --------------------------------------------------------------------------- users (admin)
@@ -819,7 +913,7 @@ def _users_page(request: Request, state, status_code: int = 200, new_token: str 
     """The admin's page: users, API tokens and the latest audit events."""
     from cvm.web import audit
 
-    cur = state.cursor()
+    cur = state.access()
     return render(request, "users.html", status_code=status_code, users=auth.list_users(cur), roles=auth.ROLES,
                   tokens=auth.list_tokens(cur), events=audit.read(cur, limit=100), new_token=new_token, error=error)
 
@@ -845,7 +939,7 @@ def users_add(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        name = auth.store_user(state.cursor(), username, password, role)
+        name = auth.store_user(state.access(), username, password, role)
     except SchemaError as exc:  # a name with '/', a short password: said on the page, nothing stored
         return _users_error(request, state, exc)
     state.access_changed(name)
@@ -861,7 +955,7 @@ def users_delete(
     check_csrf(request, csrf_token)
     if name == user.name:
         raise SchemaError.coded("cannot_remove_self")
-    if auth.remove_user(state.cursor(), name):
+    if auth.remove_user(state.access(), name):
         state.audit("user_removed", request, target=name)
     state.access_changed(name)
     return _redirect("/users")
@@ -877,7 +971,7 @@ def users_password(
     check_csrf(request, csrf_token)
     keep = (state.session_data(request) or {}).get("s") if name == user.name else None
     try:
-        auth.change_password(state.cursor(), name, password, keep_session=keep)
+        auth.change_password(state.access(), name, password, keep_session=keep)
     except SchemaError as exc:
         return _users_error(request, state, exc)
     state.access_changed(name, keep=keep)
@@ -898,7 +992,7 @@ def tokens_create(
         until = auth.parse_expiry(expires.strip() + "d" if expires.strip().isdigit() else expires)
     except SchemaError as exc:
         return _users_error(request, state, exc)
-    token = auth.store_token(state.cursor(), role, label or None, until)
+    token = auth.store_token(state.access(), role, label or None, until)
     state.audit("token_created", request, target=auth.token_id(token),
                 detail=f"role {role}" + (f", name {label}" if label else "") + (f", expires {until:%Y-%m-%d %H:%M} UTC" if until else ""))
     return _users_page(request, state, new_token=token)
@@ -910,7 +1004,7 @@ def tokens_revoke(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        token = auth.revoke_token(state.cursor(), token_id)
+        token = auth.revoke_token(state.access(), token_id)
     except SchemaError as exc:
         return _users_error(request, state, exc)
     state.access_changed()

@@ -3,7 +3,11 @@
 Each ``start_*`` function checks its input in the request (so mistakes are
 answered at once), then queues the work on the app's
 :class:`~cvm.web.jobs.JobRegistry` and returns the job. The work itself is one
-library call, run with a workspace view that has the worker thread's own cursor.
+library call. Work that only reads runs with a workspace view that has the worker
+thread's own cursor; work that changes the workspace (scoring, fitting, ingesting)
+opens it for writing (:meth:`~cvm.web.deps.WebState.writing`): it waits while another
+process changes the workspace, and the dashboard keeps answering from the previous
+generation until the change is published.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from cvm.web.jobs import Job
 MAGIC = {"xlsx": b"PK\x03\x04", "parquet": b"PAR1"}
 
 
-def _finish(state) -> None:
-    lookups.ensure_customer_index(state.workspace().con)
-    state.data_changed()
+def _finish(ws) -> None:
+    """Before a change is published: the index that customer lookups use when the run is not in memory."""
+    lookups.ensure_customer_index(ws.con)
 
 
 def start_score(state, user: Principal, model: str = "auto", as_of: str | None = None,
@@ -40,9 +44,10 @@ def start_score(state, user: Principal, model: str = "auto", as_of: str | None =
         from cvm.service import score_customers
 
         progress(0.05, "scoring")
-        frame = score_customers(state.workspace(), model=model, **options)
-        progress(0.95, "storing")
-        _finish(state)
+        with state.writing() as ws:
+            frame = score_customers(ws, model=model, **options)
+            progress(0.95, "storing")
+            _finish(ws)
         return {"n_customers": int(len(frame)), "total_clv": float(frame["clv"].sum()),
                 "run_id": frame.attrs.get("run_id"), "model": frame.attrs.get("model", model)}
 
@@ -57,8 +62,9 @@ def start_fit(state, user: Principal, model: str = "bgnbd", as_of: str | None = 
         from cvm.fitting import fit_workspace
 
         progress(0.05, "fitting")
-        result = fit_workspace(state.workspace(), model=model, as_of=as_of, calibration_end=calibration_end,
-                               time_unit=time_unit)
+        with state.writing() as ws:  # the fit is kept in the models table
+            result = fit_workspace(ws, model=model, as_of=as_of, calibration_end=calibration_end,
+                                   time_unit=time_unit)
         return json_safe(result.to_dict())
 
     return state.jobs.submit("fit", user.name, work)
@@ -71,7 +77,8 @@ def start_backtest(state, user: Principal, calibration_end: str, holdout_end: st
         from cvm.service import backtest
 
         progress(0.05, "backtesting")
-        result = backtest(state.workspace(), calibration_end=calibration_end, holdout_end=holdout_end)
+        with state.writing() as ws:  # the result is kept in the workspace
+            result = backtest(ws, calibration_end=calibration_end, holdout_end=holdout_end)
         return json_safe(result.to_dict())
 
     return state.jobs.submit("backtest", user.name, work)
@@ -117,9 +124,10 @@ def start_upload(state, user: Principal, upload, kind: str) -> Job:
 
     def work(progress) -> dict[str, Any]:
         progress(0.05, "reading")
-        report = state.workspace().ingest(target, kind=kind)
-        progress(0.95, "loaded")
-        _finish(state)
+        with state.writing() as ws:
+            report = ws.ingest(target, kind=kind)
+            progress(0.95, "loaded")
+            _finish(ws)
         return json_safe({**report.to_dict(), "file": filename})
 
     return state.jobs.submit("upload", user.name, work)

@@ -27,12 +27,15 @@
     if (status === "done" || status === "failed") { return; }
     var bar = box.querySelector("progress");
     var label = box.querySelector(".job-status");
+    var steps = {};
+    try { steps = JSON.parse(box.dataset.steps || "{}"); } catch (e) { steps = {}; }
     function poll() {
       fetch("/api/jobs/" + encodeURIComponent(box.dataset.jobId), { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json(); })
         .then(function (job) {
           if (bar) { bar.value = job.progress; }
-          if (label && job.message) { label.textContent = job.message; }
+          // the step in the page's words (data-steps); a step without words keeps the status shown
+          if (label && job.message && steps[job.message]) { label.textContent = steps[job.message]; }
           if (job.status === "done" || job.status === "failed") { window.location.reload(); }
           else { window.setTimeout(poll, 400); }
         })
