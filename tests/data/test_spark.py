@@ -24,14 +24,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark")
-    from cvm.data.spark.session import java_available, spark_session
-
-    if not java_available():
-        pytest.skip("no Java runtime for Spark")
-    return spark_session("local[2]")
+# the session is the test session's one (tests/data/conftest.py: spark)
 
 
 # One customer worked by hand (as_of 2024-01-29):

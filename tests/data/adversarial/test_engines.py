@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,9 +143,18 @@ def _corpus(folder: Path) -> dict[str, tuple[Path, dict]]:
     return cases
 
 
+def _corpus_names() -> list[str]:
+    """The names of :func:`_corpus` in its order, without writing the big files (the file makers are named)."""
+    with tempfile.TemporaryDirectory(prefix="cvm-engines-names-") as tmp:
+        folder = Path(tmp)
+        names = [c.name for c in make_values.make(folder / "values")]
+        names += [make.__name__.removeprefix("make_") for make in make_files.MAKERS]
+        names += [f"returns_{name}" for name in make_returns.make(folder / "returns")]
+    return names
+
+
 def _names() -> list:
-    folder = Path(tempfile.mkdtemp(prefix="cvm-engines-names-"))
-    names = list(_corpus(folder))
+    names = _corpus_names()
     params = []
     for name in names:
         marks = []
@@ -157,37 +167,54 @@ def _names() -> list:
 
 
 @pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark")
-    from cvm.data.spark.session import java_available, spark_session, session_settings
-
-    if not java_available():
-        pytest.skip("no Java runtime for Spark")
-    session = spark_session("local[2]")
-    with session_settings(session, {"spark.sql.shuffle.partitions": "2"}):
-        yield session
-
-
-@pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return _corpus(tmp_path_factory.mktemp("engines"))
 
 
+@pytest.fixture(scope="module")
+def spark_outcomes(request, spark, corpus):
+    """Spark's outcome of every file this session selected, read once for the module.
+
+    The files are small, so a job is mostly the driver's planning and scheduling: two
+    files go through the one session at a time (Spark runs jobs of several threads side by
+    side), which keeps both cores busy. An unexpected exception is kept and raised in the
+    file's own test.
+    """
+    wanted = [name for name in corpus if any(
+        getattr(item, "originalname", None) == "test_same_outcome_on_both_engines"
+        and item.callspec.params.get("name") == name for item in request.session.items)]
+
+    def one(name: str):
+        path, options = corpus[name]
+        try:
+            return spark_outcome(spark, path, options)
+        except Exception as exc:  # raised in the file's test, not here
+            return exc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip(wanted, pool.map(one, wanted)))
+
+
 @pytest.mark.parametrize("name", _names())
-def test_same_outcome_on_both_engines(spark, corpus, tmp_path, name):
+def test_same_outcome_on_both_engines(spark_outcomes, corpus, tmp_path, name):
     path, options = corpus[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         duck = duckdb_outcome(path, options, tmp_path / "ws")
-        theirs = spark_outcome(spark, path, options)
+    theirs = spark_outcomes[name]
+    if isinstance(theirs, Exception):
+        raise theirs
     assert_same(duck, theirs)
 
 
-def test_the_corpus_is_covered(corpus):
+def test_the_corpus_is_covered(corpus, tmp_path):
     """Every file of the three makers is in the comparison (a new adversarial file joins it by itself)."""
-    assert len(corpus) == len(make_files.MAKERS) + len(make_values.make(Path(tempfile.mkdtemp()))) + \
-        len(make_returns.make(Path(tempfile.mkdtemp())))
+    assert len(corpus) == len(make_files.MAKERS) + len(make_values.make(tmp_path / "v")) + \
+        len(make_returns.make(tmp_path / "r"))
     assert set(DIFFERENT) <= set(corpus)
+    assert list(corpus) == _corpus_names()  # the test ids name the files the tests read
 
 
 # ----------------------------------------------------------------------------- the rules, value by value
@@ -234,10 +261,25 @@ def test_amount_kinds_and_values_are_the_same_sql_in_both_dialects(spark):
 
 
 # ----------------------------------------------------------------------------- cvm run, both engines, as processes
-def _cvm(*args: str) -> subprocess.CompletedProcess:
+def _cvm_start(*args: str) -> subprocess.Popen:
+    """``cvm ARGS`` started as its own process (the commands of one test run side by side)."""
     script = Path(sys.executable).with_name("cvm")
     command = [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from cvm.cli import main; sys.exit(main())"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=600, env={**os.environ})
+    return subprocess.Popen([*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ})
+
+
+def _finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # as subprocess.run(timeout=...) does
+        stdout, stderr = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _cvm(*args: str) -> subprocess.CompletedProcess:
+    return _finish(_cvm_start(*args))
 
 
 def _dutch_export(folder: Path) -> Path:
@@ -259,13 +301,21 @@ def _dutch_export(folder: Path) -> Path:
 @pytest.mark.slow
 def test_cvm_run_gives_the_same_customers_and_reasons_on_both_engines(corpus, tmp_path):
     paths = [_dutch_export(tmp_path), corpus["returns_returns"][0]]
+    started = {}  # every command starts at once: each its own process, so their Java start-ups overlap
+    for k, path in enumerate(paths):
+        started[k] = (
+            _cvm_start("run", str(path), "--out", str(tmp_path / f"duck{k}.csv"), "--workspace", str(tmp_path / f"ws{k}"),
+                       "--time-unit", "day", "--json"),
+            _cvm_start("run", str(path), "--out", str(tmp_path / f"spark{k}.parquet"), "--engine", "spark",
+                       "--time-unit", "day", "--json"))
+    finished = {k: (_finish(duck), _finish(spark)) for k, (duck, spark) in started.items()}
     for k, path in enumerate(paths):
         duck_out, spark_out = tmp_path / f"duck{k}.csv", tmp_path / f"spark{k}.parquet"
         ws = tmp_path / f"ws{k}"
-        done = _cvm("run", str(path), "--out", str(duck_out), "--workspace", str(ws), "--time-unit", "day", "--json")
+        done = finished[k][0]
         assert done.returncode == 0, done.stderr
         ingest = json.loads(done.stdout)["ingest"]
-        done = _cvm("run", str(path), "--out", str(spark_out), "--engine", "spark", "--time-unit", "day", "--json")
+        done = finished[k][1]
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(done.stdout)
         assert {k: result["ingest"][k] for k in ("rows_read", "accepted", "quarantined", "duplicates")} == \
@@ -288,8 +338,9 @@ def test_cvm_run_gives_the_same_customers_and_reasons_on_both_engines(corpus, tm
 def test_cvm_run_refuses_the_same_way_on_both_engines(corpus, tmp_path):
     """Three customers cannot be valued: both engines refuse in the same words, after reading the file the same way."""
     path = corpus["semicolon_mixed_marks"][0]
+    theirs = _cvm_start("run", str(path), "--out", str(tmp_path / "s.parquet"), "--engine", "spark")
     duck = _cvm("run", str(path), "--out", str(tmp_path / "d.csv"), "--workspace", str(tmp_path / "ws"))
-    theirs = _cvm("run", str(path), "--out", str(tmp_path / "s.parquet"), "--engine", "spark")
+    theirs = _finish(theirs)
     assert duck.returncode == theirs.returncode == 1
     assert "Traceback" not in duck.stderr + theirs.stderr
     first = duck.stderr.strip().splitlines()[0]
