@@ -7,8 +7,9 @@ Transactions are simulated with :mod:`cvm.data.simulate` (BG/NBD purchases and
 Gamma-Gamma spend at the CDNOW estimates) in chunks of ``--chunk-customers``
 customers, each written as one Parquet file, so generating never holds the whole
 log in memory. Then :func:`cvm.service.spark.run_spark_pipeline` reads the folder,
-summarises, compresses, fits BG/NBD and Gamma-Gamma on the driver, scores every
-customer with ``mapInPandas`` and writes Parquet, with tiers and concentration.
+summarises, compresses, fits BG/NBD and Gamma-Gamma on the driver, values each distinct
+history there, scores every customer in Spark SQL (the valued histories broadcast into a
+join) and writes Parquet, with ranks, tiers and concentration.
 
 Reported (one ``BENCH`` JSON line for benchmarks/run.py): wall time of the
 pipeline, peak resident memory of the whole process tree (Python driver, JVM and

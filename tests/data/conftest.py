@@ -12,3 +12,23 @@ def ws(tmp_path):
     workspace = Workspace.open(tmp_path / "ws")
     yield workspace
     workspace.close()
+
+
+#: settings of the one local Spark session the tests share: two cores, tiny shuffles (the test
+#: data are a few thousand rows), no UI; the engine's own defaults are tested by the processes
+TEST_SPARK_SETTINGS = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The local[2] SparkSession of the whole test session (one JVM, started on first use)."""
+    pytest.importorskip("pyspark")
+    from cvm.data.spark.session import java_available, spark_session
+
+    if not java_available():
+        pytest.skip("no Java runtime for Spark")
+    return spark_session("local[2]", app_name="cvm-tests", config=TEST_SPARK_SETTINGS)

@@ -110,13 +110,8 @@ def reference_holdout(tx: pd.DataFrame, cal_end: date, end: date, unit: float, p
 class SparkEngine:
     name = "spark"
 
-    def __init__(self) -> None:
-        pytest.importorskip("pyspark")
-        from cvm.data.spark.session import java_available, spark_session
-
-        if not java_available():
-            pytest.skip("no Java runtime for Spark")
-        self.spark = spark_session("local[2]")
+    def __init__(self, spark) -> None:
+        self.spark = spark  # the test session's one (tests/data/conftest.py)
         self.frame = None
 
     def load(self, tx: pd.DataFrame) -> None:
@@ -154,7 +149,10 @@ def transactions() -> pd.DataFrame:
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def engine(request, transactions, tmp_path_factory):
-    eng = SparkEngine() if request.param == "spark" else DuckDBEngine(tmp_path_factory.mktemp("duck"))
+    if request.param == "spark":
+        eng = SparkEngine(request.getfixturevalue("spark"))
+    else:
+        eng = DuckDBEngine(tmp_path_factory.mktemp("duck"))
     eng.load(transactions)
     return eng
 
@@ -236,7 +234,7 @@ def test_day_calibration_holdout_equals_lifetimes(engine, transactions):
 # ----------------------------------------------------------------------------- scoring
 @pytest.mark.spark
 @pytest.mark.slow
-def test_spark_scoring_equals_local_scoring(transactions):
+def test_spark_scoring_equals_local_scoring(spark, transactions):
     """Spark's split valuation (purchase part per history, spend part in SQL) equals value_customers."""
     from scipy import stats
 
@@ -245,7 +243,7 @@ def test_spark_scoring_equals_local_scoring(transactions):
     from cvm.models import GammaGamma, bgnbd
     from cvm.value.clv import value_customers
 
-    eng = SparkEngine()
+    eng = SparkEngine(spark)
     summary = summarise_spark(eng.spark.createDataFrame(transactions), as_of="2024-02-29", time_unit="week")
     local = summary.toPandas().set_index("customer_id").sort_index()
     with warnings.catch_warnings():

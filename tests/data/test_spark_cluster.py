@@ -49,6 +49,22 @@ def _master_json(port: int) -> dict:
         return json.loads(resp.read())
 
 
+def _duckdb_run(src: Path, tmp_path: Path, env: dict) -> subprocess.Popen:
+    """``cvm run SRC`` on DuckDB (the reference) started as its own process, to duck.parquet."""
+    return subprocess.Popen([*CVM, "run", str(src), "--out", str(tmp_path / "duck.parquet"), "--model", "bgnbd",
+                             "--workspace", str(tmp_path / "ws.duckdb")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # as subprocess.run(timeout=...) does
+        stdout, stderr = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A standalone master and one worker (1 core, 1 GB) on 127.0.0.1; yields the ports."""
@@ -108,14 +124,14 @@ def test_cli_on_standalone_cluster_equals_duckdb(cluster, tmp_path):
     tx.to_csv(src, index=False)
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("PYSPARK_PYTHON", None)  # the executors must not need Python (Arrow, no Python UDFs)
-    duck = subprocess.run([*CVM, "run", str(src), "--out", str(tmp_path / "duck.parquet"), "--model", "bgnbd",
-                           "--workspace", str(tmp_path / "ws.duckdb")], env=env, capture_output=True, text=True)
-    assert duck.returncode == 0, duck.stderr
+    duck = _duckdb_run(src, tmp_path, env)  # runs while Spark starts
     out = tmp_path / "spark.parquet"
     spark = subprocess.run([*CVM, "run", str(src), "--engine", "spark", "--master", f"spark://127.0.0.1:{cluster['port']}",
                             "--name", "cvm-cluster-test", "--conf", "spark.executor.memory=512m",
                             "--conf", "spark.cores.max=1", "--model", "bgnbd", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=600)
+    duck = _finished(duck)
+    assert duck.returncode == 0, duck.stderr
     assert spark.returncode == 0, spark.stderr
     assert "Setting default log level" not in spark.stderr and "WARN " not in spark.stderr, spark.stderr
     assert "300 customers valued" in spark.stdout
@@ -236,13 +252,14 @@ def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
     src = tmp_path / "tx.parquet"
     tx.to_parquet(src)
     env = {**os.environ, "NO_COLOR": "1"}
-    duck = subprocess.run([*CVM, "run", str(src), "--out", str(tmp_path / "duck.parquet"), "--model", "bgnbd",
-                           "--workspace", str(tmp_path / "ws.duckdb")], env=env, capture_output=True, text=True)
-    assert duck.returncode == 0, duck.stderr
+    duck = _duckdb_run(src, tmp_path, env)  # runs while Spark works
+    env = {**env}
     env["CVM_SPARK_MASTER"] = f"sc://127.0.0.1:{connect_server}"  # the environment route to the master
     out = tmp_path / "spark.parquet"
     spark = subprocess.run([*CVM, "run", str(src), "--engine", "spark", "--model", "bgnbd", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=600)
+    duck = _finished(duck)
+    assert duck.returncode == 0, duck.stderr
     assert spark.returncode == 0, spark.stderr
     assert "WARN" not in spark.stderr, spark.stderr
     d = pd.read_parquet(tmp_path / "duck.parquet").set_index("customer_id").sort_index()
@@ -254,15 +271,10 @@ def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
 
 
 @pytest.mark.spark
-def test_qualified_table_name_is_read_as_a_table(tmp_path):
+def test_qualified_table_name_is_read_as_a_table(spark, tmp_path):
     """`global_temp.cvm_tx` (a qualified name) is read with spark.table, not as a path; same scores as the file."""
-    pytest.importorskip("pyspark")
     from cvm.service.spark import run_spark_pipeline
-    from cvm.data.spark.session import java_available, spark_session
 
-    if not java_available():
-        pytest.skip("no Java runtime for Spark")
-    spark = spark_session("local[2]")
     tx = make_transactions(seed=8, customers=60)
     src = tmp_path / "tx.parquet"
     tx.to_parquet(src)
@@ -283,3 +295,75 @@ def test_cli_refuses_a_conf_that_is_not_key_value(tmp_path):
                            "--conf", "spark.executor.memory"], capture_output=True, text=True,
                           env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode != 0 and "is not key=value" in done.stderr and "Traceback" not in done.stderr
+
+
+class _Conf:
+    """Spark settings as a session exposes them (``conf.get(key, default)``): the input of the sizing rules."""
+
+    def __init__(self, settings: dict) -> None:
+        self.conf = self
+        self.settings = settings
+
+    def get(self, key, default=None):
+        return self.settings.get(key, default)
+
+
+def test_shuffle_partitions_come_from_the_data_and_the_cores():
+    """One partition per 2 M transactions, at least the cores: ceil(25e6 / 2e6) = 13; 1,000 rows on 2 cores -> 2."""
+    from cvm.data.spark.session import auto_shuffle_partitions, default_parallelism
+
+    two = _Conf({"spark.master": "local[2]"})
+    assert default_parallelism(two) == 2
+    assert auto_shuffle_partitions(two, 1_000) == 2 and auto_shuffle_partitions(two, 25_000_000) == 13
+    assert auto_shuffle_partitions(two, 4_000_000) == 2 and auto_shuffle_partitions(two, 4_000_001) == 3
+    cluster = _Conf({"spark.master": "spark://h:7077", "spark.cores.max": "32"})
+    assert default_parallelism(cluster) == 32 and auto_shuffle_partitions(cluster, 25_000_000) == 32
+    yarn = _Conf({"spark.master": "yarn", "spark.executor.instances": "4", "spark.executor.cores": "5"})
+    assert default_parallelism(yarn) == 20
+    assert default_parallelism(_Conf({"spark.master": "k8s://x"})) == 8  # nothing said: 8
+    assert default_parallelism(_Conf({"spark.master": "local[*]", "spark.default.parallelism": "6"})) == 6
+
+
+def test_the_master_comes_from_the_option_then_the_environment(monkeypatch):
+    from cvm.data.spark.session import default_master
+
+    monkeypatch.delenv("CVM_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("MASTER", raising=False)
+    assert default_master() == "local[*]"
+    monkeypatch.setenv("MASTER", "spark://m:7077")
+    assert default_master() == "spark://m:7077"
+    monkeypatch.setenv("CVM_SPARK_MASTER", "yarn")
+    assert default_master() == "yarn"  # cvm's own variable wins over $MASTER
+
+
+@pytest.mark.spark
+def test_a_run_sets_utc_and_arrow_and_gives_the_session_its_settings_back(spark, tmp_path):
+    """A notebook's session in another zone with Arrow off: the run counts days in UTC (the same scores as
+    under UTC) with Arrow on, and the session has its own settings again afterwards."""
+    from cvm.service.spark import run_spark_pipeline
+
+    tx = make_transactions(seed=9, customers=40)
+    src = tmp_path / "tx.parquet"
+    tx.assign(ts=tx["ts"].dt.tz_localize("UTC")).to_parquet(src)  # instants: the session's zone could move their days
+    keys = ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled", "spark.sql.shuffle.partitions")
+    before = {k: spark.conf.get(k) for k in keys}
+    try:
+        spark.conf.set("spark.sql.session.timeZone", "Pacific/Kiritimati")  # UTC+14: a day shift would show
+        spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "false")
+        spark.conf.set("spark.sql.shuffle.partitions", "7")
+        shifted = run_spark_pipeline(str(src), str(tmp_path / "k.parquet"), spark=spark, aggregates=False,
+                                     time_unit="day")
+        assert {k: spark.conf.get(k) for k in keys} == {"spark.sql.session.timeZone": "Pacific/Kiritimati",
+                                                        "spark.sql.execution.arrow.pyspark.enabled": "false",
+                                                        "spark.sql.shuffle.partitions": "7"}
+    finally:
+        for k, v in before.items():
+            spark.conf.set(k, v)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    plain = run_spark_pipeline(str(src), str(tmp_path / "u.parquet"), spark=spark, aggregates=False, time_unit="day")
+    assert shifted.shuffle_partitions == plain.shuffle_partitions == 2  # from the data and the 2 cores, not 7
+    assert shifted.as_of == plain.as_of
+    a = pd.read_parquet(tmp_path / "k.parquet").set_index("customer_id").sort_index()
+    b = pd.read_parquet(tmp_path / "u.parquet").set_index("customer_id").sort_index()
+    for col in ("frequency", "recency", "T", "clv"):
+        np.testing.assert_array_equal(a[col].to_numpy(float), b[col].to_numpy(float), err_msg=col)

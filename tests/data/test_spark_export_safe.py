@@ -11,16 +11,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::FutureWarni
 IDS = ["=1+1", '=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1", "@SUM(1)", "\t=1", "-2", "K1"]
 
 
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark")
-    from cvm.data.spark.session import java_available, spark_session
-
-    if not java_available():
-        pytest.skip("no Java runtime for Spark")
-    return spark_session("local[2]")
-
-
 def test_spark_csv_prefixes_formula_texts_and_keeps_numbers(spark, tmp_path):
     from cvm.data.spark.output import write_scores
 

@@ -122,6 +122,7 @@ def run(
             str(path), out_file, master, conf, app_name, model=model if model != "auto" else "bgnbd", horizon=horizon or 52,
             time_unit=time_unit or "week", discount_rate=0.10 if discount_rate is None else discount_rate,
             margin=0.3 if margin is None else margin, as_of=parse_date(as_of, "--as-of"), mapping=parse_mapping(map_),
+            locale=locale,
         )
         payload = result if isinstance(result, dict) else result.to_dict()
     elif engine == "duckdb":

@@ -31,8 +31,8 @@ from cvm.data.spark.session import (
     active_session, auto_shuffle_partitions, session_for_cli, session_settings, spark_session,
 )
 from cvm.data.spark.summary import (
-    as_date, compress_spark, compress_spend_spark, exact_spend_rows, historic_values, input_counts,
-    read_transactions, summarise_spark, unusable_rows,
+    as_date, check_transactions, compress_spark, compress_spend_spark, exact_spend_rows, historic_values,
+    read_source, summarise_spark,
 )
 from cvm.data.summary import unit_days
 from cvm.errors import SchemaError
@@ -70,6 +70,9 @@ class SparkRunResult:
     shuffle_partitions: int | None = None
     #: where the unusable rows were written with their reason (None when there were none)
     quarantine: str | None = None
+    #: the ingest report, as the DuckDB engine's: ``rows_read, accepted, quarantined, duplicates``,
+    #: ``reasons`` (reason code -> rows) and ``detected`` (mapping, delimiter, decimal mark, date formats)
+    ingest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -202,15 +205,17 @@ def score_spark(
 
 
 # ----------------------------------------------------------------------------- the run
-def _columns(mapping: Mapping[str, str] | None, customer_col: str, datetime_col: str, amount_col: str) -> tuple[str, str, str]:
-    mapping = dict(mapping or {})
-    unknown = [k for k in mapping if k not in ("customer_id", "ts", "amount")]
-    if unknown:
-        raise SchemaError(
-            f"the Spark engine maps only customer_id, ts and amount, not {', '.join(unknown)}",
-            hint="e.g. --map customer_id=Klantnummer --map ts=Datum --map amount=Bedrag",
-        )
-    return (mapping.get("customer_id", customer_col), mapping.get("ts", datetime_col), mapping.get("amount", amount_col))
+def _columns(mapping: Mapping[str, str] | None, customer_col: str | None, datetime_col: str | None,
+             amount_col: str | None) -> dict[str, str]:
+    """``--map`` with the columns named by keyword (``customer_col=`` ...) added; the rest is recognised by name."""
+    given = {"customer_id": customer_col, "ts": datetime_col, "amount": amount_col}
+    return {**{k: v for k, v in given.items() if v}, **dict(mapping or {})}
+
+
+def _source_name(path_or_df: Any) -> str:
+    if isinstance(path_or_df, (str, bytes)) or hasattr(path_or_df, "__fspath__"):
+        return str(path_or_df).rstrip("/").rsplit("/", 1)[-1]
+    return "the input"
 
 
 def run_spark_pipeline(
@@ -225,9 +230,10 @@ def run_spark_pipeline(
     *,
     period: str = "day",
     mapping: Mapping[str, str] | None = None,
-    customer_col: str = "customer_id",
-    datetime_col: str = "ts",
-    amount_col: str = "amount",
+    locale: str | None = None,
+    customer_col: str | None = None,
+    datetime_col: str | None = None,
+    amount_col: str | None = None,
     level: float = 0.9,
     penalizer: float = 0.0,
     out_format: str | None = None,
@@ -264,7 +270,12 @@ def run_spark_pipeline(
         fewer distinct histories reach the driver (docs/spark.md has figures);
         the price is that purchases in one week (month) count once.
     mapping
-        ``{"customer_id": source, "ts": source, "amount": source}`` (the CLI's ``--map``).
+        Target column -> source column (the CLI's ``--map``); the other columns are recognised by
+        their names as in the DuckDB ingest (:func:`cvm.data.validate.recognise_columns`).
+    locale
+        The CLI's ``--locale``: how amounts and dates are written when the values do not prove it.
+    customer_col, datetime_col, amount_col
+        Source columns named by keyword, the same as ``mapping`` entries.
     penalizer
         Penalizer of the purchase model's fit.
     aggregates
@@ -303,19 +314,33 @@ def run_spark_pipeline(
     spark = spark or spark_session(app_name=app_name)
     # days counted in UTC, as DuckDB; pandas -> Spark through Arrow, so executors never start Python
     with session_settings(spark, {"spark.sql.session.timeZone": "UTC", "spark.sql.execution.arrow.pyspark.enabled": "true"}):
-        cust, ts, amount = _columns(mapping, customer_col, datetime_col, amount_col)
-        raw = read_transactions(path_or_df, spark)
-        n_tx, unusable, last_day = input_counts(raw, cust, ts, amount)
-        if n_tx == 0:
-            raise SchemaError("the input holds no transactions")
+        raw, detected = read_source(path_or_df, spark)
+        checked = check_transactions(raw, _columns(mapping, customer_col, datetime_col, amount_col), locale=locale,
+                                     delimiter=detected.get("delimiter"),
+                                     instants_to_zone=detected.get("format") == "parquet")
+        rows = checked.frame.persist(StorageLevel.MEMORY_AND_DISK)
+        checked.frame = rows
+        counts = checked.counts()
+        report = {**{k: counts[k] for k in ("rows_read", "accepted", "quarantined", "duplicates")},
+                  "reasons": counts["reasons"], "detected": {**detected, **checked.formats}}
+        if counts["rows_read"] == 0:
+            rows.unpersist()
+            raise SchemaError.coded("header_only", name=_source_name(path_or_df))
         quarantined = None
-        if unusable:  # kept with their reason, next to the scores (nothing dropped without a trace)
+        if counts["quarantined"]:  # kept with their reason, next to the scores (nothing dropped without a trace)
             target, fmt = quarantine_target(out, out_format)
-            quarantined = write_scores(unusable_rows(raw, cust, ts, amount), target, fmt)
-            notes.append(f"{unusable:,} unusable row(s) kept with their reason in {quarantined}")
-        if last_day is None:
-            raise SchemaError("no transaction has a usable customer id, timestamp and amount",
-                              hint=f"check the column mapping and the timestamp format; the rows and why are in {quarantined}")
+            quarantined = write_scores(checked.quarantined(), target, fmt)
+            notes.append(f"{counts['quarantined']:,} unusable row(s) kept with their reason in {quarantined}")
+        if counts["accepted"] == 0:
+            rows.unpersist()
+            reasons = "; ".join(f"{n:,} × {code}" for code, n in counts["reasons"].items())
+            raise SchemaError(
+                f"{_source_name(path_or_df)} gave no usable transactions: {counts['rows_read']:,} rows read, "
+                f"none accepted ({reasons})",
+                hint=f"check the column mapping and the formats; the rows and why are in {quarantined}")
+        accepted = checked.accepted()
+        last_day = accepted.agg(F.max("ts").alias("last")).collect()[0]["last"].date()
+        n_tx, unusable = counts["rows_read"], counts["quarantined"]
         as_of_used = as_date(as_of, "as_of") or last_day
         clock["read"] = time.perf_counter() - start
 
@@ -326,7 +351,7 @@ def run_spark_pipeline(
         with session_settings(spark, {"spark.sql.shuffle.partitions": str(int(partitions))}):
             try:
                 step = time.perf_counter()
-                summary = summarise_spark(raw, cust, ts, amount, as_of=as_of_used, time_unit=time_unit, period=period)
+                summary = summarise_spark(accepted, as_of=as_of_used, time_unit=time_unit, period=period, checked=True)
                 summary = summary.persist(StorageLevel.MEMORY_AND_DISK)
                 histories = compress_spark(summary).toPandas()
                 spend_rows = (exact_spend_rows(summary) if spend_digits is None
@@ -352,7 +377,7 @@ def run_spark_pipeline(
                     discount_rate=settings.discount_rate_per_unit(time_unit), margin=margin, level=level,
                     histories=histories,
                 )
-                history = historic_values(raw, cust, ts, amount, as_of_used, margin)
+                history = historic_values(accepted, as_of_used, margin)
                 scores = value_columns(scores, history, as_of_used, margin, model_name(name, purchase_model), settings)
                 if aggregates:
                     scores, sorted_scores = rank_spark(scores)
@@ -385,6 +410,7 @@ def run_spark_pipeline(
             finally:
                 if summary is not None:
                     summary.unpersist()
+                rows.unpersist()
     clock["total"] = time.perf_counter() - start
     return SparkRunResult(
         out=str(out), model=model_name(name, purchase_model), time_unit=time_unit, as_of=str(as_of_used),
@@ -395,7 +421,7 @@ def run_spark_pipeline(
         params=purchase_model.params, spend_params=None if spend_model is None else spend_model.params,
         total_clv=total_clv, tiers=result_tiers, concentration=result_conc, seconds=clock,
         notes=notes, period=period, shuffle_partitions=int(partitions),
-        quarantine=quarantined,
+        quarantine=quarantined, ingest=report,
     )
 
 

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from cvm.data.spark.output import is_table_source
+from cvm.data.spark.rules import CORRUPT_RECORD
 from cvm.data.spark.session import spark_session
 from cvm.data.summary import MICROS, unit_days
 from cvm.errors import SchemaError
@@ -65,7 +66,12 @@ def as_date(value: Any, name: str) -> date | None:
 
 
 def read_transactions(source: Any, spark: Any = None, file_format: str | None = None) -> Any:
-    """A Spark DataFrame from a DataFrame, a table name, or Parquet/CSV path(s).
+    """A Spark DataFrame from a DataFrame, a table name, or Parquet/CSV path(s) (see :func:`read_source`)."""
+    return read_source(source, spark, file_format)[0]
+
+
+def read_source(source: Any, spark: Any = None, file_format: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """``(frame, detected)``: the source as Spark reads it, and what was detected about a text file.
 
     Parameters
     ----------
@@ -78,20 +84,30 @@ def read_transactions(source: Any, spark: Any = None, file_format: str | None = 
     file_format
         ``parquet``, ``csv`` or ``table``; guessed from the text when ``None``
         (a qualified name such as ``catalog.schema.table`` that is no local path is a table).
+
+    A CSV file is read as the DuckDB ingest reads it: the encoding, the delimiter and the header
+    line sniffed from the first 256 kB by :mod:`cvm.data.readers` (of a local file; a URI is read
+    as UTF-8 with the delimiter sniffed from its first lines), every column as text (amounts and
+    dates are read by :mod:`cvm.data.spark.rules`), quoted fields may hold line breaks (RFC 4180),
+    a doubled quote is a quote. Excel workbooks are refused by name.
     """
     if _is_spark_frame(source):
-        return source
+        return source, {}
     spark = spark or spark_session()
     if hasattr(source, "columns") and hasattr(source, "iloc"):
-        return spark.createDataFrame(source)
+        return spark.createDataFrame(_zone_free(source)), {"format": "frame"}
     paths = [str(p) for p in source] if isinstance(source, (list, tuple)) else [str(source)]
     fmt = file_format or _guess_format(paths[0])
     if fmt == "table":
-        return spark.table(paths[0])
+        return spark.table(paths[0]), {"format": "table"}
+    if fmt == "excel":
+        raise SchemaError.coded("spark_excel", name=Path(paths[0]).name)
     try:
         if fmt == "csv":
-            return spark.read.csv(paths, header=True, inferSchema=True)
-        return spark.read.parquet(*paths)
+            return _read_csv(spark, paths)
+        return spark.read.parquet(*paths), {"format": "parquet"}
+    except SchemaError:
+        raise
     except Exception as exc:  # AnalysisException: path missing, not Parquet, ...
         raise SchemaError(
             f"Spark cannot read {', '.join(paths)} as {fmt}: {_first_line(exc)}",
@@ -99,15 +115,78 @@ def read_transactions(source: Any, spark: Any = None, file_format: str | None = 
         ) from None
 
 
+def _zone_free(frame: Any) -> Any:
+    """A pandas frame whose zone-aware times are on the workspace's clock without a zone (as DuckDB stores them)."""
+    from cvm.settings import Settings
+
+    aware = [c for c in frame.columns if getattr(frame[c].dtype, "tz", None) is not None]
+    if not aware:
+        return frame
+    frame = frame.copy()
+    for c in aware:
+        frame[c] = frame[c].dt.tz_convert(Settings().time_zone).dt.tz_localize(None)
+    return frame
+
+
+#: Python's names of the encodings the sniffing finds, as Spark's CSV reader knows them
+_SPARK_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "utf-16": "UTF-16"}
+
+
+def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
+    """CSV file(s) with the DuckDB ingest's sniffing (:mod:`cvm.data.readers`), every column as text."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    from cvm.data import readers
+
+    local = Path(paths[0])
+    if local.is_file():
+        if local.stat().st_size == 0:
+            raise SchemaError.coded("named_file_empty", name=local.name)
+        with open(local, "rb") as fh:
+            sample = fh.read(readers.SAMPLE_BYTES)
+        encoding = readers.sniff_encoding(sample, truncated=len(sample) == readers.SAMPLE_BYTES)
+        lines = sample.decode(encoding, errors="replace").lstrip("\ufeff").splitlines()
+        if len(sample) == readers.SAMPLE_BYTES and len(lines) > 1:
+            lines = lines[:-1]
+    else:  # a URI or a folder: its first lines, read by Spark, as UTF-8
+        encoding = "utf-8"
+        lines = [r[0] for r in spark.read.text(paths).limit(500).collect()]
+    if not any(line.strip() for line in lines):
+        raise SchemaError.coded("named_file_empty", name=local.name)
+    delimiter = readers.sniff_delimiter(lines[:500])
+    header_index, n_fields = readers.sniff_header(lines[:500], delimiter)
+    if header_index is not None:
+        names = [c.strip() for c in readers._split(lines[header_index], delimiter)]
+        columns = readers._unique_names([c or f"column{i + 1}" for i, c in enumerate(names)])
+    else:
+        columns = [f"column{i + 1}" for i in range(n_fields)]
+    # a record with more or fewer fields than the header lands here (Spark drops extra fields otherwise)
+    schema = StructType([StructField(c, StringType()) for c in columns] + [StructField(CORRUPT_RECORD, StringType())])
+    frame = (spark.read.schema(schema)
+             .option("header", header_index is not None).option("sep", delimiter)
+             .option("encoding", _SPARK_ENCODINGS.get(encoding, encoding))
+             .option("multiLine", True).option("quote", '"').option("escape", '"')
+             .option("mode", "PERMISSIVE").option("enforceSchema", True)
+             .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+             .csv(paths))
+    detected = {"format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
+                "delimiter": delimiter, "columns": columns}
+    return frame, detected
+
+
 def _guess_format(path: str) -> str:
-    """``csv``, ``parquet`` or ``table`` (a plain or qualified catalog name, ``catalog.schema.table``)."""
+    """``csv``, ``parquet``, ``excel`` or ``table`` (a plain or qualified catalog name, ``catalog.schema.table``)."""
     lower = path.lower()
     if lower.endswith((".csv", ".csv.gz", ".txt")):
         return "csv"
+    if lower.endswith((".xlsx", ".xlsm", ".xls")):
+        return "excel"
     if lower.endswith((".parquet", ".pq")) or Path(path).is_dir() or "://" in path or "*" in path:
         return "parquet"
-    if Path(path).exists():
-        return "parquet"
+    if Path(path).is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        return "excel" if head == b"PK\x03\x04" else "parquet" if head == b"PAR1" else "csv"
     if is_table_source(path) or ("/" not in path and "." not in path[1:]):
         return "table"
     return "parquet"
@@ -123,106 +202,55 @@ def _is_spark_frame(obj: Any) -> bool:
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
 
 
-def _problems(customer_col: str, datetime_col: str, amount_col: str | None) -> list[tuple[Any, str]]:
-    """``(condition, reason code)`` for each way a raw row can be unusable, in the order they are named.
+def check_transactions(raw: Any, mapping: Mapping[str, str] | None = None, *, locale: str | None = None,
+                       delimiter: str | None = None, instants_to_zone: bool = False) -> Any:
+    """Every row of ``raw`` typed and checked by the DuckDB ingest's rules (:func:`cvm.data.spark.rules.check_rows`).
 
-    ``try_cast``: under ANSI mode (Spark 4's default) a plain cast of a malformed value fails the
-    job; here it becomes NULL, an unusable row.
+    Returns a :class:`cvm.data.spark.rules.CheckedRows`: ``accepted()`` the usable transactions
+    (``customer_id, ts, amount, order_id, channel, margin``), ``quarantined()`` the others with
+    ``reason, reason_code, reason_values``, ``counts()`` the ingest report's counts.
+    """
+    from cvm.data.spark.rules import check_rows
+
+    return check_rows(raw, "transactions", mapping, locale=locale, delimiter=delimiter,
+                      instants_to_zone=instants_to_zone)
+
+
+def clean_transactions(df: Any, customer_col: str = "customer_id", datetime_col: str = "ts",
+                       amount_col: str | None = "amount", order_col: str | None = None) -> Any:
+    """The usable transactions of ``df`` as ``customer_id, ts, amount, order_id`` (the ingest rules applied).
+
+    The named columns are mapped (``--map``) and read as the DuckDB ingest reads them; a
+    missing column is the same :class:`SchemaError`. With ``amount_col=None`` every purchase
+    counts 1. Unusable rows are removed here; :func:`unusable_rows` keeps them with their reason.
     """
     from pyspark.sql import functions as F
 
-    customer = F.col(customer_col)
-    problems = [
-        (customer.isNull() | (F.length(F.trim(customer.cast("string"))) == 0), "empty_customer_id"),
-        (F.col(datetime_col).try_cast("timestamp").isNull(), "timestamp_unparseable"),
-    ]
-    if amount_col:
-        amount = F.col(amount_col).try_cast("double")
-        problems.append((amount.isNull() | F.isnan(amount), "amount_not_a_number"))
-    return problems
+    frame = df if amount_col else df.withColumn("_cvm_one", F.lit(1.0))
+    checked = check_transactions(frame, _mapping(frame, customer_col, datetime_col, amount_col or "_cvm_one", order_col))
+    return checked.accepted().select("customer_id", "ts", "amount", "order_id")
 
 
-def _unusable(customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
-    """True for a raw row :func:`clean_transactions` removes (any of :func:`_problems`)."""
-    bad = None
-    for condition, _ in _problems(customer_col, datetime_col, amount_col):
-        bad = condition if bad is None else bad | condition
-    return bad
+def unusable_rows(df: Any, customer_col: str = "customer_id", datetime_col: str = "ts",
+                  amount_col: str | None = "amount") -> Any:
+    """The rows :func:`clean_transactions` removes, as they came (every column as text), with their reason.
 
-
-def _check_columns(df: Any, *columns: str | None) -> None:
-    """A :class:`SchemaError` naming the missing columns and those present."""
-    missing = [c for c in columns if c and c not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"the transactions lack column(s) {', '.join(missing)}; they have {', '.join(df.columns)}",
-            hint="name the columns with customer_col=, datetime_col=, amount_col= (CLI: --map customer_id=Klant)",
-        )
-
-
-def clean_transactions(df: Any, customer_col: str, datetime_col: str, amount_col: str | None,
-                       order_col: str | None = None) -> Any:
-    """Select and type the columns: ``customer_id`` (string), ``ts`` (timestamp), ``amount`` (double)
-    and, with ``order_col``, ``order_id`` (string).
-
-    Raises :class:`SchemaError` naming the missing columns and those present.
-    Unusable rows (an empty customer, a timestamp that does not parse, a missing
-    amount) are removed here; :func:`unusable_rows` keeps them with their reason and
-    :func:`input_counts` counts them.
+    The Spark counterpart of the workspace's ``quarantine`` table, with the same reasons:
+    ``reason`` (the English sentence), ``reason_code`` and ``reason_values`` (JSON), worded in the
+    :mod:`cvm.i18n` catalogue as ``quarantine.<code>``.
     """
-    from pyspark.sql import functions as F
-
-    _check_columns(df, customer_col, datetime_col, amount_col)
-    cols = [
-        F.col(customer_col).cast("string").alias("customer_id"),
-        F.col(datetime_col).try_cast("timestamp").alias("ts"),
-    ]
-    if amount_col:
-        cols.append(F.col(amount_col).try_cast("double").alias("amount"))
-    if order_col:
-        cols.append(F.col(order_col).cast("string").alias("order_id"))
-    return df.where(~_unusable(customer_col, datetime_col, amount_col)).select(*cols)
+    checked = check_transactions(df, _mapping(df, customer_col, datetime_col, amount_col, None))
+    return checked.quarantined()
 
 
-def unusable_rows(df: Any, customer_col: str, datetime_col: str, amount_col: str | None) -> Any:
-    """The rows :func:`clean_transactions` removes, as they came (every column as text), with a ``reason``.
-
-    The Spark counterpart of the workspace's ``quarantine`` table: nothing is
-    dropped without a trace. Reasons, first that applies, as ``reason`` (English) and
-    ``reason_code`` (words in the :mod:`cvm.i18n` catalogue, ``quarantine.<code>``):
-    ``empty customer id`` (``empty_customer_id``), ``timestamp does not parse``
-    (``timestamp_unparseable``), ``amount missing or not a number`` (``amount_not_a_number``).
-    """
-    from pyspark.sql import functions as F
-
-    from cvm.i18n import text
-
-    code = reason = None
-    for condition, name in _problems(customer_col, datetime_col, amount_col):
-        words = F.lit(text(f"quarantine.{name}", "en"))
-        code = F.when(condition, F.lit(name)) if code is None else code.when(condition, F.lit(name))
-        reason = F.when(condition, words) if reason is None else reason.when(condition, words)
-    as_text = [F.col(c).cast("string").alias(c) for c in df.columns]
-    return (df.select(*as_text, reason.alias("reason"), code.alias("reason_code"))
-            .where(F.col("reason_code").isNotNull()))
-
-
-def input_counts(raw: Any, customer_col: str, datetime_col: str, amount_col: str) -> tuple[int, int, date | None]:
-    """One pass over the input: ``(rows, unusable rows, day of the last usable transaction or None)``.
-
-    Unusable as in :func:`clean_transactions`; a missing column is a :class:`SchemaError`.
-    """
-    from pyspark.sql import functions as F
-
-    _check_columns(raw, customer_col, datetime_col, amount_col)
-    bad = _unusable(customer_col, datetime_col, amount_col)
-    row = raw.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
-        F.max(F.when(~bad, F.col(datetime_col).try_cast("timestamp"))).alias("last"),
-    ).collect()[0]
-    last = None if row["last"] is None else row["last"].date()
-    return int(row["n"]), int(row["bad"] or 0), last
+def _mapping(df: Any, customer_col: str, datetime_col: str, amount_col: str | None,
+             order_col: str | None) -> dict[str, str]:
+    """``--map`` for explicitly named columns (those the source holds; a missing one is refused by name)."""
+    defaults = {"customer_id": "customer_id", "ts": "ts", "amount": "amount", "order_id": "order_id"}
+    given = {"customer_id": customer_col, "ts": datetime_col, "amount": amount_col, "order_id": order_col}
+    # a default name the source lacks is left to the recognition of column names (Klant, Datum, Bedrag ...)
+    return {target: column for target, column in given.items()
+            if column and (column in df.columns or column != defaults[target])}
 
 
 def summarise_spark(
@@ -237,6 +265,7 @@ def summarise_spark(
     period: str = "day",
     spark: Any = None,
     order_col: str | None = "order_id",
+    checked: bool = False,
 ) -> Any:
     """Per-customer ``frequency, recency, T, monetary_value`` as a Spark DataFrame.
 
@@ -261,6 +290,9 @@ def summarise_spark(
     order_col
         The order id column, used (when the input has it) to attach a return
         (negative amount) to the purchase of the same order.
+    checked
+        ``df_or_path`` is already the accepted transactions of :func:`check_transactions`
+        (``customer_id, ts, amount, order_id``): the ingest rules are not applied again.
 
     Returns
     -------
@@ -281,12 +313,11 @@ def summarise_spark(
     unit = unit_days(time_unit)
     period_days = unit_days(period)
     raw = read_transactions(df_or_path, spark)
-    order_col = order_col if order_col and order_col in raw.columns else None
-    tx = clean_transactions(raw, customer_col, datetime_col, amount_col, order_col)
-    if amount_col is None:
-        tx = tx.withColumn("amount", F.lit(1.0))
-    if order_col is None:
-        tx = tx.withColumn("order_id", F.lit(None).cast("string"))
+    if checked:
+        tx = raw.select("customer_id", "ts", "amount", "order_id")
+    else:
+        tx = clean_transactions(raw, customer_col, datetime_col, amount_col,
+                                order_col if order_col and order_col in raw.columns else None)
     tx = tx.withColumn("day", F.datediff(F.to_date("ts"), F.lit("1970-01-01").cast("date")))
     # a return is a negative amount as read (before rounding to millionths, as in the DuckDB engine)
     tx = tx.withColumn("is_return", F.coalesce(F.col("amount") < F.lit(0.0), F.lit(False)))
@@ -522,18 +553,16 @@ def exact_spend_rows(summary_df: Any) -> Any:
     )
 
 
-def historic_values(raw: Any, customer_col: str, datetime_col: str, amount_col: str, as_of: date,
-                    margin: float) -> Any:
+def historic_values(tx: Any, as_of: date, margin: float) -> Any:
     """Per customer ``historic_value`` and ``_margin_rate`` as the DuckDB engine's customer margins.
 
-    Usable transactions up to and including the as-of day; ``historic_value`` is
+    ``tx``: the accepted transactions (:func:`check_transactions`), up to and including the as-of day; ``historic_value`` is
     the sum of ``amount * margin`` and revenue the sum of ``amount``, each in whole
     millionths as the DuckDB engine adds them; the margin rate is historic value
     over revenue (``margin`` when revenue is not positive).
     """
     from pyspark.sql import functions as F
 
-    tx = clean_transactions(raw, customer_col, datetime_col, amount_col)
     before = F.col("ts") < F.lit(f"{as_of + timedelta(days=1)} 00:00:00").cast("timestamp")
     sums = tx.where(before).groupBy("customer_id").agg(
         (F.sum(_micros(F.col("amount"))) / F.lit(MICROS)).alias("_revenue"),
