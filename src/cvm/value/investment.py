@@ -29,10 +29,14 @@ acquisition cost per customer (``kind = acquisition`` costs of the channel over
 its customers).
 
 **Retention budget.** A retention action costs ``c`` per customer and saves a
-share ``uplift`` of the value at risk. With ``p`` = P(alive), the value if the
+share ``uplift`` of the value at risk (the chance that a contact succeeds, the
+setting ``contact_success``). With ``p`` = P(alive), the value if the
 customer is alive is ``clv / p`` (because ``clv = p x value-if-alive`` for these
-models), so the value at risk is ``clv (1 - p) / p`` and the expected saving is
-``uplift x clv (1 - p) / p``. Customers are ranked by saving per unit of
+models), so the value at risk is ``clv (1 - p) / p``, counted at most up to the
+margin the customer has brought so far (``historic_value``, when the scores carry
+it; :func:`cvm.value.actions.value_at_risk` gives the reasons), and the expected
+saving is ``uplift x min(clv (1 - p) / p, historic_value)`` — the worklists'
+maximum sensible spend. Customers are ranked by saving per unit of
 spend, and selected while the saving exceeds the cost and the budget lasts.
 
 **What a budget buys** (:func:`budget_plan`). Over the selected customers:
@@ -149,11 +153,11 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
         )
     if not 0 < uplift <= 1:
         raise SchemaError(f"uplift must lie in (0, 1], got {uplift}")
+    from cvm.value.actions import value_at_risk
+
     frame = scores[scores["probability_alive"].notna()].copy()
-    p = frame["probability_alive"].to_numpy(float)
-    clv = frame["clv"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at_risk = np.where(p > 1e-12, clv * (1 - p) / p, 0.0)
+    historic = frame["historic_value"].to_numpy(float) if "historic_value" in frame.columns else None
+    at_risk = value_at_risk(frame["clv"], frame["probability_alive"], historic)
     frame["value_at_risk"] = at_risk
     frame["expected_saving"] = uplift * at_risk
     frame["retention_cost"] = float(cost_per_customer)
@@ -165,9 +169,7 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     frame["customer_kept"] = uplift * (1 - frame["probability_alive"])
     for bound in ("clv_low", "clv_high"):
         if bound in frame.columns:
-            q = frame["probability_alive"].to_numpy(float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frame["saving_" + bound[4:]] = uplift * np.where(q > 1e-12, frame[bound].to_numpy(float) * (1 - q) / q, 0.0)
+            frame["saving_" + bound[4:]] = uplift * value_at_risk(frame[bound], frame["probability_alive"], historic)
     keep = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
             "saving_per_cost", "cumulative_cost", "selected", "customer_kept"]
     keep += [c for c in ("saving_low", "saving_high") if c in frame.columns]
