@@ -108,6 +108,12 @@ def test_the_nearly_lost_customer_gets_a_small_bounded_spend():
     assert max_spend([0.12], [0.001], [40.0], 1.0).tolist() == pytest.approx([40.0])
     with pytest.raises(SchemaError):
         max_spend([0.12], [0.001], [40.0], 0.0)
+    # the demo's customer 02761 (the lead's example): CLV 0.1236477, P(alive) 0.00083515, historic margin 297.08.
+    # Old: 0.1236477 * (1 - 0.00083515) / 0.00083515 = 148.0548 - 0.1236 = 147.93. New: 0.2 * min(147.93, 297.08) = 29.59
+    old = value_at_risk([0.1236476802610407], [0.0008351481870486566])
+    assert old.tolist() == pytest.approx([147.931], abs=0.001)
+    new = max_spend([0.1236476802610407], [0.0008351481870486566], [297.084], 0.2)
+    assert new.tolist() == pytest.approx([29.586], abs=0.001)
 
 
 def test_the_success_chance_scales_the_win_back_and_retention_lists(table):

@@ -22,11 +22,18 @@ justified investment in :func:`cvm.service.score_customers`).
   least twice the share of future value as it receives of the spending;
 * otherwise ``balanced``.
 
+A **channel** is flagged ``over-investment`` as well when its acquisition costs more
+than its customers bring (the acquisition table's ``headroom`` below 0, see next):
+its past margin may cover the costs charged to it so far, but each customer it
+wins now costs more than the value expected of them, so it is not "in balance".
+
 **Maximum acquisition cost per channel** = mean CLV of the customers acquired
 through that channel times ``target_ratio`` (1 = break even; 1/3 for the common
 "CLV at least three times acquisition cost" rule); compared with the actual
 acquisition cost per customer (``kind = acquisition`` costs of the channel over
-its customers).
+its customers): ``headroom = max_acquisition_cost - acquisition_cost`` and
+``acquisition_verdict`` = ``overpaying`` (headroom below 0), ``pays`` (0 or more),
+or none when the channel has no acquisition cost.
 
 **Retention budget.** A retention action costs ``c`` per customer and saves a
 share ``uplift`` of the value at risk (the chance that a contact succeeds, the
@@ -348,7 +355,14 @@ def investment_tables(
     acquisition["max_acquisition_cost"] = acquisition["mean_clv"] * target_ratio
     acquisition["acquisition_cost"] = acquisition["group"].map(acq_cost).fillna(0.0) / acquisition["customers"]
     acquisition["headroom"] = acquisition["max_acquisition_cost"] - acquisition["acquisition_cost"]
+    paid = acquisition["acquisition_cost"] > 0
+    acquisition["acquisition_verdict"] = np.where(
+        paid, np.where(acquisition["headroom"] < 0, "overpaying", "pays"), None).astype(object)
     acquisition = acquisition.rename(columns={"group": "channel"}).drop(columns=["clv"])
+    # a channel whose new customers cost more than they bring is no channel "in balance"
+    overpaying = set(acquisition.loc[acquisition["acquisition_verdict"] == "overpaying", "channel"].astype(str))
+    by_channel["flag"] = np.where(by_channel["group"].astype(str).isin(overpaying), "over-investment",
+                                  by_channel["flag"])
 
     retention = plan = None
     if budget is not None:
