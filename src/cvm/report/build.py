@@ -271,6 +271,7 @@ def _overview(b: ReportBuilder, s: Section) -> None:
         s.blocks.append(b.no_data(exc.message))
         return
     rows += [
+        (fmt.t("customers_valued"), fmt.integer(len(scores))),
         (fmt.t("as_of"), fmt.date(scores.attrs.get("as_of"))),
         (fmt.t("total_clv"), fmt.money(scores["clv"].sum())),
         (fmt.t("valuation_model"), fmt.term(scores.attrs.get("model", ""))),
