@@ -75,8 +75,8 @@ def test_plural_forms_choose_one_for_a_count_of_one_and_other_otherwise(lang, on
     zero = ntext("customers.count", 0, lang, {"n": "0"})
     assert zero == many.replace("2", "0")  # English and Dutch say "0 customers", "0 klanten"
     assert ntext("customers.count", 1.5, lang, {"n": "1.5"}).endswith(many.split()[1])  # a fraction is not "one"
-    assert ntext("reason.days", 1, lang, {"n": "1"}) == {"en": "1 day", "nl": "1 dag"}[lang]
-    assert ntext("reason.days", 19, lang, {"n": "19"}) == {"en": "19 days", "nl": "19 dagen"}[lang]
+    assert ntext("common.days", 1, lang, {"n": "1"}) == {"en": "1 day", "nl": "1 dag"}[lang]
+    assert ntext("common.days", 19, lang, {"n": "19"}) == {"en": "19 days", "nl": "19 dagen"}[lang]
 
 
 def test_a_plural_id_is_refused_by_text_and_a_missing_one_by_ntext():

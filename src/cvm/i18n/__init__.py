@@ -157,23 +157,31 @@ def placeholders(template: str | None) -> set[str]:
 
 class Section(Mapping[str, dict[str, str]]):
     """The ids directly under ``prefix`` (``reason`` → ``reason.collect_overdue``…), by their last part,
-    each with its text per language: ``Section("reason")["nurture_new"]["nl"]``."""
+    each with its text per language: ``Section("reason")["nurture_new"]["nl"]``. An id with plural
+    forms is listed too, with the text of its last form (English and Dutch: "other")."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
     def _codes(self) -> list[str]:
         start = self.prefix + "."
-        return sorted(k[len(start):] for k in catalogue(DEFAULT_LANGUAGE)
-                      if k.startswith(start) and "." not in k[len(start):])
+        ids = [*catalogue(DEFAULT_LANGUAGE), *plural_catalogue(DEFAULT_LANGUAGE)]
+        return sorted(k[len(start):] for k in ids if k.startswith(start) and "." not in k[len(start):])
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and "." not in code and f"{self.prefix}.{code}" in catalogue(DEFAULT_LANGUAGE)
+        if not isinstance(code, str) or "." in code:
+            return False
+        key = f"{self.prefix}.{code}"
+        return key in catalogue(DEFAULT_LANGUAGE) or key in plural_catalogue(DEFAULT_LANGUAGE)
 
     def __getitem__(self, code: str) -> dict[str, str]:
         if code not in self:
             raise KeyError(code)
-        return {lang: text(f"{self.prefix}.{code}", lang) for lang in LANGUAGES}
+        key = f"{self.prefix}.{code}"
+        if key in plural_catalogue(DEFAULT_LANGUAGE):
+            return {lang: (plural_catalogue(lang).get(key) or plural_catalogue(DEFAULT_LANGUAGE)[key])[-1]
+                    for lang in LANGUAGES}
+        return {lang: text(key, lang) for lang in LANGUAGES}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._codes())

@@ -145,7 +145,7 @@ def _show(name: str, value: Any, lang: str, currency: str, terms: Callable[[Any]
         if kind == "number1":
             return formats.number(float(value), 1)
         n = int(round(float(value)))
-        return ntext("reason.days", n, lang, {"n": formats.number(n)})
+        return ntext("common.days", n, lang, {"n": formats.number(n)})
     if kind == "term":
         return terms(value) if terms is not None else term(value, lang)
     if kind == "model":
