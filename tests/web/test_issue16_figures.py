@@ -137,3 +137,29 @@ def test_the_report_lists_only_open_invoices_under_receivables(demo):
     section = html[start:html.find("</section>", start)]
     listed = set(re.findall(r"<td[^>]*>(\d{5})</td>", section))
     assert listed and not listed & paid_only
+
+
+def test_plain_words_on_the_page_and_the_technical_term_in_its_tooltip(demo):
+    html = demo["client"].get("/customers").text
+    header = re.search(r'<th class="[^"]*gloss"\s+title="([^"]*)">Kans nog klant</th>', html)
+    assert header and "P(alive)" in entities.unescape(header.group(1))  # the term, explained, in the tooltip
+    shown = words(re.sub(r'title="[^"]*"', "", html))
+    assert "P(actief)" not in shown and "P(alive)" not in shown
+    overview = words(re.sub(r'title="[^"]*"', "", demo["client"].get("/").text))
+    assert "Gini" not in overview and "Lorenz" not in overview and "P(alive)" not in overview
+
+
+def test_the_partner_channel_that_overpays_for_its_customers_is_not_in_balance(demo):
+    # recomputed from the rows: acquisition cost per partner customer against their mean predicted value
+    (cost,) = _rows(demo["path"], "SELECT sum(amount) FROM costs WHERE kind = 'acquisition' AND channel = 'partner'")[0]
+    ids = [r[0] for r in _rows(demo["path"], "SELECT customer_id FROM customers WHERE channel = 'partner'")]
+    (run,) = _rows(demo["path"], "SELECT run_id FROM score_runs ORDER BY as_of DESC, created DESC LIMIT 1")[0]
+    clv = [r[0] for r in _rows(demo["path"], f"SELECT clv FROM scores WHERE run_id = '{run}' AND customer_id IN "
+                                             f"({','.join(repr(i) for i in ids)})")]
+    assert cost / len(ids) > sum(clv) / len(clv)  # the demo's partner channel overpays (about € 11,55 against € 7,86)
+    html = demo["client"].get("/investment").text
+    table = re.search(r'id="investment-channels".*?</table>', html, flags=re.S)
+    row = re.search(r"<tr>(?:(?!</tr>).)*>partner<.*?</tr>", table.group(0), flags=re.S)
+    assert row, table.group(0)[:500]
+    cells = words(row.group(0))
+    assert "in balans" not in cells and "overinvestering" in cells, cells
