@@ -163,3 +163,20 @@ def test_the_partner_channel_that_overpays_for_its_customers_is_not_in_balance(d
     assert row, table.group(0)[:500]
     cells = words(row.group(0))
     assert "in balans" not in cells and "overinvestering" in cells, cells
+
+
+def test_refusals_expired_forms_and_too_large_uploads_are_dutch_on_a_dutch_workspace(demo):
+    from cvm.web.auth import add_user
+    from tests.web.conftest import PASSWORD
+
+    add_user(demo["path"], "lezer", PASSWORD, "viewer")
+    with httpx.Client(base_url=demo["client"].base_url, timeout=120) as viewer:
+        login(viewer, "lezer")
+        refused = viewer.post("/settings", data={"csrf_token": "x", "margin": "0,3"})
+        assert refused.status_code == 403 and "Hiervoor is de rol analist nodig (u bent lezer)" in words(refused.text)
+    expired = demo["client"].post("/settings", data={"csrf_token": "verlopen", "margin": "0,3"})
+    assert expired.status_code in (400, 403) and "Er klopt iets niet" in words(expired.text)
+    assert not re.search(r"\b(the|expired|token|invalid)\b", words(expired.text), flags=re.I), words(expired.text)[-300:]
+    too_big = demo["client"].post("/data/upload", files={"file": ("x.csv", b"customer_id,ts,amount\n", "text/csv")},
+                                  headers={"content-length": str(300 * 1024 * 1024)})
+    assert too_big.status_code == 413 and "Het bestand is groter dan deze server aanneemt" in words(too_big.text)
