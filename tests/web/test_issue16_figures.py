@@ -180,3 +180,13 @@ def test_refusals_expired_forms_and_too_large_uploads_are_dutch_on_a_dutch_works
     too_big = demo["client"].post("/data/upload", files={"file": ("x.csv", b"customer_id,ts,amount\n", "text/csv")},
                                   headers={"content-length": str(300 * 1024 * 1024)})
     assert too_big.status_code == 413 and "Het bestand is groter dan deze server aanneemt" in words(too_big.text)
+
+
+def test_every_ratio_carries_its_unit():
+    """"Rendement op kosten 2,22" had no unit: a return on cost is a percentage of the cost, on every face."""
+    from cvm.i18n.columns import COLUMN_KINDS
+    from cvm.web.i18n import Formatter
+
+    for ratio in ("roi", "clv_share", "cost_share", "customer_share", "retention", "probability_alive"):
+        assert COLUMN_KINDS[ratio] == "percent", ratio
+    assert Formatter("nl").cell("roi", 2.22) == "222,0%"  # (value - cost) / cost = 2.22: 222% of what was spent
