@@ -26,6 +26,29 @@ def test_the_budget_sentence_carries_the_plan_figures():
     # euro still buys 3.0 of value
     plan = budget_plan(retention_allocation(scores, 10, 10.0, 0.5), 10, 0.5)
     said = " ".join(answers.budget(plan, Formats("en")))
-    assert "contacting 1 customers (€10.00" in said and "€30.00 of value protected" in said
+    assert "contacting 1 customer (€10.00" in said and "€30.00 of value protected" in said
     assert "200% of the spend" in said
-    assert "the next euro would still protect €3.00 of value; 1 more customers" in said
+    assert "the next euro would still protect €3.00 of value; 1 more customer is worth" in said
+
+
+def test_the_cohort_answer_pools_the_cohorts_and_names_where_customers_drop_out():
+    # two cohorts: A (100 customers) active 100, 30, 20, 15 at ages 0-3; B (50) active 50, 20, 10 at ages 0-2.
+    # pooled at age 1: (30 + 20) / 150 = 33.3%; age 2: (20 + 10) / 150 = 20.0%; age 3: 15 / 100 = 15% (only A)
+    # the oldest age reached by at least half the customers (75): age 3 (100 customers); the biggest drop is at
+    # age 1 (100% -> 33.3%)
+    table = pd.DataFrame({"cohort": ["A"] * 4 + ["B"] * 3, "age": [0, 1, 2, 3, 0, 1, 2],
+                          "customers": [100] * 4 + [50] * 3, "active": [100, 30, 20, 15, 50, 20, 10]})
+    nl = answers.cohorts(table, Formats("nl"), "quarter")
+    assert nl[0] == ("Van de klanten die voor het eerst kochten, kocht 33,3% opnieuw in het kwartaal erna "
+                     "(50 van 150, alle cohorten samen).")
+    assert nl[1] == "3 kwartalen na de eerste aankoop koopt nog 15,0% van hen."
+    assert "tweede aankoop binnen het eerste kwartaal" in nl[2]
+    en = answers.cohorts(table, Formats("en"), "month")
+    assert en[1] == "3 months after their first purchase, 15.0% of them are still buying."
+    # a later drop is named with its span, singular or plural: A loses most between ages 1 and 2 here
+    later = table.assign(active=[100, 90, 20, 15, 50, 45, 10])
+    assert answers.cohorts(later, Formats("nl"), "year")[-1] == \
+        "De meeste klanten haken 2 jaar na hun eerste aankoop af: benader ze daarvoor."
+    assert answers.cohorts(later, Formats("en"), "year")[-1] == \
+        "Most customers are lost 2 years after their first purchase: contact them before then."
+    assert answers.cohorts(table[table["age"] == 0], Formats("nl"), "year") == []  # nobody could come back yet

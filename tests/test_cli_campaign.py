@@ -151,3 +151,28 @@ def test_worklist_table_fits_80_columns_without_cutting_a_figure(scored):
 
     assert not re.search(r"\d…|…\d", shown)  # no figure cut short (a long name may be)
     assert "Terugwinnen" in shown and "Besteed" in shown
+
+
+def test_the_maximum_spend_follows_the_success_chance_setting_in_json_table_and_file(scored, tmp_path):
+    # the bounded rule of cvm.value.actions: max spend = s x min(clv (1 - p) / p, historic value);
+    # recomputed here by hand from each row's own figures, at the default s = 0.2 and at s = 0.5
+    work = tmp_path / "ws"
+    shutil.copytree(scored, work)
+    before = cvm_json("actions", "--list", "win_back", "--limit", "20", "--workspace", str(work))
+    assert before["contact_success"] == 0.2
+    for row in before["rows"]:
+        p, clv, hist = row["probability_alive"], row["clv"], row["reason_values"]["historic_value"]
+        expected = 0.2 * min(clv * (1 - p) / p, hist) if p > 0 else 0.0
+        assert row["max_spend"] == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        assert row["max_spend"] <= clv / p and row["max_spend"] <= hist  # never more than either bound
+    cvm("settings", "--set", "contact_success=0.5", "--workspace", str(work))
+    after = cvm_json("actions", "--list", "win_back", "--limit", "20", "--workspace", str(work))
+    assert after["contact_success"] == 0.5
+    assert [r["max_spend"] for r in after["rows"]] == pytest.approx([2.5 * r["max_spend"] for r in before["rows"]])
+    out = tmp_path / "win_back.csv"
+    cvm("actions", "--list", "win_back", "--out", str(out), "--workspace", str(work), "--json")
+    written = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")["max_spend"]
+    for row in after["rows"]:
+        assert written[row["customer_id"]] == pytest.approx(row["max_spend"], rel=1e-9)
+    dutch = cvm("actions", "--list", "win_back", "--language", "nl", "--workspace", str(work)).stdout
+    assert "de kans dat een contact slaagt, 50%" in " ".join(dutch.split())

@@ -139,7 +139,7 @@ def test_customers_print_counts_as_integers_shares_as_percentages_and_money_with
     text = cvm("customers", "--limit", "3", "--columns", "customer_id,frequency,probability_alive,clv",
                "--workspace", ws).stdout
     (headers, body), = _tables(text)
-    assert headers == ["Customer", "Repeat purchases", "P(alive)", "CLV"]
+    assert headers == ["Customer", "Repeat purchases", "Chance still a customer", "CLV"]
     for row, want in zip(body, listing):
         # by hand: 41.0 -> "41"; 0.98357 -> "98.4%"; 280.8412 -> "€280.84"
         assert row == [want["customer_id"], f"{want['frequency']:.0f}", f"{100 * want['probability_alive']:.1f}%",
@@ -152,7 +152,7 @@ def test_a_dutch_workspace_prints_dutch_headers_and_decimal_commas(workspaces):
     text = cvm("customers", "--limit", "3", "--columns", "customer_id,value_tier,probability_alive,clv",
                "--workspace", ws).stdout
     (headers, body), = _tables(text)
-    assert headers == ["Klant", "Waardeklasse", "P(actief)", "CLV"]
+    assert headers == ["Klant", "Waardeklasse", "Kans nog klant", "CLV"]
     tiers = {"platinum": "platina", "gold": "goud", "silver": "zilver", "bronze": "brons"}
     for row, want in zip(body, listing):
         # by hand, nl_NL: a comma before the decimals, a dot between thousands, "€ " before the amount
@@ -170,11 +170,11 @@ def test_left_out_columns_are_named_with_the_way_to_see_them(workspaces):
     assert "left out to fit 80 columns:" in narrow and "clv_high" in narrow
     assert "--wide" in narrow and "--columns" in narrow
     (headers, _), = _tables(narrow)
-    assert "CLV high" not in headers and {"Customer", "CLV", "P(alive)"} <= set(headers)
+    assert "CLV high" not in headers and {"Customer", "CLV", "Chance still a customer"} <= set(headers)
     wide = cvm("customers", "--limit", "3", "--wide", "--workspace", ws).stdout
     (headers, body), = _tables(wide)
     assert "left out" not in wide and "…" not in wide
-    assert headers == ["Customer", "Value tier", "Journey stage", "Repeat purchases", "P(alive)", "Expected purchases",
+    assert headers == ["Customer", "Value tier", "Journey stage", "Repeat purchases", "Chance still a customer", "Expected purchases",
                        "Historic value", "CLV", "CLV low", "CLV high"]
     assert max(len(line) for line in wide.splitlines()) > 80  # runs past the terminal rather than cut
 

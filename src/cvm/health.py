@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from cvm.data.reasons import reason_kind
-from cvm.i18n import Formats, text
+from cvm.i18n import Formats, plural_catalogue, text
 from cvm.messages import Entries, field_word, render
 
 #: dates before this day are implausible for a customer transaction
@@ -100,18 +100,21 @@ class HealthLine:
             shown["reason"] = _model_reason(self.values, lang, currency)
         if self.values.get("more"):
             shown["examples"] += " " + text("common.and_more", lang, {"n": _show("rows", self.values["more"], lang, currency)})
-        message, hint = render(self.sentence_code, shown, lang, prefix="health")
+        code = self.sentence_code
+        count = self.values.get("rows", self.values.get("customers")) if f"health.{code}" in plural_catalogue("en") else None
+        message, hint = render(code, shown, lang, prefix="health", count=count)
         if hint is not None and lang == "en":
             hint = hint[:1].upper() + hint[1:] + "."
         return message, hint
 
     @property
     def sentence_code(self) -> str:
-        """The code of the sentence that fits the count: ``<code>_one`` for one, ``<code>_none`` for none."""
+        """The code of the sentence that fits the count: ``<code>_none`` for none (a sentence of its own);
+        one or more take the plural form that fits the count (:func:`cvm.i18n.ntext`)."""
         count = self.values.get("rows", self.values.get("customers"))
         if self.code == "returns" and count != 1 and self.values.get("customers") == 1:
             return "returns_one_customer"
-        suffix = {0: "_none", 1: "_one"}.get(count) if isinstance(count, int) else None
+        suffix = {0: "_none"}.get(count) if isinstance(count, int) else None
         return self.code + suffix if suffix and self.code + suffix in SENTENCES else self.code
 
     def to_dict(self, language: str = "en", currency: str = "EUR") -> dict[str, Any]:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cvm.i18n import LANGUAGES, Section, catalogue, placeholders, text
+from cvm.i18n import LANGUAGES, Section, catalogue, ntext, placeholders, plural_catalogue, text
 
 __all__ = ["LANGUAGES", "CATALOGUE", "Message", "render", "english", "localize", "localize_parts", "describe",
            "placeholders", "field_word", "kind_word"]
@@ -109,12 +109,13 @@ def _in_words(value: Any, word: Callable[[str, str], str], language: str) -> Any
 
 
 def render(code: str, values: Mapping[str, Any] | None, language: str,
-           prefix: str = "errors") -> tuple[str, str | None]:
+           prefix: str = "errors", count: float | None = None) -> tuple[str, str | None]:
     """The message and hint of ``code`` in ``language`` (``en`` or ``nl``) with ``values`` filled in.
 
     ``prefix`` is the part of the catalogue ``code`` belongs to: the coded errors
     (``errors``) by default; other sentences in two languages (the data-health summary's,
-    ``health``, :mod:`cvm.health`) render through here the same way.
+    ``health``, :mod:`cvm.health`) render through here the same way. A sentence with plural
+    forms (a count sentence, :func:`cvm.i18n.ntext`) takes the form that fits ``count``.
 
     Raises
     ------
@@ -122,8 +123,11 @@ def render(code: str, values: Mapping[str, Any] | None, language: str,
         ``code`` is not in the catalogue, or a placeholder has no value.
     """
     key = f"{prefix}.{code}"
-    if key not in catalogue("en"):
+    plural = key in plural_catalogue("en")
+    if key not in catalogue("en") and not plural:
         raise KeyError(code)
+    if plural and count is None:
+        raise KeyError(f"{key} is a count sentence: pass the count")
     language = "nl" if language == "nl" else "en"
     given = dict(values or {})
     if prefix == "errors":
@@ -137,7 +141,8 @@ def render(code: str, values: Mapping[str, Any] | None, language: str,
                 given[name] = _in_words(given[name], kind_word, language)
     shown = {k: _shown(v) for k, v in given.items()}
     hint = f"{key}.hint"
-    return text(key, language, shown), (text(hint, language, shown) if hint in catalogue("en") else None)
+    message = ntext(key, count, language, shown) if plural else text(key, language, shown)
+    return message, (text(hint, language, shown) if hint in catalogue("en") else None)
 
 
 def english(code: str, values: Mapping[str, Any] | None = None) -> tuple[str, str | None]:

@@ -107,6 +107,10 @@ class Settings(BaseModel):
         Yearly discount rate ``d``; converted to the time unit as ``(1 + d) ** (days / 365.25) - 1``.
     tier_cutoffs
         Percentile cut-offs (descending) with tier names: the top 5 % are "platinum", etc.
+    contact_success
+        The chance that a retention or win-back contact keeps or wins back the customer (0..1],
+        default 0.2 (one contact in five). The maximum sensible spend on the worklists and the
+        budget plan's expected saving are this share of the value at risk (:mod:`cvm.value.actions`).
     time_zone
         The workspace's clock (an IANA name): times that carry a zone (ISO offsets, zone-aware
         Parquet or frames) are converted to it on ingest, and "today" (dates in the future are
@@ -128,6 +132,7 @@ class Settings(BaseModel):
     stage_rules: StageRules = Field(default_factory=StageRules)
     referral_decay: float = Field(0.5, ge=0, le=1)
     retention_cost_per_customer: float = Field(0.0, ge=0)
+    contact_success: float = Field(0.2, gt=0, le=1)
     server: ServerSettings = Field(default_factory=ServerSettings)
     time_zone: str = "Europe/Amsterdam"
 

@@ -414,3 +414,19 @@ def test_json_carries_the_summary_under_health(simulated, tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("Data health")
     done = cvm("health", "--workspace", str(ws), "--run", "nope")
     assert done.returncode == 1 and "unknown scoring run 'nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("lang, one, many", [
+    ("en", "1 row is in quarantine and not used.", "3 rows are in quarantine and not used."),
+    ("nl", "1 regel staat in quarantaine en wordt niet gebruikt.", "3 regels staan in quarantaine en worden niet gebruikt.")])
+def test_a_count_sentence_takes_the_plural_form_that_fits(lang, one, many):
+    # gettext plural forms (cvm.i18n.ntext): one line per count, no "1 regels"
+    assert HealthLine("quarantine", "warning", {"rows": 1}).text(lang)[0] == one
+    assert HealthLine("quarantine", "warning", {"rows": 3}).text(lang)[0] == many
+    said = HealthLine("only_returns", "warning", {"customers": 1}).text(lang)[0]
+    assert said == {"en": "1 customer has only returns and no purchase.",
+                    "nl": "1 klant heeft alleen retouren en geen aankoop."}[lang]
+    # none is a sentence of its own, and one customer behind several returns keeps its own sentence
+    assert HealthLine("returns", "info", {"rows": 4, "customers": 1}).sentence_code == "returns_one_customer"
+    assert HealthLine("spend_not_fitted", "warning", {"customers": 0, "minimum": 10}).sentence_code == \
+        "spend_not_fitted_none"

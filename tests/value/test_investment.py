@@ -65,3 +65,33 @@ def test_investment_per_segment_and_channel(workspace):
     assert acq.loc["web", "max_acquisition_cost"] == pytest.approx(80.0)
     assert acq.loc["web", "acquisition_cost"] == pytest.approx(10.0)
     assert r.to_dict()["total_cost"] == pytest.approx(88.0)
+
+
+def test_a_channel_whose_acquisition_costs_more_than_its_customers_bring_is_not_in_balance():
+    """The partner channel of the demo, made by hand: its past margin covers what was spent on it, so the
+    cost rule alone says "balanced", but each customer costs more to win than the value expected of them."""
+    from cvm.value.investment import clean_costs, investment_tables
+
+    table = pd.DataFrame({"customer_id": ["p1", "p2", "w1", "w2"], "channel": ["partner", "partner", "web", "web"],
+                          "historic_value": [100.0, 100.0, 50.0, 50.0], "clv": [4.0, 6.0, 40.0, 60.0],
+                          "probability_alive": [0.5, 0.5, 0.9, 0.9], "value_tier": ["bronze"] * 4})
+    table.attrs["as_of"] = "2024-06-30"
+    costs = clean_costs(pd.DataFrame({
+        "ts": ["2024-01-01", "2024-01-01"], "amount": [30.0, 20.0], "customer_id": [None, None],
+        "segment": [None, None], "channel": ["partner", "web"], "campaign": [None, None],
+        "kind": ["acquisition", "acquisition"]}))
+    r = investment_tables(table, costs, target_ratio=1.0)
+    acq = r.acquisition.set_index("channel")
+    # partner: mean CLV (4 + 6) / 2 = 5, acquisition 30 / 2 = 15 per customer: headroom 5 - 15 = -10, overpaying
+    # web: mean CLV 50, acquisition 20 / 2 = 10: headroom 40, pays
+    assert acq.loc["partner", "headroom"] == pytest.approx(-10.0) and acq.loc["partner", "acquisition_verdict"] == "overpaying"
+    assert acq.loc["web", "headroom"] == pytest.approx(40.0) and acq.loc["web", "acquisition_verdict"] == "pays"
+    ch = r.by_channel.set_index("group")
+    # partner's cost 30 < past + future margin 200 + 10 = 210 (the cost rule alone: balanced), but it overpays: over-investment
+    assert ch.loc["partner", "cost"] == pytest.approx(30.0)
+    assert ch.loc["partner", "flag"] == "over-investment"
+    # web: cost share 20/50 = 0.4, CLV share 100/110 = 0.91 >= 0.8: under-investment, unchanged by a paying acquisition
+    assert ch.loc["web", "flag"] == "under-investment"
+    # a channel without acquisition costs has no acquisition verdict
+    none = investment_tables(table, clean_costs(costs.iloc[0:0]), target_ratio=1.0)
+    assert none.acquisition["acquisition_verdict"].isna().all()

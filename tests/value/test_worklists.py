@@ -10,7 +10,7 @@ import pytest
 
 from cvm.errors import SchemaError
 from cvm.settings import Settings
-from cvm.value.actions import WORKLIST_COLUMNS, WORKLISTS, choose_actions, value_at_risk, worklist
+from cvm.value.actions import WORKLIST_COLUMNS, WORKLISTS, choose_actions, max_spend, value_at_risk, worklist
 from cvm.value.explain import explain
 from cvm.value.network import network_table
 
@@ -48,15 +48,17 @@ def test_who_is_on_which_list_and_the_most_they_are_worth_spending(table):
     for rows in got.values():
         assert list(rows.columns) == list(WORKLIST_COLUMNS)
     # retention: percentile above 0.8 and P(alive) below 0.5: a (0.9, 0.25) and c (0.95, 0.1);
-    # value at risk clv (1 - p) / p: a 30 * 0.75 / 0.25 = 90, c 50 * 0.9 / 0.1 = 450; most at risk first
+    # value at risk min(clv (1 - p) / p, historic): a min(30 * 0.75 / 0.25 = 90, 100) = 90,
+    # c min(50 * 0.9 / 0.1 = 450, 800) = 450; max spend at the default success chance 0.2:
+    # a 0.2 * 90 = 18, c 0.2 * 450 = 90; most at risk first
     r = got["retention"]
     assert r["customer_id"].tolist() == ["c", "a"]
-    assert r["max_spend"].tolist() == pytest.approx([450.0, 90.0])
+    assert r["max_spend"].tolist() == pytest.approx([90.0, 18.0])
     assert set(r["action"]) == {"retain"} and set(r["reason_code"]) == {"retain_high_value_at_risk"}
     # win back: lapsed with historic value above the median (median of 100, 500, 800, 5, 10, 60 = 80):
-    # b and c; c is already the retention team's, so b only: 2 * 0.9 / 0.1 = 18
+    # b and c; c is already the retention team's, so b only: 0.2 * min(2 * 0.9 / 0.1 = 18, 500) = 3.6
     w = got["win_back"]
-    assert w["customer_id"].tolist() == ["b"] and w["max_spend"].tolist() == pytest.approx([18.0])
+    assert w["customer_id"].tolist() == ["b"] and w["max_spend"].tolist() == pytest.approx([3.6])
     assert w["reason_code"].tolist() == ["win_back_lapsed_spender"]
     # nurture: d (new); max spend its max_investment 15
     n = got["nurture"]
@@ -85,3 +87,42 @@ def test_no_referrals_gives_an_empty_thanks_list_and_unknown_lists_are_refused(t
 def test_value_at_risk_by_hand():
     # p = 0.25: 30 * 0.75 / 0.25 = 90; p = 1: nothing at risk; p = 0 or missing: no figure, 0
     assert value_at_risk([30.0, 10.0, 10.0, 10.0], [0.25, 1.0, 0.0, float("nan")]).tolist() == [90.0, 0.0, 0.0, 0.0]
+
+
+def test_value_at_risk_is_bounded_by_what_the_customer_brought():
+    # a: min(30 * 0.75 / 0.25 = 90, 50) = 50; b: min(90, 200) = 90; c: a negative historic value bounds at 0;
+    # d: a missing historic value counts as nothing brought, 0
+    got = value_at_risk([30.0, 30.0, 30.0, 30.0], [0.25, 0.25, 0.25, 0.25], [50.0, 200.0, -5.0, float("nan")])
+    assert got.tolist() == pytest.approx([50.0, 90.0, 0.0, 0.0])
+
+
+def test_the_nearly_lost_customer_gets_a_small_bounded_spend():
+    # CLV 0.12, P(alive) 0.001, historic margin 40. The old rule clv (1 - p) / p said
+    # 0.12 * 0.999 / 0.001 = 119.88. Bounded: min(119.88, 40) = 40, times the chance a contact
+    # succeeds 0.2 = 8.00; never more than the value if kept (clv / p = 120) nor the historic 40.
+    got = max_spend([0.12], [0.001], [40.0], 0.2)
+    assert got.tolist() == pytest.approx([8.0])
+    # with a large history the model's own figure binds: 0.2 * 119.88 = 23.976
+    assert max_spend([0.12], [0.001], [1000.0], 0.2).tolist() == pytest.approx([23.976])
+    # at success 1 it is the value at risk itself, never more
+    assert max_spend([0.12], [0.001], [40.0], 1.0).tolist() == pytest.approx([40.0])
+    with pytest.raises(SchemaError):
+        max_spend([0.12], [0.001], [40.0], 0.0)
+    # the demo's customer 02761 (the lead's example): CLV 0.1236477, P(alive) 0.00083515, historic margin 297.08.
+    # Old: 0.1236477 * (1 - 0.00083515) / 0.00083515 = 148.0548 - 0.1236 = 147.93. New: 0.2 * min(147.93, 297.08) = 29.59
+    old = value_at_risk([0.1236476802610407], [0.0008351481870486566])
+    assert old.tolist() == pytest.approx([147.931], abs=0.001)
+    new = max_spend([0.1236476802610407], [0.0008351481870486566], [297.084], 0.2)
+    assert new.tolist() == pytest.approx([29.586], abs=0.001)
+
+
+def test_the_success_chance_scales_the_win_back_and_retention_lists(table):
+    actions = choose_actions(table, RULES, top_tier="platinum")
+    got = worklist("retention", table, actions, min_percentile=0.8, at_risk_below=0.5, success=0.5)
+    # c 0.5 * 450 = 225, a 0.5 * 90 = 45
+    assert got["max_spend"].tolist() == pytest.approx([225.0, 45.0])
+    low = table.assign(historic_value=[20.0, 500.0, 100.0, 5.0, 10.0, 60.0])
+    got = worklist("retention", low, choose_actions(low, RULES, top_tier="platinum"), min_percentile=0.8,
+                   at_risk_below=0.5, success=0.5)
+    # the historic values now bind: c 0.5 * min(450, 100) = 50, a 0.5 * min(90, 20) = 10
+    assert got["customer_id"].tolist() == ["c", "a"] and got["max_spend"].tolist() == pytest.approx([50.0, 10.0])

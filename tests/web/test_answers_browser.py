@@ -24,7 +24,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 #: the pages of this slice, in Dutch
 PAGES = ["/", "/segments", "/segments?by=rfm", "/customers", "/customers/13425", "/investment?budget=100", "/models",
-         "/data", "/calculator"]
+         "/data", "/calculator", "/cohorts", "/actions", "/actions?list=win_back", "/actions?list=nurture",
+         "/actions?list=collect", "/actions?list=referral_thanks", "/drivers"]
+#: pages that hold forms, not a question's answer (scanned all the same)
+FORMS = ["/settings", "/account"]
 #: English words that must not appear on a Dutch page or in the Dutch report (none is also a Dutch word)
 ENGLISH = (r"\b(the|and|with|customers?|Customers?|Search|Show|Nothing|unknown|Value|Date|Previous|Next|should|"
            r"Input|internal error|not found|by segment|by channel|acquisition|ageing|scoring|loyal|active|at risk|"
@@ -57,7 +60,8 @@ def demo(tmp_path_factory):
     cvm("report", "--workspace", str(folder), "--out", str(report))
     ws = Workspace.open(folder)
     stake = value_at_stake(ws)
-    scores = latest_scores(ws)[["customer_id", "clv", "probability_alive", "clv_low", "clv_high"]].copy()
+    scores = latest_scores(ws)[["customer_id", "clv", "probability_alive", "clv_low", "clv_high",
+                                "historic_value"]].copy()
     settings = ws.settings
     ws.close()
     add_user(folder, "manager", PASSWORD, "analyst")
@@ -110,11 +114,12 @@ def test_the_overview_opens_with_who_makes_the_value_and_whom_to_call(page, demo
 
 
 def expected_selection(scores, budget: float, cost: float, uplift: float = 0.2) -> int:
-    """How many customers a budget reaches, recounted in plain Python: saving = uplift x clv (1 - p) / p,
-    worth a contact when the saving exceeds its cost, best first until the budget is spent."""
+    """How many customers a budget reaches, recounted in plain Python: saving = uplift x min(clv (1 - p) / p,
+    historic value) (the value at risk, bounded by what the customer brought so far), worth a contact when the
+    saving exceeds its cost, best first until the budget is spent."""
     worth = 0
-    for clv, p in zip(scores["clv"], scores["probability_alive"]):
-        if p == p and p > 1e-12 and uplift * clv * (1 - p) / p > cost:
+    for clv, p, brought in zip(scores["clv"], scores["probability_alive"], scores["historic_value"]):
+        if p == p and p > 0 and uplift * min(clv * (1 - p) / p, max(brought, 0.0)) > cost:
             worth += 1
     return min(worth, int(budget // cost))
 
@@ -162,10 +167,15 @@ def test_no_english_raw_names_or_missing_values_on_the_dutch_pages(page, demo, b
         page.wait_for_load_state("load")
         if page.locator(".chart").count():
             page.wait_for_selector(".chart[data-drawn='1']")
-        assert page.locator("#answer, #customer-headline").count() >= 1, path  # every page opens with its answer
+        assert page.locator("#answer, #customer-headline, #actions-answer, #drivers-answer").count() >= 1, path  # every page opens with its answer
         assert _problems(_page_text(page)) == {}, path
         name = "nl_" + (path.strip("/").replace("/", "_").replace("?", "_").replace("=", "_") or "overview")
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    for path in FORMS:
+        response = page.goto(path)
+        assert response.status == 200, path
+        assert _problems(_page_text(page)) == {}, path
+        page.screenshot(path=str(SHOTS / f"nl_{path.strip('/')}.png"), full_page=True)
     # the login page for a Dutch browser, before anyone logs in
     context = browser.new_context(base_url=demo["url"], locale="nl-NL")
     try:

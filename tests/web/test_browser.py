@@ -144,10 +144,10 @@ def test_every_page_in_both_languages_without_console_errors_or_raw_names(browse
 
 
 @pytest.mark.parametrize("lang, words", [
-    ("en", {"next": "Next-best action", "conc": "Customers making 80% of predicted value", "gini": "Gini of predicted value",
+    ("en", {"next": "Next-best action", "conc": "Customers making 80% of predicted value", "gini": "Concentration of predicted value (0 to 1)",
             "tier": "Value tier"}),
     ("nl", {"next": "Beste volgende actie", "conc": "Klanten die samen 80% van de voorspelde waarde maken",
-            "gini": "Gini van de voorspelde waarde", "tier": "Waardeklasse"}),
+            "gini": "Concentratie van de voorspelde waarde (0 tot 1)", "tier": "Waardeklasse"}),
 ])
 def test_the_360_view_leads_with_value_and_action_and_the_overview_speaks_plainly(page, lang, words):
     page.goto(f"/customers/K005?lang={lang}")

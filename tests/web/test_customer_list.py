@@ -79,7 +79,7 @@ def test_the_page_shows_the_columns_of_the_command_line_table(faces):
         login(client, "viewer")
         page = client.get("/customers", params={"lang": "en"})
     assert page.status_code == 200
-    expected = ["Customer", "Value tier", "Journey stage", "Repeat purchases", "P(alive)", "Expected purchases",
+    expected = ["Customer", "Value tier", "Journey stage", "Repeat purchases", "Chance still a customer", "Expected purchases",
                 "Historic value", "CLV", "CLV low", "CLV high"]
     assert _cli_headers(faces["cli_table"]) == expected
     assert _page_headers(page.text) == expected

@@ -78,7 +78,7 @@ def test_numbers_money_and_dates_follow_the_locale():
     assert en.date(date(2024, 3, 5)) == "05/03/2024"
     assert nl.separators == ",." and en.separators == ".,"
     assert nl.number(float("nan")) == "–"
-    assert nl("customers.count", n="3") == "3 klanten"
+    assert nl.ntext("customers.count", 3, n="3") == "3 klanten" and nl.ntext("customers.count", 1, n="1") == "1 klant"
 
 
 def test_language_choice():

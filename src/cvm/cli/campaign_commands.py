@@ -80,6 +80,8 @@ def worklist_command(ws, name: str, *, tier: str | None, segment: str | None, mi
     show_table(shown, title=title, max_rows=limit, words=words, columns=chosen, wide=wide, choosable=True,
                priority=WORKLIST_PRIORITY)
     out.print(escape(words(f"worklist.{name}.todo")), highlight=False)
+    if name in ("retention", "win_back"):
+        out.print(escape(words("actions.spend_note", chance=words.percent(result.contact_success, 0))), highlight=False)
     if campaign is not None:
         out.print(escape(words("actions.campaign_shown", id=campaign["campaign_id"],
                                contacted=words.number(campaign["contacted"]),

@@ -213,12 +213,14 @@ def frame_table(frame, title: str | None = None, max_rows: int = 30, *, words=No
     notes = []
     total = int(frame.attrs.get("total_rows", len(frame)))  # a frame cut to the rows shown says how many there were
     if total > min(max_rows, len(shown)):
-        notes.append(f"{words.number(len(shown))} of {words.number(total)} rows shown; use --json or --out for all")
+        notes.append(words.ntext("cli.rows_shown", total, shown=words.number(len(shown)), total=words.number(total)))
+    # the columns left out in words, each with the name --columns takes
+    named = ", ".join(f"{spec[c][0]} ({c})" for c in left_out)
     if left_out and choosable:
-        notes.append(f"left out to fit {limit} columns: {', '.join(left_out)}; "
-                     f"see them with --wide, or choose with --columns {','.join(keep[:1] + left_out[:2])}")
+        notes.append(words("cli.left_out_choosable", width=limit, columns=named,
+                           example=",".join(keep[:1] + left_out[:2])))
     elif left_out:
-        notes.append(f"left out to fit {limit} columns: {', '.join(left_out)}; see every column with --json")
+        notes.append(words("cli.left_out", width=limit, columns=named))
     if notes:
         table.caption = "\n".join(notes)
     return table

@@ -27,19 +27,23 @@ def _fact(name: str, value: Any, words) -> None:
     out.print(f"[bold]{escape(label)}[/bold]: {escape(text)}", highlight=False)
 
 
+def _lower(label: str) -> str:
+    """A label inside a sentence: "Historische waarde" -> "historische waarde", "CLV" stays."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _render_concentration(result: ConcentrationResult, title: str, words) -> None:
     out.rule(title)
     for column, stats in (result.by_column or {result.column: {"customer_share": result.customer_share,
                                                                  "customers_needed": result.customers_needed,
                                                                  "gini": result.gini}}).items():
-        label = "predicted value (CLV)" if column == "clv" else "historic value" if column == "historic_value" else column
-        out.print(
-            f"{stats['customer_share']:.1%} of customers ({stats['customers_needed']:,} of {result.n_customers:,}) "
-            f"make {result.share:.0%} of {label}; Gini {stats['gini']:.2f}",
-            highlight=False,
-        )
+        out.print(escape(words.ntext(
+            "cli.concentration", stats["customers_needed"], pct=words.percent(stats["customer_share"]),
+            n=words.number(stats["customers_needed"]), total=words.number(result.n_customers),
+            share=words.percent(result.share, 0), value=_lower(words.label(column)),
+            gini=words.number(stats["gini"], 2))), highlight=False)
     if not result.top.empty:
-        show_table(result.top, title="Most valuable customers", max_rows=10, words=words)
+        show_table(result.top, title=words("overview.top_customers"), max_rows=10, words=words)
 
 
 SEGMENT_COLUMNS = ["segment", "customers", "customer_share", "historic_value_sum", "clv_sum", "clv_share", "clv_mean",
@@ -82,16 +86,13 @@ def _render_investment(result: InvestmentResult, title: str, words) -> None:
     for name, table in (("by_segment", result.by_segment), ("by_channel", result.by_channel),
                         ("acquisition", result.acquisition)):
         if not table.empty:
-            show_table(table, title=name, max_rows=15, words=words)
+            show_table(table, title=words(f"investment.{name}"), max_rows=15, words=words)
     _fact("total_cost", float(result.customers["cost"].sum()), words)
-    if result.retention is not None:
+    if result.retention is not None:  # what the plan buys is the budget's answer above; here whom to contact first
         chosen = result.retention[result.retention["selected"]]
-        _fact("selected", len(chosen), words)
-        _fact("spend", float(chosen["retention_cost"].sum()), words)
-        _fact("expected_saving", float(chosen["expected_saving"].sum()), words)
         plan = [c for c in ("customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving",
                             "retention_cost", "saving_per_cost") if c in chosen.columns]
-        show_table(chosen[plan], title="retention", max_rows=15, words=words)
+        show_table(chosen[plan], title=words("investment.plan_customers"), max_rows=15, words=words)
 
 
 def _render_receivables(result: ReceivablesResult, title: str, words) -> None:
@@ -99,10 +100,15 @@ def _render_receivables(result: ReceivablesResult, title: str, words) -> None:
     for name, figure_ in (("as_of", result.as_of), ("outstanding", result.outstanding), ("overdue", result.overdue),
                           ("dso", result.dso)):
         _fact(name, figure_, words)
-    for name, table in (("ageing", result.ageing), ("by_segment", result.by_segment),
-                        ("by_customer", result.by_customer)):
+    for name, table in (("ageing", result.ageing), ("receivables_by_segment", result.by_segment),
+                        ("late_payers", result.by_customer)):
         if not table.empty:
-            show_table(table, title=name, max_rows=15, words=words)
+            show_table(table, title=words(f"investment.{name}"), max_rows=15, words=words)
+
+
+#: the catalogue's words for each question's heading
+TITLES = {"Concentration": "report.concentration", "Investment": "investment.title", "Receivables": "investment.receivables",
+          "Cohorts": "nav.cohorts", "Migration": "cohorts.migration"}
 
 
 def _answer(result: Any, payload: dict[str, Any], ws, as_json: bool, render, title: str) -> None:
@@ -110,7 +116,8 @@ def _answer(result: Any, payload: dict[str, Any], ws, as_json: bool, render, tit
     if as_json:
         emit_json(payload)
     else:
-        render(result, title, table_words(ws))
+        words = table_words(ws)
+        render(result, words(TITLES[title]) if title in TITLES else title, words)
 
 
 def concentration(

@@ -17,8 +17,22 @@ when an English text is reworded. Both files are read once per process, on first
 Texts are :meth:`str.format` templates with named placeholders; the Dutch text of an id
 uses the same placeholder names as the English (``tests/test_i18n.py`` checks every id).
 
+**Counts** ("1 klant", "2 klanten") use gettext's plural forms: an entry with ``msgid_plural``
+and one ``msgstr[i]`` per form of the language, chosen by the catalogue's ``Plural-Forms``
+header (``plural=(n != 1)`` for English and Dutch); :func:`ntext` is their lookup, like
+gettext's ``ngettext``. The message id is both ``msgid`` and ``msgid_plural``::
+
+    msgid "customers.count"
+    msgid_plural "customers.count"
+    msgstr[0] "{n} klant"
+    msgstr[1] "{n} klanten"
+
 Examples
 --------
+>>> ntext("customers.count", 1, "nl", {"n": "1"})
+'1 klant'
+>>> ntext("customers.count", 2, "nl", {"n": "2"})
+'2 klanten'
 >>> text("errors.file_empty", "nl")
 'Het bestand is leeg.'
 >>> text("errors.file_not_found", "en", {"path": "orders.csv"})
@@ -39,7 +53,8 @@ from cvm.i18n.formats import LOCALES, Formats
 LANGUAGES: tuple[str, ...] = ("en", "nl")
 DEFAULT_LANGUAGE = "en"
 
-__all__ = ["LANGUAGES", "LOCALES", "DEFAULT_LANGUAGE", "Formats", "Section", "catalogue", "language", "placeholders", "text"]
+__all__ = ["LANGUAGES", "LOCALES", "DEFAULT_LANGUAGE", "Formats", "Section", "catalogue", "language", "ntext",
+           "placeholders", "plural_catalogue", "text"]
 
 
 def language(*candidates: str | None) -> str:
@@ -53,14 +68,61 @@ def language(*candidates: str | None) -> str:
 
 
 @lru_cache(maxsize=None)
-def catalogue(lang: str) -> Mapping[str, str]:
-    """Message id → text of ``lang``, read from ``locales/<lang>.po`` once."""
+def _parsed(lang: str):
     from babel.messages.pofile import read_po
 
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     with resources.files("cvm.i18n").joinpath("locales", f"{lang}.po").open("rb") as handle:
-        parsed = read_po(handle, locale=lang)
-    return {message.id: message.string for message in parsed if message.id and isinstance(message.id, str)}
+        return read_po(handle, locale=lang)
+
+
+@lru_cache(maxsize=None)
+def catalogue(lang: str) -> Mapping[str, str]:
+    """Message id → text of ``lang``, read from ``locales/<lang>.po`` once (the entries without plural forms)."""
+    return {message.id: message.string for message in _parsed(lang) if message.id and isinstance(message.id, str)}
+
+
+@lru_cache(maxsize=None)
+def plural_catalogue(lang: str) -> Mapping[str, tuple[str, ...]]:
+    """Message id → the texts of its plural forms in ``lang`` (the entries with ``msgid_plural``), in the
+    order of the catalogue's ``Plural-Forms`` (for English and Dutch: one, other)."""
+    return {message.id[0]: tuple(message.string) for message in _parsed(lang)
+            if message.id and not isinstance(message.id, str)}
+
+
+@lru_cache(maxsize=None)
+def _plural_rule(lang: str):
+    import gettext
+
+    return gettext.c2py(_parsed(lang).plural_expr)
+
+
+def ntext(message_id: str, count: float, lang: str = DEFAULT_LANGUAGE, values: Mapping[str, Any] | None = None,
+          default: str | None = None) -> str:
+    """The plural form of ``message_id`` that fits ``count`` in ``lang``, with ``values`` filled in (``ngettext``).
+
+    The form is chosen by the catalogue's ``Plural-Forms`` expression of the absolute whole
+    count (gettext's rule takes an integer; a fraction such as 1.5 counts as more than one). A
+    text missing in ``lang`` is taken from English; an id missing in both gives ``default``.
+
+    Raises
+    ------
+    KeyError
+        The id has no plural entry and no ``default`` was given, or a placeholder has no value.
+    """
+    import math
+
+    use = lang if message_id in plural_catalogue(lang) else DEFAULT_LANGUAGE
+    forms = plural_catalogue(use).get(message_id)
+    if not forms or not all(forms):
+        if default is None:
+            raise KeyError(message_id)
+        found = default
+    else:
+        number = abs(float(count)) if count is not None and not (isinstance(count, float) and math.isnan(count)) else 2.0
+        whole = int(number) if number == int(number) else 2  # a fraction takes the "other" form
+        found = forms[min(_plural_rule(use)(whole), len(forms) - 1)]
+    return found if values is None else found.format_map(values)
 
 
 def text(message_id: str, lang: str = DEFAULT_LANGUAGE, values: Mapping[str, Any] | None = None,
@@ -73,9 +135,12 @@ def text(message_id: str, lang: str = DEFAULT_LANGUAGE, values: Mapping[str, Any
     Raises
     ------
     KeyError
-        The id is in no catalogue and no ``default`` was given, or a placeholder has no value.
+        The id is in no catalogue and no ``default`` was given, a placeholder has no value, or the
+        id has plural forms (:func:`ntext` reads those, whatever the ``default``).
     """
     found = catalogue(lang).get(message_id) or catalogue(DEFAULT_LANGUAGE).get(message_id)
+    if found is None and message_id in plural_catalogue(DEFAULT_LANGUAGE):
+        raise KeyError(f"{message_id} has plural forms: look it up with ntext(id, count, ...)")
     if found is None:
         if default is None:
             raise KeyError(message_id)
@@ -92,23 +157,31 @@ def placeholders(template: str | None) -> set[str]:
 
 class Section(Mapping[str, dict[str, str]]):
     """The ids directly under ``prefix`` (``reason`` → ``reason.collect_overdue``…), by their last part,
-    each with its text per language: ``Section("reason")["nurture_new"]["nl"]``."""
+    each with its text per language: ``Section("reason")["nurture_new"]["nl"]``. An id with plural
+    forms is listed too, with the text of its last form (English and Dutch: "other")."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
     def _codes(self) -> list[str]:
         start = self.prefix + "."
-        return sorted(k[len(start):] for k in catalogue(DEFAULT_LANGUAGE)
-                      if k.startswith(start) and "." not in k[len(start):])
+        ids = [*catalogue(DEFAULT_LANGUAGE), *plural_catalogue(DEFAULT_LANGUAGE)]
+        return sorted(k[len(start):] for k in ids if k.startswith(start) and "." not in k[len(start):])
 
     def __contains__(self, code: object) -> bool:
-        return isinstance(code, str) and "." not in code and f"{self.prefix}.{code}" in catalogue(DEFAULT_LANGUAGE)
+        if not isinstance(code, str) or "." in code:
+            return False
+        key = f"{self.prefix}.{code}"
+        return key in catalogue(DEFAULT_LANGUAGE) or key in plural_catalogue(DEFAULT_LANGUAGE)
 
     def __getitem__(self, code: str) -> dict[str, str]:
         if code not in self:
             raise KeyError(code)
-        return {lang: text(f"{self.prefix}.{code}", lang) for lang in LANGUAGES}
+        key = f"{self.prefix}.{code}"
+        if key in plural_catalogue(DEFAULT_LANGUAGE):
+            return {lang: (plural_catalogue(lang).get(key) or plural_catalogue(DEFAULT_LANGUAGE)[key])[-1]
+                    for lang in LANGUAGES}
+        return {lang: text(key, lang) for lang in LANGUAGES}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._codes())

@@ -148,10 +148,6 @@ class Formats:
 
         return format_list([str(i) for i in items], locale=self._babel) if items else ""
 
-    def plural(self, count: float) -> str:
-        """The CLDR plural category of ``count`` in this language (``one`` or ``other`` for en and nl)."""
-        return self._babel.plural_form(abs(count)) if not (isinstance(count, float) and math.isnan(count)) else "other"
-
     @property
     def separators(self) -> str:
         """The decimal mark, then the thousands separator (Plotly's ``layout.separators``)."""

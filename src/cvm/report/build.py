@@ -271,6 +271,7 @@ def _overview(b: ReportBuilder, s: Section) -> None:
         s.blocks.append(b.no_data(exc.message))
         return
     rows += [
+        (fmt.t("customers_valued"), fmt.integer(len(scores))),
         (fmt.t("as_of"), fmt.date(scores.attrs.get("as_of"))),
         (fmt.t("total_clv"), fmt.money(scores["clv"].sum())),
         (fmt.t("valuation_model"), fmt.term(scores.attrs.get("model", ""))),
@@ -345,7 +346,7 @@ def _summary_html(snippet: str, fmt: Formatter) -> str:
 
     def head(match: "re.Match[str]") -> str:
         n, ll, aic = (float(v.replace(",", "")) for v in match.groups())
-        return fmt.t("summary_head", n=fmt.integer(n), ll=fmt.number(ll, 3), aic=fmt.number(aic, 2))
+        return fmt.nt("summary_head", n, n=fmt.integer(n), ll=fmt.number(ll, 3), aic=fmt.number(aic, 2))
 
     out = re.sub(r"([0-9,]+) customers, log-likelihood (-?[0-9,.]+), AIC (-?[0-9,.]+)", head, out)
     return re.sub(r"<td>(-?[0-9]+\.[0-9]+)</td>", lambda m: f"<td>{fmt.number(float(m.group(1)), 4)}</td>", out)
@@ -413,7 +414,7 @@ def _value_distribution(b: ReportBuilder, s: Section) -> None:
     horizon = int(b.settings.horizon)
     palive = plots.frequency_recency_matrix(model, T, "probability_alive", max_frequency=max_f, n_recency=30)
     s.blocks.append(b.figure(plots.heatmap_figure(palive, fmt.t("palive_heatmap"), x_title=f"{fmt.t('recency')} ({fmt.unit(unit)})",
-                                                  y_title=fmt.t("frequency"), colour_title="P(alive)")))
+                                                  y_title=fmt.t("frequency"), colour_title=fmt.column("probability_alive"))))
     expected = plots.frequency_recency_matrix(model, T, "expected_purchases", t=horizon, max_frequency=max_f, n_recency=30)
     s.blocks.append(b.figure(plots.heatmap_figure(
         expected, fmt.t("expected_heatmap", horizon=horizon, unit=fmt.unit(unit)),
@@ -542,6 +543,7 @@ def _cohorts(b: ReportBuilder, s: Section) -> None:
     if table.empty:
         s.blocks.append(b.no_data())
         return
+    s.answer = answers.cohorts(table, fmt.formats, "month")
     table = table.assign(cohort=pd.to_datetime(table["cohort"]).dt.strftime("%Y-%m"))
     s.blocks.append(b.figure(plots.cohort_figure(table, "cohort", "age", "retention", fmt.t("retention_by_cohort"),
                                                  fmt.t("age"), fmt.column("retention"))))

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cvm.errors import SchemaError
-from cvm.i18n import LANGUAGES, LOCALES, Formats, catalogue, text
+from cvm.i18n import LANGUAGES, LOCALES, Formats, catalogue, ntext, text
 from cvm.i18n.formats import MISSING
 
 
@@ -55,6 +55,10 @@ class Formatter:
     # words
     def t(self, key: str, **values: Any) -> str:
         return text(f"report.{key}", self.language, values or None, default=key)
+
+    def nt(self, key: str, count: Any, **values: Any) -> str:
+        """The plural form of ``report.<key>`` that fits ``count`` (:func:`cvm.i18n.ntext`)."""
+        return ntext(f"report.{key}", count, self.language, values)
 
     def column(self, name: str) -> str:
         """A column header: the report's own word, else the dashboard's (``col.<name>``), else the name in words."""

@@ -145,7 +145,7 @@ def investment(
     scores: pd.DataFrame | None = None,
     budget: float | None = None,
     target_ratio: float = 1.0,
-    uplift: float = 0.2,
+    uplift: float | None = None,
     cost_per_customer: float | None = None,
     segment_column: str | None = None,
 ) -> InvestmentResult:
@@ -158,8 +158,8 @@ def investment(
     target_ratio
         Multiplier on mean CLV for the maximum acquisition cost per channel.
     uplift, cost_per_customer
-        Retention effect and cost per contacted customer (default
-        ``settings.retention_cost_per_customer``).
+        Chance that a retention contact succeeds and cost per contacted customer (default
+        ``settings.contact_success`` and ``settings.retention_cost_per_customer``).
     segment_column
         Attribute to group by; default ``segment`` when customers carry one, else ``value_tier``.
     """
@@ -167,6 +167,7 @@ def investment(
         raise SchemaError(f"target ratio must be positive, got {target_ratio}")
     table = customer_table(ws, scores, rfm=False)
     cost = ws.settings.retention_cost_per_customer if cost_per_customer is None else cost_per_customer
+    uplift = ws.settings.contact_success if uplift is None else uplift
     return investment_tables(table, clean_costs(ws.costs()), budget, target_ratio, uplift, cost, segment_column)
 
 
@@ -256,6 +257,8 @@ class Worklist:
         The valuation the rows come from.
     language
         The language of ``reason``.
+    contact_success
+        The chance that a contact succeeds the maximum spend assumes (``settings.contact_success``).
     total
         Customers on the list after the filters (all pages).
     max_spend_total, clv_total
@@ -275,6 +278,7 @@ class Worklist:
     as_of: str | None
     model: str | None
     language: str
+    contact_success: float
     total: int
     max_spend_total: float
     clv_total: float
@@ -295,7 +299,8 @@ class Worklist:
     def to_dict(self) -> dict[str, Any]:
         """``cvm actions --list NAME --json``: the list, its run and filters, ``total`` and the page's ``rows``."""
         return {"worklist": self.worklist, "run_id": self.run_id, "as_of": self.as_of, "model": self.model,
-                "language": self.language, "filters": self.filters, "total": self.total,
+                "language": self.language, "contact_success": self.contact_success, "filters": self.filters,
+                "total": self.total,
                 "max_spend_total": self.max_spend_total, "clv_total": self.clv_total, "rows": json_safe(self.rows)}
 
 
@@ -368,7 +373,8 @@ def worklist(
     actions = choose_actions(table, ws.settings.stage_rules, top_tier, ws.settings.currency)
     network = network_value(ws, table) if name == "referral_thanks" and not ws.referrals().empty else None
     rows = worklist_rows(name, table, actions, network, min_percentile=_retention_cutoff(ws),
-                         at_risk_below=ws.settings.stage_rules.at_risk_below, decay=ws.settings.referral_decay)
+                         at_risk_below=ws.settings.stage_rules.at_risk_below, decay=ws.settings.referral_decay,
+                         success=ws.settings.contact_success)
     segments = sorted({str(v) for v in rows["segment"].dropna()})
     keep = pd.Series(True, index=rows.index)
     if value_tier:
@@ -390,5 +396,5 @@ def worklist(
     page = page.reset_index(drop=True)
     page.attrs.update({k: table.attrs.get(k) for k in ("run_id", "as_of", "model")})
     filters = {k: v for k, v in (("value_tier", value_tier), ("segment", segment), ("min_value", min_value)) if v}
-    return Worklist(name, table.attrs.get("run_id"), table.attrs.get("as_of"), table.attrs.get("model"), lang, total,
-                    spend, value, page, filters, segments)
+    return Worklist(name, table.attrs.get("run_id"), table.attrs.get("as_of"), table.attrs.get("model"), lang,
+                    ws.settings.contact_success, total, spend, value, page, filters, segments)

@@ -21,32 +21,57 @@ them; faces render other languages from the code and values.
 The **retention team** list (seed 003: "a dedicated retention team") holds
 high-value customers at risk: percentile above ``min_percentile`` (default
 the gold cut-off) and P(alive) below ``at_risk_below``, ordered by the value at
-risk ``clv (1 - p) / p``.
+risk (below).
 
 **Worklists** (:func:`worklist`, :data:`WORKLISTS`) are the lists a team works
 through, one row per customer with the value, the reason, the suggested action
-and the **maximum sensible spend**: the most a contact can bring back, so that
-spending more on the customer cannot pay, whatever the contact achieves.
+and the **maximum sensible spend**: what a contact is expected to bring back, so
+that spending more on the customer does not pay on average.
 
 ================  =====================================  ==========================================
 list              who (first rule that applies)           maximum sensible spend
 ================  =====================================  ==========================================
-retention         the retention team's list above         value at risk ``clv (1 - p) / p``
-win_back          next-best action "win back", not on     value at risk ``clv (1 - p) / p``
+retention         the retention team's list above         ``s x value at risk`` (:func:`max_spend`)
+win_back          next-best action "win back", not on     ``s x value at risk`` (:func:`max_spend`)
                   the retention list
 nurture           next-best action "nurture"              ``max_investment`` (CLV less planned cost)
 collect           money overdue (``overdue > 0``)         the overdue amount
 referral_thanks   referred at least one customer          ``q * referred_value / referrals_given``
 ================  =====================================  ==========================================
 
-Value at risk: for the purchase models of cvm the CLV is ``P(alive)`` times the
-value of a customer who is still active (Fader, Hardie & Lee 2005, "Counting your
-customers" the easy way, eq. 10: the conditional expectation carries the factor
-P(alive)), so ``clv / p - clv = clv (1 - p) / p`` is what a contact would add if
-it made the customer certain to stay: an upper bound on its return. A referral
-thank-you aims at the next referral; by the network value's own weighting
-(:mod:`cvm.value.network`, decay ``q`` per step) a further referral like the
-earlier ones is worth ``q`` times their mean value.
+**Value at risk** (:func:`value_at_risk`). For the purchase models of cvm the CLV
+is ``P(alive)`` times the value of a customer who is still active (Fader, Hardie &
+Lee 2005, "Counting your customers" the easy way, eq. 10: the conditional
+expectation carries the factor P(alive)), so a customer kept or won back brings
+``clv / p`` where the model expects ``clv`` without a contact: the difference
+``clv / p - clv = clv (1 - p) / p`` is what keeping the customer is worth. As
+``p`` falls towards 0 this grows without bound (a customer with CLV 0.12 and
+P(alive) 0.001 would be worth 119.88 "if kept"), an extrapolation of the model
+far beyond what the customer ever did. So it is counted **at most up to the margin
+the customer has actually brought so far** (``historic_value``): a customer won
+back is expected to bring no more than their own past, and a plan that needs
+more is a hope, not a plan::
+
+    value at risk = min(clv (1 - p) / p, historic_value)      (0 where p is 0 or missing)
+
+**Maximum sensible spend** (:func:`max_spend`) on a retention or win-back contact
+is that value times ``s``, the chance that a contact succeeds (the workspace
+setting ``contact_success``, default 0.2: one contact in five keeps or wins back
+the customer, the uplift the budget plan of :mod:`cvm.value.investment` assumes
+as well)::
+
+    max spend = s x min(clv (1 - p) / p, historic_value)
+
+It is the expected return of one contact: more than that does not pay back on
+average. It is never more than the value the customer would bring if kept
+(``clv / p``) nor more than what the customer has brought so far. Worked example
+(the nearly-lost customer): clv 0.12, p 0.001, historic value 40, s 0.2 →
+``min(0.12 x 0.999 / 0.001, 40) = min(119.88, 40) = 40`` → spend at most 8.00
+(the unbounded rule ``clv (1 - p) / p`` said 119.88).
+
+A referral thank-you aims at the next referral; by the network value's own
+weighting (:mod:`cvm.value.network`, decay ``q`` per step) a further referral like
+the earlier ones is worth ``q`` times their mean value.
 """
 
 from __future__ import annotations
@@ -164,10 +189,10 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
 
 def high_value_at_risk(scores: pd.DataFrame, min_percentile: float, at_risk_below: float) -> pd.DataFrame:
     """The retention team's list (pure function): percentile above ``min_percentile`` and
-    P(alive) below ``at_risk_below``, most value at risk ``clv (1 - p) / p`` first."""
+    P(alive) below ``at_risk_below``, most value at risk (:func:`value_at_risk`) first."""
     p = scores["probability_alive"]
     team = scores[(scores["percentile"] > min_percentile) & p.notna() & (p < at_risk_below)].copy()
-    team["value_at_risk"] = value_at_risk(team["clv"], team["probability_alive"])
+    team["value_at_risk"] = value_at_risk(team["clv"], team["probability_alive"], team.get("historic_value"))
     cols = ["customer_id", "value_tier", "lifecycle_stage", "clv", "probability_alive", "value_at_risk", "historic_value"]
     return team.sort_values("value_at_risk", ascending=False, kind="stable")[cols].reset_index(drop=True)
 
@@ -182,17 +207,42 @@ WORKLIST_COLUMNS = ("customer_id", "name", "value_tier", "segment", "lifecycle_s
                     "max_spend", "action", "reason_code", "reason_values")
 
 
-def value_at_risk(clv: Any, probability_alive: Any) -> np.ndarray:
-    """``clv (1 - p) / p``: what a contact would add if it made the customer certain to stay (0 where p is 0
-    or missing; see the module docstring).
+def value_at_risk(clv: Any, probability_alive: Any, historic_value: Any = None) -> np.ndarray:
+    """What keeping or winning back a customer is worth: ``min(clv (1 - p) / p, historic_value)``.
+
+    ``clv (1 - p) / p`` is the value a kept customer brings beyond what the model expects
+    without a contact (``clv / p - clv``, see the module docstring); it is bounded by the
+    margin the customer has brought so far (``historic_value``; no bound when it is None).
+    0 where ``p`` is 0 or missing, where ``clv`` is missing, and never below 0.
 
     >>> value_at_risk([30.0, 10.0], [0.25, 0.0]).tolist()
     [90.0, 0.0]
+    >>> value_at_risk([30.0, 0.12], [0.25, 0.001], [50.0, 40.0]).round(2).tolist()
+    [50.0, 40.0]
     """
     clv = np.asarray(clv, dtype=float)
     p = np.asarray(probability_alive, dtype=float)
     ok = np.isfinite(p) & (p > 0) & np.isfinite(clv)
-    return np.where(ok, np.nan_to_num(clv) * (1 - np.nan_to_num(p)) / np.where(ok, p, 1.0), 0.0)
+    raw = np.where(ok, np.nan_to_num(clv) * (1 - np.nan_to_num(p)) / np.where(ok, p, 1.0), 0.0)
+    if historic_value is not None:
+        cap = np.clip(np.nan_to_num(np.asarray(historic_value, dtype=float), nan=0.0), 0.0, None)
+        raw = np.minimum(raw, cap)
+    return np.clip(raw, 0.0, None)
+
+
+def max_spend(clv: Any, probability_alive: Any, historic_value: Any, success: float) -> np.ndarray:
+    """The maximum sensible spend on a retention or win-back contact: ``success x`` :func:`value_at_risk`.
+
+    ``success`` is the chance that a contact keeps or wins back the customer (the setting
+    ``contact_success``); the result is the contact's expected return (module docstring).
+
+    >>> max_spend([0.12], [0.001], [40.0], 0.2).round(2).tolist()
+    [8.0]
+    """
+    if not 0 < success <= 1:
+        raise SchemaError(f"the chance that a contact succeeds must lie in (0, 1], got {success}",
+                          hint="e.g. cvm settings --set contact_success=0.2")
+    return float(success) * value_at_risk(clv, probability_alive, historic_value)
 
 
 def worklist(
@@ -204,6 +254,7 @@ def worklist(
     min_percentile: float,
     at_risk_below: float,
     decay: float = 0.5,
+    success: float = 0.2,
 ) -> pd.DataFrame:
     """The rows of worklist ``name`` in its own order (pure function; the rules are in the module docstring).
 
@@ -224,6 +275,8 @@ def worklist(
         The retention list's rule (:func:`high_value_at_risk`).
     decay
         The network value's weight per referral step ``q``.
+    success
+        The chance that a retention or win-back contact succeeds (:func:`max_spend`).
 
     Returns
     -------
@@ -241,7 +294,7 @@ def worklist(
     team = set(high_value_at_risk(frame, min_percentile, at_risk_below)["customer_id"].astype(str))
     if name == "retention":
         rows = frame[frame["customer_id"].isin(team)].copy()
-        rows["max_spend"] = value_at_risk(rows["clv"], rows["probability_alive"])
+        rows["max_spend"] = max_spend(rows["clv"], rows["probability_alive"], rows.get("historic_value"), success)
         order = rows["max_spend"]
         codes = [action_reason("retain", r) for r in rows.to_dict(orient="records")]
     elif name in ("win_back", "nurture", "collect"):
@@ -252,7 +305,7 @@ def worklist(
             keep &= ~frame["customer_id"].isin(team)
         rows = frame[keep].copy()
         if name == "win_back":
-            rows["max_spend"] = value_at_risk(rows["clv"], rows["probability_alive"])
+            rows["max_spend"] = max_spend(rows["clv"], rows["probability_alive"], rows["historic_value"], success)
             order = rows["historic_value"]
         elif name == "nurture":
             spend = rows["max_investment"] if "max_investment" in rows else rows["clv"]

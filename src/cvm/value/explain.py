@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 from cvm.errors import SchemaError
-from cvm.i18n import LANGUAGES, Formats, Section, text
+from cvm.i18n import LANGUAGES, Formats, Section, ntext, text
 from cvm.models.registry import MODELS
 
 #: the reason codes, by code: their words are ids ``reason.<code>`` of the :mod:`cvm.i18n` catalogue
@@ -145,7 +145,7 @@ def _show(name: str, value: Any, lang: str, currency: str, terms: Callable[[Any]
         if kind == "number1":
             return formats.number(float(value), 1)
         n = int(round(float(value)))
-        return text(f"reason.days.{formats.plural(n)}", lang, {"n": formats.number(n)})
+        return ntext("common.days", n, lang, {"n": formats.number(n)})
     if kind == "term":
         return terms(value) if terms is not None else term(value, lang)
     if kind == "model":

@@ -22,17 +22,28 @@ justified investment in :func:`cvm.service.score_customers`).
   least twice the share of future value as it receives of the spending;
 * otherwise ``balanced``.
 
+A **channel** is flagged ``over-investment`` as well when its acquisition costs more
+than its customers bring (the acquisition table's ``headroom`` below 0, see next):
+its past margin may cover the costs charged to it so far, but each customer it
+wins now costs more than the value expected of them, so it is not "in balance".
+
 **Maximum acquisition cost per channel** = mean CLV of the customers acquired
 through that channel times ``target_ratio`` (1 = break even; 1/3 for the common
 "CLV at least three times acquisition cost" rule); compared with the actual
 acquisition cost per customer (``kind = acquisition`` costs of the channel over
-its customers).
+its customers): ``headroom = max_acquisition_cost - acquisition_cost`` and
+``acquisition_verdict`` = ``overpaying`` (headroom below 0), ``pays`` (0 or more),
+or none when the channel has no acquisition cost.
 
 **Retention budget.** A retention action costs ``c`` per customer and saves a
-share ``uplift`` of the value at risk. With ``p`` = P(alive), the value if the
+share ``uplift`` of the value at risk (the chance that a contact succeeds, the
+setting ``contact_success``). With ``p`` = P(alive), the value if the
 customer is alive is ``clv / p`` (because ``clv = p x value-if-alive`` for these
-models), so the value at risk is ``clv (1 - p) / p`` and the expected saving is
-``uplift x clv (1 - p) / p``. Customers are ranked by saving per unit of
+models), so the value at risk is ``clv (1 - p) / p``, counted at most up to the
+margin the customer has brought so far (``historic_value``, when the scores carry
+it; :func:`cvm.value.actions.value_at_risk` gives the reasons), and the expected
+saving is ``uplift x min(clv (1 - p) / p, historic_value)`` — the worklists'
+maximum sensible spend. Customers are ranked by saving per unit of
 spend, and selected while the saving exceeds the cost and the budget lasts.
 
 **What a budget buys** (:func:`budget_plan`). Over the selected customers:
@@ -149,11 +160,11 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
         )
     if not 0 < uplift <= 1:
         raise SchemaError(f"uplift must lie in (0, 1], got {uplift}")
+    from cvm.value.actions import value_at_risk
+
     frame = scores[scores["probability_alive"].notna()].copy()
-    p = frame["probability_alive"].to_numpy(float)
-    clv = frame["clv"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        at_risk = np.where(p > 1e-12, clv * (1 - p) / p, 0.0)
+    historic = frame["historic_value"].to_numpy(float) if "historic_value" in frame.columns else None
+    at_risk = value_at_risk(frame["clv"], frame["probability_alive"], historic)
     frame["value_at_risk"] = at_risk
     frame["expected_saving"] = uplift * at_risk
     frame["retention_cost"] = float(cost_per_customer)
@@ -165,9 +176,7 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     frame["customer_kept"] = uplift * (1 - frame["probability_alive"])
     for bound in ("clv_low", "clv_high"):
         if bound in frame.columns:
-            q = frame["probability_alive"].to_numpy(float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frame["saving_" + bound[4:]] = uplift * np.where(q > 1e-12, frame[bound].to_numpy(float) * (1 - q) / q, 0.0)
+            frame["saving_" + bound[4:]] = uplift * value_at_risk(frame[bound], frame["probability_alive"], historic)
     keep = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
             "saving_per_cost", "cumulative_cost", "selected", "customer_kept"]
     keep += [c for c in ("saving_low", "saving_high") if c in frame.columns]
@@ -346,7 +355,14 @@ def investment_tables(
     acquisition["max_acquisition_cost"] = acquisition["mean_clv"] * target_ratio
     acquisition["acquisition_cost"] = acquisition["group"].map(acq_cost).fillna(0.0) / acquisition["customers"]
     acquisition["headroom"] = acquisition["max_acquisition_cost"] - acquisition["acquisition_cost"]
+    paid = acquisition["acquisition_cost"] > 0
+    acquisition["acquisition_verdict"] = np.where(
+        paid, np.where(acquisition["headroom"] < 0, "overpaying", "pays"), None).astype(object)
     acquisition = acquisition.rename(columns={"group": "channel"}).drop(columns=["clv"])
+    # a channel whose new customers cost more than they bring is no channel "in balance"
+    overpaying = set(acquisition.loc[acquisition["acquisition_verdict"] == "overpaying", "channel"].astype(str))
+    by_channel["flag"] = np.where(by_channel["group"].astype(str).isin(overpaying), "over-investment",
+                                  by_channel["flag"])
 
     retention = plan = None
     if budget is not None:

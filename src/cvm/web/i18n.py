@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from cvm.i18n import LOCALES, Formats, catalogue, text
+from cvm.i18n import LOCALES, Formats, catalogue, ntext, text
 from cvm.i18n import language as pick_language
 from cvm.i18n.formats import MISSING, missing
 
@@ -49,6 +49,10 @@ class Formatter:
         """The message ``key`` in this language, with ``{name}`` placeholders filled in."""
         return text(key, self.language, values or None, default=key)
 
+    def ntext(self, key: str, count: Any, **values: Any) -> str:
+        """The plural form of message ``key`` that fits ``count`` (gettext plural forms, :func:`cvm.i18n.ntext`)."""
+        return ntext(key, count, self.language, values)
+
     def label(self, name: str) -> str:
         """A column or setting name in words (``col.<name>`` in the catalog), else the name itself."""
         return text("col." + str(name), self.language, default=str(name))
@@ -80,7 +84,7 @@ class Formatter:
             if kind == "number":
                 return self.number(value, 2)
             if kind == "days":
-                return self("common.days", n=self.number(value))
+                return self.ntext("common.days", value, n=self.number(value))
             if kind == "date":
                 return self.date(value)
             if kind == "datetime":

@@ -63,7 +63,7 @@ def _result_context(result: DriversResult, fmt) -> dict[str, Any]:
             shown = fmt.formats.join([f"{fmt.term(v)} ({fmt.number(n)})" for v, n in attr.left_out.items()])
             notes.append(fmt("drivers.left_out", minimum=MIN_CUSTOMERS_PER_VALUE, values=shown))
         if attr.without_value:
-            notes.append(fmt("drivers.without_value", n=fmt.number(attr.without_value), attribute=label.lower()))
+            notes.append(fmt.ntext("drivers.without_value", attr.without_value, n=fmt.number(attr.without_value), attribute=label.lower()))
         attributes.append({
             "id": f"drivers-{i}", "label": label,
             "title": fmt("drivers.by_attribute", attribute=label[:1].lower() + label[1:]),

@@ -494,10 +494,8 @@ def investment_page(
         context["facts"] = [(fmt.label("total_cost"), fmt.money(float(result.customers["cost"].sum()), digits=0))]
         context["by_segment"] = present.table(result.by_segment, INVESTMENT_COLUMNS, labels={"group": "col.segment"})
         context["by_channel"] = present.table(result.by_channel, INVESTMENT_COLUMNS, labels={"group": "col.channel"})
-        acquisition = result.acquisition.assign(acquisition_verdict=[
-            "overpaying" if cost > 0 and room < 0 else "pays" if cost > 0 else None
-            for cost, room in zip(result.acquisition["acquisition_cost"], result.acquisition["headroom"])])
-        context["acquisition"] = present.table(acquisition, ACQUISITION_COLUMNS, kinds={"acquisition_verdict": "term"})
+        context["acquisition"] = present.table(result.acquisition, ACQUISITION_COLUMNS,
+                                               kinds={"acquisition_verdict": "term"})
     if owed is not None:
         context["receivables_facts"] = [
             (fmt.label("as_of"), fmt.date(owed.as_of)),
@@ -530,6 +528,7 @@ def cohorts_page(
     result, error = _asked(lambda: cohorts(ws, period=period))
     context: dict[str, Any] = {"period": period, "by": by, "error": _said(fmt, error)}
     if result is not None:
+        context["answer"] = answers.cohorts(result, fmt.formats, period)
         context["cohorts"] = present.table(result, COHORT_COLUMNS, labels={"age": "cohorts.age." + period})
         context["retention_chart"] = _retention_chart(result, fmt, period)
     dates = [str(r["as_of"])[:10] for r in lookups.value_trend(state.cursor())]
