@@ -17,6 +17,10 @@ imports included) and its peak resident memory (the child's ``ru_maxrss`` from `
    fit would take many minutes and more memory than the machine has to spare). Target
    ≤ 60 s and ≤ 4 GB.
 
+``--before SRC`` times an earlier cvm too (its source folder, e.g. a ``git archive`` of an earlier
+commit's ``src``), in the same alternation, as ``before_s`` and ``before_peak_mb``: a before/after
+comparison under the same load.
+
 The transaction files are made once by :func:`cvm.data.simulate.write_transactions`
 (seed 1) in ``--data`` (default ``bench-results/data``, or ``$CVM_BENCH_DATA``) and kept
 there for the next run.
@@ -67,10 +71,19 @@ def lifetimes_command(path: Path, out: Path) -> list[str]:
             "--discount", str(MONTHLY)]
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak resident MB) of ``cmd`` as one process; raises when it fails."""
+def measure(cmd: list[str], src: Path | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak resident MB, CPU seconds) of ``cmd`` as one process; raises when it fails.
+
+    The CPU seconds are user + system time of the process and every thread it ran (``wait4``):
+    less disturbed than the wall time when other work shares the machine.
+
+    ``src``: run cvm from this source folder (first on ``PYTHONPATH``) instead of the installed one.
+    """
+    env = None
+    if src is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])])}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -78,7 +91,7 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024.0  # Linux: kilobytes
+    return seconds, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime  # ru_maxrss: kilobytes on Linux
 
 
 def shown(cmd: list[str], path: Path) -> str:
@@ -101,10 +114,20 @@ def count_rows(path: Path) -> int:
     return int(duckdb.connect().execute(f"SELECT count(*) FROM {reader}(?)", [str(path)]).fetchall()[0][0])
 
 
-def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes: bool) -> dict:
-    """``cvm run`` (and lifetimes' script, alternated) on ``path``; medians of ``repeat`` runs."""
-    ours, theirs = [], []
+def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes: bool,
+            before: Path | None = None) -> dict:
+    """``cvm run`` (and lifetimes' script, alternated) on ``path``; medians of ``repeat`` runs.
+
+    With ``before`` (a source folder of an earlier cvm) that version's ``cvm run`` is timed too,
+    in the same alternation (before, now, lifetimes, before, now, …), as ``before_s``.
+    """
+    ours, theirs, earlier = [], [], []
     for i in range(repeat):
+        if before is not None:
+            workspace, out = work / f"before-ws{i}", work / f"before{i}.parquet"
+            earlier.append(measure(cvm_command(path, out, workspace), src=before))
+            shutil.rmtree(workspace, ignore_errors=True)
+            out.unlink(missing_ok=True)
         workspace, out = work / f"ws{i}", work / f"cvm{i}.parquet"
         ours.append(measure(cvm_command(path, out, workspace)))
         shutil.rmtree(workspace, ignore_errors=True)
@@ -115,22 +138,28 @@ def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes:
             out.unlink(missing_ok=True)
     n_tx = count_rows(path)
     kind = "Parquet" if path.suffix == ".parquet" else "CSV"
-    t_ours = statistics.median(t for t, _ in ours)
+    t_ours = statistics.median(t for t, _, _ in ours)
     row = {
         "benchmark": f"{shown(cvm_command(path, work / 'scores.parquet', work / 'ws'), path)}: "
                      f"{customers:,} customers, {n_tx / 1e6:.2f} M transactions, {kind}",
-        "cvm_s": t_ours, "cvm_peak_mb": max(m for _, m in ours), "command": "cvm run",
-        "runs_cvm_s": [round(t, 2) for t, _ in ours],
+        "cvm_s": t_ours, "cvm_peak_mb": max(m for _, m, _ in ours), "command": "cvm run",
+        "runs_cvm_s": [round(t, 2) for t, _, _ in ours],
+        "cvm_cpu_s": statistics.median(c for _, _, c in ours), "load_average": os.getloadavg()[0],
     }
-    spread = f"cvm runs {', '.join(f'{t:.1f}' for t, _ in ours)} s"
+    spread = f"cvm runs {', '.join(f'{t:.1f}' for t, _, _ in ours)} s"
+    if earlier:
+        row.update({"before_s": statistics.median(t for t, _, _ in earlier),
+                    "before_peak_mb": max(m for _, m, _ in earlier), "runs_before_s": [round(t, 2) for t, _, _ in earlier],
+                    "before_cpu_s": statistics.median(c for _, _, c in earlier)})
     if theirs:
-        t_theirs = statistics.median(t for t, _ in theirs)
+        t_theirs = statistics.median(t for t, _, _ in theirs)
         row.update({
-            "lifetimes_s": t_theirs, "ratio": t_theirs / t_ours, "lifetimes_peak_mb": max(m for _, m in theirs),
-            "runs_lifetimes_s": [round(t, 2) for t, _ in theirs],
+            "lifetimes_s": t_theirs, "ratio": t_theirs / t_ours, "lifetimes_peak_mb": max(m for _, m, _ in theirs),
+            "runs_lifetimes_s": [round(t, 2) for t, _, _ in theirs],
+            "lifetimes_cpu_s": statistics.median(c for _, _, c in theirs),
         })
         row["notes"] = (f"lifetimes: {shown(lifetimes_command(path, work / 'out.parquet'), path)}; medians of "
-                        f"{repeat} alternated runs ({spread}; lifetimes {', '.join(f'{t:.1f}' for t, _ in theirs)} s); "
+                        f"{repeat} alternated runs ({spread}; lifetimes {', '.join(f'{t:.1f}' for t, _, _ in theirs)} s); "
                         f"lifetimes peak {row['lifetimes_peak_mb']:,.0f} MB")
     else:
         row["notes"] = (f"lifetimes not run at this size (its pandas summary and fit would take many minutes); "
@@ -146,16 +175,18 @@ def main() -> None:
     parser.add_argument("--big-repeat", type=int, help="runs at --big-customers (default: --repeat)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("CVM_BENCH_DATA", HERE.parent / "bench-results" / "data")))
     parser.add_argument("--skip-csv", action="store_true")
+    parser.add_argument("--before", type=Path, help="source folder (holding cvm/) of an earlier cvm to time beside this one")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cvm-bench-commands-"))
     rows = []
     try:
         suffixes = [".parquet"] + ([] if args.skip_csv else [".csv"])
         for suffix in suffixes:
-            rows.append(compare(data_file(args.data, args.customers, suffix), args.customers, args.repeat, work, True))
+            rows.append(compare(data_file(args.data, args.customers, suffix), args.customers, args.repeat, work, True,
+                                args.before))
         if args.big_customers:
             path = data_file(args.data, args.big_customers, ".parquet")
-            rows.append(compare(path, args.big_customers, args.big_repeat or args.repeat, work, False))
+            rows.append(compare(path, args.big_customers, args.big_repeat or args.repeat, work, False, args.before))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(rows)

@@ -99,11 +99,7 @@ def _fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFr
         raise SchemaError(f"only the purchase models take covariates, not {entry.name}")
     if len(covariates) != len(summary):
         raise SchemaError(f"covariates have {len(covariates)} rows for {len(summary)} customers")
-    _require_columns(summary, entry.data_columns,
-                     "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
-    seen = (summary["T"] > 0).to_numpy()
-    if not seen.any():
-        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    seen = _seen_before_as_of(summary, entry)
     data = summary[seen]
     weights = data["weights"].to_numpy(float) if "weights" in data.columns else np.ones(len(data))
     if not np.any((data["frequency"].to_numpy(float) > 0) & (weights > 0)):
@@ -141,17 +137,27 @@ def _fit(summary: pd.DataFrame, name: str, **settings: Any) -> tuple[LikelihoodM
                                            weights=None if weights is None else weights[repeat])
         warn_if_few_customers(fitted)
         return fitted, fitted
-    _require_columns(summary, entry.data_columns,
-                     "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
-    seen = (summary["T"] > 0).to_numpy()
-    if not seen.any():
-        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    seen = _seen_before_as_of(summary, entry)
     data = summary[seen]
     fitted, used = fit_for_prediction(entry.cls, data["frequency"].to_numpy(float), data["recency"].to_numpy(float),
                                       data["T"].to_numpy(float), weights=None if weights is None else weights[seen],
                                       **settings)
     warn_if_few_customers(fitted)
     return fitted, used
+
+
+def _seen_before_as_of(summary: pd.DataFrame, entry: Any) -> np.ndarray:
+    """The rows a purchase model is fitted on: customers first seen before the as-of day (``T > 0``).
+
+    Checks the summary has the model's columns and refuses data where every customer was first
+    seen on the as-of day (``all_on_one_day``): their likelihood is 1 whatever the parameters.
+    """
+    _require_columns(summary, entry.data_columns,
+                     "a summary has one row per customer with frequency, recency and T (lifetimes' names)")
+    seen = (summary["T"] > 0).to_numpy()
+    if not seen.any():
+        raise SchemaError.coded("all_on_one_day", date=_as_of_text(summary))
+    return seen
 
 
 def _require_columns(summary: pd.DataFrame, columns: tuple[str, ...], hint: str) -> None:

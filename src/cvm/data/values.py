@@ -545,13 +545,13 @@ _ID_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 
 def id_guard_sql(expr: str) -> str:
-    """SQL that is true when an id holds anything but printable ASCII.
+    """SQL that is true when an id holds anything but printable ASCII (a character outside ``' '``-``'~'``).
 
-    ``url_encode`` leaves letters, digits and ``-_.~`` alone (nearly every id), and is
-    several times cheaper than a regular expression: the character-class test runs only
-    on the ids it changes.
+    A ``GLOB`` character class is DuckDB's cheapest test of this (no regular expression, no
+    new string per row): about a third less time on 2.8 M rows than ``url_encode`` as a
+    guard of a regular expression.
     """
-    return f"(url_encode({expr}) <> {expr} AND regexp_matches({expr}, '[^ -~]'))"
+    return f"({expr} GLOB '*[! -~]*')"
 
 
 def id_sql(expr: str, guard: str) -> str:
