@@ -41,6 +41,21 @@ def test_outstanding_overdue_ageing_dso():
     assert "d" not in cust.index
 
 
+def test_the_list_of_who_owes_leaves_out_customers_who_paid_everything():
+    # e paid both invoices before the as-of day: nothing outstanding, so e is not a late payer to chase
+    paid_up = pd.DataFrame({
+        "invoice_id": ["8", "9"], "customer_id": ["e", "e"],
+        "issued": pd.to_datetime(["2024-01-01", "2024-03-01"]), "amount": [70.0, 30.0],
+        "due": pd.to_datetime(["2024-01-31", "2024-03-31"]),
+        "paid": pd.to_datetime(["2024-02-19", "2024-03-20"]),
+    })
+    r = summarise_receivables(pd.concat([INVOICES, paid_up], ignore_index=True), AS_OF)
+    assert "e" in set(r.by_customer["customer_id"])            # still counted in the per-customer figures
+    # a owes 200, b 350 (invoice 3: 300, invoice 4 open on the as-of day: 50), c owes 40; most overdue first
+    assert list(r.owing["customer_id"]) == ["b", "a", "c"]
+    assert r.owing["outstanding"].tolist() == pytest.approx([350.0, 200.0, 40.0])
+
+
 def test_payment_adjusted_clv():
     r = summarise_receivables(INVOICES, AS_OF)
     scores = pd.DataFrame({"customer_id": ["a", "b", "z"], "clv": [1000.0, 1000.0, 500.0]})

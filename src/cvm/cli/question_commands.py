@@ -101,7 +101,7 @@ def _render_receivables(result: ReceivablesResult, title: str, words) -> None:
                           ("dso", result.dso)):
         _fact(name, figure_, words)
     for name, table in (("ageing", result.ageing), ("receivables_by_segment", result.by_segment),
-                        ("late_payers", result.by_customer)):
+                        ("late_payers", result.owing)):
         if not table.empty:
             show_table(table, title=words(f"investment.{name}"), max_rows=15, words=words)
 

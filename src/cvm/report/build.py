@@ -582,9 +582,8 @@ def _receivables(b: ReportBuilder, s: Section) -> None:
         (fmt.column("overdue"), fmt.money(result.overdue)),
         (fmt.column("dso"), "–" if result.dso is None else fmt.number(result.dso, 1)),
     ]))
-    owing = result.by_customer[result.by_customer["outstanding"] > 0] if "outstanding" in result.by_customer else result.by_customer
     for title, frame in (("investment.ageing", result.ageing), ("investment.receivables_by_segment", result.by_segment),
-                         ("investment.late_payers", owing)):
+                         ("investment.late_payers", result.owing)):
         s.blocks.append(b.table(frame, text(title, fmt.language)))
 
 

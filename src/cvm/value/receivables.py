@@ -92,6 +92,11 @@ class ReceivablesResult:
     overdue: float
     dso: float | None
 
+    @property
+    def owing(self) -> pd.DataFrame:
+        """The customers who still owe money (outstanding > 0), most overdue first: the list every face shows."""
+        return self.by_customer[self.by_customer["outstanding"] > 0].reset_index(drop=True)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "as_of": self.as_of,

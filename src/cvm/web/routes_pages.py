@@ -507,7 +507,7 @@ def investment_page(
         context["receivables_by_segment"] = present.table(
             owed.by_segment, ["segment", "customers", "invoiced", "outstanding", "overdue", "avg_days_late"])
         context["receivables_by_customer"] = present.table(
-            owed.by_customer.head(50), ["customer_id", "invoices", "invoiced", "outstanding", "overdue", "overdue_90_plus",
+            owed.owing.head(50), ["customer_id", "invoices", "invoiced", "outstanding", "overdue", "overdue_90_plus",
                                       "max_days_overdue", "avg_days_late", "collection_risk"], limit=20)
     return render(request, "investment.html", **context)
 
