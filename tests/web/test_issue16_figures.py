@@ -73,6 +73,8 @@ def test_an_invoice_paid_late_shows_its_days_late(demo):
     cells = [c.strip() for c in words(row.group(0)).split("  ") if c.strip()]
     text = " ".join(cells)
     assert f"{late} dagen" in text, text  # the days late of a paid invoice, not "0 dagen"
+    tds = [words(td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", row.group(0), flags=re.S)]
+    assert "0 dagen" not in tds, tds  # and no "days overdue" of 0 beside it: a paid invoice is not overdue
     assert "NaT" not in words(html) and "None" not in words(html)
 
 

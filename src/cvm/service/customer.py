@@ -84,6 +84,8 @@ def customer_view(ws: Workspace, customer_id: Any, max_transactions: int = 200) 
     if not invoices.empty:
         as_of = score["as_of"] if score else pd.Timestamp.now().normalize()
         invoices = invoice_status(invoices, as_of)[["invoice_id", "issued", "due", "paid", "amount", "outstanding", "days_late", "days_overdue", "bucket"]].sort_values("issued", kind="stable")
+        # "days overdue" is a property of money still owed: a paid invoice has none (blank), not 0 days
+        invoices["days_overdue"] = invoices["days_overdue"].where(invoices["bucket"] != "paid")
 
     return CustomerView(
         customer_id=cid, attributes=attributes, score=score, history=history, transactions=tx, channels=channels,
