@@ -193,3 +193,30 @@ def test_chosen_columns_that_cannot_fit_run_past_the_terminal_rather_than_cut(wo
     assert "…" not in text and len(headers) == 7 and "left out" not in text
     listing = json.loads(cvm("customers", "--limit", "3", "--json", "--workspace", ws).stdout)["customers"]
     assert [row[1] for row in body] == [f"€{c['clv']:,.2f}" for c in listing]  # whole, on one line
+
+
+def test_cohorts_and_migration_speak_dutch_with_the_json_figures(workspaces):
+    """``cvm cohorts`` opens with the page's answer and ``cvm migration`` counts moves in Dutch words.
+
+    Expected figures are recounted from ``--json``: the pooled share who bought again in the quarter after
+    their first (sum of ``active`` over sum of ``customers`` at age 1, all cohorts together), and the
+    moved-up/down/stayed counts, written with Dutch grouping by hand.
+    """
+    ws = workspaces["nl"]
+    rows = json.loads(cvm("cohorts", "--period", "quarter", "--json", "--workspace", str(ws)).stdout)["rows"]
+    first = [r for r in rows if r["age"] == 1]
+    active, customers = sum(r["active"] for r in first), sum(r["customers"] for r in first)
+    share = f"{Decimal(100 * active) / Decimal(customers):.1f}".replace(".", ",")
+    text = " ".join(cvm("cohorts", "--period", "quarter", "--workspace", str(ws), columns=200).stdout.split())
+    assert f"kocht {share}% opnieuw in het kwartaal erna" in text, text
+    assert f"({active:,} van {customers:,}".replace(",", ".") in text, text
+
+    a, b = _dates(ws)
+    moves = json.loads(cvm("migration", "--from", a, "--to", b, "--json", "--workspace", str(ws)).stdout)
+    assert moves["stayed"] is not None and moves["moved_up"] is not None  # value tiers are ordered
+    line = cvm("migration", "--from", a, "--to", b, "--workspace", str(ws), columns=200).stdout
+    for word, key in (("Klanten die gelijk bleven", "stayed"), ("Klanten die stegen", "moved_up"),
+                      ("Klanten die daalden", "moved_down")):
+        if moves.get(key) is not None:
+            assert f"{word}: {moves[key]:,}".replace(",", ".") in line, line
+    assert "moved up" not in line and "customers by" not in line

@@ -58,15 +58,18 @@ def _render_segments(result: pd.DataFrame, title: str, words) -> None:
 def _render_migration(result: MigrationResult, title: str, words) -> None:
     counts = result.counts.fillna(0).astype(int)
     counts.index = [words.term(str(i)) for i in counts.index]
-    counts.columns = [str(c) for c in counts.columns]
-    counts.index.name = f"{result.from_date} ↓ / {result.to_date} →"
-    show_table(counts.reset_index(), title=f"{title}: customers by {result.by}", max_rows=50, words=words)
-    moves = [(word, n) for word, n in (("moved up", result.moved_up), ("moved down", result.moved_down),
-                                       ("stayed", result.stayed)) if n is not None]  # up/down: only for ordered groups
-    out.print(", ".join(f"{word} {n:,}" for word, n in moves), highlight=False)
+    counts.columns = [words.term(str(c)) for c in counts.columns]
+    counts.index.name = f"{words.date(result.from_date)} ↓ / {words.date(result.to_date)} →"
+    show_table(counts.reset_index(), title=f"{title} ({words.label(result.by)})", max_rows=50, words=words)
+    moves = [(words(f"cohorts.{key}"), n) for key, n in (("moved_up", result.moved_up), ("moved_down", result.moved_down),
+                                                        ("stayed", result.stayed)) if n is not None]  # up/down: only for ordered groups
+    out.print(", ".join(f"{word}: {words.number(n)}" for word, n in moves), highlight=False)
 
 
-def _render_cohorts(result: pd.DataFrame, title: str, words) -> None:
+def _render_cohorts(result: pd.DataFrame, title: str, words, period: str = "month") -> None:
+    from cvm import answers
+
+    _say(answers.cohorts(result, words.formats, period))
     show_table(result, title=title, words=words)
 
 
@@ -171,7 +174,8 @@ def cohorts(
 
     ws = open_workspace(workspace)
     result = value.cohorts(ws, period=period)
-    _answer(result, {"rows": result}, ws, as_json, _render_cohorts, "Cohorts")
+    _answer(result, {"rows": result}, ws, as_json,
+            lambda r, title, words: _render_cohorts(r, title, words, period), "Cohorts")
 
 
 def invest(
