@@ -147,8 +147,12 @@ def test_a_budget_changes_the_allocation_shown(page, demo):
 
 
 def _page_text(page) -> str:
-    return page.evaluate("() => { document.querySelectorAll('main .data').forEach(e => e.style.display = 'none');"
-                         " return document.querySelector('main').innerText; }")
+    """The page's own words: the customers' data (ids, names, segments: class ``data``) left out while
+    reading, then shown again, so the screenshots taken afterwards show the page as a user sees it."""
+    return page.evaluate("() => { const data = document.querySelectorAll('main .data');"
+                         " data.forEach(e => e.style.display = 'none');"
+                         " const words = document.querySelector('main').innerText;"
+                         " data.forEach(e => e.style.display = ''); return words; }")
 
 
 def _problems(text: str) -> dict[str, list[str]]:
