@@ -58,3 +58,23 @@ def test_the_overview_names_the_top_customers_at_risk():
     stake = at_stake(SCORES, 0.55)
     assert stake.concentration.customers_needed == 3
     assert (stake.at_risk, stake.at_risk_value) == (1, 60.0)
+
+
+def test_the_interval_caps_each_customer_by_their_own_margin():
+    """The bounds use each customer's own margin so far, whatever order the plan sorts them in.
+
+    By hand, uplift 0.5, a contact costs 1: x (clv 1, p 0.5, margin 100) has value at risk 1 (low 0.5,
+    high 2): saving 0.5 (0.25, 1); y (clv 10, p 0.01, margin 5): 10 x 0.99 / 0.01 = 990, capped at its
+    margin 5: saving 2.5, and so are its bounds (low 495 and high 1,980 are capped at 5 too).
+    y sorts first (2.5 per euro), which used to pair y's bounds with x's margin of 100
+    (low 0.5 x 100 = 50 > the point 2.5) and x's with y's margin.
+    """
+    scores = pd.DataFrame({"customer_id": ["x", "y"], "clv": [1.0, 10.0], "probability_alive": [0.5, 0.01],
+                           "clv_low": [0.5, 5.0], "clv_high": [2.0, 20.0], "historic_value": [100.0, 5.0]})
+    allocation = retention_allocation(scores, 10.0, 0.1, 0.5).set_index("customer_id")
+    assert allocation.loc["y", ["expected_saving", "saving_low", "saving_high"]].tolist() == pytest.approx([2.5, 2.5, 2.5])
+    assert allocation.loc["x", ["expected_saving", "saving_low", "saving_high"]].tolist() == pytest.approx([0.5, 0.25, 1.0])
+    p = budget_plan(retention_allocation(scores, 10.0, 0.1, 0.5), 10.0, 0.5)
+    assert p.value_protected_low <= p.value_protected <= p.value_protected_high
+    assert (p.value_protected_low, p.value_protected, p.value_protected_high) == (
+        pytest.approx(2.75), pytest.approx(3.0), pytest.approx(3.5))

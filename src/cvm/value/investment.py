@@ -167,6 +167,9 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     at_risk = value_at_risk(frame["clv"], frame["probability_alive"], historic)
     frame["value_at_risk"] = at_risk
     frame["expected_saving"] = uplift * at_risk
+    for bound in ("clv_low", "clv_high"):  # before sorting: ``historic`` is in the frame's present order
+        if bound in frame.columns:
+            frame["saving_" + bound[4:]] = uplift * value_at_risk(frame[bound], frame["probability_alive"], historic)
     frame["retention_cost"] = float(cost_per_customer)
     frame["saving_per_cost"] = frame["expected_saving"] / cost_per_customer
     frame = frame.sort_values(["saving_per_cost", "customer_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
@@ -174,9 +177,6 @@ def retention_allocation(scores: pd.DataFrame, budget: float, cost_per_customer:
     frame["cumulative_cost"] = np.where(worth, worth.cumsum() * cost_per_customer, np.nan)
     frame["selected"] = worth & (frame["cumulative_cost"] <= budget + 1e-9)
     frame["customer_kept"] = uplift * (1 - frame["probability_alive"])
-    for bound in ("clv_low", "clv_high"):
-        if bound in frame.columns:
-            frame["saving_" + bound[4:]] = uplift * value_at_risk(frame[bound], frame["probability_alive"], historic)
     keep = ["customer_id", "clv", "probability_alive", "value_at_risk", "expected_saving", "retention_cost",
             "saving_per_cost", "cumulative_cost", "selected", "customer_kept"]
     keep += [c for c in ("saving_low", "saving_high") if c in frame.columns]
