@@ -35,34 +35,9 @@ import urllib.request
 from pathlib import Path
 
 from bench_commands import HORIZON, YEARLY, data_file
+from spark_scale import rss_table, tree_mb
 
 HERE = Path(__file__).resolve().parent
-
-
-def _rss_table() -> tuple[dict[int, list[int]], dict[int, int]]:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            pid, ppid = int(entry), int(fields[1])
-            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            children.setdefault(ppid, []).append(pid)
-        except (OSError, IndexError, ValueError):
-            continue
-    return children, rss
-
-
-def _tree_mb(root: int, children: dict[int, list[int]], rss: dict[int, int]) -> float:
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total / 2**20
 
 
 class Peaks:
@@ -76,8 +51,8 @@ class Peaks:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            children, rss = _rss_table()
-            now = {name: _tree_mb(pid, children, rss) for name, pid in self.roots.items()}
+            children, rss = rss_table()
+            now = {name: tree_mb(pid, children, rss) for name, pid in self.roots.items()}
             for name, mb in now.items():
                 self.peak[name] = max(self.peak[name], mb)
             self.peak["sum"] = max(self.peak["sum"], sum(now.values()))

@@ -32,8 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def tree_rss_mb(root: int) -> float:
-    """Resident memory (MB) of process ``root`` and all its descendants, from /proc."""
+def rss_table() -> tuple[dict[int, list[int]], dict[int, int]]:
+    """Every process's children and resident bytes, from /proc (one read for many trees)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -47,12 +47,22 @@ def tree_rss_mb(root: int) -> float:
             children.setdefault(ppid, []).append(pid)
         except (OSError, IndexError, ValueError):
             continue
+    return children, rss
+
+
+def tree_mb(root: int, children: dict[int, list[int]], rss: dict[int, int]) -> float:
+    """Resident memory (MB) of ``root`` and its descendants in a :func:`rss_table`."""
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
     return total / 2**20
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory (MB) of process ``root`` and all its descendants, from /proc."""
+    return tree_mb(root, *rss_table())
 
 
 class PeakMemory:

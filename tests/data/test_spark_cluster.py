@@ -25,6 +25,8 @@ import pytest
 
 from cvm.errors import SchemaError
 
+from tests.cli_helpers import finish
+
 try:  # the shared transaction generator of the backend suite (same folder)
     from .test_backends import make_transactions
 except ImportError:
@@ -54,15 +56,6 @@ def _duckdb_run(src: Path, tmp_path: Path, env: dict) -> subprocess.Popen:
     return subprocess.Popen([*CVM, "run", str(src), "--out", str(tmp_path / "duck.parquet"), "--model", "bgnbd",
                              "--workspace", str(tmp_path / "ws.duckdb")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-
-
-def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = proc.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # as subprocess.run(timeout=...) does
-        stdout, stderr = proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +123,7 @@ def test_cli_on_standalone_cluster_equals_duckdb(cluster, tmp_path):
                             "--name", "cvm-cluster-test", "--conf", "spark.executor.memory=512m",
                             "--conf", "spark.cores.max=1", "--model", "bgnbd", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=600)
-    duck = _finished(duck)
+    duck = finish(duck)
     assert duck.returncode == 0, duck.stderr
     assert spark.returncode == 0, spark.stderr
     assert "Setting default log level" not in spark.stderr and "WARN " not in spark.stderr, spark.stderr
@@ -258,7 +251,7 @@ def test_cli_over_spark_connect_equals_duckdb(connect_server, tmp_path):
     out = tmp_path / "spark.parquet"
     spark = subprocess.run([*CVM, "run", str(src), "--engine", "spark", "--model", "bgnbd", "--out", str(out)],
                            env=env, capture_output=True, text=True, timeout=600)
-    duck = _finished(duck)
+    duck = finish(duck)
     assert duck.returncode == 0, duck.stderr
     assert spark.returncode == 0, spark.stderr
     assert "WARN" not in spark.stderr, spark.stderr

@@ -36,6 +36,8 @@ from cvm.errors import CvmError
 
 from . import make_files, make_returns, make_values
 
+from tests.cli_helpers import finish
+
 pytestmark = [pytest.mark.spark, pytest.mark.filterwarnings("ignore::FutureWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
 
@@ -269,17 +271,8 @@ def _cvm_start(*args: str) -> subprocess.Popen:
                             env={**os.environ})
 
 
-def _finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = proc.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # as subprocess.run(timeout=...) does
-        stdout, stderr = proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-
-
 def _cvm(*args: str) -> subprocess.CompletedProcess:
-    return _finish(_cvm_start(*args))
+    return finish(_cvm_start(*args))
 
 
 def _dutch_export(folder: Path) -> Path:
@@ -308,7 +301,7 @@ def test_cvm_run_gives_the_same_customers_and_reasons_on_both_engines(corpus, tm
                        "--time-unit", "day", "--json"),
             _cvm_start("run", str(path), "--out", str(tmp_path / f"spark{k}.parquet"), "--engine", "spark",
                        "--time-unit", "day", "--json"))
-    finished = {k: (_finish(duck), _finish(spark)) for k, (duck, spark) in started.items()}
+    finished = {k: (finish(duck), finish(spark)) for k, (duck, spark) in started.items()}
     for k, path in enumerate(paths):
         duck_out, spark_out = tmp_path / f"duck{k}.csv", tmp_path / f"spark{k}.parquet"
         ws = tmp_path / f"ws{k}"
@@ -340,7 +333,7 @@ def test_cvm_run_refuses_the_same_way_on_both_engines(corpus, tmp_path):
     path = corpus["semicolon_mixed_marks"][0]
     theirs = _cvm_start("run", str(path), "--out", str(tmp_path / "s.parquet"), "--engine", "spark")
     duck = _cvm("run", str(path), "--out", str(tmp_path / "d.csv"), "--workspace", str(tmp_path / "ws"))
-    theirs = _finish(theirs)
+    theirs = finish(theirs)
     assert duck.returncode == theirs.returncode == 1
     assert "Traceback" not in duck.stderr + theirs.stderr
     first = duck.stderr.strip().splitlines()[0]
