@@ -224,3 +224,20 @@ def test_cohorts_and_migration_speak_dutch_with_the_json_figures(workspaces):
         if moves.get(key) is not None:
             assert f"{word}: {moves[key]:,}".replace(",", ".") in line, line
     assert "moved up" not in line and "customers by" not in line
+
+
+def test_receivables_say_days_in_words_in_both_languages(workspaces):
+    """A figure in days carries its unit, as the dashboard shows it ("53,1 dagen", not a bare 53,1).
+
+    Expected texts are built by hand from ``--json``: the DSO rounded to one decimal with the
+    language's decimal sign, and each late payer's longest overdue days as a whole number.
+    """
+    for language, unit, sign in (("nl", "dagen", ","), ("en", "days", ".")):
+        ws = workspaces[language]
+        facts = json.loads(cvm("receivables", "--json", "--workspace", str(ws)).stdout)
+        dso = f"{Decimal(str(facts['dso'])).quantize(Decimal('0.1'))}".replace(".", sign)
+        text = cvm("receivables", "--workspace", str(ws), columns=200).stdout
+        assert f": {dso} {unit}\n" in text, text
+        longest = {str(int(r["max_days_overdue"])) for r in facts["by_customer"] if r.get("max_days_overdue")}
+        shown = set(re.findall(rf"│\s+(\d+) {unit} │", text))
+        assert shown and shown <= longest, (shown, text)

@@ -84,7 +84,8 @@ def worklist_command(ws, name: str, *, tier: str | None, segment: str | None, mi
         out.print(escape(words("actions.spend_note", chance=words.percent(result.contact_success, 0))), highlight=False)
     if campaign is not None:
         out.print(escape(words("actions.campaign_shown", id=campaign["campaign_id"],
-                               contacted=words.number(campaign["contacted"]),
+                               contacted=words.ntext("actions.to_contact", campaign["contacted"],
+                                                     n=words.number(campaign["contacted"])),
                                held_out=words.number(campaign["held_out"]))), highlight=False)
     if out_file:
         out.print(f"written to {out_file}")

@@ -107,7 +107,9 @@ def _cell(value: Any, kind: str, digits: int, words) -> str:
             return words.money(value, digits=digits)
         if kind == "percent":
             return words.percent(value, digits)
-        if kind in ("count", "number", "days"):
+        if kind == "days":  # "190 dagen", as the pages show it
+            return words.ntext("common.days", value, n=words.number(value, digits))
+        if kind in ("count", "number"):
             return words.number(value, digits)
         if kind == "date":
             return words.date(value)

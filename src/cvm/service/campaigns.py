@@ -25,7 +25,7 @@ from cvm.data.campaigns import load_campaign, purchases_after, save_campaign
 from cvm.data.scores import load_scores, score_runs
 from cvm.data.warehouse import Workspace
 from cvm.errors import SchemaError
-from cvm.i18n import Formats, text
+from cvm.i18n import Formats, ntext, text
 from cvm.service.questions import Worklist, worklist
 from cvm.value.campaign import MIN_GROUP, CampaignEffect, campaign_effect, split_holdout
 
@@ -131,7 +131,9 @@ class CampaignEvaluation:
         num = lambda v: f.number(v, 2)  # noqa: E731
         level = f.percent(e.purchases.level, 0)
         out = [text("campaign.groups", language, {
-            "contacted": f.number(e.n_contacted), "held_out": f.number(e.n_held_out), "days": f.number(self.days),
+            "contacted": ntext("campaign.contacted", e.n_contacted, language, {"n": f.number(e.n_contacted)}),
+            "held_out": f.number(e.n_held_out),
+            "days": ntext("common.days", self.days, language, {"n": f.number(self.days)}),
             "start": f.date(self.start.date()), "end": f.date(self.end.date())})]
         p = e.purchases
         out.append(text("campaign.purchases", language, {
