@@ -76,8 +76,10 @@ class WebState:
     def __init__(self, workspace_path: str | Path, config: WebConfig, secret_key: str | None = None) -> None:
         from cvm.data import Workspace
 
+        from cvm.data.generations import exists
+
         self.path = Path(workspace_path)
-        if not (self.path / "cvm.duckdb").exists():
+        if not exists(self.path):
             Workspace.open(self.path).close()  # a new workspace: made and published once
         self._reader_lock = threading.Lock()
         self._retired: list[tuple[float, Any]] = []
