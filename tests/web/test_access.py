@@ -199,9 +199,9 @@ def test_idle_and_absolute_session_timeouts(tmp_path, workspace_dir, serve_app):
 
 
 @pytest.mark.slow
-def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recovery(tmp_path, serve_app):
+def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recovery(tmp_path, workspace_dir, serve_app):  # in memory; in PostgreSQL (shared)
     # no wait for 2 failures, then 1 s, 2 s; locked for 6 s (0.1 min) after 4
-    ws = users_only_workspace(tmp_path / "ws", login_delay_after=2, login_lockout_after=4, login_lockout_minutes=0.1)
+    ws = users_only_workspace(workspace_dir, login_delay_after=2, login_lockout_after=4, login_lockout_minutes=0.1)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as client:
         assert login(client, "admin", "wrong-password-1").status_code == 401
@@ -226,9 +226,9 @@ def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recov
         assert client.get("/api/me").status_code == 200
 
 
-def test_one_address_trying_many_accounts_is_throttled(tmp_path, serve_app):
+def test_one_address_trying_many_accounts_is_throttled(tmp_path, workspace_dir, serve_app):  # in memory; in PostgreSQL (shared)
     # an address may fail 3x as often as an account: waits from 3 x 2 = 6 failures on
-    ws = users_only_workspace(tmp_path / "ws", login_delay_after=2, login_lockout_after=4)
+    ws = users_only_workspace(workspace_dir, login_delay_after=2, login_lockout_after=4)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as client:
         for k in range(6):

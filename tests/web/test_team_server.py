@@ -20,7 +20,7 @@ import pytest
 
 from cvm.data import catalog
 from tests.conftest import make_team_workspace
-from tests.web.conftest import bearer, csrf_of, login, make_workspace
+from tests.web.conftest import PASSWORD, bearer, csrf_of, login, make_workspace
 from tests.web.test_concurrency import Served, cvm
 
 PATIENCE_SECONDS = 20.0
@@ -91,3 +91,63 @@ def test_a_refresh_on_one_machine_is_served_by_the_dashboard_on_the_other(two_se
     for server in (a, b):
         assert _until(lambda: httpx.get(server.url + "/api/customers/TEAM-1",
                                         headers=bearer(tokens["viewer"])).status_code == 200)
+
+
+def test_shared_throttle_schedule_by_hand(workspace_dir):  # the store of each kind: SQLite, and PostgreSQL
+    from cvm.web import access_store
+    from cvm.web.shared_throttle import SharedLoginThrottle
+
+    workspace_dir.mkdir(parents=True, exist_ok=True)
+    con = access_store.connect(workspace_dir)
+    now = [1_000_000.0]
+    # two dashboards: two throttles, one store
+    one, other = (SharedLoginThrottle(lambda: con, delay_after=3, lockout_after=6, lockout_seconds=60,
+                                      clock=lambda: now[0]) for _ in range(2))
+    key = "user:eva"
+    waits = []
+    for k in range(6):
+        (one if k % 2 else other).failed(key)
+        waits.append(one.wait(key))
+    # the same schedule as the in-memory throttle (tests/web/test_access.py), counted across both:
+    # failures 1-2: none; 3: 2^0 = 1 s; 4: 2 s; 5: 4 s; 6: locked for 60 s
+    assert waits == [0.0, 0.0, 1.0, 2.0, 4.0, 60.0]
+    assert other.locked(key) and other.retry_after(key) == 60
+    now[0] += 59.5
+    assert other.retry_after(key) == 1
+    now[0] += 1.0
+    assert other.wait(key) == 0.0  # forgotten after the lockout
+    one.failed(key)
+    assert con.execute("SELECT failures FROM login_failures WHERE key = ?", [key]).fetchone()[0] == 1  # counted anew
+    other.succeeded(key)
+    assert one.wait(key) == 0.0
+    con.close()
+
+
+def test_a_lockout_on_one_dashboard_holds_on_the_other(postgres, tmp_path):
+    from cvm.settings import Settings
+
+    first = make_team_workspace(postgres, tmp_path / "machine-a" / "ws", tmp_path / "shared")
+    second = tmp_path / "machine-b" / "ws"
+    second.mkdir(parents=True)
+    shutil.copyfile(first / catalog.CATALOG_FILE, second / catalog.CATALOG_FILE)
+    settings = Settings().set("server.login_delay_after", 1).set("server.login_lockout_after", 3) \
+        .set("server.login_lockout_minutes", 1)
+    for folder in (first, second):
+        settings.save(folder / "settings.toml")
+    make_workspace(first)
+    servers = [Served(first), Served(second)]
+    try:
+        a, b = servers
+        with httpx.Client(base_url=a.url) as on_a, httpx.Client(base_url=b.url) as on_b:
+            assert login(on_a, "admin", "wrong-1").status_code == 401  # 1 failure: the next may come after 1 s
+            early = login(on_b, "admin", "wrong-2")  # B knows of A's failure (in memory it would say 401)
+            assert early.status_code == 429 and early.headers["retry-after"] == "1"
+            time.sleep(1.1)
+            assert login(on_b, "admin", "wrong-2").status_code == 401  # 2 failures: 2 s
+            time.sleep(2.1)
+            assert login(on_a, "admin", "wrong-3").status_code == 401  # the 3rd failure: locked for a minute
+            refused = login(on_b, "admin", PASSWORD)  # the right password, on the other dashboard
+            assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 50
+    finally:
+        for server in servers:
+            server.stop()

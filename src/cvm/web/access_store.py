@@ -49,6 +49,9 @@ _SCHEMA = (
     "address TEXT, detail TEXT)",
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts)",
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)",
+    # failed logins of a team workspace's dashboards (cvm.web.shared_throttle; the embedded server counts in memory)
+    "CREATE TABLE IF NOT EXISTS login_failures(key TEXT PRIMARY KEY, failures INTEGER NOT NULL, "
+    "last_failure DOUBLE PRECISION NOT NULL)",
 )
 _COPIED = (("users", "name, password_hash, role, created"),
            ("api_tokens", "token_hash, role, name, created, expires, revoked"),
