@@ -43,3 +43,52 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI, which must run every test: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on 127.0.0.1 for the whole test session (see tests/postgres_server.py).
+
+    Outside CI a machine without PostgreSQL or psycopg skips the team-workspace tests; under CI
+    (where `make test` installs Debian's postgresql and the `team` extra) a missing server is a failure.
+    """
+    from tests.postgres_server import PostgresServer, postgres_bin
+
+    message = None
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        message = "psycopg is not installed (make install installs the `team` extra)"
+    if postgres_bin() is None:
+        message = "PostgreSQL is not installed (make test installs it: scripts/system-deps.sh)"
+    if message:
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+#: the kinds of workspace the workspace tests run against: the embedded default, and a team workspace
+#: whose generations have a PostgreSQL catalog (cvm.data.catalog)
+WORKSPACE_KINDS = ("embedded", "postgres-catalog")
+
+
+def make_team_workspace(server, folder: Path, data_path: Path) -> Path:
+    """A team workspace at ``folder``: a fresh database of ``server`` as its catalog, files under ``data_path``."""
+    from cvm.data.catalog import create
+
+    create(folder, server.new_database(), data_path)
+    return folder
+
+
+@pytest.fixture(params=WORKSPACE_KINDS)
+def workspace_dir(request, tmp_path):
+    """A workspace folder of each kind, not yet published: embedded (``cvm.duckdb`` will be made
+    in it), or a team workspace whose catalog is a fresh database of the test PostgreSQL server
+    and whose generations go under ``tmp_path / "shared"``."""
+    folder = tmp_path / "ws"
+    if request.param == "postgres-catalog":
+        make_team_workspace(request.getfixturevalue("postgres"), folder, tmp_path / "shared")
+    return folder

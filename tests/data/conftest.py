@@ -1,4 +1,9 @@
-"""Shared fixtures of the data-layer tests: a fresh workspace per test."""
+"""Shared fixtures of the data-layer tests: a fresh workspace per test, of each kind.
+
+``ws`` runs every test that uses it twice: on the embedded default (``cvm.duckdb``) and on a
+team workspace whose generations have a real PostgreSQL server, started by the tests, as
+their catalog (``workspace_dir`` in tests/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from cvm.data import Workspace
 
 
 @pytest.fixture
-def ws(tmp_path):
-    workspace = Workspace.open(tmp_path / "ws")
+def ws(workspace_dir):
+    workspace = Workspace.open(workspace_dir)
     yield workspace
     workspace.close()
 

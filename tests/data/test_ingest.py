@@ -122,8 +122,8 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ingest_killed_mid_way_leaves_no_partial_rows(tmp_path):
-    wsdir = tmp_path / "ws"
+def test_ingest_killed_mid_way_leaves_no_partial_rows(tmp_path, workspace_dir):  # embedded, and a PostgreSQL catalog
+    wsdir = workspace_dir
     with Workspace.open(wsdir) as ws:
         ws.ingest(write_orders(tmp_path / "a.csv", [("k1", "05-01-2024", "10", "o1")]))
     big = write_orders(tmp_path / "big.csv", [(f"k{i}", "06-01-2024", "1", f"n{i}") for i in range(20_000)])

@@ -34,7 +34,7 @@ def users_only_workspace(folder: Path, **server: object) -> Path:
     """A workspace with the three users (named after their roles) and ``server.*`` settings."""
     from cvm.web.auth import add_user
 
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)  # a team workspace folder is made by its fixture
     settings = Settings()
     for key, value in server.items():
         settings = settings.set(f"server.{key}", value)
@@ -113,8 +113,8 @@ def me(url: str, cookie: str) -> int:
 # --------------------------------------------------------------------------- sessions
 
 
-def test_logout_ends_the_session_and_the_old_cookie_opens_nothing(tmp_path, serve_app):
-    ws = users_only_workspace(tmp_path / "ws")
+def test_logout_ends_the_session_and_the_old_cookie_opens_nothing(tmp_path, workspace_dir, serve_app):  # embedded, and a PostgreSQL catalog
+    ws = users_only_workspace(workspace_dir)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as client:
         assert login(client, "analyst").status_code == 303
@@ -135,8 +135,8 @@ def test_logout_ends_the_session_and_the_old_cookie_opens_nothing(tmp_path, serv
     assert Settings.load(ws / "settings.toml").margin == 0.31
 
 
-def test_password_change_ends_the_other_sessions(tmp_path, serve_app):
-    ws = users_only_workspace(tmp_path / "ws")
+def test_password_change_ends_the_other_sessions(tmp_path, workspace_dir, serve_app):  # embedded, and a PostgreSQL catalog
+    ws = users_only_workspace(workspace_dir)
     server = serve_app(ws)
     first, second, admin = (httpx.Client(base_url=server.url) for _ in range(3))
     try:
@@ -164,9 +164,9 @@ def test_password_change_ends_the_other_sessions(tmp_path, serve_app):
 
 
 @pytest.mark.slow
-def test_idle_and_absolute_session_timeouts(tmp_path, serve_app):
+def test_idle_and_absolute_session_timeouts(tmp_path, workspace_dir, serve_app):  # embedded, and a PostgreSQL catalog
     # idle 3 s (0.05 min), absolute 10 s: a session used every second lives until 10 s, an idle one dies at 3 s
-    ws = users_only_workspace(tmp_path / "ws", session_idle_minutes=0.05, session_max_hours=10 / 3600)
+    ws = users_only_workspace(workspace_dir, session_idle_minutes=0.05, session_max_hours=10 / 3600)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as busy, httpx.Client(base_url=server.url) as idle:
         # the clock starts before the busy session exists, so that session cannot end before 10 s on it
@@ -199,9 +199,9 @@ def test_idle_and_absolute_session_timeouts(tmp_path, serve_app):
 
 
 @pytest.mark.slow
-def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recovery(tmp_path, serve_app):
+def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recovery(tmp_path, workspace_dir, serve_app):  # in memory; in PostgreSQL (shared)
     # no wait for 2 failures, then 1 s, 2 s; locked for 6 s (0.1 min) after 4
-    ws = users_only_workspace(tmp_path / "ws", login_delay_after=2, login_lockout_after=4, login_lockout_minutes=0.1)
+    ws = users_only_workspace(workspace_dir, login_delay_after=2, login_lockout_after=4, login_lockout_minutes=0.1)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as client:
         assert login(client, "admin", "wrong-password-1").status_code == 401
@@ -226,9 +226,9 @@ def test_repeated_failures_get_429_with_a_growing_wait_then_a_lockout_then_recov
         assert client.get("/api/me").status_code == 200
 
 
-def test_one_address_trying_many_accounts_is_throttled(tmp_path, serve_app):
+def test_one_address_trying_many_accounts_is_throttled(tmp_path, workspace_dir, serve_app):  # in memory; in PostgreSQL (shared)
     # an address may fail 3x as often as an account: waits from 3 x 2 = 6 failures on
-    ws = users_only_workspace(tmp_path / "ws", login_delay_after=2, login_lockout_after=4)
+    ws = users_only_workspace(workspace_dir, login_delay_after=2, login_lockout_after=4)
     server = serve_app(ws)
     with httpx.Client(base_url=server.url) as client:
         for k in range(6):
@@ -261,10 +261,10 @@ def test_throttle_schedule_by_hand():
 # --------------------------------------------------------------------------- tokens
 
 
-def test_tokens_expire_list_and_revoke_by_name_or_id(tmp_path, serve_app):
+def test_tokens_expire_list_and_revoke_by_name_or_id(tmp_path, workspace_dir, serve_app):  # embedded, and a PostgreSQL catalog
     from cvm.web.auth import create_token
 
-    ws = users_only_workspace(tmp_path / "ws")
+    ws = users_only_workspace(workspace_dir)
     made = json.loads(cvm("token", "create", "--role", "viewer", "--name", "nightly", "--expires", "30d",
                           "--workspace", str(ws), "--json").stdout)
     expires = datetime.fromisoformat(made["expires"])
@@ -326,10 +326,10 @@ def test_expiry_texts():
 # --------------------------------------------------------------------------- user names
 
 
-def test_user_names_with_a_slash_or_control_characters_are_refused(tmp_path, serve_app):
+def test_user_names_with_a_slash_or_control_characters_are_refused(tmp_path, workspace_dir, serve_app):  # embedded, and a PostgreSQL catalog
     from cvm.web.access_store import connect as connect_access
 
-    ws = users_only_workspace(tmp_path / "ws")
+    ws = users_only_workspace(workspace_dir)
     for bad in ("sales/admin", "eva\x1b[2J", "tab\there", "   "):
         done = cvm("users", "add", bad, "--password", PASSWORD, "--workspace", str(ws), check=False)
         assert done.returncode == 1 and "cannot be used" in done.stderr and "Traceback" not in done.stderr, bad
@@ -357,8 +357,8 @@ def test_user_names_with_a_slash_or_control_characters_are_refused(tmp_path, ser
 
 
 @pytest.mark.slow
-def test_audit_rows_for_every_event_in_cvm_audit_and_on_the_users_page(tmp_path):
-    made = make_workspace(tmp_path / "ws")
+def test_audit_rows_for_every_event_in_cvm_audit_and_on_the_users_page(tmp_path, workspace_dir):  # both kinds
+    made = make_workspace(workspace_dir)
     ws, tokens = made["path"], made["tokens"]
     server = ServeProcess(ws, "--max-upload-mb", "0.5")
     try:

@@ -47,7 +47,8 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_processes_writing_the_access_store_at_once_lose_nothing(tmp_path):
+def test_processes_writing_the_access_store_at_once_lose_nothing(workspace_dir):  # SQLite, and PostgreSQL
+    tmp_path = workspace_dir
     access_store.connect(tmp_path).close()
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), name], stderr=subprocess.PIPE, text=True)
                for name in ("a", "b", "c")]

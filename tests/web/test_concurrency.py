@@ -95,8 +95,8 @@ class Lookups(threading.Thread):
 
 
 @pytest.fixture
-def served(tmp_path):
-    ws = tmp_path / "ws"
+def served(workspace_dir):  # each kind of workspace: embedded, and a PostgreSQL catalog (tests/conftest.py)
+    ws = workspace_dir
     tokens = make_workspace(ws)["tokens"]
     server = Served(ws)
     yield ws, server, tokens
@@ -216,9 +216,17 @@ def _count(ws: Path, prefix: str) -> int:
                                 [prefix])["n"][0])
 
 
+def _copies(ws: Path) -> Path:
+    """Where the writers of ``ws`` keep their copies: the workspace folder, or a team workspace's data path."""
+    from cvm.data import catalog
+
+    cat = catalog.of(ws)
+    return ws if cat is None else cat.data_path
+
+
 @pytest.fixture
-def small_ws(tmp_path):
-    ws = tmp_path / "ws"
+def small_ws(workspace_dir, tmp_path):  # embedded, and a PostgreSQL catalog (tests/conftest.py)
+    ws = workspace_dir
     assert cvm("ingest", str(_orders(tmp_path / "base.csv", "BASE", 50)), "--workspace", str(ws)).returncode == 0
     return ws
 
@@ -263,10 +271,11 @@ def test_a_writer_killed_half_way_leaves_the_published_workspace_whole(small_ws,
     holder = _hold(small_ws, _orders(tmp_path / "a.csv", "AAA", 40), tmp_path / "never")
     holder.kill()
     holder.wait(timeout=30)
-    assert list(small_ws.glob("*.writing*"))  # its copy is left behind …
+    copies = _copies(small_ws)
+    assert list(copies.glob(".cvm-*.writing*"))  # its copy is left behind …
     assert _count(small_ws, "BASE") == 50 and _count(small_ws, "AAA") == 0  # … and none of its work was published
     after = cvm("ingest", str(_orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(small_ws),
                 env={"CVM_WRITE_TIMEOUT": "5"})  # the lock died with the process: no wait
     assert after.returncode == 0 and "waiting" not in after.stderr, after.stderr
     assert (_count(small_ws, "BASE"), _count(small_ws, "AAA"), _count(small_ws, "BBB")) == (50, 0, 30)
-    assert not list(small_ws.glob("*.writing*"))  # the next writer removed the abandoned copy
+    assert not list(copies.glob(".cvm-*.writing*"))  # the next writer removed the abandoned copy

@@ -11,6 +11,7 @@ from cvm.cli.admin_commands import (
 from cvm.cli.data_commands import ingest, quarantine, run
 from cvm.cli.driver_commands import drivers
 from cvm.cli.health_commands import health
+from cvm.cli.init_command import init
 from cvm.cli.model_commands import backtest, fit, formula
 from cvm.cli.question_commands import cohorts, concentration, invest, migration, receivables, segments
 from cvm.cli.report_commands import demo, report, serve
@@ -35,7 +36,7 @@ campaign_app.command("list")(campaigns_list)
 
 
 for command in (
-    ingest, quarantine, health, fit, formula, backtest, score, run, customers, customer, concentration, segments,
+    init, ingest, quarantine, health, fit, formula, backtest, score, run, customers, customer, concentration, segments,
     migration, cohorts, invest, receivables, actions, settings, report, serve, demo, version,
 ):
     app.command()(command)

@@ -25,7 +25,9 @@ def open_workspace(path: Path, create: bool = False, write: bool = False):
     if path.exists() and not path.is_dir():
         raise WorkspaceError(f"{path} is a file, not a workspace folder",
                              hint="give the folder that holds cvm.duckdb (--workspace DIR)")
-    if not create and not (path / "cvm.duckdb").exists():
+    from cvm.data.generations import exists
+
+    if not create and not exists(path):
         raise WorkspaceError(
             f"no workspace at {path}",
             hint="ingest data first (cvm ingest FILE --workspace DIR) or run 'cvm demo'",
@@ -85,9 +87,10 @@ def workspace_access(path: Path, create: bool = False) -> Iterator[Any]:
     admin command never waits for a refresh of the data. ``create`` makes the
     workspace when it does not exist yet; otherwise a missing workspace is an error.
     """
+    from cvm.data.generations import exists
     from cvm.web.access_store import connect
 
-    if create and not (path / "cvm.duckdb").exists():
+    if create and not exists(path):
         with writing_workspace(path) as ws:
             ws.close()  # the new, empty workspace is published
             con = connect(path)

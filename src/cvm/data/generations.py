@@ -26,6 +26,12 @@ process ends normally.
 
 The timeout is ``CVM_WRITE_TIMEOUT`` seconds (default 600), or the ``wait`` given to
 :meth:`cvm.data.Workspace.open`.
+
+A *team workspace* (a folder with ``catalog.toml``, made by ``cvm init --catalog``) has
+the same generations with PostgreSQL as their catalog: the write lock is an advisory
+lock, the current generation a row of the catalog, and the files live in a data path
+the team shares (:mod:`cvm.data.catalog`). Each function below takes that road when the
+folder has a catalog; the embedded road is unchanged.
 """
 
 from __future__ import annotations
@@ -67,12 +73,38 @@ def wait_seconds(wait: float | None = None) -> float:
         return DEFAULT_WAIT_SECONDS
 
 
+def exists(folder: Path) -> bool:
+    """True when ``folder`` holds a published workspace (``cvm.duckdb``, or a generation in its catalog)."""
+    if (Path(folder) / DB_FILE).exists():
+        return True
+    cat = _catalog(folder)
+    return cat is not None and _catalogs().current(cat) is not None
+
+
+def _catalog(folder: Path):
+    """The PostgreSQL catalog of a team workspace, None for the embedded default (one ``stat``)."""
+    from cvm.data import catalog
+
+    return catalog.of(folder)
+
+
+def _catalogs():
+    from cvm.data import catalog
+
+    return catalog
+
+
 def generation(folder: Path) -> tuple[int, int, int] | None:
     """What identifies the published generation of ``folder`` (device, inode, change time), None when absent.
 
     ``os.replace`` gives ``cvm.duckdb`` a new inode at every publication, so a reader
-    knows with one ``stat`` whether its open generation is still the latest.
+    knows with one ``stat`` whether its open generation is still the latest. In a team
+    workspace it is the current generation's id in the catalog (one query).
     """
+    cat = _catalog(folder)
+    if cat is not None:
+        found = _catalogs().current(cat)
+        return None if found is None else (0, 0, found[0])
     try:
         st = os.stat(folder / DB_FILE)
     except FileNotFoundError:
@@ -90,6 +122,9 @@ def connect_reader(folder: Path):
     """
     import duckdb
 
+    cat = _catalog(folder)
+    if cat is not None:
+        return _connect_pinned(cat)
     db = folder / DB_FILE
     if db.with_name(DB_FILE + ".wal").exists():  # left by a cvm from before generations: read it with its log
         return duckdb.connect(str(db), read_only=True)
@@ -107,6 +142,34 @@ def connect_reader(folder: Path):
             pass
 
 
+_pins: dict[int, Any] = {}
+
+
+def _connect_pinned(cat: Any):
+    """A read-only connection to a team workspace's current generation, pinned until :func:`close_reader`."""
+    import duckdb
+
+    found = _catalogs().open_pinned(cat)
+    if found is None:
+        raise WorkspaceError.coded("workspace_cannot_open", path=cat.shown, detail="no generation published yet")
+    file, pin = found
+    try:
+        con = duckdb.connect(str(file), read_only=True)
+    except BaseException:
+        _catalogs().unpin(pin)
+        raise
+    _pins[id(con)] = pin
+    return con
+
+
+def close_reader(con: Any) -> None:
+    """Close a reader's connection and let go of the generation it had pinned (team workspaces)."""
+    _close_quietly(con)
+    pin = _pins.pop(id(con), None)
+    if pin is not None:
+        _catalogs().unpin(pin)
+
+
 @dataclass
 class Writer:
     """The write lock of one workspace held by this process, and the copy its writers work on."""
@@ -115,6 +178,9 @@ class Writer:
     lock_fd: int
     copy: Path
     users: int = 0
+    #: a team workspace: its catalog, and the PostgreSQL connection that holds the write lock
+    catalog: Any = None
+    lock_pg: Any = None
 
     def path(self) -> str:
         return str(self.copy)
@@ -170,6 +236,9 @@ def acquire(folder: Path, wait: float | None = None, on_wait: Callable[[dict[str
             if shared is not None:
                 shared.users += 1
                 return shared
+        cat = _catalog(folder)
+        if cat is not None:
+            return _acquire_catalog(folder, key, cat, limit, on_wait)
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -201,6 +270,26 @@ def acquire(folder: Path, wait: float | None = None, on_wait: Callable[[dict[str
             writer.users = 1
             _registry[key] = writer
             return writer
+
+
+def _acquire_catalog(folder: Path, key: str, cat: Any, limit: float,
+                     on_wait: Callable[[dict[str, Any]], None] | None) -> Writer:
+    """:func:`acquire` of a team workspace: the advisory lock in its catalog, a copy in its data path."""
+    catalogs = _catalogs()
+    pg = catalogs.lock(cat, limit, _describe_self(), on_wait)
+    try:
+        catalogs.clear_abandoned(cat)
+        copy = catalogs.copy_name(cat, next(_counter))
+        found = catalogs.current(cat)
+        if found is not None:
+            shutil.copyfile(found[1], copy)
+        writer = Writer(folder=folder, lock_fd=-1, copy=copy, users=1, catalog=cat, lock_pg=pg)
+    except BaseException:
+        catalogs.release(pg)
+        raise
+    with _registry_lock:
+        _registry[key] = writer
+    return writer
 
 
 def _prepare(folder: Path, fd: int) -> Writer:
@@ -244,7 +333,10 @@ def release(writer: Writer, con: Any) -> None:
         _close_quietly(con)
         _publish(writer)
     finally:
-        os.close(writer.lock_fd)  # closing the descriptor ends the flock
+        if writer.lock_pg is not None:
+            _catalogs().release(writer.lock_pg)  # closing its connection ends the advisory lock
+        else:
+            os.close(writer.lock_fd)  # closing the descriptor ends the flock
 
 
 def publish_first(writer: Writer, con: Any) -> None:
@@ -254,6 +346,11 @@ def publish_first(writer: Writer, con: Any) -> None:
     tables instead of nothing until the first writer closes.
     """
     con.execute("CHECKPOINT")
+    if writer.catalog is not None:
+        part = _catalogs().copy_name(writer.catalog, next(_counter))
+        shutil.copyfile(writer.copy, part)
+        _catalogs().publish(writer.catalog, writer.lock_pg, part, _describe_self())
+        return
     part = writer.folder / f".cvm-{os.getpid()}-{next(_counter)}.first"
     shutil.copyfile(writer.copy, part)
     with open(part, "rb+") as fh:
@@ -271,6 +368,9 @@ def _publish(writer: Writer) -> None:
         con.execute("CHECKPOINT")
         con.close()
     if not copy.exists():
+        return
+    if writer.catalog is not None:
+        _catalogs().publish(writer.catalog, writer.lock_pg, copy, _describe_self())
         return
     with open(copy, "rb+") as fh:
         os.fsync(fh.fileno())

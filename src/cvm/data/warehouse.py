@@ -202,7 +202,8 @@ class Workspace(WorkspaceTables):
         if path.exists() and not path.is_dir():
             raise WorkspaceError(f"{path} is a file, not a workspace folder")
         db = path / DB_FILE
-        read_only = read_only and db.exists()
+        published = generations.exists(path)
+        read_only = read_only and published
         writer = None if read_only else generations.acquire(path, wait, on_wait or _say_waiting)
         try:
             con = generations.connect_reader(path) if read_only else duckdb.connect(writer.path())
@@ -228,11 +229,14 @@ class Workspace(WorkspaceTables):
             settings.save(settings_path)
         ws = cls(path, con, settings)
         ws.read_only = read_only
-        if writer is not None:
+        if writer is None:
+            # a reader of a team workspace lets go of its generation at close() (cvm.data.catalog)
+            ws._finalizer = weakref.finalize(ws, generations.close_reader, con)
+        else:
             # published at close(), or when the workspace is forgotten or the process ends
             ws._finalizer = weakref.finalize(ws, generations.release, writer, con)
             ws._create_tables()
-            if not db.exists():  # a new workspace: there, with its empty tables, from now on
+            if not published:  # a new workspace: there, with its empty tables, from now on
                 generations.publish_first(writer, con)
         return ws
 

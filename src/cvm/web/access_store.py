@@ -13,6 +13,14 @@ Logging", https://sqlite.org/wal.html).
 The file is created with mode 0600 (it holds password hashes and token hashes). A
 workspace made before this store had its access tables in ``cvm.duckdb``: the first
 open copies them over once (the ``meta`` row ``copied_from_duckdb`` says it was done).
+
+A team workspace (``cvm init --catalog postgresql://…``, :mod:`cvm.data.catalog`) keeps
+the same tables in its PostgreSQL catalog database instead, so the dashboards of a team
+on several machines share logins, sessions, revocations and the audit log. The callers
+write the same SQL for both; :class:`PostgresAccess` translates the few words that
+differ (``?`` → ``%s``, ``INSERT OR IGNORE`` → ``ON CONFLICT DO NOTHING``, and
+``BEGIN IMMEDIATE`` → ``BEGIN`` plus an advisory lock, so transactions of the store
+follow each other as SQLite's do).
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from cvm.data import catalog
 
 ACCESS_FILE = "access.sqlite"
 #: how long a write waits for another process's write before SQLite says "database is locked"
@@ -39,6 +49,9 @@ _SCHEMA = (
     "address TEXT, detail TEXT)",
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts)",
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)",
+    # failed logins of a team workspace's dashboards (cvm.web.shared_throttle; the embedded server counts in memory)
+    "CREATE TABLE IF NOT EXISTS login_failures(key TEXT PRIMARY KEY, failures INTEGER NOT NULL, "
+    "last_failure DOUBLE PRECISION NOT NULL)",
 )
 _COPIED = (("users", "name, password_hash, role, created"),
            ("api_tokens", "token_hash, role, name, created, expires, revoked"),
@@ -55,13 +68,19 @@ sqlite3.register_adapter(datetime, lambda moment: moment.isoformat(" "))
 sqlite3.register_converter("TIMESTAMP", _timestamp)
 
 
-def connect(folder: str | Path) -> sqlite3.Connection:
+def connect(folder: str | Path) -> Any:
     """A connection to the access store of the workspace ``folder`` (created when missing).
 
     Every statement commits by itself (``autocommit``); use :func:`transaction` for
-    several statements that belong together. One connection per thread.
+    several statements that belong together. One connection per thread. A team
+    workspace's store is its PostgreSQL catalog (a :class:`PostgresAccess`).
     """
     folder = Path(folder)
+    cat = catalog.of(folder)
+    if cat is not None:
+        con = PostgresAccess(catalog.connect(cat))
+        ensure_schema(con)
+        return con
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / ACCESS_FILE
     if not path.exists():
@@ -79,10 +98,50 @@ def connect(folder: str | Path) -> sqlite3.Connection:
     return con
 
 
-def ensure_schema(con: sqlite3.Connection) -> None:
+def ensure_schema(con: Any) -> None:
     """Create the tables of the access store when missing (cheap: ``IF NOT EXISTS``)."""
+    if isinstance(con, PostgresAccess):  # two processes creating the tables at once take turns
+        if not con.schema_ready:
+            with transaction(con):
+                for sql in _SCHEMA:
+                    con.execute(sql)
+            con.schema_ready = True
+        return
     for sql in _SCHEMA:
         con.execute(sql)
+
+
+class PostgresAccess:
+    """The access store in a team workspace's PostgreSQL catalog, spoken to in the SQL of the SQLite store.
+
+    ``execute`` and ``executemany`` take SQLite's statements and ``?`` parameters and
+    return a cursor (``fetchone``, ``fetchall``, ``rowcount``), as :mod:`sqlite3` does.
+    """
+
+    def __init__(self, pg: Any) -> None:
+        self.pg = pg
+        self.schema_ready = False
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        if sql == "BEGIN IMMEDIATE":  # SQLite's writers take turns from BEGIN on; here an advisory lock does
+            self.pg.execute("BEGIN")
+            return self.pg.execute("SELECT pg_advisory_xact_lock(%s, 1)", (catalog.STORE_CLASS,))
+        return self.pg.execute(postgres_sql(sql), tuple(params) if params else None)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        with self.pg.cursor() as cur:
+            cur.executemany(postgres_sql(sql), [tuple(row) for row in rows])
+
+    def close(self) -> None:
+        self.pg.close()
+
+
+def postgres_sql(sql: str) -> str:
+    """A statement of the SQLite store in PostgreSQL's words (the store's statements hold no ``?`` in literals)."""
+    text = sql.replace("%", "%%").replace("?", "%s")
+    if text.startswith("INSERT OR IGNORE INTO "):
+        text = "INSERT INTO " + text[len("INSERT OR IGNORE INTO "):] + " ON CONFLICT DO NOTHING"
+    return text
 
 
 class transaction:
@@ -104,7 +163,7 @@ def _copy_from_duckdb_once(con: sqlite3.Connection, folder: Path) -> None:
     if con.execute("SELECT 1 FROM meta WHERE key = 'copied_from_duckdb'").fetchone():
         return
     rows: dict[str, list[tuple]] = {}
-    if (folder / "cvm.duckdb").exists():
+    if (folder / "cvm.duckdb").exists():  # a team workspace never had them there (it has no cvm.duckdb)
         from cvm.data import generations
 
         try:
@@ -131,3 +190,22 @@ def _copy_from_duckdb_once(con: sqlite3.Connection, folder: Path) -> None:
                 marks = ", ".join("?" for _ in columns.split(", "))
                 con.executemany(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", rows[table])
         con.execute("INSERT INTO meta VALUES ('copied_from_duckdb', datetime('now'))")
+
+
+def team_secret(folder: str | Path) -> str | None:
+    """The key that signs session cookies of a team workspace, kept in its catalog (``meta``), or None
+    for an embedded workspace (whose key is ``web-secret.key`` in the folder).
+
+    The first server makes it; every dashboard of the team signs with the same key, so a
+    session started on one is a session on all of them (it is still checked in ``sessions``).
+    """
+    if catalog.of(folder) is None:
+        return None
+    import secrets
+
+    con = connect(folder)
+    try:
+        con.execute("INSERT OR IGNORE INTO meta VALUES ('web_secret', ?)", [secrets.token_hex(32)])
+        return str(con.execute("SELECT value FROM meta WHERE key = 'web_secret'").fetchone()[0])
+    finally:
+        con.close()

@@ -382,7 +382,9 @@ def _open_connection(ws_path: str | Path):
     from cvm.data import Workspace
     from cvm.web.access_store import connect
 
-    if not (Path(ws_path) / "cvm.duckdb").exists():
+    from cvm.data.generations import exists
+
+    if not exists(Path(ws_path)):
         Workspace.open(ws_path).close()  # a workspace to log in to is made, as the command line makes one
     return connect(ws_path)
 
@@ -434,7 +436,13 @@ def create_token(ws_path: str | Path, role: str, name: str | None = None, expire
 
 
 def load_secret(ws_path: str | Path) -> str:
-    """The key that signs session cookies, kept in ``web-secret.key`` (mode 0600) in the workspace."""
+    """The key that signs session cookies, kept in ``web-secret.key`` (mode 0600) in the workspace
+    (in the catalog of a team workspace: :func:`cvm.web.access_store.team_secret`)."""
+    from cvm.web.access_store import team_secret
+
+    shared = team_secret(ws_path)
+    if shared is not None:
+        return shared
     path = Path(ws_path) / "web-secret.key"
     if path.exists():
         return path.read_text(encoding="ascii").strip()

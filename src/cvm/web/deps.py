@@ -34,6 +34,7 @@ from cvm.web import audit, auth, lookups
 from cvm.web.i18n import Formatter, pick_language
 from cvm.web.jobs import JobRegistry
 from cvm.web.latest_scores import LatestScores
+from cvm.web.shared_throttle import SharedLoginThrottle
 from cvm.web.throttle import LoginThrottle
 
 log = logging.getLogger("cvm.web")
@@ -76,8 +77,10 @@ class WebState:
     def __init__(self, workspace_path: str | Path, config: WebConfig, secret_key: str | None = None) -> None:
         from cvm.data import Workspace
 
+        from cvm.data.generations import exists
+
         self.path = Path(workspace_path)
-        if not (self.path / "cvm.duckdb").exists():
+        if not exists(self.path):
             Workspace.open(self.path).close()  # a new workspace: made and published once
         self._reader_lock = threading.Lock()
         self._retired: list[tuple[float, Any]] = []
@@ -94,8 +97,12 @@ class WebState:
         self._cache_lock = threading.Lock()
         self._sessions: dict[str, list[Any]] = {}  # session key -> [user, role, created, last_seen, checked]
         self._sessions_lock = threading.Lock()
-        self.throttle = LoginThrottle(delay_after=server.login_delay_after, lockout_after=server.login_lockout_after,
-                                      lockout_seconds=server.login_lockout_minutes * 60)
+        limits = dict(delay_after=server.login_delay_after, lockout_after=server.login_lockout_after,
+                      lockout_seconds=server.login_lockout_minutes * 60)
+        from cvm.data.catalog import of as catalog_of
+
+        # a team workspace's dashboards count failed logins together, in the access store (cvm.web.shared_throttle)
+        self.throttle = SharedLoginThrottle(self.access, **limits) if catalog_of(self.path) else LoginThrottle(**limits)
         self.access()  # creates the access store (and copies the access tables of an older workspace)
         self.latest_scores = LatestScores(lambda: self.ws.con.cursor(), enabled=config.memory_lookups)
 
