@@ -5,7 +5,8 @@
 Runs ``cvm run FILE --out OUT --workspace WS --time-unit month --horizon 12
 --discount-rate 0.126825`` (fresh temporary workspace and output unless given) through
 the CLI's own entry point, with a wall-clock timer around each stage of the path
-(imports, ingest, summary, fits, valuation, ranks and tiers, storing, writing). Stages
+(imports, ingest, summary, fits, valuation, ranks and tiers, storing, writing, closing
+the workspace). Stages
 nest: a stage's time includes those inside it. Printed to stderr, one line per stage
 (wall seconds, CPU seconds of the process, every thread: less disturbed by a busy machine, and
 the peak resident memory so far),
@@ -55,6 +56,7 @@ STAGES = [
     ("cvm.cli.value_commands", "write_run", "write --out"),
     ("cvm.data.export", "export", "write --out"),
     ("cvm.data.export", "export_table", "write --out"),
+    ("cvm.data.generations", "release", "close the workspace: checkpoint + publish"),
 ]
 
 

@@ -318,8 +318,18 @@ def score_customers(
         notes.append(named[-1])
     for message in named:
         warnings.warn(message, stacklevel=2)
-    order = np.argsort(rank, kind="stable")
-    frame = pd.DataFrame({k: _in_order(v, order) for k, v in out.items()}, copy=False)
+    # the rows in rank order: ``rank`` is a permutation of 1..n, so its inverse is the stable argsort
+    order = np.empty(len(rank), dtype=np.int64)
+    order[np.asarray(rank, dtype=np.int64) - 1] = np.arange(len(rank), dtype=np.int64)
+    # each column is dropped (with the summary it came from) as soon as its ordered copy exists:
+    # the run is held once, not twice (10 M customers: about 2 GB less at the peak)
+    inputs.summary = inputs.columns = inputs.margin_rate = inputs.historic_value = None
+    del columns, values, rank, percentile, fallback, ids, n_tx, purchased, since_first, costs
+    ordered = {key: None for key in out}
+    for key in ordered:
+        ordered[key] = _in_order(out.pop(key), order)
+    frame = pd.DataFrame(ordered, copy=False)
+    del ordered, order
     run_id = new_run_id()
     frame.attrs.update(
         run_id=run_id if store else None, as_of=stamp.date().isoformat(), model=inputs.name, model_reason=reason,

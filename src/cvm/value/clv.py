@@ -340,6 +340,7 @@ def valuation_columns(
         var_s_u = _quadratic(grad_s, _covariance(spend_model))
         spend = spend_u[inv_s]
         var_s = var_s_u[inv_s] if np.ndim(var_s_u) else np.zeros(n)
+        del inv_s
     else:
         if "total_amount" in columns and "n_transactions" in columns:
             spent = np.asarray(columns["total_amount"], dtype=float)
@@ -362,6 +363,7 @@ def valuation_columns(
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
     paths = _PurchasePaths(purchase_model, f, r, t)
+    del t  # the paths keep the unique rows; per-customer arrays are let go as soon as they are used
     p_alive_u = paths.alive(purchase_model)
     p_alive = p_alive_u[paths.inv_p]
     money = margin_arr * spend
@@ -374,8 +376,13 @@ def valuation_columns(
                    np.bincount(paths.inv_a, minlength=n_red).astype(float))
     de_red, ex_red, (period_value, period_count) = paths.discounted(purchase_model, horizon, discount_rate, weights)
     scale = p_alive if paths.factorised else 1.0
-    de = scale * de_red[paths.inv_a]
-    expected = scale * ex_red[paths.inv_a]
+    # clv = money * (scale * DE): each product taken in place, in the same order (the same bits)
+    clv = de_red[paths.inv_a]
+    clv *= scale
+    clv *= money
+    expected = ex_red[paths.inv_a]
+    expected *= scale
+    paths.inv_a = None
 
     cov_p = _covariance(purchase_model)
     if cov_p is None:
@@ -385,18 +392,21 @@ def valuation_columns(
         grad_p = log_gradient(purchase_model, lambda m: paths.log_de(m, horizon, discount_rate, GRADIENT_BLOCKS))
         var_p = _quadratic(grad_p, cov_p)[paths.inv_p]
 
-    clv = money * de
     q = float(ndtri(0.5 + level / 2))  # the standard normal quantile (scipy.stats.norm.ppf)
-    sd = np.sqrt(var_p + var_s)
+    sd = var_p
+    sd += var_s
+    del var_p, var_s
+    np.sqrt(sd, out=sd)
     values = {
         "probability_alive": p_alive,
         "expected_purchases": expected,
         "expected_spend": spend,
         "margin_rate": margin_arr,
         "clv": clv,
-        "clv_low": clv * np.exp(-q * sd),
-        "clv_high": clv * np.exp(q * sd),
+        "clv_low": _times_exp(clv, -q, sd),
+        "clv_high": _times_exp(clv, q, sd),
     }
+    del sd
     if residual:
         values["residual_value"] = money * _residual_purchases(purchase_model, paths.pf, paths.pr, paths.pt, discount_rate, horizon)[paths.inv_p]
 
@@ -418,6 +428,14 @@ def valuation_columns(
                 hint="the fitted parameters may be extreme; try another model or a penalizer",
             )
     return values, by_period, notes, spend_excluded
+
+
+def _times_exp(clv: np.ndarray, factor: float, sd: np.ndarray) -> np.ndarray:
+    """``clv * exp(factor * sd)`` with one new array (the same numbers as the plain expression)."""
+    out = np.multiply(factor, sd)
+    np.exp(out, out=out)
+    out *= clv
+    return out
 
 
 def margin_rates(revenue: Any, historic_value: Any, default: float) -> np.ndarray:
