@@ -18,8 +18,15 @@ One set of rules for both engines. What is shared, and not written twice:
 What is here is the renderer: the same expressions (a value's kind, its reading, the checks)
 written with Spark's functions where the dialects differ (Java regular expressions with ``\\z``
 for RE2's full match and ``$1`` for ``\\1``, ``try_to_timestamp`` with Java patterns for
-``try_strptime``, ``from_utc_timestamp`` for ``timezone``). ``tests/data/test_spark_rules.py``
-runs a table of values through both renderers and asserts the same kinds, values and reasons.
+``try_strptime``, ``from_utc_timestamp`` for ``timezone``). ``tests/data/adversarial/test_engines.py``
+runs the adversarial files and values through both engines and asserts the same rows, values
+and reasons; ``tests/data/test_spark.py`` checks that the cheap guards in front of the regular
+expressions (totals words, ids) keep every verdict.
+
+Speed: the rules are laid out so each costly expression runs once per cell and only where a
+cheap test cannot decide (as the DuckDB ingest's guards): an id of printable ASCII skips its
+rewrites and the control-character test, a cell whose first two letters start no totals word
+skips that expression, a typed (number, time) cell is empty only when NULL (no text per row).
 
 What differs by nature: Spark reads a text file with its own CSV reader (no source line
 numbers; a line that is not UTF-8 is read with replacement characters instead of being set
