@@ -382,3 +382,50 @@ def test_spark_and_duckdb_summaries_agree_bit_for_bit_with_returns(spark):
     for col in ("frequency", "recency", "T", "n_transactions"):
         assert np.array_equal(plain[col].to_numpy(float), local[col].to_numpy(float)), col
     assert (local["total_amount"] < plain["total_amount"]).any()
+
+
+# ----------------------------------------------------------------------------- the guards of the ingest rules
+# The cheap guards in front of the totals and id expressions must never change a verdict. The
+# reference is the rule written plainly in Python: a totals cell is one whose text, trimmed of
+# spaces and lowered, starts with one of the words followed by a word boundary; an id holds a
+# control character when one of U+0000-U+001F or U+007F-U+009F is in it.
+TOTALS_CELLS = ["Totaal", "  totaal", "TOTAL:", "Totals 2024", "Subtotaal", "sUm", "Som van", "Eindtotaal",
+                "grand total", "Grand Totalen", "totally", "store", "shipping", "email", "Sumatra", "som",
+                "\tTotaal", " ", "", "s", "t", "C000123", "O17", "web", "phone", "Ééntotaal", "Ttotal",
+                "sOm", "GRAND TOTAL", "eind", "Total\u00a0", "ﬁnal"]
+ID_CELLS = ["C000123", "12\x013", "abc\x7f", "x\x9fy", "K\u00a07", "\u200b123", "plain id", "~!", "ß", ""]
+
+
+def test_totals_guard_keeps_every_verdict(spark):
+    import re
+
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.rules import is_totals_text
+    from cvm.data.validate import TOTAL_WORDS
+
+    words = "|".join(re.escape(w) for w in TOTAL_WORDS)
+    expected = [bool(re.match(f"^({words})\\b", c.strip(" ").lower(), re.ASCII)) for c in TOTALS_CELLS]
+    frame = spark.createDataFrame(pd.DataFrame({"i": range(len(TOTALS_CELLS)), "cell": TOTALS_CELLS}))
+    got = {r["i"]: bool(r["t"]) for r in frame.select("i", F.coalesce(is_totals_text(F.col("cell")), F.lit(False))
+                                                     .alias("t")).collect()}
+    assert [got[i] for i in range(len(TOTALS_CELLS))] == expected
+    # counted by hand: Totaal, totaal, TOTAL:, Totals 2024, Subtotaal, sUm, Som van, Eindtotaal, grand total,
+    # som, sOm, GRAND TOTAL and "Total" + no-break space are totals lines
+    assert sum(expected) == 13
+
+
+def test_id_guard_keeps_every_control_character_verdict(spark):
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.rules import id_checks, id_guard
+
+    expected = [any(0 <= ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F for ch in c) for c in ID_CELLS]
+    frame = spark.createDataFrame(pd.DataFrame({"i": range(len(ID_CELLS)), "cell": ID_CELLS}))
+    (guarded, _), = id_checks(F.col("cell"), "customer_id", "klant", id_guard(F.col("cell")))
+    (plain, _), = id_checks(F.col("cell"), "customer_id", "klant")
+    rows = frame.select("i", guarded.alias("g"), plain.alias("p")).collect()
+    got = {r["i"]: (bool(r["g"]), bool(r["p"])) for r in rows}
+    assert [got[i][0] for i in range(len(ID_CELLS))] == expected
+    assert [got[i][1] for i in range(len(ID_CELLS))] == expected
+    assert sum(expected) == 3

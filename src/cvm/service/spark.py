@@ -41,6 +41,9 @@ from cvm.models.registry import PURCHASE_MODELS, spec
 from cvm.settings import Settings
 from cvm.value.clv import value_customers
 
+#: the accepted transactions' columns the run uses after the checks (the summary's and the historic values')
+_KEPT = ("customer_id", "ts", "amount", "order_id")
+
 #: level at which the purchase part's interval is read back into a standard deviation
 _HISTORY_LEVEL = 0.95
 
@@ -318,9 +321,10 @@ def run_spark_pipeline(
         checked = check_transactions(raw, _columns(mapping, customer_col, datetime_col, amount_col), locale=locale,
                                      delimiter=detected.get("delimiter"),
                                      instants_to_zone=detected.get("format") == "parquet")
-        rows = checked.frame.persist(StorageLevel.MEMORY_AND_DISK)
-        checked.frame = rows
-        counts = checked.counts()
+        # the rules run once per row: the typed columns and the verdict are kept (narrow), and the
+        # counts, the last day, the summary and the historic values read them from there
+        rows = checked.typed(_KEPT).persist(StorageLevel.MEMORY_AND_DISK)
+        counts, last_ts = checked.tally(rows)
         report = {**{k: counts[k] for k in ("rows_read", "accepted", "quarantined", "duplicates")},
                   "reasons": counts["reasons"], "detected": {**detected, **checked.formats}}
         if counts["rows_read"] == 0:
@@ -338,8 +342,8 @@ def run_spark_pipeline(
                 f"{_source_name(path_or_df)} gave no usable transactions: {counts['rows_read']:,} rows read, "
                 f"none accepted ({reasons})",
                 hint=f"check the column mapping and the formats; the rows and why are in {quarantined}")
-        accepted = checked.accepted()
-        last_day = accepted.agg(F.max("ts").alias("last")).collect()[0]["last"].date()
+        accepted = checked.accepted(rows)
+        last_day = last_ts.date()
         n_tx, unusable = counts["rows_read"], counts["quarantined"]
         as_of_used = as_date(as_of, "as_of") or last_day
         clock["read"] = time.perf_counter() - start

@@ -18,8 +18,15 @@ One set of rules for both engines. What is shared, and not written twice:
 What is here is the renderer: the same expressions (a value's kind, its reading, the checks)
 written with Spark's functions where the dialects differ (Java regular expressions with ``\\z``
 for RE2's full match and ``$1`` for ``\\1``, ``try_to_timestamp`` with Java patterns for
-``try_strptime``, ``from_utc_timestamp`` for ``timezone``). ``tests/data/test_spark_rules.py``
-runs a table of values through both renderers and asserts the same kinds, values and reasons.
+``try_strptime``, ``from_utc_timestamp`` for ``timezone``). ``tests/data/adversarial/test_engines.py``
+runs the adversarial files and values through both engines and asserts the same rows, values
+and reasons; ``tests/data/test_spark.py`` checks that the cheap guards in front of the regular
+expressions (totals words, ids) keep every verdict.
+
+Speed: the rules are laid out so each costly expression runs once per cell and only where a
+cheap test cannot decide (as the DuckDB ingest's guards): an id of printable ASCII skips its
+rewrites and the control-character test, a cell whose first two letters start no totals word
+skips that expression, a typed (number, time) cell is empty only when NULL (no text per row).
 
 What differs by nature: Spark reads a text file with its own CSV reader (no source line
 numbers; a line that is not UTF-8 is read with replacement characters instead of being set
@@ -46,6 +53,8 @@ CORRUPT_RECORD = "_cvm_corrupt_record"
 #: Spark types read like DuckDB's DOUBLE/DECIMAL, integers, zoned and local timestamps
 _FRACTIONAL = ("double", "float", "decimal")
 _INTEGRAL = ("int", "bigint", "smallint", "tinyint", "long", "integer", "short", "byte")
+#: the kinds of :func:`_spark_type` whose text is never empty or blank (so a cell is empty only when NULL)
+_NEVER_BLANK_TEXT = ("fractional", "integral", "timestamp", "timestamp_ntz", "date", "boolean")
 
 
 def _full(pattern: str) -> str:
@@ -369,24 +378,44 @@ def _offset_text(expr: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- ids
-def id_value(expr: Any) -> Any:
-    """:func:`cvm.data.values.id_sql` in Spark: no white space or invisible characters around, NULL when empty."""
+def id_guard(expr: Any) -> Any:
+    """:func:`cvm.data.values.id_guard_sql` in Spark: the id holds anything but printable ASCII.
+
+    One character-class scan per cell, laid out as its own column so that :func:`id_value` and
+    :func:`id_checks` share it: plain printable ASCII (nearly every id) skips both rewrites and
+    the control-character test.
+    """
+    return expr.rlike("[^ -~]")
+
+
+def id_value(expr: Any, guard: Any = None) -> Any:
+    """:func:`cvm.data.values.id_sql` in Spark: no white space or invisible characters around, NULL when empty.
+
+    ``guard``: the :func:`id_guard` of ``expr`` (computed here when None).
+    """
     from pyspark.sql import functions as F
 
+    guard = id_guard(expr) if guard is None else guard
     edge = f"^{rules._ID_EDGE}+|{rules._ID_EDGE}+$"
     cleaned = F.regexp_replace(expr, edge, "")
     cleaned = F.regexp_replace(cleaned, rules._ID_INVISIBLE, "")
     cleaned = F.regexp_replace(cleaned, rules._ID_SPACE, " ")
-    return F.when(expr.rlike("[^ -~]"), F.nullif(cleaned, _lit(""))).otherwise(expr)
+    return F.when(guard, F.nullif(cleaned, _lit(""))).otherwise(expr)
 
 
-def id_checks(value: Any, field_name: str, column: str) -> list[tuple[Any, SparkReason]]:
-    """:func:`cvm.data.values.id_checks` in Spark."""
+def id_checks(value: Any, field_name: str, column: str, guard: Any = None) -> list[tuple[Any, SparkReason]]:
+    """:func:`cvm.data.values.id_checks` in Spark.
+
+    ``guard``: the :func:`id_guard` of the cell the id ``value`` was read from. An id of
+    printable ASCII holds no control character, so the regular expression runs on the others only.
+    """
     from pyspark.sql import functions as F
 
     shown = F.regexp_replace(value, rules._ID_CONTROL, "\ufffd")
-    return [(value.rlike(rules._ID_CONTROL),
-             SparkReason("control_character", {"field": _lit(field_name), "column": _lit(column), "value": shown}))]
+    test = value.rlike(rules._ID_CONTROL)
+    if guard is not None:
+        test = F.when(guard, test).otherwise(_lit(False))
+    return [(test, SparkReason("control_character", {"field": _lit(field_name), "column": _lit(column), "value": shown}))]
 
 
 def is_totals_text(expr: Any) -> Any:
@@ -394,7 +423,21 @@ def is_totals_text(expr: Any) -> Any:
     from pyspark.sql import functions as F
 
     words = "|".join(re.escape(w) for w in TOTAL_WORDS)
-    return F.lower(F.trim(expr)).rlike(f"^({words})\\b")
+    # the guard of :func:`cvm.data.validate.totals_sql`, tighter: byte-wise comparisons (no new string, no
+    # regular expression) pass only cells starting with a space or control character or with
+    # one of the words' first letters in either case; the expression runs on those alone
+    letters = sorted({w[0] for w in TOTAL_WORDS})
+    starts = None
+    for c in letters:
+        for ch in (c.lower(), c.upper()):
+            test = (expr >= _lit(ch)) & (expr < _lit(chr(ord(ch) + 1)))
+            starts = test if starts is None else starts | test
+    # and (no regular expression for "store" or "shipping") the second letter of one of the words,
+    # in either case, or a character beyond ASCII (whose lower case the expression decides)
+    second = F.substring(expr, 2, 1)
+    seconds = sorted({w[1] for w in TOTAL_WORDS} | {w[1].upper() for w in TOTAL_WORDS})
+    guard = (expr < _lit("!")) | (starts & (second.isin(*seconds) | (second >= _lit("\u0080"))))
+    return F.when(guard, F.lower(F.trim(expr)).rlike(f"^({words})\\b")).otherwise(_lit(False))
 
 
 # ----------------------------------------------------------------------------- a frame's columns
@@ -412,13 +455,6 @@ class CheckedRows:
     raw_columns: list[str]
     formats: dict[str, Any]
 
-    def accepted(self) -> Any:
-        """The rows that pass every check: the target columns, typed."""
-        from pyspark.sql import functions as F
-
-        names = [f.name for f in schema_for("transactions")]
-        return self.frame.where(F.col("_cvm_ok")).select(*names)
-
     def quarantined(self) -> Any:
         """The rows set aside: the source's columns as text, with ``reason, reason_code, reason_values``."""
         from pyspark.sql import functions as F
@@ -427,16 +463,46 @@ class CheckedRows:
             *[F.col(f"`_cvm_raw{i}`").alias(c) for i, c in enumerate(self.raw_columns)],
             "reason", "reason_code", "reason_values")
 
-    def counts(self) -> dict[str, int]:
-        """``rows_read, accepted, quarantined, duplicates`` and per reason code, in one pass over the rows."""
+    def typed(self, columns: tuple[str, ...] | None = None) -> Any:
+        """Every row's typed target columns (or only ``columns`` of them) with ``_cvm_ok, _cvm_blank, reason_code``.
+
+        The narrow frame a run keeps (persists) between its passes over the rows: the counts, the
+        last day and the accepted transactions come from it (:meth:`tally`, :meth:`accepted` with
+        ``rows=``); the source's own columns as text, the sentence and the cited values are
+        computed only for :meth:`quarantined`.
+        """
+        names = list(columns) if columns else [f.name for f in schema_for("transactions")]
+        return self.frame.select(*names, "_cvm_ok", "_cvm_blank", "reason_code")
+
+    def accepted(self, rows: Any = None) -> Any:
+        """The rows that pass every check: the target columns, typed (of ``rows``, a :meth:`typed` frame, if given)."""
         from pyspark.sql import functions as F
 
-        row = self.frame.where(~F.col("_cvm_blank")).groupBy("reason_code").agg(F.count(F.lit(1)).alias("n")).collect()
-        by_code = {r["reason_code"]: int(r["n"]) for r in row}
+        frame = self.frame if rows is None else rows
+        names = [f.name for f in schema_for("transactions") if f.name in frame.columns]
+        return frame.where(F.col("_cvm_ok")).select(*names)
+
+    def tally(self, rows: Any = None) -> tuple[dict[str, Any], Any]:
+        """``(counts, last)``: :meth:`counts` and the latest ``ts`` of the accepted rows, in one pass.
+
+        ``rows``: a :meth:`typed` frame of these rows (default the full frame).
+        """
+        from pyspark.sql import functions as F
+
+        frame = self.frame if rows is None else rows
+        found = (frame.where(~F.col("_cvm_blank")).groupBy("reason_code")
+                 .agg(F.count(F.lit(1)).alias("n"), F.max(F.when(F.col("_cvm_ok"), F.col("ts"))).alias("last"))
+                 .collect())
+        by_code = {r["reason_code"]: int(r["n"]) for r in found}
+        last = next((r["last"] for r in found if r["reason_code"] is None), None)
         accepted = by_code.pop(None, 0)
         quarantined = sum(by_code.values())
-        return {"rows_read": accepted + quarantined, "accepted": accepted, "quarantined": quarantined,
-                "duplicates": 0, "reasons": by_code}
+        return ({"rows_read": accepted + quarantined, "accepted": accepted, "quarantined": quarantined,
+                 "duplicates": 0, "reasons": by_code}, last)
+
+    def counts(self) -> dict[str, int]:
+        """``rows_read, accepted, quarantined, duplicates`` and per reason code, in one pass over the rows."""
+        return self.tally()[0]
 
 
 def _spark_type(data_type: Any) -> str:
@@ -576,11 +642,18 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
                      (F.col(CORRUPT_RECORD) if corrupt else _lit(None).cast("string")).alias("_cvm_corrupt"))
     trimmed = [F.nullif(F.trim(raw(c)), _lit("")).alias(f"_cvm_t{index[c]}") for c in columns if types[c] == "string"]
     blank = None  # every cell empty (a line of delimiters): not a row at all, as in the DuckDB readers
-    for i in range(len(columns)):
-        empty = F.nullif(F.trim(F.col(f"_cvm_raw{i}")), _lit("")).isNull()
+    for i, c in enumerate(columns):
+        if types[c] in _NEVER_BLANK_TEXT:  # a number or a time is empty only when missing (no text cast per row)
+            empty = raw(c).isNull()
+        else:
+            empty = F.nullif(F.trim(F.col(f"_cvm_raw{i}")), _lit("")).isNull()
         blank = empty if blank is None else blank & empty
     blank = blank & F.col("_cvm_corrupt").isNull()
     step = step.select("*", *trimmed, blank.alias("_cvm_blank"))
+    # the id guards (cvm.data.values.id_guard_sql), one scan per id cell, shared by the id's value and checks
+    id_text = [f.name for f in fields if f.type == "id" and f.name in found and types[found[f.name]] == "string"]
+    if id_text:
+        step = step.select("*", *[id_guard(cell(found[n])).alias(f"_cvm_g_{n}") for n in id_text])
     # step 2: amount texts; step 3: their kinds (cvm.data.values)
     number_text = [f.name for f in fields if f.type == "number" and f.name in found and types[found[f.name]] == "string"]
     if number_text:
@@ -604,9 +677,10 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
                 value = F.when(raw(col) == F.floor(raw(col)), F.floor(raw(col)).cast("decimal(38,0)").cast("string")) \
                     .otherwise(raw(col).cast("string"))
             elif ctype == "string":
-                value = id_value(cell(col)) if f.type == "id" else cell(col)
+                guard = F.col(f"_cvm_g_{f.name}") if f.type == "id" else None
+                value = id_value(cell(col), guard) if f.type == "id" else cell(col)
                 if f.type == "id":
-                    checks.extend(id_checks(value_ref, f.name, col))
+                    checks.extend(id_checks(value_ref, f.name, col, guard))
             else:
                 value = F.nullif(F.trim(raw(col).cast("string")), _lit(""))
             values[f.name] = value
