@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -31,42 +30,12 @@ import pytest
 from cvm.data import Workspace, catalog
 from cvm.web.access_store import postgres_sql
 from tests.conftest import make_team_workspace
+from tests.writers import hold, orders
 
 
 def cvm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cvm.cli", *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
-
-
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from cvm.data import Workspace
-
-    ws = Workspace.open(Path(sys.argv[1]))
-    ws.ingest(Path(sys.argv[2]))
-    print("holding", flush=True)
-    release = Path(sys.argv[3])
-    deadline = time.monotonic() + 300
-    while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ws.close()
-    print("published", flush=True)
-""")
-
-
-def _orders(path: Path, prefix: str, n: int) -> Path:
-    path.write_text("customer_id;date;amount\n"
-                    + "".join(f"{prefix}{i:04d};{1 + i % 28:02d}-03-2024;{10 + i % 7},50\n" for i in range(n)),
-                    encoding="utf-8")
-    return path
-
-
-def _hold(ws: Path, orders: Path, release: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(ws), str(orders), str(release)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    assert proc.stdout.readline().strip() == "holding", proc.stderr.read()
-    return proc
 
 
 def _count(reader: Workspace, prefix: str) -> int:
@@ -87,7 +56,7 @@ def team(postgres, tmp_path):
     made = cvm("init", "--catalog", url, "--data-path", str(tmp_path / "shared"), "--workspace", str(ws))
     assert made.returncode == 0, made.stderr
     assert "its catalog is postgresql://" in made.stdout
-    loaded = cvm("ingest", str(_orders(tmp_path / "base.csv", "BASE", 50)), "--workspace", str(ws))
+    loaded = cvm("ingest", str(orders(tmp_path / "base.csv", "BASE", 50)), "--workspace", str(ws))
     assert loaded.returncode == 0, loaded.stderr
     return ws
 
@@ -132,8 +101,8 @@ def _second_machine(team: Path, tmp_path: Path) -> Path:
 def test_writers_on_two_machines_exclude_each_other_through_the_catalog(team, tmp_path):
     other = _second_machine(team, tmp_path)
     release = tmp_path / "release"
-    holder = _hold(team, _orders(tmp_path / "a.csv", "AAA", 40), release)
-    refused = cvm("ingest", str(_orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(other),
+    holder = hold(team, orders(tmp_path / "a.csv", "AAA", 40), release)
+    refused = cvm("ingest", str(orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(other),
                   env={"CVM_WRITE_TIMEOUT": "1"})
     assert refused.returncode != 0
     assert "is being changed by python" in refused.stderr and f"(pid {holder.pid} on " in refused.stderr, refused.stderr
@@ -156,7 +125,7 @@ def test_a_reader_keeps_its_generation_during_a_write_and_the_next_reader_sees_t
     before = catalog.current(cat)
     early = Workspace.open(team, read_only=True)
     release = tmp_path / "release"
-    holder = _hold(team, _orders(tmp_path / "a.csv", "AAA", 40), release)
+    holder = hold(team, orders(tmp_path / "a.csv", "AAA", 40), release)
     during = Workspace.open(team, read_only=True)  # a reader never waits for the writer
     assert (_count(early, "AAA"), _count(during, "AAA")) == (0, 0)
     release.touch()
@@ -167,10 +136,10 @@ def test_a_reader_keeps_its_generation_during_a_write_and_the_next_reader_sees_t
     assert _count_in(team, "AAA") == 40  # a reader opened now sees the new one
     assert before[1].exists()  # pinned by two readers: not removed
     early.close()
-    assert cvm("ingest", str(_orders(tmp_path / "b.csv", "BBB", 5)), "--workspace", str(team)).returncode == 0
+    assert cvm("ingest", str(orders(tmp_path / "b.csv", "BBB", 5)), "--workspace", str(team)).returncode == 0
     assert before[1].exists()  # still pinned by the other reader
     during.close()
-    assert cvm("ingest", str(_orders(tmp_path / "c.csv", "CCC", 5)), "--workspace", str(team)).returncode == 0
+    assert cvm("ingest", str(orders(tmp_path / "c.csv", "CCC", 5)), "--workspace", str(team)).returncode == 0
     assert not before[1].exists() and not after[1].exists()  # no reader holds them: removed
     assert sorted(p.name for p in cat.data_path.iterdir()) == [catalog.current(cat)[1].name]
 
@@ -178,7 +147,7 @@ def test_a_reader_keeps_its_generation_during_a_write_and_the_next_reader_sees_t
 def test_a_killed_writer_publishes_nothing_and_leaves_the_lock_free(team, tmp_path):
     cat = catalog.of(team)
     before = catalog.current(cat)
-    holder = _hold(team, _orders(tmp_path / "a.csv", "AAA", 40), tmp_path / "never")
+    holder = hold(team, orders(tmp_path / "a.csv", "AAA", 40), tmp_path / "never")
     holder.kill()
     holder.wait(timeout=30)
     assert catalog.current(cat) == before and _count_in(team, "AAA") == 0
@@ -186,7 +155,7 @@ def test_a_killed_writer_publishes_nothing_and_leaves_the_lock_free(team, tmp_pa
     start = time.monotonic()
     with Workspace.open(team, wait=0) as ws:  # the lock ended with the killed writer's connection: no wait
         assert time.monotonic() - start < 5
-        ws.ingest(_orders(tmp_path / "b.csv", "BBB", 3))
+        ws.ingest(orders(tmp_path / "b.csv", "BBB", 3))
     assert not list(cat.data_path.glob(".cvm-*.writing*"))  # the next writer removed the abandoned copy
     assert catalog.current(cat)[0] == before[0] + 1
     assert (_count_in(team, "BASE"), _count_in(team, "AAA"), _count_in(team, "BBB")) == (50, 0, 3)

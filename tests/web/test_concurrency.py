@@ -21,7 +21,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import httpx
 import pytest
 
 from tests.web.conftest import PASSWORD, bearer, free_port, login, make_workspace
+from tests.writers import hold, orders
 
 NEW_CUSTOMER = "NEU-4711"
 
@@ -176,38 +176,6 @@ def test_a_notebook_reads_and_writes_the_workspace_while_the_server_runs(served,
 
 # --------------------------------------------------------------------------- two writers
 
-HOLDER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from cvm.data import Workspace
-
-    ws = Workspace.open(Path(sys.argv[1]))
-    ws.ingest(Path(sys.argv[2]))
-    print("holding", flush=True)
-    release = Path(sys.argv[3])
-    deadline = time.monotonic() + 300
-    while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ws.close()
-    print("published", flush=True)
-""")
-
-
-def _orders(path: Path, prefix: str, n: int) -> Path:
-    path.write_text("customer_id;date;amount;channel\n"
-                    + "".join(f"{prefix}{i:04d};{1 + i % 28:02d}-03-2024;{10 + i % 7},50;web\n" for i in range(n)),
-                    encoding="utf-8")
-    return path
-
-
-def _hold(ws: Path, orders: Path, release: Path) -> subprocess.Popen:
-    """A writer in another process that ingests ``orders`` and keeps the workspace until ``release`` exists."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(ws), str(orders), str(release)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
-    assert proc.stdout.readline().strip() == "holding", proc.stderr.read()
-    return proc
-
-
 def _count(ws: Path, prefix: str) -> int:
     from cvm.data import Workspace
 
@@ -227,17 +195,17 @@ def _copies(ws: Path) -> Path:
 @pytest.fixture
 def small_ws(workspace_dir, tmp_path):  # embedded, and a PostgreSQL catalog (tests/conftest.py)
     ws = workspace_dir
-    assert cvm("ingest", str(_orders(tmp_path / "base.csv", "BASE", 50)), "--workspace", str(ws)).returncode == 0
+    assert cvm("ingest", str(orders(tmp_path / "base.csv", "BASE", 50)), "--workspace", str(ws)).returncode == 0
     return ws
 
 
 def test_the_second_writer_waits_says_for_whom_and_both_changes_are_kept(small_ws, tmp_path):
     release = tmp_path / "release"
-    holder = _hold(small_ws, _orders(tmp_path / "a.csv", "AAA", 40), release)
+    holder = hold(small_ws, orders(tmp_path / "a.csv", "AAA", 40), release)
     assert _count(small_ws, "AAA") == 0  # not published yet: readers see the generation before, at once
     listed = cvm("quarantine", "--workspace", str(small_ws), "--json")  # a reading command does not wait
     assert listed.returncode == 0, listed.stderr
-    second = subprocess.Popen([sys.executable, "-m", "cvm.cli", "ingest", str(_orders(tmp_path / "b.csv", "BBB", 30)),
+    second = subprocess.Popen([sys.executable, "-m", "cvm.cli", "ingest", str(orders(tmp_path / "b.csv", "BBB", 30)),
                                "--workspace", str(small_ws), "--json"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ})
     said = second.stderr.readline()  # the second writer says whom it waits for, then waits
@@ -253,8 +221,8 @@ def test_the_second_writer_waits_says_for_whom_and_both_changes_are_kept(small_w
 
 def test_a_writer_that_waits_too_long_is_refused_in_words_and_nothing_is_lost(small_ws, tmp_path):
     release = tmp_path / "release"
-    holder = _hold(small_ws, _orders(tmp_path / "a.csv", "AAA", 40), release)
-    refused = cvm("ingest", str(_orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(small_ws),
+    holder = hold(small_ws, orders(tmp_path / "a.csv", "AAA", 40), release)
+    refused = cvm("ingest", str(orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(small_ws),
                   env={"CVM_WRITE_TIMEOUT": "1"})
     release.touch()
     assert refused.returncode != 0
@@ -268,13 +236,13 @@ def test_a_writer_that_waits_too_long_is_refused_in_words_and_nothing_is_lost(sm
 
 
 def test_a_writer_killed_half_way_leaves_the_published_workspace_whole(small_ws, tmp_path):
-    holder = _hold(small_ws, _orders(tmp_path / "a.csv", "AAA", 40), tmp_path / "never")
+    holder = hold(small_ws, orders(tmp_path / "a.csv", "AAA", 40), tmp_path / "never")
     holder.kill()
     holder.wait(timeout=30)
     copies = _copies(small_ws)
     assert list(copies.glob(".cvm-*.writing*"))  # its copy is left behind …
     assert _count(small_ws, "BASE") == 50 and _count(small_ws, "AAA") == 0  # … and none of its work was published
-    after = cvm("ingest", str(_orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(small_ws),
+    after = cvm("ingest", str(orders(tmp_path / "b.csv", "BBB", 30)), "--workspace", str(small_ws),
                 env={"CVM_WRITE_TIMEOUT": "5"})  # the lock died with the process: no wait
     assert after.returncode == 0 and "waiting" not in after.stderr, after.stderr
     assert (_count(small_ws, "BASE"), _count(small_ws, "AAA"), _count(small_ws, "BBB")) == (50, 0, 30)
