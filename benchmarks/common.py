@@ -48,3 +48,9 @@ def log_likelihood_at(model_cls, params, frequency, recency, T) -> float:
     model = model_cls.from_params(**{k: float(v) for k, v in dict(params).items()})
     data = {"frequency": np.asarray(frequency, float), "recency": np.asarray(recency, float), "T": np.asarray(T, float)}
     return float(np.sum(model._log_likelihood(model.params_.to_numpy(), data)))
+
+
+def verdict(differing: list[str]) -> None:
+    """End a comparison script: print SAME, or DIFFERENT with what differs, and exit 0 or 1."""
+    print("SAME" if not differing else f"DIFFERENT: {', '.join(differing)}")
+    sys.exit(1 if differing else 0)

@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from common import verdict
+
 
 def read(path: str) -> pd.DataFrame:
     return pd.read_csv(path) if path.endswith(".csv") else pd.read_parquet(path)
@@ -59,8 +61,7 @@ def main() -> None:
             print(f"{col:<20} equal: {ok}  ({kinds})")
         if not ok:
             bad.append(col)
-    print("SAME" if not bad else f"DIFFERENT: {', '.join(bad)}")
-    sys.exit(1 if bad else 0)
+    verdict(bad)
 
 
 if __name__ == "__main__":

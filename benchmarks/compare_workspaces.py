@@ -14,6 +14,8 @@ import sys
 
 import duckdb
 
+from common import verdict
+
 PER_RUN = {"run_id", "created", "ingested", "model_id"}
 
 
@@ -39,8 +41,7 @@ def main() -> None:
         print(f"{table:<22} columns equal: {same_cols}; rows {a[0][0]:,} / {b[0][0]:,}; contents equal: {a == b}")
         if not ok:
             bad.append(table)
-    print("SAME" if not bad else f"DIFFERENT: {', '.join(bad)}")
-    sys.exit(1 if bad else 0)
+    verdict(bad)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from cvm.data import catalog
 from cvm.errors import WorkspaceError
 
 DB_FILE = "cvm.duckdb"
@@ -77,21 +78,8 @@ def exists(folder: Path) -> bool:
     """True when ``folder`` holds a published workspace (``cvm.duckdb``, or a generation in its catalog)."""
     if (Path(folder) / DB_FILE).exists():
         return True
-    cat = _catalog(folder)
-    return cat is not None and _catalogs().current(cat) is not None
-
-
-def _catalog(folder: Path):
-    """The PostgreSQL catalog of a team workspace, None for the embedded default (one ``stat``)."""
-    from cvm.data import catalog
-
-    return catalog.of(folder)
-
-
-def _catalogs():
-    from cvm.data import catalog
-
-    return catalog
+    cat = catalog.of(folder)
+    return cat is not None and catalog.current(cat) is not None
 
 
 def generation(folder: Path) -> tuple[int, int, int] | None:
@@ -101,9 +89,9 @@ def generation(folder: Path) -> tuple[int, int, int] | None:
     knows with one ``stat`` whether its open generation is still the latest. In a team
     workspace it is the current generation's id in the catalog (one query).
     """
-    cat = _catalog(folder)
+    cat = catalog.of(folder)
     if cat is not None:
-        found = _catalogs().current(cat)
+        found = catalog.current(cat)
         return None if found is None else (0, 0, found[0])
     try:
         st = os.stat(folder / DB_FILE)
@@ -122,7 +110,7 @@ def connect_reader(folder: Path):
     """
     import duckdb
 
-    cat = _catalog(folder)
+    cat = catalog.of(folder)
     if cat is not None:
         return _connect_pinned(cat)
     db = folder / DB_FILE
@@ -149,14 +137,14 @@ def _connect_pinned(cat: Any):
     """A read-only connection to a team workspace's current generation, pinned until :func:`close_reader`."""
     import duckdb
 
-    found = _catalogs().open_pinned(cat)
+    found = catalog.open_pinned(cat)
     if found is None:
         raise WorkspaceError.coded("workspace_cannot_open", path=cat.shown, detail="no generation published yet")
     file, pin = found
     try:
         con = duckdb.connect(str(file), read_only=True)
     except BaseException:
-        _catalogs().unpin(pin)
+        catalog.unpin(pin)
         raise
     _pins[id(con)] = pin
     return con
@@ -167,7 +155,7 @@ def close_reader(con: Any) -> None:
     _close_quietly(con)
     pin = _pins.pop(id(con), None)
     if pin is not None:
-        _catalogs().unpin(pin)
+        catalog.unpin(pin)
 
 
 @dataclass
@@ -236,7 +224,7 @@ def acquire(folder: Path, wait: float | None = None, on_wait: Callable[[dict[str
             if shared is not None:
                 shared.users += 1
                 return shared
-        cat = _catalog(folder)
+        cat = catalog.of(folder)
         if cat is not None:
             return _acquire_catalog(folder, key, cat, limit, on_wait)
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
@@ -275,17 +263,16 @@ def acquire(folder: Path, wait: float | None = None, on_wait: Callable[[dict[str
 def _acquire_catalog(folder: Path, key: str, cat: Any, limit: float,
                      on_wait: Callable[[dict[str, Any]], None] | None) -> Writer:
     """:func:`acquire` of a team workspace: the advisory lock in its catalog, a copy in its data path."""
-    catalogs = _catalogs()
-    pg = catalogs.lock(cat, limit, _describe_self(), on_wait)
+    pg = catalog.lock(cat, limit, _describe_self(), on_wait)
     try:
-        catalogs.clear_abandoned(cat)
-        copy = catalogs.copy_name(cat, next(_counter))
-        found = catalogs.current(cat)
+        catalog.clear_abandoned(cat)
+        copy = catalog.copy_name(cat, next(_counter))
+        found = catalog.current(cat)
         if found is not None:
             shutil.copyfile(found[1], copy)
         writer = Writer(folder=folder, lock_fd=-1, copy=copy, users=1, catalog=cat, lock_pg=pg)
     except BaseException:
-        catalogs.release(pg)
+        catalog.release(pg)
         raise
     with _registry_lock:
         _registry[key] = writer
@@ -334,7 +321,7 @@ def release(writer: Writer, con: Any) -> None:
         _publish(writer)
     finally:
         if writer.lock_pg is not None:
-            _catalogs().release(writer.lock_pg)  # closing its connection ends the advisory lock
+            catalog.release(writer.lock_pg)  # closing its connection ends the advisory lock
         else:
             os.close(writer.lock_fd)  # closing the descriptor ends the flock
 
@@ -347,9 +334,9 @@ def publish_first(writer: Writer, con: Any) -> None:
     """
     con.execute("CHECKPOINT")
     if writer.catalog is not None:
-        part = _catalogs().copy_name(writer.catalog, next(_counter))
+        part = catalog.copy_name(writer.catalog, next(_counter))
         shutil.copyfile(writer.copy, part)
-        _catalogs().publish(writer.catalog, writer.lock_pg, part, _describe_self())
+        catalog.publish(writer.catalog, writer.lock_pg, part, _describe_self())
         return
     part = writer.folder / f".cvm-{os.getpid()}-{next(_counter)}.first"
     shutil.copyfile(writer.copy, part)
@@ -370,7 +357,7 @@ def _publish(writer: Writer) -> None:
     if not copy.exists():
         return
     if writer.catalog is not None:
-        _catalogs().publish(writer.catalog, writer.lock_pg, copy, _describe_self())
+        catalog.publish(writer.catalog, writer.lock_pg, copy, _describe_self())
         return
     with open(copy, "rb+") as fh:
         os.fsync(fh.fileno())
