@@ -261,3 +261,62 @@ def test_report_out_must_be_an_html_file(capsys, tmp_path, workspace):
     assert "unknown file type '.pdf'" in payload["error"] and ".html" in payload["hint"]
     code, _, err = run(capsys, "report", "--out", str(tmp_path), "--workspace", str(workspace))
     assert code == 1 and "is a folder" in err
+
+
+# --- errors in the reader's language -----------------------------------------------------------
+# The expected Dutch sentences are written out by hand here (not read from the catalogue), so a
+# wrong or missing translation, or a command that ignores the workspace's language, fails.
+
+def _cvm(*args: str, env: dict | None = None):
+    """``cvm`` as a whole process, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cvm.cli", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def dutch_workspace(tmp_path_factory, tx_file) -> Path:
+    ws = tmp_path_factory.mktemp("cli-errors-nl") / "ws"
+    assert main(["ingest", str(tx_file), "--workspace", str(ws), "--json"]) == 0
+    assert main(["settings", "--set", "language=nl", "--workspace", str(ws)]) == 0
+    return ws
+
+
+def test_errors_are_in_the_workspace_language(dutch_workspace, tmp_path):
+    missing = tmp_path / "bestellingen.csv"
+    done = _cvm("ingest", str(missing), "--workspace", str(dutch_workspace))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: Bestand niet gevonden: {missing}" in done.stderr
+
+    done = _cvm("fit", "--model", "bgnbdd", "--workspace", str(dutch_workspace))
+    assert done.returncode == 1
+    assert "Onbekend model 'bgnbdd'." in done.stderr and "Kies een van: bgnbd, mbgnbd" in done.stderr
+
+    done = _cvm("settings", "--set", "marge=0.3", "--workspace", str(dutch_workspace))
+    assert done.returncode == 1 and "Onbekende instelling 'marge'." in done.stderr
+
+    # the workspace named by $CVM_WORKSPACE counts as one named by --workspace
+    done = _cvm("fit", "--model", "nope", env={"CVM_WORKSPACE": str(dutch_workspace)})
+    assert done.returncode == 1 and "Onbekend model 'nope'." in done.stderr
+
+
+def test_json_error_carries_the_shown_words_and_a_language_free_code(dutch_workspace, tmp_path):
+    done = _cvm("fit", "--model", "nope", "--workspace", str(dutch_workspace), "--json")
+    payload = json.loads(done.stdout.strip().splitlines()[-1])
+    assert payload == {"error": "Onbekend model 'nope'.", "hint": "Kies een van: bgnbd, mbgnbd, pnbd, bgbb, sbg, gg",
+                       "kind": "SchemaError", "exit_code": 1, "code": "unknown_model"}
+
+
+def test_errors_stay_english_without_a_dutch_workspace(tmp_path):
+    done = _cvm("ingest", str(tmp_path / "orders.csv"), "--workspace", str(tmp_path / "new"))
+    assert done.returncode == 1 and f"error: file not found: {tmp_path / 'orders.csv'}" in done.stderr
+    assert not (tmp_path / "new").exists()
+    # an unreadable settings file: the command reports it in English, no traceback
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "settings.toml").write_text("language = [unclosed\n")
+    done = _cvm("fit", "--model", "nope", "--workspace", str(broken))
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "error:" in done.stderr

@@ -234,7 +234,7 @@ def fit_summary_file(path: Path | str, model: str = "bgnbd", penalizer: float = 
     key = spec(model).name
     path = Path(path)
     if not path.exists():
-        raise SchemaError(f"file not found: {path}")
+        raise SchemaError.coded("file_not_found", path=str(path))
     try:
         frame = pd.read_csv(path, sep=None, engine="python")
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:

@@ -213,17 +213,17 @@ class Settings(BaseModel):
         target = data
         for part in parts[:-1]:
             if part not in target or not isinstance(target[part], dict):
-                raise SchemaError(f"unknown setting '{key}'", hint=f"known settings: {', '.join(self.keys())}")
+                raise SchemaError.coded("unknown_setting", key=key, known=self.keys())
             target = target[part]
         if parts[-1] not in target and parts[0] != "tier_cutoffs":
-            raise SchemaError(f"unknown setting '{key}'", hint=f"known settings: {', '.join(self.keys())}")
+            raise SchemaError.coded("unknown_setting", key=key, known=self.keys())
         if parts[0] == "tier_cutoffs" and len(parts) == 2 and isinstance(value, (int, float)):
             _check_tier_rank(data["tier_cutoffs"], parts[1], float(value))
         target[parts[-1]] = value
         try:
             return type(self).model_validate(data)
         except ValidationError as exc:
-            raise SchemaError(f"invalid value for {key}: {_first_error(exc)}") from None
+            raise SchemaError.coded("invalid_setting", key=key, problem=_first_error(exc)) from None
 
     def keys(self) -> list[str]:
         out: list[str] = []

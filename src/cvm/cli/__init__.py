@@ -19,7 +19,7 @@ import sys
 import typer
 
 from cvm.cli.commands import app, token_app, users_app
-from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, report_unexpected, show_warning
+from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, print_localized, report_unexpected, show_warning
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, OutOpt,
     TimeUnitOpt, WorkspaceOpt, parse_date, parse_mapping,
@@ -58,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
             app(args=args, prog_name="cvm", standalone_mode=False)
-    except CvmError as exc:
-        print_error(exc.message, exc.hint)
+    except CvmError as exc:  # in the reader's language: --language, else the workspace's
+        message, hint = print_localized(exc, args)
         if as_json:
-            emit_json(error_payload(exc.message, exc.hint, type(exc).__name__, 1))
+            emit_json(error_payload(message, hint, type(exc).__name__, 1, exc.code))
         return 1
     except ClickException as exc:  # usage: unknown option, missing argument, a value of the wrong type
         from typer import rich_utils
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the machine (a full disk, no permission), else a fault in cvm: one message
         if os.environ.get("CVM_DEBUG"):
             raise
-        return report_unexpected(exc, as_json)
+        return report_unexpected(exc, as_json, args)
     return 0
 
 

@@ -37,7 +37,7 @@ def ingest(
 ) -> None:
     """Read a file into the workspace; rejected rows go to quarantine with their reason."""
     if not path.exists():
-        raise SchemaError(f"file not found: {path}")
+        raise SchemaError.coded("file_not_found", path=str(path))
     options = {k: v for k, v in {"delimiter": delimiter, "decimal": decimal, "date_format": date_format, "encoding": encoding,
                                  "locale": locale}.items() if v is not None}
     mapping = parse_mapping(map_)
@@ -112,9 +112,9 @@ def run(
 ) -> None:
     """One shot: ingest, summarise, fit, score; write one row per customer."""
     if engine not in ("duckdb", "spark"):
-        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
+        raise SchemaError.coded("unknown_engine", engine=engine)
     if engine != "spark" and not Path(path).exists():
-        raise SchemaError(f"file not found: {path}")
+        raise SchemaError.coded("file_not_found", path=str(path))
     if engine == "spark":  # --out stays a string: s3a://bucket/x must not become s3a:/bucket/x
         from cvm.service.spark import run_from_cli
 
@@ -150,7 +150,7 @@ def run(
         payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
         payload["ingest"].pop("preview", None)
     else:
-        raise SchemaError(f"unknown engine '{engine}'", hint="use --engine duckdb or --engine spark")
+        raise SchemaError.coded("unknown_engine", engine=engine)
     if as_json:
         emit_json(payload)
         return

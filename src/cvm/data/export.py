@@ -67,8 +67,7 @@ def check_destination(path: str | Path, suffixes: tuple[str, ...] = tuple(FORMAT
         raise SchemaError(f"{path} is a folder, not a file name",
                           hint=f"give a file name ending in {listed}, e.g. {path / ('result' + suffixes[0])}")
     if path.suffix.lower() not in suffixes:
-        raise SchemaError(f"cannot write '{path.name}': unknown file type '{path.suffix or '(none)'}'",
-                          hint=f"use a file name ending in {listed}")
+        raise SchemaError.coded("unknown_file_type", name=path.name, suffix=path.suffix or "(none)", listed=listed)
     for folder in path.absolute().parents:
         if folder.exists():
             if not folder.is_dir():

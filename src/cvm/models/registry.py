@@ -84,7 +84,7 @@ def spec(name: str) -> ModelSpec:
     """The registry entry for a command-line name (``bgnbd``) or a class name (``BGNBD``)."""
     found = _find(name)
     if found is None:
-        raise SchemaError(f"unknown model '{name}'", hint=f"choose one of {', '.join(names())}")
+        raise SchemaError.coded("unknown_model", name=name, models=names())
     return found
 
 

@@ -32,10 +32,9 @@ def customer_view(ws: Workspace, customer_id: Any, max_transactions: int = 200) 
     in_tx = ws.has_purchases(cid)
     if row.empty and not in_tx:
         like = ws.similar_customer_ids(cid)
-        raise SchemaError(
-            f"unknown customer '{cid}'",
-            hint=("similar ids: " + ", ".join(like)) if like else "list customers with 'cvm customers'",
-        )
+        if like:
+            raise SchemaError.coded("unknown_customer", customer=cid, similar=like)
+        raise SchemaError.coded("unknown_customer_none_similar", customer=cid)
     notes: list[str] = []
     attributes = {k: v for k, v in row.iloc[0].items() if k not in ("customer_id", "source", "line") and pd.notna(v)} if not row.empty else {}
 
