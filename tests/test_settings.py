@@ -41,3 +41,25 @@ def test_broken_file_says_so(tmp_path):
     path.write_text("margin = [")
     with pytest.raises(SchemaError, match="not valid TOML"):
         Settings.load(path)
+
+
+@pytest.mark.parametrize("key, value, english, dutch", [
+    # the limits are those declared on Settings (margin in (0, 1], horizon >= 1); the words written by hand
+    ("margin", 7, "invalid value for margin: it must be at most 1.0",
+     "Ongeldige waarde voor margin: die mag hoogstens 1.0 zijn."),
+    ("margin", -1, "invalid value for margin: it must be above 0.0",
+     "Ongeldige waarde voor margin: die moet groter zijn dan 0.0."),
+    ("horizon", 0, "invalid value for horizon: it must be at least 1",
+     "Ongeldige waarde voor horizon: die moet minstens 1 zijn."),
+    ("horizon", "2.5", "invalid value for horizon: it must be a whole number",
+     "Ongeldige waarde voor horizon: die moet een geheel getal zijn."),
+    ("language", "fr", "invalid value for language: it must be one of 'en', 'nl'",
+     "Ongeldige waarde voor language: kies uit 'en', 'nl'."),
+])
+def test_a_refused_setting_says_why_in_both_languages(key, value, english, dutch):
+    from cvm.messages import localize
+
+    with pytest.raises(SchemaError) as caught:
+        Settings().set(key, value)
+    assert caught.value.message == english
+    assert localize(caught.value, "nl")[0] == dutch

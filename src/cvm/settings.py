@@ -223,7 +223,7 @@ class Settings(BaseModel):
         try:
             return type(self).model_validate(data)
         except ValidationError as exc:
-            raise SchemaError.coded("invalid_setting", key=key, problem=_first_error(exc)) from None
+            raise _setting_problem(exc, key) from None
 
     def keys(self) -> list[str]:
         out: list[str] = []
@@ -266,6 +266,28 @@ def _parse_literal(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def _setting_problem(exc: ValidationError, key: str) -> SchemaError:
+    """Why ``key`` was refused, in the catalogue's words for pydantic's common error types (else its English)."""
+    err = exc.errors()[0]
+    kind, context = err.get("type", ""), err.get("ctx") or {}
+    if kind == "less_than_equal":
+        return SchemaError.coded("setting_at_most", key=key, limit=str(context.get("le")))
+    if kind == "less_than":
+        return SchemaError.coded("setting_below", key=key, limit=str(context.get("lt")))
+    if kind == "greater_than_equal":
+        return SchemaError.coded("setting_at_least", key=key, limit=str(context.get("ge")))
+    if kind == "greater_than":
+        return SchemaError.coded("setting_above", key=key, limit=str(context.get("gt")))
+    if kind == "literal_error":  # "'en' or 'nl'": the choices as a list, joined in the reader's words
+        choices = [c.strip() for c in str(context.get("expected", "")).replace(" or ", ",").split(",")]
+        return SchemaError.coded("setting_one_of", key=key, choices=choices)
+    if kind in ("float_parsing", "float_type"):
+        return SchemaError.coded("setting_not_a_number", key=key)
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return SchemaError.coded("setting_not_a_whole_number", key=key)
+    return SchemaError.coded("invalid_setting", key=key, problem=_first_error(exc))
 
 
 def _first_error(exc: ValidationError) -> str:
