@@ -320,3 +320,21 @@ def test_errors_stay_english_without_a_dutch_workspace(tmp_path):
     (broken / "settings.toml").write_text("language = [unclosed\n")
     done = _cvm("fit", "--model", "nope", "--workspace", str(broken))
     assert done.returncode == 1 and "Traceback" not in done.stderr and "error:" in done.stderr
+
+
+def test_engine_warnings_reach_a_dutch_reader_in_dutch(capsys, dutch_workspace, tmp_path):
+    """A coded engine warning (the catalogue's fit_not_converged) through the CLI's warning printer."""
+    from cvm.cli.error_output import warning_printer
+    from cvm.models.base import BoundaryWarning
+
+    warning = BoundaryWarning.coded("fit_not_converged", model="BGNBD")
+    capsys.readouterr()
+    warning_printer(["fit", "--workspace", str(dutch_workspace)])(warning, BoundaryWarning, "x.py", 1)
+    said = " ".join(capsys.readouterr().err.split())
+    assert said == ("warning: BGNBD: de optimalisatie stopte voordat de gradiënt nul was; de schattingen kunnen "
+                    "onnauwkeurig zijn. Probeer een hogere max_iter of een kleine penalizer.")
+    # an English reader gets the warning's own words; a warning without a code is shown as it is
+    warning_printer(["fit", "--workspace", str(tmp_path / "none")])(warning, BoundaryWarning, "x.py", 1)
+    assert " ".join(capsys.readouterr().err.split()) == f"warning: {warning}"
+    warning_printer(["fit", "--workspace", str(dutch_workspace)])(UserWarning("plain words"), UserWarning, "x.py", 1)
+    assert capsys.readouterr().err.strip() == "warning: plain words"

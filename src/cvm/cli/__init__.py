@@ -19,7 +19,7 @@ import sys
 import typer
 
 from cvm.cli.commands import app, token_app, users_app
-from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, print_localized, report_unexpected, show_warning
+from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, print_localized, report_unexpected, show_warning, warning_printer
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, OutOpt,
     TimeUnitOpt, WorkspaceOpt, parse_date, parse_mapping,
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     as_json = "--json" in args
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = show_warning
+            warnings.showwarning = warning_printer(args)
             app(args=args, prog_name="cvm", standalone_mode=False)
     except CvmError as exc:  # in the reader's language: --language, else the workspace's
         message, hint = print_localized(exc, args)

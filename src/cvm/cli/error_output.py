@@ -99,12 +99,35 @@ QUIET_WARNINGS = ("PySpark does not yet fully support pandas",)
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one ``warning:`` line on stderr, without the source file and code line."""
-    from rich.text import Text
-
+    """A warning as one ``warning:`` line on stderr, without the source file and code line (in English)."""
     if str(message).startswith(QUIET_WARNINGS):
         return
     print_warning(str(message))
+
+
+def warning_printer(args: list[str]):
+    """:func:`show_warning` in the reader's language (:func:`reader_language`, looked up at the first warning).
+
+    A warning that carries a catalogue code (``code`` and ``values``, as the engine's
+    :class:`~cvm.models.base.CvmWarning`) is shown in the reader's words; any other in its own.
+    """
+    language: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message)
+        if text.startswith(QUIET_WARNINGS):
+            return
+        code = getattr(message, "code", None)
+        if code:
+            from cvm.messages import localize_parts
+
+            if not language:
+                language.append(reader_language(args))
+            said, hint = localize_parts(code, getattr(message, "values", None), (text, None), language[0])
+            text = said if not hint or said == text else f"{said.rstrip('.')}. {hint}"
+        print_warning(text)
+
+    return show
 
 
 def print_warning(message: str) -> None:
