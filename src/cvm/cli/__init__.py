@@ -19,7 +19,7 @@ import sys
 import typer
 
 from cvm.cli.commands import app, token_app, users_app
-from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, print_localized, report_unexpected, show_warning, warning_printer
+from cvm.cli.error_output import QUIET_WARNINGS, error_payload, print_error, print_localized, report_unexpected, warning_printer
 from cvm.cli.options import (
     DEFAULT_WORKSPACE, AsOfOpt, DiscountOpt, HorizonOpt, JsonOpt, KindOpt, MapOpt, MarginOpt, ModelOpt, OutOpt,
     TimeUnitOpt, WorkspaceOpt, parse_date, parse_mapping,
@@ -31,7 +31,7 @@ from cvm.errors import CvmError
 __all__ = [
     "app", "users_app", "token_app", "main", "entry", "out", "err", "emit_json", "frame_table", "format_value",
     "check_out", "write_frame", "open_workspace", "writing_workspace", "parse_date", "parse_mapping",
-    "QUIET_WARNINGS", "error_payload", "print_error", "show_warning", "DEFAULT_WORKSPACE", "AsOfOpt", "DiscountOpt",
+    "QUIET_WARNINGS", "error_payload", "print_error", "warning_printer", "DEFAULT_WORKSPACE", "AsOfOpt", "DiscountOpt",
     "HorizonOpt", "JsonOpt", "KindOpt", "MapOpt", "MarginOpt", "ModelOpt", "OutOpt", "TimeUnitOpt", "WorkspaceOpt",
 ]
 

@@ -98,15 +98,9 @@ def report_unexpected(exc: BaseException, as_json: bool, args: list[str] | None 
 QUIET_WARNINGS = ("PySpark does not yet fully support pandas",)
 
 
-def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one ``warning:`` line on stderr, without the source file and code line (in English)."""
-    if str(message).startswith(QUIET_WARNINGS):
-        return
-    print_warning(str(message))
-
-
 def warning_printer(args: list[str]):
-    """:func:`show_warning` in the reader's language (:func:`reader_language`, looked up at the first warning).
+    """A ``warnings.showwarning``: one ``warning:`` line on stderr, without the source file and code line, in the
+    reader's language (:func:`reader_language`, looked up at the first warning).
 
     A warning that carries a catalogue code (``code`` and ``values``, as the engine's
     :class:`~cvm.models.base.CvmWarning`) is shown in the reader's words; any other in its own.
