@@ -522,3 +522,16 @@ def test_a_local_workbook_is_read_by_the_ingest_reader(spark, tmp_path):
     checked = check_transactions(raw)
     assert [(r["customer_id"], r["amount"]) for r in checked.accepted().collect()] == [("K1", 10.5)]
     assert [r["reason_code"] for r in checked.quarantined().collect()] == ["non_numeric"]
+
+
+def test_title_lines_above_the_header_of_a_local_file_are_skipped(spark, tmp_path):
+    """Spark's reader would take the title as the header and the header as a row; the ingest's reader skips it."""
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    path = tmp_path / "rapport.csv"
+    path.write_text("Omzetrapport 2024\n\nKlant;Datum;Bedrag\nK1;02-01-2024;10,50\nK2;03-01-2024;4,00\n", encoding="utf-8")
+    raw, detected = read_source(str(path), spark)
+    assert detected["header_line"] == 3
+    checked = check_transactions(raw, delimiter=detected["delimiter"])
+    assert checked.counts()["quarantined"] == 0
+    assert sorted((r["customer_id"], r["amount"]) for r in checked.accepted().collect()) == [("K1", 10.5), ("K2", 4.0)]

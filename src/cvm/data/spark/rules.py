@@ -28,9 +28,12 @@ cheap test cannot decide (as the DuckDB ingest's guards): an id of printable ASC
 rewrites and the control-character test, a cell whose first two letters start no totals word
 skips that expression, a typed (number, time) cell is empty only when NULL (no text per row).
 
-What differs by nature: Spark reads a text file with its own CSV reader (no source line
-numbers; a line that is not UTF-8 is read with replacement characters instead of being set
-aside), and it cannot read Excel workbooks. docs/spark.md lists these.
+What differs by nature: Spark reads a text file with its own CSV reader, which gives no source
+line numbers. A file that reader reads otherwise than the DuckDB ingest (a line in another
+encoding, a quote never closed, lone carriage returns: :func:`read_signals`, counted in the first
+pass) is read again, when local, by the ingest's own reader (:mod:`cvm.data.spark.staged`), whose
+verdict per row (:data:`READ_CODE`) comes first among the checks. docs/spark.md says what happens
+with such a file at a URI.
 """
 
 from __future__ import annotations

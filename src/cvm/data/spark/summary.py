@@ -167,6 +167,11 @@ def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
         columns = readers._unique_names([c or f"column{i + 1}" for i, c in enumerate(names)])
     else:
         columns = [f"column{i + 1}" for i in range(n_fields)]
+    if local.is_file() and len(paths) == 1 and header_index and any(lines[:header_index]):
+        # title lines above the header: Spark's reader would take the first line as the header
+        from cvm.data.spark.staged import staged_frame
+
+        return staged_frame(spark, local)
     # a record with more or fewer fields than the header lands here (Spark drops extra fields otherwise)
     schema = StructType([StructField(c, StringType()) for c in columns] + [StructField(CORRUPT_RECORD, StringType())])
     frame = (spark.read.schema(schema)
