@@ -725,8 +725,8 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
             empty = F.nullif(F.trim(F.col(f"_cvm_raw{i}")), _lit("")).isNull()
         blank = empty if blank is None else blank & empty
     blank = blank & F.col("_cvm_corrupt").isNull()
-    if verdict:
-        blank = blank & F.col(READ_CODE).isNull()
+    if verdict:  # the reader left its blank lines out (Source.blank_sql): every row it staged is a row
+        blank = _lit(False)
     step = step.select("*", *trimmed, blank.alias("_cvm_blank"))
     # the id guards (cvm.data.values.id_guard_sql), one scan per id cell, shared by the id's value and checks
     id_text = [f.name for f in fields if f.type == "id" and f.name in found and types[found[f.name]] == "string"]
