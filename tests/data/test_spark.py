@@ -429,3 +429,111 @@ def test_id_guard_keeps_every_control_character_verdict(spark):
     assert [got[i][0] for i in range(len(ID_CELLS))] == expected
     assert [got[i][1] for i in range(len(ID_CELLS))] == expected
     assert sum(expected) == 3
+
+
+# ----------------------------------------------------------------------------- files Spark's CSV reader reads otherwise
+def _utf8_file_with_a_cp1252_line(path: Path) -> Path:
+    """A UTF-8 export (an é proves it) with one line Excel wrote in cp1252: ``Zoë`` as the bytes 5A 6F EB."""
+    lines = ["klant,datum,bedrag".encode(), "Renée,2024-01-02,10.00".encode(), b"K1,2024-01-03,5.00",
+             "Zoë,2024-01-04,7.50".encode("cp1252"), b"K2,2024-01-05,2.25"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_spark_never_accepts_an_id_read_with_a_replacement_character(spark, tmp_path):
+    """Spark's CSV reader decodes the cp1252 line as ``Zo\\ufffd``; the engine reads the local file again with
+    the DuckDB ingest's reader, which sets that line aside as the ingest does (by hand: ``Zo`` is two bytes,
+    so the first byte that is not UTF-8 is 0xEB at byte 3), and accepts the other three rows."""
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark import summarise_spark
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    path = _utf8_file_with_a_cp1252_line(tmp_path / "export.csv")
+    raw, detected = read_source(str(path), spark)
+    assert raw.where(F.col("klant").contains("\ufffd")).count() == 1  # what Spark's reader made of the line
+    checked = check_transactions(raw, delimiter=detected["delimiter"])
+    accepted = sorted(r["customer_id"] for r in checked.accepted().collect())
+    assert accepted == ["K1", "K2", "Renée"]
+    assert not any("\ufffd" in c for c in accepted)
+    (row,) = checked.quarantined().collect()
+    assert (row["reason_code"], row["reason_values"]) == ("invalid_utf8", '{"byte":"0xEB","position":"3"}')
+    assert row["reason"] == "invalid UTF-8: 0xEB at byte 3"
+    assert checked.counts() == {"rows_read": 4, "accepted": 3, "quarantined": 1, "duplicates": 0,
+                                "reasons": {"invalid_utf8": 1}}
+    assert checked.formats["reader"].startswith("cvm.data.readers")
+    # the path given to the summary directly: the same three customers
+    summary = summarise_spark(str(path), "klant", "datum", "bedrag", time_unit="day", spark=spark)
+    assert sorted(r["customer_id"] for r in summary.collect()) == ["K1", "K2", "Renée"]
+
+
+def test_spark_refuses_replacement_characters_it_cannot_read_again(spark, tmp_path):
+    """A file at a URI (here ``file://``) or a frame derived from the read cannot be read again by the
+    line reader: a row holding U+FFFD is refused in words, never accepted."""
+    from pyspark.sql import functions as F
+
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    path = _utf8_file_with_a_cp1252_line(tmp_path / "export.csv")
+    raw, detected = read_source(path.as_uri(), spark)
+    with pytest.raises(SchemaError, match="export.csv holds 1 row") as raised:
+        check_transactions(raw, delimiter=detected["delimiter"])
+    assert raised.value.code == "spark_not_utf8" and "local copy" in raised.value.hint
+    raw, detected = read_source(str(path), spark)
+    with pytest.raises(SchemaError) as raised:
+        check_transactions(raw.where(F.lit(True)), delimiter=detected["delimiter"])
+    assert raised.value.code == "spark_not_utf8"
+
+
+def test_a_regular_csv_is_not_read_on_the_driver(spark, tmp_path, monkeypatch):
+    """A regular file (quoted delimiters, an empty cell, a ragged-free body) stays with Spark's reader."""
+    from cvm.data.spark import staged
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a regular file was read on the driver")
+
+    monkeypatch.setattr(staged, "staged_rows", refuse)
+    path = tmp_path / "regular.csv"
+    path.write_text('klant,datum,bedrag,kanaal\nK1,2024-01-02,"1,234.50",web\nK2,2024-01-03,5.00,\n'
+                    'K3,2024-01-04,7.50,"shop, city"\n', encoding="utf-8")
+    raw, detected = read_source(str(path), spark)
+    checked = check_transactions(raw, delimiter=detected["delimiter"])
+    assert checked.signals == {"irregular": 0, "replaced": 0}
+    assert checked.counts()["accepted"] == 3
+
+
+def test_a_local_workbook_is_read_by_the_ingest_reader(spark, tmp_path):
+    """An .xlsx file: its cells as the DuckDB ingest's Excel staging gives them (dates as ISO text)."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Klant", "Datum", "Bedrag"])
+    sheet.append(["K1", dt.datetime(2024, 1, 2), 10.5])
+    sheet.append(["K2", dt.datetime(2024, 1, 3), "tien"])
+    sheet.append(["  ", None, None])  # a cell of spaces: a row to the DuckDB ingest (missing customer_id), not blank
+    book.save(tmp_path / "book.xlsx")
+    raw, detected = read_source(str(tmp_path / "book.xlsx"), spark)
+    assert detected["format"] == "xlsx"
+    checked = check_transactions(raw)
+    assert [(r["customer_id"], r["amount"]) for r in checked.accepted().collect()] == [("K1", 10.5)]
+    assert sorted(r["reason_code"] for r in checked.quarantined().collect()) == ["missing", "non_numeric"]
+    assert checked.counts()["rows_read"] == 3
+
+
+def test_title_lines_above_the_header_of_a_local_file_are_skipped(spark, tmp_path):
+    """Spark's reader would take the title as the header and the header as a row; the ingest's reader skips it."""
+    from cvm.data.spark.summary import check_transactions, read_source
+
+    path = tmp_path / "rapport.csv"
+    path.write_text("Omzetrapport 2024\n\nKlant;Datum;Bedrag\nK1;02-01-2024;10,50\nK2;03-01-2024;4,00\n", encoding="utf-8")
+    raw, detected = read_source(str(path), spark)
+    assert detected["header_line"] == 3
+    checked = check_transactions(raw, delimiter=detected["delimiter"])
+    assert checked.counts()["quarantined"] == 0
+    assert sorted((r["customer_id"], r["amount"]) for r in checked.accepted().collect()) == [("K1", 10.5), ("K2", 4.0)]

@@ -28,9 +28,12 @@ cheap test cannot decide (as the DuckDB ingest's guards): an id of printable ASC
 rewrites and the control-character test, a cell whose first two letters start no totals word
 skips that expression, a typed (number, time) cell is empty only when NULL (no text per row).
 
-What differs by nature: Spark reads a text file with its own CSV reader (no source line
-numbers; a line that is not UTF-8 is read with replacement characters instead of being set
-aside), and it cannot read Excel workbooks. docs/spark.md lists these.
+What differs by nature: Spark reads a text file with its own CSV reader, which gives no source
+line numbers. A file that reader reads otherwise than the DuckDB ingest (a line in another
+encoding, a quote never closed, lone carriage returns: :func:`read_signals`, counted in the first
+pass) is read again, when local, by the ingest's own reader (:mod:`cvm.data.spark.staged`), whose
+verdict per row (:data:`READ_CODE`) comes first among the checks. docs/spark.md says what happens
+with such a file at a URI.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ from cvm.i18n import text
 
 #: the column of a CSV read that holds a record whose field count differs from the header's
 CORRUPT_RECORD = "_cvm_corrupt_record"
+
+#: the columns of a source staged by the DuckDB ingest's reader (:mod:`cvm.data.spark.staged`) that hold
+#: the reader's verdict on a row: the code, the English sentence and the cited values (JSON) of the
+#: first of its shape checks the row fails (``invalid_utf8``, ``unclosed_quote``, ``field_count``), else NULL
+READ_CODE, READ_REASON, READ_VALUES = "_cvm_read_code", "_cvm_read_reason", "_cvm_read_values"
+_NOT_SOURCE_COLUMNS = (CORRUPT_RECORD, READ_CODE, READ_REASON, READ_VALUES)
 
 #: Spark types read like DuckDB's DOUBLE/DECIMAL, integers, zoned and local timestamps
 _FRACTIONAL = ("double", "float", "decimal")
@@ -118,6 +127,37 @@ class SparkReason:
         if not self.values:
             return _lit(None).cast("string")
         return F.to_json(F.struct(*[v.cast("string").alias(k) for k, v in self.values.items()]))
+
+    @property
+    def code_column(self) -> Any:
+        return _lit(self.code)
+
+
+class ReaderVerdict(SparkReason):
+    """The reason the DuckDB ingest's reader gave a row it staged (:data:`READ_CODE` and its companions):
+    code, sentence and values were made by :class:`cvm.data.reasons.Reason` in DuckDB, so they are
+    the ingest's own, word for word."""
+
+    def __init__(self) -> None:
+        super().__init__("reader")
+
+    @property
+    def sentence(self) -> Any:
+        from pyspark.sql import functions as F
+
+        return F.col(READ_REASON)
+
+    @property
+    def values_json(self) -> Any:
+        from pyspark.sql import functions as F
+
+        return F.col(READ_VALUES)
+
+    @property
+    def code_column(self) -> Any:
+        from pyspark.sql import functions as F
+
+        return F.col(READ_CODE)
 
 
 # ----------------------------------------------------------------------------- amounts
@@ -454,6 +494,9 @@ class CheckedRows:
     found: dict[str, str]
     raw_columns: list[str]
     formats: dict[str, Any]
+    #: of a frame read by Spark's CSV reader (:data:`CORRUPT_RECORD`): the rows that show the file is not
+    #: regular (``irregular``) and those holding a replacement character U+FFFD (``replaced``); see :func:`read_signals`
+    signals: dict[str, int] = field(default_factory=dict)
 
     def quarantined(self) -> Any:
         """The rows set aside: the source's columns as text, with ``reason, reason_code, reason_values``."""
@@ -511,22 +554,48 @@ def _spark_type(data_type: Any) -> str:
         name, "fractional" if name.startswith(_FRACTIONAL) else "integral" if name in _INTEGRAL else name)
 
 
+def read_signals(columns: list[str]) -> dict[str, Any]:
+    """Per row of a frame read by Spark's CSV reader: does it show that the file is not regular?
+
+    ``irregular``: the record's field count differs from the header's (:data:`CORRUPT_RECORD`), or a
+    cell holds U+FFFD (Spark decodes bytes that are not in the file's encoding as that replacement
+    character: a line of another encoding), a line feed or a carriage return (a quoted field holding
+    a line break, a quote never closed that swallowed the lines after it, a lone carriage return).
+    Every such file the DuckDB ingest reads line by line, or sets the line aside; a regular file
+    shows none of them. ``replaced``: a cell or the record holds U+FFFD.
+    """
+    from pyspark.sql import functions as F
+
+    corrupt = F.col(CORRUPT_RECORD)
+    cells = [F.col(f"`{c}`") for c in columns]
+    replaced = corrupt.contains("\ufffd")
+    broken = corrupt.isNotNull()
+    for c in cells:
+        replaced = replaced | c.contains("\ufffd")
+        broken = broken | c.contains("\n") | c.contains("\r")
+    return {"irregular": broken | replaced, "replaced": replaced}
+
+
 def _evidence(df: Any, fields: list[Any], found: Mapping[str, str], types: Mapping[str, str], *,
-              locale: str | None, delimiter: str | None) -> tuple[dict[str, rules.NumberMarks], dict[str, rules.DateReading]]:
+              locale: str | None, delimiter: str | None, signals: Mapping[str, Any] | None = None
+              ) -> tuple[dict[str, rules.NumberMarks], dict[str, rules.DateReading], dict[str, int]]:
     """:func:`cvm.data.values.read_columns` on a Spark frame: the same counts, the same decisions.
 
     The date format family comes from the shapes of every value (DuckDB takes a stratified sample
     of 20,000, which is every value of a smaller file); the day-month order from every value.
+    ``signals`` (name -> a row's flag) are counted in the same pass (the third value returned).
     """
     from pyspark.sql import functions as F
 
+    signals = dict(signals or {})
     text_fields = [f for f in fields if f.name in found and types[found[f.name]] == "string"]
     number_fields = [f.name for f in text_fields if f.type == "number"]
     date_fields = [f.name for f in text_fields if f.type == "timestamp"]
-    if not number_fields and not date_fields:
-        return {}, {}
+    if not number_fields and not date_fields and not signals:
+        return {}, {}, {}
     cells = df.select(*[F.nullif(F.trim(F.col(f"`{found[name]}`")), _lit("")).alias(f"_c_{name}")
-                        for name in dict.fromkeys(number_fields + date_fields)])
+                        for name in dict.fromkeys(number_fields + date_fields)],
+                      *[flag.alias(f"_x_{name}") for name, flag in signals.items()])
     # one column per step (text, kind; shape), so each step is computed once per value
     steps = cells.select("*", *[amount_text(F.col(f"_c_{n}")).alias(f"_t_{n}") for n in number_fields])
     steps = steps.select("*", *[amount_kind(F.col(f"_t_{n}")).alias(f"_k_{n}") for n in number_fields],
@@ -543,7 +612,11 @@ def _evidence(df: Any, fields: list[Any], found: Mapping[str, str], types: Mappi
             keys.append(("shape", name, fmt))
         aggregates.append(F.count_if((F.col(f"_s_{name}") == _lit("%Y-%m-%d")) & _offset_text(F.col(f"_c_{name}"))))
         keys.append(("offsets", name, ""))
+    for name in signals:
+        aggregates.append(F.count_if(F.col(f"_x_{name}")))
+        keys.append(("signal", name, ""))
     counts = dict(zip(keys, steps.agg(*aggregates).collect()[0]))
+    seen = {name: int(counts[("signal", name, "")]) for name in signals}
     per_column = {name: {k: int(counts[("kind", name, k)]) for k in rules.KINDS} for name in number_fields}
     whole_file: dict[str, int] = {k: 0 for k in rules.KINDS}
     for found_kinds in per_column.values():
@@ -576,7 +649,7 @@ def _evidence(df: Any, fields: list[Any], found: Mapping[str, str], types: Mappi
             dates[name] = rules.decide_date_reading(
                 rules.DateEvidence({family: 1}, day_first=int(row[2 * j]), month_first=int(row[2 * j + 1])),
                 locale=locale, delimiter=delimiter)
-    return numbers, dates
+    return numbers, dates, seen
 
 
 def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] | None = None, *,
@@ -620,11 +693,13 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
     zone = time_zone or Settings().time_zone
     today = today or dt.datetime.now(ZoneInfo(zone)).date()
     fields = list(schema_for(kind))
-    corrupt = CORRUPT_RECORD in df.columns
-    columns = [c for c in df.columns if c != CORRUPT_RECORD]
+    corrupt = CORRUPT_RECORD in df.columns  # read by Spark's CSV reader (cvm.data.spark.summary)
+    verdict = READ_CODE in df.columns  # staged by the DuckDB ingest's reader (cvm.data.spark.staged)
+    columns = [c for c in df.columns if c not in _NOT_SOURCE_COLUMNS]
     found = recognise_columns(columns, kind, mapping)
     types = {f.name: _spark_type(f.dataType) for f in df.schema.fields}
-    numbers, dates = _evidence(df, fields, found, types, locale=locale, delimiter=delimiter)
+    numbers, dates, signals = _evidence(df, fields, found, types, locale=locale, delimiter=delimiter,
+                                        signals=read_signals(columns) if corrupt else None)
     formats: dict[str, Any] = {"mapping": dict(found)}
     if locale:
         formats["locale"] = locale
@@ -639,7 +714,8 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
     # step 1: the raw cells, their text as given (for the quarantine), trimmed texts
     step = df.select(*[F.col(f"`{c}`").cast("string").alias(f"_cvm_raw{i}") for i, c in enumerate(columns)],
                      *[F.col(f"`{c}`").alias(f"_cvm_c{i}") for i, c in enumerate(columns)],
-                     (F.col(CORRUPT_RECORD) if corrupt else _lit(None).cast("string")).alias("_cvm_corrupt"))
+                     (F.col(CORRUPT_RECORD) if corrupt else _lit(None).cast("string")).alias("_cvm_corrupt"),
+                     *[F.col(c) for c in (READ_CODE, READ_REASON, READ_VALUES) if verdict])
     trimmed = [F.nullif(F.trim(raw(c)), _lit("")).alias(f"_cvm_t{index[c]}") for c in columns if types[c] == "string"]
     blank = None  # every cell empty (a line of delimiters): not a row at all, as in the DuckDB readers
     for i, c in enumerate(columns):
@@ -649,6 +725,8 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
             empty = F.nullif(F.trim(F.col(f"_cvm_raw{i}")), _lit("")).isNull()
         blank = empty if blank is None else blank & empty
     blank = blank & F.col("_cvm_corrupt").isNull()
+    if verdict:  # the reader left its blank lines out (Source.blank_sql): every row it staged is a row
+        blank = _lit(False)
     step = step.select("*", *trimmed, blank.alias("_cvm_blank"))
     # the id guards (cvm.data.values.id_guard_sql), one scan per id cell, shared by the id's value and checks
     id_text = [f.name for f in fields if f.type == "id" and f.name in found and types[found[f.name]] == "string"]
@@ -746,6 +824,8 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
         found_fields = F.size(F.split(record, re.escape(delimiter or ",")))
         checks.insert(0, (record.isNotNull(), SparkReason("field_count", {"expected": _lit(str(len(columns))),
                                                                          "found": found_fields})))
+    if verdict:  # the reader's shape checks, first as in the DuckDB ingest (Source.shape_checks)
+        checks.insert(0, (F.col(READ_CODE).isNotNull(), ReaderVerdict()))
     step = step.select("*", *[v.alias(f"_cvm_v_{k}") for k, v in values.items()])
     # step 5: one flag per check, in the DuckDB ingest's order; step 6: the pass flag and the first reason
     step = step.select("*", *[F.coalesce(cond, _lit(False)).alias(f"_cvm_x{j}") for j, (cond, _) in enumerate(checks)])
@@ -754,7 +834,7 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
     for j, (_, why) in reversed(list(enumerate(checks))):
         flag = F.col(f"_cvm_x{j}")
         failed = flag | failed
-        code = F.when(flag, _lit(why.code)).otherwise(code)
+        code = F.when(flag, why.code_column).otherwise(code)
         sentence = F.when(flag, why.sentence).otherwise(sentence)
         cited = F.when(flag, why.values_json).otherwise(cited)
     out = step.select(
@@ -766,7 +846,7 @@ def check_rows(df: Any, kind: str = "transactions", mapping: Mapping[str, str] |
         F.when(~F.col("_cvm_blank"), code).alias("reason_code"),
         F.when(~F.col("_cvm_blank"), cited).alias("reason_values"),
     )
-    return CheckedRows(out, dict(found), columns, formats)
+    return CheckedRows(out, dict(found), columns, formats, signals)
 
 
 def refuse_no_rows(name: str) -> SchemaError:

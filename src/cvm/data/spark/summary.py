@@ -32,6 +32,7 @@ nothing is collected except what a caller asks for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping
@@ -89,7 +90,9 @@ def read_source(source: Any, spark: Any = None, file_format: str | None = None) 
     line sniffed from the first 256 kB by :mod:`cvm.data.readers` (of a local file; a URI is read
     as UTF-8 with the delimiter sniffed from its first lines), every column as text (amounts and
     dates are read by :mod:`cvm.data.spark.rules`), quoted fields may hold line breaks (RFC 4180),
-    a doubled quote is a quote. Excel workbooks are refused by name.
+    a doubled quote is a quote. When that read shows the file is not regular, :func:`check_transactions`
+    reads a local file again with the DuckDB ingest's reader (:mod:`cvm.data.spark.staged`). A local
+    Excel workbook is read by that reader at once; a workbook at a URI is refused by name.
     """
     if _is_spark_frame(source):
         return source, {}
@@ -101,6 +104,10 @@ def read_source(source: Any, spark: Any = None, file_format: str | None = None) 
     if fmt == "table":
         return spark.table(paths[0]), {"format": "table"}
     if fmt == "excel":
+        if len(paths) == 1 and Path(paths[0]).is_file():
+            from cvm.data.spark.staged import staged_frame
+
+            return staged_frame(spark, paths[0])
         raise SchemaError.coded("spark_excel", name=Path(paths[0]).name)
     try:
         if fmt == "csv":
@@ -160,6 +167,11 @@ def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
         columns = readers._unique_names([c or f"column{i + 1}" for i, c in enumerate(names)])
     else:
         columns = [f"column{i + 1}" for i in range(n_fields)]
+    if local.is_file() and len(paths) == 1 and header_index and any(lines[:header_index]):
+        # title lines above the header: Spark's reader would take the first line as the header
+        from cvm.data.spark.staged import staged_frame
+
+        return staged_frame(spark, local)
     # a record with more or fewer fields than the header lands here (Spark drops extra fields otherwise)
     schema = StructType([StructField(c, StringType()) for c in columns] + [StructField(CORRUPT_RECORD, StringType())])
     frame = (spark.read.schema(schema)
@@ -171,7 +183,23 @@ def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
              .csv(paths))
     detected = {"format": "csv", "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
                 "delimiter": delimiter, "columns": columns}
+    # what check_transactions needs to read the file again should it prove irregular: kept on this very
+    # frame object (a frame derived from it is another object, without it), not in ``detected`` (the report's)
+    frame.__dict__[_CSV_READ] = SparkCsvRead(paths=list(paths), local=str(local) if local.is_file() and
+                                             len(paths) == 1 else None)
     return frame, detected
+
+
+#: the attribute of a frame made by :func:`_read_csv` that holds its :class:`SparkCsvRead`
+_CSV_READ = "_cvm_csv_read"
+
+
+@dataclass(frozen=True)
+class SparkCsvRead:
+    """What Spark's CSV reader read for a frame: the paths, and the one local file among them (else None)."""
+
+    paths: list[str]
+    local: str | None
 
 
 def _guess_format(path: str) -> str:
@@ -209,11 +237,37 @@ def check_transactions(raw: Any, mapping: Mapping[str, str] | None = None, *, lo
     Returns a :class:`cvm.data.spark.rules.CheckedRows`: ``accepted()`` the usable transactions
     (``customer_id, ts, amount, order_id, channel, margin``), ``quarantined()`` the others with
     ``reason, reason_code, reason_values``, ``counts()`` the ingest report's counts.
+
+    A frame read by Spark's CSV reader (:func:`read_source`) whose rows show the file is not regular
+    (:func:`cvm.data.spark.rules.read_signals`, counted in the rules' first pass over the rows):
+
+    * a local file is read again by the DuckDB ingest's reader (:func:`cvm.data.spark.staged.staged_frame`)
+      and the rules run on its rows: the same rows, reasons and counts as the DuckDB ingest;
+    * otherwise (a URI, several files, or a frame derived from the read), a cell holding U+FFFD (a
+      line that is not UTF-8) is refused in words (``spark_not_utf8``): never read as an id or a
+      value; other irregular rows keep Spark's reading (a record with the wrong field count is
+      quarantined as ``field_count``).
     """
     from cvm.data.spark.rules import check_rows
 
-    return check_rows(raw, "transactions", mapping, locale=locale, delimiter=delimiter,
-                      instants_to_zone=instants_to_zone)
+    checked = check_rows(raw, "transactions", mapping, locale=locale, delimiter=delimiter,
+                         instants_to_zone=instants_to_zone)
+    if not checked.signals.get("irregular"):
+        return checked
+    read = raw.__dict__.get(_CSV_READ) if hasattr(raw, "__dict__") else None
+    if read is not None and read.local is not None:
+        from cvm.data.spark.staged import staged_frame
+
+        staged, detected = staged_frame(raw.sparkSession, read.local)
+        again = check_rows(staged, "transactions", mapping, locale=locale, delimiter=detected.get("delimiter"))
+        again.formats.update({k: detected[k] for k in ("encoding", "reader", "invalid_utf8_lines", "multiline_records")
+                              if k in detected})
+        again.formats["read_again"] = f"{checked.signals['irregular']:,} irregular row(s) in Spark's CSV read"
+        return again
+    if checked.signals.get("replaced"):
+        name = Path(read.paths[0]).name if read is not None else "the source"
+        raise SchemaError.coded("spark_not_utf8", name=name, rows=checked.signals["replaced"])
+    return checked
 
 
 def clean_transactions(df: Any, customer_col: str = "customer_id", datetime_col: str = "ts",
