@@ -659,6 +659,15 @@ class Workspace(WorkspaceTables):
                                  calibration_end=calibration_end, holdout_end=holdout_end, channel=channel,
                                  period=period)
 
+    def summary_with_margins(self, default_margin: float, as_of: Any = None, time_unit: str | None = None):
+        """The summary and each customer's revenue and margin from one scan (see
+        :func:`cvm.data.summary.summary_with_margins`): ``(frame, margins)``, ``margins`` as
+        :meth:`customer_revenue_and_margin` gives them, in the summary's order."""
+        from cvm.data.summary import summary_with_margins
+
+        return summary_with_margins(self.con, default_margin, as_of=as_of,
+                                    time_unit=time_unit or self.settings.time_unit)
+
     # ------------------------------------------------------------------ models
     def save_model(self, model: Any, meta: Mapping[str, Any] | None = None) -> int:
         """Keep a fitted model (its JSON) in ``models``; returns the new ``model_id``.
