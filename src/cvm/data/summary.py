@@ -147,9 +147,9 @@ def summary_with_margins(source: Any, default_margin: float, as_of: Any = None, 
                          channel: str | None = None, period: str = "day") -> tuple[pd.DataFrame, dict[str, Any]]:
     """:func:`workspace_summary` and each summarised customer's revenue and margin, from one scan of the rows.
 
-    Revenue is the sum of the customer's amounts (returns included, as ``total_amount``);
-    the margin sums each row's ``margin`` where the row has one, else ``amount *
-    default_margin`` (Kumar and Reinartz 2018, ch. 4: contribution = revenue × margin).
+    The rule of :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin`: revenue
+    is the sum of the customer's amounts (returns included, as ``total_amount``); the margin
+    sums each row's ``margin`` where the row has one, else ``amount * default_margin``.
     Both are added in whole millionths (:data:`MICROS`), so they equal
     :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin` over the same rows
     to the bit, whatever the grouping; the margin rides along in the summary's own
@@ -279,9 +279,9 @@ def _summary(source: Any, as_of: Any, time_unit: str, calibration_end: Any, hold
         not_buyers = [str(c) for c in table.filter(gone)["customer_id"].to_pylist()]
         table = table.filter(pc.invert(gone))
     margins = None
-    if hist:
+    if hist:  # taken out before pandas: the summary's columns stay as they are
         import pyarrow as pa
-  # taken out before pandas: the summary's columns stay as they are
+
         margins = {"customer_id": table.column("customer_id").combine_chunks().cast(pa.large_string()),
                    **{k: table.column(k).to_numpy().astype(float) for k in ("revenue", "historic_value")}}
         table = table.drop_columns(["revenue", "historic_value"])
