@@ -40,6 +40,7 @@ STAGES = [
     ("cvm.service.scoring", "_inputs", "inputs: summary + fits + margins"),
     ("cvm.service.scoring", "resolve_as_of", "as-of date"),
     ("cvm.data.summary", "workspace_summary", "summary"),
+    ("cvm.data.summary", "summary_with_margins", "summary + customer margins (one scan)"),
     ("cvm.data.summary", "summary_table", "summary"),
     ("cvm.value.clv", "Histories.of", "distinct histories"),
     ("cvm.service.scoring", "fit_model", "fit purchase model"),

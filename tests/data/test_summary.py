@@ -282,3 +282,44 @@ def test_summaries_are_bit_for_bit_the_same_whatever_the_row_order_and_threads(t
         frame.sample(frac=1.0, random_state=seed).to_csv(path, index=False)
         paths.append(summary_data_from_transaction_data(path, "customer_id", "ts", monetary_value_col="amount"))
     assert np.array_equal(paths[0]["monetary_value"].to_numpy(), paths[1]["monetary_value"].to_numpy())
+
+
+# ----------------------------------------------------------------------------- margins in the summary's scan
+def test_summary_with_margins_hand_computed_and_equal_to_the_separate_query(ws):
+    # Revenue = every amount of the customer (returns too); margin = the row's margin, else amount × 0.25.
+    # a: 100 (margin 30) on Jan 1, 50 (no margin) and 20 (margin 5) on Jan 10, a return of -10 of order a2
+    #    (attached to Jan 10): revenue 160, margin 30 + 12.5 + 5 - 2.5 = 45
+    # b: 40 on Jan 2 and a return of -15 with no order id (loose): revenue 25, margin 10 - 3.75 = 6.25
+    # c: only a return (-8): not a buyer, no row; d: 1/3 on Jan 3, after the as-of day 99: revenue 1/3 and
+    #    margin 1/12, each summed in whole millionths (0.333333 and 0.083333)
+    frame = pd.DataFrame({
+        "customer_id": ["a", "a", "a", "a", "b", "b", "c", "d", "d"],
+        "ts": pd.to_datetime(["2024-01-01", "2024-01-10", "2024-01-10", "2024-01-12", "2024-01-02", "2024-01-05",
+                              "2024-01-04", "2024-01-03", "2024-02-01"]),
+        "amount": [100.0, 50.0, 20.0, -10.0, 40.0, -15.0, -8.0, 1 / 3, 99.0],
+        "order_id": ["a1", "a2", "a3", "a2", "b1", None, "c1", "d1", "d2"],
+        "margin": [30.0, None, 5.0, None, None, None, None, None, None],
+    })
+    ws.ingest(frame)
+    summary, margins = ws.summary_with_margins(0.25, as_of="2024-01-31", time_unit="week")
+    pd.testing.assert_frame_equal(summary, ws.summary(as_of="2024-01-31", time_unit="week"))
+    assert summary.attrs["returns_only_customers"] == ["c"]
+    assert margins["customer_id"].to_pylist() == list(summary.index) == ["a", "b", "d"]
+    np.testing.assert_allclose(margins["revenue"], [160.0, 25.0, 0.333333], rtol=1e-15)
+    np.testing.assert_allclose(margins["historic_value"], [45.0, 6.25, 0.083333], rtol=1e-15)
+    separate = ws.customer_revenue_and_margin(pd.Timestamp("2024-01-31"), 0.25)
+    keep = [i for i, c in enumerate(separate["customer_id"].to_pylist()) if c != "c"]
+    for key in ("revenue", "historic_value"):  # the same whole-millionth sums: equal to the bit
+        assert np.array_equal(margins[key], separate[key][keep]), key
+
+
+def test_summary_with_margins_without_returns_equals_the_separate_query(ws, cdnow):
+    # no returns: the margins ride in the per-day aggregation; the same whole-millionth sums as the separate query
+    ws.ingest(cdnow.assign(amount=cdnow["amount"] / 3.0))  # amounts not exact in binary floating point
+    summary, margins = ws.summary_with_margins(0.3, as_of="1997-12-31", time_unit="week")
+    pd.testing.assert_frame_equal(summary, ws.summary(as_of="1997-12-31", time_unit="week"))
+    separate = ws.customer_revenue_and_margin(pd.Timestamp("1997-12-31"), 0.3)
+    assert margins["customer_id"].equals(separate["customer_id"])
+    for key in ("revenue", "historic_value"):
+        assert np.array_equal(margins[key], separate[key]), key
+    np.testing.assert_allclose(margins["revenue"], summary["total_amount"], rtol=1e-15)

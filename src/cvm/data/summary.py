@@ -140,6 +140,35 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         docstring); ``attrs["returns_only_customers"]`` lists the customers with only returns,
         who have no row.
     """
+    return _summary(source, as_of, time_unit, calibration_end, holdout_end, channel, period)[0]
+
+
+def summary_with_margins(source: Any, default_margin: float, as_of: Any = None, time_unit: str = "week",
+                         channel: str | None = None, period: str = "day") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`workspace_summary` and each summarised customer's revenue and margin, from one scan of the rows.
+
+    The rule of :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin`: revenue
+    is the sum of the customer's amounts (returns included, as ``total_amount``); the margin
+    sums each row's ``margin`` where the row has one, else ``amount * default_margin``.
+    Both are added in whole millionths (:data:`MICROS`), so they equal
+    :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin` over the same rows
+    to the bit, whatever the grouping; the margin rides along in the summary's own
+    aggregation instead of a second pass over the transactions.
+
+    Returns
+    -------
+    (summary, margins)
+        The summary frame (exactly as :func:`workspace_summary` gives it) and a dict of
+        ``customer_id`` (Arrow large_string, the summary's order), ``revenue`` and
+        ``historic_value`` (NumPy float arrays).
+    """
+    return _summary(source, as_of, time_unit, None, None, channel, period, default_margin)
+
+
+def _summary(source: Any, as_of: Any, time_unit: str, calibration_end: Any, holdout_end: Any,
+             channel: str | None, period: str, margin: float | None = None
+             ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """The summary (see :func:`workspace_summary`) and, with ``margin``, the customers' money sums."""
     con, table = _connection(source)
     unit = unit_days(time_unit)
     p_days = unit_days(period)
@@ -166,15 +195,23 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
     # downstream by more; whole numbers add up the same in any order
     amount = micros_sql("amount") if has_amount else repr(MICROS)
     order = "order_id" if _has_column(con, table, "order_id") else "CAST(NULL AS VARCHAR)"
+    margin_sql = None
+    if margin is not None:
+        if cal is not None or not has_amount:
+            raise ValueError("margins are summed only without a calibration split, over rows with an amount")
+        rate = f"CAST({float(margin)!r} AS DOUBLE)"
+        row_margin = f"coalesce(margin, amount * {rate})" if _has_column(con, table, "margin") else f"amount * {rate}"
+        margin_sql = micros_sql(row_margin)
+    hist = ", hist" if margin_sql else ""
     pre, days, loose = _purchase_days(f"FROM {table} WHERE CAST(ts AS DATE) <= DATE '{obs_end}'{where}", amount,
-                                      order, bool(returns), "cal")
+                                      order, bool(returns), "cal", margin_sql)
     if p_days == 1:
-        periods = f"SELECT customer_id, d AS first_d, d AS last_d, d AS k_key, spend, n FROM ({days})"
+        periods = f"SELECT customer_id, d AS first_d, d AS last_d, d AS k_key, spend, n{hist} FROM ({days})"
         recency = f"date_diff('day', first_d, last_d) / {unit!r}"
         t_expr = f"date_diff('day', first_d, DATE '{obs_end}') / {unit!r}"
     else:
         periods = (f"SELECT customer_id, any_value(first_d) AS first_d, max(d) AS last_d, k AS k_key, "
-                   f"sum(spend) AS spend, sum(n) AS n FROM ("
+                   f"sum(spend) AS spend, sum(n) AS n{', sum(hist) AS hist' if hist else ''} FROM ("
                    f"SELECT *, min(d) OVER (PARTITION BY customer_id) AS first_d, "
                    f"floor(date_diff('day', min(d) OVER (PARTITION BY customer_id), d) / {p_days!r}) AS k FROM ({days})"
                    f") GROUP BY customer_id, k")
@@ -182,22 +219,27 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         t_expr = f"floor(date_diff('day', first_d, DATE '{obs_end}') / {p_days!r}) * {p_days / unit!r}"
     customers = (f"SELECT customer_id, count(*) - 1 AS frequency, min(first_d) AS first_d, max(last_d) AS last_d, "
                  f"max(k_key) AS last_k, sum(n) AS n_transactions, sum(spend) AS total_amount, "
-                 f"arg_min(spend, k_key) AS first_spend FROM ({periods}) GROUP BY customer_id")
+                 f"arg_min(spend, k_key) AS first_spend{', sum(hist) AS historic' if hist else ''} "
+                 f"FROM ({periods}) GROUP BY customer_id")
     ctes = f"c AS ({customers})"
-    repeat_spend, total = "total_amount - first_spend", "total_amount"
+    repeat_spend, total, historic = "total_amount - first_spend", "total_amount", "historic"
     if loose:
         # returns that belong to no purchase: taken off the customer's repeat spend (and total)
-        customers = (f"SELECT c0.*, coalesce(l.returned, 0.0) AS returned FROM ({customers}) c0 "
+        loose_hist = ", coalesce(l.returned_hist, 0.0) AS returned_hist" if hist else ""
+        customers = (f"SELECT c0.*, coalesce(l.returned, 0.0) AS returned{loose_hist} FROM ({customers}) c0 "
                      f"LEFT JOIN loose l ON l.customer_id = c0.customer_id")
         ctes = f"{pre}, loose AS MATERIALIZED ({loose}), c AS ({customers})"
         repeat_spend, total = "total_amount - first_spend + returned", "total_amount + returned"
+        historic = "historic + returned_hist"
     select = (f"SELECT c.customer_id, CAST(c.frequency AS DOUBLE) AS frequency, CAST({recency} AS DOUBLE) AS recency, "
               f"CAST({t_expr} AS DOUBLE) AS T, CASE WHEN frequency > 0 THEN ({repeat_spend}) / (frequency * {MICROS!r}) "
               f"ELSE 0.0 END AS monetary_value, CAST(first_d AS TIMESTAMP) AS first_purchase, "
               f"CAST(last_d AS TIMESTAMP) AS last_purchase, CAST(n_transactions AS BIGINT) AS n_transactions, "
               f"({total}) / {MICROS!r} AS total_amount")
+    if hist:  # every row of the customer (returns too): revenue and margin in money
+        select += f", ({total}) / {MICROS!r} AS revenue, ({historic}) / {MICROS!r} AS historic_value"
     # customers with returns and no purchase are not buyers: named in attrs, not summarised
-    returns_only = (f" UNION ALL SELECT l.customer_id{', NULL' * 8}{{holdout_nulls}} FROM loose l "
+    returns_only = (f" UNION ALL SELECT l.customer_id{', NULL' * (10 if hist else 8)}{{holdout_nulls}} FROM loose l "
                     f"ANTI JOIN c ON c.customer_id = l.customer_id") if loose else ""
     if cal is None:
         sql = (f"WITH {ctes} {select} FROM c{returns_only.format(holdout_nulls='')} "
@@ -236,6 +278,13 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
         gone = pc.is_null(table["frequency"])
         not_buyers = [str(c) for c in table.filter(gone)["customer_id"].to_pylist()]
         table = table.filter(pc.invert(gone))
+    margins = None
+    if hist:  # taken out before pandas: the summary's columns stay as they are
+        import pyarrow as pa
+
+        margins = {"customer_id": table.column("customer_id").combine_chunks().cast(pa.large_string()),
+                   **{k: table.column(k).to_numpy().astype(float) for k in ("revenue", "historic_value")}}
+        table = table.drop_columns(["revenue", "historic_value"])
     # one block per column: numbers without gaps are taken over from Arrow without a copy
     frame = table.to_pandas(split_blocks=True, self_destruct=True).set_index("customer_id")
     del table
@@ -243,10 +292,11 @@ def workspace_summary(source: Any, as_of: Any = None, time_unit: str = "week", c
                         "calibration_end": None if cal is None else str(cal),
                         "holdout_end": None if cal is None else str(hold),
                         "returns_only_customers": not_buyers})
-    return frame
+    return frame, margins
 
 
-def _purchase_days(rows: str, amount: str, order: str, returns: bool, name: str) -> tuple[str, str, str | None]:
+def _purchase_days(rows: str, amount: str, order: str, returns: bool, name: str,
+                   margin: str | None = None) -> tuple[str, str, str | None]:
     """SQL for the purchase days of the rows ``rows`` (a ``FROM … WHERE`` clause).
 
     Returns ``(ctes, days, loose)``: common table expressions to put in the ``WITH``
@@ -258,22 +308,30 @@ def _purchase_days(rows: str, amount: str, order: str, returns: bool, name: str)
     purchase of the same customer carries (among these rows) it is added to the spend
     of that purchase's (first) day; otherwise it is the customer's, in ``loose``.
     ``n`` counts purchase rows only.
+
+    With ``margin`` (SQL of a row's margin in whole millionths) every row's margin goes
+    where its amount goes: the days carry ``hist`` and ``loose`` carries ``returned_hist``.
     """
-    base = f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount{{extra}} {rows}"
+    hist = f", {margin} AS hist" if margin else ""
+    base = f"SELECT customer_id, CAST(ts AS DATE) AS d, {amount} AS amount{hist}{{extra}} {rows}"
+    day_hist = ", sum(hist) AS hist" if margin else ""
     if not returns:
-        return "", (f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n FROM ({base.format(extra='')}) "
+        return "", (f"SELECT customer_id, d, sum(amount) AS spend, count(*) AS n{day_hist} FROM ({base.format(extra='')}) "
                     f"GROUP BY customer_id, d"), None
+    r_hist, hist_col = (", r.hist", ", hist") if margin else ("", "")
     tagged = base.format(extra=f", coalesce(amount < 0, false) AS is_return, {order} AS order_id")
     ctes = (f"{name}_returns AS MATERIALIZED (SELECT * FROM ({tagged}) WHERE is_return), "
-            f"{name}_returned AS MATERIALIZED (SELECT r.customer_id, r.amount, o.d FROM {name}_returns r LEFT JOIN ("
+            f"{name}_returned AS MATERIALIZED (SELECT r.customer_id, r.amount{r_hist}, o.d FROM {name}_returns r LEFT JOIN ("
             f"SELECT customer_id, order_id, min(d) AS d FROM ({tagged}) WHERE NOT is_return AND order_id IN ("
             f"SELECT order_id FROM {name}_returns) GROUP BY customer_id, order_id) o "
             f"ON o.customer_id = r.customer_id AND o.order_id = r.order_id)")
-    days = (f"SELECT customer_id, d, sum(amount) AS spend, sum(n) AS n FROM ("
-            f"SELECT customer_id, d, amount, 1 AS n FROM ({tagged}) WHERE NOT is_return "
-            f"UNION ALL SELECT customer_id, d, amount, 0 AS n FROM {name}_returned WHERE d IS NOT NULL"
+    days = (f"SELECT customer_id, d, sum(amount) AS spend, sum(n) AS n{day_hist} FROM ("
+            f"SELECT customer_id, d, amount, 1 AS n{hist_col} FROM ({tagged}) WHERE NOT is_return "
+            f"UNION ALL SELECT customer_id, d, amount, 0 AS n{hist_col} FROM {name}_returned WHERE d IS NOT NULL"
             f") GROUP BY customer_id, d")
-    loose = f"SELECT customer_id, sum(amount) AS returned FROM {name}_returned WHERE d IS NULL GROUP BY customer_id"
+    loose_hist = ", sum(hist) AS returned_hist" if margin else ""
+    loose = (f"SELECT customer_id, sum(amount) AS returned{loose_hist} FROM {name}_returned WHERE d IS NULL "
+             f"GROUP BY customer_id")
     return ctes, days, loose
 
 

@@ -356,9 +356,6 @@ class Workspace(WorkspaceTables):
             detected["mapping"] = dict(found)
             plan = self._parse_plan(src, kind, found, decimal, thousands, date_format, locale)
             detected.update(plan.formats)
-            # row_number() OVER () must count rows in file order
-            con.execute("SET preserve_insertion_order = true")
-            ordered = True
             con.execute(table_ddl(kind))
             con.execute(QUARANTINE_DDL)
             passed, accepted, changed = self._insert_passed(kind, src.name, plan)
@@ -373,6 +370,10 @@ class Workspace(WorkspaceTables):
             if rows_read == 0 and isinstance(source, (str, os.PathLike)):
                 raise SchemaError.coded("header_only", name=src.name)
             duplicates = passed - accepted - changed
+            # the preview's LIMIT must take the first rows of the file; the inserts above need no order
+            # (every row carries its line), and without it DuckDB inserts in parallel, not in batches
+            con.execute("SET preserve_insertion_order = true")
+            ordered = True
             preview = self._preview(plan, fields, preview_rows)
             _after_insert(self)
             if dry_run:
@@ -657,6 +658,15 @@ class Workspace(WorkspaceTables):
         return workspace_summary(self.con, as_of=as_of, time_unit=time_unit or self.settings.time_unit,
                                  calibration_end=calibration_end, holdout_end=holdout_end, channel=channel,
                                  period=period)
+
+    def summary_with_margins(self, default_margin: float, as_of: Any = None, time_unit: str | None = None):
+        """The summary and each customer's revenue and margin from one scan (see
+        :func:`cvm.data.summary.summary_with_margins`): ``(frame, margins)``, ``margins`` as
+        :meth:`customer_revenue_and_margin` gives them, in the summary's order."""
+        from cvm.data.summary import summary_with_margins
+
+        return summary_with_margins(self.con, default_margin, as_of=as_of,
+                                    time_unit=time_unit or self.settings.time_unit)
 
     # ------------------------------------------------------------------ models
     def save_model(self, model: Any, meta: Mapping[str, Any] | None = None) -> int:

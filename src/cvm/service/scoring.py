@@ -193,7 +193,8 @@ class _Inputs:
 def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_unit, level) -> _Inputs:
     opts = resolve_options(ws, horizon, discount_rate, margin, time_unit, level)
     stamp = resolve_as_of(ws, as_of)
-    summary = ws.summary(as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
+    # the customers' revenue and margin come from the summary's own scan of the transactions
+    summary, found = ws.summary_with_margins(opts["margin"], as_of=stamp.date().isoformat(), time_unit=opts["time_unit"])
     if summary is None or len(summary) == 0:
         first, _, _ = ws.transaction_span()
         raise WorkspaceError.coded("no_purchase_by", date=str(stamp.date()), first=str(pd.Timestamp(first).date()))
@@ -214,7 +215,6 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
     spend, spend_note = fit_spend_model(histories)
 
     ids = pa.array(columns["customer_id"]).cast(pa.large_string())
-    found = ws.customer_revenue_and_margin(stamp, opts["margin"])
     rate, historic = margin_rates(found["revenue"], found["historic_value"], opts["margin"]), found["historic_value"]
     found_ids = found["customer_id"]
     if isinstance(found_ids, pa.ChunkedArray):  # a large workspace answers in several chunks
