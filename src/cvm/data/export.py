@@ -219,6 +219,42 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
     EnvironmentProblem
         When the file cannot be written (no permission, a read-only or full disk); no partial file is left.
     """
+    return stage_export(frame, path).publish()
+
+
+class StagedExport:
+    """A file written in full beside its target (``.NAME.partial``), not yet in place.
+
+    :meth:`publish` renames it to the target (the file appears whole or not at all);
+    :meth:`discard` removes it (e.g. when what it holds could not be stored).
+    """
+
+    def __init__(self, partial: Path, path: Path) -> None:
+        self.partial, self.path = partial, path
+
+    def publish(self) -> Path:
+        """Put the file in place; raises like :func:`export` when that fails (and leaves no partial file)."""
+        try:
+            os.replace(self.partial, self.path)
+        except BaseException as exc:
+            self.discard()
+            _raise_write_error(exc, self.path)
+            raise
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the written file (nothing happens when it is already gone)."""
+        try:
+            self.partial.unlink(missing_ok=True)
+        except OSError:  # the folder itself went away or became read-only
+            pass
+
+
+def stage_export(frame: pd.DataFrame, path: str | Path) -> StagedExport:
+    """Write ``frame`` as :func:`export` does, but beside the target: publish or discard it next.
+
+    Raises like :func:`export`; a failed write leaves no partial file.
+    """
     path = check_destination(path)
     suffix = path.suffix.lower()
     if not isinstance(frame, pd.DataFrame):
@@ -226,38 +262,36 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
     out = run_frame(frame)
     out.attrs = {}
     # written beside the target and renamed when complete: a failed write leaves no half file
-    partial = path.with_name(f".{path.name}.partial")
+    staged = StagedExport(path.with_name(f".{path.name}.partial"), path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             # lines end in CRLF (RFC 4180) so that a text holding a lone CR is quoted, not a line break
-            safe_for_csv(out).to_csv(partial, index=False, lineterminator="\r\n")
+            safe_for_csv(out).to_csv(staged.partial, index=False, lineterminator="\r\n")
         elif suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
             out.columns = [str(c) for c in out.columns]
-            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), partial)
+            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), staged.partial)
         else:
-            _write_xlsx(out, partial)
-        os.replace(partial, path)
-    except OSError as exc:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:  # the folder itself went away or became read-only
-            pass
-        problem = EnvironmentProblem.from_exception(exc, path)
-        if problem is not None:
-            raise problem from None
-        raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
-                       hint="check that the folder is writable and the file is not open in another program") from None
-    except BaseException:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass
+            _write_xlsx(out, staged.partial)
+    except BaseException as exc:
+        staged.discard()
+        _raise_write_error(exc, path)
         raise
-    return path
+    return staged
+
+
+def _raise_write_error(exc: BaseException, path: Path) -> None:
+    """An :class:`OSError` said in words (:class:`EnvironmentProblem`, else a :class:`CvmError`); anything else returns."""
+    if not isinstance(exc, OSError):
+        return
+    problem = EnvironmentProblem.from_exception(exc, path)
+    if problem is not None:
+        raise problem from None
+    raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
+                   hint="check that the folder is writable and the file is not open in another program") from None
 
 
 def run_export_sql(con: Any, run_id: str, model: str | None) -> tuple[str, list[Any]]:

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from cvm.errors import ConvergenceError
-from cvm.models.base import FEW_CUSTOMERS, CalibrationWarning, LikelihoodModel, as_float_array
+from cvm.models.base import FEW_CUSTOMERS, CalibrationWarning, LikelihoodModel, as_float_array, compress
 from cvm.models.histories import check_history, discount_rate_delta, history, positive_times
 from cvm.models.registry import spec
 
@@ -324,10 +324,10 @@ def check_predictions(model: LikelihoodModel, frequency, recency, T, weights=Non
     keep = w > 0
     if not np.any(keep):
         return
-    frame = pd.DataFrame({"x": x[keep], "tx": tx[keep], "T": T[keep]}).drop_duplicates()
+    distinct, _, _ = compress({"x": x[keep], "tx": tx[keep], "T": T[keep]})  # each history once
     horizon = float(np.average(T[keep], weights=w[keep]))
     with np.errstate(all="ignore"):
-        expected = np.asarray(model.expected_purchases(horizon, frame["x"], frame["tx"], frame["T"]), dtype=float)
+        expected = np.asarray(model.expected_purchases(horizon, distinct["x"], distinct["tx"], distinct["T"]), dtype=float)
     shown = ", ".join(f"{k}={v:.3g}" for k, v in model.params_.items())
     rate = float(w[keep] @ x[keep]) / float(w[keep] @ T[keep])
     broken = ConvergenceError.coded("predictions_broken", model=type(model).__name__, params=shown)
