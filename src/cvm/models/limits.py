@@ -303,6 +303,13 @@ def fit_for_prediction(cls: type[LikelihoodModel], frequency, recency, T, weight
     w = np.ones(x.size) if weights is None else as_float_array(weights, "weights")
     if x.size and not np.any((x > 0) & (w > 0)):
         raise ConvergenceError.coded("no_repeat_buyers", n=f"{w.sum():,.0f}")
+    tx, t = as_float_array(recency, "recency"), as_float_array(T, "T")
+    if x.size and x.ndim == tx.ndim == t.ndim == 1 and x.size == tx.size == t.size and np.all(w >= 0):
+        # each distinct history once, weighted by its customers: the unique rows and weights every fit
+        # compresses its data to anyway (the same fits, bit for bit), found once instead of once per
+        # fit and once more for the check of the predictions
+        distinct, counts, _ = compress({"frequency": x, "recency": tx, "T": t}, w)
+        frequency, recency, T, weights = distinct["frequency"], distinct["recency"], distinct["T"], counts
     given = {} if weights is None else {"weights": weights}
     fitted = cls(**settings).fit(frequency, recency, T, **given)
     used = fitted
