@@ -117,10 +117,11 @@ def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
     present = [c for c in SCORE_COLUMNS if c not in ("run_id", "as_of") and c in scores.columns]
     key = [run["run_id"], pd.Timestamp(run["as_of"]).to_pydatetime()]
     record = pd.DataFrame([{k: run.get(k) for k in RUN_COLUMNS}])
+    from cvm.data.validate import quote_literal
     from cvm.data.warehouse import _default_memory_limit
 
     try:
-        con.execute(f"SET memory_limit = '{STORE_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = {quote_literal(STORE_MEMORY_LIMIT)}")
         lowered = True
     except duckdb.Error:  # what DuckDB holds now cannot be let go (another reader pins it): stored as it is
         lowered = False
@@ -128,7 +129,7 @@ def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
         _insert_run(con, scores, present, key, record)
     finally:
         if lowered:
-            con.execute(f"SET memory_limit = '{_default_memory_limit()}'")
+            con.execute(f"SET memory_limit = {quote_literal(_default_memory_limit())}")
     return run["run_id"]
 
 
