@@ -299,11 +299,12 @@ def stage_export(frame: pd.DataFrame, path: str | Path) -> StagedExport:
     return staged
 
 
-#: rows converted and written at a time (CSV, Parquet): the columns every row of a run shares (``run_id``,
-#: ``as_of``, ``model``) and the Arrow or CSV form of the rows exist for one slice at a time, not for the
-#: whole run (10 M customers: about 0.5 GB less while a run is stored and written). Parquet's own row
-#: group size (pyarrow's default, 1,048,576 rows): each slice is one row group, as in one ``write_table``
-EXPORT_ROWS = 1024 * 1024
+#: rows converted and written at a time (CSV, Parquet; each slice is one Parquet row group): the columns
+#: every row of a run shares (``run_id``, ``as_of``, ``model``), the Arrow or CSV form of the rows and the
+#: encoded row group exist for one slice at a time, not for the whole run. ``cvm run`` writes ``--out``
+#: while it stores the run, where its memory peaks: a quarter of pyarrow's default row group (1,048,576
+#: rows) keeps what the writing adds there small
+EXPORT_ROWS = 256 * 1024
 
 
 def _slices(frame: pd.DataFrame):
