@@ -106,8 +106,9 @@ def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
 
     The scores go in slices of :data:`STORE_ROWS` rows, so storing never holds a second copy of
     the whole run in memory; the transaction makes the run appear whole or not at all. DuckDB
-    works under :data:`STORE_MEMORY_LIMIT` meanwhile (10 M customers: about 0.3 GB of cached
-    blocks less at ``cvm run``'s peak, which is here).
+    works under :data:`STORE_MEMORY_LIMIT` meanwhile: ``cvm run`` peaks here, with the whole run
+    in memory and ``--out`` being written beside the store (10 M customers, benchmarks/profile_run.py:
+    the store and the writing together added 0.28 GB to the peak, the store alone 0.55 GB before).
     """
     con = ws.con
     _ensure_tables(con)
