@@ -22,6 +22,7 @@ Fitting for prediction (:func:`fit_for_prediction`) therefore
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -303,20 +304,31 @@ def fit_for_prediction(cls: type[LikelihoodModel], frequency, recency, T, weight
     w = np.ones(x.size) if weights is None else as_float_array(weights, "weights")
     if x.size and not np.any((x > 0) & (w > 0)):
         raise ConvergenceError.coded("no_repeat_buyers", n=f"{w.sum():,.0f}")
+    data, given = (frequency, recency, T), ({} if weights is None else {"weights": weights})
     tx, t = as_float_array(recency, "recency"), as_float_array(T, "T")
     if x.size and x.ndim == tx.ndim == t.ndim == 1 and x.size == tx.size == t.size and np.all(w >= 0):
         # each distinct history once, weighted by its customers: the unique rows and weights every fit
         # compresses its data to anyway (the same fits, bit for bit), found once instead of once per
-        # fit and once more for the check of the predictions
-        distinct, counts, _ = compress({"frequency": x, "recency": tx, "T": t}, w)
-        frequency, recency, T, weights = distinct["frequency"], distinct["recency"], distinct["T"], counts
-    given = {} if weights is None else {"weights": weights}
-    fitted = cls(**settings).fit(frequency, recency, T, **given)
+        # fit and once more for the check of the predictions (a model without weights gets the rows)
+        rows, counts, _ = compress({"frequency": x, "recency": tx, "T": t}, w)
+        distinct = (rows["frequency"], rows["recency"], rows["T"])
+    else:
+        distinct, counts = None, None
+
+    def fit(klass: type[LikelihoodModel], **options: Any) -> LikelihoodModel:
+        if distinct is not None and "weights" in inspect.signature(klass.fit).parameters:
+            return klass(**options).fit(*distinct, weights=counts)
+        return klass(**options).fit(*data, **given)
+
+    fitted = fit(cls, **settings)
     used = fitted
     while getattr(used, "limit_", None) is not None:  # a registry name of kind "limit"
         limit_settings = {k: v for k, v in settings.items() if k in ("penalizer", "max_iter", "max_seconds")}
-        used = spec(used.limit_).cls(**limit_settings).fit(frequency, recency, T, **given)
-    check_predictions(used, frequency, recency, T, weights)
+        used = fit(spec(used.limit_).cls, **limit_settings)
+    if distinct is not None:
+        check_predictions(used, *distinct, counts)
+    else:
+        check_predictions(used, *data, weights)
     return fitted, used
 
 
