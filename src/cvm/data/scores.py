@@ -107,8 +107,9 @@ def save_scores(ws: Any, scores: pd.DataFrame, run: dict[str, Any]) -> str:
     The scores go in slices of :data:`STORE_ROWS` rows, so storing never holds a second copy of
     the whole run in memory; the transaction makes the run appear whole or not at all. DuckDB
     works under :data:`STORE_MEMORY_LIMIT` meanwhile: ``cvm run`` peaks here, with the whole run
-    in memory and ``--out`` being written beside the store (10 M customers, benchmarks/profile_run.py:
-    the store and the writing together added 0.28 GB to the peak, the store alone 0.55 GB before).
+    in memory and ``--out`` being written beside the store (10 M customers, benchmarks/profile_run.py
+    under load: the store and the writing together added 0.28 GB to the peak under this cap and
+    0.60 GB without it; the store alone, before the writing overlapped it, 0.55 GB).
     """
     con = ws.con
     _ensure_tables(con)
