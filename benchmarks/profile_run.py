@@ -22,12 +22,13 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 START = time.perf_counter()
 TIMES: list[tuple[str, int, float, float, float]] = []
-_depth = [0]
+_nesting = threading.local()  # each thread nests its own stages (--out is written in a second thread)
 
 #: (module, attribute path, label): what is timed when present
 STAGES = [
@@ -57,6 +58,8 @@ STAGES = [
     ("cvm.cli.value_commands", "write_run", "write --out"),
     ("cvm.data.export", "export", "write --out"),
     ("cvm.data.export", "export_table", "write --out"),
+    ("cvm.service.scoring", "stage_export", "write --out (a second thread, while the scores are stored)"),
+    ("cvm.data.export", "stage_export", "write --out (a second thread, while the scores are stored)"),
     ("cvm.data.generations", "release", "close the workspace: checkpoint + publish"),
 ]
 
@@ -64,13 +67,14 @@ STAGES = [
 def _wrap(fn, label):
     @functools.wraps(fn)
     def timed(*args, **kwargs):
-        _depth[0] += 1
+        depth = getattr(_nesting, "depth", 0)
+        _nesting.depth = depth + 1
         start, cpu = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
         finally:
-            _depth[0] -= 1
-            TIMES.append((label, _depth[0], time.perf_counter() - start, time.process_time() - cpu,
+            _nesting.depth = depth
+            TIMES.append((label, depth, time.perf_counter() - start, time.process_time() - cpu,
                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
     return timed
 

@@ -232,3 +232,24 @@ def test_api_scores_csv_prefixes_formula_texts(scored, tmp_path):
     # numbers are not texts: no quote in front of them
     assert all(not r["clv"].startswith("'") and float(r["clv"]) >= 0 for r in rows)
     assert {r["model"] for r in rows} == {"bgnbd"} and len({r["as_of"] for r in rows}) == 1
+
+
+def test_a_run_written_in_slices_is_the_file_written_whole(tmp_path, monkeypatch):
+    # CSV and Parquet are written EXPORT_ROWS rows at a time (memory); with slices of 3 rows, 10 rows
+    # must give the CSV byte for byte and the Parquet table (types, pandas metadata, values) of one write
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import cvm.data.export as export_module
+
+    frame = pd.DataFrame({"customer_id": pd.array([f"=C{i}" for i in range(10)], dtype="str"),
+                          "clv": [float(i) / 3 for i in range(10)], "rank": list(range(1, 11))})
+    frame.attrs.update(run_id="r1", as_of="2024-06-30", model="bgnbd")
+    whole = {suffix: export_module.export(frame, tmp_path / f"whole{suffix}") for suffix in (".csv", ".parquet")}
+    monkeypatch.setattr(export_module, "EXPORT_ROWS", 3)
+    sliced = {suffix: export_module.export(frame, tmp_path / f"sliced{suffix}") for suffix in (".csv", ".parquet")}
+    assert sliced[".csv"].read_bytes() == whole[".csv"].read_bytes()
+    assert pq.ParquetFile(sliced[".parquet"]).metadata.num_row_groups == 4  # 3 + 3 + 3 + 1 rows
+    expected, got = pq.read_table(whole[".parquet"]), pq.read_table(sliced[".parquet"])
+    assert got.schema.equals(expected.schema, check_metadata=True) and got.equals(expected)
+    assert got.column("run_id").to_pylist() == ["r1"] * 10 and got.column("as_of").type == pa.date32()

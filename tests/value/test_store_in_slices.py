@@ -56,3 +56,33 @@ def test_a_run_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch):
         assert ws.con.execute("SELECT count(*) FROM score_runs WHERE run_id = 'r2'").fetchone()[0] == 0
     finally:
         ws.close()
+
+
+def test_the_out_file_is_the_stored_run_and_appears_only_once_it_is_stored(tmp_path, monkeypatch):
+    # ``score_customers(out_file=...)`` writes the file in a second thread while the run is stored: the
+    # file must be what ``export`` writes of the returned run, and a run that could not be stored
+    # must leave no file (nor a partial one) behind
+    import cvm.service.scoring as scoring
+    from cvm.data.export import export
+    from cvm.data.simulate import write_transactions
+
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        ws.ingest(write_transactions(tmp_path / "tx.csv", n_customers=300, seed=1))
+        out = tmp_path / "out" / "scores.parquet"
+        frame = scoring.score_customers(ws, model="bgnbd", horizon=4, out_file=out)
+        again = export(frame, tmp_path / "again.parquet")
+        pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(again))
+        assert set(pd.read_parquet(out)["run_id"]) == {frame.attrs["run_id"]}
+        stored = ws.con.execute("SELECT count(*) FROM scores WHERE run_id = ?", [frame.attrs["run_id"]]).fetchone()[0]
+        assert stored == len(frame) == 300
+
+        def refused(*args, **kwargs):
+            raise RuntimeError("the store failed")
+
+        monkeypatch.setattr(scoring, "save_scores", refused)
+        with pytest.raises(RuntimeError, match="the store failed"):
+            scoring.score_customers(ws, model="bgnbd", horizon=4, out_file=tmp_path / "out" / "second.parquet")
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scores.parquet"]
+    finally:
+        ws.close()

@@ -142,11 +142,8 @@ def run(
                 hint=f"see each rejected line with: cvm quarantine --workspace {workspace}")
         scores = score_customers(
             ws, as_of=as_of_date, model=model, horizon=horizon, time_unit=time_unit,
-            discount_rate=discount_rate, margin=margin,
+            discount_rate=discount_rate, margin=margin, out_file=out_file,  # written while the run is stored
         )
-        from cvm.cli.value_commands import write_run
-
-        write_run(scores, out_file)
         payload = {"ingest": report.to_dict(), "n_customers": int(len(scores)), "model": scores.attrs.get("model"), "out": str(out_file)}
         payload["ingest"].pop("preview", None)
     else:

@@ -48,10 +48,8 @@ def score(
     chosen = parse_columns(columns, _SCORE_FIELDS) if columns else None
     scores = score_customers(
         ws, as_of=parse_date(as_of, "--as-of"), model=model, horizon=horizon, time_unit=time_unit,
-        discount_rate=discount_rate, margin=margin,
+        discount_rate=discount_rate, margin=margin, out_file=out_file,  # written while the run is stored
     )
-    if out_file is not None:
-        write_run(scores, out_file)
     from cvm.data.scores import latest_run
 
     default = latest_run(ws)
@@ -87,20 +85,6 @@ def score(
     if out_file:
         out.print(f"written to {out_file}")
     print_health(summary, ws.settings.language)
-
-
-def write_run(scores, out_file) -> None:
-    """Write a stored run to ``--out``; when that fails, say that the run itself is kept and how to write it again."""
-    from cvm.errors import CvmError
-
-    try:
-        write_frame(scores, out_file)
-    except CvmError as exc:
-        run_id = scores.attrs.get("run_id")
-        if run_id:
-            again = f"the valuation itself is stored (run {run_id}): write it again with `cvm customers --out FILE`"
-            exc.hint = f"{exc.hint}; {again}" if exc.hint else again
-        raise
 
 
 #: the columns ``cvm score --columns`` can choose from (those of a valuation a person reads)

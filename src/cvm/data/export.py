@@ -94,11 +94,12 @@ def _try_writing(path: Path, folder: Path) -> None:
         raise EnvironmentProblem.from_exception(exc, path) or exc from None
 
 
-def run_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def run_frame(frame: pd.DataFrame, as_dates: bool | None = None) -> pd.DataFrame:
     """``frame`` with the columns ``run_id``, ``as_of`` (first) and ``model`` (last) of the run in its ``attrs``.
 
     Columns the frame already has stay where they are; an ``as_of`` of timestamps that
-    are all midnight becomes dates. A frame without a run in ``attrs`` is returned as is.
+    are all midnight becomes dates (``as_dates`` gives that answer when it was found on a
+    larger frame this one is a slice of). A frame without a run in ``attrs`` is returned as is.
     """
     attrs = frame.attrs
     out = frame.copy(deep=False)  # copy-on-write: the columns are shared, never written through
@@ -110,9 +111,13 @@ def run_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out["model"] = str(attrs["model"])
     if "as_of" in out.columns and pd.api.types.is_datetime64_any_dtype(out["as_of"]):
         stamps = out["as_of"]
-        if stamps.notna().all() and (stamps == stamps.dt.normalize()).all():
+        if as_dates if as_dates is not None else _all_midnight(stamps):
             out["as_of"] = [v.date() for v in stamps]
     return out
+
+
+def _all_midnight(stamps: pd.Series) -> bool:
+    return bool(stamps.notna().all() and (stamps == stamps.dt.normalize()).all())
 
 
 def csv_text(value: Any) -> Any:
@@ -218,45 +223,115 @@ def export(frame: pd.DataFrame, path: str | Path) -> Path:
     EnvironmentProblem
         When the file cannot be written (no permission, a read-only or full disk); no partial file is left.
     """
+    return stage_export(frame, path).publish()
+
+
+class StagedExport:
+    """A file written in full beside its target (``.NAME.partial``), not yet in place.
+
+    :meth:`publish` renames it to the target (the file appears whole or not at all);
+    :meth:`discard` removes it (e.g. when what it holds could not be stored).
+    """
+
+    def __init__(self, partial: Path, path: Path) -> None:
+        self.partial, self.path = partial, path
+
+    def publish(self) -> Path:
+        """Put the file in place; raises like :func:`export` when that fails (and leaves no partial file)."""
+        try:
+            os.replace(self.partial, self.path)
+        except BaseException as exc:
+            self.discard()
+            _raise_write_error(exc, self.path)
+            raise
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the written file (nothing happens when it is already gone)."""
+        try:
+            self.partial.unlink(missing_ok=True)
+        except OSError:  # the folder itself went away or became read-only
+            pass
+
+
+def stage_export(frame: pd.DataFrame, path: str | Path) -> StagedExport:
+    """Write ``frame`` as :func:`export` does, but beside the target: publish or discard it next.
+
+    Raises like :func:`export`; a failed write leaves no partial file.
+    """
     path = check_destination(path)
     suffix = path.suffix.lower()
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError("only tables can be exported")
-    out = run_frame(frame)
-    out.attrs = {}
     # written beside the target and renamed when complete: a failed write leaves no half file
-    partial = path.with_name(f".{path.name}.partial")
+    staged = StagedExport(path.with_name(f".{path.name}.partial"), path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             # lines end in CRLF (RFC 4180) so that a text holding a lone CR is quoted, not a line break
-            safe_for_csv(out).to_csv(partial, index=False, lineterminator="\r\n")
+            with open(staged.partial, "w", encoding="utf-8", newline="") as handle:
+                for start, part in _slices(frame):
+                    safe_for_csv(part).to_csv(handle, index=False, header=start == 0, lineterminator="\r\n")
         elif suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            out.columns = [str(c) for c in out.columns]
-            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), partial)
+            writer = None
+            try:
+                for _, part in _slices(frame):
+                    part.columns = [str(c) for c in part.columns]
+                    table = pa.Table.from_pandas(part, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(staged.partial, table.schema)
+                    writer.write_table(table, row_group_size=EXPORT_ROWS)
+            finally:
+                if writer is not None:
+                    writer.close()
         else:
-            _write_xlsx(out, partial)
-        os.replace(partial, path)
-    except OSError as exc:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:  # the folder itself went away or became read-only
-            pass
-        problem = EnvironmentProblem.from_exception(exc, path)
-        if problem is not None:
-            raise problem from None
-        raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
-                       hint="check that the folder is writable and the file is not open in another program") from None
-    except BaseException:
-        try:
-            partial.unlink(missing_ok=True)
-        except OSError:
-            pass
+            out = run_frame(frame)
+            out.attrs = {}
+            _write_xlsx(out, staged.partial)
+    except BaseException as exc:
+        staged.discard()
+        _raise_write_error(exc, path)
         raise
-    return path
+    return staged
+
+
+#: rows converted and written at a time (CSV, Parquet; each slice is one Parquet row group): the columns
+#: every row of a run shares (``run_id``, ``as_of``, ``model``), the Arrow or CSV form of the rows and the
+#: encoded row group exist for one slice at a time, not for the whole run. ``cvm run`` writes ``--out``
+#: while it stores the run, where its memory peaks: a quarter of pyarrow's default row group (1,048,576
+#: rows) keeps what the writing adds there small
+EXPORT_ROWS = 256 * 1024
+
+
+def _slices(frame: pd.DataFrame):
+    """``frame`` with its run's columns (:func:`run_frame`) in slices of :data:`EXPORT_ROWS` rows (at least one).
+
+    A frame with a column of Python objects goes whole: the type Arrow finds for such a column may
+    differ from slice to slice (a slice of only None), and one file has one type per column.
+    """
+    rows = EXPORT_ROWS if not any(kind == object for kind in frame.dtypes) else max(len(frame), 1)
+    as_dates = _all_midnight(frame["as_of"]) if "as_of" in frame.columns and pd.api.types.is_datetime64_any_dtype(
+        frame["as_of"]) else None
+    for start in range(0, max(len(frame), 1), rows):
+        part = frame.iloc[start:start + rows]
+        part.attrs = dict(frame.attrs)
+        part = run_frame(part, as_dates)
+        part.attrs = {}
+        yield start, part
+
+
+def _raise_write_error(exc: BaseException, path: Path) -> None:
+    """An :class:`OSError` said in words (:class:`EnvironmentProblem`, else a :class:`CvmError`); anything else returns."""
+    if not isinstance(exc, OSError):
+        return
+    problem = EnvironmentProblem.from_exception(exc, path)
+    if problem is not None:
+        raise problem from None
+    raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
+                   hint="check that the folder is writable and the file is not open in another program") from None
 
 
 def run_export_sql(con: Any, run_id: str, model: str | None) -> tuple[str, list[Any]]:

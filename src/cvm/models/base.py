@@ -224,7 +224,19 @@ def compress(columns: Mapping[str, np.ndarray], weights: np.ndarray | None = Non
             size = len(kept)
         code = code * len(levels) + codes
         size *= len(levels)
-    inverse, keys = pd.factorize(code, sort=True)
+    if size <= n:
+        # the combined codes are small numbers: which of them occur, in order, by marking them in a
+        # table of ``size`` flags (linear, no hashing or sorting; the same groups in the same order)
+        present = np.zeros(size, dtype=bool)
+        present[code] = True
+        keys = np.flatnonzero(present)
+        slot = np.cumsum(present, dtype=np.int64 if size >= 2**31 else np.int32)
+        del present
+        inverse = slot[code].astype(np.int64)
+        inverse -= 1
+        del slot
+    else:
+        inverse, keys = pd.factorize(code, sort=True)
     representative = np.empty(len(keys), dtype=np.int64)
     representative[inverse] = np.arange(n)  # any row of a group will do: they are identical
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)

@@ -22,6 +22,7 @@ Fitting for prediction (:func:`fit_for_prediction`) therefore
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -30,7 +31,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from cvm.errors import ConvergenceError
-from cvm.models.base import FEW_CUSTOMERS, CalibrationWarning, LikelihoodModel, as_float_array
+from cvm.models.base import FEW_CUSTOMERS, CalibrationWarning, LikelihoodModel, as_float_array, compress
 from cvm.models.histories import check_history, discount_rate_delta, history, positive_times
 from cvm.models.registry import spec
 
@@ -303,13 +304,31 @@ def fit_for_prediction(cls: type[LikelihoodModel], frequency, recency, T, weight
     w = np.ones(x.size) if weights is None else as_float_array(weights, "weights")
     if x.size and not np.any((x > 0) & (w > 0)):
         raise ConvergenceError.coded("no_repeat_buyers", n=f"{w.sum():,.0f}")
-    given = {} if weights is None else {"weights": weights}
-    fitted = cls(**settings).fit(frequency, recency, T, **given)
+    data, given = (frequency, recency, T), ({} if weights is None else {"weights": weights})
+    tx, t = as_float_array(recency, "recency"), as_float_array(T, "T")
+    if x.size and x.ndim == tx.ndim == t.ndim == 1 and x.size == tx.size == t.size and np.all(w >= 0):
+        # each distinct history once, weighted by its customers: the unique rows and weights every fit
+        # compresses its data to anyway (the same fits, bit for bit), found once instead of once per
+        # fit and once more for the check of the predictions (a model without weights gets the rows)
+        rows, counts, _ = compress({"frequency": x, "recency": tx, "T": t}, w)
+        distinct = (rows["frequency"], rows["recency"], rows["T"])
+    else:
+        distinct, counts = None, None
+
+    def fit(klass: type[LikelihoodModel], **options: Any) -> LikelihoodModel:
+        if distinct is not None and "weights" in inspect.signature(klass.fit).parameters:
+            return klass(**options).fit(*distinct, weights=counts)
+        return klass(**options).fit(*data, **given)
+
+    fitted = fit(cls, **settings)
     used = fitted
     while getattr(used, "limit_", None) is not None:  # a registry name of kind "limit"
         limit_settings = {k: v for k, v in settings.items() if k in ("penalizer", "max_iter", "max_seconds")}
-        used = spec(used.limit_).cls(**limit_settings).fit(frequency, recency, T, **given)
-    check_predictions(used, frequency, recency, T, weights)
+        used = fit(spec(used.limit_).cls, **limit_settings)
+    if distinct is not None:
+        check_predictions(used, *distinct, counts)
+    else:
+        check_predictions(used, *data, weights)
     return fitted, used
 
 
@@ -324,10 +343,10 @@ def check_predictions(model: LikelihoodModel, frequency, recency, T, weights=Non
     keep = w > 0
     if not np.any(keep):
         return
-    frame = pd.DataFrame({"x": x[keep], "tx": tx[keep], "T": T[keep]}).drop_duplicates()
+    distinct, _, _ = compress({"x": x[keep], "tx": tx[keep], "T": T[keep]})  # each history once
     horizon = float(np.average(T[keep], weights=w[keep]))
     with np.errstate(all="ignore"):
-        expected = np.asarray(model.expected_purchases(horizon, frame["x"], frame["tx"], frame["T"]), dtype=float)
+        expected = np.asarray(model.expected_purchases(horizon, distinct["x"], distinct["tx"], distinct["T"]), dtype=float)
     shown = ", ".join(f"{k}={v:.3g}" for k, v in model.params_.items())
     rate = float(w[keep] @ x[keep]) / float(w[keep] @ T[keep])
     broken = ConvergenceError.coded("predictions_broken", model=type(model).__name__, params=shown)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ from cvm.value.clv import SPEND_EXCLUDED, name_customers, margin_rates, summary_
 from cvm.value.explain import explain
 from cvm.value.investment import clean_costs, planned_costs
 from cvm.value.segments import STAGE_RULE_ORDER, rank_and_percentile, stage_codes, tier_codes
+from cvm.data.export import export, stage_export
 from cvm.data.scores import load_scores, new_run_id, save_scores
 
 #: how far past the last transaction an as-of date may lie: further on the data stop
@@ -208,11 +211,17 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
 
     check_enough_to_value(histories)
     name = model.lower()
-    if name == "auto":
-        name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
-    else:
-        purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
-    spend, spend_note = fit_spend_model(histories)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvm-margins") as pool:
+        # each customer's margin is a DuckDB query (it runs outside Python's lock): asked in a second
+        # thread while this one fits the models, which do not touch the workspace; ``auto`` reads
+        # stored backtests from the workspace, so then the query waits for the fits
+        margins = pool.submit(ws.customer_revenue_and_margin, stamp, opts["margin"]) if name != "auto" else None
+        if name == "auto":
+            name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
+        else:
+            purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
+        spend, spend_note = fit_spend_model(histories)
+        found = margins.result() if margins is not None else ws.customer_revenue_and_margin(stamp, opts["margin"])
 
     ids = pa.array(columns["customer_id"]).cast(pa.large_string())
     rate, historic = margin_rates(found["revenue"], found["historic_value"], opts["margin"]), found["historic_value"]
@@ -240,6 +249,7 @@ def score_customers(
     time_unit: str | None = None,
     level: float | None = None,
     store: bool = True,
+    out_file: str | Path | None = None,
 ) -> pd.DataFrame:
     """Value every customer as of a date and (by default) store the run in ``scores``.
 
@@ -259,6 +269,13 @@ def score_customers(
         without a ``margin`` column value.
     store
         Append the run to ``scores`` and ``score_runs``.
+    out_file
+        Also write the run to this file (:func:`cvm.data.export.export`: ``.csv``, ``.parquet``
+        or ``.xlsx``). It is written in a second thread while the run is stored (DuckDB and
+        the Parquet writer work outside Python's lock, so the two use both cores) and put in
+        place only once the run is stored: a run that could not be stored leaves no file. A
+        file that cannot be written after the run was stored raises its error with a hint
+        naming the stored run.
 
     Returns
     -------
@@ -325,9 +342,15 @@ def score_customers(
     # the run is held once, not twice (10 M customers: about 2 GB less at the peak)
     inputs.summary = inputs.columns = inputs.margin_rate = inputs.historic_value = None
     del columns, values, rank, percentile, fallback, ids, n_tx, purchased, since_first, costs
-    ordered = {key: None for key in out}
-    for key in ordered:
-        ordered[key] = _in_order(out.pop(key), order)
+    # two columns at a time, one per core (NumPy and Arrow take rows outside Python's lock); each pair
+    # is let go before the next, so at most two columns are held twice
+    keys = list(out)
+    ordered = {key: None for key in keys}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cvm-order") as pool:
+        for start in range(0, len(keys), 2):
+            pair = keys[start:start + 2]
+            for key, taken in zip(pair, pool.map(_in_order, [out.pop(key) for key in pair], [order] * len(pair))):
+                ordered[key] = taken
     frame = pd.DataFrame(ordered, copy=False)
     del ordered, order
     run_id = new_run_id()
@@ -337,18 +360,35 @@ def score_customers(
         notes=notes, time_unit=opts["time_unit"], horizon=opts["horizon"],
         spend_excluded=list(spend_excluded), returns_only_customers=returns_only,
     )
-    if store:
-        save_scores(
-            ws, frame,
-            {
-                "run_id": run_id, "as_of": stamp, "created": pd.Timestamp.now(), "model": inputs.name,
-                "model_reason": reason, "model_reason_code": inputs.reason_code,
-                "model_reason_values": json.dumps(inputs.reason_values, default=str),
-                "horizon": opts["horizon"], "time_unit": opts["time_unit"], "discount_rate": opts["discount_rate"],
-                "margin": opts["margin"], "level": opts["level"], "n_customers": len(frame),
-                "total_clv": float(frame["clv"].sum()),
-            },
-        )
+    if not store:
+        if out_file is not None:
+            export(frame, out_file)
+        return frame
+    run = {
+        "run_id": run_id, "as_of": stamp, "created": pd.Timestamp.now(), "model": inputs.name,
+        "model_reason": reason, "model_reason_code": inputs.reason_code,
+        "model_reason_values": json.dumps(inputs.reason_values, default=str),
+        "horizon": opts["horizon"], "time_unit": opts["time_unit"], "discount_rate": opts["discount_rate"],
+        "margin": opts["margin"], "level": opts["level"], "n_customers": len(frame),
+        "total_clv": float(frame["clv"].sum()),
+    }
+    if out_file is None:
+        save_scores(ws, frame, run)
+        return frame
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvm-out") as pool:
+        staged = pool.submit(stage_export, frame, out_file)
+        try:
+            save_scores(ws, frame, run)
+        except BaseException:
+            if staged.exception() is None:  # waits for the file; a run not stored leaves none behind
+                staged.result().discard()
+            raise
+        try:
+            staged.result().publish()
+        except CvmError as exc:
+            again = f"the valuation itself is stored (run {run_id}): write it again with `cvm customers --out FILE`"
+            exc.hint = f"{exc.hint}; {again}" if exc.hint else again
+            raise
     return frame
 
 

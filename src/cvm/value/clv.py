@@ -119,13 +119,15 @@ class _PurchasePaths:
         self.factorised = type(model).__name__ in FACTORISED_MODELS
         (self.pf, self.pr, self.pt), self.inv_p = _unique_rows(f, r, t)
         if self.factorised:
-            (self.af, self.at), self.inv_a = _unique_rows(f, t)
+            # the unique (x, T) rows are those of the unique (x, t_x, T) rows: found on these (fewer)
+            # rows, in the same sorted order, then mapped to every customer through ``inv_p``
+            (self.af, self.at), self.a_of_p = _unique_rows(self.pf, self.pt)
             self.ar = np.where(self.af > 0, self.at, 0.0)
+            self.inv_a = self.a_of_p[self.inv_p]
         else:
             self.af, self.ar, self.at, self.inv_a = self.pf, self.pr, self.pt, self.inv_p
-        #: the (x, T) row of each unique (x, t_x, T) row
-        self.a_of_p = np.empty(len(self.pf), dtype=np.int64)
-        self.a_of_p[self.inv_p] = self.inv_a
+            #: the (x, T) row of each unique (x, t_x, T) row
+            self.a_of_p = np.arange(len(self.pf), dtype=np.int64)
 
     def alive(self, model: Any) -> np.ndarray:
         """P(alive) on the unique (x, t_x, T)."""

@@ -53,11 +53,39 @@ def rank_and_percentile(values: pd.Series, ids: pd.Series | None = None) -> tupl
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     v = np.asarray(values, dtype=float)
-    key2 = np.arange(n) if ids is None else text_order(ids)
-    order = np.lexsort((key2, -np.nan_to_num(v, nan=-np.inf)))
+    if ids is None or _in_text_order(ids):
+        # ids already in text order (a summary comes sorted by id): their order is their position,
+        # and one stable sort by value gives the same ranks as the sort by (value, id)
+        order = np.argsort(-np.nan_to_num(v, nan=-np.inf), kind="stable")
+    else:
+        order = np.lexsort((text_order(ids), -np.nan_to_num(v, nan=-np.inf)))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     return rank, 1.0 - (rank - 1) / n
+
+
+def _in_text_order(values: Any) -> bool:
+    """True when the texts ``values`` never decrease (UTF-8 bytes, as :func:`text_order` sorts them)."""
+    text = _arrow_text(values)
+    if text is None or text.null_count:
+        return False
+    if len(text) < 2:
+        return True
+    return not pc.any(pc.less(text.slice(1), text.slice(0, len(text) - 1))).as_py()
+
+
+def _arrow_text(values: Any) -> pa.Array | None:
+    """``values`` as one Arrow text array when they are held as Arrow-backed text already, else None."""
+    array = getattr(values, "array", values)
+    if not (isinstance(array, pd.api.extensions.ExtensionArray) and pd.api.types.is_string_dtype(array.dtype)):
+        return None
+    try:
+        text = pa.array(array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return text if pa.types.is_string(text.type) or pa.types.is_large_string(text.type) else None
 
 
 def text_order(values: Any) -> np.ndarray:
