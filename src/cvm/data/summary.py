@@ -147,13 +147,12 @@ def summary_with_margins(source: Any, default_margin: float, as_of: Any = None, 
                          channel: str | None = None, period: str = "day") -> tuple[pd.DataFrame, dict[str, Any]]:
     """:func:`workspace_summary` and each summarised customer's revenue and margin, from one scan of the rows.
 
-    The rule of :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin`: revenue
-    is the sum of the customer's amounts (returns included, as ``total_amount``); the margin
-    sums each row's ``margin`` where the row has one, else ``amount * default_margin``.
-    Both are added in whole millionths (:data:`MICROS`), so they equal
-    :meth:`cvm.data.tables.WorkspaceTables.customer_revenue_and_margin` over the same rows
-    to the bit, whatever the grouping; the margin rides along in the summary's own
-    aggregation instead of a second pass over the transactions.
+    Revenue is the sum of the customer's amounts (returns included, as ``total_amount``); the
+    margin sums each row's ``margin`` where the row has one, else ``amount * default_margin``.
+    Both are added in whole millionths (:data:`MICROS`), so they are the same sums whatever the
+    grouping (tests/data/test_summary.py checks them against a plain pandas sum to the bit); the
+    margin rides along in the summary's own aggregation instead of a second pass over the
+    transactions.
 
     Returns
     -------

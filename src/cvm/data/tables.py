@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from cvm.data.summary import MICROS, micros_sql
 
 #: the stored backtests (one row per run, the result as JSON)
 BACKTEST_TABLE = "backtests"
@@ -54,24 +52,6 @@ class WorkspaceTables:
             "SELECT count(*), min(ts), max(ts), sum(amount) FROM transactions").fetchone()
         first, last = (pd.NaT if v is None else pd.Timestamp(v) for v in (first, last))
         return f"{int(n)}|{first}|{last}|{float(total or 0):.6f}"
-
-    def customer_revenue_and_margin(self, as_of: Any, default_margin: float) -> dict[str, Any]:
-        """Per customer, up to and including the as-of day: revenue and margin in money, ordered by id.
-
-        The ``margin`` column of a transaction is its contribution in money; rows without it
-        contribute ``amount * default_margin``. Money is added in whole millionths, as the
-        summaries add it (:data:`cvm.data.summary.MICROS`): the same sums in any row order.
-        Returns ``customer_id`` (an Arrow text array), ``revenue`` and ``historic_value`` (NumPy arrays).
-        """
-        margin_expr = "coalesce(margin, amount * ?)" if "margin" in self.transaction_columns() else "amount * ?"
-        found = self.con.sql(
-            f"SELECT CAST(customer_id AS VARCHAR) AS customer_id, sum({micros_sql('amount')}) / {MICROS!r} AS revenue, "
-            f"sum({micros_sql(margin_expr)}) / {MICROS!r} AS historic_value "
-            "FROM transactions WHERE ts < ? GROUP BY 1 ORDER BY 1",
-            params=[default_margin, _next_day(as_of)],
-        ).to_arrow_table()
-        return {"customer_id": found.column("customer_id").combine_chunks().cast(pa.large_string()),
-                **{k: found.column(k).to_numpy().astype(float) for k in ("revenue", "historic_value")}}
 
     def first_channels(self, as_of: Any = None) -> pd.Series:
         """Channel of each customer's first transaction (up to the as-of day), when transactions carry one."""

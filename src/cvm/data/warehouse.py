@@ -661,8 +661,8 @@ class Workspace(WorkspaceTables):
 
     def summary_with_margins(self, default_margin: float, as_of: Any = None, time_unit: str | None = None):
         """The summary and each customer's revenue and margin from one scan (see
-        :func:`cvm.data.summary.summary_with_margins`): ``(frame, margins)``, ``margins`` as
-        :meth:`customer_revenue_and_margin` gives them, in the summary's order."""
+        :func:`cvm.data.summary.summary_with_margins`): ``(frame, margins)``, ``margins`` in the
+        summary's order."""
         from cvm.data.summary import summary_with_margins
 
         return summary_with_margins(self.con, default_margin, as_of=as_of,

@@ -211,17 +211,11 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
 
     check_enough_to_value(histories)
     name = model.lower()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvm-margins") as pool:
-        # each customer's margin is a DuckDB query (it runs outside Python's lock): asked in a second
-        # thread while this one fits the models, which do not touch the workspace; ``auto`` reads
-        # stored backtests from the workspace, so then the query waits for the fits
-        margins = pool.submit(ws.customer_revenue_and_margin, stamp, opts["margin"]) if name != "auto" else None
-        if name == "auto":
-            name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
-        else:
-            purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
-        spend, spend_note = fit_spend_model(histories)
-        found = margins.result() if margins is not None else ws.customer_revenue_and_margin(stamp, opts["margin"])
+    if name == "auto":
+        name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
+    else:
+        purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
+    spend, spend_note = fit_spend_model(histories)
 
     ids = pa.array(columns["customer_id"]).cast(pa.large_string())
     rate, historic = margin_rates(found["revenue"], found["historic_value"], opts["margin"]), found["historic_value"]
