@@ -9,8 +9,8 @@ a record. The DuckDB ingest reads such a file line by line (:mod:`cvm.data.reade
 
 So when Spark's read shows a file is not regular (:func:`cvm.data.spark.rules.read_signals`) and
 the file is local, :func:`staged_frame` reads it again with :func:`cvm.data.readers.stage` on a
-temporary in-memory DuckDB connection, exactly as ``Workspace.ingest`` stages it (the fast path
-first, the line-exact path when that one refuses), and hands Spark the staged rows as Arrow:
+temporary in-memory DuckDB connection on its line-exact path (the reading ``Workspace.ingest``
+falls back to, and which its fast path is proven to agree with), and hands Spark the staged rows as Arrow:
 
 * each source column as the reader gives its cell (``Source.column_sql``: trimmed text, NULL
   when empty), blank lines left out (``Source.blank_sql``: they are no rows in either engine);
@@ -54,10 +54,9 @@ def staged_rows(path: str | Path) -> tuple[Any, dict[str, Any]]:
     from cvm.data.validate import quote_ident
 
     with duckdb.connect() as con:
-        try:
-            src = readers.stage(con, Path(path))
-        except readers.ReadAgain:  # the fast read refused the file: line by line, as Workspace.ingest does
-            src = readers.stage(con, Path(path), fast=False)
+        # straight to the line-exact path: the reading the DuckDB ingest falls back to, and the one its
+        # fast path must agree with (the ingest takes the fast path only where it proves that)
+        src = readers.stage(con, Path(path), fast=False)
         cells = [f"CAST({src.column_sql[c]} AS VARCHAR) AS {quote_ident(c)}" for c in src.columns]
         verdict = []
         for part, name in (("code_sql", READ_CODE), ("sentence", READ_REASON), ("values_sql", READ_VALUES)):
