@@ -153,7 +153,7 @@ def test_run_says_how_many_rows_were_quarantined_and_where_to_see_them(capsys, t
     code = main(["run", str(src), "--out", str(tmp_path / "clv.csv"), "--workspace", str(tmp_path / "ws")])
     out = capsys.readouterr().out
     assert code == 0 and "1,500 customers valued" in out
-    assert "1 rows quarantined with their reason: cvm quarantine --workspace" in out
+    assert "1 row quarantined with its reason: cvm quarantine --workspace" in out
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from cvm.cli.options import (
     WorkspaceOpt, parse_date, parse_mapping,
 )
 from cvm.cli.health_commands import print_health
-from cvm.cli.output import check_out, emit_json, frame_table, out
+from cvm.cli.output import check_out, emit_json, frame_table, out, table_words
 from cvm.cli.workspace import open_workspace, writing_workspace
 from cvm.errors import SchemaError
 from cvm.health import data_health
@@ -151,11 +151,17 @@ def run(
     if as_json:
         emit_json(payload)
         return
+    from cvm.cli.error_output import reader_language
+    from cvm.i18n import ntext
+
+    words = table_words(language=reader_language(["--workspace", str(workspace)]))
+    n = payload.get("n_customers", 0)
     # soft_wrap: paths stay whole on one line, whatever the terminal width
-    out.print(f"{payload.get('n_customers', 0):,} customers valued → {out_file}", soft_wrap=True)
+    out.print(ntext("cli.run_valued", n, words.language, {"customers": words.number(n), "path": out_file}), soft_wrap=True)
     if engine == "spark":
         for note in payload.get("notes") or []:
             out.print(note, soft_wrap=True)
     elif payload["ingest"].get("quarantined"):
-        out.print(f"{payload['ingest']['quarantined']:,} rows quarantined with their reason: "
-                  f"cvm quarantine --workspace {workspace}", soft_wrap=True)
+        rows = payload["ingest"]["quarantined"]
+        out.print(ntext("cli.run_quarantined", rows, words.language,
+                        {"rows": words.number(rows), "workspace": workspace}), soft_wrap=True)

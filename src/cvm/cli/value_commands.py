@@ -74,16 +74,19 @@ def score(
         return
     for note in payload["notes"]:
         print_warning(note)
+    from cvm.i18n import ntext, text
+
+    words = table_words(ws)
     shown = scores[[c for c in (chosen or CUSTOMER_COLUMNS) if c in scores.columns]]  # --json and --out: every column
-    show_table(shown.sort_values("clv", ascending=False), title="Customers by predicted CLV", max_rows=15,
-               words=table_words(ws), priority=list(CUSTOMER_PRIORITY), columns=chosen, wide=wide, choosable=True)
-    out.print(f"{payload['n_customers']:,} customers valued as of {payload['as_of']}, "
-              f"total CLV {payload['total_clv']:,.2f} (model {payload['model']})")
+    show_table(shown.sort_values("clv", ascending=False), title=text("cli.customers_by_clv", words.language),
+               max_rows=15, words=words, priority=list(CUSTOMER_PRIORITY), columns=chosen, wide=wide, choosable=True)
+    out.print(ntext("cli.scored", payload["n_customers"], words.language, {
+        "customers": words.number(payload["n_customers"]), "as_of": words.date(payload["as_of"]),
+        "total": words.money(payload["total_clv"]), "model": payload["model"]}), soft_wrap=True)
     if default is not None and not payload["default_valuation"]:
-        out.print(f"kept as history: customers, actions and the dashboard keep using the valuation as of "
-                  f"{default['as_of']:%Y-%m-%d} (the latest date)", soft_wrap=True)
+        out.print(text("cli.kept_as_history", words.language, {"as_of": words.date(default["as_of"])}), soft_wrap=True)
     if out_file:
-        out.print(f"written to {out_file}")
+        out.print(text("cli.written_to", words.language, {"path": out_file}), soft_wrap=True)
     print_health(summary, ws.settings.language)
 
 
