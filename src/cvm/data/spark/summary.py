@@ -135,8 +135,8 @@ def _zone_free(frame: Any) -> Any:
     return frame
 
 
-#: Python's names of the encodings the sniffing finds, as Spark's CSV reader knows them
-_SPARK_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1252": "windows-1252", "utf-16": "UTF-16"}
+#: the sniffed encodings Spark's own CSV reader reads, by its names for them (others go to the DuckDB ingest's reader)
+_SPARK_ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16"}
 
 
 def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
@@ -167,11 +167,17 @@ def _read_csv(spark: Any, paths: list[str]) -> tuple[Any, dict[str, Any]]:
         columns = readers._unique_names([c or f"column{i + 1}" for i, c in enumerate(names)])
     else:
         columns = [f"column{i + 1}" for i in range(n_fields)]
-    if local.is_file() and len(paths) == 1 and header_index and any(lines[:header_index]):
-        # title lines above the header: Spark's reader would take the first line as the header
+    one_local = local.is_file() and len(paths) == 1
+    # title lines above the header (Spark's reader would take the first line as the header), or an
+    # encoding Spark's CSV reader does not offer (cp1252: Spark 4 reads only UTF-8/16/32, ASCII and
+    # Latin-1, and Latin-1 would misread €, ‘ ’ …): the DuckDB ingest's reader reads the file
+    if one_local and ((header_index and any(lines[:header_index])) or encoding not in _SPARK_ENCODINGS):
         from cvm.data.spark.staged import staged_frame
 
         return staged_frame(spark, local)
+    if encoding not in _SPARK_ENCODINGS:
+        raise SchemaError(f"Spark cannot read {', '.join(Path(p).name for p in paths)}: the text is {encoding}, "
+                          "not UTF-8", hint="save the files as UTF-8 (or Parquet), or give one local file at a time")
     # a record with more or fewer fields than the header lands here (Spark drops extra fields otherwise)
     schema = StructType([StructField(c, StringType()) for c in columns] + [StructField(CORRUPT_RECORD, StringType())])
     frame = (spark.read.schema(schema)
