@@ -11,7 +11,11 @@ imports included) and its peak resident memory (the child's ``ru_maxrss`` from `
    12 months discounted 1 % a month (0.126825 a year = 1.01**12 - 1); cvm also validates,
    quarantines and stores every row and the run in its workspace, and values with the margin.
    The two commands alternate (cvm, lifetimes, cvm, …), each workspace and output fresh;
-   medians of ``--repeat`` runs.
+   medians of ``--repeat`` runs. In the same alternation, :mod:`floor_run` (the least the
+   job needs: imports, DuckDB's read + summary, a valuation with fixed parameters, the output
+   file; and the same keeping the rows in a DuckDB file) gives ``floor_s`` and
+   ``floor_store_s``, and ``floor_ratio`` / ``floor_store_ratio``: lifetimes' time over the
+   floor's, the most any command doing this job could reach on this machine.
 2. The same ``cvm run`` on ``--big-customers`` customers (default 10,000,000, about 28 M
    transactions, Parquet); lifetimes is not run at this size (its pandas summary and
    fit would take many minutes and more memory than the machine has to spare). Target
@@ -71,6 +75,12 @@ def lifetimes_command(path: Path, out: Path) -> list[str]:
             "--discount", str(MONTHLY)]
 
 
+def floor_command(path: Path, out: Path, store: Path | None = None) -> list[str]:
+    """:mod:`floor_run`: the least the job needs (read + summary + value + write; ``store``: + keep the rows)."""
+    return ([sys.executable, str(HERE / "floor_run.py"), str(path), str(out), "--horizon", str(HORIZON)]
+            + ([] if store is None else ["--store", str(store)]))
+
+
 def measure(cmd: list[str], src: Path | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak resident MB, CPU seconds) of ``cmd`` as one process; raises when it fails.
 
@@ -102,8 +112,8 @@ def shown(cmd: list[str], path: Path) -> str:
     words = [path.name if w == str(path) else Path(w).name if os.sep in w else w for w in words]
     if words[0] == sys.executable or words[0].endswith("python"):
         words[0] = "python"
-    if len(words) > 1 and words[1].endswith("lifetimes_run.py"):
-        words[1] = "benchmarks/lifetimes_run.py"
+    if len(words) > 1 and words[1].endswith(("lifetimes_run.py", "floor_run.py")):
+        words[1] = "benchmarks/" + Path(words[1]).name
     return "`" + " ".join(words) + "`"
 
 
@@ -121,7 +131,7 @@ def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes:
     With ``before`` (a source folder of an earlier cvm) that version's ``cvm run`` is timed too,
     in the same alternation (before, now, lifetimes, before, now, …), as ``before_s``.
     """
-    ours, theirs, earlier = [], [], []
+    ours, theirs, earlier, floor, floor_store = [], [], [], [], []
     for i in range(repeat):
         if before is not None:
             workspace, out = work / f"before-ws{i}", work / f"before{i}.parquet"
@@ -136,6 +146,12 @@ def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes:
             out = work / f"lifetimes{i}.parquet"
             theirs.append(measure(lifetimes_command(path, out)))
             out.unlink(missing_ok=True)
+            # the floor (benchmarks/floor_run.py): without and with keeping the rows in a DuckDB file
+            out, store = work / f"floor{i}.parquet", work / f"floor{i}.duckdb"
+            floor.append(measure(floor_command(path, out)))
+            floor_store.append(measure(floor_command(path, out, store)))
+            out.unlink(missing_ok=True)
+            store.unlink(missing_ok=True)
     n_tx = count_rows(path)
     kind = "Parquet" if path.suffix == ".parquet" else "CSV"
     t_ours = statistics.median(t for t, _, _ in ours)
@@ -158,6 +174,10 @@ def compare(path: Path, customers: int, repeat: int, work: Path, with_lifetimes:
             "runs_lifetimes_s": [round(t, 2) for t, _, _ in theirs],
             "lifetimes_cpu_s": statistics.median(c for _, _, c in theirs),
         })
+        for key, runs in (("floor", floor), ("floor_store", floor_store)):
+            row[f"{key}_s"] = statistics.median(t for t, _, _ in runs)
+            row[f"{key}_cpu_s"] = statistics.median(c for _, _, c in runs)
+            row[f"{key}_ratio"] = t_theirs / row[f"{key}_s"]  # the most a command doing this job could reach
         row["notes"] = (f"lifetimes: {shown(lifetimes_command(path, work / 'out.parquet'), path)}; medians of "
                         f"{repeat} alternated runs ({spread}; lifetimes {', '.join(f'{t:.1f}' for t, _, _ in theirs)} s); "
                         f"lifetimes peak {row['lifetimes_peak_mb']:,.0f} MB")
