@@ -245,3 +245,27 @@ def test_sniffers_directly():
     assert readers.sniff_date_format(["2024-01-31", "2024-02-01 10:00"]) == "%Y-%m-%d"
     assert readers.sniff_date_format(["1-2-24"]) == "%d-%m-%y"
     assert readers.sniff_date_format(["hallo"]) is None
+
+
+def test_title_lines_padded_with_delimiters_are_not_the_header(ws, tmp_path):
+    """A title saved by a spreadsheet program carries the header's field count (``Omzet;;;;;``).
+
+    Found by hand: both engines took ``Omzetrapport webwinkel 2024;;;;;`` for the header and
+    refused the file. The same export as DUTCH_EXPORT, its two title lines padded with
+    delimiters: the header is line 4 and the rows read are those of the unpadded export.
+    """
+    padded = DUTCH_EXPORT.replace("Omzetrapport webwinkel 2024\r\n", "Omzetrapport webwinkel 2024;;;;;\r\n"
+                                  "Gemaakt op 05-01-2025;;;;;\r\n")
+    report = ws.ingest(write(tmp_path / "omzet.csv", padded, "cp1252"))
+    assert report.detected["header_line"] == 4
+    assert report.detected["mapping"]["customer_id"] == "Klantnummer"
+    assert (report.rows_read, report.accepted, report.quarantined) == (7, 3, 4)
+    assert rows(ws, "SELECT line FROM transactions ORDER BY line") == [(5,), (6,), (8,)]
+
+
+def test_a_headerless_file_whose_first_row_has_one_filled_cell_loses_no_row(ws, tmp_path):
+    """The padded-title rule must not drop a data row: without a header every line is a row."""
+    text = "1001;;\r\n1001;01-02-2024;12,50\r\n1002;02-02-2024;5,00\r\n"
+    report = ws.ingest(write(tmp_path / "bare.csv", text), mapping={"customer_id": "column1", "ts": "column2",
+                                                                     "amount": "column3"})
+    assert report.rows_read == 3 and report.accepted == 2 and report.quarantined == 1

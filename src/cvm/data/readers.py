@@ -199,14 +199,18 @@ def sniff_header(lines: list[str], delimiter: str) -> tuple[int | None, int]:
     """Index of the header line in ``lines`` (None if the file has no header) and the field count.
 
     Title lines above the header (``Omzetrapport 2024``) are skipped: the header is the
-    first line with the most common field count. It is taken to be data, not a header,
-    when any of its cells looks like a number or a date.
+    first line with the most common field count. A title padded with delimiters to that
+    count (``Export klanten webshop;;;``, as spreadsheet programs save it) is a title too:
+    lines of that count with at most one filled cell are passed over while a later line of
+    that count has more. The header is taken to be data, not a header, when any of its
+    cells looks like a number or a date.
     """
     rows = [(i, _split(line, delimiter)) for i, line in enumerate(lines) if not _is_blank(line, delimiter)]
     if not rows:
         raise SchemaError.coded("file_empty")
     modal = Counter(len(r) for _, r in rows).most_common(1)[0][0]
-    first = next(i for i, r in rows if len(r) == modal)
+    candidates = [i for i, r in rows if len(r) == modal]
+    first = next((i for i, r in rows if len(r) == modal and sum(1 for c in r if c.strip()) > 1), candidates[0])
     fields = _split(lines[first], delimiter)
     if _looks_like_data(fields):
         return None, modal
