@@ -44,6 +44,7 @@ STAGES = [
     ("cvm.data.summary", "summary_with_margins", "summary + customer margins (one scan)"),
     ("cvm.data.summary", "summary_table", "summary"),
     ("cvm.value.clv", "Histories.of", "distinct histories"),
+    ("cvm.service.scoring", "distinct_histories", "distinct histories (for the fit and the valuation)"),
     ("cvm.service.scoring", "fit_model", "fit purchase model"),
     ("cvm.service.scoring", "fit_spend_model", "fit spend model"),
     ("cvm.data.tables", "WorkspaceTables.customer_revenue_and_margin", "customer margins"),

@@ -253,3 +253,30 @@ def test_a_run_written_in_slices_is_the_file_written_whole(tmp_path, monkeypatch
     expected, got = pq.read_table(whole[".parquet"]), pq.read_table(sliced[".parquet"])
     assert got.schema.equals(expected.schema, check_metadata=True) and got.equals(expected)
     assert got.column("run_id").to_pylist() == ["r1"] * 10 and got.column("as_of").type == pa.date32()
+
+
+def test_parquet_dictionary_only_for_columns_that_repeat_values(tmp_path):
+    # a column whose values all differ (the id, the CLV) is written plainly, one of few values with a
+    # dictionary; the file holds the same table either way (pandas and DuckDB read the same rows)
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from cvm.data.export import export
+
+    n = 20_000
+    frame = pd.DataFrame({"customer_id": pd.array([f"C{i}" for i in range(n)], dtype="str"),
+                          "clv": [i / 7 for i in range(n)], "frequency": [float(i % 5) for i in range(n)],
+                          "value_tier": pd.array(["gold", "silver"] * (n // 2), dtype="str")})
+    frame.attrs.update(run_id="r1", as_of="2024-06-30", model="bgnbd")
+    path = export(frame, tmp_path / "scores.parquet")
+    column = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {column.column(i).path_in_schema: column.column(i).encodings for i in range(column.num_columns)}
+    assert not any("DICTIONARY" in e for e in encodings["customer_id"] + encodings["clv"])
+    assert all(any("DICTIONARY" in e for e in encodings[c]) for c in ("frequency", "value_tier", "model", "run_id"))
+    back = pd.read_parquet(path)
+    assert back["customer_id"].tolist() == frame["customer_id"].tolist()
+    assert back["clv"].tolist() == frame["clv"].tolist() and back["frequency"].tolist() == frame["frequency"].tolist()
+    assert back["value_tier"].tolist() == frame["value_tier"].tolist() and set(back["model"]) == {"bgnbd"}
+    rows = duckdb.sql(f"SELECT count(*), count(DISTINCT customer_id), max(clv), count(DISTINCT frequency) "
+                      f"FROM read_parquet('{path}')").fetchall()[0]
+    assert rows == (n, n, (n - 1) / 7, 5)

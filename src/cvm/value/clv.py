@@ -63,6 +63,19 @@ def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [keys[str(j)] for j in range(len(columns))], np.asarray(inverse, dtype=np.int64)
 
 
+def distinct_histories(frequency, recency, T) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """``(rows, counts, inverse)``: each distinct ``(frequency, recency, T)`` once (sorted), its number of
+    customers, and each customer's row in them (:func:`cvm.models.base.compress`).
+
+    Found once for a valuation: the purchase model is fitted on the rows weighted by their counts (the
+    data every fit compresses its input to, so the same fit) and the valuation reads ``(rows, inverse)``
+    (``distinct`` of :func:`valuation_columns`).
+    """
+    rows, counts, inverse = compress({"frequency": np.asarray(frequency, dtype=float),
+                                      "recency": np.asarray(recency, dtype=float), "T": np.asarray(T, dtype=float)})
+    return rows, counts, np.asarray(inverse, dtype=np.int64)
+
+
 def discounted_purchases(model: Any, frequency, recency, T, horizon: int, discount_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Discounted and undiscounted expected purchases over ``horizon`` whole periods (direct evaluation).
 
@@ -115,9 +128,18 @@ class _PurchasePaths:
     evaluated directly on unique ``(x, t_x, T)``.
     """
 
-    def __init__(self, model: Any, f: np.ndarray, r: np.ndarray, t: np.ndarray) -> None:
+    def __init__(self, model: Any, f: np.ndarray, r: np.ndarray, t: np.ndarray, distinct=None) -> None:
         self.factorised = type(model).__name__ in FACTORISED_MODELS
-        (self.pf, self.pr, self.pt), self.inv_p = _unique_rows(f, r, t)
+        if distinct is None:
+            (self.pf, self.pr, self.pt), self.inv_p = _unique_rows(f, r, t)
+        else:
+            # the customers' distinct (x, t_x, T) rows were found before (for the fit): the rows of
+            # (x, t_x, max(T, MIN_T)) are found on those (fewer) rows and mapped to every customer; the
+            # unique rows come out sorted either way, so they and the mapping are the same
+            rows, inverse = distinct
+            (self.pf, self.pr, self.pt), of_row = _unique_rows(
+                rows["frequency"], rows["recency"], np.maximum(np.asarray(rows["T"], dtype=float), MIN_T))
+            self.inv_p = of_row[inverse]
         if self.factorised:
             # the unique (x, T) rows are those of the unique (x, t_x, T) rows: found on these (fewer)
             # rows, in the same sorted order, then mapped to every customer through ``inv_p``
@@ -304,11 +326,15 @@ def valuation_columns(
     margin: float | np.ndarray = 0.3,
     level: float = 0.9,
     residual: bool = True,
+    distinct: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame, list[str], list[str]]:
     """The arithmetic of :func:`value_customers` on arrays (see it for the parameters).
 
     ``columns`` holds the customer ids first, then ``frequency, recency, T, monetary_value``
     (and ``total_amount, n_transactions`` when known) as arrays (:func:`summary_columns`).
+    ``distinct``, when the caller has them already (:func:`distinct_histories`), are the
+    distinct ``frequency, recency, T`` rows of these customers and each customer's row in them:
+    the valuation then does not look for them again (the values are the same).
     Returns ``(values, by_period, notes, spend_excluded)``: ``values`` maps ``probability_alive,
     expected_purchases, expected_spend, margin_rate, clv, clv_low, clv_high[, residual_value]``
     to arrays; ``spend_excluded`` names the customers valued at the population mean spend.
@@ -364,7 +390,7 @@ def valuation_columns(
         notes.append(name_customers(spend_excluded, SPEND_EXCLUDED))
 
     # --- purchase process: P(alive) on unique (x, t_x, T), the horizon path on unique (x, T)
-    paths = _PurchasePaths(purchase_model, f, r, t)
+    paths = _PurchasePaths(purchase_model, f, r, t, distinct)
     del t  # the paths keep the unique rows; per-customer arrays are let go as soon as they are used
     p_alive_u = paths.alive(purchase_model)
     p_alive = p_alive_u[paths.inv_p]
