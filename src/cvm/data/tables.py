@@ -47,11 +47,18 @@ class WorkspaceTables:
         return (None if first is None else pd.Timestamp(first), None if last is None else pd.Timestamp(last), int(n))
 
     def transactions_fingerprint(self) -> str:
-        """Count, first and last time and total amount of ``transactions``: changes when the data change."""
+        """Count, first and last time and total amount of ``transactions``: changes when the data change.
+
+        The total is summed in whole millionths as integers (a float sum depends on the order
+        DuckDB's threads add the rows: the same data gave different fingerprints, and a stored
+        backtest was judged stale at random) and written with six decimals.
+        """
         n, first, last, total = self.con.execute(
-            "SELECT count(*), min(ts), max(ts), sum(amount) FROM transactions").fetchone()
+            "SELECT count(*), min(ts), max(ts), sum(CAST(round(amount * 1000000) AS HUGEINT)) FROM transactions"
+        ).fetchone()
         first, last = (pd.NaT if v is None else pd.Timestamp(v) for v in (first, last))
-        return f"{int(n)}|{first}|{last}|{float(total or 0):.6f}"
+        whole, micros = divmod(abs(int(total or 0)), 1_000_000)
+        return f"{int(n)}|{first}|{last}|{'-' if (total or 0) < 0 else ''}{whole}.{micros:06d}"
 
     def first_channels(self, as_of: Any = None) -> pd.Series:
         """Channel of each customer's first transaction (up to the as-of day), when transactions carry one."""
