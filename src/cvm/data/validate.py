@@ -204,13 +204,14 @@ def id_storage(con) -> str:
     insert + checkpoint): customer ids 'C378164' 0.55 CPU-s and 18 MB by default, 0.32 s and 24 MB
     with ZSTD; order ids 'O1048577' 0.47 s / 12 MB against 0.24 s / 18 MB; 8-digit numbers and
     e-mail addresses alike; ids sorted by customer, 277 rows each, 0.19 s either way (6 against
-    12 MB). A later ``GROUP BY customer_id`` and a lookup of one customer took the same time.
-    A workspace made by an older DuckDB (storage format before 1.2) keeps DuckDB's choice:
-    there the clause would be refused.
+    12 MB). The summary that groups the transactions by customer took the same time (1 M
+    customers: 1.21 against 1.23 CPU-s; 10 M: 24.0 against 24.3), a lookup of one id among
+    2.77 M 0.04 against 0.06 s. A workspace made by an older DuckDB (storage format before 1.2)
+    keeps DuckDB's choice: there the clause would be refused.
     """
     row = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
                       "WHERE database_name = current_database()").fetchone()
-    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", str(row[0] if row else "") or "")
+    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", str(row[0]) if row and row[0] else "")
     if found and tuple(int(g) for g in found.groups()) >= ZSTD_STORAGE:
         return " USING COMPRESSION zstd"
     return ""
