@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cvm.data.validate import schema_for
+from cvm.data.validate import column_ddl
 
 HISTORY = "transactions_history"
 VERSIONS = "_cvm_versions"
@@ -42,9 +42,10 @@ VERSIONS = "_cvm_versions"
 CONTENT = ("ts", "amount", "channel", "margin")
 
 
-def history_ddl() -> str:
-    """``CREATE TABLE`` of ``transactions_history``: the replaced rows, where they came from and what replaced them."""
-    cols = [f"{f.name} {f.sql_type}" for f in schema_for("transactions")]
+def history_ddl(con) -> str:
+    """``CREATE TABLE`` of ``transactions_history`` on ``con``: the replaced rows, where they came from and
+    what replaced them (id columns stored as in ``transactions``)."""
+    cols = column_ddl("transactions", con)
     cols += ["source VARCHAR", "line BIGINT", "replaced TIMESTAMP", "replaced_by_source VARCHAR",
              "replaced_by_line BIGINT"]
     return f"CREATE TABLE IF NOT EXISTS {HISTORY} ({', '.join(cols)})"
@@ -83,7 +84,7 @@ def replace_changed_orders(con, parsed: str, source: str) -> Corrections:
     then adds the file's lines as new); lines of an order whose content history already
     holds are removed from ``parsed`` (duplicates).
     """
-    con.execute(history_ddl())
+    con.execute(history_ddl(con))
     con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
     keys = "customer_id, order_id, ret"
     con.execute(f"""

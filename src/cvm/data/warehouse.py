@@ -55,6 +55,7 @@ from cvm.data import values as values_
 from cvm.data.reasons import Reason
 from cvm.data.validate import (
     IDENTITY,
+    column_ddl,
     number_sql,
     quote_ident,
     quote_literal,
@@ -100,9 +101,10 @@ ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS reason_values VARCHAR;
 """
 
 
-def table_ddl(kind: str) -> str:
-    """``CREATE TABLE`` statement of the target table of ``kind`` (see :mod:`cvm.data.validate`)."""
-    cols = [f"{f.name} {f.sql_type}" for f in schema_for(kind)]
+def table_ddl(kind: str, con) -> str:
+    """``CREATE TABLE`` statement of the target table of ``kind`` on ``con`` (see :mod:`cvm.data.validate`;
+    id columns are stored as :func:`cvm.data.validate.id_storage` says)."""
+    cols = column_ddl(kind, con)
     cols += list(_EXTRA_COLUMNS.get(kind, ()))
     cols += ["source VARCHAR", "line BIGINT"]
     return f"CREATE TABLE IF NOT EXISTS {kind} ({', '.join(cols)})"
@@ -246,8 +248,8 @@ class Workspace(WorkspaceTables):
         return ws
 
     def _create_tables(self) -> None:
-        self.con.execute(table_ddl("transactions"))
-        self.con.execute(corrections.history_ddl())
+        self.con.execute(table_ddl("transactions", self.con))
+        self.con.execute(corrections.history_ddl(self.con))
         self.con.execute(QUARANTINE_DDL)
         self.con.execute(MODELS_DDL)
 
@@ -356,7 +358,7 @@ class Workspace(WorkspaceTables):
             detected["mapping"] = dict(found)
             plan = self._parse_plan(src, kind, found, decimal, thousands, date_format, locale)
             detected.update(plan.formats)
-            con.execute(table_ddl(kind))
+            con.execute(table_ddl(kind, con))
             con.execute(QUARANTINE_DDL)
             passed, accepted, changed = self._insert_passed(kind, src.name, plan)
             quarantined, blank, why = 0, src.blank_lines, {}
