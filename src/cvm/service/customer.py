@@ -60,7 +60,7 @@ def customer_view(ws: Workspace, customer_id: Any, max_transactions: int = 200) 
             rfm = rfm_segments(latest, as_of=latest.attrs.get("as_of"))
             hit = rfm[rfm["customer_id"].astype(str) == cid]
             segment = str(hit.iloc[0]["rfm_segment"]) if not hit.empty else "Prospect"
-            actions = next_best_actions(ws, latest)
+            actions = next_best_actions(ws, latest, customers=[cid])
             a = actions[actions["customer_id"].astype(str) == cid]
             if not a.empty:
                 action = {k: a.iloc[0][k] for k in ("action", "reason", "reason_code", "reason_values") if k in a.columns}

@@ -210,14 +210,17 @@ def _enriched(ws: Workspace, scores: pd.DataFrame | None) -> pd.DataFrame:
     return table
 
 
-def next_best_actions(ws: Workspace, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+def next_best_actions(ws: Workspace, scores: pd.DataFrame | None = None,
+                      customers: list[str] | None = None) -> pd.DataFrame:
     """Next-best action and its reason for every customer of a run (default the latest).
 
     Sorted by action priority, then CLV. See :mod:`cvm.value.actions` for the rules.
+    ``customers``: only these customers' rows (their actions as in the whole list).
     """
     table = _enriched(ws, scores)
     top_tier = next(iter(ws.settings.tier_cutoffs))
-    out = choose_actions(table, ws.settings.stage_rules, top_tier, ws.settings.currency)
+    only = None if customers is None else table["customer_id"].astype(str).isin([str(c) for c in customers]).to_numpy()
+    out = choose_actions(table, ws.settings.stage_rules, top_tier, ws.settings.currency, only=only)
     out["priority"] = out["action"].map({a: i for i, a in enumerate(ACTIONS)})
     out = out.sort_values(["priority", "clv"], ascending=[True, False], kind="stable").drop(columns="priority")
     out.attrs.update(table.attrs)

@@ -139,7 +139,8 @@ def action_reason(action: str, row: Mapping[str, Any]) -> tuple[str, dict[str, A
     return "nurture_keep_in_touch", {"stage": stage, "tier": tier}
 
 
-def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str = "EUR") -> pd.DataFrame:
+def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str = "EUR",
+                   only: np.ndarray | None = None) -> pd.DataFrame:
     """Action and reason per customer from a customer table (pure function).
 
     ``table`` needs ``customer_id, clv, historic_value, probability_alive, percentile,
@@ -147,6 +148,11 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
     Returns ``customer_id, action, reason, value_tier, lifecycle_stage, clv,
     probability_alive, reason_code, reason_values``; ``reason`` is the English
     sentence (money in ``currency``).
+
+    ``only`` (a boolean mask over ``table``'s rows): return those rows alone. The rules still
+    look at the whole table (the lapsed rule compares with the median historic value), but
+    only those rows' reasons are written: one customer's action out of a million in
+    milliseconds instead of the 20 s of a million reasons.
     """
     need = ["customer_id", "clv", "historic_value", "probability_alive", "percentile", "value_tier", "lifecycle_stage"]
     missing = [c for c in need if c not in table.columns]
@@ -171,17 +177,19 @@ def choose_actions(table: pd.DataFrame, rules: Any, top_tier: str, currency: str
         np.isin(stage, ["active", "loyal"]) & (np.nan_to_num(pa) >= rules.at_risk_below) & (tier != top_tier),
     ]
     action = np.select(conditions, ACTIONS[:5], default="nurture")
+    picked = np.arange(n) if only is None else np.flatnonzero(np.asarray(only, dtype=bool))
     codes, values, reasons = [], [], []
-    for i in range(n):
+    for i in picked:
         row = {"overdue": overdue[i], "max_days_overdue": days[i], "cost": cost[i], "lifecycle_stage": stage[i],
                "value_tier": tier[i], "probability_alive": pa[i], "clv": clv[i], "historic_value": hist[i]}
         code, cited = action_reason(str(action[i]), row)
         codes.append(code)
         values.append(cited)
         reasons.append(explain(code, cited, "en", currency))
-    out = pd.DataFrame({"customer_id": table["customer_id"].to_numpy(), "action": action, "reason": reasons})
+    out = pd.DataFrame({"customer_id": table["customer_id"].to_numpy()[picked], "action": action[picked],
+                        "reason": reasons})
     for col in ("value_tier", "lifecycle_stage", "clv", "probability_alive"):
-        out[col] = table[col].to_numpy()
+        out[col] = table[col].to_numpy()[picked]
     out["reason_code"] = codes
     out["reason_values"] = pd.Series(values, index=out.index, dtype=object)
     return out
