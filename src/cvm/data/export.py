@@ -364,7 +364,8 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
                     safe.to_csv(handle, index=False, header=start == 0, lineterminator="\r\n")
                     continue
                 if con is None:
-                    con = duckdb.connect()
+                    # a small engine of its own: it writes beside a run being stored (cvm.data.scores)
+                    con = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
                     con.execute("SET preserve_insertion_order = true")
                 con.register("_cvm_csv", safe)
                 with tempfile.TemporaryDirectory(dir=path.parent, prefix=".cvm-csv-") as folder:
