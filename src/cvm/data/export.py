@@ -20,7 +20,6 @@ streamed CSV of the web API.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import math
 import os
 import re
@@ -328,17 +327,12 @@ def _dictionary_columns(table: Any) -> list[str]:
     sample = table.take(pa.array(np.arange(0, n, max(n // DICTIONARY_SAMPLE, 1), dtype=np.int64)))
 
     def all_differ(values: Any) -> bool:
-        try:
-            return sample.num_rows > 0 and pc.count_distinct(values, mode="all").as_py() == sample.num_rows
-        except pa.ArrowNotImplementedError:  # a type without the count (a column of nulls only): the default
+        kind = values.type  # Arrow counts distinct values of plain types only (not null, nested or dictionary)
+        if sample.num_rows == 0 or pa.types.is_null(kind) or pa.types.is_nested(kind) or pa.types.is_dictionary(kind):
             return False
+        return pc.count_distinct(values, mode="all").as_py() == sample.num_rows
 
     return [name for name in table.column_names if not all_differ(sample.column(name))]
-
-
-#: what DuckDB's IO errors say -> the errno they stand for
-_IO_WORDS = {errno.ENOSPC: "No space left", errno.EACCES: "Permission denied", errno.EROFS: "Read-only file system",
-             errno.EDQUOT: "Disk quota exceeded"}
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -371,14 +365,9 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
                 with tempfile.TemporaryDirectory(dir=path.parent, prefix=".cvm-csv-") as folder:
                     piece = Path(folder) / "slice.csv"
                     target = str(piece).replace("'", "''")
-                    try:
-                        con.execute(f"COPY (SELECT {', '.join(columns)} FROM _cvm_csv) TO '{target}' (FORMAT csv, "
-                                    f"HEADER {'true' if start == 0 else 'false'}, DELIMITER ',', QUOTE '\"', "
-                                    "ESCAPE '\"', NEW_LINE '\r\n')")
-                    except duckdb.IOException as exc:  # said as the OSError it is (a full disk, no permission)
-                        text = str(exc)
-                        code = next((n for n, words in _IO_WORDS.items() if words in text), errno.EIO)
-                        raise OSError(code, os.strerror(code), str(path)) from exc
+                    con.execute(f"COPY (SELECT {', '.join(columns)} FROM _cvm_csv) TO '{target}' (FORMAT csv, "
+                                f"HEADER {'true' if start == 0 else 'false'}, DELIMITER ',', QUOTE '\"', "
+                                "ESCAPE '\"', NEW_LINE '\r\n')")
                     con.unregister("_cvm_csv")
                     with open(piece, encoding="utf-8", newline="") as written:
                         shutil.copyfileobj(written, handle, 1 << 20)
@@ -449,12 +438,17 @@ def _slices(frame: pd.DataFrame):
 
 
 def _raise_write_error(exc: BaseException, path: Path) -> None:
-    """An :class:`OSError` said in words (:class:`EnvironmentProblem`, else a :class:`CvmError`); anything else returns."""
-    if not isinstance(exc, OSError):
+    """An :class:`OSError` said in words (:class:`EnvironmentProblem`, else a :class:`CvmError`), and a
+    DuckDB error that :meth:`EnvironmentProblem.from_exception` recognises (a full disk under the CSV
+    writer); anything else returns."""
+    from_duckdb = type(exc).__module__.startswith(("duckdb", "_duckdb"))
+    if not isinstance(exc, OSError) and not from_duckdb:
         return
     problem = EnvironmentProblem.from_exception(exc, path)
     if problem is not None:
         raise problem from None
+    if from_duckdb:
+        return
     raise CvmError(f"cannot write {path}: {exc.strerror or exc}",
                    hint="check that the folder is writable and the file is not open in another program") from None
 

@@ -209,8 +209,8 @@ def sniff_header(lines: list[str], delimiter: str) -> tuple[int | None, int]:
     if not rows:
         raise SchemaError.coded("file_empty")
     modal = Counter(len(r) for _, r in rows).most_common(1)[0][0]
-    candidates = [i for i, r in rows if len(r) == modal]
-    first = next((i for i, r in rows if len(r) == modal and sum(1 for c in r if c.strip()) > 1), candidates[0])
+    of_modal = [(i, r) for i, r in rows if len(r) == modal]
+    first = next((i for i, r in of_modal if sum(1 for c in r if c.strip()) > 1), of_modal[0][0])
     fields = _split(lines[first], delimiter)
     if _looks_like_data(fields):
         return None, modal
