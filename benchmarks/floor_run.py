@@ -31,16 +31,13 @@ whole processes, to show how much of a ratio target the machine leaves room for.
 from __future__ import annotations
 
 import argparse
-import time
 
-START = time.perf_counter()
-
-import duckdb  # noqa: E402
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import scipy.optimize  # noqa: E402,F401  (the run's fits need it: imported for its cost)
-from scipy.special import hyp2f1  # noqa: E402
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.optimize  # noqa: F401  (the run's fits need it: imported for its cost)
+from scipy.special import hyp2f1
 
 DAYS_PER_MONTH = 30.4375  # cvm's month (365.25 / 12 days)
 #: r, alpha, a, b (BG/NBD) and p, q, v (Gamma-Gamma): the order of magnitude of the bench file's fit
